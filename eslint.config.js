@@ -1,0 +1,82 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+import reactHooks from 'eslint-plugin-react-hooks';
+import { defineConfig } from 'eslint/config';
+
+/**
+ * Layering (DESIGN.md): shared imports nothing of ours; renderer imports only shared;
+ * agent imports only shared and Node; only electron/main.ts and electron/preload.ts
+ * import 'electron'.
+ */
+const electronImport = { name: 'electron', message: 'Only electron/main.ts and electron/preload.ts may import electron; pass what you need in from there.' };
+const nodeBuiltins = { group: ['node:*'], message: 'shared/ and renderer/ run in the browser too: no node:* imports.' };
+/** @param {string[]} dirs @param {string} message */
+const ours = (dirs, message) => ({ group: dirs.flatMap((d) => [`**/${d}/**`, `**/${d}`]), message });
+
+export default defineConfig(
+  { ignores: ['dist/**', 'release/**', 'node_modules/**', 'test-results/**', 'coverage/**'] },
+  js.configs.recommended,
+  tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+      globals: { ...globals.node },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'func-style': ['error', 'declaration', { allowArrowFunctions: true }],
+      'no-restricted-imports': ['error', { paths: [electronImport] }],
+    },
+  },
+  {
+    files: ['shared/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [electronImport],
+        patterns: [nodeBuiltins, ours(['electron', 'renderer', 'agent', 'test', 'build'], 'shared/ imports nothing of ours.')],
+      }],
+    },
+  },
+  {
+    files: ['renderer/**'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': ['error', {
+        paths: [electronImport],
+        patterns: [nodeBuiltins, ours(['electron', 'agent', 'test', 'build'], 'renderer/ talks to the app only through the typed API in shared/.')],
+      }],
+    },
+  },
+  {
+    files: ['agent/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [electronImport],
+        patterns: [ours(['electron', 'renderer', 'test', 'build'], 'agent/ runs on the Pi: it imports only shared/ and Node.')],
+      }],
+    },
+  },
+  {
+    files: ['electron/**'],
+    ignores: ['electron/main.ts', 'electron/preload.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [electronImport],
+        patterns: [ours(['renderer', 'agent'], 'Laptop-side code imports shared/ and Node only (the agent is reached over RPC).')],
+      }],
+    },
+  },
+  {
+    files: ['electron/main.ts', 'electron/preload.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [ours(['renderer', 'agent'], 'Laptop-side code imports shared/ and Node only.')] }],
+    },
+  },
+);

@@ -1,0 +1,159 @@
+/**
+ * The app API: one contract, carried by Electron IPC, the web host's WebSocket and the
+ * CLI. Every method has a zod request and response schema; every event a payload schema.
+ * Carriers validate requests here and answer `Result`s, never thrown errors.
+ */
+import { z } from 'zod';
+import { DriveSchema, type Drive } from './drives.ts';
+import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
+import { badRequestFromZod, appError, type AppError, type Result } from './errors.ts';
+
+export type MethodSpec = {
+  request: z.ZodType;
+  response: z.ZodType;
+  /** One line for CLI help and API docs. */
+  summary: string;
+};
+
+export const AppInfoSchema = z.object({
+  name: z.literal('fieldkit'),
+  version: z.string(),
+  dataDir: z.string(),
+  platform: z.string(),
+  arch: z.string(),
+  runtime: z.string(),
+});
+export type AppInfo = z.infer<typeof AppInfoSchema>;
+
+export const methods = {
+  'app.info': {
+    summary: 'Version, platform and data folder of this fieldkit.',
+    request: z.strictObject({}),
+    response: AppInfoSchema,
+  },
+  'drives.list': {
+    summary: 'Drives attached to this computer, each with whether it may be flashed and why not.',
+    request: z.strictObject({
+      /** When given, drives smaller than this are refused as TOO_SMALL. */
+      imageSizeBytes: z.number().int().positive().optional(),
+    }),
+    response: z.object({ drives: z.array(DriveSchema) }),
+  },
+  'drives.readCheck': {
+    summary: 'Read a whole drive once to measure its speed and find unreadable regions (a job).',
+    request: z.strictObject({
+      device: z.string().min(1, 'name a device such as /dev/sdb'),
+      /** Stop after this many bytes (a quick check); the whole drive when absent. */
+      maxBytes: z.number().int().positive().optional(),
+    }),
+    response: z.object({ jobId: JobIdSchema }),
+  },
+  'jobs.list': {
+    summary: 'Jobs, newest first, including those from earlier runs of the app.',
+    request: z.strictObject({
+      limit: z.number().int().min(1).max(500).optional(),
+      state: JobStateSchema.optional(),
+    }),
+    response: z.object({ jobs: z.array(JobRecordSchema) }),
+  },
+  'jobs.get': {
+    summary: 'One job with its progress, result or error and last log lines.',
+    request: z.strictObject({ jobId: JobIdSchema }),
+    response: z.object({ job: JobRecordSchema }),
+  },
+  'jobs.cancel': {
+    summary: 'Cancel a running job; it stops cleanly and leaves nothing half-done.',
+    request: z.strictObject({ jobId: JobIdSchema }),
+    response: z.object({ job: JobRecordSchema }),
+  },
+} as const satisfies Record<string, MethodSpec>;
+
+export const events = {
+  /** Sent within 2 s of a drive appearing, going, or changing (mounts, size). */
+  'drives.changed': z.object({ drives: z.array(DriveSchema) }),
+  /** Every job's events, throttled so progress arrives at most 10 times a second per job. */
+  'job.event': JobEventSchema,
+} as const satisfies Record<string, z.ZodType>;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type EventName = keyof typeof events;
+/** What a caller sends (defaults not yet applied). */
+export type RequestOf<M extends MethodName> = z.input<Methods[M]['request']>;
+/** What a handler receives (after validation). */
+export type ParsedRequestOf<M extends MethodName> = z.output<Methods[M]['request']>;
+export type ResponseOf<M extends MethodName> = z.output<Methods[M]['response']>;
+export type EventPayloadOf<E extends EventName> = z.output<(typeof events)[E]>;
+
+export const methodNames = Object.keys(methods) as MethodName[];
+export const eventNames = Object.keys(events) as EventName[];
+
+/** True when `name` is a method of the contract. */
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.hasOwn(methods, name);
+}
+
+/** True when `name` is an event of the contract. */
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.hasOwn(events, name);
+}
+
+/** Validates a request for `method`; a bad one becomes BAD_REQUEST naming the field. */
+export function parseRequest(method: unknown, params: unknown): Result<{ method: MethodName; params: unknown }> {
+  if (!isMethodName(method)) {
+    return { ok: false, error: unknownMethod(method) };
+  }
+  const parsed = methods[method].request.safeParse(params ?? {});
+  if (!parsed.success) {
+    return { ok: false, error: badRequestFromZod(`Invalid request for ${method}`, parsed.error) };
+  }
+  return { ok: true, value: { method, params: parsed.data } };
+}
+
+/** The error for a method name that is not in the contract. */
+export function unknownMethod(method: unknown): AppError {
+  const shown = typeof method === 'string' ? `'${method}'` : `a ${typeof method}`;
+  return appError(
+    'METHOD_NOT_FOUND',
+    `There is no API method ${shown}.`,
+    `Use one of: ${methodNames.join(', ')}.`,
+    'method',
+  );
+}
+
+/** Messages on the web host's WebSocket. */
+export const ClientMessageSchema = z.strictObject({
+  id: z.number().int().nonnegative(),
+  method: z.string(),
+  params: z.unknown().optional(),
+});
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+
+export type ServerMessage =
+  | { type: 'result'; id: number | null; result: Result<unknown> }
+  | { type: 'event'; name: EventName; payload: unknown };
+
+/** Drives are often compared for change; this key changes whenever anything shown changes. */
+export function drivesFingerprint(drives: readonly Drive[]): string {
+  return JSON.stringify(drives);
+}
+
+/**
+ * What Electron's preload exposes as `window.fieldkit`, and what the renderer's
+ * WebSocket client implements for the web host: the same shape, so screens never know
+ * which carrier they run on.
+ */
+export type FieldkitBridge = {
+  readonly carrier: 'electron' | 'web';
+  invoke<M extends MethodName>(method: M, params: RequestOf<M>): Promise<Result<ResponseOf<M>>>;
+  subscribe<E extends EventName>(event: E, listener: (payload: EventPayloadOf<E>) => void): () => void;
+};
+
+/** The IPC channel names the Electron carrier uses; one for requests, one per event. */
+export const ipcChannels = {
+  invoke: 'fieldkit:invoke',
+  event: (name: EventName) => `fieldkit:event:${name}`,
+} as const;
+
+/** Path of the web host's WebSocket; the token travels as `?token=`. */
+export const webSocketPath = '/api';

@@ -1,0 +1,66 @@
+/**
+ * Long work (flash, deploy, pull, forward, rollout, read checks) runs as a job: starting
+ * one returns its id at once, then typed events stream until exactly one final event
+ * (done, failed or cancelled).
+ */
+import { z } from 'zod';
+import { AppErrorSchema } from './errors.ts';
+
+export const JobKindSchema = z.enum(['drives.readCheck']);
+export type JobKind = z.infer<typeof JobKindSchema>;
+
+export const JobStateSchema = z.enum(['running', 'done', 'failed', 'cancelled']);
+export type JobState = z.infer<typeof JobStateSchema>;
+
+export const JobIdSchema = z.string().regex(/^job_[0-9a-z]{6,40}$/, 'a job id looks like job_ followed by letters and digits');
+
+export const JobProgressSchema = z.object({
+  /** What the job is doing now, in words a technician understands ("reading", "verifying"). */
+  phase: z.string(),
+  bytesDone: z.number().nonnegative(),
+  bytesTotal: z.number().nonnegative().nullable(),
+  /** Bytes per second over the recent window; null until there is enough to measure. */
+  rateBytesPerSec: z.number().nonnegative().nullable(),
+  etaSeconds: z.number().nonnegative().nullable(),
+});
+export type JobProgress = z.infer<typeof JobProgressSchema>;
+
+const base = { jobId: JobIdSchema, at: z.number().int() };
+
+export const JobEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('started'), ...base, kind: JobKindSchema, title: z.string() }),
+  z.object({ type: z.literal('progress'), ...base, progress: JobProgressSchema }),
+  z.object({ type: z.literal('log'), ...base, level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+  z.object({ type: z.literal('done'), ...base, result: z.json() }),
+  z.object({ type: z.literal('failed'), ...base, error: AppErrorSchema }),
+  z.object({ type: z.literal('cancelled'), ...base, reason: z.string() }),
+]);
+export type JobEvent = z.infer<typeof JobEventSchema>;
+export type FinalJobEvent = Extract<JobEvent, { type: 'done' | 'failed' | 'cancelled' }>;
+
+export const JobLogLineSchema = z.object({
+  at: z.number().int(),
+  level: z.enum(['info', 'warn', 'error']),
+  message: z.string(),
+});
+
+export const JobRecordSchema = z.object({
+  id: JobIdSchema,
+  kind: JobKindSchema,
+  title: z.string(),
+  params: z.json(),
+  state: JobStateSchema,
+  progress: JobProgressSchema.nullable(),
+  createdAt: z.number().int(),
+  endedAt: z.number().int().nullable(),
+  result: z.json().nullable(),
+  error: AppErrorSchema.nullable(),
+  /** The last log lines, oldest first. */
+  log: z.array(JobLogLineSchema),
+});
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+/** True for the events after which a job emits nothing more. */
+export function isFinalJobEvent(event: JobEvent): event is FinalJobEvent {
+  return event.type === 'done' || event.type === 'failed' || event.type === 'cancelled';
+}
