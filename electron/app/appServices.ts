@@ -1,0 +1,106 @@
+/**
+ * The laptop-side services behind the app API: one instance per process (Electron main,
+ * the web host, or a CLI invocation), all sharing the data folder's store.
+ */
+import { mkdir } from 'node:fs/promises';
+import { arch, platform } from 'node:os';
+import type { AppInfo } from '../../shared/api.ts';
+import { appError, FieldkitError } from '../../shared/errors.ts';
+import { createEventBus, type EventBus } from '../api/eventBus.ts';
+import type { ApiHandlers } from '../api/dispatch.ts';
+import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
+import { listDrives } from '../drives/listDrives.ts';
+import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
+import { createJobStore, isProcessAlive } from '../jobs/jobStore.ts';
+import { openStore } from '../store/openStore.ts';
+
+export type { WorkerLaunch } from '../jobs/jobRunner.ts';
+
+export type AppServices = {
+  handlers: ApiHandlers;
+  events: EventBus;
+  info: AppInfo;
+  jobs: JobRunner;
+  close(): Promise<void>;
+};
+
+export type AppServicesOptions = {
+  dataDir: string;
+  version: string;
+  worker?: WorkerLaunch;
+  /** Poll drives in the background and emit drives.changed (UI carriers); the CLI does not. */
+  watchDrives?: boolean;
+  driveIntervalMs?: number;
+  onError?: (error: unknown) => void;
+};
+
+export async function createAppServices(options: AppServicesOptions): Promise<AppServices> {
+  const onError = options.onError ?? ((error: unknown) => { console.error(error); });
+  // Private from the start: the data folder will hold SSH keys and pinned host keys.
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const events = createEventBus(onError);
+  const db = openStore(options.dataDir);
+  const jobStore = createJobStore(db);
+  jobStore.failOrphans(Date.now(), isProcessAlive);
+  const jobs = createJobRunner({ store: jobStore, bus: events, ...(options.worker ? { launch: options.worker } : {}) });
+  const info: AppInfo = {
+    name: 'fieldkit',
+    version: options.version,
+    dataDir: options.dataDir,
+    platform: platform(),
+    arch: arch(),
+    runtime: `Node ${process.versions.node}${process.versions.electron ? `, Electron ${process.versions.electron}` : ''}`,
+  };
+  const listAll = () => listDrives({ dataDir: options.dataDir });
+  const watcher: DriveWatcher | null = options.watchDrives
+    ? startDriveWatcher({
+        list: listAll,
+        onChange: (drives) => {
+          events.emit('drives.changed', { drives });
+        },
+        onError,
+        ...(options.driveIntervalMs ? { intervalMs: options.driveIntervalMs } : {}),
+      })
+    : null;
+
+  const handlers: ApiHandlers = {
+    'app.info': () => Promise.resolve(info),
+    'drives.list': async ({ imageSizeBytes }) => {
+      if (imageSizeBytes === undefined) return { drives: watcher ? await watcher.refresh() : await listAll() };
+      return { drives: await listDrives({ dataDir: options.dataDir, imageSizeBytes }) };
+    },
+    'drives.readCheck': async ({ device, maxBytes }) => {
+      const drives = await listAll();
+      const drive = drives.find((d) => d.device === device || d.raw === device);
+      if (!drive) {
+        throw new FieldkitError(
+          appError('NOT_FOUND', `No drive ${device} is attached.`, 'Pick a drive from the drive list (`fieldkit drives`); it may have been unplugged.', 'device'),
+        );
+      }
+      if (drive.sizeBytes === null) {
+        throw new FieldkitError(appError('UNAVAILABLE', `${device} reports no size, so there is nothing to read.`, 'Reinsert the card or drive and try again.'));
+      }
+      const job = jobs.start('drives.readCheck', { device: drive.raw, sizeBytes: drive.sizeBytes, ...(maxBytes ? { maxBytes } : {}) });
+      return { jobId: job.id };
+    },
+    'jobs.list': ({ limit, state }) => Promise.resolve({ jobs: jobs.list({ limit: limit ?? 50, state }) }),
+    'jobs.get': ({ jobId }) => {
+      const job = jobs.get(jobId);
+      if (!job) throw new FieldkitError(appError('NOT_FOUND', `There is no job ${jobId}.`, 'List jobs with `fieldkit jobs` and use one of their ids.', 'jobId'));
+      return Promise.resolve({ job });
+    },
+    'jobs.cancel': async ({ jobId }) => ({ job: await jobs.cancel(jobId) }),
+  };
+
+  return {
+    handlers,
+    events,
+    info,
+    jobs,
+    async close() {
+      watcher?.stop();
+      await jobs.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Follows a job in the terminal: a progress bar with rate and ETA (plain lines when not
+ * a terminal, NDJSON events with --json); Ctrl-C cancels the job and waits for it to
+ * stop cleanly, a second Ctrl-C leaves at once.
+ */
+import { SingleBar } from 'cli-progress';
+import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
+import type { JobEvent, JobRecord } from '../../shared/jobs.ts';
+import type { EventBus } from '../api/eventBus.ts';
+import type { JobRunner } from '../jobs/jobRunner.ts';
+import type { CliIo } from './cliIo.ts';
+
+export async function followJob(jobId: string, deps: { events: EventBus; jobs: JobRunner; io: CliIo; json: boolean }): Promise<JobRecord> {
+  const { io, json } = deps;
+  const bar = !json && io.interactive
+    ? new SingleBar({
+        format: ' {phase} [{bar}] {percentage}% | {done} of {total} | {rate} | ETA {eta_text}',
+        hideCursor: true,
+        stream: process.stderr,
+        barsize: 30,
+      })
+    : null;
+  let lastLine = 0;
+  const unsubscribe = deps.events.subscribe((name, payload) => {
+    if (name !== 'job.event') return;
+    const event = payload as JobEvent;
+    if (event.jobId !== jobId) return;
+    if (json) {
+      io.stdout(JSON.stringify(event) + '\n');
+      return;
+    }
+    if (event.type === 'log') {
+      if (bar) bar.stop();
+      io.stderr(`${event.level}: ${event.message}\n`);
+    }
+    if (event.type !== 'progress') return;
+    const p = event.progress;
+    const values = {
+      phase: p.phase,
+      done: formatBytes(p.bytesDone),
+      total: p.bytesTotal === null ? '?' : formatBytes(p.bytesTotal),
+      rate: formatRate(p.rateBytesPerSec),
+      eta_text: formatDuration(p.etaSeconds),
+    };
+    if (bar) {
+      if (!bar.isActive) bar.start(p.bytesTotal ?? 0, p.bytesDone, values);
+      bar.update(p.bytesDone, values);
+    } else if (event.at - lastLine >= 2000) {
+      lastLine = event.at;
+      io.stderr(`${values.phase}: ${values.done} of ${values.total}, ${values.rate}, ETA ${values.eta_text}\n`);
+    }
+  });
+  let interrupts = 0;
+  const onInterrupt = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    io.stderr('\nCancelling… (press Ctrl-C again to leave without waiting)\n');
+    void deps.jobs.cancel(jobId, 'cancelled with Ctrl-C').catch(() => undefined);
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    return await deps.jobs.whenFinished(jobId);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    bar?.stop();
+    unsubscribe();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * `fieldkit <command>`: the same services as the app, for scripts and terminals. Every
+ * command takes --json; requests go through the same dispatcher (and so the same
+ * validation) as the Electron and web carriers.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
+import type { Drive } from '../../shared/drives.ts';
+import type { AppError } from '../../shared/errors.ts';
+import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
+import { JobStateSchema, type JobRecord } from '../../shared/jobs.ts';
+import { dispatch } from '../api/dispatch.ts';
+import { createAppServices, type AppServices } from '../app/appServices.ts';
+import { appVersion, defaultDataDir, rendererDir } from '../app/appPaths.ts';
+import { startWebHost } from '../host/webHost.ts';
+import { exitCodes, type CliIo } from './cliIo.ts';
+import { formatTable } from './formatTable.ts';
+import { followJob } from './jobProgress.ts';
+
+/** The command that carries each API method; the type makes a missing one a compile error. */
+export const cliCommandFor = {
+  'app.info': 'info',
+  'drives.list': 'drives list',
+  'drives.readCheck': 'drives check',
+  'jobs.list': 'jobs list',
+  'jobs.get': 'jobs show',
+  'jobs.cancel': 'jobs cancel',
+} as const satisfies Record<MethodName, string>;
+
+type GlobalOptions = { json?: boolean; dataDir?: string };
+
+class CallFailed extends Error {
+  readonly error: AppError;
+  constructor(error: AppError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  // A holder, not a `let`: the services are opened lazily inside command actions.
+  const opened: { services: AppServices | null } = { services: null };
+  let exitCode: number = exitCodes.ok;
+  const program = new Command('fieldkit');
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  async function open(watchDrives = false): Promise<AppServices> {
+    opened.services ??= await createAppServices({ dataDir: globals().dataDir ?? defaultDataDir(), version: appVersion(), watchDrives });
+    return opened.services;
+  }
+  async function call<M extends MethodName>(method: M, params: RequestOf<M>): Promise<ResponseOf<M>> {
+    const result = await dispatch((await open()).handlers, method, params);
+    if (!result.ok) throw new CallFailed(result.error);
+    return result.value as ResponseOf<M>;
+  }
+  function print(value: unknown, human: () => string): void {
+    io.stdout((globals().json ? JSON.stringify(value, null, 2) : human()) + '\n');
+  }
+
+  program
+    .description('fieldkit: flash, deploy, courier and watch Raspberry Pi inference nodes.')
+    .version(appVersion(), '-V, --version')
+    .option('--json', 'print machine-readable JSON instead of tables')
+    .option('--data-dir <path>', 'use this data folder (default: per-user app data, or $FIELDKIT_DATA_DIR)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  program
+    .command('info')
+    .description('show version, platform and data folder')
+    .action(async () => {
+      const info = await call('app.info', {});
+      print(info, () => formatTable(Object.entries(info), [{ header: 'FIELD', value: ([k]) => k }, { header: 'VALUE', value: ([, v]) => v }]));
+    });
+
+  const drives = program.command('drives').description('list drives and check them');
+  drives
+    .command('list', { isDefault: true })
+    .description('list drives and whether each may be flashed')
+    .addOption(new Option('--image-size <bytes>', 'refuse drives smaller than this').argParser(positiveInt))
+    .action(async (opts: { imageSize?: number }) => {
+      const { drives: list } = await call('drives.list', opts.imageSize === undefined ? {} : { imageSizeBytes: opts.imageSize });
+      print({ drives: list }, () => (list.length === 0 ? 'No drives found.' : formatTable(list, driveColumns)));
+    });
+  drives
+    .command('check <device>')
+    .description('read a whole drive once: real read speed, unreadable regions, SHA-256 (a job; Ctrl-C cancels)')
+    .addOption(new Option('--max-bytes <bytes>', 'stop after this many bytes (a quick check)').argParser(positiveInt))
+    .action(async (device: string, opts: { maxBytes?: number }) => {
+      const s = await open();
+      const { jobId } = await call('drives.readCheck', { device, ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}) });
+      const record = await followJob(jobId, { events: s.events, jobs: s.jobs, io, json: globals().json === true });
+      exitCode = reportJob(record, io, globals().json === true);
+    });
+
+  const jobs = program.command('jobs').description('job history, details and cancellation');
+  jobs
+    .command('list', { isDefault: true })
+    .description('list jobs, newest first (history survives restarts)')
+    .addOption(new Option('--limit <n>', 'how many').argParser(positiveInt))
+    .addOption(new Option('--state <state>', 'only jobs in this state').choices(JobStateSchema.options))
+    .action(async (opts: { limit?: number; state?: JobRecord['state'] }) => {
+      const { jobs: list } = await call('jobs.list', { ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.state ? { state: opts.state } : {}) });
+      print({ jobs: list }, () => (list.length === 0 ? 'No jobs yet.' : formatTable(list, jobColumns)));
+    });
+  jobs
+    .command('show <jobId>')
+    .description('one job: progress, result or error, last log lines')
+    .action(async (jobId: string) => {
+      const { job } = await call('jobs.get', { jobId });
+      print({ job }, () => describeJob(job));
+    });
+  jobs
+    .command('cancel <jobId>')
+    .description('cancel a running job and wait until it has stopped')
+    .action(async (jobId: string) => {
+      const { job } = await call('jobs.cancel', { jobId });
+      print({ job }, () => describeJob(job));
+    });
+
+  program
+    .command('serve')
+    .description('serve the fieldkit UI to a browser on this computer (127.0.0.1 only, with an access token)')
+    .addOption(new Option('--port <port>', 'port to listen on (default: a free one)').argParser(portNumber))
+    .action(async (opts: { port?: number }) => {
+      const s = await open(true);
+      const host = await startWebHost({ handlers: s.handlers, events: s.events, staticDir: rendererDir(), ...(opts.port ? { port: opts.port } : {}) });
+      if (globals().json) io.stdout(JSON.stringify({ url: host.url, port: host.port, dataDir: s.info.dataDir }) + '\n');
+      else io.stdout(`fieldkit is serving its UI at\n\n  ${host.url}\n\nOpen that URL in a browser on this computer (it carries the access token). Ctrl-C stops.\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await host.close();
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    exitCode = exitCodeFor(error, program, io, globals().json === true);
+  } finally {
+    if (opened.services) await opened.services.close();
+  }
+  return exitCode;
+}
+
+function exitCodeFor(error: unknown, program: Command, io: CliIo, json: boolean): number {
+  if (error instanceof CallFailed) {
+    if (json) io.stdout(JSON.stringify({ ok: false, error: error.error }, null, 2) + '\n');
+    else io.stderr(`error: ${error.error.message}\nwhat to do: ${error.error.hint}\n`);
+    return exitCodes.failed;
+  }
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return exitCodes.ok;
+    if (error.code === 'commander.unknownCommand' || error.code === 'commander.executeSubCommandAsync') {
+      io.stderr('\n' + program.helpInformation());
+    }
+    return exitCodes.usage;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr(`error: ${message}\n`);
+  return exitCodes.failed;
+}
+
+function reportJob(record: JobRecord, io: CliIo, json: boolean): number {
+  if (!json) io.stdout(describeJob(record) + '\n');
+  if (record.state === 'done') return exitCodes.ok;
+  if (record.state === 'cancelled') return exitCodes.cancelled;
+  return exitCodes.failed;
+}
+
+function describeJob(job: JobRecord): string {
+  const lines = [`${job.id}  ${job.title}`, `state: ${job.state}`];
+  if (job.progress) {
+    const p = job.progress;
+    lines.push(`progress: ${p.phase}, ${formatBytes(p.bytesDone)}${p.bytesTotal === null ? '' : ` of ${formatBytes(p.bytesTotal)}`}, ${formatRate(p.rateBytesPerSec)}`);
+  }
+  if (job.error) lines.push(`error: ${job.error.message}`, `what to do: ${job.error.hint}`);
+  if (job.result !== null) lines.push(`result: ${JSON.stringify(job.result, null, 2)}`);
+  for (const line of job.log) lines.push(`  ${new Date(line.at).toISOString()} ${line.level}: ${line.message}`);
+  return lines.join('\n');
+}
+
+const driveColumns = [
+  { header: 'DEVICE', value: (d: Drive) => d.device },
+  { header: 'SIZE', value: (d: Drive) => (d.sizeBytes === null ? '?' : formatBytes(d.sizeBytes)), align: 'right' as const },
+  { header: 'BUS', value: (d: Drive) => d.busType },
+  { header: 'DESCRIPTION', value: (d: Drive) => d.description },
+  {
+    header: 'FLASH',
+    value: (d: Drive) =>
+      d.flashable ? ['yes.', ...d.warnings.map((w) => w.message)].join(' ') : `no. ${d.refusals.map((r) => r.message).join(' ')}`,
+  },
+];
+
+const jobColumns = [
+  { header: 'ID', value: (j: JobRecord) => j.id },
+  { header: 'STATE', value: (j: JobRecord) => j.state },
+  { header: 'STARTED', value: (j: JobRecord) => new Date(j.createdAt).toISOString().replace('T', ' ').slice(0, 19) },
+  { header: 'TOOK', value: (j: JobRecord) => (j.endedAt === null ? '…' : formatDuration((j.endedAt - j.createdAt) / 1000)), align: 'right' as const },
+  { header: 'TITLE', value: (j: JobRecord) => j.title },
+];
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number.');
+  return n;
+}
+
+function portNumber(value: string): number {
+  const n = positiveInt(value);
+  if (n > 65535) throw new InvalidArgumentError('a port is 1 to 65535.');
+  return n;
+}

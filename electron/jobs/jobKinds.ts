@@ -1,0 +1,28 @@
+/**
+ * Every kind of job and the code that runs it. The runner (in the app) uses a kind's
+ * params schema and title; the worker process uses its `run`.
+ */
+import type { z } from 'zod';
+import type { JobKind } from '../../shared/jobs.ts';
+import type { JobContext } from './jobContext.ts';
+import { ReadCheckParamsSchema, runReadCheck } from '../drives/readCheck.ts';
+
+export type JobKindSpec<P> = {
+  params: z.ZodType<P>;
+  title(params: P): string;
+  run(params: P, ctx: JobContext): Promise<unknown>;
+};
+
+function defineJobKind<P>(spec: JobKindSpec<P>): JobKindSpec<P> {
+  return spec;
+}
+
+export const jobKinds = {
+  'drives.readCheck': defineJobKind({
+    params: ReadCheckParamsSchema,
+    title: (p) => `Read check of ${p.device}`,
+    run: runReadCheck,
+  }),
+} as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
+
+export type JobParamsOf<K extends JobKind> = z.infer<(typeof jobKinds)[K]['params']>;

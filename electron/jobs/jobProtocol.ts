@@ -1,0 +1,37 @@
+/**
+ * Messages between the job runner and a job's worker process (Node IPC). Both sides
+ * validate what they receive: a worker is a separate program and may be broken.
+ */
+import { z } from 'zod';
+import { AppErrorSchema } from '../../shared/errors.ts';
+import { JobKindSchema } from '../../shared/jobs.ts';
+
+export const RunnerToWorkerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('start'), jobId: z.string(), kind: JobKindSchema, params: z.json() }),
+  z.object({ type: z.literal('cancel'), reason: z.string() }),
+]);
+export type RunnerToWorker = z.infer<typeof RunnerToWorkerSchema>;
+
+export const WorkerProgressSchema = z.object({
+  phase: z.string(),
+  bytesDone: z.number().nonnegative(),
+  bytesTotal: z.number().nonnegative().nullable(),
+});
+export type WorkerProgress = z.infer<typeof WorkerProgressSchema>;
+
+export const WorkerToRunnerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('progress'), progress: WorkerProgressSchema }),
+  z.object({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+  z.object({ type: z.literal('done'), result: z.json() }),
+  z.object({ type: z.literal('failed'), error: AppErrorSchema }),
+  z.object({ type: z.literal('cancelled'), reason: z.string() }),
+]);
+export type WorkerToRunner = z.infer<typeof WorkerToRunnerSchema>;
+
+const JsonSchema = z.json();
+export type JsonValue = z.infer<typeof JsonSchema>;
+
+/** A value as plain JSON data (dates become strings, undefined fields vanish). */
+export function toJsonValue(value: unknown): JsonValue {
+  return JsonSchema.parse(JSON.parse(JSON.stringify(value ?? null)));
+}
