@@ -1,0 +1,65 @@
+/**
+ * `npm run bench`: each figure of ours beside a baseline measured in the same run on
+ * the same data, printed as a ratio. Not a test: nothing here passes or fails.
+ *
+ * - drive read check (our worker: read + SHA-256 + progress) vs `dd … | sha256sum`
+ *   and vs plain `dd` to /dev/null, on one real block device (zram, needs root).
+ */
+import { execFileSync } from 'node:child_process';
+import { createEventBus } from '../electron/api/eventBus.ts';
+import { createJobRunner } from '../electron/jobs/jobRunner.ts';
+import { createJobStore } from '../electron/jobs/jobStore.ts';
+import { openStore } from '../electron/store/openStore.ts';
+import { formatRate } from '../shared/format.ts';
+import { makeTempDir } from '../test/support/tempDir.ts';
+import { createZram, fillRandom } from '../test/support/zram.ts';
+
+const sizeBytes = 1024 * 1024 * 1024;
+const rounds = 3;
+
+function seconds(fn: () => void): number {
+  const start = performance.now();
+  fn();
+  return (performance.now() - start) / 1000;
+}
+
+function best(values: number[]): number {
+  return Math.min(...values);
+}
+
+async function main(): Promise<void> {
+  const dir = makeTempDir('fieldkit-bench-');
+  const zram = createZram(sizeBytes);
+  try {
+    fillRandom(zram.device, sizeBytes);
+    const dd = best(
+      Array.from({ length: rounds }, () => seconds(() => execFileSync('dd', [`if=${zram.device}`, 'of=/dev/null', 'bs=4M', 'status=none']))),
+    );
+    const ddHash = best(
+      Array.from({ length: rounds }, () => seconds(() => execFileSync('sh', ['-c', `dd if=${zram.device} bs=4M status=none | sha256sum`]))),
+    );
+    const db = openStore(dir.path);
+    const runner = createJobRunner({ store: createJobStore(db), bus: createEventBus() });
+    const ours: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const start = performance.now();
+      const job = runner.start('drives.readCheck', { device: zram.device, sizeBytes });
+      const record = await runner.whenFinished(job.id);
+      if (record.state !== 'done') throw new Error(`read check ${record.state}: ${record.error?.message ?? ''}`);
+      ours.push((performance.now() - start) / 1000);
+    }
+    await runner.close();
+    db.close();
+    const oursBest = best(ours);
+    const rate = (s: number) => formatRate(sizeBytes / s);
+    console.log(`drive read check, ${sizeBytes / 1024 ** 2} MiB zram, best of ${rounds}:`);
+    console.log(`  dd to /dev/null        ${rate(dd).padStart(12)}  (baseline: raw read)`);
+    console.log(`  dd | sha256sum         ${rate(ddHash).padStart(12)}  (baseline: read + hash)`);
+    console.log(`  fieldkit drives check  ${rate(oursBest).padStart(12)}  = ${(ddHash / oursBest).toFixed(2)}x dd|sha256sum, ${(dd / oursBest).toFixed(2)}x raw dd`);
+  } finally {
+    await zram.remove();
+    dir.remove();
+  }
+}
+
+await main();
