@@ -4,7 +4,7 @@ import { ipcChannels, methodNames, methods, type MethodName } from '../../../sha
 import { appError, FieldkitError, type Result } from '../../../shared/errors.ts';
 import type { JobEvent } from '../../../shared/jobs.ts';
 import { createEventBus, type EventBus } from '../../../electron/api/eventBus.ts';
-import { bindIpcMain } from '../../../electron/ipc/ipcMainBinding.ts';
+import { bindIpcMain, type FrameLike } from '../../../electron/ipc/ipcMainBinding.ts';
 import { createFakeIpcMain, createFakeWebContents, invokeEventFrom, type FakeIpcMain, type FakeWebContents } from './fakeElectronIpc.ts';
 import { createStubHandlers, sampleJob, sampleRequests, type StubHandlers } from './stubHandlers.ts';
 
@@ -31,7 +31,7 @@ afterEach(() => {
 });
 
 /** Calls the API as a frame of `contents` would, through the registered handler. */
-async function invokeAs(contents: { id: number }, frame: { url: string; parent: null | { url: string; parent: null } } | null, ...args: unknown[]): Promise<Result<unknown>> {
+async function invokeAs(contents: { id: number }, frame: FrameLike | null, ...args: unknown[]): Promise<Result<unknown>> {
   return (await ipcMain.invokeFrom(invokeEventFrom(contents, frame), ipcChannels.invoke, ...args)) as Result<unknown>;
 }
 
@@ -54,13 +54,14 @@ describe('bindIpcMain: who may call', () => {
   });
 
   const ourFile = { url: rendererUrl, parent: null };
-  it.each([
-    ['a subframe of our window', () => invokeAs(window, { url: rendererUrl, parent: ourFile })],
-    ['another window or webview', () => invokeAs({ id: 8 }, { url: rendererUrl, parent: null })],
-    ['our window navigated to a remote page', () => invokeAs(window, { url: 'https://evil.example/index.html', parent: null })],
-    ['another local file', () => invokeAs(window, { url: pathToFileURL('/tmp/downloaded/index.html').href, parent: null })],
-    ['a frame that is already gone', () => invokeAs(window, null)],
-    ['about:blank', () => invokeAs(window, { url: 'about:blank', parent: null })],
+  type Call = (...args: unknown[]) => Promise<Result<unknown>>;
+  it.each<[string, Call]>([
+    ['a subframe of our window', (...args) => invokeAs(window, { url: rendererUrl, parent: ourFile }, ...args)],
+    ['another window or webview', (...args) => invokeAs({ id: 8 }, { url: rendererUrl, parent: null }, ...args)],
+    ['our window navigated to a remote page', (...args) => invokeAs(window, { url: 'https://evil.example/index.html', parent: null }, ...args)],
+    ['another local file', (...args) => invokeAs(window, { url: pathToFileURL('/tmp/downloaded/index.html').href, parent: null }, ...args)],
+    ['a frame that is already gone', (...args) => invokeAs(window, null, ...args)],
+    ['about:blank', (...args) => invokeAs(window, { url: 'about:blank', parent: null }, ...args)],
   ])('refuses %s with UNAUTHORIZED, without calling any handler', async (_name, call) => {
     const result = await call('app.info', {});
     expect(result).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });

@@ -68,10 +68,11 @@ describe('contentSecurityPolicy', () => {
     return new Map(policy.split('; ').map((d) => { const [name = '', ...values] = d.split(' '); return [name, values]; }));
   }
 
-  it('allows only our own scripts and connections in the bundled app', () => {
+  it('allows only our own scripts, styles and connections in the bundled app', () => {
     const policy = directives(contentSecurityPolicy());
     expect(policy.get('default-src')).toEqual(["'self'"]);
     expect(policy.get('script-src')).toEqual(["'self'"]);
+    expect(policy.get('style-src')).toEqual(["'self'"]);
     expect(policy.get('connect-src')).toEqual(["'self'"]);
     expect(policy.get('object-src')).toEqual(["'none'"]);
     expect(contentSecurityPolicy()).not.toContain('unsafe-eval');
@@ -80,6 +81,7 @@ describe('contentSecurityPolicy', () => {
   it("relaxes only what Vite's dev server needs", () => {
     const policy = directives(contentSecurityPolicy('http://localhost:5173/'));
     expect(policy.get('script-src')).toEqual(["'self'", "'unsafe-inline'"]);
+    expect(policy.get('style-src')).toEqual(["'self'", "'unsafe-inline'"]);
     expect(policy.get('connect-src')).toEqual(["'self'", 'ws://localhost:5173']);
     expect(contentSecurityPolicy('http://localhost:5173/')).not.toContain('unsafe-eval');
   });
