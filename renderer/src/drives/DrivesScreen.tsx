@@ -1,0 +1,33 @@
+import { Button } from 'react-aria-components';
+import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { DriveTable } from './DriveTable.tsx';
+import { orderDrivesForDisplay } from './driveOrder.ts';
+import { useDrives } from './useDrives.ts';
+import './drives.css';
+
+/** Drives & Flash: what is plugged in, whether each may be flashed, and read checks. */
+export function DrivesScreen() {
+  const { value: drives, error, loading, reload } = useDrives();
+  const targets = drives?.filter((drive) => drive.flashable).length ?? 0;
+  return (
+    <div className="screen drives-screen">
+      <header className="screen-header">
+        <h1>Drives</h1>
+        <p className="screen-summary num" aria-live="polite">
+          {drives === null ? (loading ? 'Looking for drives…' : '') : driveCount(drives.length, targets)}
+        </p>
+        <span className="live-note">Updates live as drives come and go</span>
+        <Button className="button is-quiet" onPress={reload} isPending={loading && drives !== null}>
+          {loading && drives !== null ? 'Refreshing…' : 'Refresh'}
+        </Button>
+      </header>
+      {error !== null && <ErrorNotice error={error} announce />}
+      {drives !== null && <DriveTable drives={orderDrivesForDisplay(drives)} />}
+    </div>
+  );
+}
+
+function driveCount(total: number, targets: number): string {
+  if (total === 0) return 'No drives';
+  return `${total} drive${total === 1 ? '' : 's'} · ${targets} can be flashed`;
+}

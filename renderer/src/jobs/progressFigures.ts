@@ -1,0 +1,26 @@
+import type { JobProgress } from '../../../shared/jobs.ts';
+import { formatBytes, formatRate } from '../format/bytes.ts';
+import { formatDuration } from '../format/time.ts';
+
+export type ProgressFigures = {
+  /** "42%", or null when the total is unknown. */
+  percent: string | null;
+  /** "13.4 GB of 31.9 GB", or just the amount done. */
+  amount: string;
+  /** Null until the service has measured enough to say. */
+  rate: string | null;
+  eta: string | null;
+};
+
+/** A job's progress as the words and numbers shown next to its bar. */
+export function progressFigures(progress: JobProgress | null): ProgressFigures {
+  if (progress === null) return { percent: null, amount: 'starting…', rate: null, eta: null };
+  const { bytesDone, bytesTotal, rateBytesPerSec, etaSeconds } = progress;
+  const known = bytesTotal !== null && bytesTotal > 0;
+  return {
+    percent: known ? `${Math.floor((100 * bytesDone) / bytesTotal)}%` : null,
+    amount: known ? `${formatBytes(bytesDone)} of ${formatBytes(bytesTotal)}` : formatBytes(bytesDone),
+    rate: rateBytesPerSec === null ? null : formatRate(rateBytesPerSec),
+    eta: etaSeconds === null ? null : formatDuration(etaSeconds),
+  };
+}

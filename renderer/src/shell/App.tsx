@@ -1,0 +1,48 @@
+import { useState } from 'react';
+import { Tabs } from 'react-aria-components';
+import { useConnectionSnapshot } from '../api/hooks.ts';
+import { JobsPanel } from '../jobs/JobsPanel.tsx';
+import { JobsProvider } from '../jobs/JobsProvider.tsx';
+import { AccessTokenMissing, AccessTokenRefused } from './AccessScreens.tsx';
+import { ConnectionBanner } from './ConnectionBanner.tsx';
+import { Navigation } from './Navigation.tsx';
+import { ScreenPanels } from './ScreenPanels.tsx';
+import { isScreenId, type ScreenId } from './screens.tsx';
+import { useScreenShortcuts } from './useScreenShortcuts.ts';
+import './shell.css';
+
+/** The whole window: access screens when the web host cannot be used, else the shell. */
+export function App() {
+  const { state } = useConnectionSnapshot();
+  if (state.kind === 'no-token') return <AccessTokenMissing />;
+  if (state.kind === 'refused') return <AccessTokenRefused />;
+  return (
+    <JobsProvider>
+      <Shell />
+    </JobsProvider>
+  );
+}
+
+function Shell() {
+  const [screen, setScreen] = useState<ScreenId>('drives');
+  useScreenShortcuts(setScreen);
+  return (
+    <Tabs
+      className="shell"
+      orientation="vertical"
+      selectedKey={screen}
+      onSelectionChange={(key) => {
+        if (isScreenId(key)) setScreen(key);
+      }}
+    >
+      <Navigation />
+      <div className="workspace">
+        <ConnectionBanner />
+        <main className="screen-area">
+          <ScreenPanels />
+        </main>
+        <JobsPanel />
+      </div>
+    </Tabs>
+  );
+}

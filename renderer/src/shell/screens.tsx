@@ -1,0 +1,50 @@
+import type { ReactNode } from 'react';
+import { DrivesScreen } from '../drives/DrivesScreen.tsx';
+import { SettingsScreen } from '../settings/SettingsScreen.tsx';
+import { NotBuiltScreen } from './NotBuiltScreen.tsx';
+
+export type ScreenId = 'drives' | 'devices' | 'deploy' | 'courier' | 'health' | 'settings';
+
+export type Screen = {
+  id: ScreenId;
+  label: string;
+  render: () => ReactNode;
+};
+
+/** In navigation order; Alt+1 … Alt+6 follow this order. */
+export const screens: readonly Screen[] = [
+  { id: 'drives', label: 'Drives', render: () => <DrivesScreen /> },
+  {
+    id: 'devices',
+    label: 'Devices',
+    render: () => (
+      <NotBuiltScreen title="Devices" line="Devices: not built yet — discovery and SSH/serial links arrive with the courier work." />
+    ),
+  },
+  {
+    id: 'deploy',
+    label: 'Deploy',
+    render: () => (
+      <NotBuiltScreen title="Deploy" line="Deploy: not built yet — rollouts need the device links and the agent installer, which come first." />
+    ),
+  },
+  {
+    id: 'courier',
+    label: 'Courier',
+    render: () => (
+      <NotBuiltScreen title="Courier" line="Courier: not built yet — pulling and forwarding journals arrives with the device links and the journal store." />
+    ),
+  },
+  {
+    id: 'health',
+    label: 'Health',
+    render: () => (
+      <NotBuiltScreen title="Health" line="Health: not built yet — live charts and the fleet grid need device links and the agent's health feed." />
+    ),
+  },
+  { id: 'settings', label: 'Settings', render: () => <SettingsScreen /> },
+];
+
+export function isScreenId(value: unknown): value is ScreenId {
+  return screens.some((screen) => screen.id === value);
+}
