@@ -55,8 +55,15 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-    const path = new URL(req.url ?? '/', `http://${bindAddress}`).pathname;
-    void serveStatic(options.staticDir, path, res);
+    const url = new URL(req.url ?? '/', `http://${bindAddress}`);
+    if (url.pathname === webSocketPath) {
+      // A browser cannot see why an upgrade failed; a plain GET here tells it whether
+      // its token is the problem (401) or it should simply connect again (426).
+      if (!tokenMatches(url)) sendText(res, 401, 'Access token refused: open the URL that `fieldkit serve` printed.');
+      else sendText(res, 426, 'Connect with a WebSocket.');
+      return;
+    }
+    void serveStatic(options.staticDir, url.pathname, res);
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
@@ -79,9 +86,13 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     // Browsers always send Origin; a page from anywhere else must not drive this laptop.
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins().has(origin)) return '403 Forbidden';
-    const given = Buffer.from(url.searchParams.get('token') ?? '');
-    if (given.length !== tokenBytes.length || !timingSafeEqual(given, tokenBytes)) return '401 Unauthorized';
+    if (!tokenMatches(url)) return '401 Unauthorized';
     return null;
+  }
+
+  function tokenMatches(url: URL): boolean {
+    const given = Buffer.from(url.searchParams.get('token') ?? '');
+    return given.length === tokenBytes.length && timingSafeEqual(given, tokenBytes);
   }
 
   function send(ws: WebSocket, message: ServerMessage): void {

@@ -47,6 +47,11 @@ describe('web host', () => {
     await expect(connect(`ws://127.0.0.1:${host.port}/api?token=${'x'.repeat(host.token.length)}`)).rejects.toThrow('HTTP 401');
   });
 
+  it('tells a browser over plain HTTP whether its token is the problem', async () => {
+    expect((await fetch(`http://127.0.0.1:${host.port}/api?token=wrong`)).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${host.port}/api?token=${host.token}`)).status).toBe(426);
+  });
+
   it('refuses a page from another origin even with the token', async () => {
     await expect(connect(wsUrl, { Origin: 'http://evil.example' })).rejects.toThrow('HTTP 403');
     const mine = await connect(wsUrl, { Origin: `http://127.0.0.1:${host.port}` });
