@@ -1,24 +1,38 @@
 /** Formatting shared by the CLI and the UI, so both say the same thing the same way. */
 
-/** Bytes in decimal units, as drive vendors label them (a "32 GB" card is 32e9 bytes). */
+const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
+
+/**
+ * Bytes in decimal units, as drive vendors label them: a "32 GB" card shows as 31.9 GB,
+ * not 29.7 GiB, so the technician recognises it.
+ */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return '?';
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let value = bytes;
   let unit = 0;
   while (Math.abs(value) >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit++;
   }
+  // 999.96 GB would print as "1000.0 GB"; move up a unit instead.
+  if (unit > 0 && unit < units.length - 1 && Number(Math.abs(value).toFixed(1)) >= 1000) {
+    value /= 1000;
+    unit++;
+  }
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit] ?? ''}`;
 }
 
-/** A transfer rate, such as `42.3 MB/s`. */
+/** 31914983424 → "31,914,983,424 bytes", where the exact size matters. */
+export function formatExactBytes(bytes: number): string {
+  return `${bytes.toLocaleString('en-US')} bytes`;
+}
+
+/** A transfer rate, such as `42.3 MB/s` (kB/s on a slow serial link). */
 export function formatRate(bytesPerSecond: number | null): string {
   return bytesPerSecond === null ? '—' : `${formatBytes(bytesPerSecond)}/s`;
 }
 
-/** Seconds as `m:ss` or `h:mm:ss`, for ETAs. */
+/** Seconds as `m:ss` or `h:mm:ss`, for ETAs and durations. */
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '—';
   const s = Math.max(0, Math.round(seconds));

@@ -1,6 +1,6 @@
 import { Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { Drive } from '../../../shared/drives.ts';
-import { formatBytes, formatExactBytes } from '../format/bytes.ts';
+import { formatBytes, formatExactBytes } from '../../../shared/format.ts';
 import { DriveFlags } from './DriveFlags.tsx';
 import { DriveStatus } from './DriveStatus.tsx';
 import { ReadCheckCell } from './ReadCheckCell.tsx';

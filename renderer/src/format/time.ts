@@ -1,16 +1,3 @@
-function twoDigits(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-/** 75 → "01:15"; an hour or more → "1:02:03". */
-export function formatDuration(seconds: number): string {
-  const whole = Math.max(0, Math.round(seconds));
-  const hours = Math.floor(whole / 3600);
-  const minutes = Math.floor((whole % 3600) / 60);
-  const secs = whole % 60;
-  return hours > 0 ? `${hours}:${twoDigits(minutes)}:${twoDigits(secs)}` : `${twoDigits(minutes)}:${twoDigits(secs)}`;
-}
-
 const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dateAndClock = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 

@@ -1,6 +1,5 @@
 import type { JobProgress } from '../../../shared/jobs.ts';
-import { formatBytes, formatRate } from '../format/bytes.ts';
-import { formatDuration } from '../format/time.ts';
+import { formatBytes, formatDuration, formatRate } from '../../../shared/format.ts';
 
 export type ProgressFigures = {
   /** "42%", or null when the total is unknown. */

@@ -1,6 +1,5 @@
 import { ReadCheckResultSchema } from '../../../shared/drives.ts';
-import { formatBytes, formatRate } from '../format/bytes.ts';
-import { formatDuration } from '../format/time.ts';
+import { formatBytes, formatDuration, formatRate } from '../../../shared/format.ts';
 
 /** One line for a finished read check's result, or null when the result is not one. */
 export function summarizeReadCheck(result: unknown): string | null {
