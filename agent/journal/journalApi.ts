@@ -1,0 +1,40 @@
+/**
+ * What the rest of the agent (ingest, RPC, uplink, health) may ask of the journal. The
+ * implementation (node:sqlite, WAL) lives beside this file; callers depend on this type
+ * only, so each part can be built and tested on its own.
+ */
+import type { IngestEvent, JournalInfo, JournalRecord, LossRecord, Priority } from '../../shared/journal.ts';
+
+export type AppendResult = { first_seq: number; last_seq: number; count: number };
+
+export type ReadOptions = {
+  after_seq: number;
+  /** At most this many records. */
+  limit: number;
+  /** Stop adding records once the batch holds about this many payload bytes (at least one record). */
+  max_bytes: number;
+  priorities?: readonly Priority[] | undefined;
+};
+
+export type Journal = {
+  readonly deviceId: string;
+  readonly journalId: string;
+  /**
+   * Appends events in one transaction and returns once they are durable (synchronous
+   * FULL commit): only then may the producer be acknowledged. Throws JournalFullError
+   * (→ 507) when the disk budget is exhausted and nothing may be dropped, and
+   * JournalStorageError on ENOSPC or I/O errors; in both cases nothing was appended.
+   */
+  append(events: readonly IngestEvent[], recvMs: number): AppendResult;
+  /** Records in seq order after `after_seq`. */
+  read(options: ReadOptions): JournalRecord[];
+  info(): JournalInfo;
+  /** Courier confirmed it holds everything through `throughSeq` durably. Never moves back. */
+  ackCustody(courierId: string, throughSeq: number, atMs: number): number;
+  /** ClickHouse confirmed everything through `throughSeq` (uplink, or reported by a courier). Never moves back. */
+  ackForwarded(by: string, throughSeq: number, atMs: number): number;
+  losses(afterSeq: number): LossRecord[];
+  /** Drops what the retention policy requires (3 before 2 before 1, confirmed first), recording losses. */
+  enforceRetention(nowMs: number): LossRecord[];
+  close(): void;
+};

@@ -1,0 +1,108 @@
+/**
+ * The agent's journal as it crosses machines: what producers send, what the journal
+ * keeps, and the loss records that explain every gap. Keys are (device_id, journal_id,
+ * seq): journal_id is random per journal database, so a replaced SD card never reuses
+ * a key, and seq is gapless within a journal and never reused.
+ */
+import { z } from 'zod';
+
+/** 1 safety, 2 state/navigation, 3 metrics. Retention drops 3 before 2 before 1. */
+export const PrioritySchema = z.union([z.literal(1), z.literal(2), z.literal(3)], {
+  error: 'priority must be 1 (safety), 2 (state/navigation) or 3 (metrics)',
+});
+export type Priority = z.infer<typeof PrioritySchema>;
+
+export const KindSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'kind is lower-case letters, digits, dot, dash and underscore (such as inference or power.undervoltage)');
+
+/** One event as a local producer sends it (JSON, or one line of NDJSON). */
+export const IngestEventSchema = z.strictObject({
+  /** Event time on the device clock; the receive time when absent. */
+  ts_ms: z.number().int().optional(),
+  priority: PrioritySchema,
+  kind: KindSchema,
+  model_version: z.string().max(128).optional(),
+  payload: z.json(),
+});
+export type IngestEvent = z.infer<typeof IngestEventSchema>;
+
+export const JournalRecordSchema = z.object({
+  device_id: z.string(),
+  journal_id: z.string(),
+  seq: z.number().int().positive(),
+  ts_ms: z.number().int(),
+  recv_ms: z.number().int(),
+  priority: PrioritySchema,
+  kind: z.string(),
+  model_version: z.string(),
+  /** JSON text, exactly as journaled. */
+  payload: z.string(),
+});
+export type JournalRecord = z.infer<typeof JournalRecordSchema>;
+
+export const LossReasonSchema = z.enum(['retention_budget', 'retention_max_age', 'corruption']);
+export type LossReason = z.infer<typeof LossReasonSchema>;
+
+/** A range of seqs that was dropped before anyone confirmed it; travels downstream like data. */
+export const LossRecordSchema = z.object({
+  device_id: z.string(),
+  journal_id: z.string(),
+  from_seq: z.number().int().positive(),
+  to_seq: z.number().int().positive(),
+  /** Records actually dropped in the range (a range may skip seqs of other priorities). */
+  count: z.number().int().positive(),
+  priority: PrioritySchema,
+  reason: LossReasonSchema,
+  at_ms: z.number().int(),
+});
+export type LossRecord = z.infer<typeof LossRecordSchema>;
+
+export const CustodySchema = z.object({
+  courier_id: z.string(),
+  /** Highest seq this courier confirmed it holds durably (everything at or below it). */
+  through_seq: z.number().int().nonnegative(),
+  at_ms: z.number().int(),
+});
+
+export const JournalInfoSchema = z.object({
+  device_id: z.string(),
+  journal_id: z.string(),
+  created_ms: z.number().int(),
+  /** Lowest seq still held (0 when empty). */
+  first_seq: z.number().int().nonnegative(),
+  /** Highest seq ever assigned (0 before the first event). */
+  last_seq: z.number().int().nonnegative(),
+  records: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  budget_bytes: z.number().int().positive(),
+  custody: z.array(CustodySchema),
+  /** Highest seq confirmed in ClickHouse (by the uplink, or reported by a courier). */
+  forwarded_seq: z.number().int().nonnegative(),
+  losses: z.number().int().nonnegative(),
+});
+export type JournalInfo = z.infer<typeof JournalInfoSchema>;
+
+/**
+ * A batch as it travels from the agent: the count and a SHA-256 over the records let the
+ * receiver prove it got exactly what was sent. The hash is over `batchHashInput`.
+ */
+export const JournalBatchSchema = z.object({
+  journal_id: z.string(),
+  count: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  records: z.array(JournalRecordSchema),
+});
+export type JournalBatch = z.infer<typeof JournalBatchSchema>;
+
+/**
+ * The canonical bytes a batch hash covers: one JSON array per record, fields in a fixed
+ * order, joined by newlines. Both ends compute it the same way, whatever the transport.
+ */
+export function batchHashInput(records: readonly JournalRecord[]): string {
+  return records
+    .map((r) => JSON.stringify([r.device_id, r.journal_id, r.seq, r.ts_ms, r.recv_ms, r.priority, r.kind, r.model_version, r.payload]))
+    .join('\n');
+}
