@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { Drive } from '../../shared/drives.ts';
+import { progressFigures } from '../../renderer/src/jobs/progressFigures.ts';
+import { summarizeReadCheck, summarizeReadCheckBriefly } from '../../renderer/src/jobs/readCheckSummary.ts';
+import { reconnectDelayMs } from '../../renderer/src/api/reconnectDelay.ts';
+import { orderDrivesForDisplay } from '../../renderer/src/drives/driveOrder.ts';
+
+/** The renderer's pure logic, run in Node (the screens themselves are covered by e2e). */
+describe('progress figures', () => {
+  it('says what a running job has done, how fast and how long is left', () => {
+    expect(
+      progressFigures({ phase: 'reading', bytesDone: 13.4e9, bytesTotal: 31.9e9, rateBytesPerSec: 85.3e6, etaSeconds: 217 }),
+    ).toEqual({ percent: '42%', amount: '13.4 GB of 31.9 GB', rate: '85.3 MB/s', eta: '3:37' });
+  });
+
+  it('does not invent a percentage or ETA it cannot know', () => {
+    expect(progressFigures({ phase: 'x', bytesDone: 5e6, bytesTotal: null, rateBytesPerSec: null, etaSeconds: null })).toEqual({
+      percent: null,
+      amount: '5.0 MB',
+      rate: null,
+      eta: null,
+    });
+    expect(progressFigures(null).amount).toBe('starting…');
+  });
+});
+
+describe('read check summary', () => {
+  const result = { device: '/dev/sdb', bytesRead: 32e9, sizeBytes: 32e9, sha256: null, seconds: 400, averageBytesPerSecond: 80e6, badRegions: [{ offset: 0, length: 4096, code: 'EIO' }] };
+  it('reads as one sentence, counting unreadable regions', () => {
+    expect(summarizeReadCheck(result)).toBe('Read 32.0 GB in 6:40 at 80.0 MB/s, 1 unreadable region');
+    expect(summarizeReadCheckBriefly({ ...result, badRegions: [] })).toBe('80.0 MB/s, no unreadable regions');
+  });
+  it('ignores a result that is not a read check', () => {
+    expect(summarizeReadCheck({ what: 'else' })).toBeNull();
+  });
+});
+
+describe('reconnect delay', () => {
+  it('starts fast, doubles, and caps at 10 s with jitter', () => {
+    expect(reconnectDelayMs(1, () => 0.5)).toBe(500);
+    expect(reconnectDelayMs(3, () => 0.5)).toBe(2000);
+    expect(reconnectDelayMs(20, () => 0.5)).toBe(10_000);
+    expect(reconnectDelayMs(20, () => 1)).toBe(12_000);
+    expect(reconnectDelayMs(20, () => 0)).toBe(8000);
+  });
+});
+
+describe('drive order', () => {
+  const base = { raw: '', description: '', sizeBytes: 1, blockSize: 512, busType: 'USB', isRemovable: true, isReadOnly: false, isVirtual: false, isUSB: true, isCard: null, mountpoints: [], partitionTableType: null, refusals: [], warnings: [] };
+  it('puts targets first and the system drive last, keeping the OS order otherwise', () => {
+    const drives: Drive[] = [
+      { ...base, device: '/dev/sda', isSystem: true, flashable: false },
+      { ...base, device: '/dev/sdc', isSystem: false, flashable: false },
+      { ...base, device: '/dev/sdb', isSystem: false, flashable: true },
+      { ...base, device: '/dev/sdd', isSystem: false, flashable: true },
+    ];
+    expect(orderDrivesForDisplay(drives).map((d) => d.device)).toEqual(['/dev/sdb', '/dev/sdd', '/dev/sdc', '/dev/sda']);
+  });
+});
