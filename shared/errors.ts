@@ -13,6 +13,8 @@ export const ErrorCodeSchema = z.enum([
   'CONFLICT',
   'UNAVAILABLE',
   'PERMISSION_DENIED',
+  /** A signature, checksum or size did not match: the data was altered or signed by another key. */
+  'VERIFICATION_FAILED',
   'IO_ERROR',
   'CANCELLED',
   'WORKER_DIED',
