@@ -12,6 +12,10 @@ export const ErrorCodeSchema = z.enum([
   'NOT_FOUND',
   'CONFLICT',
   'UNAVAILABLE',
+  'TIMEOUT',
+  'AUTH_FAILED',
+  'HOST_KEY_UNTRUSTED',
+  'HOST_KEY_CHANGED',
   'PERMISSION_DENIED',
   /** A signature, checksum or size did not match: the data was altered or signed by another key. */
   'VERIFICATION_FAILED',

@@ -1,0 +1,155 @@
+/**
+ * A real OpenSSH server on 127.0.0.1 for tests: throwaway host key and config, a test
+ * user with a known password. Needs root (sshd drops privileges per session).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { makeTempDir } from './tempDir.ts';
+
+export const testUser = 'fieldkit-test';
+export const testPassword = 'correct horse battery staple';
+
+export type Sshd = {
+  port: number;
+  hostKeyPub: string;
+  /** The fingerprint as `ssh-keygen -lf` prints it: the oracle for ours. */
+  fingerprint: string;
+  /** Restarts the server with a new host key (a reinstalled Pi, or an impostor). */
+  rotateHostKey(): Promise<void>;
+  /** Kills every session process (a cut link) but keeps the server listening. */
+  killSessions(): void;
+  stop(): Promise<void>;
+};
+
+/** Creates the test user once (idempotent) and sets its password. */
+export function ensureTestUser(): void {
+  try {
+    execFileSync('id', [testUser], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', testUser]);
+  }
+  execFileSync('chpasswd', { input: `${testUser}:${testPassword}\n` });
+  rmSync(`/home/${testUser}/.ssh`, { recursive: true, force: true });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+    server.on('error', reject);
+  });
+}
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('data', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`sshd did not answer on port ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startSshd(): Promise<Sshd> {
+  ensureTestUser();
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const dir = makeTempDir('fieldkit-sshd-');
+  const port = await freePort();
+  const hostKey = join(dir.path, 'host_ed25519');
+  const config = join(dir.path, 'sshd_config');
+  let child: ChildProcess | null = null;
+  let state = { hostKeyPub: '', fingerprint: '' };
+
+  function makeHostKey(): void {
+    rmSync(hostKey, { force: true });
+    rmSync(`${hostKey}.pub`, { force: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    const pub = execFileSync('cat', [`${hostKey}.pub`], { encoding: 'utf8' }).trim();
+    const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '';
+    state = { hostKeyPub: pub, fingerprint };
+  }
+
+  async function start(): Promise<void> {
+    writeFileSync(
+      config,
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey}`,
+        `PidFile ${join(dir.path, 'sshd.pid')}`,
+        'PasswordAuthentication yes',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        'UsePAM no',
+        'PermitRootLogin no',
+        'StrictModes no',
+        `AllowUsers ${testUser}`,
+        'Subsystem sftp internal-sftp',
+        'LogLevel ERROR',
+        'MaxStartups 50',
+        'MaxSessions 50',
+        '',
+      ].join('\n'),
+    );
+    child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await waitForPort(port, 5000);
+  }
+
+  async function stopServer(): Promise<void> {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => {
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+    child = null;
+  }
+
+  makeHostKey();
+  await start();
+  return {
+    port,
+    get hostKeyPub() {
+      return state.hostKeyPub;
+    },
+    get fingerprint() {
+      return state.fingerprint;
+    },
+    async rotateHostKey() {
+      await stopServer();
+      makeHostKey();
+      await start();
+    },
+    killSessions() {
+      // Session processes run as the test user; the listener runs as root.
+      try {
+        execFileSync('pkill', ['-KILL', '-u', testUser]);
+      } catch {
+        // none running
+      }
+    },
+    async stop() {
+      await stopServer();
+      dir.remove();
+    },
+  };
+}
