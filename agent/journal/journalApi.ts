@@ -26,6 +26,12 @@ export type Journal = {
    * JournalStorageError on ENOSPC or I/O errors; in both cases nothing was appended.
    */
   append(events: readonly IngestEvent[], recvMs: number): AppendResult;
+  /**
+   * Appends several batches in one transaction (group commit: one fsync for many
+   * producers); each batch gets its own contiguous seq range, in order. All or nothing,
+   * with the same errors as `append`.
+   */
+  appendBatches(batches: readonly (readonly IngestEvent[])[], recvMs: number): AppendResult[];
   /** Records in seq order after `after_seq`. */
   read(options: ReadOptions): JournalRecord[];
   info(): JournalInfo;
