@@ -1,0 +1,385 @@
+/**
+ * Framing for the agent RPC (shared/agentRpc.ts says what the messages mean): turns
+ * messages into checksummed frames on a byte stream and back, on any link: an SSH exec
+ * channel, a local pipe, or a serial console that also carries kernel messages, login
+ * banners, echoed keystrokes and ANSI escapes. Pure TypeScript, no node:* (it runs on the
+ * laptop and on the Pi).
+ *
+ * A frame, little-endian:
+ *
+ *   offset  size  field
+ *   0       4     magic F1 4B 01 D7
+ *   4       1     version (1)
+ *   5       1     type: 1 = JSON RpcMessage (UTF-8), 2 = binary (u32 channel + bytes)
+ *   6       2     flags, 0 (reserved: a receiver refuses bits it does not know)
+ *   8       4     payload length, at most `maxPayloadBytes` (16 MiB by default)
+ *   12      4     CRC32C of bytes 0-11
+ *   16      n     payload
+ *   16+n    4     CRC32C of the payload
+ *
+ * Why this magic: 0xF1 opens a four-byte UTF-8 sequence and must be followed by a
+ * continuation byte (0x80-0xBF); 0x4B ('K') is not one. So the magic never occurs in
+ * UTF-8 text: not in kernel logs, banners, ANSI escapes (7-bit), nor in our own JSON
+ * payloads. The decoder relies on that last point to notice early that a JSON frame was
+ * cut short (the next frame's magic shows up inside its payload) instead of swallowing
+ * the frames after it as payload.
+ *
+ * Why a header CRC: a corrupted length must not make the decoder wait for, or allocate,
+ * gigabytes. A header that fails its CRC (or names an unknown version, type, flag or an
+ * oversized length) is treated as garbage: the decoder drops one byte and scans for the
+ * next magic. A payload that fails its CRC is handled the same way, so every intact frame
+ * after the damage is still found. The decoder never throws on input, and holds at most
+ * one frame plus one slice of input.
+ *
+ * The link must be 8-bit clean: put a serial tty in raw mode (`stty raw -echo`) first.
+ * Frames are not escaped, so a link that strips the 8th bit or translates CR/LF damages
+ * every frame (all of them then fail their CRC and are counted as bad frames).
+ */
+
+import { crc32c } from './crc32c.ts';
+
+export const frameMagic = Uint8Array.of(0xf1, 0x4b, 0x01, 0xd7);
+export const frameVersion = 1;
+export const frameHeaderBytes = 16;
+export const frameTrailerBytes = 4;
+/** Default bound on a payload: one journal batch of several MB fits, a corrupted length does not. */
+export const defaultMaxPayloadBytes = 16 * 1024 * 1024;
+
+export const FrameType = { json: 1, binary: 2 } as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+const magic0 = 0xf1;
+const magic1 = 0x4b;
+const magic2 = 0x01;
+const magic3 = 0xd7;
+/** Input is consumed in slices of at most this size, so memory stays bounded whatever a caller pushes. */
+const pushSliceBytes = 1024 * 1024;
+const initialBufferBytes = 64 * 1024;
+
+const utf8Encoder = new TextEncoder();
+
+/** Thrown by the encoders when a payload exceeds the frame bound; the caller should send less at once. */
+export class FrameTooLargeError extends RangeError {
+  readonly payloadBytes: number;
+  readonly maxPayloadBytes: number;
+  constructor(payloadBytes: number, maxPayloadBytes: number) {
+    super(`frame payload of ${payloadBytes} bytes exceeds the ${maxPayloadBytes}-byte bound`);
+    this.name = 'FrameTooLargeError';
+    this.payloadBytes = payloadBytes;
+    this.maxPayloadBytes = maxPayloadBytes;
+  }
+}
+
+function writeU32(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = value & 0xff;
+  target[offset + 1] = (value >>> 8) & 0xff;
+  target[offset + 2] = (value >>> 16) & 0xff;
+  target[offset + 3] = (value >>> 24) & 0xff;
+}
+
+function readU32(source: Uint8Array, offset: number): number {
+  return ((source[offset] ?? 0) | ((source[offset + 1] ?? 0) << 8) | ((source[offset + 2] ?? 0) << 16) | ((source[offset + 3] ?? 0) << 24)) >>> 0;
+}
+
+/** Frames an already encoded payload. */
+export function encodeRawFrame(type: FrameType, payload: Uint8Array, maxPayloadBytes = defaultMaxPayloadBytes): Uint8Array {
+  if (payload.length > maxPayloadBytes) throw new FrameTooLargeError(payload.length, maxPayloadBytes);
+  const frame = new Uint8Array(frameHeaderBytes + payload.length + frameTrailerBytes);
+  frame.set(frameMagic, 0);
+  frame[4] = frameVersion;
+  frame[5] = type;
+  // bytes 6-7: flags, zero
+  writeU32(frame, 8, payload.length);
+  writeU32(frame, 12, crc32c(frame, 0, 12));
+  frame.set(payload, frameHeaderBytes);
+  writeU32(frame, frameHeaderBytes + payload.length, crc32c(payload));
+  return frame;
+}
+
+/**
+ * Frames one message as UTF-8 JSON. Throws FrameTooLargeError when it does not fit
+ * (split the work: a smaller batch).
+ */
+export function encodeFrame(message: unknown, maxPayloadBytes = defaultMaxPayloadBytes): Uint8Array {
+  return encodeRawFrame(FrameType.json, utf8Encoder.encode(JSON.stringify(message)), maxPayloadBytes);
+}
+
+/** Frames bytes for a binary channel (file transfer): a u32 channel id, then the data. */
+export function encodeBinaryFrame(channel: number, data: Uint8Array, maxPayloadBytes = defaultMaxPayloadBytes): Uint8Array {
+  const payload = new Uint8Array(4 + data.length);
+  writeU32(payload, 0, channel >>> 0);
+  payload.set(data, 4);
+  return encodeRawFrame(FrameType.binary, payload, maxPayloadBytes);
+}
+
+/** Why bytes were skipped. */
+export type FrameFaultKind =
+  /** Bytes that are not part of any frame (line noise, kernel messages, echoes). */
+  | 'garbage'
+  /** A magic whose header failed its CRC: a false start in garbage, or a damaged header. */
+  | 'header_crc'
+  /** A header with a valid CRC but a version, type, flag or length this decoder refuses. */
+  | 'header_field'
+  /** A payload that failed its CRC: bits flipped or bytes lost in transit. */
+  | 'payload_crc'
+  /** A payload with a valid CRC that is not valid UTF-8 JSON (or a binary frame without a channel). */
+  | 'payload_invalid'
+  /** A JSON frame cut short: the next frame began inside its payload. */
+  | 'interrupted'
+  /** The stream ended inside a frame. */
+  | 'truncated';
+
+export type DecodedItem =
+  | { kind: 'message'; message: unknown; frameBytes: number }
+  | { kind: 'binary'; channel: number; data: Uint8Array; frameBytes: number }
+  /** `bytes`: how many bytes were skipped (garbage, truncated) or the frame's declared size. */
+  | { kind: 'fault'; fault: FrameFaultKind; bytes: number; detail: string };
+
+export type DecoderStats = {
+  frames: number;
+  frameBytes: number;
+  /** Bytes dropped because they were not part of an intact frame. */
+  skippedBytes: number;
+  /** Frames (or false starts) refused: header CRC/field, payload CRC/invalid, interrupted, truncated. */
+  badFrames: number;
+};
+
+export type FrameDecoder = {
+  /** Feeds bytes; returns the frames completed and the faults found, in stream order. Never throws. */
+  push(chunk: Uint8Array): DecodedItem[];
+  /** The stream ended: reports a partial frame left behind (and any trailing garbage). */
+  end(): DecodedItem[];
+  readonly stats: Readonly<DecoderStats>;
+  /** Bytes held waiting for the rest of a frame (bounded by one frame). */
+  readonly bufferedBytes: number;
+};
+
+export type FrameDecoderOptions = { maxPayloadBytes?: number };
+
+/** An incremental, resynchronising frame decoder (see the file comment for the format). */
+export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
+  const maxPayloadBytes = options.maxPayloadBytes ?? defaultMaxPayloadBytes;
+  const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+  const stats: DecoderStats = { frames: 0, frameBytes: 0, skippedBytes: 0, badFrames: 0 };
+  let buf = new Uint8Array(initialBufferBytes);
+  let start = 0;
+  let end = 0;
+  /** Dropped bytes not yet reported, coalesced into one 'garbage' item per run. */
+  let pendingGarbage = 0;
+  /** For a JSON frame waiting on its payload: how far the payload was searched for a magic. */
+  let interruptScannedTo = -1;
+
+  function append(piece: Uint8Array): void {
+    if (end + piece.length > buf.length) {
+      const held = end - start;
+      const needed = held + piece.length;
+      if (needed <= buf.length) {
+        buf.copyWithin(0, start, end);
+      } else {
+        const grown = new Uint8Array(Math.max(needed, buf.length * 2));
+        grown.set(buf.subarray(start, end), 0);
+        buf = grown;
+      }
+      if (interruptScannedTo >= 0) interruptScannedTo -= start;
+      start = 0;
+      end = held;
+    }
+    buf.set(piece, end);
+    end += piece.length;
+  }
+
+  function drop(n: number): void {
+    start += n;
+    pendingGarbage += n;
+    stats.skippedBytes += n;
+    interruptScannedTo = -1;
+  }
+
+  function flushGarbage(out: DecodedItem[]): void {
+    if (pendingGarbage > 0) {
+      out.push({ kind: 'fault', fault: 'garbage', bytes: pendingGarbage, detail: `skipped ${pendingGarbage} bytes outside frames` });
+      pendingGarbage = 0;
+    }
+  }
+
+  function fault(out: DecodedItem[], kind: FrameFaultKind, bytes: number, detail: string): void {
+    stats.badFrames++;
+    flushGarbage(out);
+    out.push({ kind: 'fault', fault: kind, bytes, detail });
+  }
+
+  function isMagicAt(i: number): boolean {
+    return buf[i] === magic0 && buf[i + 1] === magic1 && buf[i + 2] === magic2 && buf[i + 3] === magic3;
+  }
+
+  /** True when the bytes held so far (fewer than four) could still grow into a magic. */
+  function isMagicPrefixAt(i: number): boolean {
+    for (let k = i; k < end; k++) if (buf[k] !== frameMagic[k - i]) return false;
+    return true;
+  }
+
+  /** Moves `start` to the next magic; false when more input is needed. */
+  function seekMagic(): boolean {
+    for (;;) {
+      const found = buf.subarray(start, end).indexOf(magic0);
+      if (found < 0) {
+        drop(end - start);
+        return false;
+      }
+      if (found > 0) drop(found);
+      if (end - start < 4) {
+        if (isMagicPrefixAt(start)) return false;
+      } else if (isMagicAt(start)) {
+        return true;
+      }
+      drop(1);
+    }
+  }
+
+  /** Decodes what is buffered; appends frames and faults to `out`. */
+  function drain(out: DecodedItem[]): void {
+    for (;;) {
+      if (!seekMagic()) return;
+      if (end - start < frameHeaderBytes) return;
+      const headerCrc = readU32(buf, start + 12);
+      if (crc32c(buf, start, start + 12) !== headerCrc) {
+        fault(out, 'header_crc', frameHeaderBytes, 'frame header failed its CRC32C (noise that looked like a frame start, or a damaged header)');
+        drop(1);
+        continue;
+      }
+      const version = buf[start + 4] ?? 0;
+      const type = buf[start + 5] ?? 0;
+      const flags = (buf[start + 6] ?? 0) | ((buf[start + 7] ?? 0) << 8);
+      const length = readU32(buf, start + 8);
+      const refusal =
+        version !== frameVersion
+          ? `frame version ${version} (this side speaks ${frameVersion}: update the older of agent and app)`
+          : type !== FrameType.json && type !== FrameType.binary
+            ? `unknown frame type ${type}`
+            : flags !== 0
+              ? `unknown frame flags 0x${flags.toString(16)}`
+              : length > maxPayloadBytes
+                ? `frame length ${length} exceeds the ${maxPayloadBytes}-byte bound`
+                : null;
+      if (refusal !== null) {
+        fault(out, 'header_field', frameHeaderBytes, refusal);
+        drop(1);
+        continue;
+      }
+      const payloadStart = start + frameHeaderBytes;
+      const frameEnd = payloadStart + length + frameTrailerBytes;
+      if (end < frameEnd) {
+        if (type === FrameType.json && interruptedAt(payloadStart, Math.min(end, payloadStart + length), out)) continue;
+        return;
+      }
+      interruptScannedTo = -1;
+      if (crc32c(buf, payloadStart, payloadStart + length) !== readU32(buf, payloadStart + length)) {
+        fault(out, 'payload_crc', frameHeaderBytes + length + frameTrailerBytes, `frame payload of ${length} bytes failed its CRC32C (bits flipped or bytes lost on the link)`);
+        drop(1);
+        continue;
+      }
+      const frameBytes = frameEnd - start;
+      const item = decodePayload(type, payloadStart, length, frameBytes);
+      flushGarbage(out);
+      if (item.kind === 'fault') {
+        stats.badFrames++;
+        stats.skippedBytes += frameBytes;
+      } else {
+        stats.frames++;
+        stats.frameBytes += frameBytes;
+      }
+      out.push(item);
+      start = frameEnd;
+    }
+  }
+
+  /**
+   * A JSON payload can never contain the magic (it is invalid UTF-8), so a magic inside
+   * it means this frame lost bytes and the next frame has begun: give up on this one now
+   * rather than swallow the following frames as its payload.
+   */
+  function interruptedAt(payloadStart: number, searchEnd: number, out: DecodedItem[]): boolean {
+    let from = Math.max(payloadStart, interruptScannedTo);
+    for (;;) {
+      const found = from < searchEnd ? buf.subarray(from, searchEnd).indexOf(magic0) : -1;
+      if (found < 0) {
+        // Re-check the last three bytes next time: a magic may be arriving across pushes.
+        interruptScannedTo = Math.max(payloadStart, searchEnd - 3);
+        return false;
+      }
+      const at = from + found;
+      if (end - at < 4) {
+        interruptScannedTo = at;
+        return false;
+      }
+      if (isMagicAt(at)) {
+        fault(out, 'interrupted', at - start, `a frame was cut short after ${at - start - frameHeaderBytes} payload bytes (the link lost bytes); the next frame follows`);
+        drop(at - start);
+        return true;
+      }
+      from = at + 1;
+    }
+  }
+
+  function decodePayload(type: number, payloadStart: number, length: number, frameBytes: number): DecodedItem {
+    const payload = buf.subarray(payloadStart, payloadStart + length);
+    if (type === FrameType.binary) {
+      if (length < 4) return { kind: 'fault', fault: 'payload_invalid', bytes: frameBytes, detail: 'binary frame shorter than its 4-byte channel id' };
+      // A copy: the buffer is reused for the next frames.
+      return { kind: 'binary', channel: readU32(payload, 0), data: payload.slice(4), frameBytes };
+    }
+    try {
+      return { kind: 'message', message: JSON.parse(utf8Decoder.decode(payload)) as unknown, frameBytes };
+    } catch (error) {
+      return { kind: 'fault', fault: 'payload_invalid', bytes: frameBytes, detail: `frame payload is not UTF-8 JSON: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+
+  function releaseIfIdle(): void {
+    if (start === end) {
+      start = 0;
+      end = 0;
+      // Give back the memory of a big frame once it is decoded.
+      if (buf.length > 4 * initialBufferBytes) buf = new Uint8Array(initialBufferBytes);
+    }
+  }
+
+  return {
+    push(chunk) {
+      const out: DecodedItem[] = [];
+      for (let offset = 0; offset < chunk.length; offset += pushSliceBytes) {
+        append(chunk.subarray(offset, Math.min(chunk.length, offset + pushSliceBytes)));
+        drain(out);
+        releaseIfIdle();
+      }
+      flushGarbage(out);
+      return out;
+    },
+    end() {
+      const out: DecodedItem[] = [];
+      // What is held is incomplete. A frame cut short may have swallowed whole frames
+      // after it as its (binary) payload: report it, step past its magic and rescan.
+      while (end > start) {
+        if (end - start >= 4 && isMagicAt(start)) {
+          fault(out, 'truncated', end - start, `the link closed ${end - start} bytes into a frame`);
+          drop(1);
+        } else {
+          drop(end - start);
+        }
+        drain(out);
+      }
+      flushGarbage(out);
+      start = 0;
+      end = 0;
+      interruptScannedTo = -1;
+      releaseIfIdle();
+      return out;
+    },
+    get stats() {
+      return stats;
+    },
+    get bufferedBytes() {
+      return end - start;
+    },
+  };
+}
