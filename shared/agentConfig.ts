@@ -42,6 +42,8 @@ export const AgentConfigSchema = z.strictObject({
       sys_root: z.string().default('/sys'),
       /** Path of vcgencmd, or null to skip it (not every board has one). */
       vcgencmd: z.string().nullable().default('/usr/bin/vcgencmd'),
+      /** Path of nvme-cli for `nvme smart-log` (read at most once a minute), or null to skip NVMe wear. */
+      nvme: z.string().nullable().default('/usr/sbin/nvme'),
       interval_ms: z.number().int().min(100).default(1000),
     })
     .prefault({}),
