@@ -102,6 +102,11 @@ export type AgentParsedRequestOf<M extends AgentMethodName> = z.output<AgentMeth
 export type AgentResponseOf<M extends AgentMethodName> = z.output<AgentMethods[M]['response']>;
 export type AgentStreamItemOf<M extends AgentMethodName> = AgentMethods[M] extends { stream: infer S extends z.ZodType } ? z.output<S> : never;
 
+/** Methods that answer with items before their response (journal.read, health.watch). */
+export type AgentStreamingMethodName = { [M in AgentMethodName]: AgentMethods[M] extends { stream: z.ZodType } ? M : never }[AgentMethodName];
+/** Methods that answer with one response. */
+export type AgentUnaryMethodName = Exclude<AgentMethodName, AgentStreamingMethodName>;
+
 export const agentMethodNames = Object.keys(agentMethods) as AgentMethodName[];
 
 /** True when `name` is an agent RPC method. */
