@@ -1,0 +1,168 @@
+/**
+ * The central ClickHouse schema that the agent's uplink and the laptop's courier both
+ * write to. Idempotent by key: ReplacingMergeTree keyed by (device_id, journal_id, seq),
+ * so a batch sent twice (a retry, or courier and uplink overlapping) collapses to one row
+ * at merge time and under `FINAL`. Works on ClickHouse 18.16 (Debian's) and current
+ * releases: only syntax both understand (no settings clause, no newer types).
+ *
+ * Inserts must name their columns (INSERT_COLUMNS): ClickHouse before 19.x fills a column
+ * that JSONEachRow omits with the type's zero (inserted_at = 1970) instead of its DEFAULT,
+ * unless the column list leaves it out.
+ */
+
+/** Columns a writer sends for one journal record, in order; inserted_at is the server's. */
+export const TELEMETRY_INSERT_COLUMNS = [
+  'device_id', 'journal_id', 'seq', 'ts_ms', 'recv_ms', 'priority', 'kind', 'model_version',
+  'payload', 'site', 'via', 'clock_offset_ms',
+] as const;
+
+/** Columns a writer sends for one loss record, in order; inserted_at is the server's. */
+export const TELEMETRY_LOSS_INSERT_COLUMNS = [
+  'device_id', 'journal_id', 'from_seq', 'to_seq', 'count', 'priority', 'reason', 'at_ms', 'site', 'via',
+] as const;
+
+export type TelemetryRow = {
+  device_id: string;
+  journal_id: string;
+  seq: number;
+  ts_ms: number;
+  recv_ms: number;
+  priority: number;
+  kind: string;
+  model_version: string;
+  payload: string;
+  site: string;
+  /** Who delivered it: 'uplink' (the agent itself) or 'courier:<laptop id>'. */
+  via: string;
+  /** Device clock minus the courier's clock at pull time; 0 when the device sent it itself. */
+  clock_offset_ms: number;
+};
+
+export type TelemetryLossRow = {
+  device_id: string;
+  journal_id: string;
+  from_seq: number;
+  to_seq: number;
+  count: number;
+  priority: number;
+  reason: string;
+  at_ms: number;
+  site: string;
+  via: string;
+};
+
+const TELEMETRY_COLUMNS_DDL = `device_id String, journal_id String, seq UInt64,
+  ts_ms Int64, recv_ms Int64, priority UInt8, kind String, model_version String,
+  payload String, site String, via String, clock_offset_ms Int64,
+  inserted_at DateTime DEFAULT now()`;
+const TELEMETRY_PARTITION = 'PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000)))';
+const TELEMETRY_ORDER = 'ORDER BY (device_id, journal_id, seq)';
+
+const LOSS_COLUMNS_DDL = `device_id String, journal_id String, from_seq UInt64, to_seq UInt64,
+  count UInt64, priority UInt8, reason String, at_ms Int64, site String, via String,
+  inserted_at DateTime DEFAULT now()`;
+const LOSS_ORDER = 'ORDER BY (device_id, journal_id, from_seq, to_seq)';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Backtick-quotes a database, table or cluster name after checking it is a plain identifier. */
+export function quoteIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new Error(`"${name}" is not a plain ClickHouse identifier (letters, digits, underscore; not starting with a digit)`);
+  }
+  return `\`${name}\``;
+}
+
+/** `db`.`table`, or just `table` when no database is given (the connection's default). */
+export function qualifiedTable(database: string | undefined, table: string): string {
+  return database === undefined ? quoteIdentifier(table) : `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
+}
+
+export type SchemaNames = {
+  /** Omit to use the connection's database. */
+  database?: string;
+  /** Default `telemetry`. */
+  table?: string;
+  /** Default `telemetry_loss`. */
+  lossTable?: string;
+};
+
+/** CREATE TABLE for `telemetry` on a single server, exactly as DESIGN.md gives it. */
+export function telemetryTableDdl(names: SchemaNames = {}): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedTable(names.database, names.table ?? 'telemetry')} (
+  ${TELEMETRY_COLUMNS_DDL}
+) ENGINE = ReplacingMergeTree
+${TELEMETRY_PARTITION}
+${TELEMETRY_ORDER}`;
+}
+
+/** CREATE TABLE for the loss records, the sibling of `telemetry`. */
+export function telemetryLossTableDdl(names: SchemaNames = {}): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedTable(names.database, names.lossTable ?? 'telemetry_loss')} (
+  ${LOSS_COLUMNS_DDL}
+) ENGINE = ReplacingMergeTree
+${LOSS_ORDER}`;
+}
+
+/** Both tables for a single server, in the order to run them (one statement each: HTTP takes one per request). */
+export function singleServerSchema(names: SchemaNames = {}): string[] {
+  return [telemetryTableDdl(names), telemetryLossTableDdl(names)];
+}
+
+export type ClusterSchemaOptions = SchemaNames & {
+  cluster: string;
+  /** The database on every node (required: Distributed names it explicitly). */
+  database: string;
+  /** Suffix of the per-shard tables; default `_local` (telemetry_local, telemetry_loss_local). */
+  localSuffix?: string;
+  /** ZooKeeper path prefix for the replicated tables; default `/clickhouse/tables/{shard}`. */
+  zooKeeperPrefix?: string;
+};
+
+/**
+ * The cluster variant: per shard a ReplicatedReplacingMergeTree (`{shard}` and `{replica}`
+ * macros from each node's config), and over them a Distributed table with the plain names
+ * that writers use, sharded by cityHash64(device_id) so a device's journal stays on one
+ * shard (and its duplicates meet in one merge). Every statement runs ON CLUSTER.
+ */
+export function clusterSchema(options: ClusterSchemaOptions): string[] {
+  const cluster = quoteIdentifier(options.cluster);
+  const db = quoteIdentifier(options.database);
+  const suffix = options.localSuffix ?? '_local';
+  const prefix = options.zooKeeperPrefix ?? '/clickhouse/tables/{shard}';
+  if (prefix.includes("'") || prefix.includes('\\')) throw new Error('zooKeeperPrefix must not contain quotes or backslashes');
+  const tables: [string, string, string][] = [
+    [options.table ?? 'telemetry', TELEMETRY_COLUMNS_DDL, `${TELEMETRY_PARTITION}\n${TELEMETRY_ORDER}`],
+    [options.lossTable ?? 'telemetry_loss', LOSS_COLUMNS_DDL, LOSS_ORDER],
+  ];
+  const statements: string[] = [];
+  for (const [name, columns, keys] of tables) {
+    const local = `${name}${suffix}`;
+    statements.push(`CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(local)} ON CLUSTER ${cluster} (
+  ${columns}
+) ENGINE = ReplicatedReplacingMergeTree('${prefix}/${options.database}/${local}', '{replica}')
+${keys}`);
+    statements.push(`CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(name)} ON CLUSTER ${cluster}
+AS ${db}.${quoteIdentifier(local)}
+ENGINE = Distributed(${cluster}, ${db}, ${quoteIdentifier(local)}, cityHash64(device_id))`);
+  }
+  return statements;
+}
+
+/**
+ * Whether the server knows the `insert_deduplication_token` setting (ClickHouse 22.2 and
+ * later). Older servers reject a query that names an unknown setting, so a writer sends it
+ * only where this says yes; retries stay idempotent anyway through the table's key.
+ */
+export function supportsInsertDeduplicationToken(serverVersion: string): boolean {
+  const match = /^(\d+)\.(\d+)/.exec(serverVersion.trim());
+  if (match?.[1] === undefined || match[2] === undefined) return false;
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  return major > 22 || (major === 22 && minor >= 2);
+}
+
+/** The deterministic token for one batch: the same records always carry the same token. */
+export function batchDeduplicationToken(deviceId: string, journalId: string, fromSeq: number, toSeq: number): string {
+  return `${deviceId}:${journalId}:${fromSeq}-${toSeq}`;
+}
