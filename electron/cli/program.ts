@@ -6,7 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
 import type { Drive } from '../../shared/drives.ts';
-import type { AppError } from '../../shared/errors.ts';
+import { isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
 import { JobStateSchema, type JobRecord } from '../../shared/jobs.ts';
 import { dispatch } from '../api/dispatch.ts';
@@ -16,6 +16,7 @@ import { startWebHost } from '../host/webHost.ts';
 import { exitCodes, type CliIo } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
 import { followJob } from './jobProgress.ts';
+import { addSigningCommands } from './signingCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -140,6 +141,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       await host.close();
     });
 
+  addSigningCommands(program, io, () => globals().json === true);
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -151,9 +154,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 function exitCodeFor(error: unknown, program: Command, io: CliIo, json: boolean): number {
-  if (error instanceof CallFailed) {
-    if (json) io.stdout(JSON.stringify({ ok: false, error: error.error }, null, 2) + '\n');
-    else io.stderr(`error: ${error.error.message}\nwhat to do: ${error.error.hint}\n`);
+  if (error instanceof CallFailed || isFieldkitError(error)) {
+    const appError = error instanceof CallFailed ? error.error : error.appError;
+    if (json) io.stdout(JSON.stringify({ ok: false, error: appError }, null, 2) + '\n');
+    else io.stderr(`error: ${appError.message}\nwhat to do: ${appError.hint}\n`);
     return exitCodes.failed;
   }
   if (error instanceof CommanderError) {
