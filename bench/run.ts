@@ -4,6 +4,7 @@
  *
  * - drive read check (our worker: read + SHA-256 + progress) vs `dd … | sha256sum`
  *   and vs plain `dd` to /dev/null, on one real block device (zram, needs root).
+ * - agent journal.read through the RPC over a pipe vs a raw node:sqlite SELECT (bench/agentRpcRead.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { createEventBus } from '../electron/api/eventBus.ts';
@@ -13,6 +14,7 @@ import { openStore } from '../electron/store/openStore.ts';
 import { formatRate } from '../shared/format.ts';
 import { makeTempDir } from '../test/support/tempDir.ts';
 import { createZram, fillRandom } from '../test/support/zram.ts';
+import { benchAgentRpcRead } from './agentRpcRead.ts';
 
 const sizeBytes = 1024 * 1024 * 1024;
 const rounds = 3;
@@ -63,3 +65,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+await benchAgentRpcRead();
