@@ -75,8 +75,13 @@ async function signingKey(keyFile: string | null, log: (line: string) => void): 
   if (keyFile !== null) return { key: await readSecretKey(keyFile), development: false, publicKeyFile: null };
   const secret = path.join(devKeyDir, 'fieldkit-dev.key');
   if (!existsSync(secret)) {
-    await writeNewKeyPair(devKeyDir, 'fieldkit-dev');
-    log(`made a development signing key in ${path.relative(process.cwd(), devKeyDir)}`);
+    try {
+      await writeNewKeyPair(devKeyDir, 'fieldkit-dev');
+      log(`made a development signing key in ${path.relative(process.cwd(), devKeyDir)}`);
+    } catch (error) {
+      // A build running beside this one made it first: use theirs.
+      if (!isFieldkitError(error) || error.appError.code !== 'CONFLICT') throw error;
+    }
   }
   return { key: await readSecretKey(secret), development: true, publicKeyFile: path.join(devKeyDir, 'fieldkit-dev.pub') };
 }

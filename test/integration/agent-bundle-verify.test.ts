@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleBundle, type BundleDescription, type BundleInput } from '../../build/agent/assembleBundle.ts';
+import { checkLayout, defaultLayout, exampleConfig, renderSystemdUnit } from '../../build/agent/installFiles.ts';
 import { writeNewKeyPair } from '../../electron/signing/keyFiles.ts';
 import { signBytes } from '../../electron/signing/minisign.ts';
 import { formatSignature, type MinisignSecretKey } from '../../electron/signing/minisignFormat.ts';
@@ -200,5 +201,26 @@ describe('fieldkit verify refuses a damaged bundle', () => {
     const run = await verify(at('plain.txt'));
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('There is no signature at');
+  });
+});
+
+describe('install layout', () => {
+  it('puts a data folder under /var/lib in StateDirectory=, and leaves one elsewhere to the installer', () => {
+    expect(renderSystemdUnit(defaultLayout, '1.0.0', 'arm64')).toContain('StateDirectory=fieldkit-agent\nStateDirectoryMode=0750');
+    const custom = renderSystemdUnit({ prefix: '/srv/fk', dataDir: '/data/journal', configPath: '/srv/fk/etc/agent.json' }, '1.0.0', 'arm64');
+    expect(custom).not.toContain('StateDirectory=');
+    expect(custom).toContain('ExecStart=/srv/fk/bin/fieldkit-agent run --config /srv/fk/etc/agent.json');
+    expect(custom).toContain('ReadWritePaths=/data/journal /srv/fk/etc');
+    expect(custom).not.toMatch(/@[A-Z_]+@/);
+  });
+
+  it('refuses layouts a unit file cannot hold safely: relative, unnormalised, spaces, specifiers', () => {
+    for (const prefix of ['opt/fk', '/opt/../etc', '/opt/fk/', '/opt/field kit', '/opt/%h', '/']) {
+      expect(() => checkLayout({ ...defaultLayout, prefix }), prefix).toThrow(/prefix/);
+    }
+  });
+
+  it('makes an example config that the shared schema accepts as it is', () => {
+    expect(exampleConfig({ ...defaultLayout, dataDir: '/data/fk' })).toMatchObject({ device_id: 'change-me-pi-01', data_dir: '/data/fk', mqtt: null, uplink: null });
   });
 });
