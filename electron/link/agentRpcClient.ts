@@ -222,8 +222,8 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
   link.readable.once('end', onEnd);
   link.readable.once('close', onEnd);
   link.readable.on('error', onError);
+  // Our side closing alone is not the end: the agent may still answer (a half-closed link).
   link.writable.on('error', onError);
-  link.writable.once('close', onEnd);
 
   function checkParams(method: AgentMethodName, params: unknown): AppError | null {
     const parsed = agentMethods[method].request.safeParse(params);
@@ -394,7 +394,6 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
       shutDown('The link to the agent was closed by the app');
       link.readable.removeListener('end', onEnd);
       link.readable.removeListener('close', onEnd);
-      link.writable.removeListener('close', onEnd);
       link.writable.end();
     },
   };

@@ -212,6 +212,40 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
     expect(expectOk(await stream.result)).toEqual({ through_seq: 1500, records: 1500, more: true });
   });
 
+  it('runs streams and calls side by side on one link', async () => {
+    const { client } = connect();
+    const seqsOf = async (stream: AsyncIterable<JournalBatch>): Promise<number[]> => {
+      const seqs: number[] = [];
+      for await (const batch of stream) seqs.push(...batch.records.map((r) => r.seq));
+      return seqs;
+    };
+    const [first, second, infos] = await Promise.all([
+      seqsOf(client.stream('journal.read', { journal_id: journalId, after_seq: 0, limit: 1000, batch_records: 100 }, { window: 2 })),
+      seqsOf(client.stream('journal.read', { journal_id: journalId, after_seq: 1000, limit: 1000, batch_records: 250 }, { window: 1 })),
+      Promise.all(Array.from({ length: 10 }, () => client.call('journal.info', {}))),
+    ]);
+    expect(first).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    expect(second).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1001));
+    expect(infos.every((r) => r.ok)).toBe(true);
+  });
+
+  it('waits as long as the consumer needs, but fails a stream the agent owes an item and goes silent on', async () => {
+    const { agent, client } = connect();
+    const stream = client.stream('journal.read', { journal_id: journalId, after_seq: 0, batch_records: 10 }, { window: 1, idleTimeoutMs: 300 });
+    const iterator = stream[Symbol.asyncIterator]();
+    expect((await iterator.next()).done).toBe(false);
+    // A slow consumer owes the agent nothing: no timeout however long it takes.
+    await settle(600);
+    expect((await iterator.next()).done).toBe(false);
+    agent.child.kill('SIGSTOP');
+    // Taking the next item grants credit; the stopped agent never sends it.
+    const started = Date.now();
+    await iterator.next();
+    expect(await stream.result).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: expect.stringContaining('sent nothing for 300 ms during journal.read') as unknown } });
+    expect(Date.now() - started).toBeLessThan(3000);
+    agent.child.kill('SIGCONT');
+  });
+
   it('breaking out of a stream cancels it on the agent', async () => {
     const { client } = connect();
     const stream = client.stream('journal.read', { journal_id: journalId, after_seq: 0, batch_records: 10 }, { window: 2 });

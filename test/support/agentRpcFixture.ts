@@ -8,8 +8,11 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentConfigSchema, type AgentConfig, type AgentConfigInput } from '../../shared/agentConfig.ts';
 import type { IngestEvent, Priority } from '../../shared/journal.ts';
+import { createConfigStore } from '../../agent/config/loadConfig.ts';
+import { createHealthSource } from '../../agent/health/healthSource.ts';
 import { openJournalForConfig } from '../../agent/journal/openJournal.ts';
 import type { AppendResult, Journal } from '../../agent/journal/journalApi.ts';
+import type { RpcDeps } from '../../agent/rpc/rpcApi.ts';
 import { makeTempDir } from './tempDir.ts';
 
 export const agentRpcProcessEntry = join(import.meta.dirname, 'agentRpcProcess.ts');
@@ -30,6 +33,8 @@ export type AgentRpcRig = {
   config: AgentConfig;
   /** Opens the journal in this process (the child opens its own: WAL allows both). */
   journal(): Journal;
+  /** The real journal, health source and config store in this process, for serveRpc in-process. */
+  deps(agentVersion?: string): RpcDeps;
   /** Appends `count` events (JSON payloads of about `payloadBytes`), in transactions of `perTransaction`. */
   fill(count: number, options?: { payloadBytes?: number; priority?: (i: number) => Priority; perTransaction?: number }): AppendResult[];
   start(agentVersion?: string): AgentRpcChild;
@@ -61,6 +66,7 @@ export function createAgentRpcRig(overrides: Partial<AgentConfigInput> = {}): Ag
   writeFileSync(configPath, `${JSON.stringify(input, null, 2)}\n`);
   const children: ChildProcess[] = [];
   const journals: Journal[] = [];
+  const closers: (() => void)[] = [];
 
   function journal(): Journal {
     const j = openJournalForConfig(config);
@@ -73,6 +79,14 @@ export function createAgentRpcRig(overrides: Partial<AgentConfigInput> = {}): Ag
     configPath,
     config,
     journal,
+    deps(agentVersion = '1.4.2-test') {
+      const j = journal();
+      const health = createHealthSource({ config, journal: j, agentVersion });
+      closers.push(() => {
+        health.close();
+      });
+      return { journal: j, health, config: createConfigStore(configPath, config), agentVersion };
+    },
     fill(count, options = {}) {
       const payloadBytes = options.payloadBytes ?? 200;
       const perTransaction = options.perTransaction ?? 10_000;
@@ -106,7 +120,14 @@ export function createAgentRpcRig(overrides: Partial<AgentConfigInput> = {}): Ag
     },
     remove() {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      for (const j of journals) j.close();
+      for (const close of closers) close();
+      for (const j of journals) {
+        try {
+          j.close();
+        } catch {
+          // A test may have closed it already (to make the journal fail on purpose).
+        }
+      }
       tmp.remove();
     },
   };
