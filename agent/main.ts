@@ -1,0 +1,302 @@
+/**
+ * `fieldkit-agent`: the command line of the edge agent.
+ *
+ *   fieldkit-agent [--config <path>] <command>
+ *     run                        the daemon (systemd runs this)
+ *     status [--json]            journal, custody, losses, health, and whether the daemon answers
+ *     export [--after N] [--limit N] [--losses]
+ *                                NDJSON of records (or loss records) to stdout, for rescue
+ *     ingest [--file F] [--json] append events from stdin or a file (NDJSON; --json: one event)
+ *     rpc                        the framed RPC on stdin/stdout (the laptop runs this)
+ *     version                    versions as JSON
+ *
+ * Exit codes: 0 done, 1 failed (the error and what to do are printed), 2 wrong command line.
+ * The config path: --config, else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { arch, platform } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { AgentConfig } from '../shared/agentConfig.ts';
+import { isFieldkitError } from '../shared/errors.ts';
+import { createConfigStore, loadConfig, resolveConfigPath } from './config/loadConfig.ts';
+import { startDaemon } from './daemon.ts';
+import { createHealthSource } from './health/healthSource.ts';
+import { parseEvents } from './ingest/parseEvents.ts';
+import type { Journal } from './journal/journalApi.ts';
+import { journalPath, openJournalForConfig } from './journal/openJournal.ts';
+import { createJsonLogger } from './jsonLog.ts';
+import { serveRpc } from './rpc/rpcServer.ts';
+import { agentVersion } from './version.ts';
+
+const usage = `usage: fieldkit-agent [--config <path>] <command> [options]
+
+commands:
+  run                          run the agent (journal, HTTP/MQTT ingest, retention, health, uplink)
+  status [--json]              journal, custody, losses and health; says whether the daemon answers
+  export [--after N] [--limit N] [--losses]
+                               records after seq N as NDJSON on stdout (--losses: loss records)
+  ingest [--file F] [--json]   append events from stdin or F (NDJSON; --json: one JSON event)
+  rpc                          serve the fieldkit RPC on stdin/stdout
+  version                      print versions as JSON
+
+--config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)
+`;
+
+const commandOptions: Record<string, readonly string[]> = {
+  run: [],
+  status: ['json'],
+  export: ['after', 'limit', 'losses'],
+  ingest: ['file', 'json'],
+  rpc: [],
+  version: [],
+  help: [],
+};
+
+class UsageError extends Error {}
+
+type Args = { command: string; config: string | undefined; values: Record<string, string | boolean | undefined> };
+
+function parseCommandLine(argv: readonly string[]): Args {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        json: { type: 'boolean' },
+        after: { type: 'string' },
+        limit: { type: 'string' },
+        losses: { type: 'boolean' },
+        file: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { positionals, values } = parsed;
+  const command = values.help === true ? 'help' : positionals[0];
+  if (command === undefined) throw new UsageError('no command given');
+  const allowed = commandOptions[command];
+  if (allowed === undefined) throw new UsageError(`unknown command '${command}'`);
+  if (positionals.length > 1 && command !== 'help') throw new UsageError(`unexpected argument '${positionals[1] ?? ''}'`);
+  for (const name of Object.keys(values)) {
+    if (name !== 'config' && name !== 'help' && !allowed.includes(name)) throw new UsageError(`'${command}' takes no --${name}`);
+  }
+  return { command, config: values.config, values };
+}
+
+function nonNegativeInt(value: string | boolean | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} takes a whole number, not '${String(value)}'`);
+  return n;
+}
+
+/** Opens the journal for commands that read it: never creates one where none exists. */
+function openExistingJournal(config: AgentConfig): Journal {
+  const path = journalPath(config.data_dir);
+  if (!existsSync(path)) {
+    throw Object.assign(new Error(`No journal at ${path}.`), { hint: 'Check data_dir in the config; the daemon (fieldkit-agent run) creates the journal on first start.' });
+  }
+  return openJournalForConfig(config);
+}
+
+function write(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+async function runDaemon(config: AgentConfig): Promise<number> {
+  const log = createJsonLogger();
+  const daemon = await startDaemon({ config, agentVersion, log });
+  return new Promise((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        log('warn', 'second signal: exiting now', { signal });
+        process.exit(1);
+      }
+      log('info', 'stopping', { signal });
+      // systemd waits TimeoutStopSec (20 s) before SIGKILL: finish well inside it.
+      const deadline = setTimeout(() => {
+        log('error', 'stop took too long: exiting');
+        process.exit(1);
+      }, 15_000);
+      deadline.unref();
+      void daemon.stop().then(() => {
+        log('info', 'stopped');
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+async function status(config: AgentConfig, json: boolean): Promise<number> {
+  const journal = openExistingJournal(config);
+  try {
+    const info = journal.info();
+    const losses = journal.losses(0);
+    const health = createHealthSource({ config, journal, agentVersion });
+    const sample = await health.sample().catch(() => null);
+    health.close();
+    const url = `http://${config.ingest.host}:${config.ingest.port}/health`;
+    const daemon = await fetch(url, { signal: AbortSignal.timeout(2000) })
+      .then(async (res) => ({ url, answering: res.ok, health: await res.json() }))
+      .catch(() => ({ url, answering: false, health: null }));
+    if (json) {
+      await write(`${JSON.stringify({ agent_version: agentVersion, journal: info, losses, health: sample, daemon })}\n`);
+      return 0;
+    }
+    const lines = [
+      `fieldkit-agent ${agentVersion} on ${info.device_id}${config.site === '' ? '' : ` (site ${config.site})`}`,
+      `daemon:    ${daemon.answering ? `answering at ${url}` : `not answering at ${url}`}`,
+      `journal:   ${info.journal_id}, seq ${info.first_seq}-${info.last_seq}, ${info.records} records, ${info.bytes} of ${info.budget_bytes} bytes`,
+      `forwarded: through seq ${info.forwarded_seq}`,
+      ...(info.custody.length === 0 ? ['custody:   no courier yet'] : info.custody.map((c) => `custody:   ${c.courier_id} through seq ${c.through_seq} (${new Date(c.at_ms).toISOString()})`)),
+      losses.length === 0 ? 'losses:    none' : `losses:    ${losses.length} ranges, ${losses.reduce((s, l) => s + l.count, 0)} records (fieldkit-agent export --losses)`,
+    ];
+    if (sample !== null) {
+      lines.push(
+        `health:    cpu ${sample.cpu_pct === null ? '?' : `${sample.cpu_pct.toFixed(0)}%`}, temp ${sample.temp_c === null ? '?' : `${sample.temp_c.toFixed(1)} °C`}, mem ${Math.round(sample.mem_available_bytes / 2 ** 20)} MiB free, throttling ${sample.throttling === null ? 'unknown' : `0x${sample.throttling.raw.toString(16)}`}`,
+      );
+    }
+    await write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    journal.close();
+  }
+}
+
+async function exportRecords(config: AgentConfig, after: number, limit: number, lossesOnly: boolean): Promise<number> {
+  const journal = openExistingJournal(config);
+  try {
+    if (lossesOnly) {
+      for (const loss of journal.losses(after)) await write(`${JSON.stringify(loss)}\n`);
+      return 0;
+    }
+    let cursor = after;
+    let left = limit;
+    while (left > 0) {
+      const records = journal.read({ after_seq: cursor, limit: Math.min(left, 5000), max_bytes: 8 * 1024 * 1024 });
+      if (records.length === 0) break;
+      await write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      cursor = records.at(-1)?.seq ?? cursor;
+      left -= records.length;
+    }
+    return 0;
+  } finally {
+    journal.close();
+  }
+}
+
+async function readInput(file: string | undefined): Promise<Buffer> {
+  if (file !== undefined) return readFileSync(file);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** All lines are validated first (nothing is stored if one is bad); then appended in transactions of max_batch_events. */
+async function ingest(config: AgentConfig, file: string | undefined, oneJson: boolean): Promise<number> {
+  const body = await readInput(file);
+  const parsed = parseEvents(body, oneJson ? 'json' : 'ndjson', { maxEventBytes: config.ingest.max_event_bytes, maxBatchEvents: Number.MAX_SAFE_INTEGER });
+  if (!parsed.ok) {
+    const r = parsed.rejection;
+    process.stderr.write(`error: ${r.message}${r.field === undefined ? '' : ` (field ${r.field})`}\nhint: ${r.hint}\n`);
+    return 1;
+  }
+  const journal = openJournalForConfig(config);
+  try {
+    const ranges = [];
+    for (let i = 0; i < parsed.events.length; i += config.ingest.max_batch_events) {
+      try {
+        ranges.push(journal.append(parsed.events.slice(i, i + config.ingest.max_batch_events), Date.now()));
+      } catch (error) {
+        const accepted = ranges.reduce((s, r) => s + r.count, 0);
+        if (accepted > 0) process.stderr.write(`note: the first ${accepted} events were stored (seq ${ranges[0]?.first_seq ?? 0}-${ranges.at(-1)?.last_seq ?? 0}); the rest were not\n`);
+        throw error;
+      }
+    }
+    const accepted = ranges.reduce((s, r) => s + r.count, 0);
+    await write(`${JSON.stringify({ accepted, first_seq: ranges[0]?.first_seq ?? 0, last_seq: ranges.at(-1)?.last_seq ?? 0, journal_id: journal.journalId })}\n`);
+    return 0;
+  } finally {
+    journal.close();
+  }
+}
+
+async function rpc(configPath: string, config: AgentConfig): Promise<number> {
+  const journal = openJournalForConfig(config);
+  const health = createHealthSource({ config, journal, agentVersion, log: (line) => process.stderr.write(`${line}\n`) });
+  try {
+    await serveRpc(process.stdin, process.stdout, { journal, health, config: createConfigStore(configPath, config), agentVersion });
+    return 0;
+  } finally {
+    health.close();
+    journal.close();
+  }
+}
+
+function versionInfo(): Record<string, string> {
+  return { agent_version: agentVersion, node_version: process.versions.node, sqlite_version: process.versions.sqlite ?? '', platform: platform(), arch: arch() };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseCommandLine(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n\n${usage}`);
+    return 2;
+  }
+  if (args.command === 'help') {
+    await write(usage);
+    return 0;
+  }
+  if (args.command === 'version') {
+    await write(`${JSON.stringify(versionInfo())}\n`);
+    return 0;
+  }
+  try {
+    const configPath = resolveConfigPath(args.config);
+    const config = loadConfig(configPath);
+    const v = args.values;
+    switch (args.command) {
+      case 'run':
+        return await runDaemon(config);
+      case 'status':
+        return await status(config, v.json === true);
+      case 'export':
+        return await exportRecords(config, nonNegativeInt(v.after, 'after', 0), nonNegativeInt(v.limit, 'limit', Number.MAX_SAFE_INTEGER), v.losses === true);
+      case 'ingest':
+        return await ingest(config, typeof v.file === 'string' ? v.file : undefined, v.json === true);
+      case 'rpc':
+        return await rpc(configPath, config);
+      default:
+        throw new UsageError(`unknown command '${args.command}'`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n\n${usage}`);
+      return 2;
+    }
+    if (isFieldkitError(error)) {
+      process.stderr.write(`error: ${error.appError.message}\nhint: ${error.appError.hint}\n`);
+      return 1;
+    }
+    const hint = (error as { hint?: unknown }).hint;
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n${typeof hint === 'string' ? `hint: ${hint}\n` : ''}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
