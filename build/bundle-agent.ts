@@ -8,6 +8,7 @@
  *        [--prefix /opt/fieldkit-agent] [--data-dir /var/lib/fieldkit-agent]
  *        [--config-path /etc/fieldkit-agent/config.json] [--node 24|<x.y.z>]
  *
+ * A password-protected key takes its password from FIELDKIT_KEY_PASSWORD.
  * Without --key the bundles are signed with a development key kept in node_modules/.cache
  * (made on first use, never committed); devices that trust only release keys refuse them.
  * Output is deterministic for a commit: mtimes, created_at and the signature's timestamp all
@@ -19,7 +20,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { agentBundleFileName, AgentArchSchema, type AgentArch, type AgentBundleManifest } from '../shared/agentBundle.ts';
-import { formatKeyId, type MinisignSecretKey } from '../electron/signing/minisignFormat.ts';
+import { formatKeyId, keyPasswordVariable, type MinisignSecretKey } from '../electron/signing/minisignFormat.ts';
 import { readSecretKey } from '../electron/signing/minisign.ts';
 import { writeNewKeyPair } from '../electron/signing/keyFiles.ts';
 import { isFieldkitError } from '../shared/errors.ts';
@@ -72,7 +73,7 @@ async function sourceCommit(): Promise<string | null> {
 }
 
 async function signingKey(keyFile: string | null, log: (line: string) => void): Promise<{ key: MinisignSecretKey; development: boolean; publicKeyFile: string | null }> {
-  if (keyFile !== null) return { key: await readSecretKey(keyFile), development: false, publicKeyFile: null };
+  if (keyFile !== null) return { key: await readSecretKey(keyFile, process.env[keyPasswordVariable]), development: false, publicKeyFile: null };
   const secret = path.join(devKeyDir, 'fieldkit-dev.key');
   if (!existsSync(secret)) {
     try {

@@ -7,9 +7,18 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { writeNewKeyPair, writeSignatureFile } from '../signing/keyFiles.ts';
 import { defaultTrustedComment, readPublicKey, readSecretKey, signatureSuffix, signFile, verifyFile } from '../signing/minisign.ts';
-import { formatKeyId, publicKeyBase64, publicKeyOf } from '../signing/minisignFormat.ts';
+import { formatKeyId, keyPasswordVariable, publicKeyBase64, publicKeyOf } from '../signing/minisignFormat.ts';
+import { appError, FieldkitError } from '../../shared/errors.ts';
 import { isSignedBundle, verifySignedBundle } from '../signing/verifyBundle.ts';
 import type { CliIo } from './cliIo.ts';
+
+function requirePassword(): string {
+  const password = process.env[keyPasswordVariable];
+  if (password === undefined || password === '') {
+    throw new FieldkitError(appError('BAD_REQUEST', `--encrypt needs a password in $${keyPasswordVariable}.`, `Set ${keyPasswordVariable} for this command (read it with \`read -rs ${keyPasswordVariable}; export ${keyPasswordVariable}\` so it stays out of the shell history).`));
+  }
+  return password;
+}
 
 /** Adds the three commands to `program`; `json` says whether --json was given. */
 export function addSigningCommands(program: Command, io: CliIo, json: () => boolean): void {
@@ -22,14 +31,16 @@ export function addSigningCommands(program: Command, io: CliIo, json: () => bool
     .description('make a minisign key pair: <out>/fieldkit.key (secret, mode 0600) and <out>/fieldkit.pub')
     .requiredOption('--out <dir>', 'folder for the two key files (never overwritten)')
     .option('--name <name>', 'file name without extension', 'fieldkit')
-    .action(async (opts: { out: string; name: string }) => {
-      const pair = await writeNewKeyPair(path.resolve(opts.out), opts.name);
+    .option('--encrypt', `protect the secret key with the password in $${keyPasswordVariable} (as minisign -G does)`)
+    .action(async (opts: { out: string; name: string; encrypt?: boolean }) => {
+      const password = opts.encrypt === true ? requirePassword() : undefined;
+      const pair = await writeNewKeyPair(path.resolve(opts.out), opts.name, password);
       const publicKey = publicKeyBase64(publicKeyOf(pair.key));
       print(
         { secretKeyFile: pair.secretKeyFile, publicKeyFile: pair.publicKeyFile, keyId: pair.keyId, publicKey },
         [
           `Key pair ${pair.keyId} written:`,
-          `  secret  ${pair.secretKeyFile}   keep it private and backed up offline; it is not password-protected`,
+          `  secret  ${pair.secretKeyFile}   keep it private and backed up offline; ${password === undefined ? 'it is not password-protected' : `its password is the one in $${keyPasswordVariable}`}`,
           `  public  ${pair.publicKeyFile}   give this to whoever verifies (and to the app's trust store)`,
           '',
           `Verify with the stock tool: minisign -V -P ${publicKey} -m <file>`,
@@ -40,10 +51,10 @@ export function addSigningCommands(program: Command, io: CliIo, json: () => bool
   program
     .command('sign <file>')
     .description(`sign a file with a minisign secret key, writing <file>${signatureSuffix} (prehashed, as minisign -S does)`)
-    .requiredOption('--key <secret>', 'minisign secret key file (unencrypted: fieldkit keygen or minisign -G -W)')
+    .requiredOption('--key <secret>', `minisign secret key file (fieldkit keygen or minisign -G; a password-protected one takes its password from $${keyPasswordVariable})`)
     .option('--trusted-comment <text>', 'signed one-line comment (default: timestamp and file name)')
     .action(async (file: string, opts: { key: string; trustedComment?: string }) => {
-      const key = await readSecretKey(opts.key);
+      const key = await readSecretKey(opts.key, process.env[keyPasswordVariable]);
       const sig = await signFile(key, file, { trustedComment: opts.trustedComment ?? defaultTrustedComment(file) });
       const sigFile = file + signatureSuffix;
       await writeSignatureFile(sigFile, sig);

@@ -7,19 +7,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { generateSecretKey } from './minisign.ts';
+import { formatEncryptedSecretKey, generateSecretKey } from './minisign.ts';
 import { formatKeyId, formatPublicKey, formatSecretKey, formatSignature, publicKeyOf, type MinisignSecretKey, type MinisignSignature } from './minisignFormat.ts';
 
 export type WrittenKeyPair = { secretKeyFile: string; publicKeyFile: string; keyId: string; key: MinisignSecretKey };
 
-/** Makes a key pair and writes `<name>.key` (mode 0600) and `<name>.pub` into `dir`. */
-export async function writeNewKeyPair(dir: string, name = 'fieldkit'): Promise<WrittenKeyPair> {
+/**
+ * Makes a key pair and writes `<name>.key` (mode 0600; password-protected like `minisign -G`
+ * when `password` is given, else like `minisign -G -W`) and `<name>.pub` into `dir`.
+ */
+export async function writeNewKeyPair(dir: string, name = 'fieldkit', password?: string): Promise<WrittenKeyPair> {
   const secretKeyFile = path.join(dir, `${name}.key`);
   const publicKeyFile = path.join(dir, `${name}.pub`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const key = generateSecretKey();
+  const secretText = password === undefined ? formatSecretKey(key) : await formatEncryptedSecretKey(key, password);
   // 'wx' makes "already there" and "create" one step, so two keygens cannot both win.
-  await createExclusive(secretKeyFile, formatSecretKey(key), 0o600);
+  await createExclusive(secretKeyFile, secretText, 0o600);
   try {
     await createExclusive(publicKeyFile, formatPublicKey(publicKeyOf(key)), 0o644);
   } catch (error) {

@@ -4,7 +4,7 @@
  * check anything fieldkit signed with `minisign -V`, and fieldkit accepts what `minisign -S`
  * signed.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, sign, verify, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +14,12 @@ import {
   formatKeyId,
   parsePublicKey,
   parseSecretKey,
+  parseSecretKeyFile,
   parseSignature,
+  formatSecretKey,
+  keynumSkBytes,
+  secretKeyFromKeynumSk,
+  type SecretKeyFile,
   type MinisignPublicKey,
   type MinisignSecretKey,
   type MinisignSignature,
@@ -200,9 +205,79 @@ export async function readPublicKey(file: string): Promise<MinisignPublicKey> {
   return parsePublicKey(await readTextFile(file, 'public key'));
 }
 
-/** Loads an unencrypted secret key file. */
-export async function readSecretKey(file: string): Promise<MinisignSecretKey> {
-  const key = parseSecretKey(await readTextFile(file, 'secret key'));
+/** scrypt memory above this is refused: a key file must not be able to exhaust the machine. */
+const scryptMaxBytes = 2 ** 31;
+
+/**
+ * libsodium's crypto_pwhash_scryptsalsa208sha256 turns (opslimit, memlimit) into scrypt's
+ * (N, r, p) this way; minisign stores only the former, so the mapping must be the same.
+ */
+export function scryptParameters(opslimit: bigint, memlimit: bigint): { N: number; r: number; p: number } {
+  const ops = opslimit < 32768n ? 32768n : opslimit;
+  const r = 8n;
+  let logN = 1n;
+  let p = 1n;
+  if (ops < memlimit / 32n) {
+    const maxN = ops / (r * 4n);
+    while (logN < 63n && 1n << logN <= maxN / 2n) logN++;
+  } else {
+    const maxN = memlimit / (r * 128n);
+    while (logN < 63n && 1n << logN <= maxN / 2n) logN++;
+    let maxrp = ops / 4n / (1n << logN);
+    if (maxrp > 0x3fffffffn) maxrp = 0x3fffffffn;
+    p = maxrp / r;
+  }
+  return { N: Number(1n << logN), r: Number(r), p: Number(p) };
+}
+
+function scryptStream(password: string, salt: Buffer, N: number, r: number, p: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    scrypt(Buffer.from(password, 'utf8'), salt, keynumSkBytes, { N, r, p, maxmem: 128 * N * r + 2 ** 24 }, (error, derived) => {
+      if (error) reject(error);
+      else resolve(derived);
+    });
+  });
+}
+
+/** libsodium's "sensitive" limits, which `minisign -G` uses: scrypt with 1 GiB. */
+const sensitiveOpslimit = 33554432n;
+const sensitiveMemlimit = 1073741824n;
+
+/** A password-protected secret key file, as `minisign -G` writes one. */
+export async function formatEncryptedSecretKey(key: MinisignSecretKey, password: string): Promise<string> {
+  if (password === '') throw new FieldkitError(appError('BAD_REQUEST', 'An empty password protects nothing.', 'Choose a password, or make an unencrypted key.'));
+  const salt = randomBytes(32);
+  const { N, r, p } = scryptParameters(sensitiveOpslimit, sensitiveMemlimit);
+  return formatSecretKey(key, { salt, opslimit: sensitiveOpslimit, memlimit: sensitiveMemlimit, stream: await scryptStream(password, salt, N, r, p) });
+}
+
+/** Decrypts a password-protected (`Sc`) secret key as `minisign -S` does. */
+export async function unlockSecretKey(file: SecretKeyFile, password: string): Promise<MinisignSecretKey> {
+  if (file.kdf === null) {
+    const key = secretKeyFromKeynumSk(file.keynumSk, true);
+    if (key === null) throw new FieldkitError(appError('BAD_REQUEST', 'This minisign secret key is damaged: its checksum does not match.', 'Restore the key file from its backup.'));
+    return key;
+  }
+  const { N, r, p } = scryptParameters(file.kdf.opslimit, file.kdf.memlimit);
+  const memory = 128 * N * r;
+  if (memory > scryptMaxBytes || p < 1) {
+    throw new FieldkitError(appError('BAD_REQUEST', `This secret key's password derivation asks for ${Math.round(memory / 2 ** 20)} MiB, more than fieldkit allows.`, 'Re-protect the key with the stock tool (minisign -C) on this machine, or use an unencrypted copy.'));
+  }
+  const stream = await scryptStream(password, file.kdf.salt, N, r, p);
+  const plain = Buffer.alloc(file.keynumSk.length);
+  for (let i = 0; i < plain.length; i++) plain[i] = (file.keynumSk[i] ?? 0) ^ (stream[i] ?? 0);
+  const key = secretKeyFromKeynumSk(plain, false);
+  if (key === null) throw new FieldkitError(appError('PERMISSION_DENIED', 'Wrong password for this minisign secret key.', 'Check the password (it is case-sensitive) and try again.'));
+  return key;
+}
+
+/**
+ * Loads a secret key file. An encrypted one needs `password` (the CLI and the bundle build
+ * take it from FIELDKIT_KEY_PASSWORD); an unencrypted one ignores it.
+ */
+export async function readSecretKey(file: string, password?: string): Promise<MinisignSecretKey> {
+  const text = await readTextFile(file, 'secret key');
+  const key = parseSecretKeyFile(text).kdf !== null && password !== undefined ? await unlockSecretKey(parseSecretKeyFile(text), password) : parseSecretKey(text);
   privateKeyObject(key);
   return key;
 }

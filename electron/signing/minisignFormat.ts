@@ -101,12 +101,15 @@ function secretKeyChecksum(keyId: Buffer, secretKey: Buffer): Buffer {
   return blake2b(Buffer.concat([Buffer.from('Ed', 'latin1'), keyId, secretKey]), checksumBytes);
 }
 
-/**
- * Parses an unencrypted secret key file (`minisign -G -W`, or ours). A password-protected key
- * is refused with the command that removes the password, rather than asking for one here:
- * signing runs in build scripts and CI, where nobody is there to type it.
- */
-export function parseSecretKey(text: string): MinisignSecretKey {
+/** A secret key file as stored: the key part is still encrypted when `kdf` is set. */
+export type SecretKeyFile = {
+  kdf: { salt: Buffer; opslimit: bigint; memlimit: bigint } | null;
+  /** key id | secret key | checksum, XORed with the scrypt stream when `kdf` is set. */
+  keynumSk: Buffer;
+};
+
+/** Reads the layout of a secret key file, encrypted (`Sc`) or not. */
+export function parseSecretKeyFile(text: string): SecretKeyFile {
   const all = lines(text);
   requireUntrustedComment(all[0], 'secret key', secretKeyHint);
   const raw = decodeBase64(all[1]?.trim() ?? '', secretKeyFileBytes, 'secret key', secretKeyHint);
@@ -114,36 +117,72 @@ export function parseSecretKey(text: string): MinisignSecretKey {
   const kdfAlg = raw.subarray(2, 4);
   const chkAlg = raw.toString('latin1', 4, 6);
   if (sigAlg !== 'Ed' || chkAlg !== 'B2') throw malformed('secret key', 'it is not an Ed25519 key with a BLAKE2b checksum', secretKeyHint);
-  if (kdfAlg.toString('latin1') === 'Sc') {
+  const encrypted = kdfAlg.toString('latin1') === 'Sc';
+  if (!encrypted && kdfAlg.readUInt16BE(0) !== 0) throw malformed('secret key', 'it uses an unknown key derivation', secretKeyHint);
+  const kdfStart = 6;
+  const keyStart = kdfStart + saltBytes + 8 + 8;
+  return {
+    kdf: encrypted
+      ? { salt: raw.subarray(kdfStart, kdfStart + saltBytes), opslimit: raw.readBigUInt64LE(kdfStart + saltBytes), memlimit: raw.readBigUInt64LE(kdfStart + saltBytes + 8) }
+      : null,
+    keynumSk: Buffer.from(raw.subarray(keyStart)),
+  };
+}
+
+/** The key from a decrypted (or never encrypted) key part, checked against its checksum. */
+export function secretKeyFromKeynumSk(keynumSk: Buffer, zeroChecksumAllowed: boolean): MinisignSecretKey | null {
+  const keyId = keynumSk.subarray(0, keyIdBytes);
+  const secretKey = keynumSk.subarray(keyIdBytes, keyIdBytes + secretKeyBytes);
+  const checksum = keynumSk.subarray(keyIdBytes + secretKeyBytes);
+  // The stock tool leaves the checksum zero in unencrypted keys; ours carry it, so a flipped
+  // bit in a key we wrote is caught here instead of producing signatures nobody can verify.
+  if (zeroChecksumAllowed && checksum.every((b) => b === 0)) return { keyId, secretKey };
+  return checksum.equals(secretKeyChecksum(keyId, secretKey)) ? { keyId, secretKey } : null;
+}
+
+/** Environment variable holding the password of an encrypted secret key, for signing without a prompt. */
+export const keyPasswordVariable = 'FIELDKIT_KEY_PASSWORD';
+
+/** Parses an unencrypted secret key file (`minisign -G -W`, or ours). */
+export function parseSecretKey(text: string): MinisignSecretKey {
+  const file = parseSecretKeyFile(text);
+  if (file.kdf !== null) {
     throw new FieldkitError(
       appError(
         'BAD_REQUEST',
-        'This minisign secret key is protected by a password, and fieldkit signs with unencrypted keys only.',
-        'Keep the protected original and sign with an unencrypted copy kept somewhere safe: copy the file, then run `minisign -C -W -s <copy>` to remove the password from the copy. Or make a new key with `fieldkit keygen`.',
+        'This minisign secret key is protected by a password, and no password was given.',
+        `Put the password in the ${keyPasswordVariable} environment variable for this command, or make an unencrypted copy kept somewhere safe (copy the file, then run \`minisign -C -W -s <copy>\`).`,
       ),
     );
   }
-  if (kdfAlg.readUInt16BE(0) !== 0) throw malformed('secret key', 'it uses an unknown key derivation', secretKeyHint);
-  let at = 6 + saltBytes + 8 + 8;
-  const keyId = raw.subarray(at, (at += keyIdBytes));
-  const secretKey = raw.subarray(at, (at += secretKeyBytes));
-  const checksum = raw.subarray(at, at + checksumBytes);
-  // The stock tool leaves the checksum zero in unencrypted keys; ours carry it, so a flipped
-  // bit in a key we wrote is caught here instead of producing signatures nobody can verify.
-  if (checksum.some((b) => b !== 0) && !checksum.equals(secretKeyChecksum(keyId, secretKey))) {
-    throw malformed('secret key', 'its checksum does not match (the file is damaged)', 'Restore the key file from its backup.');
-  }
-  return { keyId, secretKey };
+  const key = secretKeyFromKeynumSk(file.keynumSk, true);
+  if (key === null) throw malformed('secret key', 'its checksum does not match (the file is damaged)', 'Restore the key file from its backup.');
+  return key;
 }
 
-/** An unencrypted secret key file that the stock tool reads like one made by `minisign -G -W`. */
-export function formatSecretKey(key: MinisignSecretKey): string {
+/**
+ * A secret key file the stock tool reads: unencrypted (like `minisign -G -W`) without
+ * `encryption`, else protected like `minisign -G` (the key part XORed with the scrypt stream
+ * derived from the password with these parameters).
+ */
+export function formatSecretKey(key: MinisignSecretKey, encryption?: { salt: Buffer; opslimit: bigint; memlimit: bigint; stream: Buffer }): string {
   const header = Buffer.alloc(6 + saltBytes + 8 + 8);
   header.write('Ed', 0, 'latin1');
   header.write('B2', 4, 'latin1');
-  const raw = Buffer.concat([header, key.keyId, key.secretKey, secretKeyChecksum(key.keyId, key.secretKey)]);
-  return `${untrustedPrefix}minisign secret key ${formatKeyId(key.keyId)} (unencrypted: keep this file private)\n${raw.toString('base64')}\n`;
+  let keynumSk = Buffer.concat([key.keyId, key.secretKey, secretKeyChecksum(key.keyId, key.secretKey)]);
+  if (encryption !== undefined) {
+    header.write('Sc', 2, 'latin1');
+    encryption.salt.copy(header, 6);
+    header.writeBigUInt64LE(encryption.opslimit, 6 + saltBytes);
+    header.writeBigUInt64LE(encryption.memlimit, 6 + saltBytes + 8);
+    keynumSk = Buffer.from(keynumSk.map((b, i) => b ^ (encryption.stream[i] ?? 0)));
+  }
+  const state = encryption === undefined ? 'unencrypted: keep this file private' : 'password-protected';
+  return `${untrustedPrefix}minisign secret key ${formatKeyId(key.keyId)} (${state})\n${Buffer.concat([header, keynumSk]).toString('base64')}\n`;
 }
+
+/** Bytes of the key part the scrypt stream covers. */
+export const keynumSkBytes = keyIdBytes + secretKeyBytes + checksumBytes;
 
 const signatureHint = 'Copy the .minisig file again next to the file it signs, unchanged: it is four lines.';
 

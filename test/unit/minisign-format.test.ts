@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { blake2b } from '../../electron/signing/blake2b.ts';
-import { generateSecretKey, signBytes, verifyBytes } from '../../electron/signing/minisign.ts';
+import { generateSecretKey, scryptParameters, signBytes, verifyBytes } from '../../electron/signing/minisign.ts';
 import {
   formatKeyId,
   formatPublicKey,
@@ -112,12 +112,20 @@ describe('minisign formats', () => {
     expect(errorOf(() => parseSecretKey(`untrusted comment: x\n${raw.toString('base64')}\n`)).message).toContain('checksum does not match');
   });
 
-  it('refuses a password-protected key with the command that makes an unencrypted copy', () => {
+  it('asks for the password of a password-protected key, or for an unencrypted copy', () => {
     const raw = Buffer.from(formatSecretKey(generateSecretKey()).split('\n')[1] ?? '', 'base64');
     raw.write('Sc', 2, 'latin1');
     const error = errorOf(() => parseSecretKey(`untrusted comment: x\n${raw.toString('base64')}\n`));
     expect(error.code).toBe('BAD_REQUEST');
+    expect(error.hint).toContain('FIELDKIT_KEY_PASSWORD');
     expect(error.hint).toContain('minisign -C -W');
+  });
+
+  it("maps scrypt limits to (N, r, p) as libsodium does, for the stock tool's sensitive and interactive limits", () => {
+    expect(scryptParameters(33554432n, 1073741824n)).toEqual({ N: 2 ** 20, r: 8, p: 1 });
+    expect(scryptParameters(524288n, 16777216n)).toEqual({ N: 2 ** 14, r: 8, p: 1 });
+    // Few operations, much memory: N follows the operations.
+    expect(scryptParameters(32768n, 1073741824n)).toEqual({ N: 2 ** 10, r: 8, p: 1 });
   });
 
   it('refuses mangled files, saying which kind of file it expected', () => {
