@@ -73,6 +73,11 @@ function readText(path: string): string | null {
   }
 }
 
+/** Only the fields a health sample carries (the uplink's own status has more). */
+function uplinkSummary(status: UplinkStatus): UplinkStatus {
+  return { state: status.state, last_forward_ms: status.last_forward_ms, last_error: status.last_error };
+}
+
 function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }
@@ -293,7 +298,7 @@ export function createHealthSource(options: HealthSourceOptions): HealthSource {
       emmc: readEmmc(),
       nvme: nvmeHealth,
       journal: journalHealth,
-      uplink: uplinkState(),
+      uplink: uplinkSummary(uplinkState()),
       agent_version: agentVersion,
       model_version: config.model_version === '' ? null : config.model_version,
       inference,
