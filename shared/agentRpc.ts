@@ -128,10 +128,18 @@ export const RpcMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), method: z.string(), params: z.unknown(), credit: z.number().int().nonnegative().default(0) }),
   z.object({ type: z.literal('credit'), id: z.number().int().nonnegative(), n: z.number().int().positive() }),
   z.object({ type: z.literal('cancel'), id: z.number().int().nonnegative() }),
-  z.object({ type: z.literal('item'), id: z.number().int().nonnegative(), item: z.unknown() }),
+  z.object({
+    type: z.literal('item'),
+    id: z.number().int().nonnegative(),
+    /** The item's place in its stream (0, 1, 2, …): a frame lost on a noisy link shows as a gap, never as silently missing data. */
+    n: z.number().int().nonnegative().optional(),
+    item: z.unknown(),
+  }),
   z.object({
     type: z.literal('result'),
     id: z.number().int().nonnegative().nullable(),
+    /** For a stream: how many items were sent before this result, so a lost last item is noticed too. */
+    items: z.number().int().nonnegative().optional(),
     result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), value: z.unknown() }), z.object({ ok: z.literal(false), error: AppErrorSchema })]),
   }),
 ]);

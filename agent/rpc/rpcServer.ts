@@ -96,14 +96,14 @@ export function serveRpc(input: NodeJS.ReadableStream, output: NodeJS.WritableSt
   const active = new Map<number, { method: AgentMethodName; stream: StreamState | null; done: Promise<void> }>();
   let inputEnded = false;
 
-  function sendResult(id: number | null, result: Result<unknown>): void {
-    const message: RpcMessage = { type: 'result', id, result };
+  function sendResult(id: number | null, result: Result<unknown>, items?: number): void {
+    const message: RpcMessage = items === undefined ? { type: 'result', id, result } : { type: 'result', id, items, result };
     try {
       writer.send(message);
     } catch (error) {
       // Only an oversized value can fail to encode; the laptop still gets its one result.
       const failure = errorFromThrown(id === null ? 'request' : (active.get(id)?.method ?? 'request'), error);
-      writer.send({ type: 'result', id, result: fail(failure) });
+      writer.send(items === undefined ? { type: 'result', id, result: fail(failure) } : { type: 'result', id, items, result: fail(failure) });
     }
   }
 
@@ -128,12 +128,12 @@ export function serveRpc(input: NodeJS.ReadableStream, output: NodeJS.WritableSt
     }
     const done = work.then(
       (value) => {
-        sendResult(id, checkedResponse(method, value));
+        sendResult(id, checkedResponse(method, value), stream?.sent);
       },
       (error: unknown) => {
         const failure = errorFromThrown(method, error);
         if (failure.code === 'INTERNAL') log(`rpc: ${method} (id ${id}) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        sendResult(id, fail(failure));
+        sendResult(id, fail(failure), stream?.sent);
       },
     );
     const entry = { method, stream, done: done.finally(() => active.delete(id)) };

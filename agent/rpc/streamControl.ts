@@ -14,6 +14,8 @@ export type StreamControl = {
   /** Cancelled by the laptop, or the link closed. */
   readonly stopped: boolean;
   readonly credit: number;
+  /** Items sent so far (the next item's `n`). */
+  readonly sent: number;
   /** Resolves at the next change: credit, cancel, link closed, or `wake()`. */
   changed(): Promise<void>;
   /** Wakes whoever waits in `changed()` (a producer's own event, such as a new sample). */
@@ -30,6 +32,7 @@ export type StreamState = StreamControl & {
 
 export function createStreamState(id: number, initialCredit: number, writer: FrameWriter): StreamState {
   let credit = initialCredit;
+  let sent = 0;
   let cancelled = false;
   let aborted = false;
   let waiters: (() => void)[] = [];
@@ -58,13 +61,19 @@ export function createStreamState(id: number, initialCredit: number, writer: Fra
     },
     send(item) {
       if (credit <= 0) throw new Error(`stream ${id}: an item without credit (a producer bug)`);
-      if (writer.send({ type: 'item', id, item })) credit--;
+      if (writer.send({ type: 'item', id, n: sent, item })) {
+        credit--;
+        sent++;
+      }
     },
     get stopped() {
       return stopped();
     },
     get credit() {
       return credit;
+    },
+    get sent() {
+      return sent;
     },
     changed,
     wake,

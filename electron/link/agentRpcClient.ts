@@ -80,13 +80,22 @@ type PendingCall = { kind: 'call'; method: AgentMethodName; finish(result: Resul
 type PendingStream = {
   kind: 'stream';
   method: AgentMethodName;
-  /** An item arrived (already validated). */
-  item(value: unknown): void;
-  finish(result: Result<unknown>): void;
+  /** An item arrived; `n` is its place in the stream when the agent numbers them. */
+  item(value: unknown, n: number | undefined): void;
+  /** `items`: how many items the agent says it sent before the result. */
+  finish(result: Result<unknown>, items?: number): void;
 };
 
 function unavailable(message: string): AppError {
   return appError('UNAVAILABLE', message, 'Check the connection to the Pi (cable, network, SSH) and reconnect. A request in flight may or may not have been applied on the device.');
+}
+
+function lostOnLink(method: string, detail: string): AppError {
+  return appError(
+    'IO_ERROR',
+    `${method}: ${detail}: a frame was lost on the link (damaged by noise).`,
+    'Nothing after the gap was accepted. Pull again from the last stored seq; on a serial console, check the cable and that nothing else writes to the tty.',
+  );
 }
 
 function invalidFromAgent(what: string, error: z.ZodError): AppError {
@@ -170,17 +179,17 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
       return;
     }
     if (message.type === 'item') {
-      if (target.kind === 'stream') target.item(message.item);
+      if (target.kind === 'stream') target.item(message.item, message.n);
       else diagnostics.strayMessages++;
       return;
     }
     pending.delete(message.id);
     if (!message.result.ok) {
-      target.finish(message.result);
+      target.finish(message.result, message.items);
       return;
     }
     const checked = agentMethods[target.method].response.safeParse(message.result.value);
-    target.finish(checked.success ? ok(checked.data) : fail(invalidFromAgent(`${target.method} response`, checked.error)));
+    target.finish(checked.success ? ok(checked.data) : fail(invalidFromAgent(`${target.method} response`, checked.error)), message.items);
   }
 
   function onData(chunk: Buffer | string): void {
@@ -267,6 +276,8 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
     const buffered: AgentStreamItemOf<M>[] = [];
     /** Items the agent may still send under the credit granted so far. */
     let owed = window;
+    /** Items accepted from the agent, including any dropped after the consumer stopped. */
+    let received = 0;
     let consumedSinceGrant = 0;
     let takenOne = false;
     let over = false;
@@ -317,8 +328,14 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
       pending.set(id, {
         kind: 'stream',
         method,
-        item(value) {
+        item(value, n) {
           if (over) return;
+          if (n !== undefined && n !== received) {
+            pending.delete(id);
+            send({ type: 'cancel', id });
+            end(fail(lostOnLink(method, `item ${received} never arrived (the next one was ${n})`)));
+            return;
+          }
           const checked = itemSchema.safeParse(value);
           if (!checked.success) {
             pending.delete(id);
@@ -327,11 +344,18 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
             return;
           }
           owed = Math.max(0, owed - 1);
+          received++;
           buffered.push(checked.data as AgentStreamItemOf<M>);
           armIdle();
           wake();
         },
-        finish: end,
+        finish(outcome, items) {
+          if (items !== undefined && items !== received) {
+            end(fail(lostOnLink(method, `the agent sent ${items} items, ${received} arrived`)));
+            return;
+          }
+          end(outcome);
+        },
       });
       send({ type: 'request', id, method, params, credit: window });
       armIdle();

@@ -231,6 +231,7 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
 
   it('waits as long as the consumer needs, but fails a stream the agent owes an item and goes silent on', async () => {
     const { agent, client } = connect();
+    expectOk(await client.call('hello', {}));
     const stream = client.stream('journal.read', { journal_id: journalId, after_seq: 0, batch_records: 10 }, { window: 1, idleTimeoutMs: 300 });
     const iterator = stream[Symbol.asyncIterator]();
     expect((await iterator.next()).done).toBe(false);
@@ -261,7 +262,8 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
 
   it('a call the agent does not answer in time is UNAVAILABLE; the link stays usable', async () => {
     const { agent, client } = connect(undefined, 400);
-    expectOk(await client.call('hello', {}));
+    // The agent's start-up is not what is timed here.
+    expectOk(await client.call('hello', {}, { timeoutMs: 10_000 }));
     agent.child.kill('SIGSTOP');
     const started = Date.now();
     const late = await client.call('journal.info', {});
@@ -325,11 +327,38 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
       }
       return out;
     }, 500);
-    expectOk(await client.call('hello', {}));
+    expectOk(await client.call('hello', {}, { timeoutMs: 10_000 }));
     expect(await client.call('journal.info', {})).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
     expectOk(await client.call('journal.info', {}));
     expect(client.diagnostics().faults.payload_crc).toBe(1);
     expect(client.diagnostics().badFrames).toBe(1);
+  });
+
+  it('a stream item lost on the link ends the stream at the gap, keeping only what came before it', async () => {
+    /** Damages the agent's frame number `which` (1-based; frames stay under PIPE_BUF, so each arrives whole). */
+    const damaging = (which: number) => {
+      let frames = 0;
+      return (chunk: Buffer): Buffer => {
+        const out = Buffer.from(chunk);
+        for (const start of frameStarts(out)) if (++frames === which) out[start + 30] = (out[start + 30] ?? 0) ^ 0x04;
+        return out;
+      };
+    };
+    const read = { journal_id: journalId, after_seq: 0, limit: 10, batch_records: 2 };
+    // Frame 1 answers hello; frames 2-6 are items 0-4; frame 7 is the result.
+    for (const [damaged, kept, says] of [
+      [4, [1, 2, 3, 4], 'item 2 never arrived (the next one was 3)'],
+      [6, [1, 2, 3, 4, 5, 6, 7, 8], 'the agent sent 5 items, 4 arrived'],
+    ] as const) {
+      const { client } = connect(damaging(damaged));
+      expectOk(await client.call('hello', {}));
+      const stream = client.stream('journal.read', read, { window: 10 });
+      const seqs: number[] = [];
+      for await (const batch of stream) seqs.push(...batch.records.map((r) => r.seq));
+      expect(seqs).toEqual(kept);
+      expect(await stream.result).toMatchObject({ ok: false, error: { code: 'IO_ERROR', message: expect.stringContaining(says) as unknown } });
+      expect(client.diagnostics().faults.payload_crc).toBe(1);
+    }
   });
 
   it('ignores its own requests echoed back by a tty', async () => {
