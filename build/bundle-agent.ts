@@ -112,7 +112,7 @@ export async function bundleAgent(options: BundleAgentOptions): Promise<BuiltBun
   const staging = await mkdtemp(path.join(options.outDir, '.staging-'));
   try {
     const code = await bundleAgentCode(path.join(staging, 'agent.mjs'), options.entry);
-    log(`bundled ${path.relative(repoRoot, options.entry)}: ${(code.bytes / 1024).toFixed(0)} kB, imports only ${code.externalImports.join(', ') || 'nothing'}`);
+    log(`bundled ${path.relative(repoRoot, options.entry)}: ${(code.bytes / 1024).toFixed(0)} kB, leaves outside only ${code.externalImports.join(', ') || 'nothing'}`);
     const nodeVersion = /^\d+\.\d+\.\d+$/.test(options.nodeRange)
       ? options.nodeRange
       : await resolveNodeVersion(options.arches, { cacheDir: options.nodeCacheDir, range: options.nodeRange, log });

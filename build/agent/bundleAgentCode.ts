@@ -15,6 +15,13 @@ export const defaultAgentEntry = path.join(repoRoot, 'agent', 'main.ts');
 // output unless a real `require` is in scope.
 const esmRequireBanner = "import { createRequire as __fieldkitCreateRequire } from 'node:module';\nconst require = __fieldkitCreateRequire(import.meta.url);";
 
+/**
+ * ws's optional native speed-ups: it require()s them inside try/catch and falls back to plain
+ * JavaScript, so esbuild leaves them as run-time requires that fail harmlessly on the Pi.
+ * Native addons could not be bundled anyway. Anything else left external fails the build.
+ */
+export const optionalRequires = ['bufferutil', 'utf-8-validate'];
+
 /** True for `node:x` and the bare names of Node's built-in modules. */
 export function isNodeBuiltin(specifier: string): boolean {
   return specifier.startsWith('node:') || builtinModules.includes(specifier) || builtinModules.includes(specifier.split('/')[0] ?? '');
@@ -43,8 +50,9 @@ export async function bundleAgentCode(outFile: string, entry: string = defaultAg
   });
   const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('.mjs') || file.endsWith('.js'));
   if (output === undefined) throw new Error('esbuild produced no JavaScript output');
-  const externalImports = [...new Set(output[1].imports.filter((i) => i.external).map((i) => i.path))].sort();
-  const foreign = externalImports.filter((specifier) => !isNodeBuiltin(specifier));
+  const externals = output[1].imports.filter((i) => i.external);
+  const externalImports = [...new Set(externals.map((i) => i.path))].sort();
+  const foreign = [...new Set(externals.filter((i) => !isNodeBuiltin(i.path) && !(optionalRequires.includes(i.path) && i.kind === 'require-call')).map((i) => i.path))];
   if (foreign.length > 0) {
     throw new Error(`The agent bundle would import ${foreign.join(', ')} at run time, but the Pi has no node_modules. Bundle them (remove them from external) or drop the import.`);
   }
