@@ -13,8 +13,8 @@ import { percentile } from './procSysParsers.ts';
 
 export const INFERENCE_KIND = 'inference';
 const WINDOW_MS = 60_000;
-const SCAN_LIMIT = 2_000;
-const SCAN_MAX_BYTES = 2 * 1024 * 1024;
+const SCAN_LIMIT = 500;
+const SCAN_MAX_BYTES = 256 * 1024;
 /** A ceiling on memory whatever the event rate: ~100 inferences/s for a minute. */
 const WINDOW_MAX = 6_000;
 

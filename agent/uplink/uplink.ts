@@ -86,7 +86,10 @@ export function describeUplinkError(error: unknown, url: string): AppError {
   if (code === '516' || code === '192' || /authentication|password/i.test(message)) {
     return appError('PERMISSION_DENIED', `ClickHouse refused the credentials: ${message}`, 'Fix config.uplink.username / password; the uplink retries with backoff.');
   }
-  return appError('UNAVAILABLE', `ClickHouse did not accept the batch: ${message}`, 'The uplink retries with backoff; if this persists, check the server log and that the tables match shared/clickhouseSchema.ts.');
+  // @clickhouse/client's errors carry the server's code and name apart from the text.
+  const type = typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string' ? error.type : '';
+  const label = code === '' ? '' : ` (code ${code}${type === '' ? '' : ` ${type}`})`;
+  return appError('UNAVAILABLE', `ClickHouse did not accept the batch${label}: ${message.trim()}`, 'The uplink retries with backoff; if this persists, check the server log and that the tables match shared/clickhouseSchema.ts.');
 }
 
 function off(): Uplink {
