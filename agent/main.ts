@@ -19,14 +19,20 @@ import { parseArgs } from 'node:util';
 import type { AgentConfig } from '../shared/agentConfig.ts';
 import { isFieldkitError } from '../shared/errors.ts';
 import { createConfigStore, loadConfig, resolveConfigPath } from './config/loadConfig.ts';
-import { startDaemon } from './daemon.ts';
-import { createHealthSource } from './health/healthSource.ts';
+import type { HealthSource } from './health/healthApi.ts';
+import type { HealthSourceOptions } from './health/healthSource.ts';
 import { parseEvents } from './ingest/parseEvents.ts';
 import type { Journal } from './journal/journalApi.ts';
 import { journalPath, openJournalForConfig } from './journal/openJournal.ts';
 import { createJsonLogger } from './jsonLog.ts';
-import { serveRpc } from './rpc/rpcServer.ts';
 import { agentVersion } from './version.ts';
+
+// The daemon, the RPC server and the health sampler (with MQTT and the ClickHouse client
+// behind them) load only for the commands that use them: `version` or `export` on a Pi
+// should not pay for them at start.
+async function loadHealthSource(): Promise<(options: HealthSourceOptions) => HealthSource> {
+  return (await import('./health/healthSource.ts')).createHealthSource;
+}
 
 const usage = `usage: fieldkit-agent [--config <path>] <command> [options]
 
@@ -54,7 +60,13 @@ const commandOptions: Record<string, readonly string[]> = {
 
 class UsageError extends Error {}
 
-type Args = { command: string; config: string | undefined; values: Record<string, string | boolean | undefined> };
+type Args = {
+  command: string;
+  config: string | undefined;
+  values: Record<string, string | boolean | undefined>;
+  after: number;
+  limit: number;
+};
 
 function parseCommandLine(argv: readonly string[]): Args {
   let parsed;
@@ -85,13 +97,19 @@ function parseCommandLine(argv: readonly string[]): Args {
   for (const name of Object.keys(values)) {
     if (name !== 'config' && name !== 'help' && !allowed.includes(name)) throw new UsageError(`'${command}' takes no --${name}`);
   }
-  return { command, config: values.config, values };
+  return {
+    command,
+    config: values.config,
+    values,
+    after: nonNegativeInt(values.after, 'after', 0),
+    limit: nonNegativeInt(values.limit, 'limit', Number.MAX_SAFE_INTEGER),
+  };
 }
 
-function nonNegativeInt(value: string | boolean | undefined, name: string, fallback: number): number {
+function nonNegativeInt(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} takes a whole number, not '${String(value)}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} takes a whole number, not '${value}'`);
   return n;
 }
 
@@ -113,6 +131,7 @@ function write(text: string): Promise<void> {
 
 async function runDaemon(config: AgentConfig): Promise<number> {
   const log = createJsonLogger();
+  const { startDaemon } = await import('./daemon.ts');
   const daemon = await startDaemon({ config, agentVersion, log });
   return new Promise((resolve) => {
     let signals = 0;
@@ -144,6 +163,7 @@ async function status(config: AgentConfig, json: boolean): Promise<number> {
   try {
     const info = journal.info();
     const losses = journal.losses(0);
+    const createHealthSource = await loadHealthSource();
     const health = createHealthSource({ config, journal, agentVersion });
     const sample = await health.sample().catch(() => null);
     health.close();
@@ -234,6 +254,8 @@ async function ingest(config: AgentConfig, file: string | undefined, oneJson: bo
 }
 
 async function rpc(configPath: string, config: AgentConfig): Promise<number> {
+  const { serveRpc } = await import('./rpc/rpcServer.ts');
+  const createHealthSource = await loadHealthSource();
   const journal = openJournalForConfig(config);
   const health = createHealthSource({ config, journal, agentVersion, log: (line) => process.stderr.write(`${line}\n`) });
   try {
@@ -276,7 +298,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'status':
         return await status(config, v.json === true);
       case 'export':
-        return await exportRecords(config, nonNegativeInt(v.after, 'after', 0), nonNegativeInt(v.limit, 'limit', Number.MAX_SAFE_INTEGER), v.losses === true);
+        return await exportRecords(config, args.after, args.limit, v.losses === true);
       case 'ingest':
         return await ingest(config, typeof v.file === 'string' ? v.file : undefined, v.json === true);
       case 'rpc':

@@ -196,12 +196,16 @@ export async function startHttpIngest(options: HttpIngestOptions): Promise<HttpI
     }
   }
 
+  let closing = false;
   const server: Server = createServer((req, res) => {
     const started = performance.now();
     const path = route(req.url);
     res.on('finish', () => {
       metrics.httpDuration.observe({ route: path }, (performance.now() - started) / 1000);
+      // A keep-alive connection would hold close() open until it times out.
+      if (closing) setImmediate(() => { server.closeIdleConnections(); });
     });
+    if (closing) res.shouldKeepAlive = false;
     handle(req, res).catch((error: unknown) => {
       log('error', 'ingest request failed', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
       if (!res.headersSent) sendError(res, 500, appError('INTERNAL', 'The agent failed on this request.', 'See the agent log (journalctl -u fieldkit-agent) and report it.'));
@@ -223,6 +227,7 @@ export async function startHttpIngest(options: HttpIngestOptions): Promise<HttpI
     port,
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     async close() {
+      closing = true;
       const closed = new Promise<void>((resolve) => {
         server.close(() => {
           resolve();
