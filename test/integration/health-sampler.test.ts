@@ -7,6 +7,7 @@ import { chmodSync, cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EVENTS_KEPT_MAX, MINUTES_KEPT_MS, openHealthHistoryWriter, readHealthHistory } from '../../agent/health/healthHistory.ts';
 import { createHealthSource } from '../../agent/health/healthSource.ts';
 import type { HealthSourceOptions } from '../../agent/health/healthSource.ts';
 import type { RunCommand } from '../../agent/health/runCommand.ts';
@@ -229,6 +230,37 @@ describe('health sampler on fixture trees', () => {
     expect((await source.sample()).inference).toBeNull();
   });
 
+  it('keeps latency cheap under a flood: only the newest 500 records of a second are scanned', async () => {
+    const r = rig('pi5-healthy');
+    const source = r.source();
+    await source.sample();
+    // 3000 records arrive in one second; every 10th is an inference whose latency says where it was.
+    const flood = Array.from({ length: 3000 }, (_, i) => (i % 10 === 0
+      ? { priority: 3 as const, kind: 'inference', payload: { latency_ms: i < 2500 ? 1000 : 5 } }
+      : { priority: 3 as const, kind: 'metrics', payload: { v: i } }));
+    r.journal.append(flood, r.clock.ms);
+    r.clock.ms += 1000;
+    const s = await source.sample();
+    expect(s.inference).toEqual({ count: 50, p50_ms: 5, p95_ms: 5 });
+    expect(s.journal.ingest_per_s).toBe(3000);
+  });
+
+  it('runs on this machine\'s own /proc and /sys (not a Pi): real kernel formats, unknown where a Pi has files', async () => {
+    const r = rig('pi5-healthy', { proc_root: '/proc', sys_root: '/sys', vcgencmd: null, nvme: null });
+    const source = r.source();
+    const first = HealthSampleSchema.parse(await source.sample());
+    expect(first.mem_total_bytes).toBeGreaterThan(first.mem_available_bytes);
+    expect(first.uptime_s).toBeGreaterThan(0);
+    expect(first.load.every((n) => n >= 0)).toBe(true);
+    expect(first.throttling).toBeNull();
+    // Burn a little CPU so the next delta has ticks in it.
+    const until = Date.now() + 150;
+    while (Date.now() < until) Math.sqrt(Math.random());
+    const second = await source.sample();
+    expect(second.cpu_pct).not.toBeNull();
+    expect(second.cpu_pct).toBeGreaterThan(0);
+  });
+
   it('passes the uplink status through', async () => {
     const r = rig('pi5-healthy');
     const s = await r.source({ uplinkState: () => ({ state: 'backoff', last_forward_ms: 5, last_error: 'ECONNREFUSED' }) }).sample();
@@ -270,6 +302,24 @@ describe('health history (the daemon records, any process reads)', () => {
     expect(fromOtherProcess.minutes.map((m) => m.minute_ms)).toEqual([Date.UTC(2026, 0, 15, 2, 15, 0)]);
     expect(fromOtherProcess.events).toEqual([]);
     expect(readdirSync(r.config.data_dir)).toContain('health.db');
+  });
+
+  it('stays bounded: minutes older than 14 days and events beyond the cap are pruned', () => {
+    const tmp = makeTempDir('fieldkit-health-db-');
+    cleanups.push(() => { tmp.remove(); });
+    const path = join(tmp.path, 'health.db');
+    const writer = openHealthHistoryWriter(path);
+    const t0 = Date.UTC(2026, 0, 1);
+    const minute = { cpu_pct_avg: 1, temp_c_max: 50, mem_available_min_bytes: 1, disk_free_min_bytes: 1, throttled_raw_or: 0, backlog_records_max: 0, inference_p95_ms: null };
+    writer.writeMinute({ minute_ms: t0, ...minute });
+    writer.writeMinute({ minute_ms: t0 + MINUTES_KEPT_MS, ...minute });
+    for (let i = 0; i < EVENTS_KEPT_MAX + 5; i++) writer.addEvent({ at_ms: t0 + MINUTES_KEPT_MS + i, kind: 'throttled', detail: String(i) });
+    writer.prune(t0 + MINUTES_KEPT_MS + 1);
+    writer.close();
+    const history = readHealthHistory(path, 0);
+    expect(history.minutes.map((m) => m.minute_ms)).toEqual([t0 + MINUTES_KEPT_MS]);
+    expect(history.events).toHaveLength(EVENTS_KEPT_MAX);
+    expect(history.events[0]?.detail).toBe('5');
   });
 
   it('reads an empty history before the daemon ever ran, without creating the file', () => {
