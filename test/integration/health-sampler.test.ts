@@ -18,6 +18,7 @@ import { AgentConfigSchema } from '../../shared/agentConfig.ts';
 import type { AgentConfig } from '../../shared/agentConfig.ts';
 import { HealthSampleSchema } from '../../shared/health.ts';
 import type { HealthSample } from '../../shared/health.ts';
+import type { IngestEvent } from '../../shared/journal.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/pi-sys');
@@ -235,7 +236,7 @@ describe('health sampler on fixture trees', () => {
     const source = r.source();
     await source.sample();
     // 3000 records arrive in one second; every 10th is an inference whose latency says where it was.
-    const flood = Array.from({ length: 3000 }, (_, i) => (i % 10 === 0
+    const flood = Array.from({ length: 3000 }, (_, i): IngestEvent => (i % 10 === 0
       ? { priority: 3 as const, kind: 'inference', payload: { latency_ms: i < 2500 ? 1000 : 5 } }
       : { priority: 3 as const, kind: 'metrics', payload: { v: i } }));
     r.journal.append(flood, r.clock.ms);
