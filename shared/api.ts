@@ -4,6 +4,7 @@
  * Carriers validate requests here and answer `Result`s, never thrown errors.
  */
 import { z } from 'zod';
+import { DeviceRefSchema, DeviceSchema, DiscoveredSchema, LinkSpecSchema } from './devices.ts';
 import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
 import { badRequestFromZod, appError, type AppError, type Result } from './errors.ts';
@@ -66,11 +67,68 @@ export const methods = {
     request: z.strictObject({ jobId: JobIdSchema }),
     response: z.object({ job: JobRecordSchema }),
   },
+  'devices.list': {
+    summary: 'Devices this laptop knows, with how to reach each and what its agent last said.',
+    request: z.strictObject({}),
+    response: z.object({ devices: z.array(DeviceSchema) }),
+  },
+  'devices.add': {
+    summary: 'Register a device by its SSH address, serial port, or (demo) local agent command.',
+    request: z.strictObject({ name: z.string().min(1).max(64).optional(), site: z.string().max(64).optional(), link: LinkSpecSchema }),
+    response: z.object({ device: DeviceSchema }),
+  },
+  'devices.update': {
+    summary: "Rename a device or change its site.",
+    request: z.strictObject({ id: DeviceRefSchema, name: z.string().min(1).max(64).optional(), site: z.string().max(64).optional() }),
+    response: z.object({ device: DeviceSchema }),
+  },
+  'devices.remove': {
+    summary: 'Forget a device (its pulled journals stay on this laptop).',
+    request: z.strictObject({ id: DeviceRefSchema }),
+    response: z.object({ removed: DeviceRefSchema }),
+  },
+  'devices.scanHostKey': {
+    summary: "Read an SSH device's host key fingerprint, to compare with the one on the Pi before trusting it.",
+    request: z.strictObject({ id: DeviceRefSchema }),
+    response: z.object({ fingerprint: z.string(), pinned: z.string().nullable() }),
+  },
+  'devices.trustHostKey': {
+    summary: 'Pin the host key the technician compared; refused if the device now shows another.',
+    request: z.strictObject({ id: DeviceRefSchema, fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'an OpenSSH SHA256 fingerprint') }),
+    response: z.object({ device: DeviceSchema }),
+  },
+  'devices.forgetHostKey': {
+    summary: "Unpin a device's host key (after a reinstall), so a new one can be checked and accepted.",
+    request: z.strictObject({ id: DeviceRefSchema }),
+    response: z.object({ device: DeviceSchema }),
+  },
+  'devices.connect': {
+    summary: 'Connect to a device and greet its agent; a password (first contact) installs fieldkit\'s key.',
+    request: z.strictObject({ id: DeviceRefSchema, password: z.string().max(256).optional() }),
+    response: z.object({ device: DeviceSchema, roundTripMs: z.number().nonnegative().nullable() }),
+  },
+  'devices.discover': {
+    summary: 'Look for devices: serial ports, mDNS (_ssh._tcp) and, when given, a probe of one subnet for SSH (a job).',
+    request: z.strictObject({
+      subnet: z
+        .string()
+        .regex(/^\d{1,3}(\.\d{1,3}){3}\/(2[2-9]|3[0-2])$/, 'an IPv4 subnet no larger than /22, such as 192.168.1.0/24')
+        .optional(),
+      port: z.number().int().min(1).max(65535).default(22),
+      mdns: z.boolean().default(true),
+      serial: z.boolean().default(true),
+    }),
+    response: z.object({ jobId: JobIdSchema }),
+  },
 } as const satisfies Record<string, MethodSpec>;
+
+export const DiscoveryResultSchema = z.object({ found: z.array(DiscoveredSchema), probed: z.number().int().nonnegative() });
 
 export const events = {
   /** Sent within 2 s of a drive appearing, going, or changing (mounts, size). */
   'drives.changed': z.object({ drives: z.array(DriveSchema) }),
+  /** Sent when a device is added, removed, or changes (host key, contact, errors). */
+  'devices.changed': z.object({ devices: z.array(DeviceSchema) }),
   /** Every job's events, throttled so progress arrives at most 10 times a second per job. */
   'job.event': JobEventSchema,
 } as const satisfies Record<string, z.ZodType>;

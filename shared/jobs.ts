@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AppErrorSchema } from './errors.ts';
 
-export const JobKindSchema = z.enum(['drives.readCheck']);
+export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover']);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
 export const JobStateSchema = z.enum(['running', 'done', 'failed', 'cancelled']);
@@ -19,7 +19,9 @@ export const JobProgressSchema = z.object({
   phase: z.string(),
   bytesDone: z.number().nonnegative(),
   bytesTotal: z.number().nonnegative().nullable(),
-  /** Bytes per second over the recent window; null until there is enough to measure. */
+  /** What bytesDone counts: bytes, or items (hosts probed, records pulled). */
+  unit: z.enum(['bytes', 'items']).default('bytes'),
+  /** Units per second over the recent window; null until there is enough to measure. */
   rateBytesPerSec: z.number().nonnegative().nullable(),
   etaSeconds: z.number().nonnegative().nullable(),
 });

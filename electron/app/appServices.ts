@@ -8,6 +8,7 @@ import type { AppInfo } from '../../shared/api.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { createEventBus, type EventBus } from '../api/eventBus.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
+import { createDeviceHandlers } from '../devices/deviceHandlers.ts';
 import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
 import { listDrives } from '../drives/listDrives.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
@@ -63,7 +64,10 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
       })
     : null;
 
+  const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir });
+
   const handlers: ApiHandlers = {
+    ...devices.handlers,
     'app.info': () => Promise.resolve(info),
     'drives.list': async ({ imageSizeBytes }) => {
       if (imageSizeBytes === undefined) return { drives: watcher ? await watcher.refresh() : await listAll() };

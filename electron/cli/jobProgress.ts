@@ -35,11 +35,12 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
     }
     if (event.type !== 'progress') return;
     const p = event.progress;
+    const amount = p.unit === 'items' ? (n: number) => n.toLocaleString('en-US') : formatBytes;
     const values = {
       phase: p.phase,
-      done: formatBytes(p.bytesDone),
-      total: p.bytesTotal === null ? '?' : formatBytes(p.bytesTotal),
-      rate: formatRate(p.rateBytesPerSec),
+      done: amount(p.bytesDone),
+      total: p.bytesTotal === null ? '?' : amount(p.bytesTotal),
+      rate: p.unit === 'items' ? (p.rateBytesPerSec === null ? '—' : `${Math.round(p.rateBytesPerSec)}/s`) : formatRate(p.rateBytesPerSec),
       eta_text: formatDuration(p.etaSeconds),
     };
     if (bar) {

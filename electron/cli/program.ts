@@ -17,6 +17,7 @@ import { exitCodes, type CliIo } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
 import { followJob } from './jobProgress.ts';
 import { addSigningCommands } from './signingCommands.ts';
+import { addDeviceCommands } from './deviceCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -26,6 +27,15 @@ export const cliCommandFor = {
   'jobs.list': 'jobs list',
   'jobs.get': 'jobs show',
   'jobs.cancel': 'jobs cancel',
+  'devices.list': 'devices list',
+  'devices.add': 'devices add',
+  'devices.update': 'devices update',
+  'devices.remove': 'devices remove',
+  'devices.scanHostKey': 'devices scan-key',
+  'devices.trustHostKey': 'devices trust-key',
+  'devices.forgetHostKey': 'devices forget-key',
+  'devices.connect': 'devices connect',
+  'devices.discover': 'devices discover',
 } as const satisfies Record<MethodName, string>;
 
 type GlobalOptions = { json?: boolean; dataDir?: string };
@@ -142,6 +152,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   addSigningCommands(program, io, () => globals().json === true);
+  addDeviceCommands(program, {
+    io,
+    json: () => globals().json === true,
+    call,
+    open: () => open(),
+    print,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { JobKind } from '../../shared/jobs.ts';
 import type { JobContext } from './jobContext.ts';
 import { ReadCheckParamsSchema, runReadCheck } from '../drives/readCheck.ts';
+import { DiscoverParamsSchema, runDiscovery } from '../devices/discovery/discoverDevices.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -22,6 +23,11 @@ export const jobKinds = {
     params: ReadCheckParamsSchema,
     title: (p) => `Read check of ${p.device}`,
     run: runReadCheck,
+  }),
+  'devices.discover': defineJobKind({
+    params: DiscoverParamsSchema,
+    title: (p) => (p.subnet === undefined ? 'Look for devices' : `Look for devices (and SSH on ${p.subnet})`),
+    run: runDiscovery,
   }),
 } as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
 

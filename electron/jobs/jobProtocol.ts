@@ -16,6 +16,7 @@ export const WorkerProgressSchema = z.object({
   phase: z.string(),
   bytesDone: z.number().nonnegative(),
   bytesTotal: z.number().nonnegative().nullable(),
+  unit: z.enum(['bytes', 'items']).optional(),
 });
 export type WorkerProgress = z.infer<typeof WorkerProgressSchema>;
 

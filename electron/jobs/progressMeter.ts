@@ -31,6 +31,7 @@ export function createProgressMeter(): ProgressMeter {
         phase: progress.phase,
         bytesDone: progress.bytesDone,
         bytesTotal: progress.bytesTotal,
+        unit: progress.unit ?? 'bytes',
         rateBytesPerSec: rate,
         etaSeconds: eta === null ? null : Math.round(eta),
       };

@@ -6,7 +6,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader sees only its default export.
+import ssh2 from 'ssh2';
 
 export type AppSshKey = { privateKey: string; publicKey: string; path: string };
 
@@ -15,7 +16,7 @@ export function loadOrCreateAppSshKey(dataDir: string): AppSshKey {
   const path = join(dir, 'id_ed25519');
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const pair = utils.generateKeyPairSync('ed25519', { comment: `fieldkit@${hostname()}` });
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `fieldkit@${hostname()}` });
     // wx: never overwrite a key another fieldkit process made a moment ago.
     try {
       writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });

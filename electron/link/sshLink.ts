@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Client, type AnyAuthMethod, type ClientChannel, type SFTPWrapper } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader sees only its default export.
+import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { AppSshKey } from './appSshKey.ts';
 import { hostKeyFingerprint } from './hostKeyFingerprint.ts';
@@ -35,7 +36,7 @@ export async function connectSsh(options: {
 }): Promise<SshLink> {
   const { target } = options;
   const where = `${target.username}@${target.host}:${target.port}`;
-  const client = new Client();
+  const client = new ssh2.Client();
   // Written by ssh2's callbacks during connect (a holder, so TypeScript sees the writes).
   const seen: { fingerprint: string; refusal: FieldkitError | null; usedPassword: boolean } = { fingerprint: '', refusal: null, usedPassword: false };
   // The app's key first; the password (first contact only) after it.

@@ -26,4 +26,21 @@ export const migrations: readonly string[] = [
      message TEXT NOT NULL
    );
    CREATE INDEX job_log_by_job ON job_log (job_id, at);`,
+  // 2: devices and how to reach them
+  `CREATE TABLE devices (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     site TEXT NOT NULL DEFAULT '',
+     link TEXT NOT NULL,
+     link_key TEXT NOT NULL UNIQUE,
+     host_key_fingerprint TEXT,
+     agent_device_id TEXT,
+     journal_id TEXT,
+     agent_version TEXT,
+     model_version TEXT,
+     clock_offset_ms INTEGER,
+     last_seen_ms INTEGER,
+     last_error TEXT,
+     added_ms INTEGER NOT NULL
+   );`,
 ];

@@ -9,18 +9,27 @@ import { orderDrivesForDisplay } from '../../renderer/src/drives/driveOrder.ts';
 describe('progress figures', () => {
   it('says what a running job has done, how fast and how long is left', () => {
     expect(
-      progressFigures({ phase: 'reading', bytesDone: 13.4e9, bytesTotal: 31.9e9, rateBytesPerSec: 85.3e6, etaSeconds: 217 }),
+      progressFigures({ phase: 'reading', bytesDone: 13.4e9, bytesTotal: 31.9e9, unit: 'bytes', rateBytesPerSec: 85.3e6, etaSeconds: 217 }),
     ).toEqual({ percent: '42%', amount: '13.4 GB of 31.9 GB', rate: '85.3 MB/s', eta: '3:37' });
   });
 
   it('does not invent a percentage or ETA it cannot know', () => {
-    expect(progressFigures({ phase: 'x', bytesDone: 5e6, bytesTotal: null, rateBytesPerSec: null, etaSeconds: null })).toEqual({
+    expect(progressFigures({ phase: 'x', bytesDone: 5e6, bytesTotal: null, unit: 'bytes', rateBytesPerSec: null, etaSeconds: null })).toEqual({
       percent: null,
       amount: '5.0 MB',
       rate: null,
       eta: null,
     });
     expect(progressFigures(null).amount).toBe('starting…');
+  });
+
+  it('counts items (hosts probed, records pulled) as numbers, not bytes', () => {
+    expect(progressFigures({ phase: 'probing hosts', bytesDone: 64, bytesTotal: 254, unit: 'items', rateBytesPerSec: 120.4, etaSeconds: 2 })).toEqual({
+      percent: '25%',
+      amount: '64 of 254',
+      rate: '120/s',
+      eta: '0:02',
+    });
   });
 });
 

@@ -14,12 +14,13 @@ export type ProgressFigures = {
 /** A job's progress as the words and numbers shown next to its bar. */
 export function progressFigures(progress: JobProgress | null): ProgressFigures {
   if (progress === null) return { percent: null, amount: 'starting…', rate: null, eta: null };
-  const { bytesDone, bytesTotal, rateBytesPerSec, etaSeconds } = progress;
+  const { bytesDone, bytesTotal, rateBytesPerSec, etaSeconds, unit } = progress;
   const known = bytesTotal !== null && bytesTotal > 0;
+  const amount = unit === 'items' ? (n: number) => n.toLocaleString('en-US') : formatBytes;
   return {
     percent: known ? `${Math.floor((100 * bytesDone) / bytesTotal)}%` : null,
-    amount: known ? `${formatBytes(bytesDone)} of ${formatBytes(bytesTotal)}` : formatBytes(bytesDone),
-    rate: rateBytesPerSec === null ? null : formatRate(rateBytesPerSec),
+    amount: known ? `${amount(bytesDone)} of ${amount(bytesTotal)}` : amount(bytesDone),
+    rate: rateBytesPerSec === null ? null : unit === 'items' ? `${Math.round(rateBytesPerSec).toLocaleString('en-US')}/s` : formatRate(rateBytesPerSec),
     eta: etaSeconds === null ? null : formatDuration(etaSeconds),
   };
 }

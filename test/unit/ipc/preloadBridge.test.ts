@@ -47,7 +47,7 @@ const progressEvent: JobEvent = {
   type: 'progress',
   jobId: sampleJob.id,
   at: 1_700_000_000_500,
-  progress: { phase: 'reading', bytesDone: 2048, bytesTotal: 4096, rateBytesPerSec: 1024, etaSeconds: 2 },
+  progress: { phase: 'reading', bytesDone: 2048, bytesTotal: 4096, unit: 'bytes', rateBytesPerSec: 1024, etaSeconds: 2 },
 };
 
 describe('createPreloadBridge: shape', () => {

@@ -5,6 +5,7 @@
  * and a sample request.
  */
 import type { MethodName, RequestOf } from '../../../shared/api.ts';
+import type { Device } from '../../../shared/devices.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
 import type { ApiHandlers } from '../../../electron/api/dispatch.ts';
 
@@ -14,7 +15,7 @@ export const sampleJob: JobRecord = {
   title: 'Read check of /dev/sdz',
   params: { device: '/dev/sdz' },
   state: 'running',
-  progress: { phase: 'reading', bytesDone: 1024, bytesTotal: 4096, rateBytesPerSec: null, etaSeconds: null },
+  progress: { phase: 'reading', bytesDone: 1024, bytesTotal: 4096, unit: 'bytes', rateBytesPerSec: null, etaSeconds: null },
   createdAt: 1_700_000_000_000,
   endedAt: null,
   result: null,
@@ -23,6 +24,22 @@ export const sampleJob: JobRecord = {
 };
 
 /** One valid request per method. */
+export const sampleDevice: Device = {
+  id: 'dev_abc123',
+  name: 'pi-07',
+  site: 'depot',
+  link: { kind: 'ssh', host: '10.0.0.7', port: 22, username: 'pi', agentPrefix: '/opt/fieldkit-agent' },
+  hostKeyFingerprint: null,
+  agentDeviceId: null,
+  journalId: null,
+  agentVersion: null,
+  modelVersion: null,
+  clockOffsetMs: null,
+  lastSeenMs: null,
+  lastError: null,
+  addedMs: 1_700_000_000_000,
+};
+
 export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'app.info': {},
   'drives.list': { imageSizeBytes: 8_000_000_000 },
@@ -30,6 +47,15 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'jobs.list': { limit: 10 },
   'jobs.get': { jobId: sampleJob.id },
   'jobs.cancel': { jobId: sampleJob.id },
+  'devices.list': {},
+  'devices.add': { link: { kind: 'ssh', host: '10.0.0.7' } },
+  'devices.update': { id: sampleDevice.id, name: 'pi-08' },
+  'devices.remove': { id: sampleDevice.id },
+  'devices.scanHostKey': { id: sampleDevice.id },
+  'devices.trustHostKey': { id: sampleDevice.id, fingerprint: `SHA256:${'A'.repeat(43)}` },
+  'devices.forgetHostKey': { id: sampleDevice.id },
+  'devices.connect': { id: sampleDevice.id },
+  'devices.discover': { subnet: '10.0.0.0/24' },
 };
 
 export type StubHandlers = { handlers: ApiHandlers; calls: Array<{ method: MethodName; params: unknown }> };
@@ -63,6 +89,42 @@ export function createStubHandlers(): StubHandlers {
     'jobs.cancel': (params) => {
       record('jobs.cancel', params);
       return Promise.resolve({ job: { ...sampleJob, state: 'cancelled', endedAt: sampleJob.createdAt + 1 } });
+    },
+    'devices.list': (params) => {
+      record('devices.list', params);
+      return Promise.resolve({ devices: [sampleDevice] });
+    },
+    'devices.add': (params) => {
+      record('devices.add', params);
+      return Promise.resolve({ device: sampleDevice });
+    },
+    'devices.update': (params) => {
+      record('devices.update', params);
+      return Promise.resolve({ device: sampleDevice });
+    },
+    'devices.remove': (params) => {
+      record('devices.remove', params);
+      return Promise.resolve({ removed: sampleDevice.id });
+    },
+    'devices.scanHostKey': (params) => {
+      record('devices.scanHostKey', params);
+      return Promise.resolve({ fingerprint: `SHA256:${'A'.repeat(43)}`, pinned: null });
+    },
+    'devices.trustHostKey': (params) => {
+      record('devices.trustHostKey', params);
+      return Promise.resolve({ device: sampleDevice });
+    },
+    'devices.forgetHostKey': (params) => {
+      record('devices.forgetHostKey', params);
+      return Promise.resolve({ device: sampleDevice });
+    },
+    'devices.connect': (params) => {
+      record('devices.connect', params);
+      return Promise.resolve({ device: sampleDevice, roundTripMs: 3 });
+    },
+    'devices.discover': (params) => {
+      record('devices.discover', params);
+      return Promise.resolve({ jobId: sampleJob.id });
     },
   };
   return { handlers, calls };

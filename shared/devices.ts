@@ -1,0 +1,84 @@
+/**
+ * The devices this laptop knows: how to reach each (SSH, serial, local), the SSH host key
+ * pinned for it, and what its agent said about itself the last time.
+ */
+import { z } from 'zod';
+
+export const DeviceRefSchema = z.string().regex(/^dev_[0-9a-z]{6,40}$/, 'a device id looks like dev_ followed by letters and digits');
+
+const hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:_-]+$/, 'a host name or IP address');
+const username = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a Linux user name (lower case)');
+
+/** Where the agent is installed on the device (deploy's install prefix). */
+const agentPrefix = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, dot, dash, underscore and slashes')
+  .max(256)
+  .default('/opt/fieldkit-agent');
+
+export const SshLinkSpecSchema = z.strictObject({
+  kind: z.literal('ssh'),
+  host: hostname,
+  port: z.number().int().min(1).max(65535).default(22),
+  username: username.default('pi'),
+  agentPrefix,
+});
+
+export const SerialLinkSpecSchema = z.strictObject({
+  kind: z.literal('serial'),
+  path: z.string().min(1).max(256),
+  baudRate: z.number().int().positive().default(115200),
+  username: username.default('pi'),
+  agentPrefix,
+});
+
+export const LocalLinkSpecSchema = z.strictObject({
+  kind: z.literal('local'),
+  /** Shell command that starts the agent's RPC on this computer (demo site, tests). */
+  agentCommand: z.string().min(1).max(4096),
+});
+
+export const LinkSpecSchema = z.discriminatedUnion('kind', [SshLinkSpecSchema, SerialLinkSpecSchema, LocalLinkSpecSchema]);
+export type LinkSpec = z.output<typeof LinkSpecSchema>;
+
+export const DeviceSchema = z.object({
+  id: DeviceRefSchema,
+  name: z.string(),
+  site: z.string(),
+  link: LinkSpecSchema,
+  /** SHA-256 fingerprint of the SSH host key accepted for this device (OpenSSH format). */
+  hostKeyFingerprint: z.string().nullable(),
+  /** What the agent calls itself (device_id in its journal), once it has answered. */
+  agentDeviceId: z.string().nullable(),
+  journalId: z.string().nullable(),
+  agentVersion: z.string().nullable(),
+  modelVersion: z.string().nullable(),
+  /** Device clock minus laptop clock at the last contact (many Pis have no RTC). */
+  clockOffsetMs: z.number().int().nullable(),
+  lastSeenMs: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  addedMs: z.number().int(),
+});
+export type Device = z.infer<typeof DeviceSchema>;
+
+/** A place a device might be, found by discovery: not yet added. */
+export const DiscoveredSchema = z.object({
+  kind: z.enum(['ssh', 'serial']),
+  /** host:port for SSH, the port path for serial. */
+  address: z.string(),
+  name: z.string().nullable(),
+  source: z.enum(['mdns', 'subnet', 'serial']),
+  /** For serial ports: what the USB adapter says it is. */
+  detail: z.string().nullable(),
+  /** True when a device already registered uses this address. */
+  known: z.boolean(),
+});
+export type Discovered = z.infer<typeof DiscoveredSchema>;
