@@ -5,6 +5,9 @@
  * - drive read check (our worker: read + SHA-256 + progress) vs `dd … | sha256sum`
  *   and vs plain `dd` to /dev/null, on one real block device (zram, needs root).
  * - agent journal.read through the RPC over a pipe vs a raw node:sqlite SELECT (bench/agentRpcRead.ts).
+ * - agent ingest over HTTP with durable acks vs raw node:sqlite inserts (bench/agentIngest.ts).
+ *
+ * Each bench is a module exporting one async function; they run in turn.
  */
 import { execFileSync } from 'node:child_process';
 import { createEventBus } from '../electron/api/eventBus.ts';
@@ -14,6 +17,7 @@ import { openStore } from '../electron/store/openStore.ts';
 import { formatRate } from '../shared/format.ts';
 import { makeTempDir } from '../test/support/tempDir.ts';
 import { createZram, fillRandom } from '../test/support/zram.ts';
+import { benchAgentIngest } from './agentIngest.ts';
 import { benchAgentRpcRead } from './agentRpcRead.ts';
 
 const sizeBytes = 1024 * 1024 * 1024;
@@ -29,7 +33,7 @@ function best(values: number[]): number {
   return Math.min(...values);
 }
 
-async function main(): Promise<void> {
+async function benchDriveRead(): Promise<void> {
   const dir = makeTempDir('fieldkit-bench-');
   const zram = createZram(sizeBytes);
   try {
@@ -64,5 +68,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
-await benchAgentRpcRead();
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest];
+for (const bench of benches) {
+  await bench();
+  console.log('');
+}
