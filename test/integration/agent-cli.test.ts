@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,8 @@ import { createAgentRpcClient } from '../../electron/link/agentRpcClient.ts';
 import { AgentConfigSchema } from '../../shared/agentConfig.ts';
 import { JournalRecordSchema, LossRecordSchema } from '../../shared/journal.ts';
 import { agentEntry, startAgentDaemon, writeAgentConfig } from '../support/agentDaemonProcess.ts';
-import { freePort } from '../support/mosquitto.ts';
+import { connectAsync } from 'mqtt';
+import { freePort, startMosquitto } from '../support/mosquitto.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 type Run = { code: number | null; stdout: string; stderr: string };
@@ -29,9 +30,9 @@ function runAgent(args: readonly string[], options: { stdin?: string; env?: Reco
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 
 describe('fieldkit-agent command line', () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => {
-    for (const c of cleanups.splice(0).reverse()) c();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
   });
   async function setup(extra: Record<string, unknown> = {}): Promise<{ dir: string; config: string; port: number }> {
     const d = makeTempDir('fieldkit-agent-cli-');
@@ -118,7 +119,7 @@ describe('fieldkit-agent command line', () => {
     expect(report.daemon.answering).toBe(false);
     expect(report.health?.device_id).toBe('pi-07');
     const daemon = await startAgentDaemon(config, port);
-    cleanups.push(() => daemon.child.kill('SIGKILL'));
+    cleanups.push(() => { daemon.child.kill('SIGKILL'); });
     const text = await runAgent(['status', '--config', config]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^fieldkit-agent .+ on pi-07 \(site north-field\)\ndaemon: +answering at http:\/\/127.0.0.1:\d+\/health\njournal: +[0-9a-f]{32}, seq 1-1, 1 records/);
@@ -127,7 +128,7 @@ describe('fieldkit-agent command line', () => {
   it('finishes requests in flight on SIGTERM and exits 0, with everything it acknowledged stored', async () => {
     const { config, port, dir } = await setup();
     const daemon = await startAgentDaemon(config, port);
-    cleanups.push(() => daemon.child.kill('SIGKILL'));
+    cleanups.push(() => { daemon.child.kill('SIGKILL'); });
     const body = Array.from({ length: 500 }, (_, i) => JSON.stringify({ priority: 3, kind: 'k', payload: { i, pad: 'p'.repeat(200) } })).join('\n');
     const requests = Array.from({ length: 10 }, () =>
       fetch(`${daemon.url}/v1/events`, { method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body })
@@ -147,11 +148,42 @@ describe('fieldkit-agent command line', () => {
     expect(dir).toBeTruthy();
   });
 
+  it('runs with MQTT configured: events from the broker and over HTTP land in one journal, and /metrics with live health passes promtool', async () => {
+    const broker = await startMosquitto();
+    cleanups.push(() => broker.remove());
+    const { config, port } = await setup({ mqtt: { url: broker.url, subscriptions: [{ topic: 'plant/+/alarm', kind: 'alarm', priority: 1 }] } });
+    const daemon = await startAgentDaemon(config, port);
+    cleanups.push(() => { daemon.child.kill('SIGKILL'); });
+    const publisher = await connectAsync(broker.url, { clientId: 'cli-test-producer' });
+    cleanups.push(() => publisher.endAsync(true));
+    const http = await fetch(`${daemon.url}/v1/events`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"priority":3,"kind":"inference","payload":{"latency_ms":17}}' });
+    expect(http.status).toBe(200);
+    // The daemon subscribes shortly after it starts: publish until the alarm is journaled.
+    const deadline = Date.now() + 15_000;
+    let lastSeq = 1;
+    while (lastSeq < 2) {
+      if (Date.now() > deadline) throw new Error(`no MQTT event journaled: ${daemon.stderr()}`);
+      await publisher.publishAsync('plant/press-4/alarm', '{"payload":{"code":"E-STOP"}}', { qos: 1 });
+      await new Promise((r) => setTimeout(r, 100));
+      lastSeq = ((await (await fetch(`${daemon.url}/health`)).json()) as { last_seq: number }).last_seq;
+    }
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(execFileSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' })).toBe('');
+    expect(metrics).toMatch(/^fieldkit_agent_mqtt_connected 1$/m);
+    expect(metrics).toMatch(/^fieldkit_agent_ingest_events_total\{source="mqtt"\} [1-9]/m);
+    expect(metrics).toMatch(/^fieldkit_agent_health_memory_total_bytes \d+/m);
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+    const exported = (await runAgent(['export', '--config', config])).stdout.trim().split('\n').map((l) => JournalRecordSchema.parse(JSON.parse(l)));
+    expect(exported[0]).toMatchObject({ kind: 'inference', priority: 3 });
+    expect(exported[1]).toMatchObject({ kind: 'alarm', priority: 1, payload: '{"code":"E-STOP"}' });
+  });
+
   it('serves the RPC on stdin/stdout with the journal and the config of this agent', async () => {
     const { config } = await setup();
     await runAgent(['ingest', '--config', config], { stdin: Array.from({ length: 12 }, (_, i) => `{"priority":1,"kind":"k","payload":${i}}`).join('\n') });
     const child: ChildProcess = spawn(process.execPath, [agentEntry, 'rpc', '--config', config], { stdio: ['pipe', 'pipe', 'pipe'] });
-    cleanups.push(() => child.kill('SIGKILL'));
+    cleanups.push(() => { child.kill('SIGKILL'); });
     if (child.stdout === null || child.stdin === null) throw new Error('no stdio');
     const client = createAgentRpcClient({ readable: child.stdout, writable: child.stdin }, { timeoutMs: 10_000 });
     const hello = await client.call('hello', { client: 'agent-cli-test' });
