@@ -8,7 +8,7 @@ import { journalMigrations } from '../../agent/journal/journalMigrations.ts';
 import { openJournal, rowBytes, type OpenJournalOptions } from '../../agent/journal/openJournal.ts';
 import type { Journal } from '../../agent/journal/journalApi.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
-import type { IngestEvent, Priority } from '../../shared/journal.ts';
+import { JournalInfoSchema, LossRecordSchema, type IngestEvent, type Priority } from '../../shared/journal.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 const day = 86_400_000;
@@ -171,6 +171,9 @@ describe('agent journal', () => {
       [25, 1], [26, 1], [27, 1], [28, 1], [29, 1], [30, 1], [31, 1], [32, 1], [33, 1], [34, 1], [35, 1],
     ]);
     expect(journal.info()).toMatchObject({ records: 20, bytes: 2000, last_seq: 35, losses: 3 });
+    // What crosses the RPC boundary matches its contract.
+    JournalInfoSchema.parse(journal.info());
+    for (const l of journal.losses(0)) LossRecordSchema.parse(l);
 
     // Six more safety rows would need unconfirmed safety data dropped: refused, and the
     // five priority-2 rows it could have dropped are still there.
