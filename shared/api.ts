@@ -4,6 +4,7 @@
  * Carriers validate requests here and answer `Result`s, never thrown errors.
  */
 import { z } from 'zod';
+import { CourierJournalSchema } from './courier.ts';
 import { DeviceRefSchema, DeviceSchema, DiscoveredSchema, LinkSpecSchema } from './devices.ts';
 import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
@@ -119,6 +120,16 @@ export const methods = {
       serial: z.boolean().default(true),
     }),
     response: z.object({ jobId: JobIdSchema }),
+  },
+  'courier.pull': {
+    summary: "Pull a device's journals to this laptop, safety events first, with custody (a job).",
+    request: z.strictObject({ id: DeviceRefSchema }),
+    response: z.object({ jobId: JobIdSchema }),
+  },
+  'courier.status': {
+    summary: 'What this laptop holds per device and journal: records, pending forward, watermarks, losses.',
+    request: z.strictObject({}),
+    response: z.object({ journals: z.array(CourierJournalSchema) }),
   },
 } as const satisfies Record<string, MethodSpec>;
 

@@ -8,6 +8,7 @@ import type { AppInfo } from '../../shared/api.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { createEventBus, type EventBus } from '../api/eventBus.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
+import { createCourierHandlers } from '../courier/courierHandlers.ts';
 import { createDeviceHandlers } from '../devices/deviceHandlers.ts';
 import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
 import { listDrives } from '../drives/listDrives.ts';
@@ -68,6 +69,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
 
   const handlers: ApiHandlers = {
     ...devices.handlers,
+    ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir }),
     'app.info': () => Promise.resolve(info),
     'drives.list': async ({ imageSizeBytes }) => {
       if (imageSizeBytes === undefined) return { drives: watcher ? await watcher.refresh() : await listAll() };

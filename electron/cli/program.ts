@@ -13,11 +13,13 @@ import { dispatch } from '../api/dispatch.ts';
 import { createAppServices, type AppServices } from '../app/appServices.ts';
 import { appVersion, defaultDataDir, rendererDir } from '../app/appPaths.ts';
 import { startWebHost } from '../host/webHost.ts';
+import type { CliContext } from './cliContext.ts';
 import { exitCodes, type CliIo } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
 import { followJob } from './jobProgress.ts';
 import { addSigningCommands } from './signingCommands.ts';
 import { addDeviceCommands } from './deviceCommands.ts';
+import { addCourierCommands } from './courierCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -36,6 +38,8 @@ export const cliCommandFor = {
   'devices.forgetHostKey': 'devices forget-key',
   'devices.connect': 'devices connect',
   'devices.discover': 'devices discover',
+  'courier.pull': 'pull',
+  'courier.status': 'courier',
 } as const satisfies Record<MethodName, string>;
 
 type GlobalOptions = { json?: boolean; dataDir?: string };
@@ -152,7 +156,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   addSigningCommands(program, io, () => globals().json === true);
-  addDeviceCommands(program, {
+  const context: CliContext = {
     io,
     json: () => globals().json === true,
     call,
@@ -161,7 +165,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     setExitCode: (code) => {
       exitCode = code;
     },
-  });
+  };
+  addDeviceCommands(program, context);
+  addCourierCommands(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

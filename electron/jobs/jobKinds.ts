@@ -7,6 +7,7 @@ import type { JobKind } from '../../shared/jobs.ts';
 import type { JobContext } from './jobContext.ts';
 import { ReadCheckParamsSchema, runReadCheck } from '../drives/readCheck.ts';
 import { DiscoverParamsSchema, runDiscovery } from '../devices/discovery/discoverDevices.ts';
+import { PullParamsSchema, runPull } from '../courier/pullDevice.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -28,6 +29,11 @@ export const jobKinds = {
     params: DiscoverParamsSchema,
     title: (p) => (p.subnet === undefined ? 'Look for devices' : `Look for devices (and SSH on ${p.subnet})`),
     run: runDiscovery,
+  }),
+  'courier.pull': defineJobKind({
+    params: PullParamsSchema,
+    title: (p) => `Pull journals from ${p.deviceName}`,
+    run: runPull,
   }),
 } as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
 

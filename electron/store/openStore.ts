@@ -39,23 +39,28 @@ export function openStore(dataDir: string): Store {
   return db;
 }
 
-/** Applies the migrations this store has not seen, each in its own transaction. */
+/**
+ * Applies the migrations this store has not seen, each in its own IMMEDIATE transaction
+ * that re-reads the version: the app, a CLI and a job worker may open the store at once.
+ */
 export function migrate(db: Store): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw new FieldkitError(
-      appError(
-        'CONFLICT',
-        `The store was written by a newer fieldkit (schema ${current}, this one knows ${migrations.length}).`,
-        'Update fieldkit on this laptop, or point FIELDKIT_DATA_DIR at another folder.',
-      ),
-    );
-  }
-  for (let version = current; version < migrations.length; version++) {
-    const sql = migrations[version] ?? '';
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+  for (;;) {
+    const applied = db.transaction(() => {
+      const current = db.pragma('user_version', { simple: true }) as number;
+      if (current > migrations.length) {
+        throw new FieldkitError(
+          appError(
+            'CONFLICT',
+            `The store was written by a newer fieldkit (schema ${current}, this one knows ${migrations.length}).`,
+            'Update fieldkit on this laptop, or point FIELDKIT_DATA_DIR at another folder.',
+          ),
+        );
+      }
+      if (current === migrations.length) return false;
+      db.exec(migrations[current] ?? '');
+      db.pragma(`user_version = ${current + 1}`);
+      return true;
+    }).immediate();
+    if (!applied) return;
   }
 }

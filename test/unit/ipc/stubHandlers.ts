@@ -56,6 +56,8 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'devices.forgetHostKey': { id: sampleDevice.id },
   'devices.connect': { id: sampleDevice.id },
   'devices.discover': { subnet: '10.0.0.0/24' },
+  'courier.pull': { id: sampleDevice.id },
+  'courier.status': {},
 };
 
 export type StubHandlers = { handlers: ApiHandlers; calls: Array<{ method: MethodName; params: unknown }> };
@@ -125,6 +127,14 @@ export function createStubHandlers(): StubHandlers {
     'devices.discover': (params) => {
       record('devices.discover', params);
       return Promise.resolve({ jobId: sampleJob.id });
+    },
+    'courier.pull': (params) => {
+      record('courier.pull', params);
+      return Promise.resolve({ jobId: sampleJob.id });
+    },
+    'courier.status': (params) => {
+      record('courier.status', params);
+      return Promise.resolve({ journals: [] });
     },
   };
   return { handlers, calls };

@@ -1,0 +1,197 @@
+/**
+ * The pull job: carry a device's journals to this laptop. Per journal it reads after the
+ * laptop's contiguous watermark (safety events first), verifies every batch (count and
+ * SHA-256), stores it with its watermark in one transaction, and only then tells the
+ * agent (custody.ack). A cut link loses nothing: the next pull resumes at the watermark
+ * and INSERT OR IGNORE absorbs any overlap.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { appError, FieldkitError, type Result } from '../../shared/errors.ts';
+import type { Priority } from '../../shared/journal.ts';
+import { agentRpcCommand, openAgentSession, openDeviceLink, type AgentSession } from '../devices/deviceConnection.ts';
+import { createDeviceStore } from '../devices/deviceStore.ts';
+import { throwIfCancelled, type JobContext } from '../jobs/jobContext.ts';
+import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
+import { verifyJournalBatch } from '../link/verifyJournalBatch.ts';
+import { openStore } from '../store/openStore.ts';
+import { createCourierStore, type CourierStore } from './courierStore.ts';
+
+export const PullParamsSchema = z.object({ dataDir: z.string(), deviceRef: z.string(), deviceName: z.string() });
+export type PullParams = z.infer<typeof PullParamsSchema>;
+
+export const PullResultSchema = z.object({
+  deviceRef: z.string(),
+  deviceId: z.string(),
+  journals: z.array(
+    z.object({
+      journal_id: z.string(),
+      pulled: z.number().int(),
+      new_records: z.number().int(),
+      contiguous_seq: z.number().int(),
+      agent_last_seq: z.number().int(),
+      losses: z.number().int(),
+      forwarded_reported: z.number().int(),
+    }),
+  ),
+  clockOffsetMs: z.number(),
+  roundTripMs: z.number(),
+  healthMinutes: z.number().int(),
+});
+export type PullResult = z.infer<typeof PullResultSchema>;
+
+/** Custody is acknowledged at least this often, so a cut link re-sends little. */
+const ackEveryRecords = 20_000;
+
+export async function runPull(params: PullParams, ctx: JobContext): Promise<PullResult> {
+  const db = openStore(params.dataDir);
+  try {
+    const devices = createDeviceStore(db);
+    const courier = createCourierStore(db);
+    const device = devices.get(params.deviceRef);
+    ctx.progress({ phase: 'connecting', bytesDone: 0, bytesTotal: null, unit: 'items' });
+    const link = await openDeviceLink(device, { appKey: loadOrCreateAppSshKey(params.dataDir) }).catch((error: unknown) => {
+      throw authHint(error);
+    });
+    try {
+      const session = await openAgentSession(link, agentRpcCommand(device));
+      try {
+        return await pullWithSession(session, { params, courier, ctx, site: device.site, via: `courier:${link.kind}`, onContact: (c) => devices.recordContact(params.deviceRef, c) });
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await link.close();
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function authHint(error: unknown): unknown {
+  if (error instanceof FieldkitError && error.appError.code === 'AUTH_FAILED') {
+    return new FieldkitError(appError('AUTH_FAILED', error.appError.message, 'Connect to the device once from Devices with its password; fieldkit then installs its own key and pulls need no password.'));
+  }
+  return error;
+}
+
+async function unwrap<T>(promise: Promise<Result<T>>): Promise<T> {
+  const result = await promise;
+  if (!result.ok) throw new FieldkitError(result.error);
+  return result.value;
+}
+
+async function pullWithSession(
+  session: AgentSession,
+  deps: {
+    params: PullParams;
+    courier: CourierStore;
+    ctx: JobContext;
+    site: string;
+    via: string;
+    onContact: (c: { agentDeviceId: string; journalId: string; agentVersion: string; modelVersion: string; clockOffsetMs: number; atMs: number }) => void;
+  },
+): Promise<PullResult> {
+  const { courier, ctx, params } = deps;
+  const { client, hello } = session;
+  deps.onContact({ agentDeviceId: hello.device_id, journalId: hello.journal_id, agentVersion: hello.agent_version, modelVersion: hello.model_version, clockOffsetMs: session.clockOffsetMs, atMs: Date.now() });
+  const courierId = courier.courierId();
+  const pullId = `pull_${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+  courier.startPull({ id: pullId, deviceRef: params.deviceRef, deviceId: hello.device_id, now: Date.now(), clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs });
+  const info = await unwrap(client.call('journal.info', {}));
+  const states = info.journals.map((j) =>
+    courier.noteJournal({
+      device_id: j.device_id,
+      journal_id: j.journal_id,
+      device_ref: params.deviceRef,
+      site: deps.site,
+      agent_last_seq: j.last_seq,
+      agent_first_seq: j.first_seq,
+      clock_offset_ms: session.clockOffsetMs,
+      now: Date.now(),
+    }),
+  );
+  const total = info.journals.reduce((sum, j, i) => sum + Math.max(0, j.last_seq - (states[i]?.contiguous_seq ?? 0)), 0);
+  let done = 0;
+  const report = (phase: string) => {
+    ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items' });
+  };
+  const journals: PullResult['journals'] = [];
+
+  for (const [index, journal] of info.journals.entries()) {
+    const state = states[index];
+    if (!state) continue;
+    let newRecords = 0;
+    let pulled = 0;
+    let contiguous = state.contiguous_seq;
+    let sinceAck = 0;
+    const ack = async () => {
+      if (contiguous <= state.custody_acked_seq && sinceAck === 0) return;
+      const acked = await unwrap(client.call('custody.ack', { courier_id: courierId, journal_id: journal.journal_id, through_seq: contiguous }));
+      courier.markCustodyAcked(journal.device_id, journal.journal_id, acked.through_seq);
+      sinceAck = 0;
+    };
+    const read = async (priorities: Priority[] | undefined) => {
+      const stream = client.stream('journal.read', { journal_id: journal.journal_id, after_seq: contiguous, batch_records: 5000, ...(priorities ? { priorities } : {}) }, { window: 4 });
+      for await (const batch of stream) {
+        if (ctx.signal.aborted) {
+          stream.cancel();
+          break;
+        }
+        const verified = verifyJournalBatch(batch);
+        if (!verified.ok) {
+          stream.cancel();
+          throw new FieldkitError(verified.error);
+        }
+        const last = batch.records.at(-1);
+        if (!last) continue;
+        if (batch.records.some((r) => r.device_id !== journal.device_id)) {
+          stream.cancel();
+          throw new FieldkitError(appError('VERIFICATION_FAILED', `Journal ${journal.journal_id} sent records of another device.`, 'Update the agent on this device; then pull again.'));
+        }
+        // A priority-filtered read leaves holes below its last seq: it must not move the watermark.
+        const inserted = courier.storeBatch({ records: batch.records, site: deps.site, via: deps.via, clockOffsetMs: session.clockOffsetMs, pullId, now: Date.now(), contiguousThrough: priorities ? null : last.seq });
+        newRecords += inserted;
+        pulled += batch.records.length;
+        if (!priorities) {
+          done += last.seq - contiguous;
+          contiguous = last.seq;
+          sinceAck += batch.records.length;
+          if (sinceAck >= ackEveryRecords) await ack();
+        }
+        report(priorities ? 'pulling safety events' : 'pulling');
+      }
+      await unwrap(stream.result);
+    };
+    report('pulling safety events');
+    await read([1]);
+    throwIfCancelled(ctx.signal);
+    await read(undefined);
+    await ack();
+    throwIfCancelled(ctx.signal);
+    const losses = await unwrap(client.call('loss.list', { journal_id: journal.journal_id, after_seq: 0 }));
+    courier.storeLosses(losses.losses, deps.site, Date.now());
+    // Tell the agent what reached ClickHouse through this laptop, so it may prune.
+    const forwarded = courier.forwardedThrough(journal.device_id, journal.journal_id);
+    let forwardedReported = state.forwarded_reported_seq;
+    if (forwarded > state.forwarded_reported_seq) {
+      const answer = await unwrap(client.call('forwarded.ack', { by: courierId, journal_id: journal.journal_id, through_seq: forwarded }));
+      courier.markForwardReported(journal.device_id, journal.journal_id, answer.forwarded_seq);
+      forwardedReported = answer.forwarded_seq;
+    }
+    journals.push({
+      journal_id: journal.journal_id,
+      pulled,
+      new_records: newRecords,
+      contiguous_seq: contiguous,
+      agent_last_seq: journal.last_seq,
+      losses: losses.losses.length,
+      forwarded_reported: forwardedReported,
+    });
+  }
+  report('health history');
+  const history = await unwrap(client.call('health.history', { since_ms: courier.lastHealthMinute(hello.device_id) }));
+  courier.storeHealthHistory(hello.device_id, history.minutes, history.events);
+  courier.endPull(pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
+  return { deviceRef: params.deviceRef, deviceId: hello.device_id, journals, clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs, healthMinutes: history.minutes.length };
+}

@@ -1,0 +1,104 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
+import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
+import { storeFileName } from '../../electron/store/openStore.ts';
+import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';
+import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
+import { startSshd, testPassword, testUser, type Sshd } from '../support/sshd.ts';
+import { makeTempDir } from '../support/tempDir.ts';
+
+/** Pulling journals from real agents, over the local link and over SSH with a cut. */
+describe('courier pull', () => {
+  const dir = makeTempDir();
+  let services: AppServices;
+  let sshd: Sshd;
+  let local: TestAgentInstall;
+  let remote: TestAgentInstall;
+  const dataDir = () => join(dir.path, 'data');
+  const launcher = (a: TestAgentInstall) => join(a.prefix, 'current', 'bin', 'fieldkit-agent');
+
+  beforeAll(async () => {
+    [sshd, local, remote] = await Promise.all([startSshd(), installTestAgent({ deviceId: 'demo-01' }), installTestAgent({ deviceId: 'pi-07', owner: testUser })]);
+    services = await createAppServices({ dataDir: dataDir(), version: 'test' });
+  });
+
+  afterAll(async () => {
+    await services.close();
+    await sshd.stop();
+    local.remove();
+    remote.remove();
+    dir.remove();
+  });
+
+  function held(deviceId: string): { n: number; min: number; max: number; uniq: number } {
+    const db = new Database(join(dataDir(), storeFileName), { readonly: true });
+    try {
+      return db.prepare(`SELECT count(*) AS n, min(seq) AS min, max(seq) AS max, count(DISTINCT seq) AS uniq FROM courier_records WHERE device_id = ?`).get(deviceId) as {
+        n: number;
+        min: number;
+        max: number;
+        uniq: number;
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  async function pull(id: string) {
+    const { jobId } = await services.handlers['courier.pull']({ id });
+    return services.jobs.whenFinished(jobId);
+  }
+
+  it('pulls every record of a local agent once, and again pulls nothing new', async () => {
+    ingestWithAgentCli(launcher(local), syntheticEvents(3000));
+    const { device } = await services.handlers['devices.add']({ name: 'demo-01', site: 'lab', link: { kind: 'local', agentCommand: `${launcher(local)} rpc` } });
+    const first = await pull(device.id);
+    expect(first.state).toBe('done');
+    const result = PullResultSchema.parse(first.result);
+    // Safety events (priority 1: every 97th) travel first, then again in the full pass.
+    expect(result.journals[0]).toMatchObject({ pulled: 3000 + 31, new_records: 3000, contiguous_seq: 3000, agent_last_seq: 3000 });
+    expect(held('demo-01')).toEqual({ n: 3000, min: 1, max: 3000, uniq: 3000 });
+    const second = PullResultSchema.parse((await pull(device.id)).result);
+    expect(second.journals[0]?.new_records).toBe(0);
+    const { journals } = await services.handlers['courier.status']({});
+    expect(journals.find((j) => j.device_id === 'demo-01')).toMatchObject({ held: 3000, pending_forward: 3000, custody_acked_seq: 3000 });
+  });
+
+  it('resumes after the SSH link is cut mid-pull: no gap, no duplicate', async () => {
+    ingestWithAgentCli(launcher(remote), syntheticEvents(60_000), testUser);
+    const { device } = await services.handlers['devices.add']({
+      name: 'pi-07',
+      link: { kind: 'ssh', host: '127.0.0.1', port: sshd.port, username: testUser, agentPrefix: remote.prefix },
+    });
+    const scan = await services.handlers['devices.scanHostKey']({ id: device.id });
+    await services.handlers['devices.trustHostKey']({ id: device.id, fingerprint: scan.fingerprint });
+    await services.handlers['devices.connect']({ id: device.id, password: testPassword });
+
+    const { jobId } = await services.handlers['courier.pull']({ id: device.id });
+    // Cut the link once some batches are stored.
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (held('pi-07').n >= 10_000) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 20);
+    });
+    sshd.killSessions();
+    const cut = await services.jobs.whenFinished(jobId);
+    expect(cut.state).toBe('failed');
+    expect(cut.error?.code).toMatch(/UNAVAILABLE|IO_ERROR/);
+    const partial = held('pi-07');
+    expect(partial.n).toBeLessThan(60_000);
+    expect(partial.n).toBe(partial.uniq);
+
+    const resumed = await pull(device.id);
+    expect(resumed.error).toBeNull();
+    expect(resumed.state).toBe('done');
+    expect(held('pi-07')).toEqual({ n: 60_000, min: 1, max: 60_000, uniq: 60_000 });
+    const { journals } = await services.handlers['courier.status']({});
+    expect(journals.find((j) => j.device_id === 'pi-07')).toMatchObject({ held: 60_000, contiguous_seq: 60_000, custody_acked_seq: 60_000 });
+  });
+});
