@@ -14,7 +14,8 @@ import { createAgentRpcClient, type AgentRpcClient } from '../../electron/link/a
 import { shellQuote } from '../../electron/link/linkApi.ts';
 import { createLocalLink } from '../../electron/link/localLink.ts';
 import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
-import { agentRpcProcessEntry, createAgentRpcRig, fixtureBootId, type AgentRpcChild, type AgentRpcRig } from '../support/agentRpcFixture.ts';
+import { agentVersion } from '../../agent/version.ts';
+import { agentRpcArgs, createAgentRpcRig, fixtureBootId, type AgentRpcChild, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 
 const text = new TextEncoder();
 const kernelLine = text.encode('[   12.345678] usb 1-1: new high-speed USB device number 2 using xhci_hcd\r\n');
@@ -59,7 +60,7 @@ describe('agent RPC client, every method over the local link', () => {
     });
     rig.fill(1500, { perTransaction: 100 });
     const link = createLocalLink();
-    const stream = await link.openStream(`${shellQuote(process.execPath)} ${shellQuote(agentRpcProcessEntry)} ${shellQuote(rig.configPath)} 2.0.1`);
+    const stream = await link.openStream([process.execPath, ...agentRpcArgs(rig.configPath)].map(shellQuote).join(' '));
     client = createAgentRpcClient(stream, { timeoutMs: 10_000 });
     closeLink = () => {
       client.close();
@@ -77,7 +78,7 @@ describe('agent RPC client, every method over the local link', () => {
     const before = Date.now();
     const hello = expectOk(await client.call('hello', { client: 'fieldkit-test' }));
     const after = Date.now();
-    expect(hello).toMatchObject({ protocol_version: 1, agent_version: '2.0.1', device_id: 'pi-07', site: 'north-field', model_version: 'yolov8n-2026.01' });
+    expect(hello).toMatchObject({ protocol_version: 1, agent_version: agentVersion, device_id: 'pi-07', site: 'north-field', model_version: 'yolov8n-2026.01' });
     expect(hello).toMatchObject({ hostname: hostname(), arch: arch(), boot_id: fixtureBootId });
     expect(hello.clock_ms).toBeGreaterThanOrEqual(before);
     expect(hello.clock_ms).toBeLessThanOrEqual(after);
@@ -123,7 +124,7 @@ describe('agent RPC client, every method over the local link', () => {
 
   it('health.get, health.watch and health.history', async () => {
     const sample = expectOk(await client.call('health.get', {}));
-    expect(HealthSampleSchema.parse(sample)).toMatchObject({ device_id: 'pi-07', agent_version: '2.0.1' });
+    expect(HealthSampleSchema.parse(sample)).toMatchObject({ device_id: 'pi-07', agent_version: agentVersion });
     expect(sample.journal.records).toBeGreaterThan(0);
 
     const watch = client.stream('health.watch', { interval_ms: 100 }, { window: 1 });

@@ -12,7 +12,7 @@ import { ReadStream, WriteStream } from 'node:tty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentRpcClient, type AgentRpcClient } from '../../electron/link/agentRpcClient.ts';
 import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
-import { agentRpcProcessEntry, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
+import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 
 async function waitForPath(path: string): Promise<void> {
   for (let i = 0; i < 250 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -45,7 +45,7 @@ describe('agent RPC over a serial console (PTY, raw mode)', () => {
     const near = join(rig.dir, 'ttyLaptop');
     agentTty = join(rig.dir, 'ttyPi');
     // The agent's end: its stdin and stdout are the PTY (raw, no echo); stderr goes to a file, as it must on a console.
-    const agentCommand = `ln -sf $(tty) ${agentTty}; exec ${process.execPath} ${agentRpcProcessEntry} ${rig.configPath} 2>${join(rig.dir, 'agent.log')}`;
+    const agentCommand = `ln -sf $(tty) ${agentTty}; exec ${[process.execPath, ...agentRpcArgs(rig.configPath)].join(' ')} 2>${join(rig.dir, 'agent.log')}`;
     socat = spawn('socat', [`pty,link=${near},raw,echo=0`, `system:${agentCommand},pty,raw,echo=0,setsid,ctty`], { stdio: 'ignore' });
     await waitForPath(near);
     await waitForPath(agentTty);

@@ -1,7 +1,7 @@
 /**
  * An agent to talk RPC to, for tests and the bench: a temp data dir with a config (health
  * read from a copy of the Pi 5 fixture tree, with a boot_id), the real journal filled with
- * events, and the RPC server running as a real child process on a pipe.
+ * events, and the real `fieldkit-agent rpc` (agent/main.ts) as a child process on a pipe.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,13 @@ import type { AppendResult, Journal } from '../../agent/journal/journalApi.ts';
 import type { RpcDeps } from '../../agent/rpc/rpcApi.ts';
 import { makeTempDir } from './tempDir.ts';
 
-export const agentRpcProcessEntry = join(import.meta.dirname, 'agentRpcProcess.ts');
+/** The agent's command line, run from source: `node agent/main.ts --config <path> rpc`. */
+export const agentCliEntry = join(import.meta.dirname, '../../agent/main.ts');
+
+/** The argv that serves RPC for a config (after the node binary). */
+export function agentRpcArgs(configPath: string): string[] {
+  return [agentCliEntry, '--config', configPath, 'rpc'];
+}
 const fixtureTree = join(import.meta.dirname, '../fixtures/pi-sys/pi5-healthy');
 export const fixtureBootId = '6f1c0c56-3a4e-4a7e-9b1e-2f0d1c9a7b42';
 
@@ -37,7 +43,7 @@ export type AgentRpcRig = {
   deps(agentVersion?: string): RpcDeps;
   /** Appends `count` events (JSON payloads of about `payloadBytes`), in transactions of `perTransaction`. */
   fill(count: number, options?: { payloadBytes?: number; priority?: (i: number) => Priority; perTransaction?: number }): AppendResult[];
-  start(agentVersion?: string): AgentRpcChild;
+  start(): AgentRpcChild;
   remove(): void;
 };
 
@@ -106,8 +112,8 @@ export function createAgentRpcRig(overrides: Partial<AgentConfigInput> = {}): Ag
         j.close();
       }
     },
-    start(agentVersion = '1.4.2-test') {
-      const child = spawn(process.execPath, [agentRpcProcessEntry, configPath, agentVersion], { stdio: ['pipe', 'pipe', 'pipe'] });
+    start() {
+      const child = spawn(process.execPath, agentRpcArgs(configPath), { stdio: ['pipe', 'pipe', 'pipe'] });
       children.push(child);
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
