@@ -48,22 +48,30 @@ function isStreaming(method: AgentMethodName): method is AgentStreamingMethodNam
   return Object.hasOwn(streamProducers, method);
 }
 
-/** Says what went wrong on the input, without flooding the log when a serial line is noisy. */
+/**
+ * Says what went wrong on the input without flooding the log when a serial line is noisy:
+ * damaged frames one line each (at most 20 per 10 s), plain noise as a byte count per 10 s.
+ */
 function createFaultLog(log: (line: string) => void): (item: DecodedItem & { kind: 'fault' }) => void {
   const windowMs = 10_000;
   const perWindow = 20;
-  let windowStart = 0;
+  let windowStart = Date.now();
   let logged = 0;
   let suppressed = 0;
+  let noiseBytes = 0;
   return (item) => {
     const now = Date.now();
     if (now - windowStart >= windowMs) {
-      if (suppressed > 0) log(`rpc: ${suppressed} more input faults in the last ${windowMs / 1000} s not shown`);
+      if (noiseBytes > 0) log(`rpc: skipped ${noiseBytes} bytes of noise on the input in the last ${Math.round((now - windowStart) / 1000)} s`);
+      if (suppressed > 0) log(`rpc: ${suppressed} more damaged input frames not shown`);
       windowStart = now;
       logged = 0;
       suppressed = 0;
+      noiseBytes = 0;
     }
-    if (logged < perWindow) {
+    if (item.fault === 'garbage') {
+      noiseBytes += item.bytes;
+    } else if (logged < perWindow) {
       logged++;
       log(`rpc: input ${item.fault}: ${item.detail}`);
     } else {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RpcMessage } from '../../shared/agentRpc.ts';
 import type { JournalBatch } from '../../shared/journal.ts';
+import { crc32c } from '../../shared/crc32c.ts';
 import { encodeFrame, frameHeaderBytes } from '../../shared/rpcFrame.ts';
 import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
 import { createAgentRpcRig, type AgentRpcChild, type AgentRpcRig } from '../support/agentRpcFixture.ts';
@@ -71,6 +72,24 @@ describe('agent RPC server over a pipe', () => {
     expect(session.of(20)).toEqual([]);
     expect(session.of(21)).toEqual([]);
     await session.waitFor('the faults in the agent log', () => /header_crc/.test(agent.stderr()) && /payload_crc/.test(agent.stderr()));
+  });
+
+  it('does not wait for a 2 GB frame or a truncated one: the next request is answered at once', async () => {
+    // A header with a valid CRC claiming 2 GB: refused as corrupt, nothing allocated or awaited.
+    const huge = new Uint8Array(frameHeaderBytes);
+    const view = new DataView(huge.buffer);
+    huge.set([0xf1, 0x4b, 0x01, 0xd7, 1, 1]);
+    view.setUint32(8, 2 ** 31, true);
+    view.setUint32(12, crc32c(huge, 0, 12), true);
+    const truncated = encodeFrame({ type: 'request', id: 24, method: 'journal.info', params: {}, credit: 0 });
+    const logFrom = agent.stderr().length;
+    const logSince = (): string => agent.stderr().slice(logFrom);
+    session.sendBytes(Uint8Array.of(...huge, ...truncated.subarray(0, truncated.length - 9)));
+    session.send({ type: 'request', id: 25, method: 'journal.info', params: {}, credit: 0 });
+    expect((await session.result(25, 3000)).result.ok).toBe(true);
+    expect(session.of(24)).toEqual([]);
+    // The cut frame is caught by its CRC (or as interrupted, when the next frame arrives separately).
+    await session.waitFor('the refusals in the agent log', () => /header_field: frame length 2147483648/.test(logSince()) && /input (payload_crc|interrupted): /.test(logSince()));
   });
 
   it('answers bad requests with a named field, an unknown method, a reused id and a message without an id', async () => {
