@@ -18,7 +18,7 @@ export type Sshd = {
   fingerprint: string;
   /** Restarts the server with a new host key (a reinstalled Pi, or an impostor). */
   rotateHostKey(): Promise<void>;
-  /** Kills every session process (a cut link) but keeps the server listening. */
+  /** Kills every session of this server (a cut link) but keeps it listening. */
   killSessions(): void;
   stop(): Promise<void>;
 };
@@ -31,7 +31,8 @@ export function ensureTestUser(): void {
     execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', testUser]);
   }
   execFileSync('chpasswd', { input: `${testUser}:${testPassword}\n` });
-  rmSync(`/home/${testUser}/.ssh`, { recursive: true, force: true });
+  // ~/.ssh is left alone: tests run in parallel, each with its own app key, so a key
+  // installed by one never lets another in.
 }
 
 function freePort(): Promise<number> {
@@ -140,11 +141,14 @@ export async function startSshd(): Promise<Sshd> {
       await start();
     },
     killSessions() {
-      // Session processes run as the test user; the listener runs as root.
+      // Each connection is served by a child of this listener: killing those cuts every
+      // session of this server only (other tests' servers run beside it).
+      const pid = child?.pid;
+      if (pid === undefined) return;
       try {
-        execFileSync('pkill', ['-KILL', '-u', testUser]);
+        execFileSync('pkill', ['-KILL', '-P', String(pid)]);
       } catch {
-        // none running
+        // no session open
       }
     },
     async stop() {
