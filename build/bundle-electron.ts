@@ -11,6 +11,7 @@
 import { chmod, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { bundleAgentCode } from './agent/bundleAgentCode.ts';
 import { build, type BuildOptions } from 'esbuild';
 
 const root = path.join(import.meta.dirname, '..');
@@ -82,7 +83,9 @@ export async function bundleElectron(outDir: string = defaultOutDir): Promise<Bu
     }),
   ]);
   await chmod(path.join(outDir, 'cli.js'), 0o755);
-  const outputs: BundleOutput[] = [];
+  // The demo site runs real agents on the laptop: the same agent bundle a Pi gets.
+  const agent = await bundleAgentCode(path.join(outDir, 'agent.mjs'));
+  const outputs: BundleOutput[] = [{ file: agent.file, bytes: agent.bytes }];
   for (const result of results) {
     for (const [file, output] of Object.entries(result.metafile?.outputs ?? {})) {
       if (!file.endsWith('.map')) outputs.push({ file: path.resolve(root, file), bytes: output.bytes });

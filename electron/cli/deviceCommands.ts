@@ -14,7 +14,7 @@ const deviceColumns = [
   { header: 'ID', value: (d: Device) => d.id },
   { header: 'NAME', value: (d: Device) => d.name },
   { header: 'SITE', value: (d: Device) => d.site },
-  { header: 'LINK', value: (d: Device) => `${d.link.kind} ${describeLink(d.link)}` },
+  { header: 'LINK', value: (d: Device) => (d.link.kind === 'local' ? 'local' : `${d.link.kind} ${describeLink(d.link)}`) },
   { header: 'AGENT', value: (d: Device) => d.agentVersion ?? '—' },
   { header: 'LAST SEEN', value: (d: Device) => (d.lastSeenMs === null ? 'never' : new Date(d.lastSeenMs).toISOString().replace('T', ' ').slice(0, 19)) },
   { header: 'STATUS', value: (d: Device) => d.lastError ?? (d.link.kind === 'ssh' && d.hostKeyFingerprint === null ? 'host key not accepted yet' : 'ok') },

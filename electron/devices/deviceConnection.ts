@@ -86,9 +86,16 @@ export type AgentSession = {
 export async function openAgentSession(link: Link, agentCommand: string): Promise<AgentSession> {
   const stream = await link.openStream(agentCommand);
   const client = createAgentRpcClient(stream, { timeoutMs: 15_000 });
-  const sentAt = Date.now();
-  const hello = await client.call('hello', { client: 'fieldkit' });
-  const receivedAt = Date.now();
+  // The first answer includes the agent's start-up; the clock offset is taken from a
+  // second round trip, which measures only the link.
+  let sentAt = Date.now();
+  let hello = await client.call('hello', { client: 'fieldkit' });
+  let receivedAt = Date.now();
+  if (hello.ok) {
+    sentAt = Date.now();
+    hello = await client.call('hello', { client: 'fieldkit' });
+    receivedAt = Date.now();
+  }
   if (!hello.ok) {
     client.close();
     stream.close();

@@ -121,6 +121,12 @@ export function createDeviceStore(db: Store) {
       get(id);
       db.prepare(`DELETE FROM devices WHERE id = ?`).run(id);
     },
+    /** Replaces how a device is reached (the demo site's agents move with the app). */
+    setLink(id: string, link: LinkSpec): Device {
+      get(id);
+      db.prepare(`UPDATE devices SET link = ?, link_key = ? WHERE id = ?`).run(JSON.stringify(link), linkKey(link), id);
+      return get(id);
+    },
     pinHostKey(id: string, fingerprint: string | null): Device {
       get(id);
       db.prepare(`UPDATE devices SET host_key_fingerprint = ? WHERE id = ?`).run(fingerprint, id);
