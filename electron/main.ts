@@ -65,6 +65,8 @@ function startShell(): void {
         // Jobs run in a forked worker; ELECTRON_RUN_AS_NODE makes the Electron binary a plain Node.
         worker: { execPath: process.execPath, script: path.join(bundleDir, 'jobWorker.js'), env: { ELECTRON_RUN_AS_NODE: '1' } },
         watchDrives: true,
+        // First run with no Pis registered: a demo site so the app shows something real.
+        demo: process.env.FIELDKIT_DEMO === '0' ? false : 'auto',
       });
       const ready = await services;
       mainWindow = openMainWindow(ready, () => {

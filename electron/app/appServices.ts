@@ -14,6 +14,8 @@ import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts'
 import { listDrives } from '../drives/listDrives.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
 import { createJobStore, isProcessAlive } from '../jobs/jobStore.ts';
+import { createFileSecretStore, type SecretStore } from '../settings/secretStore.ts';
+import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
 import { openStore } from '../store/openStore.ts';
 
 export type { WorkerLaunch } from '../jobs/jobRunner.ts';
@@ -34,6 +36,11 @@ export type AppServicesOptions = {
   watchDrives?: boolean;
   driveIntervalMs?: number;
   onError?: (error: unknown) => void;
+  /**
+   * Where secrets (the ClickHouse password) are kept. Default: a 0600 file in the data
+   * folder (CLI, web host); electron/main.ts may pass one backed by Electron safeStorage.
+   */
+  secretStore?: SecretStore;
 };
 
 export async function createAppServices(options: AppServicesOptions): Promise<AppServices> {
@@ -66,10 +73,12 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     : null;
 
   const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir });
+  const secrets = options.secretStore ?? createFileSecretStore(options.dataDir);
 
   const handlers: ApiHandlers = {
     ...devices.handlers,
-    ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir }),
+    ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets }),
+    ...createSettingsHandlers({ db, secrets }),
     'app.info': () => Promise.resolve(info),
     'drives.list': async ({ imageSizeBytes }) => {
       if (imageSizeBytes === undefined) return { drives: watcher ? await watcher.refresh() : await listAll() };

@@ -40,6 +40,14 @@ export const cliCommandFor = {
   'devices.discover': 'devices discover',
   'courier.pull': 'pull',
   'courier.status': 'courier',
+  'courier.forward': 'forward',
+  'courier.reconcile': 'reconcile',
+  'courier.quarantine.list': 'quarantine list',
+  'courier.quarantine.retry': 'quarantine retry',
+  'courier.quarantine.discard': 'quarantine discard',
+  'settings.clickhouse.get': 'settings clickhouse',
+  'settings.clickhouse.set': 'settings clickhouse',
+  'settings.clickhouse.test': 'settings clickhouse --test',
 } as const satisfies Record<MethodName, string>;
 
 type GlobalOptions = { json?: boolean; dataDir?: string };
