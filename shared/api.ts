@@ -4,7 +4,8 @@
  * Carriers validate requests here and answer `Result`s, never thrown errors.
  */
 import { z } from 'zod';
-import { CourierJournalSchema } from './courier.ts';
+import { ClickHouseSettingsPatchSchema, ClickHouseSettingsViewSchema, ClickHouseTestResultSchema, BatchRowsSchema } from './clickhouseSettings.ts';
+import { CourierJournalSchema, QuarantineEntrySchema, QuarantineIdSchema, ReconcileResultSchema } from './courier.ts';
 import { DeviceRefSchema, DeviceSchema, DiscoveredSchema, LinkSpecSchema } from './devices.ts';
 import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
@@ -130,6 +131,62 @@ export const methods = {
     summary: 'What this laptop holds per device and journal: records, pending forward, watermarks, losses.',
     request: z.strictObject({}),
     response: z.object({ journals: z.array(CourierJournalSchema) }),
+  },
+  'courier.forward': {
+    summary: 'Forward what this laptop holds to ClickHouse, exactly once, in compressed batches (a job).',
+    request: z.strictObject({
+      /** Rows per insert for this run; the saved setting when absent. */
+      batchRows: BatchRowsSchema.optional(),
+      /** How long to keep retrying while ClickHouse is unreachable before the job gives up (it resumes next time). */
+      retryForSeconds: z.number().int().min(0).max(3600).default(60),
+    }),
+    response: z.object({ jobId: JobIdSchema }),
+  },
+  'courier.reconcile': {
+    summary: 'Compare ClickHouse with what each device journaled: counts, missing ranges and why, duplicates awaiting merge.',
+    request: z.strictObject({
+      /** Only this device (its agent device id); every journal this laptop knows when absent. */
+      deviceId: z.string().min(1).max(128).optional(),
+      /** Missing ranges listed per journal (the total is always counted). */
+      maxRanges: z.number().int().min(1).max(10_000).default(100),
+    }),
+    response: ReconcileResultSchema,
+  },
+  'courier.quarantine.list': {
+    summary: 'Rows ClickHouse refused, set aside with the server\'s reason (discarded ones too when asked).',
+    request: z.strictObject({
+      includeDiscarded: z.boolean().default(false),
+      limit: z.number().int().min(1).max(10_000).default(500),
+    }),
+    response: z.object({ entries: z.array(QuarantineEntrySchema), quarantined: z.number().int().nonnegative(), discarded: z.number().int().nonnegative() }),
+  },
+  'courier.quarantine.retry': {
+    summary: 'Put quarantined rows back in the forward queue (all when no ids are given) and start a forward.',
+    request: z.strictObject({ ids: z.array(QuarantineIdSchema).min(1).max(10_000).optional() }),
+    response: z.object({ requeued: z.number().int().nonnegative(), jobId: JobIdSchema.nullable() }),
+  },
+  'courier.quarantine.discard': {
+    summary: 'Give up on quarantined rows for good; the reason is recorded and reconcile shows them as discarded.',
+    request: z.strictObject({
+      ids: z.array(QuarantineIdSchema).min(1).max(10_000),
+      reason: z.string().trim().min(3, 'say why these rows are discarded (kept with them)').max(500),
+    }),
+    response: z.object({ discarded: z.number().int().nonnegative() }),
+  },
+  'settings.clickhouse.get': {
+    summary: 'Where the courier forwards to (the password is never shown; only whether one is set).',
+    request: z.strictObject({}),
+    response: z.object({ settings: ClickHouseSettingsViewSchema.nullable() }),
+  },
+  'settings.clickhouse.set': {
+    summary: 'Change the ClickHouse connection: URL, user, password, database, table, cluster, TLS and batch size.',
+    request: ClickHouseSettingsPatchSchema,
+    response: z.object({ settings: ClickHouseSettingsViewSchema }),
+  },
+  'settings.clickhouse.test': {
+    summary: 'Connect to the configured ClickHouse, ask its version and whether it takes deduplication tokens.',
+    request: z.strictObject({}),
+    response: ClickHouseTestResultSchema,
   },
 } as const satisfies Record<string, MethodSpec>;
 

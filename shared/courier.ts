@@ -21,5 +21,109 @@ export const CourierJournalSchema = z.object({
   lost_records: z.number().int().nonnegative(),
   last_pull_ms: z.number().int(),
   last_clock_offset_ms: z.number().int().nullable(),
+  /** Rows ClickHouse refused, set aside until retried or discarded (see courier.quarantine.*). */
+  quarantined: z.number().int().nonnegative(),
+  /** When a batch of this journal was last confirmed by ClickHouse (null: never). */
+  last_forward_ms: z.number().int().nullable(),
 });
 export type CourierJournal = z.infer<typeof CourierJournalSchema>;
+
+/** What one forward job did. */
+export const ForwardResultSchema = z.object({
+  serverVersion: z.string(),
+  dedupTokens: z.boolean(),
+  /** Records and loss records ClickHouse confirmed in this run. */
+  forwarded: z.number().int().nonnegative(),
+  lossesForwarded: z.number().int().nonnegative(),
+  batches: z.number().int().nonnegative(),
+  /** Rows set aside in this run because the server refused them. */
+  quarantined: z.number().int().nonnegative(),
+  /** Still waiting (0 unless the run was cut short). */
+  pending: z.number().int().nonnegative(),
+  retries: z.number().int().nonnegative(),
+  rowsPerSec: z.number().nonnegative(),
+});
+export type ForwardResult = z.infer<typeof ForwardResultSchema>;
+
+/**
+ * Why seqs are missing from ClickHouse:
+ * - `lost_on_device`: covered by the agent's loss records (retention or corruption);
+ * - `not_yet_pulled`: above what this laptop holds contiguously, still on the device;
+ * - `not_yet_forwarded`: held on this laptop, waiting for a forward;
+ * - `quarantined`: held here, refused by ClickHouse, waiting for retry or discard;
+ * - `discarded`: refused by ClickHouse and discarded by a technician (with a recorded reason);
+ * - `held_by_other_courier`: the agent handed them to another courier or its own uplink;
+ * - `unknown`: none of the above (forwarded but gone from ClickHouse, or never seen).
+ */
+export const MissingReasonSchema = z.enum(['lost_on_device', 'not_yet_pulled', 'not_yet_forwarded', 'quarantined', 'discarded', 'held_by_other_courier', 'unknown']);
+export type MissingReason = z.infer<typeof MissingReasonSchema>;
+
+export const MissingRangeSchema = z.object({
+  from_seq: z.number().int().positive(),
+  to_seq: z.number().int().positive(),
+  count: z.number().int().positive(),
+  reason: MissingReasonSchema,
+  /** Words for the technician ("retention on device", "courier laptop:x"). */
+  detail: z.string(),
+});
+export type MissingRange = z.infer<typeof MissingRangeSchema>;
+
+export const ReconcileJournalSchema = z.object({
+  device_id: z.string(),
+  journal_id: z.string(),
+  device_ref: z.string().nullable(),
+  status: z.enum(['complete', 'missing']),
+  /** Seqs 1 through here are expected (the device's last seq as last seen, or more). */
+  expected_through: z.number().int().nonnegative(),
+  clickhouse: z.object({
+    /** Rows including those not merged yet. */
+    count: z.number().int().nonnegative(),
+    distinct: z.number().int().nonnegative(),
+    min_seq: z.number().int().nonnegative(),
+    max_seq: z.number().int().nonnegative(),
+  }),
+  /** Rows that ReplacingMergeTree will merge away (count minus distinct); FINAL already hides them. */
+  duplicates_awaiting_merge: z.number().int().nonnegative(),
+  missing_records: z.number().int().nonnegative(),
+  /** Missing seqs per reason. */
+  missing_by_reason: z.record(MissingReasonSchema, z.number().int().nonnegative()),
+  /** Missing ranges, explained; at most `missing_ranges_total` shown, the first ones. */
+  missing: z.array(MissingRangeSchema),
+  missing_ranges_total: z.number().int().nonnegative(),
+  /** One line: "pi-07: complete" or "pi-07: seq 1200-1350 missing (lost on device: retention)". */
+  summary: z.string(),
+});
+export type ReconcileJournal = z.infer<typeof ReconcileJournalSchema>;
+
+export const ReconcileResultSchema = z.object({
+  checkedMs: z.number().int(),
+  serverVersion: z.string(),
+  table: z.string(),
+  journals: z.array(ReconcileJournalSchema),
+});
+export type ReconcileResult = z.infer<typeof ReconcileResultSchema>;
+
+export const QuarantineIdSchema = z.number().int().positive();
+
+/** A row ClickHouse refused, kept on this laptop with the server's words. */
+export const QuarantineEntrySchema = z.object({
+  id: QuarantineIdSchema,
+  kind: z.enum(['record', 'loss']),
+  device_id: z.string(),
+  journal_id: z.string(),
+  /** The record's seq, or the loss record's first seq. */
+  seq: z.number().int(),
+  /** The loss record's last seq; equal to seq for a record. */
+  to_seq: z.number().int(),
+  state: z.enum(['quarantined', 'discarded']),
+  /** What the server said when it refused the row alone. */
+  reason: z.string(),
+  attempts: z.number().int().positive(),
+  quarantined_ms: z.number().int(),
+  last_attempt_ms: z.number().int(),
+  /** The start of the row as sent, for a technician to see what is wrong with it. */
+  preview: z.string(),
+  discarded_ms: z.number().int().nullable(),
+  discard_reason: z.string().nullable(),
+});
+export type QuarantineEntry = z.infer<typeof QuarantineEntrySchema>;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AppErrorSchema } from './errors.ts';
 
-export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull']);
+export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward']);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
 export const JobStateSchema = z.enum(['running', 'done', 'failed', 'cancelled']);

@@ -1,19 +1,52 @@
 /** The courier.* methods of the app API. */
 import type { CourierJournal } from '../../shared/courier.ts';
+import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
 import type { DeviceStore } from '../devices/deviceStore.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
+import { isProcessAlive } from '../jobs/jobStore.ts';
+import { CLICKHOUSE_PASSWORD_SECRET } from '../settings/clickhouseSettingsStore.ts';
+import type { SecretStore } from '../settings/secretStore.ts';
+import { requireClickHouseTarget } from '../settings/settingsHandlers.ts';
 import type { Store } from '../store/openStore.ts';
 import { createCourierStore } from './courierStore.ts';
+import { createQuarantineStore } from './quarantineStore.ts';
+import { reconcileWithClickHouse } from './reconcile.ts';
 
-type CourierMethods = 'courier.pull' | 'courier.status';
+type CourierMethods =
+  | 'courier.pull'
+  | 'courier.status'
+  | 'courier.forward'
+  | 'courier.reconcile'
+  | 'courier.quarantine.list'
+  | 'courier.quarantine.retry'
+  | 'courier.quarantine.discard';
 
-export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; devices: DeviceStore; dataDir: string }): Pick<ApiHandlers, CourierMethods> {
+export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; devices: DeviceStore; dataDir: string; secrets: SecretStore }): Pick<ApiHandlers, CourierMethods> {
   const courier = createCourierStore(deps.db);
+  const quarantine = createQuarantineStore(deps.db);
   const counts = deps.db.prepare(
-    `SELECT count(*) AS held, sum(forwarded_ms IS NULL) AS pending FROM courier_records WHERE device_id = ? AND journal_id = ?`,
+    `SELECT count(*) AS held, sum(forwarded_ms IS NULL AND quarantine_state IS NULL) AS pending FROM courier_records WHERE device_id = ? AND journal_id = ?`,
   );
   const lossCounts = deps.db.prepare(`SELECT count(*) AS losses, coalesce(sum(count), 0) AS lost FROM courier_losses WHERE device_id = ? AND journal_id = ?`);
+  const ownerPid = deps.db.prepare(`SELECT owner_pid FROM jobs WHERE id = ?`);
+  const lastForward = deps.db.prepare(`SELECT last_forward_ms FROM courier_journals WHERE device_id = ? AND journal_id = ?`);
+
+  /** Starts a forward, unless one is already running (in this process or another). */
+  async function startForward(request: { batchRows?: number | undefined; retryForSeconds: number }): Promise<string> {
+    const running = deps.jobs.list({ limit: 50, state: 'running' }).find((job) => job.kind === 'courier.forward');
+    if (running !== undefined && (deps.jobs.workerPid(running.id) !== undefined || isProcessAlive((ownerPid.get(running.id) as { owner_pid: number | null } | undefined)?.owner_pid ?? -1))) {
+      throw new FieldkitError(appError('CONFLICT', `A forward is already running (${running.id}).`, 'Wait for it to finish, or cancel it (fieldkit jobs cancel ' + running.id + ').'));
+    }
+    const target = await requireClickHouseTarget(deps.db, deps.secrets);
+    const job = deps.jobs.start(
+      'courier.forward',
+      { dataDir: deps.dataDir, retryForMs: request.retryForSeconds * 1000, ...(request.batchRows === undefined ? {} : { batchRows: request.batchRows }) },
+      { [CLICKHOUSE_PASSWORD_SECRET]: target.password },
+    );
+    return job.id;
+  }
+
   return {
     'courier.pull': ({ id }) => {
       const device = deps.devices.get(id);
@@ -24,6 +57,7 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
       const journals: CourierJournal[] = courier.journals().map((j) => {
         const c = counts.get(j.device_id, j.journal_id) as { held: number; pending: number | null };
         const l = lossCounts.get(j.device_id, j.journal_id) as { losses: number; lost: number };
+        const f = lastForward.get(j.device_id, j.journal_id) as { last_forward_ms: number | null } | undefined;
         return {
           device_id: j.device_id,
           journal_id: j.journal_id,
@@ -39,9 +73,29 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
           lost_records: l.lost,
           last_pull_ms: j.last_pull_ms,
           last_clock_offset_ms: j.last_clock_offset_ms,
+          quarantined: quarantine.countFor(j.device_id, j.journal_id),
+          last_forward_ms: f?.last_forward_ms ?? null,
         };
       });
       return Promise.resolve({ journals });
+    },
+    'courier.forward': async (request) => ({ jobId: await startForward(request) }),
+    'courier.reconcile': async ({ deviceId, maxRanges }) => {
+      const target = await requireClickHouseTarget(deps.db, deps.secrets);
+      return reconcileWithClickHouse(deps.db, target, { maxRanges, ...(deviceId === undefined ? {} : { deviceId }) });
+    },
+    'courier.quarantine.list': (request) => Promise.resolve(quarantine.list(request)),
+    'courier.quarantine.retry': async ({ ids }) => {
+      const requeued = quarantine.requeue(ids);
+      if (requeued === 0) return { requeued, jobId: null };
+      return { requeued, jobId: await startForward({ retryForSeconds: 60 }) };
+    },
+    'courier.quarantine.discard': ({ ids, reason }) => {
+      const missing = ids.filter((id) => quarantine.get(id)?.state !== 'quarantined');
+      if (missing.length > 0) {
+        throw new FieldkitError(appError('NOT_FOUND', `No quarantined row has id ${missing.join(', ')}.`, 'List them with `fieldkit quarantine list` and use their ids.', 'ids'));
+      }
+      return Promise.resolve({ discarded: quarantine.discard(ids, reason, Date.now()) });
     },
   };
 }

@@ -6,6 +6,8 @@ export type JobContext = {
   signal: AbortSignal;
   progress(progress: WorkerProgress): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
+  /** Secrets handed to this job by the app (never stored with the job). */
+  secrets: Readonly<Record<string, string>>;
 };
 
 /** Thrown by a job that stopped because it was cancelled, after it cleaned up. */

@@ -8,6 +8,7 @@ import type { JobContext } from './jobContext.ts';
 import { ReadCheckParamsSchema, runReadCheck } from '../drives/readCheck.ts';
 import { DiscoverParamsSchema, runDiscovery } from '../devices/discovery/discoverDevices.ts';
 import { PullParamsSchema, runPull } from '../courier/pullDevice.ts';
+import { ForwardParamsSchema, runForward } from '../courier/forwardJob.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -34,6 +35,11 @@ export const jobKinds = {
     params: PullParamsSchema,
     title: (p) => `Pull journals from ${p.deviceName}`,
     run: runPull,
+  }),
+  'courier.forward': defineJobKind({
+    params: ForwardParamsSchema,
+    title: () => 'Forward journals to ClickHouse',
+    run: runForward,
   }),
 } as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
 

@@ -7,7 +7,14 @@ import { AppErrorSchema } from '../../shared/errors.ts';
 import { JobKindSchema } from '../../shared/jobs.ts';
 
 export const RunnerToWorkerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('start'), jobId: z.string(), kind: JobKindSchema, params: z.json() }),
+  z.object({
+    type: z.literal('start'),
+    jobId: z.string(),
+    kind: JobKindSchema,
+    params: z.json(),
+    /** Secrets the job needs (a ClickHouse password): sent over IPC only, never kept in job history. */
+    secrets: z.record(z.string(), z.string()).optional(),
+  }),
   z.object({ type: z.literal('cancel'), reason: z.string() }),
 ]);
 export type RunnerToWorker = z.infer<typeof RunnerToWorkerSchema>;

@@ -152,7 +152,8 @@ export function createJobRunner(options: {
     });
   }
 
-  function start<K extends JobKind>(kind: K, params: JobParamsOf<K>): JobRecord {
+  /** Starts a job; `secrets` go to its worker over IPC and are never written to job history. */
+  function start<K extends JobKind>(kind: K, params: JobParamsOf<K>, secrets?: Record<string, string>): JobRecord {
     const spec = jobKinds[kind] as JobKindSpec<unknown>;
     const parsed = spec.params.parse(params);
     const id = `job_${now().toString(36)}${randomBytes(5).toString('hex')}`;
@@ -193,7 +194,7 @@ export function createJobRunner(options: {
       onWorkerGone(job, code, signal);
     });
     emit({ type: 'started', jobId: id, at: createdAt, kind, title });
-    const startMessage: RunnerToWorker = { type: 'start', jobId: id, kind, params: parsed as never };
+    const startMessage: RunnerToWorker = { type: 'start', jobId: id, kind, params: parsed as never, ...(secrets ? { secrets } : {}) };
     child.send(startMessage);
     const record = store.get(id);
     if (!record) throw new Error(`job ${id} vanished from the store`);

@@ -23,7 +23,7 @@ function send(message: WorkerToRunner): Promise<void> {
 const abort = new AbortController();
 let started = false;
 
-async function runJob(kind: keyof typeof jobKinds, rawParams: unknown): Promise<WorkerToRunner> {
+async function runJob(kind: keyof typeof jobKinds, rawParams: unknown, secrets: Record<string, string>): Promise<WorkerToRunner> {
   const spec = jobKinds[kind] as JobKindSpec<unknown>;
   const params = spec.params.safeParse(rawParams);
   if (!params.success) {
@@ -37,6 +37,7 @@ async function runJob(kind: keyof typeof jobKinds, rawParams: unknown): Promise<
       signal: abort.signal,
       progress: (progress) => void send({ type: 'progress', progress }),
       log: (level, message) => void send({ type: 'log', level, message }),
+      secrets,
     });
     return { type: 'done', result: toJsonValue(result) };
   } catch (error) {
@@ -59,7 +60,7 @@ process.on('message', (raw: unknown) => {
   }
   if (started) return;
   started = true;
-  void runJob(message.data.kind, message.data.params).then(async (final) => {
+  void runJob(message.data.kind, message.data.params, message.data.secrets ?? {}).then(async (final) => {
     await send(final);
     process.disconnect();
   });

@@ -5,6 +5,7 @@
  * and a sample request.
  */
 import type { MethodName, RequestOf } from '../../../shared/api.ts';
+import type { ClickHouseSettingsView } from '../../../shared/clickhouseSettings.ts';
 import type { Device } from '../../../shared/devices.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
 import type { ApiHandlers } from '../../../electron/api/dispatch.ts';
@@ -58,6 +59,25 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'devices.discover': { subnet: '10.0.0.0/24' },
   'courier.pull': { id: sampleDevice.id },
   'courier.status': {},
+  'courier.forward': { batchRows: 20_000 },
+  'courier.reconcile': { deviceId: 'pi-07' },
+  'courier.quarantine.list': {},
+  'courier.quarantine.retry': { ids: [1] },
+  'courier.quarantine.discard': { ids: [1], reason: 'sensor firmware bug, payload unrecoverable' },
+  'settings.clickhouse.get': {},
+  'settings.clickhouse.set': { url: 'https://ch.example.com:8443', user: 'fieldkit', password: 'secret', cluster: null },
+  'settings.clickhouse.test': {},
+};
+
+export const sampleClickHouseSettings: ClickHouseSettingsView = {
+  url: 'https://ch.example.com:8443',
+  user: 'fieldkit',
+  database: 'default',
+  table: 'telemetry',
+  cluster: null,
+  tls: { caFile: null, certFile: null, keyFile: null },
+  batchRows: 50_000,
+  passwordSet: true,
 };
 
 export type StubHandlers = { handlers: ApiHandlers; calls: Array<{ method: MethodName; params: unknown }> };
@@ -135,6 +155,38 @@ export function createStubHandlers(): StubHandlers {
     'courier.status': (params) => {
       record('courier.status', params);
       return Promise.resolve({ journals: [] });
+    },
+    'courier.forward': (params) => {
+      record('courier.forward', params);
+      return Promise.resolve({ jobId: sampleJob.id });
+    },
+    'courier.reconcile': (params) => {
+      record('courier.reconcile', params);
+      return Promise.resolve({ checkedMs: 1_700_000_000_000, serverVersion: '18.16.1', table: 'default.telemetry', journals: [] });
+    },
+    'courier.quarantine.list': (params) => {
+      record('courier.quarantine.list', params);
+      return Promise.resolve({ entries: [], quarantined: 0, discarded: 0 });
+    },
+    'courier.quarantine.retry': (params) => {
+      record('courier.quarantine.retry', params);
+      return Promise.resolve({ requeued: 1, jobId: sampleJob.id });
+    },
+    'courier.quarantine.discard': (params) => {
+      record('courier.quarantine.discard', params);
+      return Promise.resolve({ discarded: params.ids.length });
+    },
+    'settings.clickhouse.get': (params) => {
+      record('settings.clickhouse.get', params);
+      return Promise.resolve({ settings: sampleClickHouseSettings });
+    },
+    'settings.clickhouse.set': (params) => {
+      record('settings.clickhouse.set', params);
+      return Promise.resolve({ settings: sampleClickHouseSettings });
+    },
+    'settings.clickhouse.test': (params) => {
+      record('settings.clickhouse.test', params);
+      return Promise.resolve({ url: sampleClickHouseSettings.url, version: '18.16.1', dedupTokens: false, roundTripMs: 2, tablesExist: true });
     },
   };
   return { handlers, calls };

@@ -1,0 +1,225 @@
+/**
+ * The courier's connection to ClickHouse: @clickhouse/client over HTTP(S) with the
+ * technician's TLS files (a private CA, a client certificate for mTLS), gzip request
+ * bodies, the server's version asked once, and errors sorted into what to do about them:
+ * wait and retry (the server or network is down), split the batch (the server refused
+ * some rows), or stop and tell the technician (credentials, TLS, schema).
+ */
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
+import { clusterSchema, qualifiedTable, singleServerSchema, supportsInsertDeduplicationToken } from '../../shared/clickhouseSchema.ts';
+import type { ClickHouseSettings } from '../../shared/clickhouseSettings.ts';
+import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
+import { courierTables } from '../settings/clickhouseSettingsStore.ts';
+
+export type ClickHouseTarget = { settings: ClickHouseSettings; password: string };
+
+export type ClickHouseConnection = {
+  readonly url: string;
+  /** `db`.`table` for records and loss records. */
+  readonly table: string;
+  readonly lossTable: string;
+  serverVersion(signal?: AbortSignal): Promise<string>;
+  /** Whether inserts may carry insert_deduplication_token (22.2+). */
+  dedupTokens(signal?: AbortSignal): Promise<boolean>;
+  /** Both tables present (a Distributed table counts when a cluster is set). */
+  tablesExist(signal?: AbortSignal): Promise<boolean>;
+  /** CREATE TABLE IF NOT EXISTS for both tables (ON CLUSTER when a cluster is set). */
+  ensureSchema(signal?: AbortSignal): Promise<void>;
+  /**
+   * Inserts pre-serialized JSONEachRow lines (each ending in "\n") into `table`, naming
+   * `columns`. Resolves only when the server acknowledged the whole insert.
+   */
+  insertLines(table: string, columns: readonly string[], lines: readonly string[], token: string | null, signal?: AbortSignal): Promise<void>;
+  /** Runs a SELECT and returns its rows (JSONEachRow). */
+  queryRows<T>(sql: string, signal?: AbortSignal): Promise<T[]>;
+  close(): Promise<void>;
+};
+
+const REQUEST_TIMEOUT_MS = 120_000;
+
+/** The HTTP(S) agent with the technician's TLS files; one socket pool per connection. */
+function agentFor(url: URL, tls: ClickHouseSettings['tls']): HttpAgent {
+  if (url.protocol !== 'https:') return new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  const read = (path: string | null, what: string): Buffer | undefined => {
+    if (path === null) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new FieldkitError(appError('NOT_FOUND', `Cannot read the ${what} ${path}: ${(cause as Error).message}`, 'Fix the TLS paths in Settings → ClickHouse (fieldkit settings clickhouse --ca/--cert/--key).'), { cause });
+    }
+  };
+  const ca = read(tls.caFile, 'CA file');
+  const cert = read(tls.certFile, 'client certificate');
+  const key = read(tls.keyFile, 'client key');
+  return new HttpsAgent({ keepAlive: true, maxSockets: 4, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
+}
+
+export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
+  const { settings } = target;
+  const url = new URL(settings.url);
+  const agent = agentFor(url, settings.tls);
+  const client: ClickHouseClient = createClient({
+    url: settings.url,
+    username: settings.user,
+    password: target.password,
+    database: settings.database,
+    application: 'fieldkit-courier',
+    request_timeout: REQUEST_TIMEOUT_MS,
+    // Level 1: most of gzip's saving on JSON at several times the speed of the default.
+    compression: { request: { codec: 'gzip', level: 1 }, response: false },
+    http_agent: agent,
+    // Failures come back to the forward job, which says once what happened.
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+  const names = courierTables(settings);
+  const table = qualifiedTable(settings.database, names.table);
+  const lossTable = qualifiedTable(settings.database, names.lossTable);
+  let version: string | null = null;
+
+  async function serverVersion(signal?: AbortSignal): Promise<string> {
+    if (version !== null) return version;
+    const result = await client.query({ query: 'SELECT version() AS version', format: 'JSONEachRow', ...(signal ? { abort_signal: signal } : {}) });
+    const rows = await result.json<{ version: string }>();
+    version = rows[0]?.version ?? '';
+    return version;
+  }
+
+  async function queryRows<T>(sql: string, signal?: AbortSignal): Promise<T[]> {
+    const result = await client.query({ query: sql, format: 'JSONEachRow', ...(signal ? { abort_signal: signal } : {}) });
+    return result.json<T>();
+  }
+
+  return {
+    url: `${url.protocol}//${url.host}`,
+    table,
+    lossTable,
+    serverVersion,
+    async dedupTokens(signal) {
+      return supportsInsertDeduplicationToken(await serverVersion(signal));
+    },
+    async tablesExist(signal) {
+      const rows = await queryRows<{ n: string | number }>(
+        `SELECT count() AS n FROM system.tables WHERE database = '${settings.database}' AND name IN ('${names.table}', '${names.lossTable}')`,
+        signal,
+      );
+      return Number(rows[0]?.n ?? 0) === 2;
+    },
+    async ensureSchema(signal) {
+      const statements =
+        settings.cluster === null
+          ? singleServerSchema({ database: settings.database, table: names.table, lossTable: names.lossTable })
+          : clusterSchema({ cluster: settings.cluster, database: settings.database, table: names.table, lossTable: names.lossTable });
+      for (const query of statements) await client.command({ query, ...(signal ? { abort_signal: signal } : {}) });
+    },
+    async insertLines(into, columns, lines, token, signal) {
+      if (lines.length === 0) return;
+      await client.insert({
+        table: into,
+        values: Readable.from(lines, { objectMode: false }),
+        format: 'JSONEachRow',
+        columns: [...columns] as [string, ...string[]],
+        clickhouse_settings: token === null ? {} : { insert_deduplication_token: token },
+        ...(signal ? { abort_signal: signal } : {}),
+      });
+    },
+    queryRows,
+    async close() {
+      await client.close();
+      agent.destroy();
+    },
+  };
+}
+
+/** What the forward job does about a failure. */
+export type FailureKind =
+  /** The server or the network is down or overloaded: wait and try the same batch again. */
+  | 'transient'
+  /** The server refused the data itself: split the batch to find the rows it refuses. */
+  | 'rejected'
+  /** Nothing a retry fixes (credentials, TLS, missing rights, schema): stop and say so. */
+  | 'fatal';
+
+export type DescribedFailure = { kind: FailureKind; error: AppError; serverCode: string | null };
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+/** Server codes that mean "not now": memory, load, timeouts, network, replication. */
+const TRANSIENT_SERVER_CODES = new Set(['3', '159', '160', '164', '202', '203', '209', '210', '225', '241', '242', '252', '319', '373', '394', '425', '999']);
+/** Server codes that mean "this data cannot be parsed or stored as these types". */
+const DATA_SERVER_CODES = new Set(['6', '25', '26', '27', '32', '33', '38', '41', '49', '53', '69', '70', '72', '117', '131', '190', '691', '695']);
+const AUTH_SERVER_CODES = new Set(['192', '193', '194', '195', '516']);
+const PERMISSION_SERVER_CODES = new Set(['164', '497']);
+
+function field(error: unknown, name: string): string {
+  if (typeof error !== 'object' || error === null || !(name in error)) return '';
+  const value = (error as Record<string, unknown>)[name];
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+/**
+ * Sorts a failure of a ClickHouse call. The server's own code decides when it gave one
+ * (18.16 words errors "Code: 27, e.displayText() = …", current servers "Code: 27. … (NAME)").
+ */
+export function describeClickHouseFailure(error: unknown, url: string): DescribedFailure {
+  const message = (error instanceof Error ? error.message : String(error)).trim();
+  let code = field(error, 'code');
+  if (code === '') code = /\bCode: (\d+)/.exec(message)?.[1] ?? '';
+  const serverCode = /^\d+$/.test(code) ? code : null;
+  const type = field(error, 'type');
+  const label = serverCode === null ? '' : ` (code ${serverCode}${type === '' ? '' : ` ${type}`})`;
+  const short = message.replace(/, e\.what\(\) = DB::Exception$/, '').slice(0, 600);
+
+  if (NETWORK_CODES.has(code) || /socket hang up|timeout|timed out|ECONNREFUSED|ECONNRESET|other side closed/i.test(message)) {
+    return {
+      kind: 'transient',
+      serverCode,
+      error: appError('UNAVAILABLE', `ClickHouse at ${url} is not reachable (${code === '' ? short : code}).`, 'Check the network and that the server is up; forward again later. Nothing is lost: this laptop keeps every record until ClickHouse confirms it.'),
+    };
+  }
+  if (/^(ERR_TLS|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_|ERR_SSL)/.test(code) || /certificate|SSL routines|alert/i.test(message)) {
+    return {
+      kind: 'fatal',
+      serverCode,
+      error: appError('VERIFICATION_FAILED', `TLS with ClickHouse at ${url} failed: ${short}`, 'Check the CA file (for a private CA) and, for mutual TLS, the client certificate and key in Settings → ClickHouse.'),
+    };
+  }
+  if (serverCode !== null && AUTH_SERVER_CODES.has(serverCode)) {
+    return {
+      kind: 'fatal',
+      serverCode,
+      error: appError('PERMISSION_DENIED', `ClickHouse refused the user or password${label}: ${short}`, 'Set the right user and password (fieldkit settings clickhouse --user … --password-stdin), then forward again.'),
+    };
+  }
+  if (serverCode !== null && PERMISSION_SERVER_CODES.has(serverCode) && /privilege|not enough|access/i.test(message)) {
+    return {
+      kind: 'fatal',
+      serverCode,
+      error: appError('PERMISSION_DENIED', `The ClickHouse user may not do this${label}: ${short}`, 'Grant the user INSERT and SELECT on the telemetry tables (and CREATE TABLE for the first forward), or create the tables once as an administrator.'),
+    };
+  }
+  if (serverCode !== null && TRANSIENT_SERVER_CODES.has(serverCode)) {
+    return {
+      kind: serverCode === '252' && /partitions/i.test(message) ? 'rejected' : 'transient',
+      serverCode,
+      error: appError('UNAVAILABLE', `ClickHouse did not take the batch now${label}: ${short}`, 'The server is busy or degraded; forward again later. Nothing is lost.'),
+    };
+  }
+  if ((serverCode !== null && DATA_SERVER_CODES.has(serverCode)) || /\(at row \d+\)|while read(ing)? the value of key/i.test(message)) {
+    return { kind: 'rejected', serverCode, error: appError('VERIFICATION_FAILED', `ClickHouse refused the data${label}: ${short}`, 'Rows the server refuses are set aside in the quarantine; see them with `fieldkit quarantine`.') };
+  }
+  if (serverCode === '60' || serverCode === '81' || serverCode === '16' || serverCode === '47') {
+    return {
+      kind: 'fatal',
+      serverCode,
+      error: appError('CONFLICT', `The ClickHouse tables do not match what fieldkit writes${label}: ${short}`, 'Check the database and table names in Settings → ClickHouse, and that the table has the columns of the central schema (DESIGN.md).'),
+    };
+  }
+  return {
+    kind: 'fatal',
+    serverCode,
+    error: appError('UNAVAILABLE', `ClickHouse failed${label}: ${short}`, 'Look at the ClickHouse server log for this error; forward again once it is fixed. Nothing is lost.'),
+  };
+}
