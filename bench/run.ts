@@ -6,6 +6,7 @@
  *   and vs plain `dd` to /dev/null, on one real block device (zram, needs root).
  * - agent journal.read through the RPC over a pipe vs a raw node:sqlite SELECT (bench/agentRpcRead.ts).
  * - agent ingest over HTTP with durable acks vs raw node:sqlite inserts (bench/agentIngest.ts).
+ * - courier pull over SSH on loopback vs `ssh … cat` of the same records (bench/courierPull.ts).
  *
  * Each bench is a module exporting one async function; they run in turn.
  */
@@ -19,6 +20,7 @@ import { makeTempDir } from '../test/support/tempDir.ts';
 import { createZram, fillRandom } from '../test/support/zram.ts';
 import { benchAgentIngest } from './agentIngest.ts';
 import { benchAgentRpcRead } from './agentRpcRead.ts';
+import { benchCourierPull } from './courierPull.ts';
 
 const sizeBytes = 1024 * 1024 * 1024;
 const rounds = 3;
@@ -68,7 +70,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull];
 for (const bench of benches) {
   await bench();
   console.log('');
