@@ -20,6 +20,7 @@ import { followJob } from './jobProgress.ts';
 import { addSigningCommands } from './signingCommands.ts';
 import { addDeviceCommands } from './deviceCommands.ts';
 import { addCourierCommands } from './courierCommands.ts';
+import { addForwardCommands } from './forwardCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -176,6 +177,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   };
   addDeviceCommands(program, context);
   addCourierCommands(program, context);
+  addForwardCommands(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,9 +1,312 @@
-/** Reconcile: ClickHouse against what each device journaled (being built). */
-import type { ReconcileResult } from '../../shared/courier.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
+/**
+ * Reconcile: what ClickHouse holds of each journal against what the device journaled, and
+ * why anything is missing. ClickHouse answers count / distinct seq / min / max per
+ * journal; the missing seqs are found in the server (windowed, so a huge journal never
+ * travels to the laptop seq by seq), and each missing range is explained from what this
+ * laptop knows: loss records (lost on the device), its contiguous watermark and the
+ * device's last seq (not yet pulled), its own rows (not yet forwarded, quarantined,
+ * discarded, or forwarded and yet absent), and the device's first seq (handed to another
+ * courier or the uplink before this laptop came).
+ *
+ * The SQL uses only what ClickHouse 18.16 and current releases both understand.
+ */
+import { qualifiedTable } from '../../shared/clickhouseSchema.ts';
+import type { MissingRange, MissingReason, ReconcileJournal, ReconcileResult } from '../../shared/courier.ts';
+import { MissingReasonSchema } from '../../shared/courier.ts';
+import { FieldkitError } from '../../shared/errors.ts';
+import { courierTables } from '../settings/clickhouseSettingsStore.ts';
 import type { Store } from '../store/openStore.ts';
-import type { ClickHouseTarget } from './clickhouseConnection.ts';
+import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from './clickhouseConnection.ts';
+import { createCourierStore, type JournalState } from './courierStore.ts';
 
-export function reconcileWithClickHouse(_db: Store, _target: ClickHouseTarget, _options: { deviceId?: string; maxRanges: number }): Promise<ReconcileResult> {
-  return Promise.reject(new FieldkitError(appError('UNAVAILABLE', 'Reconcile is not available yet.', 'Update fieldkit.')));
+/** Seqs per window when looking for gaps: bounds the server's memory per query (8 bytes a seq). */
+export const GAP_WINDOW = 1 << 22;
+
+export type Range = { from: number; to: number };
+export type RunQuery = <T>(sql: string) => Promise<T[]>;
+
+/** A ClickHouse string literal (quotes and backslashes escaped), for ids that come from devices. */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+}
+
+/** Per journal: rows (with unmerged duplicates), distinct seqs, min and max. */
+export function journalStatsSql(table: string, deviceIds: readonly string[]): string {
+  return `SELECT device_id, journal_id, count() AS n, uniqExact(seq) AS d, min(seq) AS lo, max(seq) AS hi
+FROM ${table} WHERE device_id IN (${deviceIds.map(sqlString).join(', ')})
+GROUP BY device_id, journal_id`;
+}
+
+/** Per window of GAP_WINDOW seqs: distinct seqs, min and max (windows with no row are absent). */
+export function windowStatsSql(table: string, deviceId: string, journalId: string): string {
+  return `SELECT intDiv(seq - 1, ${GAP_WINDOW}) AS w, uniqExact(seq) AS d, min(seq) AS lo, max(seq) AS hi
+FROM ${table} WHERE device_id = ${sqlString(deviceId)} AND journal_id = ${sqlString(journalId)} AND seq >= 1
+GROUP BY w ORDER BY w`;
+}
+
+/** Pairs of neighbouring present seqs with a gap between them, inside [from, to]. */
+export function windowGapsSql(table: string, deviceId: string, journalId: string, from: number, to: number): string {
+  return `SELECT arrayFilter(p -> p.2 > p.1 + 1, arrayMap((a, b) -> (a, b), arrayPopBack(s), arrayPopFront(s))) AS gaps
+FROM (SELECT arraySort(groupUniqArray(seq)) AS s FROM ${table}
+  WHERE device_id = ${sqlString(deviceId)} AND journal_id = ${sqlString(journalId)} AND seq BETWEEN ${from} AND ${to})`;
+}
+
+type Num = number | string;
+
+/** The seqs in [1, through] missing from ClickHouse, as sorted disjoint ranges. */
+export async function findMissingRanges(query: RunQuery, table: string, deviceId: string, journalId: string, through: number): Promise<Range[]> {
+  if (through < 1) return [];
+  const windows = new Map<number, { d: number; lo: number; hi: number }>();
+  for (const w of await query<{ w: Num; d: Num; lo: Num; hi: Num }>(windowStatsSql(table, deviceId, journalId))) {
+    windows.set(Number(w.w), { d: Number(w.d), lo: Number(w.lo), hi: Number(w.hi) });
+  }
+  const missing: Range[] = [];
+  const add = (from: number, to: number): void => {
+    if (from > to) return;
+    const last = missing.at(-1);
+    if (last !== undefined && last.to + 1 >= from) last.to = Math.max(last.to, to);
+    else missing.push({ from, to });
+  };
+  const lastWindow = Math.floor((through - 1) / GAP_WINDOW);
+  for (let w = 0; w <= lastWindow; w++) {
+    const from = w * GAP_WINDOW + 1;
+    const to = Math.min(through, (w + 1) * GAP_WINDOW);
+    const stats = windows.get(w);
+    if (stats === undefined) {
+      add(from, to);
+      continue;
+    }
+    const hi = Math.min(stats.hi, to);
+    // Every seq of the window present: nothing to look for.
+    if (stats.lo === from && stats.hi >= to && stats.d >= to - from + 1) continue;
+    add(from, stats.lo - 1);
+    const [row] = await query<{ gaps: [Num, Num][] }>(windowGapsSql(table, deviceId, journalId, from, to));
+    for (const [a, b] of row?.gaps ?? []) add(Number(a) + 1, Number(b) - 1);
+    add(hi + 1, to);
+  }
+  return missing;
+}
+
+/** Sorted, disjoint, merged copy of `ranges`. */
+export function unionRanges(ranges: readonly Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from);
+  const out: Range[] = [];
+  for (const r of sorted) {
+    const last = out.at(-1);
+    if (last !== undefined && last.to + 1 >= r.from) last.to = Math.max(last.to, r.to);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+/** One source of explanation: sorted disjoint ranges, each with its words. */
+export type ExplanationLayer = { reason: MissingReason; ranges: readonly (Range & { detail: string })[] };
+
+/**
+ * Splits each missing range by the first layer that covers each part (layers in order of
+ * precedence); what no layer covers gets `fallback`. Adjacent parts with the same reason
+ * and words are joined.
+ */
+export function explainMissing(missing: readonly Range[], layers: readonly ExplanationLayer[], fallback: { reason: MissingReason; detail: string }): MissingRange[] {
+  const out: MissingRange[] = [];
+  const push = (from: number, to: number, reason: MissingReason, detail: string): void => {
+    const last = out.at(-1);
+    if (last !== undefined && last.to_seq + 1 === from && last.reason === reason && last.detail === detail) {
+      last.to_seq = to;
+      last.count += to - from + 1;
+    } else {
+      out.push({ from_seq: from, to_seq: to, count: to - from + 1, reason, detail });
+    }
+  };
+  const explain = (from: number, to: number, depth: number): void => {
+    const layer = layers[depth];
+    if (layer === undefined) {
+      push(from, to, fallback.reason, fallback.detail);
+      return;
+    }
+    let cursor = from;
+    // First range that ends at or after `from` (binary search: layers can hold many ranges).
+    let lo = 0;
+    let hi = layer.ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((layer.ranges[mid]?.to ?? 0) < from) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < layer.ranges.length && cursor <= to; i++) {
+      const r = layer.ranges[i];
+      if (r === undefined || r.from > to) break;
+      if (r.from > cursor) explain(cursor, r.from - 1, depth + 1);
+      const end = Math.min(to, r.to);
+      push(Math.max(cursor, r.from), end, layer.reason, r.detail);
+      cursor = end + 1;
+    }
+    if (cursor <= to) explain(cursor, to, depth + 1);
+  };
+  // Sorted order keeps `out` sorted: parts are pushed left to right.
+  for (const m of missing) explain(m.from, m.to, 0);
+  return out;
+}
+
+const LOSS_WORDS: Record<string, string> = {
+  retention_budget: 'retention',
+  retention_max_age: 'retention by age',
+  corruption: 'corruption',
+};
+
+/** The words of one reason as the summary shows them. */
+export function reasonWords(range: Pick<MissingRange, 'reason' | 'detail'>): string {
+  switch (range.reason) {
+    case 'lost_on_device':
+      return `lost on device: ${range.detail}`;
+    case 'not_yet_pulled':
+      return 'not yet pulled';
+    case 'not_yet_forwarded':
+      return 'not yet forwarded';
+    case 'quarantined':
+      return 'quarantined: refused by ClickHouse';
+    case 'discarded':
+      return `discarded: ${range.detail}`;
+    case 'held_by_other_courier':
+      return 'held by another courier';
+    case 'unknown':
+      return range.detail === '' ? 'unknown' : `unknown: ${range.detail}`;
+  }
+}
+
+/** "pi-07: complete" or "pi-07: seq 1200-1350 missing (lost on device: retention)". */
+export function summarize(label: string, missing: readonly MissingRange[], duplicates: number): string {
+  const dupText = duplicates > 0 ? `; ${duplicates} duplicate${duplicates === 1 ? '' : 's'} awaiting merge` : '';
+  if (missing.length === 0) return `${label}: complete${dupText}`;
+  const groups = new Map<string, MissingRange[]>();
+  for (const m of missing) {
+    const words = reasonWords(m);
+    groups.set(words, [...(groups.get(words) ?? []), m]);
+  }
+  const parts = [...groups].map(([words, ranges]) => {
+    const span = (r: MissingRange): string => (r.from_seq === r.to_seq ? `${r.from_seq}` : `${r.from_seq}-${r.to_seq}`);
+    if (ranges.length <= 3) return `seq ${ranges.map(span).join(', ')} missing (${words})`;
+    const count = ranges.reduce((n, r) => n + r.count, 0);
+    return `${count} seqs missing in ${ranges.length} ranges between ${ranges[0]?.from_seq ?? 0} and ${ranges.at(-1)?.to_seq ?? 0} (${words})`;
+  });
+  return `${label}: ${parts.join('; ')}${dupText}`;
+}
+
+type HeldRun = { a: number; b: number; st: 'pending' | 'forwarded' | 'quarantined' | 'discarded' };
+
+/** What this laptop knows about one journal, as explanation layers over [from, to]. */
+export function explanationLayers(db: Store, journal: JournalState, from: number, to: number): ExplanationLayer[] {
+  const runs = db
+    .prepare(
+      `SELECT min(seq) AS a, max(seq) AS b, st FROM (
+         SELECT seq, st, seq - row_number() OVER (PARTITION BY st ORDER BY seq) AS grp FROM (
+           SELECT seq, coalesce(quarantine_state, CASE WHEN forwarded_ms IS NULL THEN 'pending' ELSE 'forwarded' END) AS st
+           FROM courier_records WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ?))
+       GROUP BY st, grp ORDER BY a`,
+    )
+    .all(journal.device_id, journal.journal_id, from, to) as HeldRun[];
+  const held = (st: HeldRun['st'], detail: string) => runs.filter((r) => r.st === st).map((r) => ({ from: r.a, to: r.b, detail }));
+  const discardReasons = db
+    .prepare(`SELECT seq, discard_reason FROM courier_quarantine WHERE kind = 'record' AND state = 'discarded' AND device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`)
+    .all(journal.device_id, journal.journal_id, from, to) as { seq: number; discard_reason: string | null }[];
+  const losses = db
+    .prepare(`SELECT from_seq, to_seq, reason FROM courier_losses WHERE device_id = ? AND journal_id = ? AND to_seq >= ? AND from_seq <= ? ORDER BY from_seq`)
+    .all(journal.device_id, journal.journal_id, from, to) as { from_seq: number; to_seq: number; reason: string }[];
+  // Loss ranges of different priorities overlap: merge them (a part keeps the first range's words).
+  const lossRanges: (Range & { detail: string })[] = [];
+  for (const l of losses) {
+    const last = lossRanges.at(-1);
+    if (last !== undefined && last.to + 1 >= l.from_seq) last.to = Math.max(last.to, l.to_seq);
+    else lossRanges.push({ from: l.from_seq, to: l.to_seq, detail: LOSS_WORDS[l.reason] ?? l.reason });
+  }
+  const layers: ExplanationLayer[] = [
+    { reason: 'not_yet_forwarded', ranges: held('pending', '') },
+    { reason: 'quarantined', ranges: held('quarantined', '') },
+    { reason: 'discarded', ranges: discardReasons.map((d) => ({ from: d.seq, to: d.seq, detail: d.discard_reason ?? '' })) },
+    { reason: 'unknown', ranges: held('forwarded', 'forwarded from this laptop, yet not in ClickHouse') },
+    { reason: 'lost_on_device', ranges: lossRanges },
+  ];
+  if (journal.agent_last_seq > journal.contiguous_seq) {
+    layers.push({ reason: 'not_yet_pulled', ranges: [{ from: journal.contiguous_seq + 1, to: journal.agent_last_seq, detail: '' }] });
+  }
+  if (journal.agent_first_seq > 1) {
+    // Gone from the device without a loss record and never held here: the agent drops
+    // silently only what another courier or its uplink confirmed.
+    layers.push({ reason: 'held_by_other_courier', ranges: [{ from: 1, to: journal.agent_first_seq - 1, detail: 'confirmed by another courier or the uplink before this laptop pulled' }] });
+  }
+  return layers;
+}
+
+/** Reconciles every journal this laptop knows (or one device's) against ClickHouse through `query`. */
+export async function reconcileJournals(
+  db: Store,
+  query: RunQuery,
+  table: string,
+  options: { deviceId?: string; maxRanges: number },
+): Promise<ReconcileJournal[]> {
+  const courier = createCourierStore(db);
+  const journals = courier.journals().filter((j) => options.deviceId === undefined || j.device_id === options.deviceId);
+  if (journals.length === 0) return [];
+  const stats = new Map<string, { n: number; d: number; lo: number; hi: number }>();
+  const deviceIds = [...new Set(journals.map((j) => j.device_id))];
+  for (const row of await query<{ device_id: string; journal_id: string; n: Num; d: Num; lo: Num; hi: Num }>(journalStatsSql(table, deviceIds))) {
+    stats.set(`${row.device_id}\n${row.journal_id}`, { n: Number(row.n), d: Number(row.d), lo: Number(row.lo), hi: Number(row.hi) });
+  }
+  const perDevice = new Map<string, number>();
+  for (const j of journals) perDevice.set(j.device_id, (perDevice.get(j.device_id) ?? 0) + 1);
+  const maxHeld = db.prepare(`SELECT max(seq) AS m FROM courier_records WHERE device_id = ? AND journal_id = ?`);
+
+  const results: ReconcileJournal[] = [];
+  for (const journal of journals) {
+    const s = stats.get(`${journal.device_id}\n${journal.journal_id}`) ?? { n: 0, d: 0, lo: 0, hi: 0 };
+    const held = (maxHeld.get(journal.device_id, journal.journal_id) as { m: number | null }).m ?? 0;
+    const through = Math.max(journal.agent_last_seq, held, s.hi);
+    const complete = s.d === through && s.lo === (through === 0 ? 0 : 1) && s.hi === through;
+    const gaps = complete ? [] : await findMissingRanges(query, table, journal.device_id, journal.journal_id, through);
+    const first = gaps[0];
+    const last = gaps.at(-1);
+    const explained = first === undefined || last === undefined ? [] : explainMissing(gaps, explanationLayers(db, journal, first.from, last.to), { reason: 'unknown', detail: '' });
+    const byReason = Object.fromEntries(MissingReasonSchema.options.map((r) => [r, 0])) as Record<MissingReason, number>;
+    for (const m of explained) byReason[m.reason] += m.count;
+    const missingRecords = explained.reduce((n, m) => n + m.count, 0);
+    const duplicates = Math.max(0, s.n - s.d);
+    const label = (perDevice.get(journal.device_id) ?? 0) > 1 ? `${journal.device_id} (journal ${journal.journal_id.slice(0, 8)})` : journal.device_id;
+    results.push({
+      device_id: journal.device_id,
+      journal_id: journal.journal_id,
+      device_ref: journal.device_ref,
+      status: missingRecords === 0 ? 'complete' : 'missing',
+      expected_through: through,
+      clickhouse: { count: s.n, distinct: s.d, min_seq: s.lo, max_seq: s.hi },
+      duplicates_awaiting_merge: duplicates,
+      missing_records: missingRecords,
+      missing_by_reason: byReason,
+      missing: explained.slice(0, options.maxRanges),
+      missing_ranges_total: explained.length,
+      summary: summarize(label, explained, duplicates),
+    });
+  }
+  return results;
+}
+
+/** courier.reconcile: reconciles against the configured server. */
+export async function reconcileWithClickHouse(db: Store, target: ClickHouseTarget, options: { deviceId?: string; maxRanges: number }): Promise<ReconcileResult> {
+  const connection = openClickHouse(target);
+  try {
+    const signal = AbortSignal.timeout(120_000);
+    const serverVersion = await connection.serverVersion(signal);
+    const names = courierTables(target.settings);
+    if (!(await connection.tablesExist(signal))) {
+      // Nothing forwarded yet: every journal is missing in full, and reconcile says why.
+      const journals = await reconcileJournals(db, () => Promise.resolve([]), connection.table, options);
+      return { checkedMs: Date.now(), serverVersion, table: `${target.settings.database}.${names.table}`, journals };
+    }
+    const journals = await reconcileJournals(db, (sql) => connection.queryRows(sql, signal), qualifiedTable(target.settings.database, names.table), options);
+    return { checkedMs: Date.now(), serverVersion, table: `${target.settings.database}.${names.table}`, journals };
+  } catch (error) {
+    if (error instanceof FieldkitError) throw error;
+    throw new FieldkitError(describeClickHouseFailure(error, connection.url).error, { cause: error });
+  } finally {
+    await connection.close();
+  }
 }
