@@ -4,7 +4,8 @@ import makeMdns from 'multicast-dns';
 export type MdnsSshService = { name: string; host: string; port: number; address: string | null };
 
 export async function browseSshServices(options: { timeoutMs: number; signal: AbortSignal; interfaceAddress?: string }): Promise<MdnsSshService[]> {
-  const mdns = makeMdns(options.interfaceAddress ? { interface: options.interfaceAddress } : {});
+  // Bound to the wildcard: a socket bound to a unicast address never sees multicast.
+  const mdns = makeMdns(options.interfaceAddress ? { interface: options.interfaceAddress, bind: '0.0.0.0' } : {});
   const services = new Map<string, MdnsSshService>();
   const addresses = new Map<string, string>();
   mdns.on('response', (response) => {
