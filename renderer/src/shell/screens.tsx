@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { DevicesScreen } from '../devices/DevicesScreen.tsx';
 import { DrivesScreen } from '../drives/DrivesScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
 import { NotBuiltScreen } from './NotBuiltScreen.tsx';
@@ -14,13 +15,7 @@ export type Screen = {
 /** In navigation order; Alt+1 … Alt+6 follow this order. */
 export const screens: readonly Screen[] = [
   { id: 'drives', label: 'Drives', render: () => <DrivesScreen /> },
-  {
-    id: 'devices',
-    label: 'Devices',
-    render: () => (
-      <NotBuiltScreen title="Devices" line="Devices: not built yet — discovery and SSH/serial links arrive with the courier work." />
-    ),
-  },
+  { id: 'devices', label: 'Devices', render: () => <DevicesScreen /> },
   {
     id: 'deploy',
     label: 'Deploy',

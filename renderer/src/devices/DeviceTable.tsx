@@ -1,0 +1,173 @@
+import { Button, Cell, Column, Menu, MenuItem, MenuTrigger, Popover, Row, Table, TableBody, TableHeader } from 'react-aria-components';
+import type { Device } from '../../../shared/devices.ts';
+import { useNow } from '../ui/useNow.ts';
+import { clockWarning, deviceStatus, formatAgo, hostKeyChanged, linkLabel, needsHostKey } from './deviceText.ts';
+
+export type DeviceActions = {
+  checkHostKey: (device: Device) => void;
+  connect: (device: Device) => void;
+  edit: (device: Device) => void;
+  remove: (device: Device) => void;
+};
+
+const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** Every registered device, one dense row each, with what to do next on the right. */
+export function DeviceTable({ devices, connecting, actions }: { devices: readonly Device[]; connecting: ReadonlySet<string>; actions: DeviceActions }) {
+  const now = useNow(15_000);
+  return (
+    <Table aria-label="Devices" className="devices-table">
+      <TableHeader>
+        <Column isRowHeader className="col-name">
+          Name
+        </Column>
+        <Column className="col-site">Site</Column>
+        <Column className="col-link">Link</Column>
+        <Column className="col-agent">Agent</Column>
+        <Column className="col-agent-id">Device id</Column>
+        <Column className="col-seen">Last seen</Column>
+        <Column className="col-status">Status</Column>
+        <Column className="col-actions">
+          <span className="visually-hidden">Actions</span>
+        </Column>
+      </TableHeader>
+      <TableBody renderEmptyState={() => <EmptyDevices />}>
+        {devices.map((device) => {
+          const status = deviceStatus(device);
+          const clock = clockWarning(device.clockOffsetMs);
+          return (
+            <Row key={device.id} id={device.id} className={`device-row is-${status.tone}`} data-testid="device-row" data-device-id={device.id} data-status={status.tone}>
+              <Cell className="col-name">
+                <span className="device-name">{device.name}</span>
+              </Cell>
+              <Cell className="col-site">{device.site === '' ? <span className="muted">—</span> : device.site}</Cell>
+              <Cell className="col-link">
+                <span className="device-link">{withBreakAfterAt(linkLabel(device.link))}</span>
+              </Cell>
+              <Cell className="col-agent num">{device.agentVersion ?? <span className="muted">—</span>}</Cell>
+              <Cell className="col-agent-id">
+                {device.agentDeviceId === null ? (
+                  <span className="muted">—</span>
+                ) : (
+                  <span className="agent-device-id" data-testid="agent-device-id" title={device.journalId === null ? undefined : `journal ${device.journalId}`}>
+                    {device.agentDeviceId}
+                  </span>
+                )}
+              </Cell>
+              <Cell className="col-seen num">
+                {device.lastSeenMs === null ? (
+                  <span className="muted">never</span>
+                ) : (
+                  <span title={exactTime.format(device.lastSeenMs)}>{formatAgo(device.lastSeenMs, now)}</span>
+                )}
+                {clock !== null && (
+                  <span className="tag is-caution clock-warning" title="Device clock minus this laptop's clock at the last contact. Event times from this Pi are corrected with it.">
+                    {clock}
+                  </span>
+                )}
+              </Cell>
+              <Cell className="col-status">
+                <p className={`device-status is-${status.tone}`}>
+                  <span aria-hidden="true">{statusMark[status.tone]} </span>
+                  {status.label}
+                </p>
+                {(status.tone === 'danger' || status.tone === 'warn') && status.detail !== null && (
+                  <p className="device-status-detail" title={status.detail}>
+                    {status.detail}
+                  </p>
+                )}
+              </Cell>
+              <Cell className="col-actions">
+                <RowActions device={device} connecting={connecting.has(device.id)} actions={actions} />
+              </Cell>
+            </Row>
+          );
+        })}
+      </TableBody>
+    </Table>
+  );
+}
+
+const statusMark = { ok: '✓', idle: '○', warn: '!', danger: '✕' } as const;
+
+/**
+ * The next step as a button (check the key first, then connect; review a changed key
+ * before anything else), the rest in a menu. Forgetting a pinned key is not here: it is
+ * offered only from a changed-key warning, as a second step.
+ */
+function RowActions({ device, connecting, actions }: { device: Device; connecting: boolean; actions: DeviceActions }) {
+  const firstContact = needsHostKey(device);
+  const changed = hostKeyChanged(device);
+  return (
+    <div className="row-actions">
+      {firstContact ? (
+        <Button className="button is-small is-primary" onPress={() => { actions.checkHostKey(device); }} aria-label={`Check host key of ${device.name}`}>
+          Check host key
+        </Button>
+      ) : changed ? (
+        <Button className="button is-small is-danger" onPress={() => { actions.checkHostKey(device); }} aria-label={`Review the changed host key of ${device.name}`}>
+          Review key
+        </Button>
+      ) : (
+        <Button className="button is-small" onPress={() => { actions.connect(device); }} isPending={connecting} aria-label={`Connect to ${device.name}`}>
+          {connecting ? 'Connecting…' : 'Connect'}
+        </Button>
+      )}
+      <MenuTrigger>
+        <Button className="button is-small is-quiet more-button" aria-label={`More actions for ${device.name}`}>
+          <span aria-hidden="true">⋯</span>
+        </Button>
+        <Popover className="menu-popover" placement="bottom end">
+          <Menu
+            className="menu"
+            onAction={(key) => {
+              if (key === 'edit') actions.edit(device);
+              else if (key === 'host-key') actions.checkHostKey(device);
+              else if (key === 'connect') actions.connect(device);
+              else if (key === 'remove') actions.remove(device);
+            }}
+          >
+            <MenuItem id="edit" className="menu-item">
+              Rename or change site…
+            </MenuItem>
+            {changed && (
+              <MenuItem id="connect" className="menu-item">
+                Try to connect again
+              </MenuItem>
+            )}
+            {device.link.kind === 'ssh' && !firstContact && !changed && (
+              <MenuItem id="host-key" className="menu-item">
+                Compare host key…
+              </MenuItem>
+            )}
+            <MenuItem id="remove" className="menu-item is-danger">
+              Remove…
+            </MenuItem>
+          </Menu>
+        </Popover>
+      </MenuTrigger>
+    </div>
+  );
+}
+
+/** `ssh pi@10.0.0.7:2222` wraps after the @ when it must, never inside the address or port. */
+function withBreakAfterAt(label: string) {
+  const at = label.indexOf('@');
+  if (at < 0) return label;
+  return (
+    <>
+      {label.slice(0, at + 1)}
+      <wbr />
+      {label.slice(at + 1)}
+    </>
+  );
+}
+
+function EmptyDevices() {
+  return (
+    <p className="devices-empty">
+      No devices yet. <strong>Add device</strong> registers a Pi by its address or serial port; <strong>Discover</strong> looks for them on this
+      network and on attached USB serial adapters.
+    </p>
+  );
+}
