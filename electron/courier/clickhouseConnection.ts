@@ -117,13 +117,18 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
     },
     async insertLines(into, columns, lines, token, signal) {
       if (lines.length === 0) return;
-      await client.insert({
-        table: into,
-        values: Readable.from(lines, { objectMode: false }),
-        format: 'JSONEachRow',
-        columns: [...columns] as [string, ...string[]],
+      // exec, not insert: the lines are JSON already, and insert would want objects to serialize again.
+      const result = await client.exec({
+        query: `INSERT INTO ${into} (${columns.join(', ')}) FORMAT JSONEachRow`,
+        values: Readable.from([Buffer.from(lines.join(''), 'utf8')]),
         clickhouse_settings: token === null ? {} : { insert_deduplication_token: token },
         ...(signal ? { abort_signal: signal } : {}),
+      });
+      // The server answers an insert only once it has taken every row; the body is empty.
+      result.stream.resume();
+      await new Promise<void>((resolve, reject) => {
+        result.stream.once('end', resolve);
+        result.stream.once('error', reject);
       });
     },
     queryRows,
