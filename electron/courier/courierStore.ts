@@ -108,7 +108,8 @@ export function createCourierStore(db: Store) {
       const state = selectJournal.get(deviceId, journalId) as JournalState | undefined;
       if (!state) return 0;
       const pending = db
-        .prepare(`SELECT min(seq) AS seq FROM courier_records WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL`)
+        // A row the technician discarded (refused by ClickHouse, given up with a reason) no longer holds the mark back.
+        .prepare(`SELECT min(seq) AS seq FROM courier_records WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL AND quarantine_state IS NOT 'discarded'`)
         .get(deviceId, journalId) as { seq: number | null };
       return pending.seq === null ? state.contiguous_seq : Math.min(state.contiguous_seq, pending.seq - 1);
     },
