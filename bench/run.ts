@@ -7,6 +7,7 @@
  * - agent journal.read through the RPC over a pipe vs a raw node:sqlite SELECT (bench/agentRpcRead.ts).
  * - agent ingest over HTTP with durable acks vs raw node:sqlite inserts (bench/agentIngest.ts).
  * - courier pull over SSH on loopback vs `ssh … cat` of the same records (bench/courierPull.ts).
+ * - courier forward into a local ClickHouse vs clickhouse-client inserting the same rows (bench/courierForward.ts).
  *
  * Each bench is a module exporting one async function; they run in turn.
  */
@@ -21,6 +22,7 @@ import { createZram, fillRandom } from '../test/support/zram.ts';
 import { benchAgentIngest } from './agentIngest.ts';
 import { benchAgentRpcRead } from './agentRpcRead.ts';
 import { benchCourierPull } from './courierPull.ts';
+import { benchCourierForward } from './courierForward.ts';
 
 const sizeBytes = 1024 * 1024 * 1024;
 const rounds = 3;
@@ -70,7 +72,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward];
 for (const bench of benches) {
   await bench();
   console.log('');

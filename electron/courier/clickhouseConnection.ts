@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { clusterSchema, qualifiedTable, singleServerSchema, supportsInsertDeduplicationToken } from '../../shared/clickhouseSchema.ts';
 import type { ClickHouseSettings } from '../../shared/clickhouseSettings.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
@@ -30,16 +32,17 @@ export type ClickHouseConnection = {
   /** CREATE TABLE IF NOT EXISTS for both tables (ON CLUSTER when a cluster is set). */
   ensureSchema(signal?: AbortSignal): Promise<void>;
   /**
-   * Inserts pre-serialized JSONEachRow lines (each ending in "\n") into `table`, naming
-   * `columns`. Resolves only when the server acknowledged the whole insert.
+   * Inserts JSONEachRow text (lines ending in "\n") into `table`, naming `columns`.
+   * Resolves only when the server acknowledged the whole insert.
    */
-  insertLines(table: string, columns: readonly string[], lines: readonly string[], token: string | null, signal?: AbortSignal): Promise<void>;
+  insertJsonLines(table: string, columns: readonly string[], body: string, token: string | null, bodySent?: () => void): Promise<void>;
   /** Runs a SELECT and returns its rows (JSONEachRow). */
   queryRows<T>(sql: string, signal?: AbortSignal): Promise<T[]>;
   close(): Promise<void>;
 };
 
 const REQUEST_TIMEOUT_MS = 120_000;
+const gzipAsync = promisify(gzip);
 
 /** The HTTP(S) agent with the technician's TLS files; one socket pool per connection. */
 function agentFor(url: URL, tls: ClickHouseSettings['tls']): HttpAgent {
@@ -69,8 +72,8 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
     database: settings.database,
     application: 'fieldkit-courier',
     request_timeout: REQUEST_TIMEOUT_MS,
-    // Level 1: most of gzip's saving on JSON at several times the speed of the default.
-    compression: { request: { codec: 'gzip', level: 1 }, response: false },
+    // Insert bodies are gzipped by insertLines itself (level 1: most of gzip's saving on JSON at several times the speed of the default).
+    compression: { request: false, response: false },
     http_agent: agent,
     // Failures come back to the forward job, which says once what happened.
     log: { level: ClickHouseLogLevel.OFF },
@@ -115,14 +118,20 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
           : clusterSchema({ cluster: settings.cluster, database: settings.database, table: names.table, lossTable: names.lossTable });
       for (const query of statements) await client.command({ query, ...(signal ? { abort_signal: signal } : {}) });
     },
-    async insertLines(into, columns, lines, token, signal) {
-      if (lines.length === 0) return;
+    async insertJsonLines(into, columns, text, token, bodySent) {
+      if (text === '') return;
+      // Compressed here in one piece (zlib's thread pool, level 1) rather than streamed by the
+      // client: the body then leaves in a few large writes while the next batch is being read.
+      const body = await gzipAsync(Buffer.from(text, 'utf8'), { level: 1 });
       // exec, not insert: the lines are JSON already, and insert would want objects to serialize again.
+      const values = Readable.from([body]);
+      // Told once the body has been handed to the socket: the caller may then use this thread.
+      if (bodySent) values.once('end', bodySent);
       const result = await client.exec({
         query: `INSERT INTO ${into} (${columns.join(', ')}) FORMAT JSONEachRow`,
-        values: Readable.from([Buffer.from(lines.join(''), 'utf8')]),
+        values,
+        http_headers: { 'Content-Encoding': 'gzip' },
         clickhouse_settings: token === null ? {} : { insert_deduplication_token: token },
-        ...(signal ? { abort_signal: signal } : {}),
       });
       // The server answers an insert only once it has taken every row; the body is empty.
       result.stream.resume();

@@ -119,22 +119,21 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
   phase = 'forwarding';
   report();
 
-  const journals = db
-    .prepare(
-      `SELECT device_id, journal_id FROM courier_records WHERE forwarded_ms IS NULL AND quarantine_state IS NULL GROUP BY device_id, journal_id
-       UNION SELECT device_id, journal_id FROM courier_losses WHERE forwarded_ms IS NULL AND quarantine_state IS NULL GROUP BY device_id, journal_id
-       ORDER BY device_id, journal_id`,
-    )
-    .all() as Journal[];
+  // Every journal a pull noted (a pull notes its journals before storing a record).
+  const journals = db.prepare(`SELECT device_id, journal_id FROM courier_journals ORDER BY device_id, journal_id`).all() as Journal[];
 
   const nextLosses = db.prepare(
     `SELECT device_id, journal_id, from_seq, to_seq, count, priority, reason, at_ms, site FROM courier_losses
      WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY from_seq, to_seq, priority LIMIT ?`,
   );
-  const nextRecords = db.prepare(
-    `SELECT device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload, site, via, clock_offset_ms FROM courier_records
-     WHERE device_id = ? AND journal_id = ? AND seq > ? AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY seq LIMIT ?`,
+  const pendingRecords = `FROM courier_records WHERE device_id = @device_id AND journal_id = @journal_id AND seq > @after AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY seq LIMIT @limit`;
+  const jsonLine = `json_object(${TELEMETRY_INSERT_COLUMNS.map((c) => `'${c}', ${c}`).join(', ')}) || char(10)`;
+  // The whole batch as one string, written by SQLite: no row objects, no JSON.stringify per row in JS.
+  const nextRecordBody = db.prepare(
+    `SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, string_agg(line, '' ORDER BY seq) AS body FROM (SELECT seq, ${jsonLine} AS line ${pendingRecords})`,
   );
+  // Row by row, for a batch with holes (marked by exact seqs) or one to split.
+  const recordLines = db.prepare(`SELECT seq, seq AS to_seq, priority, ${jsonLine} AS line ${pendingRecords}`);
   const markRecords = db.prepare(`UPDATE courier_records SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? AND forwarded_ms IS NULL`);
   const markLoss = db.prepare(`UPDATE courier_losses SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND from_seq = ? AND to_seq = ? AND priority = ?`);
   const markJournal = db.prepare(`UPDATE courier_journals SET last_forward_ms = ? WHERE device_id = ? AND journal_id = ?`);
@@ -151,38 +150,58 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
         line: JSON.stringify({ ...l, via: lossVia }) + '\n',
       }));
       if (losses.length === 0) break;
-      await deliverer.deliver('loss', losses, (landed) => {
+      await deliverer.deliver('loss', batchOfLines(losses), (landed) => {
         const now = Date.now();
+        const lines = landed.lines();
         db.transaction(() => {
-          for (const l of landed) markLoss.run(now, journal.device_id, journal.journal_id, l.seq, l.to_seq, l.priority);
-          quarantine.forgetRequeued('loss', journal.device_id, journal.journal_id, landed[0]?.seq ?? 0, landed.at(-1)?.seq ?? 0);
+          for (const l of lines) markLoss.run(now, journal.device_id, journal.journal_id, l.seq, l.to_seq, l.priority);
+          quarantine.forgetRequeued('loss', journal.device_id, journal.journal_id, landed.first, landed.last);
         })();
-        stats.lossesForwarded += landed.length;
+        stats.lossesForwarded += landed.count;
       });
     }
 
-    let after = 0;
-    for (;;) {
+    const readBatch = (after: number): Batch | null => {
+      const query = { device_id: journal.device_id, journal_id: journal.journal_id, after, limit: params.batchRows };
+      const head = nextRecordBody.get(query) as { n: number; first: number | null; last: number | null; body: string | null };
+      if (head.n === 0 || head.first === null || head.last === null) return null;
+      let lines: Line[] | null = null;
+      return {
+        first: head.first,
+        last: head.last,
+        count: head.n,
+        body: head.body ?? '',
+        lines: () => (lines ??= recordLines.all(query) as Line[]),
+      };
+    };
+    const markLanded = (landed: Batch): void => {
+      const now = Date.now();
+      // A batch without holes covers every seq from first to last: one range marks it exactly.
+      const runs: [number, number][] = landed.count === landed.last - landed.first + 1 ? [[landed.first, landed.last]] : seqRuns(landed.lines());
+      db.transaction(() => {
+        for (const [from, to] of runs) markRecords.run(now, journal.device_id, journal.journal_id, from, to);
+        markJournal.run(now, journal.device_id, journal.journal_id);
+        quarantine.forgetRequeued('record', journal.device_id, journal.journal_id, landed.first, landed.last);
+      })();
+      stats.forwarded += landed.count;
+      stats.batches += 1;
+      done += landed.count;
+      report();
+    };
+
+    for (let batch = readBatch(0); batch !== null; ) {
       throwIfCancelled(ctx.signal);
-      const rows = nextRecords.all(journal.device_id, journal.journal_id, after, params.batchRows) as RecordRow[];
-      const last = rows.at(-1);
-      if (last === undefined) break;
-      after = last.seq;
-      const lines = rows.map((r): Line => ({ seq: r.seq, to_seq: r.seq, priority: r.priority, line: JSON.stringify(r) + '\n' }));
-      await deliverer.deliver('record', lines, (landed) => {
-        const now = Date.now();
-        db.transaction(() => {
-          for (const [from, to] of seqRuns(landed)) markRecords.run(now, journal.device_id, journal.journal_id, from, to);
-          markJournal.run(now, journal.device_id, journal.journal_id);
-          quarantine.forgetRequeued('record', journal.device_id, journal.journal_id, landed[0]?.seq ?? 0, landed.at(-1)?.seq ?? 0);
-        })();
-        stats.forwarded += landed.length;
-        stats.batches += 1;
-        done += landed.length;
-        report();
-      }, () => {
+      // One batch on the wire while the next is read; each is marked the moment the server confirms it.
+      let bodySent: () => void = () => undefined;
+      const sent = new Promise<void>((resolve) => (bodySent = resolve));
+      const sending = deliverer.deliver('record', batch, markLanded, () => {
         done += 1;
-      });
+      }, bodySent);
+      // Read the next batch once this one has left (or failed): reading blocks this thread.
+      await Promise.race([sent, sending.catch(() => undefined)]);
+      const next = readBatch(batch.last);
+      await sending;
+      batch = next;
     }
   }
 
@@ -196,13 +215,12 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     lossesForwarded: stats.lossesForwarded,
     batches: stats.batches,
     quarantined: stats.quarantined,
-    pending: pendingCount(db),
+    pending: Math.max(0, total - done),
     retries: stats.retries,
     rowsPerSec: seconds > 0 ? Math.round(stats.forwarded / seconds) : 0,
   };
 }
 
-type RecordRow = { device_id: string; journal_id: string; seq: number; priority: number } & Record<string, unknown>;
 type LossRow = { device_id: string; journal_id: string; from_seq: number; to_seq: number; count: number; priority: number; reason: string; at_ms: number; site: string };
 
 class FailureError extends Error {
@@ -213,10 +231,11 @@ class FailureError extends Error {
   }
 }
 
-/** Rows held but not yet in ClickHouse, quarantined ones aside. */
+/** Rows held but not yet in ClickHouse, quarantined ones aside (counted on the partial index alone). */
 function pendingCount(db: Store): number {
-  const records = db.prepare(`SELECT count(*) AS n FROM courier_records WHERE forwarded_ms IS NULL AND quarantine_state IS NULL`).get() as { n: number };
-  return records.n;
+  const unforwarded = db.prepare(`SELECT count(*) AS n FROM courier_records WHERE forwarded_ms IS NULL`).get() as { n: number };
+  const setAside = db.prepare(`SELECT count(*) AS n FROM courier_quarantine WHERE kind = 'record' AND state IN ('quarantined', 'discarded')`).get() as { n: number };
+  return Math.max(0, unforwarded.n - setAside.n);
 }
 
 /** Consecutive runs of seqs in sorted lines: [from, to] pairs. */
@@ -231,16 +250,25 @@ export function seqRuns(lines: readonly { seq: number }[]): [number, number][] {
 }
 
 /**
+ * What one insert carries: the first and last seq (or loss range start), how many rows,
+ * the JSONEachRow text, and the rows one by one when they are needed (marking a batch
+ * with holes, or splitting one the server refused).
+ */
+export type Batch = { first: number; last: number; count: number; body: string; lines: () => readonly Line[] };
+
+function batchOfLines(lines: readonly Line[]): Batch {
+  return { first: lines[0]?.seq ?? 0, last: lines.at(-1)?.seq ?? 0, count: lines.length, body: lines.map((l) => l.line).join(''), lines: () => lines };
+}
+
+/**
  * The token of one insert: the shared per-journal form for a contiguous range (the same
  * the agent's uplink makes), with the row count added when the range has holes, so a
  * batch with a row set aside never shares a token with the whole range.
  */
-export function forwardToken(kind: 'record' | 'loss', journal: Journal, lines: readonly Line[]): string {
-  const first = lines[0]?.seq ?? 0;
-  const last = lines.at(-1)?.seq ?? 0;
-  const base = batchDeduplicationToken(journal.device_id, journal.journal_id, first, last);
-  const holes = kind === 'record' && lines.length !== last - first + 1 ? `:n${lines.length}` : '';
-  return kind === 'loss' ? `${base}:loss:n${lines.length}` : `${base}${holes}`;
+export function forwardToken(kind: 'record' | 'loss', journal: Journal, batch: Pick<Batch, 'first' | 'last' | 'count'>): string {
+  const base = batchDeduplicationToken(journal.device_id, journal.journal_id, batch.first, batch.last);
+  if (kind === 'loss') return `${base}:loss:n${batch.count}`;
+  return batch.count === batch.last - batch.first + 1 ? base : `${base}:n${batch.count}`;
 }
 
 function createDeliverer(deps: {
@@ -256,23 +284,23 @@ function createDeliverer(deps: {
   const { connection, journal } = deps;
   return {
     /**
-     * Inserts `lines`; on a refusal, halves until the refused rows stand alone and
+     * Inserts `batch`; on a refusal, halves until the refused rows stand alone and
      * quarantines those. `landed` runs once per acknowledged insert, in seq order.
      */
-    async deliver(kind: 'record' | 'loss', lines: readonly Line[], landed: (lines: readonly Line[]) => void, setAside?: () => void): Promise<void> {
-      if (lines.length === 0) return;
+    async deliver(kind: 'record' | 'loss', batch: Batch, landed: (batch: Batch) => void, setAside?: () => void, bodySent?: () => void): Promise<void> {
       const table = kind === 'record' ? connection.table : connection.lossTable;
       const columns = kind === 'record' ? TELEMETRY_INSERT_COLUMNS : TELEMETRY_LOSS_INSERT_COLUMNS;
-      const send = async (part: readonly Line[]): Promise<void> => {
+      const send = async (part: Batch): Promise<void> => {
         const token = deps.dedupTokens ? forwardToken(kind, journal, part) : null;
         try {
-          await deps.withRetry(() => connection.insertLines(table, columns, part.map((l) => l.line), token));
+          await deps.withRetry(() => connection.insertJsonLines(table, columns, part.body, token, bodySent));
         } catch (error) {
           if (!(error instanceof FailureError) || error.failure.kind !== 'rejected') {
             throw error instanceof FailureError ? new FieldkitError(error.failure.error, { cause: error }) : error;
           }
-          const only = part[0];
-          if (part.length === 1 && only !== undefined) {
+          const lines = part.lines();
+          const only = lines[0];
+          if (lines.length === 1 && only !== undefined) {
             deps.quarantine.quarantine(
               { kind, device_id: journal.device_id, journal_id: journal.journal_id, seq: only.seq, to_seq: only.to_seq, priority: only.priority },
               { reason: error.failure.error.message, serverCode: error.failure.serverCode, row: only.line, now: Date.now() },
@@ -283,15 +311,15 @@ function createDeliverer(deps: {
             return;
           }
           deps.onPhase('isolating refused rows');
-          const half = Math.ceil(part.length / 2);
-          await send(part.slice(0, half));
-          await send(part.slice(half));
+          const half = Math.ceil(lines.length / 2);
+          await send(batchOfLines(lines.slice(0, half)));
+          await send(batchOfLines(lines.slice(half)));
           deps.onPhase('forwarding');
           return;
         }
         landed(part);
       };
-      await send(lines);
+      if (batch.count > 0) await send(batch);
     },
   };
 }
