@@ -126,13 +126,14 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     `SELECT device_id, journal_id, from_seq, to_seq, count, priority, reason, at_ms, site FROM courier_losses
      WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY from_seq, to_seq, priority LIMIT ?`,
   );
-  const pendingRecords = `FROM courier_records WHERE device_id = @device_id AND journal_id = @journal_id AND seq > @after AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY seq LIMIT @limit`;
+  const pendingRecords = `FROM courier_records WHERE device_id = @device_id AND journal_id = @journal_id AND seq > @after AND seq <= @through
+    AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY seq LIMIT @limit`;
   const jsonLine = `json_object(${TELEMETRY_INSERT_COLUMNS.map((c) => `'${c}', ${c}`).join(', ')}) || char(10)`;
   // The whole batch as one string, written by SQLite: no row objects, no JSON.stringify per row in JS.
   const nextRecordBody = db.prepare(
     `SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, string_agg(line, '' ORDER BY seq) AS body FROM (SELECT seq, ${jsonLine} AS line ${pendingRecords})`,
   );
-  // Row by row, for a batch with holes (marked by exact seqs) or one to split.
+  // Row by row: a batch with holes (marked by its exact seqs), or one to split.
   const recordLines = db.prepare(`SELECT seq, seq AS to_seq, priority, ${jsonLine} AS line ${pendingRecords}`);
   const markRecords = db.prepare(`UPDATE courier_records SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? AND forwarded_ms IS NULL`);
   const markLoss = db.prepare(`UPDATE courier_losses SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND from_seq = ? AND to_seq = ? AND priority = ?`);
@@ -162,16 +163,24 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     }
 
     const readBatch = (after: number): Batch | null => {
-      const query = { device_id: journal.device_id, journal_id: journal.journal_id, after, limit: params.batchRows };
+      const query = { device_id: journal.device_id, journal_id: journal.journal_id, after, through: Number.MAX_SAFE_INTEGER, limit: params.batchRows };
       const head = nextRecordBody.get(query) as { n: number; first: number | null; last: number | null; body: string | null };
       if (head.n === 0 || head.first === null || head.last === null) return null;
+      if (head.n !== head.last - head.first + 1) {
+        // Holes (rows quarantined, or not pulled yet between safety events): a pull beside us
+        // may fill them, so the rows are fixed now, in one read, and marked by their seqs.
+        return batchOfLines(recordLines.all(query) as Line[]);
+      }
+      // Hole-free: every seq from first to last is in the batch, and no new row can appear
+      // among them, so the rows can be listed later if the batch has to be split.
+      const { first, last, n } = head;
       let lines: Line[] | null = null;
       return {
-        first: head.first,
-        last: head.last,
-        count: head.n,
+        first,
+        last,
+        count: n,
         body: head.body ?? '',
-        lines: () => (lines ??= recordLines.all(query) as Line[]),
+        lines: () => (lines ??= recordLines.all({ ...query, through: last }) as Line[]),
       };
     };
     const markLanded = (landed: Batch): void => {
