@@ -82,7 +82,9 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
       } catch (error) {
         if (error instanceof JobCancelledError || error instanceof FieldkitError) throw error;
         const failure = describeClickHouseFailure(error, connection.url);
-        if (failure.kind !== 'transient') throw new FailureError(failure, error);
+        // Refused data goes back to the batch's sender to split; anything else no retry fixes ends the job.
+        if (failure.kind === 'rejected') throw new FailureError(failure, error);
+        if (failure.kind === 'fatal') throw new FieldkitError(failure.error, { cause: error });
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
         if (Date.now() + delay > deadline) {
           throw new FieldkitError(

@@ -1,0 +1,195 @@
+/**
+ * Where the courier forwards to, and how the password is kept: the 0600 secret file, the
+ * CLI that never echoes the password, job history that never holds it, refused
+ * credentials, and TLS with a private CA and a client certificate (mutual TLS) in front of
+ * a real ClickHouse 18.16.
+ */
+import Database from 'better-sqlite3';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppServices } from '../../electron/app/appServices.ts';
+import { createFileSecretStore, secretsFileName } from '../../electron/settings/secretStore.ts';
+import { storeFileName } from '../../electron/store/openStore.ts';
+import { ForwardResultSchema } from '../../shared/courier.ts';
+import { syntheticEvents } from '../support/agentEvents.ts';
+import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouseServer.ts';
+import { startCourierRig } from '../support/courierRig.ts';
+import { cliEntry } from '../support/runCliProcess.ts';
+import { makeTempDir } from '../support/tempDir.ts';
+
+let server: ClickHouseServer;
+const tmp = makeTempDir('fieldkit-courier-settings-');
+beforeAll(async () => {
+  server = await startClickHouseServer();
+});
+afterAll(async () => {
+  await server.stop();
+  tmp.remove();
+});
+
+function cli(dataDir: string, args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cliEntry, '--data-dir', dataDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(stdin);
+  return new Promise((resolve) => child.on('close', (code) => {
+    resolve({ code, stdout, stderr });
+  }));
+}
+
+/** Every byte of the laptop store (database and its WAL), to prove a secret is not in it. */
+function storeBytes(dataDir: string): string {
+  return readdirSync(dataDir)
+    .filter((f) => f.startsWith(storeFileName))
+    .map((f) => readFileSync(join(dataDir, f)).toString('latin1'))
+    .join('');
+}
+
+describe('the secret store', () => {
+  it('keeps secrets in a 0600 file, replaced whole, and says what to do when it is damaged', async () => {
+    const dir = join(tmp.path, 'secrets');
+    const secrets = createFileSecretStore(dir);
+    expect(await secrets.get('clickhouse.password')).toBeNull();
+    await secrets.set('clickhouse.password', 'hunter2');
+    await secrets.set('other', 'x');
+    expect(await secrets.get('clickhouse.password')).toBe('hunter2');
+    expect(statSync(join(dir, secretsFileName)).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    await secrets.delete('clickhouse.password');
+    expect(await secrets.get('clickhouse.password')).toBeNull();
+    expect(await secrets.get('other')).toBe('x');
+    expect(readdirSync(dir)).toEqual([secretsFileName]);
+    writeFileSync(join(dir, secretsFileName), '{"half": ');
+    await expect(secrets.get('other')).rejects.toMatchObject({ appError: { code: 'IO_ERROR', hint: expect.stringContaining('set the ClickHouse password again') as unknown } });
+  });
+});
+
+describe('fieldkit settings clickhouse', () => {
+  const dataDir = join(tmp.path, 'cli');
+
+  it('takes the password on stdin, never prints it, keeps it only in the secret file', async () => {
+    const set = await cli(dataDir, ['settings', 'clickhouse', '--url', server.url, '--user', 'fieldkit', '--password-stdin', '--table', 'tele', '--batch-rows', '20000'], 's3cret-pw\n');
+    expect(set.code).toBe(0);
+    expect(set.stdout).toMatch(/password\s+set/);
+    expect(set.stdout + set.stderr).not.toContain('s3cret-pw');
+    const shown = await cli(dataDir, ['--json', 'settings', 'clickhouse']);
+    expect(JSON.parse(shown.stdout)).toEqual({
+      settings: { url: server.url, user: 'fieldkit', database: 'default', table: 'tele', cluster: null, tls: { caFile: null, certFile: null, keyFile: null }, batchRows: 20_000, passwordSet: true },
+    });
+    expect(shown.stdout).not.toContain('s3cret-pw');
+    expect(JSON.parse(readFileSync(join(dataDir, secretsFileName), 'utf8'))).toEqual({ 'clickhouse.password': 's3cret-pw' });
+    expect(storeBytes(dataDir)).not.toContain('s3cret-pw');
+
+    const bad = await cli(dataDir, ['settings', 'clickhouse', '--cert', '/etc/hostname']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('Mutual TLS needs both a client certificate and its key.');
+    const cleared = await cli(dataDir, ['--json', 'settings', 'clickhouse', '--clear-password', '--user', 'default']);
+    expect(JSON.parse(cleared.stdout)).toMatchObject({ settings: { passwordSet: false, user: 'default' } });
+    const tested = await cli(dataDir, ['settings', 'clickhouse', '--test']);
+    expect(tested.code).toBe(0);
+    expect(tested.stdout).toMatch(/^Connected to ClickHouse 18\.16\.\S+ at http:\/\/127\.0\.0\.1:\d+ in [\d.]+ ms\.\nIt predates insert_deduplication_token/);
+  });
+
+  it('refuses a wrong password or an unknown user as PERMISSION_DENIED, and a forward job never records the password', async () => {
+    const rig = await startCourierRig({ deviceId: 'pi-31' });
+    try {
+      rig.ingest(syntheticEvents(2000));
+      await rig.pull();
+      await rig.services.handlers['settings.clickhouse.set']({ url: server.url, user: 'nobody', password: 'wr0ng-pw' });
+      await expect(rig.services.handlers['settings.clickhouse.test']({})).rejects.toMatchObject({ appError: { code: 'PERMISSION_DENIED' } });
+      await rig.services.handlers['settings.clickhouse.set']({ user: 'default' });
+      const job = await rig.forward();
+      expect(job.state).toBe('failed');
+      expect(job.error).toMatchObject({ code: 'PERMISSION_DENIED', hint: expect.stringContaining('--password-stdin') as unknown });
+      expect(rig.held().pending).toBe(2000);
+      const db = new Database(join(rig.dataDir, storeFileName), { readonly: true });
+      try {
+        const params = db.prepare(`SELECT params FROM jobs WHERE kind = 'courier.forward'`).pluck().all() as string[];
+        expect(params).toHaveLength(1);
+        expect(params[0]).not.toContain('wr0ng-pw');
+      } finally {
+        db.close();
+      }
+      expect(storeBytes(rig.dataDir)).not.toContain('wr0ng-pw');
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
+describe('TLS and mutual TLS in front of ClickHouse', () => {
+  const pki = join(tmp.path, 'pki');
+  let proxy: TlsServer;
+  let proxyPort = 0;
+
+  beforeAll(async () => {
+    execFileSync('mkdir', ['-p', pki]);
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: pki, stdio: 'ignore' });
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=fieldkit test CA');
+    for (const name of ['server', 'client']) {
+      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? '127.0.0.1' : 'fieldkit-courier'}`);
+      writeFileSync(join(pki, `${name}.ext`), name === 'server' ? 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' : 'extendedKeyUsage=clientAuth\n');
+      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+    }
+    // TLS terminates here and the bytes go on to ClickHouse's HTTP port: a client without a
+    // certificate signed by the CA never reaches the server.
+    proxy = createTlsServer(
+      { key: readFileSync(join(pki, 'server.key')), cert: readFileSync(join(pki, 'server.pem')), ca: readFileSync(join(pki, 'ca.pem')), requestCert: true, rejectUnauthorized: true },
+      (socket) => {
+        const upstream = connect(server.httpPort, '127.0.0.1');
+        socket.pipe(upstream).pipe(socket);
+        socket.on('error', () => upstream.destroy());
+        upstream.on('error', () => socket.destroy());
+      },
+    );
+    proxy.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = proxy.address();
+    proxyPort = typeof address === 'object' && address !== null ? address.port : 0;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => proxy.close(() => {
+      resolve();
+    }));
+  });
+
+  it('connects and forwards with the private CA and a client certificate; without them it says TLS failed', async () => {
+    expect(existsSync(join(pki, 'client.pem'))).toBe(true);
+    const services = await createAppServices({ dataDir: join(tmp.path, 'tls'), version: 'test' });
+    try {
+      const url = `https://127.0.0.1:${proxyPort}/`;
+      // The private CA alone: the proxy asks for a client certificate and gets none.
+      await services.handlers['settings.clickhouse.set']({ url, caFile: join(pki, 'ca.pem') });
+      await expect(services.handlers['settings.clickhouse.test']({})).rejects.toMatchObject({
+        appError: { code: 'VERIFICATION_FAILED', message: expect.stringMatching(/^TLS with ClickHouse at https:\/\/127\.0\.0\.1:\d+ failed: .*certificate required/) as unknown },
+      });
+      // No CA: the server's certificate is not trusted.
+      await services.handlers['settings.clickhouse.set']({ caFile: null, certFile: join(pki, 'client.pem'), keyFile: join(pki, 'client.key') });
+      await expect(services.handlers['settings.clickhouse.test']({})).rejects.toMatchObject({ appError: { code: 'VERIFICATION_FAILED', hint: expect.stringContaining('CA file') as unknown } });
+      await services.handlers['settings.clickhouse.set']({ caFile: join(pki, 'ca.pem') });
+      const ok = await services.handlers['settings.clickhouse.test']({});
+      expect(ok).toMatchObject({ url: `https://127.0.0.1:${proxyPort}`, version: expect.stringMatching(/^18\.16\./) as unknown });
+    } finally {
+      await services.close();
+    }
+
+    const rig = await startCourierRig({ deviceId: 'pi-32' });
+    try {
+      rig.ingest(syntheticEvents(3000));
+      await rig.pull();
+      await rig.services.handlers['settings.clickhouse.set']({ url: `https://127.0.0.1:${proxyPort}/`, table: 'over_tls', caFile: join(pki, 'ca.pem'), certFile: join(pki, 'client.pem'), keyFile: join(pki, 'client.key') });
+      const job = await rig.forward();
+      expect(job.error).toBeNull();
+      expect(ForwardResultSchema.parse(job.result).forwarded).toBe(3000);
+      expect((await server.client(`SELECT count() FROM over_tls FINAL`)).trim()).toBe('3000');
+    } finally {
+      await rig.close();
+    }
+  });
+});
