@@ -32,12 +32,16 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
   const ownerPid = deps.db.prepare(`SELECT owner_pid FROM jobs WHERE id = ?`);
   const lastForward = deps.db.prepare(`SELECT last_forward_ms FROM courier_journals WHERE device_id = ? AND journal_id = ?`);
 
-  /** Starts a forward, unless one is already running (in this process or another). */
-  async function startForward(request: { batchRows?: number | undefined; retryForSeconds: number }): Promise<string> {
+  /** Two forwards at once would send the same rows twice (harmless, but wasted): one at a time. */
+  function refuseIfForwarding(): void {
     const running = deps.jobs.list({ limit: 50, state: 'running' }).find((job) => job.kind === 'courier.forward');
     if (running !== undefined && (deps.jobs.workerPid(running.id) !== undefined || isProcessAlive((ownerPid.get(running.id) as { owner_pid: number | null } | undefined)?.owner_pid ?? -1))) {
-      throw new FieldkitError(appError('CONFLICT', `A forward is already running (${running.id}).`, 'Wait for it to finish, or cancel it (fieldkit jobs cancel ' + running.id + ').'));
+      throw new FieldkitError(appError('CONFLICT', `A forward is already running (${running.id}).`, `Wait for it to finish, or cancel it (fieldkit jobs cancel ${running.id}).`));
     }
+  }
+
+  async function startForward(request: { batchRows?: number | undefined; retryForSeconds: number }): Promise<string> {
+    refuseIfForwarding();
     const target = await requireClickHouseTarget(deps.db, deps.secrets);
     const job = deps.jobs.start(
       'courier.forward',
@@ -86,6 +90,8 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
     },
     'courier.quarantine.list': (request) => Promise.resolve(quarantine.list(request)),
     'courier.quarantine.retry': async ({ ids }) => {
+      refuseIfForwarding();
+      await requireClickHouseTarget(deps.db, deps.secrets);
       const requeued = quarantine.requeue(ids);
       if (requeued === 0) return { requeued, jobId: null };
       return { requeued, jobId: await startForward({ retryForSeconds: 60 }) };

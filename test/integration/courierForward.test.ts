@@ -103,6 +103,29 @@ describe('courier forward to ClickHouse 18.16', () => {
     expect(journals[0]?.last_forward_ms).toBeGreaterThan(0);
   });
 
+  it('cancels between batches: what landed is marked, a second forward meanwhile is refused, the next forward sends the rest once', async () => {
+    await rig.services.handlers['settings.clickhouse.set']({ table: 'fwd_cancel' });
+    const db = (await import('better-sqlite3')).default;
+    const writable = new db(`${rig.dataDir}/fieldkit.db`);
+    writable.prepare('UPDATE courier_records SET forwarded_ms = NULL').run();
+    writable.close();
+
+    const { jobId } = await rig.services.handlers['courier.forward']({ batchRows: 10_000, retryForSeconds: 60 });
+    await expect(rig.services.handlers['courier.forward']({ retryForSeconds: 60 })).rejects.toMatchObject({ appError: { code: 'CONFLICT' } });
+    await until(() => rig.held().forwarded >= 10_000);
+    const cancelled = await rig.services.jobs.cancel(jobId);
+    expect(cancelled.state).toBe('cancelled');
+    const cut = rig.held();
+    expect(cut.forwarded % 10_000).toBe(0);
+    expect(cut.forwarded).toBeLessThan(total);
+    const landed = await inClickHouse('fwd_cancel', 'pi-07');
+    expect(landed).toMatchObject({ raw: cut.forwarded, distinct: cut.forwarded, min: 1, max: cut.forwarded });
+
+    const rest = await rig.forward({ batchRows: 10_000 });
+    expect(ForwardResultSchema.parse(rest.result).forwarded).toBe(total - cut.forwarded);
+    expect(await inClickHouse('fwd_cancel', 'pi-07')).toEqual({ raw: total, final: total, distinct: total, min: 1, max: total });
+  });
+
   it('survives kill -9 of the app (CLI and worker) mid-forward: the next forward completes, each row once', async () => {
     await rig.services.handlers['settings.clickhouse.set']({ table: 'fwd_kill' });
     // Everything held becomes pending again for this table: the same rows, a new destination.

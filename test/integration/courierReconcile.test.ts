@@ -8,11 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../electron/api/dispatch.ts';
+import { methods } from '../../shared/api.ts';
 import { telemetryLossTableDdl, telemetryTableDdl } from '../../shared/clickhouseSchema.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';
 import { syntheticEvents } from '../support/agentEvents.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouseServer.ts';
 import { eventsWithKinds, startCourierRig, type CourierRig } from '../support/courierRig.ts';
+import { runCliProcess } from '../support/runCliProcess.ts';
 
 let server: ClickHouseServer;
 beforeAll(async () => {
@@ -70,6 +72,22 @@ describe('a row the server refuses', () => {
     const [reconciled] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
     expect(reconciled).toMatchObject({ status: 'missing', missing_records: 2, missing_by_reason: { quarantined: 2, unknown: 0 } });
     expect(reconciled?.summary).toBe('pi-09: seq 12346, 20001 missing (quarantined: refused by ClickHouse)');
+  });
+
+  it('shows the same through the CLI: the quarantine with the reason, reconcile as a table and as JSON', async () => {
+    const list = await runCliProcess(['--data-dir', rig.dataDir, 'quarantine']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/pi-09\s+12346\s+quarantined \(1 tries\)\s+ClickHouse refused the data \(code 49\): Code: 49/);
+    expect(list.stdout).toContain('2 quarantined, 0 discarded.');
+    const human = await runCliProcess(['--data-dir', rig.dataDir, 'reconcile']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/pi-09\s+\S+\s+missing\s+29998 of 30000\s+2/);
+    expect(human.stdout).toContain('pi-09: seq 12346, 20001 missing (quarantined: refused by ClickHouse)');
+    const json = await runCliProcess(['--data-dir', rig.dataDir, '--json', 'reconcile']);
+    expect(methods['courier.reconcile'].response.parse(JSON.parse(json.stdout)).journals[0]?.missing_by_reason.quarantined).toBe(2);
+    const noReason = await runCliProcess(['--data-dir', rig.dataDir, 'quarantine', 'discard', '1']);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain("required option '--reason <text>' not specified");
   });
 
   it('is discarded only with a reason, which reconcile then gives; retried after the server is fixed, it lands', async () => {
