@@ -6,9 +6,10 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, safeStorage, session } from 'electron';
 import { createAppServices, type AppServices } from './app/appServices.ts';
 import { bindIpcMain } from './ipc/ipcMainBinding.ts';
+import { createEncryptedSecretStore } from './settings/secretStore.ts';
 import { contentSecurityPolicy, isAllowedRendererRequest, isOwnRendererUrl } from './ipc/rendererPolicy.ts';
 
 // Bundled as dist/electron/main.js, beside preload.cjs and jobWorker.js; the renderer is
@@ -59,8 +60,11 @@ function startShell(): void {
     .whenReady()
     .then(async () => {
       secureSession();
+      // The ClickHouse password under the OS keychain's key where there is one; else the 0600 file.
+      const secretStore = createEncryptedSecretStore(app.getPath('userData'), safeStorage);
       services = createAppServices({
         dataDir: app.getPath('userData'),
+        ...(secretStore ? { secretStore } : {}),
         version: app.getVersion(),
         // Jobs run in a forked worker; ELECTRON_RUN_AS_NODE makes the Electron binary a plain Node.
         worker: { execPath: process.execPath, script: path.join(bundleDir, 'jobWorker.js'), env: { ELECTRON_RUN_AS_NODE: '1' } },

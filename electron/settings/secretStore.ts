@@ -25,8 +25,47 @@ const SecretsFileSchema = z.record(z.string(), z.string());
  */
 export function createFileSecretStore(dataDir: string): SecretStore {
   const path = join(dataDir, secretsFileName);
+  const file = secretsFile(path);
+  return {
+    description: `a file only you can read (${path}, mode 0600)`,
+    get: (name) => settle(() => file.read()[name] ?? null),
+    set: (name, value) => settle(() => { file.write({ ...file.read(), [name]: value }); }),
+    delete: (name) => settle(() => { file.remove(name); }),
+  };
+}
 
-  function readAll(): Record<string, string> {
+/** What Electron's safeStorage offers (the OS keychain's key); the app passes safeStorage itself. */
+export type SecretCipher = {
+  isEncryptionAvailable(): boolean;
+  encryptString(plainText: string): Buffer;
+  decryptString(encrypted: Buffer): string;
+};
+
+export const encryptedSecretsFileName = 'secrets.safe.json';
+
+/**
+ * Secrets encrypted with the OS keychain's key (Electron safeStorage: Keychain, DPAPI,
+ * libsecret/kwallet), kept in the same kind of 0600 file. Null when the OS offers no
+ * keychain: the caller then uses the plain file store.
+ */
+export function createEncryptedSecretStore(dataDir: string, cipher: SecretCipher): SecretStore | null {
+  if (!cipher.isEncryptionAvailable()) return null;
+  const path = join(dataDir, encryptedSecretsFileName);
+  const file = secretsFile(path);
+  return {
+    description: `the system keychain (${path}, encrypted)`,
+    get: (name) =>
+      settle(() => {
+        const sealed = file.read()[name];
+        return sealed === undefined ? null : cipher.decryptString(Buffer.from(sealed, 'base64'));
+      }),
+    set: (name, value) => settle(() => { file.write({ ...file.read(), [name]: cipher.encryptString(value).toString('base64') }); }),
+    delete: (name) => settle(() => { file.remove(name); }),
+  };
+}
+
+function secretsFile(path: string) {
+  function read(): Record<string, string> {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
@@ -41,7 +80,7 @@ export function createFileSecretStore(dataDir: string): SecretStore {
     return parsed.data;
   }
 
-  function writeAll(secrets: Record<string, string>): void {
+  function write(secrets: Record<string, string>): void {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const temp = `${path}.${process.pid}.tmp`;
     try {
@@ -66,15 +105,13 @@ export function createFileSecretStore(dataDir: string): SecretStore {
   }
 
   return {
-    description: `a file only you can read (${path}, mode 0600)`,
-    get: (name) => settle(() => readAll()[name] ?? null),
-    set: (name, value) => settle(() => { writeAll({ ...readAll(), [name]: value }); }),
-    delete: (name) =>
-      settle(() => {
-        const all = readAll();
-        if (!(name in all)) return;
-        writeAll(Object.fromEntries(Object.entries(all).filter(([key]) => key !== name)));
-      }),
+    read,
+    write,
+    remove(name: string): void {
+      const all = read();
+      if (!(name in all)) return;
+      write(Object.fromEntries(Object.entries(all).filter(([key]) => key !== name)));
+    },
   };
 }
 

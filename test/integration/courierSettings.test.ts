@@ -6,13 +6,14 @@
  */
 import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices } from '../../electron/app/appServices.ts';
-import { createFileSecretStore, secretsFileName } from '../../electron/settings/secretStore.ts';
+import { createEncryptedSecretStore, createFileSecretStore, encryptedSecretsFileName, secretsFileName } from '../../electron/settings/secretStore.ts';
 import { storeFileName } from '../../electron/store/openStore.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';
 import { syntheticEvents } from '../support/agentEvents.ts';
@@ -67,6 +68,46 @@ describe('the secret store', () => {
     expect(readdirSync(dir)).toEqual([secretsFileName]);
     writeFileSync(join(dir, secretsFileName), '{"half": ');
     await expect(secrets.get('other')).rejects.toMatchObject({ appError: { code: 'IO_ERROR', hint: expect.stringContaining('set the ClickHouse password again') as unknown } });
+  });
+
+
+  it('under the OS keychain (Electron safeStorage) keeps only ciphertext on disk, and steps aside when there is no keychain', async () => {
+    // safeStorage cannot run outside Electron: a stand-in with its shape, doing real AES-GCM under a key the "OS" holds.
+    const key = randomBytes(32);
+    const cipher = {
+      isEncryptionAvailable: () => true,
+      encryptString(plainText: string): Buffer {
+        const iv = randomBytes(12);
+        const c = createCipheriv('aes-256-gcm', key, iv);
+        const body = Buffer.concat([c.update(plainText, 'utf8'), c.final()]);
+        return Buffer.concat([iv, c.getAuthTag(), body]);
+      },
+      decryptString(sealed: Buffer): string {
+        const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+        d.setAuthTag(sealed.subarray(12, 28));
+        return Buffer.concat([d.update(sealed.subarray(28)), d.final()]).toString('utf8');
+      },
+    };
+    const dir = join(tmp.path, 'keychain');
+    const secrets = createEncryptedSecretStore(dir, cipher);
+    if (secrets === null) throw new Error('expected a store');
+    await secrets.set('clickhouse.password', 'k3ychain-pw');
+    expect(await secrets.get('clickhouse.password')).toBe('k3ychain-pw');
+    const onDisk = readFileSync(join(dir, encryptedSecretsFileName), 'utf8');
+    expect(onDisk).not.toContain('k3ychain-pw');
+    expect(statSync(join(dir, encryptedSecretsFileName)).mode & 0o777).toBe(0o600);
+    expect(secrets.description).toContain('keychain');
+    expect(createEncryptedSecretStore(dir, { ...cipher, isEncryptionAvailable: () => false })).toBeNull();
+
+    // The app's services use it for the password when given one.
+    const services = await createAppServices({ dataDir: join(tmp.path, 'keychain-app'), version: 'test', secretStore: secrets });
+    try {
+      await services.handlers['settings.clickhouse.set']({ url: server.url, password: 'n3w-pw' });
+      expect(await secrets.get('clickhouse.password')).toBe('n3w-pw');
+      expect(existsSync(join(tmp.path, 'keychain-app', secretsFileName))).toBe(false);
+    } finally {
+      await services.close();
+    }
   });
 });
 

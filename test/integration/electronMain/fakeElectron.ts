@@ -171,3 +171,10 @@ export const dialog = {
     this.errorBoxes.push({ title, content });
   },
 };
+
+/** No OS keychain here, as on a Linux box without libsecret: main.ts falls back to the 0600 file. */
+export const safeStorage = {
+  isEncryptionAvailable: (): boolean => false,
+  encryptString: (plainText: string): Buffer => Buffer.from(plainText, 'utf8'),
+  decryptString: (encrypted: Buffer): string => encrypted.toString('utf8'),
+};
