@@ -224,6 +224,13 @@ export function describeClickHouseFailure(error: unknown, url: string): Describe
   if ((serverCode !== null && DATA_SERVER_CODES.has(serverCode)) || /\(at row \d+\)|while read(ing)? the value of key/i.test(message)) {
     return { kind: 'rejected', serverCode, error: appError('VERIFICATION_FAILED', `ClickHouse refused the data${label}: ${short}`, 'Rows the server refuses are set aside in the quarantine; see them with `fieldkit quarantine`.') };
   }
+  if (serverCode === '701' || /Requested cluster '.*' not found|DistributedDDL/i.test(message)) {
+    return {
+      kind: 'fatal',
+      serverCode,
+      error: appError('CONFLICT', `ClickHouse does not know the cluster${label}: ${short}`, 'Set the cluster name the server defines (SELECT DISTINCT cluster FROM system.clusters), or clear it for a single server (--no-cluster).'),
+    };
+  }
   if (serverCode === '60' || serverCode === '81' || serverCode === '16' || serverCode === '47') {
     return {
       kind: 'fatal',

@@ -82,6 +82,18 @@ describe('courier forward to the current ClickHouse engine', () => {
     expect(modern.sql("SELECT count(), uniqExact(seq) FROM dedup WHERE device_id = 'pi-21'").trim()).toBe(`${total}\t${total}`);
   });
 
+  it('creates the schema ON CLUSTER when a cluster is set, and says so when the server has no such cluster', async () => {
+    await rig.services.handlers['settings.clickhouse.set']({ table: 'clu', cluster: 'fleet' });
+    const before = modern.requests.length;
+    const job = await rig.forward();
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining("Requested cluster 'fleet' not found") as unknown, hint: expect.stringContaining('system.clusters') as unknown });
+    // The replicated per-shard table first, as shared/clickhouseSchema.ts's cluster variant gives it.
+    const ddl = modern.requests.slice(before).find((r) => r.query.startsWith('CREATE TABLE'));
+    expect(ddl?.query).toMatch(/^CREATE TABLE IF NOT EXISTS `default`\.`clu_local` ON CLUSTER `fleet` \([\s\S]*ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/default\/clu_local', '\{replica\}'\)/);
+    await rig.services.handlers['settings.clickhouse.set']({ cluster: null });
+  });
+
   it('quarantines a record the current engine refuses, with its words', async () => {
     const poisoned = await startCourierRig({ deviceId: 'pi-22' });
     try {
