@@ -137,6 +137,8 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
   );
   // Row by row: a batch with holes (marked by its exact seqs), or one to split.
   const recordLines = db.prepare(`SELECT seq, seq AS to_seq, priority, ${jsonLine} AS line ${pendingRecords}`);
+  // Where a journal's unforwarded rows begin (on the partial index): the scan starts there, not at seq 1.
+  const firstPending = db.prepare(`SELECT min(seq) AS seq FROM courier_records WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL`);
   const markRecords = db.prepare(`UPDATE courier_records SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? AND forwarded_ms IS NULL`);
   const markLoss = db.prepare(`UPDATE courier_losses SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND from_seq = ? AND to_seq = ? AND priority = ?`);
   const markJournal = db.prepare(`UPDATE courier_journals SET last_forward_ms = ? WHERE device_id = ? AND journal_id = ?`);
@@ -200,7 +202,8 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
       report();
     };
 
-    for (let batch = readBatch(0); batch !== null; ) {
+    const start = (firstPending.get(journal.device_id, journal.journal_id) as { seq: number | null }).seq;
+    for (let batch = start === null ? null : readBatch(start - 1); batch !== null; ) {
       throwIfCancelled(ctx.signal);
       // One batch on the wire while the next is read; each is marked the moment the server confirms it.
       let bodySent: () => void = () => undefined;
