@@ -10,6 +10,7 @@ import { createEventBus, type EventBus } from '../api/eventBus.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
 import { createCourierHandlers } from '../courier/courierHandlers.ts';
 import { createDeviceHandlers } from '../devices/deviceHandlers.ts';
+import { demoSiteName, startDemoSite, type DemoSite } from '../demo/demoSite.ts';
 import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
 import { listDrives } from '../drives/listDrives.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
@@ -41,6 +42,8 @@ export type AppServicesOptions = {
    * folder (CLI, web host); electron/main.ts may pass one backed by Electron safeStorage.
    */
   secretStore?: SecretStore;
+  /** Run the demo site (three local agents with synthetic producers): true, or 'auto' = only while no real device is registered. */
+  demo?: boolean | 'auto';
 };
 
 export async function createAppServices(options: AppServicesOptions): Promise<AppServices> {
@@ -107,6 +110,11 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     'jobs.cancel': async ({ jobId }) => ({ job: await jobs.cancel(jobId) }),
   };
 
+  const wantsDemo =
+    options.demo === true || (options.demo === 'auto' && devices.devices.list().every((d) => d.site === demoSiteName));
+  const demo: DemoSite | null = wantsDemo ? await startDemoSite({ dataDir: options.dataDir, devices: devices.devices }) : null;
+  if (demo) events.emit('devices.changed', { devices: devices.devices.list() });
+
   return {
     handlers,
     events,
@@ -115,6 +123,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     async close() {
       watcher?.stop();
       await jobs.close();
+      await demo?.stop();
       db.close();
     },
   };

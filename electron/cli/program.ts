@@ -69,8 +69,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const program = new Command('fieldkit');
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  async function open(watchDrives = false): Promise<AppServices> {
-    opened.services ??= await createAppServices({ dataDir: globals().dataDir ?? defaultDataDir(), version: appVersion(), watchDrives });
+  async function open(watchDrives = false, demo = false): Promise<AppServices> {
+    opened.services ??= await createAppServices({ dataDir: globals().dataDir ?? defaultDataDir(), version: appVersion(), watchDrives, demo });
     return opened.services;
   }
   async function call<M extends MethodName>(method: M, params: RequestOf<M>): Promise<ResponseOf<M>> {
@@ -147,8 +147,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command('serve')
     .description('serve the fieldkit UI to a browser on this computer (127.0.0.1 only, with an access token)')
     .addOption(new Option('--port <port>', 'port to listen on (default: a free one)').argParser(portNumber))
-    .action(async (opts: { port?: number }) => {
-      const s = await open(true);
+    .option('--demo', 'also run the demo site: three agents on this computer with synthetic data')
+    .action(async (opts: { port?: number; demo?: boolean }) => {
+      const s = await open(true, opts.demo === true);
       const host = await startWebHost({ handlers: s.handlers, events: s.events, staticDir: rendererDir(), ...(opts.port ? { port: opts.port } : {}) });
       if (globals().json) io.stdout(JSON.stringify({ url: host.url, port: host.port, dataDir: s.info.dataDir }) + '\n');
       else io.stdout(`fieldkit is serving its UI at\n\n  ${host.url}\n\nOpen that URL in a browser on this computer (it carries the access token). Ctrl-C stops.\n`);
