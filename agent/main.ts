@@ -264,6 +264,9 @@ async function rpc(configPath: string, config: AgentConfig): Promise<number> {
   } finally {
     health.close();
     journal.close();
+    // After a 'bye' on a serial console stdin is still an open tty: let go of it, or the
+    // process would never exit and the console would never get its shell back.
+    process.stdin.destroy();
   }
 }
 

@@ -128,6 +128,11 @@ export const RpcMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('request'), id: z.number().int().nonnegative(), method: z.string(), params: z.unknown(), credit: z.number().int().nonnegative().default(0) }),
   z.object({ type: z.literal('credit'), id: z.number().int().nonnegative(), n: z.number().int().positive() }),
   z.object({ type: z.literal('cancel'), id: z.number().int().nonnegative() }),
+  /**
+   * The laptop is done: the agent finishes what is in flight and exits. A serial console
+   * has no end-of-file to send, so this is how the line is handed back to the shell.
+   */
+  z.object({ type: z.literal('bye') }),
   z.object({
     type: z.literal('item'),
     id: z.number().int().nonnegative(),

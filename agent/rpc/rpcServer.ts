@@ -189,6 +189,9 @@ export function serveRpc(input: NodeJS.ReadableStream, output: NodeJS.WritableSt
       case 'cancel':
         active.get(message.id)?.stream?.cancel();
         return;
+      case 'bye':
+        onBye();
+        return;
       case 'item':
       case 'result':
         // Only the agent sends these; one coming back is an echo on a misconfigured tty.
@@ -206,6 +209,8 @@ export function serveRpc(input: NodeJS.ReadableStream, output: NodeJS.WritableSt
     }
   }
 
+  // Set once the promise below exists: 'bye' ends the session like end-of-input does.
+  let onBye: () => void = () => undefined;
   return new Promise<void>((resolve) => {
     let finished = false;
     function finish(): void {
@@ -221,6 +226,7 @@ export function serveRpc(input: NodeJS.ReadableStream, output: NodeJS.WritableSt
         resolve();
       });
     }
+    onBye = finish;
     input.on('data', onChunk);
     input.once('end', finish);
     input.once('close', finish);

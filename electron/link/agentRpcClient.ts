@@ -415,9 +415,12 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
       return closedReason !== null;
     },
     close() {
+      const open = closedReason === null;
       shutDown('The link to the agent was closed by the app');
       link.readable.removeListener('end', onEnd);
       link.readable.removeListener('close', onEnd);
+      // A serial console cannot signal end-of-file: say goodbye in the protocol too.
+      if (open) link.writable.write(encodeFrame({ type: 'bye' }));
       link.writable.end();
     },
   };

@@ -65,6 +65,7 @@ export async function openSerialConsole(port: ConsolePort, credentials: ConsoleC
   const tail = (text: string) => text.slice(text.lastIndexOf('\n') + 1);
   let loggedIn = false;
   let passwordSent = false;
+  let silentRounds = 0;
   while (!loggedIn) {
     if (Date.now() > deadline) {
       stop();
@@ -85,6 +86,15 @@ export async function openSerialConsole(port: ConsolePort, credentials: ConsoleC
     if (state === 'incorrect' && passwordSent) {
       stop();
       throw new FieldkitError(appError('AUTH_FAILED', `${port.describe} refused the login.`, 'Check the user name and password for the serial console.'));
+    }
+    if (state === null && ++silentRounds % 2 === 0) {
+      // A shell with an empty prompt (left by a program like us) prints nothing for Enter:
+      // ask it to print something only a shell would.
+      const probe = randomBytes(6).toString('hex');
+      raw = '';
+      port.write(`printf 'FKPROBE_%s\\n' ${probe}\r`);
+      if (await waitFor((text) => (text.includes(`FKPROBE_${probe}\n`) ? true : null), 1500)) loggedIn = true;
+      continue;
     }
     if (state === 'shell') loggedIn = true;
     else if (state === 'login') {
@@ -165,7 +175,7 @@ export async function openSerialConsole(port: ConsolePort, credentials: ConsoleC
       raw = '';
       // Raw mode: every byte reaches the command unchanged, nothing is echoed or turned
       // into a signal. The end marker comes after `stty sane` restores the line.
-      port.write(`stty raw -echo; printf 'FKRAW_%s\\n' ${id}; ${command}; fk_rc=$?; stty sane -echo; printf '\\nFKX_%s_%d\\n' ${id} $fk_rc\r`);
+      port.write(`stty raw -echo; printf 'FKRAW_%s\\n' ${id}; ( ${command} ); fk_rc=$?; stty sane -echo; printf '\\nFKX_%s_%d\\n' ${id} $fk_rc\r`);
       // Bytes sent before the line is raw would be taken as ^C, ^D or line edits: wait.
       const isRaw = await waitFor((text) => (text.includes(`FKRAW_${id}\n`) ? true : null), 10_000);
       if (!isRaw) {
@@ -188,5 +198,15 @@ export async function openSerialConsole(port: ConsolePort, credentials: ConsoleC
     return started;
   }
 
-  return { run, takeOver, port, close: stop };
+  return {
+    run,
+    takeOver,
+    port,
+    close: () => {
+      // Leave the console as a technician expects to find it: at a login prompt, not in
+      // an open shell anyone with a cable could use.
+      if (credentials) port.write('exit\r');
+      stop();
+    },
+  };
 }

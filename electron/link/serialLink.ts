@@ -59,8 +59,11 @@ export async function connectSerial(options: { target: SerialTarget; credentials
     throw error;
   }
   return createSerialLink(shell, () => new Promise<void>((resolve) => {
-    port.close(() => {
-      resolve();
+    // Let the logout reach the device before the port goes.
+    port.drain(() => {
+      port.close(() => {
+        resolve();
+      });
     });
   }));
 }

@@ -68,6 +68,17 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
   });
 }
 
+/** Every process below `pid`, deepest last. */
+function descendants(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((c) => [c, ...descendants(c)]);
+}
+
 export async function startSshd(): Promise<Sshd> {
   ensureTestUser();
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -141,14 +152,17 @@ export async function startSshd(): Promise<Sshd> {
       await start();
     },
     killSessions() {
-      // Each connection is served by a child of this listener: killing those cuts every
-      // session of this server only (other tests' servers run beside it).
+      // Each connection is served by a tree of processes under this listener (the
+      // privileged monitor, the user's session, the command): kill the whole tree, and
+      // only this server's (other tests' servers run beside it).
       const pid = child?.pid;
       if (pid === undefined) return;
-      try {
-        execFileSync('pkill', ['-KILL', '-P', String(pid)]);
-      } catch {
-        // no session open
+      for (const session of descendants(pid)) {
+        try {
+          process.kill(session, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       }
     },
     async stop() {
