@@ -40,6 +40,18 @@ export const PullResultSchema = z.object({
 });
 export type PullResult = z.infer<typeof PullResultSchema>;
 
+type BatchSize = { records: number; bytes: number; window: number; idleTimeoutMs: number };
+
+/**
+ * Big batches for networks; small ones for a serial console, where a kernel message can
+ * land inside any frame and a lost frame costs a re-read of only a few kilobytes.
+ */
+export function batchSizeFor(kind: 'ssh' | 'serial' | 'local'): BatchSize {
+  return kind === 'serial'
+    ? { records: 50, bytes: 16 * 1024, window: 2, idleTimeoutMs: 5000 }
+    : { records: 5000, bytes: 4 * 1024 * 1024, window: 4, idleTimeoutMs: 30_000 };
+}
+
 /** Custody is acknowledged at least this often, so a cut link re-sends little. */
 const ackEveryRecords = 20_000;
 
@@ -56,7 +68,15 @@ export async function runPull(params: PullParams, ctx: JobContext): Promise<Pull
     try {
       const session = await openAgentSession(link, agentRpcCommand(device));
       try {
-        return await pullWithSession(session, { params, courier, ctx, site: device.site, via: `courier:${link.kind}`, onContact: (c) => devices.recordContact(params.deviceRef, c) });
+        return await pullWithSession(session, {
+          params,
+          courier,
+          ctx,
+          site: device.site,
+          via: `courier:${link.kind}`,
+          batch: batchSizeFor(link.kind),
+          onContact: (c) => devices.recordContact(params.deviceRef, c),
+        });
       } finally {
         await session.close();
       }
@@ -89,6 +109,7 @@ async function pullWithSession(
     ctx: JobContext;
     site: string;
     via: string;
+    batch: BatchSize;
     onContact: (c: { agentDeviceId: string; journalId: string; agentVersion: string; modelVersion: string; clockOffsetMs: number; atMs: number }) => void;
   },
 ): Promise<PullResult> {
@@ -132,7 +153,11 @@ async function pullWithSession(
       sinceAck = 0;
     };
     const read = async (priorities: Priority[] | undefined) => {
-      const stream = client.stream('journal.read', { journal_id: journal.journal_id, after_seq: contiguous, batch_records: 5000, ...(priorities ? { priorities } : {}) }, { window: 4 });
+      const stream = client.stream(
+        'journal.read',
+        { journal_id: journal.journal_id, after_seq: contiguous, batch_records: deps.batch.records, batch_bytes: deps.batch.bytes, ...(priorities ? { priorities } : {}) },
+        { window: deps.batch.window, idleTimeoutMs: deps.batch.idleTimeoutMs },
+      );
       for await (const batch of stream) {
         if (ctx.signal.aborted) {
           stream.cancel();
@@ -163,10 +188,24 @@ async function pullWithSession(
       }
       await unwrap(stream.result);
     };
+    // A frame damaged on the line (a serial console carries kernel messages) ends the
+    // stream at the gap; what came before it is stored, so read again from there.
+    const readWithRetries = async (priorities: Priority[] | undefined) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await read(priorities);
+          return;
+        } catch (error) {
+          const retryable = error instanceof FieldkitError && (error.appError.code === 'IO_ERROR' || error.appError.code === 'UNAVAILABLE') && !client.closed;
+          if (!retryable || attempt >= 10 || ctx.signal.aborted) throw error;
+          ctx.log('warn', `Journal read interrupted (${error.appError.message}); reading again from seq ${contiguous}.`);
+        }
+      }
+    };
     report('pulling safety events');
-    await read([1]);
+    await readWithRetries([1]);
     throwIfCancelled(ctx.signal);
-    await read(undefined);
+    await readWithRetries(undefined);
     await ack();
     throwIfCancelled(ctx.signal);
     const losses = await unwrap(client.call('loss.list', { journal_id: journal.journal_id, after_seq: 0 }));

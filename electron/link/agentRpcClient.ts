@@ -165,7 +165,7 @@ export function createAgentRpcClient(link: AgentRpcLink, options: AgentRpcClient
       return;
     }
     const message = parsed.data;
-    if (message.type === 'request' || message.type === 'credit' || message.type === 'cancel') {
+    if (message.type === 'request' || message.type === 'credit' || message.type === 'cancel' || message.type === 'bye') {
       diagnostics.echoedMessages++;
       return;
     }

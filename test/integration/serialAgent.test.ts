@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
+import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
+import { connectSerial } from '../../electron/link/serialLink.ts';
+import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';
+import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
+import { printk, startShellConsole, type TestConsole } from '../support/serialConsole.ts';
+import { testUser } from '../support/sshd.ts';
+import { makeTempDir } from '../support/tempDir.ts';
+
+/** A courier pull over a serial console (autologin UART), through kernel noise. */
+describe('pull over a serial console', () => {
+  const dir = makeTempDir();
+  let tty: TestConsole;
+  let agent: TestAgentInstall;
+  let services: AppServices;
+
+  beforeAll(async () => {
+    [tty, agent] = await Promise.all([startShellConsole(), installTestAgent({ deviceId: 'pi-uart', owner: testUser })]);
+    ingestWithAgentCli(join(agent.prefix, 'current', 'bin', 'fieldkit-agent'), syntheticEvents(1500, { payloadBytes: 100 }), testUser);
+    services = await createAppServices({ dataDir: join(dir.path, 'data'), version: 'test' });
+  });
+
+  afterAll(async () => {
+    await services.close();
+    await tty.stop();
+    agent.remove();
+    dir.remove();
+  });
+
+  it('pulls every record once while the kernel writes to the console, and leaves the shell usable', async () => {
+    // The console's own terminal, where printk output would appear.
+    const probe = await connectSerial({ target: { path: tty.path }, credentials: null });
+    const remoteTty = (await probe.exec('tty')).stdout.toString().trim();
+    await probe.close();
+    const { device } = await services.handlers['devices.add']({ name: 'pi-uart', link: { kind: 'serial', path: tty.path, baudRate: 115200, username: testUser, agentPrefix: agent.prefix } });
+    const noise = setInterval(() => {
+      printk(remoteTty, 'mmc0: timeout waiting for hardware interrupt');
+    }, 50);
+    let record;
+    try {
+      const { jobId } = await services.handlers['courier.pull']({ id: device.id });
+      record = await services.jobs.whenFinished(jobId);
+    } finally {
+      clearInterval(noise);
+    }
+    expect(record.error).toBeNull();
+    expect(PullResultSchema.parse(record.result).journals[0]).toMatchObject({ new_records: 1500, contiguous_seq: 1500 });
+    const after = await connectSerial({ target: { path: tty.path }, credentials: null });
+    expect((await after.exec('echo back')).stdout.toString()).toBe('back\n');
+    await after.close();
+  });
+});
