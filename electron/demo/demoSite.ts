@@ -70,7 +70,7 @@ export async function startDemoSite(options: { dataDir: string; devices: DeviceS
     const envPrefix = Object.entries(agent.env).map(([k, v]) => `${k}=${v} `).join('');
     const command = `${envPrefix}exec ${shellQuote(agent.execPath)} ${shellQuote(agent.entry)} --config ${shellQuote(configPath)}`;
     const child = spawn('/bin/sh', ['-c', `${command} run`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', () => undefined); // the agent logs JSON lines; the demo does not need them
+    child.stderr.on('data', () => undefined); // the agent logs JSON lines; the demo does not need them
     children.push(child);
     if (!options.devices.list().some((d) => d.link.kind === 'local' && d.name === deviceId)) {
       options.devices.add({ name: deviceId, site: demoSiteName, link: { kind: 'local', agentCommand: `${command} rpc` } }, Date.now());

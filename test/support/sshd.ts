@@ -70,11 +70,11 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
 
 /** Every process below `pid`, deepest last. */
 function descendants(pid: number): number[] {
-  let children: number[] = [];
+  let children: number[];
   try {
     children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
   } catch {
-    return [];
+    return []; // pgrep exits 1 when there are none
   }
   return children.flatMap((c) => [c, ...descendants(c)]);
 }
