@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeviceStore } from '../devices/deviceStore.ts';
+import { freePort } from '../net/freePort.ts';
 import { startSyntheticProducer } from './syntheticProducer.ts';
 
 export const demoSiteName = 'Demo site';
@@ -24,19 +24,6 @@ export function demoAgentCommand(env: NodeJS.ProcessEnv = process.env): { execPa
   return { execPath: process.execPath, entry, env: env.ELECTRON_RUN_AS_NODE !== undefined || process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {} };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-    server.on('error', reject);
-  });
-}
 
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;

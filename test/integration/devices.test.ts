@@ -1,22 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device } from '../../shared/devices.ts';
-import { isFieldkitError } from '../../shared/errors.ts';
 import { DiscoveryResultSchema } from '../../shared/api.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
 import { startSshd, testPassword, testUser, type Sshd } from '../support/sshd.ts';
+import { failure } from '../support/failure.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFieldkitError(error)) return error.appError;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
 
 /** Registering, trusting and connecting devices: a real sshd with the real agent behind it. */
 describe('devices', () => {

@@ -2,21 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isFieldkitError } from '../../shared/errors.ts';
 import { loadOrCreateAppSshKey, type AppSshKey } from '../../electron/link/appSshKey.ts';
 import { connectSsh, installAppKey } from '../../electron/link/sshLink.ts';
 import { startSshd, testPassword, testUser, type Sshd } from '../support/sshd.ts';
+import { failure } from '../support/failure.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string; hint: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFieldkitError(error)) return error.appError;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
 
 /** The SSH link against a real OpenSSH server on 127.0.0.1. */
 describe('SSH link', () => {

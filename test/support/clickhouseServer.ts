@@ -7,7 +7,7 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../electron/net/freePort.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir } from './tempDir.ts';
@@ -32,17 +32,6 @@ export type ClickHouseServer = {
   stop(): Promise<void>;
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => { resolve(port); });
-    });
-  });
-}
 
 function configXml(dir: string, httpPort: number, tcpPort: number): string {
   return `<?xml version="1.0"?>
