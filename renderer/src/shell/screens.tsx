@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { CourierScreen } from '../courier/CourierScreen.tsx';
 import { DevicesScreen } from '../devices/DevicesScreen.tsx';
 import { DrivesScreen } from '../drives/DrivesScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
@@ -23,13 +24,7 @@ export const screens: readonly Screen[] = [
       <NotBuiltScreen title="Deploy" line="Deploy: not built yet — rollouts need the device links and the agent installer, which come first." />
     ),
   },
-  {
-    id: 'courier',
-    label: 'Courier',
-    render: () => (
-      <NotBuiltScreen title="Courier" line="Courier: not built yet — pulling and forwarding journals arrives with the device links and the journal store." />
-    ),
-  },
+  { id: 'courier', label: 'Courier', render: () => <CourierScreen /> },
   {
     id: 'health',
     label: 'Health',

@@ -1,0 +1,36 @@
+/** One line for what a finished pull or forward did, from its job result. */
+import { z } from 'zod';
+import { ForwardResultSchema } from '../../../shared/courier.ts';
+import { count, records } from './courierText.ts';
+
+/** The part of a pull's result this screen reads (the service's result has more). */
+const PullSummarySchema = z.object({
+  deviceId: z.string(),
+  journals: z.array(z.object({ new_records: z.number(), contiguous_seq: z.number(), agent_last_seq: z.number() })),
+});
+
+export function pullOutcome(result: unknown, deviceName: string): string {
+  const pull = PullSummarySchema.safeParse(result);
+  if (!pull.success) return `Pulled ${deviceName}.`;
+  const fresh = pull.data.journals.reduce((n, j) => n + j.new_records, 0);
+  const through = pull.data.journals.map((j) => count(j.contiguous_seq)).join(', ');
+  const what = fresh === 0 ? 'nothing new' : `${count(fresh)} new record${fresh === 1 ? '' : 's'}`;
+  const who = pull.data.deviceId === deviceName ? deviceName : `${deviceName} (${pull.data.deviceId})`;
+  return `${who}: pulled ${what}; held here through seq ${through}.`;
+}
+
+export function forwardOutcome(result: unknown): { text: string; tone: 'ok' | 'warn' } {
+  const forward = ForwardResultSchema.safeParse(result);
+  if (!forward.success) return { text: 'Forward finished.', tone: 'ok' };
+  const f = forward.data;
+  if (f.forwarded === 0 && f.lossesForwarded === 0 && f.quarantined === 0) {
+    return { text: `Nothing to forward: ClickHouse ${f.serverVersion} already has everything this laptop holds.`, tone: 'ok' };
+  }
+  const losses = f.lossesForwarded > 0 ? ` and ${count(f.lossesForwarded)} loss record${f.lossesForwarded === 1 ? '' : 's'}` : '';
+  const rate = f.rowsPerSec > 0 ? `, ${count(Math.round(f.rowsPerSec))} rows/s` : '';
+  const batches = `${count(f.batches)} batch${f.batches === 1 ? '' : 'es'}`;
+  let text = `Forwarded ${records(f.forwarded)}${losses} to ClickHouse ${f.serverVersion} in ${batches}${rate}.`;
+  if (f.quarantined > 0) text += ` ${count(f.quarantined)} row${f.quarantined === 1 ? ' was' : 's were'} refused by the server and set aside: see Quarantine.`;
+  if (f.pending > 0) text += ` ${records(f.pending)} still wait for the next forward.`;
+  return { text, tone: f.quarantined > 0 || f.pending > 0 ? 'warn' : 'ok' };
+}
