@@ -75,8 +75,8 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
       })
     : null;
 
-  const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir });
   const secrets = options.secretStore ?? createFileSecretStore(options.dataDir);
+  const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir, secrets });
 
   const handlers: ApiHandlers = {
     ...devices.handlers,

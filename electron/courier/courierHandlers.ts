@@ -2,7 +2,7 @@
 import type { CourierJournal } from '../../shared/courier.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
-import type { DeviceStore } from '../devices/deviceStore.ts';
+import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
 import { isProcessAlive } from '../jobs/jobStore.ts';
 import { CLICKHOUSE_PASSWORD_SECRET } from '../settings/clickhouseSettingsStore.ts';
@@ -52,10 +52,13 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
   }
 
   return {
-    'courier.pull': ({ id }) => {
+    'courier.pull': async ({ id }) => {
       const device = deps.devices.get(id);
-      const job = deps.jobs.start('courier.pull', { dataDir: deps.dataDir, deviceRef: device.id, deviceName: device.name });
-      return Promise.resolve({ jobId: job.id });
+      // A serial console may ask for a login each time: the password it was given at
+      // connect travels to the worker as a secret, never in job history.
+      const password = device.link.kind === 'serial' ? await deps.secrets.get(serialPasswordSecret(device.id)) : null;
+      const job = deps.jobs.start('courier.pull', { dataDir: deps.dataDir, deviceRef: device.id, deviceName: device.name }, password ? { password } : undefined);
+      return { jobId: job.id };
     },
     'courier.status': () => {
       const journals: CourierJournal[] = courier.journals().map((j) => {

@@ -62,7 +62,8 @@ export async function runPull(params: PullParams, ctx: JobContext): Promise<Pull
     const courier = createCourierStore(db);
     const device = devices.get(params.deviceRef);
     ctx.progress({ phase: 'connecting', bytesDone: 0, bytesTotal: null, unit: 'items' });
-    const link = await openDeviceLink(device, { appKey: loadOrCreateAppSshKey(params.dataDir) }).catch((error: unknown) => {
+    const password = device.link.kind === 'serial' ? ctx.secrets.password : undefined;
+    const link = await openDeviceLink(device, { appKey: loadOrCreateAppSshKey(params.dataDir), password }).catch((error: unknown) => {
       throw authHint(error);
     });
     try {

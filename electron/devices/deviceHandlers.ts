@@ -6,11 +6,12 @@ import type { JobRunner } from '../jobs/jobRunner.ts';
 import { loadOrCreateAppSshKey, type AppSshKey } from '../link/appSshKey.ts';
 import type { Store } from '../store/openStore.ts';
 import { agentRpcCommand, openAgentSession, openDeviceLink, scanHostKey } from './deviceConnection.ts';
-import { createDeviceStore, type DeviceStore } from './deviceStore.ts';
+import { createDeviceStore, serialPasswordSecret, type DeviceStore } from './deviceStore.ts';
+import type { SecretStore } from '../settings/secretStore.ts';
 
 type DeviceMethods = 'devices.list' | 'devices.add' | 'devices.update' | 'devices.remove' | 'devices.scanHostKey' | 'devices.trustHostKey' | 'devices.forgetHostKey' | 'devices.connect' | 'devices.discover';
 
-export function createDeviceHandlers(deps: { db: Store; events: EventBus; jobs: JobRunner; dataDir: string; now?: () => number }): {
+export function createDeviceHandlers(deps: { db: Store; events: EventBus; jobs: JobRunner; dataDir: string; secrets: SecretStore; now?: () => number }): {
   handlers: Pick<ApiHandlers, DeviceMethods>;
   devices: DeviceStore;
   appKey(): AppSshKey;
@@ -35,11 +36,14 @@ export function createDeviceHandlers(deps: { db: Store; events: EventBus; jobs: 
     'devices.list': () => Promise.resolve({ devices: devices.list() }),
     'devices.add': ({ name, site, link }) => change(() => ({ device: devices.add({ name, site, link }, now()) })),
     'devices.update': ({ id, name, site }) => change(() => ({ device: devices.update(id, { name, site }) })),
-    'devices.remove': ({ id }) =>
-      change(() => {
+    'devices.remove': async ({ id }) => {
+      const result = await change(() => {
         devices.remove(id);
         return { removed: id };
-      }),
+      });
+      await deps.secrets.set(serialPasswordSecret(id), '');
+      return result;
+    },
     'devices.scanHostKey': async ({ id }) => {
       const device = devices.get(id);
       return { fingerprint: await scanHostKey(device, appKey()), pinned: device.hostKeyFingerprint };
@@ -64,8 +68,13 @@ export function createDeviceHandlers(deps: { db: Store; events: EventBus; jobs: 
     'devices.forgetHostKey': ({ id }) => change(() => ({ device: devices.pinHostKey(id, null) })),
     'devices.connect': async ({ id, password }) => {
       const device = devices.get(id);
+      const serialSecret = serialPasswordSecret(id);
+      const usePassword = password ?? (device.link.kind === 'serial' ? ((await deps.secrets.get(serialSecret)) ?? undefined) : undefined);
       try {
-        const link = await openDeviceLink(device, { appKey: appKey(), password });
+        const link = await openDeviceLink(device, { appKey: appKey(), password: usePassword === '' ? undefined : usePassword });
+        // SSH needs the password once (fieldkit's key is installed); a serial console asks
+        // at every login, so its password is kept in the secret store for later pulls.
+        if (device.link.kind === 'serial' && password !== undefined) await deps.secrets.set(serialSecret, password);
         try {
           const session = await openAgentSession(link, agentRpcCommand(device));
           await session.close();

@@ -33,6 +33,11 @@ export function linkKey(link: LinkSpec): string {
   }
 }
 
+/** Where a serial device's console password is kept (serial consoles ask at every login). */
+export function serialPasswordSecret(deviceId: string): string {
+  return `serial-password:${deviceId}`;
+}
+
 /** How a technician reads a link: `pi@10.0.0.7`, `/dev/ttyUSB0`, `local`. */
 export function describeLink(link: LinkSpec): string {
   switch (link.kind) {

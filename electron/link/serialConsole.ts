@@ -202,11 +202,9 @@ export async function openSerialConsole(port: ConsolePort, credentials: ConsoleC
     run,
     takeOver,
     port,
-    close: () => {
-      // Leave the console as a technician expects to find it: at a login prompt, not in
-      // an open shell anyone with a cable could use.
-      if (credentials) port.write('exit\r');
-      stop();
-    },
+    // The shell stays logged in, as a terminal program leaves it: the next visit (a pull
+    // right after connecting) finds it, and a device that rebooted asks for the password
+    // again, which the courier keeps for serial devices.
+    close: stop,
   };
 }

@@ -5,8 +5,8 @@ import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
 import { connectSerial } from '../../electron/link/serialLink.ts';
 import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
-import { printk, startShellConsole, type TestConsole } from '../support/serialConsole.ts';
-import { testUser } from '../support/sshd.ts';
+import { printk, startLoginConsole, startShellConsole, type TestConsole } from '../support/serialConsole.ts';
+import { testPassword, testUser } from '../support/sshd.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 /** A courier pull over a serial console (autologin UART), through kernel noise. */
@@ -50,5 +50,21 @@ describe('pull over a serial console', () => {
     const after = await connectSerial({ target: { path: tty.path }, credentials: null });
     expect((await after.exec('echo back')).stdout.toString()).toBe('back\n');
     await after.close();
+  });
+
+  it('logs in with the password at connect, and pulls afterwards without asking again', async () => {
+    const login = await startLoginConsole();
+    try {
+      const { device } = await services.handlers['devices.add']({ name: 'pi-uart-login', link: { kind: 'serial', path: login.path, baudRate: 115200, username: testUser, agentPrefix: agent.prefix } });
+      await expect(services.handlers['devices.connect']({ id: device.id })).rejects.toThrow(/asks for a login/);
+      const { device: seen } = await services.handlers['devices.connect']({ id: device.id, password: testPassword });
+      expect(seen.agentDeviceId).toBe('pi-uart');
+      const { jobId } = await services.handlers['courier.pull']({ id: device.id });
+      const record = await services.jobs.whenFinished(jobId);
+      expect(record.error).toBeNull();
+      expect(JSON.stringify(record)).not.toContain(testPassword);
+    } finally {
+      await login.stop();
+    }
   });
 });
