@@ -1,8 +1,9 @@
 import { useApi, useBridge } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { ClickHouseSection } from './ClickHouseSection.tsx';
 import './settings.css';
 
-/** What this fieldkit is and where it keeps its data: what support asks for first. */
+/** Where the courier forwards to, and what this fieldkit is and where it keeps its data (what support asks for first). */
 export function SettingsScreen() {
   const bridge = useBridge();
   const { value: info, error, loading } = useApi('app.info', {});
@@ -23,6 +24,7 @@ export function SettingsScreen() {
           <Fact label="Connected as" value={carrier} loading={false} />
         </dl>
       </section>
+      <ClickHouseSection />
     </div>
   );
 }

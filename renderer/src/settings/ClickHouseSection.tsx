@@ -1,0 +1,242 @@
+import { useState } from 'react';
+import { Button, Form } from 'react-aria-components';
+import type { ClickHouseSettingsView, ClickHouseTestResult } from '../../../shared/clickhouseSettings.ts';
+import type { AppError } from '../../../shared/errors.ts';
+import { useApi, useBridge } from '../api/hooks.ts';
+import { fieldErrorText } from '../devices/deviceForm.ts';
+import { FormField } from '../devices/FormField.tsx';
+import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { fieldOfError, formFromSettings, isDirty, patchFromForm, type ClickHouseField, type ClickHouseForm } from './clickhouseForm.ts';
+
+type Outcome = { kind: 'saved' } | { kind: 'tested'; result: ClickHouseTestResult } | { kind: 'failed'; action: 'save' | 'test'; error: AppError };
+
+/**
+ * Where the courier forwards to. The password is write-only: the service says whether one
+ * is set and never sends it back, so this form never shows it.
+ */
+export function ClickHouseSection() {
+  const bridge = useBridge();
+  const loaded = useApi('settings.clickhouse.get', {});
+  const [saved, setSaved] = useState<ClickHouseSettingsView | null>(null);
+  const [form, setForm] = useState<ClickHouseForm>(() => formFromSettings(null));
+  const [fieldErrors, setFieldErrors] = useState<Partial<Record<ClickHouseField, string>>>({});
+  const [busy, setBusy] = useState<'save' | 'test' | 'clear-password' | null>(null);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+
+  // Fill the form from what is saved, once per answer from the service (adjusted during
+  // render, React's way to follow a prop without an effect).
+  const answer = loaded.value;
+  const [filledFrom, setFilledFrom] = useState<typeof answer>(null);
+  if (answer !== filledFrom) {
+    setFilledFrom(answer);
+    if (answer !== null) {
+      setSaved(answer.settings);
+      setForm(formFromSettings(answer.settings));
+    }
+  }
+
+  const dirty = isDirty(form, saved);
+  const set = (field: ClickHouseField) => (value: string) => {
+    setForm((f) => ({ ...f, [field]: value }));
+    setFieldErrors((e) => ({ ...e, [field]: undefined }));
+  };
+
+  /** Saves what changed; resolves true when the saved settings are now what the form says. */
+  async function save(): Promise<boolean> {
+    if (form.url.trim() === '') {
+      setFieldErrors({ url: 'Give the URL of the ClickHouse HTTP interface, such as https://ch.example.com:8443.' });
+      return false;
+    }
+    if (!isDirty(form, saved)) return true;
+    const result = await bridge.invoke('settings.clickhouse.set', patchFromForm(form, saved));
+    if (!result.ok) {
+      const field = fieldOfError(result.error.field);
+      if (field !== null) setFieldErrors({ [field]: fieldErrorText(result.error) });
+      setOutcome({ kind: 'failed', action: 'save', error: result.error });
+      return false;
+    }
+    setSaved(result.value.settings);
+    setForm({ ...formFromSettings(result.value.settings) });
+    return true;
+  }
+
+  function onSave(): void {
+    if (busy !== null) return;
+    setBusy('save');
+    setOutcome(null);
+    void save().then((ok) => {
+      setBusy(null);
+      if (ok) setOutcome({ kind: 'saved' });
+    });
+  }
+
+  function onTest(): void {
+    if (busy !== null) return;
+    setBusy('test');
+    setOutcome(null);
+    void save().then(async (ok) => {
+      if (!ok) {
+        setBusy(null);
+        return;
+      }
+      const result = await bridge.invoke('settings.clickhouse.test', {});
+      setBusy(null);
+      setOutcome(result.ok ? { kind: 'tested', result: result.value } : { kind: 'failed', action: 'test', error: result.error });
+    });
+  }
+
+  function onClearPassword(): void {
+    if (busy !== null) return;
+    setBusy('clear-password');
+    void bridge.invoke('settings.clickhouse.set', { password: null }).then((result) => {
+      setBusy(null);
+      if (result.ok) setSaved(result.value.settings);
+      else setOutcome({ kind: 'failed', action: 'save', error: result.error });
+    });
+  }
+
+  const passwordSet = saved?.passwordSet ?? false;
+  return (
+    <section aria-labelledby="clickhouse-heading" className="settings-section" data-testid="clickhouse-settings">
+      <h2 id="clickhouse-heading">ClickHouse</h2>
+      <p className="settings-lead">
+        Where the courier forwards the journals it carries. The first forward creates the table if it is missing. Saved on this laptop; the password goes to the
+        system&apos;s secret store and is never shown again.
+      </p>
+      {loaded.error !== null && <ErrorNotice error={loaded.error} announce />}
+      <Form
+        className="settings-form"
+        validationBehavior="aria"
+        onSubmit={(event) => {
+          event.preventDefault();
+          onSave();
+        }}
+      >
+        <fieldset className="settings-group">
+          <legend>Server</legend>
+          <FormField
+            label="URL"
+            value={form.url}
+            onChange={set('url')}
+            error={fieldErrors.url}
+            placeholder="https://clickhouse.example.com:8443"
+            description="The HTTP interface (port 8123, or 8443 with TLS), without user or password in it."
+            mono
+            className="is-wide"
+          />
+          <div className="form-row">
+            <FormField label="User" value={form.user} onChange={set('user')} error={fieldErrors.user} className="is-grow" mono />
+            <div className="password-field is-grow">
+              <FormField
+                label="Password"
+                type="password"
+                value={form.password}
+                onChange={set('password')}
+                error={fieldErrors.password}
+                placeholder={passwordSet ? 'leave empty to keep the saved one' : 'none'}
+              />
+              <p className="password-state" data-testid="password-state">
+                {passwordSet ? (
+                  <>
+                    <span className="tag is-set">set</span>
+                    <Button className="button is-quiet is-small" onPress={onClearPassword} isPending={busy === 'clear-password'}>
+                      Remove password
+                    </Button>
+                  </>
+                ) : (
+                  <span className="tag">not set</span>
+                )}
+              </p>
+            </div>
+          </div>
+          <div className="form-row">
+            <FormField label="Database" value={form.database} onChange={set('database')} error={fieldErrors.database} className="is-grow" mono />
+            <FormField label="Table" value={form.table} onChange={set('table')} error={fieldErrors.table} description="Loss records go to <table>_loss beside it." className="is-grow" mono />
+            <FormField
+              label="Cluster (optional)"
+              value={form.cluster}
+              onChange={set('cluster')}
+              error={fieldErrors.cluster}
+              description="Set to create replicated tables ON CLUSTER with a Distributed table."
+              className="is-grow"
+              mono
+            />
+          </div>
+        </fieldset>
+        <fieldset className="settings-group">
+          <legend>TLS (optional, https:// only)</legend>
+          <FormField
+            label="CA certificate file"
+            value={form.caFile}
+            onChange={set('caFile')}
+            error={fieldErrors.caFile}
+            placeholder="/etc/ssl/private-ca.pem"
+            description="PEM. Only for a server signed by a private CA; the system's CAs are used otherwise."
+            mono
+            className="is-wide"
+          />
+          <div className="form-row">
+            <FormField label="Client certificate file" value={form.certFile} onChange={set('certFile')} error={fieldErrors.certFile} placeholder="/home/tech/fieldkit.crt" className="is-grow" mono />
+            <FormField label="Client key file" value={form.keyFile} onChange={set('keyFile')} error={fieldErrors.keyFile} placeholder="/home/tech/fieldkit.key" className="is-grow" mono />
+          </div>
+          <p className="form-description">For mutual TLS give both the certificate and its key (PEM), or neither.</p>
+        </fieldset>
+        <div className="settings-actions">
+          <Button type="submit" className="button is-primary" isPending={busy === 'save'} isDisabled={!dirty && saved !== null}>
+            {busy === 'save' ? 'Saving…' : 'Save'}
+          </Button>
+          <Button className="button" onPress={onTest} isPending={busy === 'test'} isDisabled={saved === null && form.url.trim() === ''}>
+            {busy === 'test' ? 'Testing…' : dirty ? 'Save and test connection' : 'Test connection'}
+          </Button>
+          {dirty && saved !== null && <span className="unsaved-note">Unsaved changes</span>}
+        </div>
+      </Form>
+      <TestOutcome outcome={outcome} />
+    </section>
+  );
+}
+
+function TestOutcome({ outcome }: { outcome: Outcome | null }) {
+  if (outcome === null) return null;
+  switch (outcome.kind) {
+    case 'saved':
+      return (
+        <p className="settings-saved" role="status">
+          Saved. Test the connection to see that the server answers.
+        </p>
+      );
+    case 'failed':
+      return (
+        <div className="clickhouse-test is-failed" data-testid="clickhouse-test-result" data-ok="false">
+          <p className="clickhouse-test-title">{outcome.action === 'test' ? 'The connection test failed' : 'Not saved'}</p>
+          <ErrorNotice error={outcome.error} announce />
+        </div>
+      );
+    case 'tested': {
+      const r = outcome.result;
+      return (
+        <div className="clickhouse-test is-ok" data-testid="clickhouse-test-result" data-ok="true" role="status">
+          <p className="clickhouse-test-title">
+            <span aria-hidden="true">✓ </span>Connected to ClickHouse {r.version}
+          </p>
+          <dl className="facts">
+            <dt>Server</dt>
+            <dd className="is-mono">{r.url}</dd>
+            <dt>Version</dt>
+            <dd data-testid="clickhouse-version">{r.version}</dd>
+            <dt>Round trip</dt>
+            <dd className="num">{r.roundTripMs} ms</dd>
+            <dt>Deduplication tokens</dt>
+            <dd data-testid="clickhouse-dedup">
+              {r.dedupTokens
+                ? 'supported: each batch carries a token, so a batch sent twice is stored once'
+                : 'not supported by this version (22.2 and later have them): a batch sent twice is merged away by the table key'}
+            </dd>
+            <dt>Tables</dt>
+            <dd>{r.tablesExist ? 'exist' : 'not there yet: the first forward creates them'}</dd>
+          </dl>
+        </div>
+      );
+    }
+  }
+}
