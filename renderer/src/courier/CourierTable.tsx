@@ -52,7 +52,7 @@ export function CourierTable({
             <Row
               key={row.key}
               id={row.key}
-              className={`courier-row is-${rowTone(row, reconcile)}`}
+              className={`courier-row tone-${rowTone(row, reconcile)}`}
               data-testid="courier-row"
               data-device-id={row.agentDeviceId ?? ''}
               data-device-ref={row.device?.id ?? ''}
@@ -66,11 +66,11 @@ export function CourierTable({
               <Cell className="col-site">{row.site === '' ? <span className="muted">—</span> : row.site}</Cell>
               <Cell className="col-num num">{row.journals.length === 0 ? <span className="muted">—</span> : count(row.held)}</Cell>
               <Cell className="col-num num">
-                {row.journals.length === 0 ? <span className="muted">—</span> : <span className={row.pending > 0 ? 'is-pending' : 'muted'}>{count(row.pending)}</span>}
+                {row.journals.length === 0 ? <span className="muted">—</span> : <span className={row.pending > 0 ? 'courier-pending-count' : 'muted'}>{count(row.pending)}</span>}
               </Cell>
               <Cell className="col-through num">
                 {row.journals.length === 0 ? (
-                  <span className="muted">not pulled yet</span>
+                  <span className="muted">not pulled</span>
                 ) : (
                   row.journals.map((journal) => {
                     const { through, of } = throughSeq(journal);
@@ -88,7 +88,7 @@ export function CourierTable({
                 ) : row.lostRecords === 0 ? (
                   <span className="muted">0</span>
                 ) : (
-                  <span className="is-lost" title={`${count(row.losses)} loss record${row.losses === 1 ? '' : 's'} from the device (retention): the records were dropped on the device and the gap is explained`}>
+                  <span className="courier-lost-count" title={`${count(row.losses)} loss record${row.losses === 1 ? '' : 's'} from the device (retention): the records were dropped on the device and the gap is explained`}>
                     {count(row.lostRecords)}
                   </span>
                 )}
