@@ -28,7 +28,7 @@ export type CourierStore = ReturnType<typeof createCourierStore>;
 export function createCourierStore(db: Store) {
   const insertRecord = db.prepare(
     `INSERT OR IGNORE INTO courier_records (device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload, site, via, clock_offset_ms, pull_id, pulled_ms)
-     VALUES (@device_id, @journal_id, @seq, @ts_ms, @recv_ms, @priority, @kind, @model_version, @payload, @site, @via, @clock_offset_ms, @pull_id, @pulled_ms)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const upsertJournal = db.prepare(
     `INSERT INTO courier_journals (device_id, journal_id, device_ref, site, first_pull_ms, last_pull_ms, contiguous_seq, agent_last_seq, agent_first_seq, last_clock_offset_ms)
@@ -79,8 +79,10 @@ export function createCourierStore(db: Store) {
     }): number {
       return db.transaction(() => {
         let inserted = 0;
+        const offset = Math.round(batch.clockOffsetMs);
+        // Positional parameters: the hot loop of a pull (hundreds of thousands of rows).
         for (const r of batch.records) {
-          inserted += insertRecord.run({ ...r, site: batch.site, via: batch.via, clock_offset_ms: Math.round(batch.clockOffsetMs), pull_id: batch.pullId, pulled_ms: batch.now }).changes;
+          inserted += insertRecord.run(r.device_id, r.journal_id, r.seq, r.ts_ms, r.recv_ms, r.priority, r.kind, r.model_version, r.payload, batch.site, batch.via, offset, batch.pullId, batch.now).changes;
         }
         const first = batch.records[0];
         if (first && batch.contiguousThrough !== null) advanceContiguous.run(batch.contiguousThrough, batch.now, first.device_id, first.journal_id);

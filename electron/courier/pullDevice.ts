@@ -49,7 +49,7 @@ type BatchSize = { records: number; bytes: number; window: number; idleTimeoutMs
 export function batchSizeFor(kind: 'ssh' | 'serial' | 'local'): BatchSize {
   return kind === 'serial'
     ? { records: 50, bytes: 16 * 1024, window: 2, idleTimeoutMs: 5000 }
-    : { records: 5000, bytes: 4 * 1024 * 1024, window: 4, idleTimeoutMs: 30_000 };
+    : { records: 20_000, bytes: 8 * 1024 * 1024, window: 4, idleTimeoutMs: 30_000 };
 }
 
 /** Custody is acknowledged at least this often, so a cut link re-sends little. */
