@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
@@ -64,6 +65,22 @@ describe('courier pull', () => {
     expect(second.journals[0]?.new_records).toBe(0);
     const { journals } = await services.handlers['courier.status']({});
     expect(journals.find((j) => j.device_id === 'demo-01')).toMatchObject({ held: 3000, pending_forward: 3000, custody_acked_seq: 3000 });
+  });
+
+  it('keeps separate custody when two laptops pull the same Pi', async () => {
+    const other = await createAppServices({ dataDir: join(dir.path, 'second-laptop'), version: 'test' });
+    try {
+      const { device } = await other.handlers['devices.add']({ name: 'demo-01', link: { kind: 'local', agentCommand: `${launcher(local)} rpc` } });
+      const { jobId } = await other.handlers['courier.pull']({ id: device.id });
+      const record = await other.jobs.whenFinished(jobId);
+      expect(PullResultSchema.parse(record.result).journals[0]).toMatchObject({ new_records: 3000, contiguous_seq: 3000 });
+      const status = execFileSync(launcher(local), ['status', '--json'], { encoding: 'utf8' });
+      const custody = (JSON.parse(status) as { journal: { custody: { courier_id: string; through_seq: number }[] } }).journal.custody;
+      expect(custody).toHaveLength(2);
+      expect(custody.every((c) => c.through_seq === 3000)).toBe(true);
+    } finally {
+      await other.close();
+    }
   });
 
   it('resumes after the SSH link is cut mid-pull: no gap, no duplicate', async () => {
