@@ -134,7 +134,8 @@ export function createDeviceStore(db: Store) {
     },
     pinHostKey(id: string, fingerprint: string | null): Device {
       get(id);
-      db.prepare(`UPDATE devices SET host_key_fingerprint = ? WHERE id = ?`).run(fingerprint, id);
+      // A key decision settles whatever the last contact complained about.
+      db.prepare(`UPDATE devices SET host_key_fingerprint = ?, last_error = NULL WHERE id = ?`).run(fingerprint, id);
       return get(id);
     },
     recordContact(id: string, contact: AgentContact): Device {

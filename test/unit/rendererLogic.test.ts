@@ -66,3 +66,16 @@ describe('drive order', () => {
     expect(orderDrivesForDisplay(drives).map((d) => d.device)).toEqual(['/dev/sdb', '/dev/sdd', '/dev/sdc', '/dev/sda']);
   });
 });
+
+describe('job summaries', () => {
+  it('say what a pull, a forward and a discovery did', async () => {
+    const { summarizeJob } = await import('../../renderer/src/jobs/jobSummary.ts');
+    expect(summarizeJob({ kind: 'courier.pull', title: 'Pull journals from pi-07', result: { deviceId: 'pi-07', journals: [{ new_records: 1200, contiguous_seq: 1350, agent_last_seq: 1350 }] } })).toBe(
+      'pi-07: pulled 1,200 new records; held here through seq 1,350.',
+    );
+    expect(summarizeJob({ kind: 'devices.discover', title: 'Look for devices', result: { probed: 254, found: [{ kind: 'ssh', address: '10.0.0.7:22', name: null, source: 'subnet', detail: null, known: false }] } })).toBe(
+      'Found 1 (1 not yet added); 254 hosts probed.',
+    );
+    expect(summarizeJob({ kind: 'courier.forward', title: 'Forward', result: null })).toBe('Forward finished.');
+  });
+});

@@ -5,7 +5,7 @@ import { formatWhen } from '../format/time.ts';
 import { JobProgressBar } from './JobProgressBar.tsx';
 import type { JobView } from './jobStore.ts';
 import { progressFigures } from './progressFigures.ts';
-import { summarizeReadCheck } from './readCheckSummary.ts';
+import { summarizeJob } from './jobSummary.ts';
 import { useCancelJob } from './useJobs.ts';
 
 const stateLabels: Record<JobState, string> = {
@@ -84,5 +84,5 @@ function FinishedOutcome({ job }: { job: JobView }) {
     const reason = job.cancelReason ?? job.error?.message ?? null;
     return <span className="job-note">{reason === null ? 'Cancelled; nothing was left half-done.' : `Cancelled: ${reason}`}</span>;
   }
-  return <span className="job-note">{summarizeReadCheck(job.result) ?? 'Finished.'}</span>;
+  return <span className="job-note">{summarizeJob(job)}</span>;
 }

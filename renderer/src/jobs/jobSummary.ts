@@ -1,0 +1,23 @@
+/** One line for what any finished job did, from its kind and result. */
+import { DiscoveryResultSchema } from '../../../shared/api.ts';
+import type { JobRecord } from '../../../shared/jobs.ts';
+import { forwardOutcome, pullOutcome } from '../courier/courierOutcomes.ts';
+import { summarizeReadCheck } from './readCheckSummary.ts';
+
+export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>): string {
+  switch (job.kind) {
+    case 'drives.readCheck':
+      return summarizeReadCheck(job.result) ?? 'Finished.';
+    case 'courier.pull':
+      return pullOutcome(job.result, job.title.replace(/^Pull journals from /, ''));
+    case 'courier.forward':
+      return forwardOutcome(job.result).text;
+    case 'devices.discover': {
+      const found = DiscoveryResultSchema.safeParse(job.result);
+      if (!found.success) return 'Finished.';
+      const fresh = found.data.found.filter((f) => !f.known).length;
+      const probed = found.data.probed > 0 ? `; ${found.data.probed} hosts probed` : '';
+      return `Found ${found.data.found.length} (${fresh} not yet added)${probed}.`;
+    }
+  }
+}
