@@ -52,6 +52,8 @@ export function batchSizeFor(kind: 'ssh' | 'serial' | 'local'): BatchSize {
     : { records: 20_000, bytes: 8 * 1024 * 1024, window: 4, idleTimeoutMs: 30_000 };
 }
 
+const reconnectAttempts = 4;
+
 /** Custody is acknowledged at least this often, so a cut link re-sends little. */
 const ackEveryRecords = 20_000;
 
@@ -61,28 +63,45 @@ export async function runPull(params: PullParams, ctx: JobContext): Promise<Pull
     const devices = createDeviceStore(db);
     const courier = createCourierStore(db);
     const device = devices.get(params.deviceRef);
-    ctx.progress({ phase: 'connecting', bytesDone: 0, bytesTotal: null, unit: 'items' });
     const password = device.link.kind === 'serial' ? ctx.secrets.password : undefined;
-    const link = await openDeviceLink(device, { appKey: loadOrCreateAppSshKey(params.dataDir), password }).catch((error: unknown) => {
-      throw authHint(error);
-    });
-    try {
-      const session = await openAgentSession(link, agentRpcCommand(device));
+    // A link that drops mid-pull (Wi-Fi at a depot, a cable knocked) is reconnected a few
+    // times; every attempt resumes at the stored watermark, so nothing is pulled twice.
+    for (let attempt = 1; ; attempt++) {
+      ctx.progress({ phase: attempt === 1 ? 'connecting' : `reconnecting (attempt ${attempt} of ${reconnectAttempts})`, bytesDone: 0, bytesTotal: null, unit: 'items' });
       try {
-        return await pullWithSession(session, {
-          params,
-          courier,
-          ctx,
-          site: device.site,
-          via: `courier:${link.kind}`,
-          batch: batchSizeFor(link.kind),
-          onContact: (c) => devices.recordContact(params.deviceRef, c),
-        });
-      } finally {
-        await session.close();
+        return await pullOnce(device, password);
+      } catch (error) {
+        const code = error instanceof FieldkitError ? error.appError.code : null;
+        const transient = code === 'UNAVAILABLE' || code === 'TIMEOUT';
+        if (!transient || attempt >= reconnectAttempts || ctx.signal.aborted) throw error;
+        ctx.log('warn', `The link to ${device.name} dropped (${error instanceof Error ? error.message : String(error)}); reconnecting.`);
+        await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+        throwIfCancelled(ctx.signal);
       }
-    } finally {
-      await link.close();
+    }
+
+    async function pullOnce(target: typeof device, pass: string | undefined): Promise<PullResult> {
+      const link = await openDeviceLink(target, { appKey: loadOrCreateAppSshKey(params.dataDir), password: pass }).catch((error: unknown) => {
+        throw authHint(error);
+      });
+      try {
+        const session = await openAgentSession(link, agentRpcCommand(target));
+        try {
+          return await pullWithSession(session, {
+            params,
+            courier,
+            ctx,
+            site: target.site,
+            via: `courier:${link.kind}`,
+            batch: batchSizeFor(link.kind),
+            onContact: (c) => devices.recordContact(params.deviceRef, c),
+          });
+        } finally {
+          await session.close();
+        }
+      } finally {
+        await link.close();
+      }
     }
   } finally {
     db.close();

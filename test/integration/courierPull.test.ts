@@ -83,7 +83,7 @@ describe('courier pull', () => {
     }
   });
 
-  it('resumes after the SSH link is cut mid-pull: no gap, no duplicate', async () => {
+  it('reconnects after the SSH link is cut mid-pull: no gap, no duplicate', async () => {
     ingestWithAgentCli(launcher(remote), syntheticEvents(60_000), testUser);
     const { device } = await services.handlers['devices.add']({
       name: 'pi-07',
@@ -105,17 +105,29 @@ describe('courier pull', () => {
     });
     sshd.killSessions();
     const cut = await services.jobs.whenFinished(jobId);
-    expect(cut.state).toBe('failed');
-    expect(cut.error?.code).toMatch(/UNAVAILABLE|IO_ERROR/);
-    const partial = held('pi-07');
-    expect(partial.n).toBeLessThan(60_000);
-    expect(partial.n).toBe(partial.uniq);
-
-    const resumed = await pull(device.id);
-    expect(resumed.error).toBeNull();
-    expect(resumed.state).toBe('done');
+    // The job reconnected by itself and carried on from its watermark.
+    expect(cut.error).toBeNull();
+    expect(cut.state).toBe('done');
+    expect(cut.log.some((line) => line.message.includes('reconnecting'))).toBe(true);
     expect(held('pi-07')).toEqual({ n: 60_000, min: 1, max: 60_000, uniq: 60_000 });
+
+    // Pulling again finds nothing new.
+    const again = await services.handlers['courier.pull']({ id: device.id });
+    const resumed = await services.jobs.whenFinished(again.jobId);
+    expect(PullResultSchema.parse(resumed.result).journals[0]?.new_records).toBe(0);
     const { journals } = await services.handlers['courier.status']({});
     expect(journals.find((j) => j.device_id === 'pi-07')).toMatchObject({ held: 60_000, contiguous_seq: 60_000, custody_acked_seq: 60_000 });
+  });
+
+  it('gives up with UNAVAILABLE and what to do when the device stays unreachable', async () => {
+    const { devices } = await services.handlers['devices.list']({});
+    const pi = devices.find((d) => d.name === 'pi-07');
+    if (!pi) throw new Error('pi-07 missing');
+    await sshd.stop();
+    const { jobId } = await services.handlers['courier.pull']({ id: pi.id });
+    const record = await services.jobs.whenFinished(jobId);
+    expect(record.state).toBe('failed');
+    expect(record.error).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(record.error?.hint).toMatch(/powered|network/);
   });
 });
