@@ -18,6 +18,7 @@ import { exitCodes, type CliIo } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
 import { followJob } from './jobProgress.ts';
 import { addSigningCommands } from './signingCommands.ts';
+import { addImageCommands } from './imageCommands.ts';
 import { addDeviceCommands } from './deviceCommands.ts';
 import { addCourierCommands } from './courierCommands.ts';
 import { addForwardCommands } from './forwardCommands.ts';
@@ -166,6 +167,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   addSigningCommands(program, io, () => globals().json === true);
+  addImageCommands(program, io, () => globals().json === true);
   const context: CliContext = {
     io,
     json: () => globals().json === true,

@@ -1,0 +1,100 @@
+/**
+ * `fieldkit image pack | verify | inspect`: signed fieldkit images from the command line.
+ * CLI-only tools (they work on local files, not the app's services), so they are not
+ * app-API methods. Failures throw FieldkitError; runCli prints the error and what to do.
+ */
+import path from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { appError, FieldkitError } from '../../shared/errors.ts';
+import { formatBytes } from '../../shared/format.ts';
+import { BoardSchema, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
+import { packImage } from '../flash/packImage.ts';
+import { checkImageManifest, checkImagePayload, readUnverifiedManifest } from '../flash/verifyImage.ts';
+import { readPublicKey, readSecretKey } from '../signing/minisign.ts';
+import { keyPasswordVariable } from '../signing/minisignFormat.ts';
+import type { CliIo } from './cliIo.ts';
+
+function parseBoards(value: string): Board[] {
+  const boards = value.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const bad = boards.find((b) => !BoardSchema.safeParse(b).success);
+  if (bad !== undefined || boards.length === 0) throw new InvalidArgumentError(`boards are a comma-separated list of ${BoardSchema.options.join(', ')}`);
+  return boards.map((b) => BoardSchema.parse(b));
+}
+
+function parseBoard(value: string): Board {
+  const parsed = BoardSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(`one of ${BoardSchema.options.join(', ')}`);
+  return parsed.data;
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a whole number');
+  return Number(value);
+}
+
+/** The human summary of a manifest: what, for which boards, how big, and the A/B layout. */
+export function describeImage(manifest: ImageManifest): string {
+  const p = manifest.payload;
+  const lines = [
+    `${manifest.product} ${manifest.version} (sequence ${manifest.sequence}) for ${manifest.boards.join(', ')}`,
+    `  issued ${manifest.issued_at}, expires ${manifest.expires_at}`,
+    `  disk image ${formatBytes(p.raw_size)}, ${formatBytes(mappedBytes(manifest.block_map))} mapped in ${manifest.block_map.ranges.length} ranges; stored ${p.compression} ${formatBytes(p.compressed_size)}`,
+    `  partitions (${manifest.layout.table}):`,
+    ...manifest.layout.partitions.map((part) => `    ${String(part.index).padStart(3)}  ${part.role.padEnd(8)} start ${formatBytes(part.start).padStart(9)}  size ${formatBytes(part.size).padStart(9)}  type ${part.type}${part.label === undefined ? '' : `  "${part.label}"`}`),
+  ];
+  return lines.join('\n');
+}
+
+/** Adds `image pack|verify|inspect` to `program`; `json` says whether --json was given. */
+export function addImageCommands(program: Command, io: CliIo, json: () => boolean): void {
+  function print(value: unknown, human: string): void {
+    io.stdout((json() ? JSON.stringify(value, null, 2) : human) + '\n');
+  }
+  const image = program.command('image').description('signed fieldkit images (.fkimg): pack a raw disk image, verify, inspect');
+
+  image
+    .command('pack <raw>')
+    .description('compress a raw disk image with zstd, map its data ranges, read its partition table, and sign the manifest')
+    .requiredOption('--out <file>', 'the .fkimg to write')
+    .requiredOption('--product <name>', 'product name (letters, digits, . _ -)')
+    .requiredOption('--image-version <version>', 'the release version shown to technicians (not --version: that prints fieldkit\'s own)')
+    .requiredOption('--sequence <n>', 'release number that grows with every release', parseCount)
+    .requiredOption('--boards <list>', `boards it runs on: ${BoardSchema.options.join(',')}`, parseBoards)
+    .option('--expires-days <n>', 'days until the image is refused', parseCount, 180)
+    .requiredOption('--key <secret>', `minisign secret key (a password-protected one takes its password from $${keyPasswordVariable})`)
+    .action(async (raw: string, opts: { out: string; product: string; imageVersion: string; sequence: number; boards: Board[]; expiresDays: number; key: string }) => {
+      if (opts.expiresDays < 1) throw new FieldkitError(appError('BAD_REQUEST', '--expires-days must be at least 1.', 'Give how many days technicians may flash this image.', 'expires-days'));
+      const key = await readSecretKey(opts.key, process.env[keyPasswordVariable]);
+      const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key });
+      print({ file: packed.file, manifest: packed.manifest }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}`);
+    });
+
+  image
+    .command('verify <file>')
+    .description('check signature, manifest, expiry, board and sizes, then stream the payload and check its hashes and block map')
+    .requiredOption('--pub <key.pub...>', 'trusted minisign public key(s)')
+    .option('--board <board>', 'refuse unless the image lists this board', parseBoard)
+    .action(async (file: string, opts: { pub: string[]; board?: Board }) => {
+      const trustedKeys = await Promise.all(opts.pub.map((p) => readPublicKey(p)));
+      const verified = await checkImageManifest(file, { trustedKeys, ...(opts.board === undefined ? {} : { board: opts.board }) });
+      await checkImagePayload(file, verified);
+      print(
+        { ok: true, file, keyId: verified.signature.keyId, signedAt: verified.signature.signedAt?.toISOString() ?? null, manifest: verified.manifest },
+        `Verified ${file}: manifest signed by key ${verified.signature.keyId}; payload, raw image and ${verified.manifest.block_map.ranges.length} mapped ranges match.\n${describeImage(verified.manifest)}`,
+      );
+    });
+
+  image
+    .command('inspect <file>')
+    .description('show what an image says it is (manifest summary and partition layout); add --pub to check the signature too')
+    .option('--pub <key.pub>', 'check the manifest signature with this key')
+    .action(async (file: string, opts: { pub?: string }) => {
+      if (opts.pub !== undefined) {
+        const verified = await checkImageManifest(file, { trustedKeys: [await readPublicKey(opts.pub)] });
+        print({ file, signature: 'verified', keyId: verified.signature.keyId, manifest: verified.manifest }, `${file}: manifest signature verified (key ${verified.signature.keyId}); payload not checked (use image verify).\n${describeImage(verified.manifest)}`);
+        return;
+      }
+      const { manifest, keyId } = await readUnverifiedManifest(file);
+      print({ file, signature: 'not checked', keyId, manifest }, `${file}: claims to be signed by key ${keyId} (signature not checked; give --pub or use image verify).\n${describeImage(manifest)}`);
+    });
+}

@@ -1,0 +1,99 @@
+/**
+ * `fieldkit image pack`: a raw disk image becomes a signed fieldkit image (`.fkimg`), an
+ * uncompressed tar of manifest.json, manifest.json.minisig and image.img.zst. The manifest
+ * carries the block map and partition layout, so a flasher can check everything it will
+ * write against the signature before it writes anything.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createZstdCompress, constants as zlibConstants } from 'node:zlib';
+import { appError, FieldkitError } from '../../shared/errors.ts';
+import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
+import { defaultTrustedComment, signBytes } from '../signing/minisign.ts';
+import { formatSignature, type MinisignSecretKey } from '../signing/minisignFormat.ts';
+import { writeUstar } from '../signing/ustarArchive.ts';
+import { defaultBlockSize, scanImage } from './blockMap.ts';
+import { layoutOf } from './imageLayout.ts';
+import { readPartitionTable } from './partitionTable.ts';
+
+export type PackOptions = {
+  product: string;
+  version: string;
+  sequence: number;
+  boards: Board[];
+  /** Days from `now` until the image is refused. */
+  expiresDays: number;
+  key: MinisignSecretKey;
+  now?: Date;
+  blockSize?: number;
+  /** zstd level; 3 (zstd's default) packs an 80 MiB image in about a second. */
+  level?: number;
+};
+
+export type PackedImage = { file: string; manifest: ImageManifest; manifestBytes: Buffer };
+
+/** Compresses `raw` to `out` with zstd, returning the compressed SHA-256 and size. */
+async function compressZstd(raw: string, out: string, level: number): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(raw, { highWaterMark: 1 << 20 }), createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level, [zlibConstants.ZSTD_c_checksumFlag]: 1 } }), tap, createWriteStream(out));
+  return { sha256: hash.digest('hex'), size };
+}
+
+/** Packs `raw` into the signed image `out` (written to a temporary name, then renamed). */
+export async function packImage(raw: string, out: string, options: PackOptions): Promise<PackedImage> {
+  const info = await stat(raw).catch(() => null);
+  if (info?.isFile() !== true) throw new FieldkitError(appError('NOT_FOUND', `${raw} is not a file.`, 'Give the path of a raw disk image (.img).'));
+  const now = options.now ?? new Date();
+  const table = await readPartitionTable(raw);
+  const scanned = await scanImage(raw, options.blockSize ?? defaultBlockSize);
+  const work = await mkdtemp(path.join(path.dirname(path.resolve(out)), '.fkimg-pack-'));
+  try {
+    const payloadFile = path.join(work, imagePayloadNames.zstd);
+    const payload = await compressZstd(raw, payloadFile, options.level ?? 3);
+    const candidate: ImageManifest = {
+      manifest_version: 1,
+      product: options.product,
+      version: options.version,
+      sequence: options.sequence,
+      issued_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + options.expiresDays * 86_400_000).toISOString(),
+      boards: options.boards,
+      payload: { compression: 'zstd', compressed_size: payload.size, raw_size: scanned.rawSize, sha256: payload.sha256, raw_sha256: scanned.rawSha256 },
+      block_map: scanned.blockMap,
+      layout: layoutOf(table),
+    };
+    const parsed = ImageManifestSchema.safeParse(candidate);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new FieldkitError(appError('BAD_REQUEST', `The manifest would be invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}.`, 'Check --product, --version, --sequence, --boards and --expires-days.'));
+    }
+    const manifestBytes = Buffer.from(JSON.stringify(parsed.data, null, 2) + '\n');
+    const signature = signBytes(options.key, manifestBytes, { trustedComment: defaultTrustedComment(imageManifestName, 'ED', now) });
+    const temp = path.join(work, 'out.fkimg');
+    await writeUstar(
+      temp,
+      [
+        { path: imageManifestName, mode: 0o644, source: { kind: 'bytes', bytes: manifestBytes } },
+        { path: imageSignatureName, mode: 0o644, source: { kind: 'bytes', bytes: Buffer.from(formatSignature(signature)) } },
+        { path: imagePayloadNames.zstd, mode: 0o644, source: { kind: 'file', path: payloadFile, size: payload.size } },
+      ],
+      Math.floor(now.getTime() / 1000),
+    );
+    await rename(temp, out);
+    return { file: out, manifest: parsed.data, manifestBytes };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

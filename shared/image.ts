@@ -1,0 +1,88 @@
+/**
+ * A fieldkit image's manifest (`manifest.json`, the first member of a `.fkimg` tar, signed by
+ * `manifest.json.minisig`, followed by the payload `image.img.zst`). The signature covers
+ * these exact bytes; the payload's SHA-256 and each mapped range's SHA-256 in here then
+ * cover every byte that will be written. `fieldkit image pack` writes it; verify and flash
+ * check it before the first byte reaches a drive.
+ */
+import { z } from 'zod';
+
+export const imageFileExtension = '.fkimg';
+export const imageManifestName = 'manifest.json';
+export const imageSignatureName = 'manifest.json.minisig';
+/** The payload member's name for each compression. */
+export const imagePayloadNames = { none: 'image.img', zstd: 'image.img.zst', xz: 'image.img.xz', gz: 'image.img.gz' } as const;
+
+const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256');
+const ByteCount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const BoardSchema = z.enum(['pi3', 'pi4', 'pi400', 'pi5', 'pi500', 'cm4', 'cm5', 'zero2w']);
+export type Board = z.infer<typeof BoardSchema>;
+
+export const CompressionSchema = z.enum(['none', 'zstd', 'xz', 'gz']);
+export type Compression = z.infer<typeof CompressionSchema>;
+
+export const ImagePayloadSchema = z.strictObject({
+  compression: CompressionSchema,
+  /** Bytes of the payload member as stored in the tar. */
+  compressed_size: ByteCount,
+  /** Bytes of the disk image after decompression. */
+  raw_size: ByteCount,
+  /** Of the stored (compressed) payload: checked while streaming, before decompression. */
+  sha256: Sha256Schema,
+  /** Of the whole raw image, zeros included. */
+  raw_sha256: Sha256Schema,
+});
+export type ImagePayload = z.infer<typeof ImagePayloadSchema>;
+
+export const MappedRangeSchema = z.strictObject({ offset: ByteCount, length: z.number().int().positive(), sha256: Sha256Schema });
+export type MappedRange = z.infer<typeof MappedRangeSchema>;
+
+/** Ranges of the raw image that hold data; everything else is zeros and need not be written. */
+export const BlockMapSchema = z
+  .strictObject({ block_size: z.number().int().min(4096).max(64 << 20), ranges: z.array(MappedRangeSchema) })
+  .refine((m) => m.ranges.every((r, i) => i === 0 || (m.ranges[i - 1]?.offset ?? 0) + (m.ranges[i - 1]?.length ?? 0) <= r.offset), {
+    message: 'ranges must be sorted and must not overlap',
+  });
+export type BlockMap = z.infer<typeof BlockMapSchema>;
+
+export const PartitionRoleSchema = z.enum(['bootsel', 'boot_a', 'boot_b', 'root_a', 'root_b', 'data', 'other']);
+export type PartitionRole = z.infer<typeof PartitionRoleSchema>;
+
+export const ImagePartitionSchema = z.strictObject({
+  /** 1-based, as Linux numbers them (`/dev/sda1`). */
+  index: z.number().int().min(1).max(128),
+  /** Bytes from the start of the image. */
+  start: ByteCount,
+  size: ByteCount,
+  /** MBR type byte as two hex digits (`0c`) or a GPT type GUID (lower case). */
+  type: z.string().min(2).max(36),
+  role: PartitionRoleSchema,
+  label: z.string().max(72).optional(),
+});
+export type ImagePartition = z.infer<typeof ImagePartitionSchema>;
+
+export const PartitionLayoutSchema = z.strictObject({ table: z.enum(['mbr', 'gpt']), partitions: z.array(ImagePartitionSchema).min(1) });
+export type PartitionLayout = z.infer<typeof PartitionLayoutSchema>;
+
+export const ImageManifestSchema = z.strictObject({
+  /** Bumped only for changes an older verifier would misread. */
+  manifest_version: z.literal(1),
+  product: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -'),
+  version: z.string().min(1).max(64),
+  /** Grows with every release of a product, so an older image can be told from a newer one. */
+  sequence: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  issued_at: z.iso.datetime(),
+  /** After this instant the image is refused: an old image with known holes must not be flashed forever. */
+  expires_at: z.iso.datetime(),
+  boards: z.array(BoardSchema).min(1),
+  payload: ImagePayloadSchema,
+  block_map: BlockMapSchema,
+  layout: PartitionLayoutSchema,
+});
+export type ImageManifest = z.infer<typeof ImageManifestSchema>;
+
+/** Bytes the block map says must be written. */
+export function mappedBytes(map: BlockMap): number {
+  return map.ranges.reduce((sum, r) => sum + r.length, 0);
+}
