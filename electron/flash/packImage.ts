@@ -58,6 +58,10 @@ export async function packImage(raw: string, out: string, options: PackOptions):
   const now = options.now ?? new Date();
   const table = await readPartitionTable(raw);
   const scanned = await scanImage(raw, options.blockSize ?? defaultBlockSize);
+  const outside = table.partitions.find((p) => p.start + p.size > scanned.rawSize);
+  if (outside !== undefined) {
+    throw new FieldkitError(appError('BAD_REQUEST', `${raw}'s partition ${outside.index} ends at byte ${outside.start + outside.size}, past the end of the ${scanned.rawSize}-byte image.`, 'The image is truncated or its partition table is wrong; make the raw image again.'));
+  }
   const work = await mkdtemp(path.join(path.dirname(path.resolve(out)), '.fkimg-pack-'));
   try {
     const payloadFile = path.join(work, imagePayloadNames.zstd);

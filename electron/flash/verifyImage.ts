@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Transform, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import { appError, FieldkitError } from '../../shared/errors.ts';
+import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
 import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
 import { verifyBytes, type VerifiedSignature } from '../signing/minisign.ts';
 import { formatKeyId, parseSignature, type MinisignPublicKey } from '../signing/minisignFormat.ts';
@@ -39,7 +39,15 @@ function refuse(message: string, hint: string = doNotUse, code: 'VERIFICATION_FA
 
 /** The three members in order, or a refusal naming what is out of place. */
 async function members(file: string): Promise<{ manifest: UstarMember; signature: UstarMember; payload: UstarMember }> {
-  const list = await listUstar(file, path.basename(file));
+  let list: UstarMember[];
+  try {
+    list = await listUstar(file, path.basename(file));
+  } catch (error) {
+    // The tar reader speaks of bundles; say the same thing about an image.
+    if (!isFieldkitError(error)) throw error;
+    const detail = /: (.*)\.$/.exec(error.appError.message)?.[1] ?? error.appError.message;
+    throw refuse(`${path.basename(file)} is not a complete fieldkit image: ${detail}.`, 'Do not flash it. Copy or download it again (it may be truncated or damaged); a raw .img must be packed with `fieldkit image pack` first.');
+  }
   const payloadNames: readonly string[] = Object.values(imagePayloadNames);
   const [manifest, signature, payload, ...rest] = list;
   if (manifest?.path !== imageManifestName || signature?.path !== imageSignatureName || payload === undefined || !payloadNames.includes(payload.path) || rest.length > 0) {

@@ -85,7 +85,7 @@ describe('image verification refuses', () => {
     truncateSync(file, Math.floor(readFileSync(file).length * 0.6));
     const error = await refusal(verifyImage(file, { trustedKeys: trusted }));
     expect(error.code).toBe('VERIFICATION_FAILED');
-    expect(error.message).toMatch(/truncated/);
+    expect(error.message).toMatch(/truncated\.fkimg is not a complete fieldkit image: .*\(truncated\)/);
   });
 
   it('an expired image, naming when it expired and the laptop clock', async () => {
@@ -112,6 +112,16 @@ describe('image verification refuses', () => {
   it('a raw disk image given where a fieldkit image belongs', async () => {
     const error = await refusal(verifyImage(at('raw.img'), { trustedKeys: trusted }));
     expect(error.code).toBe('VERIFICATION_FAILED');
-    expect(error.message).toMatch(/raw\.img is not a well-formed/);
+    expect(error.message).toMatch(/raw\.img is not a complete fieldkit image: the header at byte 0 is damaged/);
+  });
+});
+
+describe('image pack refuses', () => {
+  it('a raw image cut short of its partition table', async () => {
+    copyFileSync(at('raw.img'), at('short.img'));
+    truncateSync(at('short.img'), 40 << 20);
+    const error = await refusal(packImage(at('short.img'), at('short.fkimg'), { product: 'demo-os', version: '1', sequence: 1, boards: ['pi5'], expiresDays: 1, key }));
+    expect(error.code).toBe('BAD_REQUEST');
+    expect(error.message).toMatch(/short\.img's partition 4 ends at byte \d+, past the end of the 41943040-byte image/);
   });
 });
