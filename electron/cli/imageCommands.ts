@@ -9,9 +9,10 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { BoardSchema, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
 import { packImage } from '../flash/packImage.ts';
+import { resignImage } from '../flash/resignImage.ts';
 import { checkImageManifest, checkImagePayload, readUnverifiedManifest } from '../flash/verifyImage.ts';
-import { readPublicKey, readSecretKey } from '../signing/minisign.ts';
-import { keyPasswordVariable } from '../signing/minisignFormat.ts';
+import { readPublicKey, readSecretKey, readTextFile } from '../signing/minisign.ts';
+import { formatKeyId, keyPasswordVariable } from '../signing/minisignFormat.ts';
 import type { CliIo } from './cliIo.ts';
 
 function parseBoards(value: string): Board[] {
@@ -67,6 +68,22 @@ export function addImageCommands(program: Command, io: CliIo, json: () => boolea
       const key = await readSecretKey(opts.key, process.env[keyPasswordVariable]);
       const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key });
       print({ file: packed.file, manifest: packed.manifest }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}`);
+    });
+
+  image
+    .command('sign <file>')
+    .description("replace a packed image's manifest signature: with --key, or with a manifest.json.minisig made by the stock minisign")
+    .option('--key <secret>', `minisign secret key (a password-protected one takes its password from $${keyPasswordVariable})`)
+    .option('--sig <manifest.json.minisig>', 'a signature of the image\'s manifest.json made elsewhere (minisign -S -m manifest.json)')
+    .action(async (file: string, opts: { key?: string; sig?: string }) => {
+      if ((opts.key === undefined) === (opts.sig === undefined)) {
+        throw new FieldkitError(appError('BAD_REQUEST', 'Give exactly one of --key and --sig.', 'Sign with your secret key (--key), or put in a signature made with the stock minisign (--sig).'));
+      }
+      const keyId =
+        opts.key !== undefined
+          ? await resignImage(file, { kind: 'key', key: await readSecretKey(opts.key, process.env[keyPasswordVariable]) })
+          : await resignImage(file, { kind: 'minisig', text: await readTextFile(opts.sig ?? '', 'signature') });
+      print({ file, keyId: formatKeyId(keyId) }, `Signed ${file}'s manifest with key ${formatKeyId(keyId)}. Check it with: fieldkit image verify ${file} --pub <key.pub>`);
     });
 
   image

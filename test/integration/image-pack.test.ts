@@ -164,4 +164,22 @@ describe('fieldkit image CLI', () => {
     expect(wrongBoard.code).toBe(1);
     expect(wrongBoard.stderr).toMatch(/not made for pi4; it lists pi5, cm5/);
   });
+
+  it('puts in a signature the stock minisign made (image sign --sig), and re-signs with a key', async () => {
+    await run('cp', [at('gpt.fkimg'), at('stock.fkimg')]);
+    await run('minisign', ['-G', '-W', '-p', at('stock.pub'), '-s', at('stock.key')]);
+    await run('mkdir', ['-p', at('stock')]);
+    await run('tar', ['-xf', at('stock.fkimg'), '-C', at('stock'), 'manifest.json']);
+    await run('minisign', ['-S', '-s', at('stock.key'), '-m', at('stock/manifest.json')]);
+    const put = await runCliProcess(['image', 'sign', at('stock.fkimg'), '--sig', at('stock/manifest.json.minisig')]);
+    expect(put.code).toBe(0);
+    expect((await runCliProcess(['image', 'verify', at('stock.fkimg'), '--pub', at('stock.pub')])).code).toBe(0);
+    const old = await runCliProcess(['image', 'verify', at('stock.fkimg'), '--pub', at('key.pub')]);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/which is not trusted/);
+    expect((await runCliProcess(['image', 'sign', at('stock.fkimg'), '--key', at('cli-keys/fieldkit.key')])).code).toBe(0);
+    expect((await runCliProcess(['image', 'verify', at('stock.fkimg'), '--pub', at('cli-keys/fieldkit.pub')])).code).toBe(0);
+    // The payload was copied verbatim: the same bytes as the image it came from.
+    await run('sh', ['-c', 'tar -xOf "$1" image.img.zst | cmp - "$2"', 'sh', at('stock.fkimg'), at('image.img.zst')]);
+  });
 });
