@@ -12,11 +12,14 @@ export const defaultBlockSize = 1 << 20;
 
 export type ScannedImage = { rawSize: number; rawSha256: string; blockMap: BlockMap };
 
+const zeros = Buffer.alloc(defaultBlockSize);
+
 function isZero(bytes: Buffer): boolean {
-  // Compare 8 bytes at a time where the buffer allows; the scan is the pack's hot loop.
-  const words = Math.floor(bytes.length / 8);
-  for (let i = 0; i < words; i++) if (bytes.readBigUInt64LE(i * 8) !== 0n) return false;
-  for (let i = words * 8; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  // memcmp against a zero buffer: the scan is the pack's hot loop.
+  for (let at = 0; at < bytes.length; at += zeros.length) {
+    const piece = bytes.subarray(at, at + zeros.length);
+    if (!piece.equals(zeros.subarray(0, piece.length))) return false;
+  }
   return true;
 }
 
