@@ -4,7 +4,7 @@
  * app-API methods. Failures throw FieldkitError; runCli prints the error and what to do.
  */
 import path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { BoardSchema, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
@@ -62,11 +62,12 @@ export function addImageCommands(program: Command, io: CliIo, json: () => boolea
     .requiredOption('--sequence <n>', 'release number that grows with every release', parseCount)
     .requiredOption('--boards <list>', `boards it runs on: ${BoardSchema.options.join(',')}`, parseBoards)
     .option('--expires-days <n>', 'days until the image is refused', parseCount, 180)
+    .addOption(new Option('--compression <kind>', 'payload compression').choices(['zstd', 'gz', 'none']).default('zstd'))
     .requiredOption('--key <secret>', `minisign secret key (a password-protected one takes its password from $${keyPasswordVariable})`)
-    .action(async (raw: string, opts: { out: string; product: string; imageVersion: string; sequence: number; boards: Board[]; expiresDays: number; key: string }) => {
+    .action(async (raw: string, opts: { out: string; product: string; imageVersion: string; sequence: number; boards: Board[]; expiresDays: number; key: string; compression: 'zstd' | 'gz' | 'none' }) => {
       if (opts.expiresDays < 1) throw new FieldkitError(appError('BAD_REQUEST', '--expires-days must be at least 1.', 'Give how many days technicians may flash this image.', 'expires-days'));
       const key = await readSecretKey(opts.key, process.env[keyPasswordVariable]);
-      const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key });
+      const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key, compression: opts.compression });
       print({ file: packed.file, manifest: packed.manifest }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}`);
     });
 

@@ -1,6 +1,7 @@
 /**
  * `fieldkit image pack`: a raw disk image becomes a signed fieldkit image (`.fkimg`), an
- * uncompressed tar of manifest.json, manifest.json.minisig and image.img.zst. The manifest
+ * uncompressed tar of manifest.json, manifest.json.minisig and image.img.zst (or .gz, or
+ * the raw image). The manifest
  * carries the block map and partition layout, so a flasher can check everything it will
  * write against the signature before it writes anything.
  */
@@ -10,7 +11,7 @@ import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createZstdCompress, constants as zlibConstants } from 'node:zlib';
+import { createGzip, createZstdCompress, constants as zlibConstants } from 'node:zlib';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
 import { defaultTrustedComment, signBytes } from '../signing/minisign.ts';
@@ -32,12 +33,14 @@ export type PackOptions = {
   blockSize?: number;
   /** zstd level; 3 (zstd's default) packs an 80 MiB image in about a second. */
   level?: number;
+  /** zstd unless asked: gz for old tooling, none for images that are already small. xz is not written (Node has no encoder). */
+  compression?: 'zstd' | 'gz' | 'none';
 };
 
 export type PackedImage = { file: string; manifest: ImageManifest; manifestBytes: Buffer };
 
-/** Compresses `raw` to `out` with zstd, returning the compressed SHA-256 and size. */
-async function compressZstd(raw: string, out: string, level: number): Promise<{ sha256: string; size: number }> {
+/** Writes `raw` to `out` compressed as asked, returning the stored bytes' SHA-256 and size. */
+async function compress(raw: string, out: string, compression: 'zstd' | 'gz' | 'none', level: number): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   const tap = new Transform({
@@ -47,7 +50,10 @@ async function compressZstd(raw: string, out: string, level: number): Promise<{ 
       callback(null, chunk);
     },
   });
-  await pipeline(createReadStream(raw, { highWaterMark: 1 << 20 }), createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level, [zlibConstants.ZSTD_c_checksumFlag]: 1 } }), tap, createWriteStream(out));
+  const input = createReadStream(raw, { highWaterMark: 1 << 20 });
+  if (compression === 'none') await pipeline(input, tap, createWriteStream(out));
+  else if (compression === 'gz') await pipeline(input, createGzip({ level: 6 }), tap, createWriteStream(out));
+  else await pipeline(input, createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level, [zlibConstants.ZSTD_c_checksumFlag]: 1 } }), tap, createWriteStream(out));
   return { sha256: hash.digest('hex'), size };
 }
 
@@ -64,8 +70,10 @@ export async function packImage(raw: string, out: string, options: PackOptions):
   }
   const work = await mkdtemp(path.join(path.dirname(path.resolve(out)), '.fkimg-pack-'));
   try {
-    const payloadFile = path.join(work, imagePayloadNames.zstd);
-    const payload = await compressZstd(raw, payloadFile, options.level ?? 3);
+    const compression = options.compression ?? 'zstd';
+    const payloadName = imagePayloadNames[compression];
+    const payloadFile = path.join(work, payloadName);
+    const payload = await compress(raw, payloadFile, compression, options.level ?? 3);
     const candidate: ImageManifest = {
       manifest_version: 1,
       product: options.product,
@@ -74,7 +82,7 @@ export async function packImage(raw: string, out: string, options: PackOptions):
       issued_at: now.toISOString(),
       expires_at: new Date(now.getTime() + options.expiresDays * 86_400_000).toISOString(),
       boards: options.boards,
-      payload: { compression: 'zstd', compressed_size: payload.size, raw_size: scanned.rawSize, sha256: payload.sha256, raw_sha256: scanned.rawSha256 },
+      payload: { compression, compressed_size: payload.size, raw_size: scanned.rawSize, sha256: payload.sha256, raw_sha256: scanned.rawSha256 },
       block_map: scanned.blockMap,
       layout: layoutOf(table),
     };
@@ -91,7 +99,7 @@ export async function packImage(raw: string, out: string, options: PackOptions):
       [
         { path: imageManifestName, mode: 0o644, source: { kind: 'bytes', bytes: manifestBytes } },
         { path: imageSignatureName, mode: 0o644, source: { kind: 'bytes', bytes: Buffer.from(formatSignature(signature)) } },
-        { path: imagePayloadNames.zstd, mode: 0o644, source: { kind: 'file', path: payloadFile, size: payload.size } },
+        { path: payloadName, mode: 0o644, source: { kind: 'file', path: payloadFile, size: payload.size } },
       ],
       Math.floor(now.getTime() / 1000),
     );

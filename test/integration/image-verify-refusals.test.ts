@@ -125,3 +125,25 @@ describe('image pack refuses', () => {
     expect(error.message).toMatch(/short\.img's partition 4 ends at byte \d+, past the end of the 41943040-byte image/);
   });
 });
+
+describe('other payload compressions', () => {
+  for (const compression of ['gz', 'none'] as const) {
+    it(`${compression}: verifies, and a flipped payload byte is still caught`, async () => {
+      const file = at(`${compression}.fkimg`);
+      const packed = await packImage(at('raw.img'), file, { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi5'], expiresDays: 1, key, compression });
+      expect(packed.manifest.payload.compression).toBe(compression);
+      expect((await listUstar(file)).map((m) => m.path)).toContain(compression === 'gz' ? 'image.img.gz' : 'image.img');
+      expect((await verifyImage(file, { trustedKeys: trusted })).payloadChecked).toBe(true);
+      const payload = (await listUstar(file)).at(-1);
+      if (payload === undefined) throw new Error('no payload member');
+      const bytes = readFileSync(file);
+      // For the raw payload, a byte inside the first mapped range (the partition table).
+      const where = payload.offset + (compression === 'none' ? 1 << 20 : Math.floor(payload.size / 2));
+      bytes[where] = (bytes[where] ?? 0) ^ 0x01;
+      writeFileSync(file, bytes);
+      const error = await refusal(verifyImage(file, { trustedKeys: trusted }));
+      expect(error.code).toBe('VERIFICATION_FAILED');
+      expect(error.message).toMatch(/disk image (was altered|does not decompress)/);
+    });
+  }
+});
