@@ -20,6 +20,7 @@ import { listUstar, readUstarMember, type UstarMember } from '../signing/ustarAr
 import { RangeChecker } from './rangeChecker.ts';
 
 const manifestMaxBytes = 1 << 20;
+const signatureMaxBytes = 16 << 10;
 const doNotUse = 'Do not flash this image. Get it again from its publisher; if it keeps failing, tell them.';
 
 export type ImageCheckOptions = {
@@ -54,6 +55,7 @@ async function members(file: string): Promise<{ manifest: UstarMember; signature
     throw refuse(`${path.basename(file)} is not a fieldkit image: it holds ${list.map((m) => m.path).join(', ') || 'nothing'}, not ${imageManifestName}, ${imageSignatureName} and one disk image.`, 'Pack the raw image with `fieldkit image pack`; plain .img files are flashed only when the unsigned-image policy allows it.');
   }
   if (manifest.size > manifestMaxBytes) throw refuse(`${path.basename(file)}'s ${imageManifestName} is ${manifest.size} bytes, more than a manifest ever needs.`);
+  if (signature.size > signatureMaxBytes) throw refuse(`${path.basename(file)}'s ${imageSignatureName} is ${signature.size} bytes, more than a minisign signature ever is.`);
   return { manifest, signature, payload };
 }
 
