@@ -1,13 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { rendererDir } from '../../electron/app/appPaths.ts';
-import { startWebHost, type WebHost } from '../../electron/host/webHost.ts';
-import { launchChromium } from '../support/browser.ts';
+import type { AppServices } from '../../electron/app/appServices.ts';
+import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouseServer.ts';
-import { makeTempDir } from '../support/tempDir.ts';
 
 const demoDevices = ['demo-pi-01', 'demo-pi-02', 'demo-pi-03'] as const;
 
@@ -17,34 +13,21 @@ const demoDevices = ['demo-pi-01', 'demo-pi-02', 'demo-pi-03'] as const;
  * Point Settings at ClickHouse, pull each device, forward, reconcile: complete for each.
  */
 describe('Courier screen in Chromium', () => {
-  const dir = makeTempDir();
   const shots = join(process.cwd(), 'test-results');
   let clickhouse: ClickHouseServer;
+  let app: AppInBrowser;
   let services: AppServices;
-  let host: WebHost;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(shots, { recursive: true });
-    [clickhouse, browser] = await Promise.all([startClickHouseServer(), launchChromium()]);
-    services = await createAppServices({ dataDir: join(dir.path, 'data'), version: 'e2e', demo: true });
-    host = await startWebHost({ handlers: services.handlers, events: services.events, staticDir: rendererDir() });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
-    await page.goto(host.url);
+    [clickhouse, app] = await Promise.all([startClickHouseServer(), openAppInBrowser({ demo: true })]);
+    ({ services, page, pageErrors } = app);
   });
 
   afterAll(async () => {
-    await browser.close();
-    await host.close();
-    await services.close();
+    await app.close();
     await clickhouse.stop();
-    dir.remove();
   });
 
   const row = (name: string): Locator => page.getByTestId('courier-row').filter({ hasText: name });

@@ -1,14 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { rendererDir } from '../../electron/app/appPaths.ts';
-import { startWebHost, type WebHost } from '../../electron/host/webHost.ts';
-import { launchChromium } from '../support/browser.ts';
+import type { AppServices } from '../../electron/app/appServices.ts';
+import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
 import { startSshd, testPassword, testUser, type Sshd } from '../support/sshd.ts';
-import { makeTempDir } from '../support/tempDir.ts';
 
 /**
  * First contact with a Pi, end to end: a real sshd with the real agent behind it, the web
@@ -16,38 +12,25 @@ import { makeTempDir } from '../support/tempDir.ts';
  * logs in once with the password, then meets a changed key and a discovery.
  */
 describe('Devices screen in Chromium', () => {
-  const dir = makeTempDir();
   const shots = join(process.cwd(), 'test-results');
   let sshd: Sshd;
   let agent: TestAgentInstall;
+  let app: AppInBrowser;
   let services: AppServices;
-  let host: WebHost;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(shots, { recursive: true });
-    [sshd, agent, browser] = await Promise.all([startSshd(), installTestAgent({ deviceId: 'pi-07', owner: testUser }), launchChromium()]);
-    services = await createAppServices({ dataDir: join(dir.path, 'data'), version: 'e2e' });
-    host = await startWebHost({ handlers: services.handlers, events: services.events, staticDir: rendererDir() });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
-    await page.goto(host.url);
+    [sshd, agent, app] = await Promise.all([startSshd(), installTestAgent({ deviceId: 'pi-07', owner: testUser }), openAppInBrowser()]);
+    ({ services, page, pageErrors } = app);
     await page.getByRole('tab', { name: /Devices/ }).click();
     await page.getByRole('heading', { name: 'Devices', level: 1 }).waitFor();
   });
 
   afterAll(async () => {
-    await browser.close();
-    await host.close();
-    await services.close();
+    await app.close();
     await sshd.stop();
     agent.remove();
-    dir.remove();
   });
 
   const row = (): Locator => page.getByTestId('device-row').filter({ hasText: 'pi-07' });

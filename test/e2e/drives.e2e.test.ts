@@ -1,43 +1,31 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { rendererDir } from '../../electron/app/appPaths.ts';
-import { startWebHost, type WebHost } from '../../electron/host/webHost.ts';
+import { startWebHost } from '../../electron/host/webHost.ts';
+import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
 import { launchChromium } from '../support/browser.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { addZramId, removeZram } from '../support/zram.ts';
 
 /** The technician's first slice end to end: real drives, the web host, a real browser. */
 describe('Drives screen in Chromium', () => {
-  const dir = makeTempDir();
   const shots = join(process.cwd(), 'test-results');
+  let app: AppInBrowser;
   let services: AppServices;
-  let host: WebHost;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(shots, { recursive: true });
-    services = await createAppServices({ dataDir: join(dir.path, 'data'), version: 'e2e', watchDrives: true });
-    host = await startWebHost({ handlers: services.handlers, events: services.events, staticDir: rendererDir() });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
-    await page.goto(host.url);
+    app = await openAppInBrowser({ watchDrives: true });
+    ({ services, page, pageErrors } = app);
     await page.getByTestId('drive-row').first().waitFor();
   });
 
   afterAll(async () => {
-    await browser.close();
-    await host.close();
-    await services.close();
-    dir.remove();
+    await app.close();
   });
 
   const row = (device: string) => page.locator(`[data-testid="drive-row"][data-device="${device}"]`);
@@ -92,7 +80,7 @@ describe('Drives screen in Chromium', () => {
     await page.keyboard.press('Alt+6');
     const info = page.getByTestId('app-info');
     await info.waitFor();
-    await expect.poll(() => info.textContent()).toContain(join(dir.path, 'data'));
+    await expect.poll(() => info.textContent()).toContain(app.dataDir);
     await page.screenshot({ path: join(shots, 'settings.png') });
     // Deploy (Alt+3) is not built yet: it must say so, not pretend.
     await page.keyboard.press('Alt+3');
