@@ -1,0 +1,207 @@
+/**
+ * The writer core on real block devices (zram): a signed test image written sparse and
+ * read back, compared with `cmp` and `sfdisk`; refusals that write nothing; cancel and
+ * mismatches that leave the drive's first MiB zeroed and the result "incomplete".
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
+import { packImage } from '../../electron/flash/packImage.ts';
+import { writeImageToDrive, type WriteProgress } from '../../electron/flash/writeImage.ts';
+import { generateSecretKey } from '../../electron/signing/minisign.ts';
+import { publicKeyOf } from '../../electron/signing/minisignFormat.ts';
+import { listUstar } from '../../electron/signing/ustarArchive.ts';
+import { mappedBytes, type ImageManifest } from '../../shared/image.ts';
+import { isFieldkitError } from '../../shared/errors.ts';
+import { makeTempDir } from '../support/tempDir.ts';
+import { createZram, type ZramDevice } from '../support/zram.ts';
+
+const mib = 1 << 20;
+const dir = makeTempDir('fieldkit-flash-write-');
+const at = (name: string): string => path.join(dir.path, name);
+const key = generateSecretKey();
+const trusted = [publicKeyOf(key)];
+const marker = Buffer.from('FIELDKIT-PREVIOUS-CONTENT-MARKER');
+let manifest: ImageManifest;
+const devices: ZramDevice[] = [];
+
+function zram(bytes: number): ZramDevice {
+  const device = createZram(bytes);
+  devices.push(device);
+  return device;
+}
+
+function readDevice(device: string, offset: number, length: number): Buffer {
+  const fd = openSync(device, 'r');
+  try {
+    const bytes = Buffer.alloc(length);
+    readSync(fd, bytes, 0, length, offset);
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+type SfdiskTable = { partitiontable: { label: string; partitions: { start: number; size: number }[] } };
+
+/**
+ * `sfdisk --json` of the device. zram has 4096-byte logical sectors while the image (like a
+ * real SD card) uses 512, so sfdisk on the zram itself would look for the GPT header at byte
+ * 4096; a read-only loop device with 512-byte sectors over the same zram shows the bytes as a
+ * card would.
+ */
+function sfdiskLayout(device: string): SfdiskTable {
+  const loop = execFileSync('losetup', ['--sector-size', '512', '--read-only', '--find', '--show', device], { encoding: 'utf8' }).trim();
+  try {
+    return JSON.parse(execFileSync('sfdisk', ['--json', loop], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as SfdiskTable;
+  } finally {
+    execFileSync('losetup', ['--detach', loop]);
+  }
+}
+
+/** Puts the marker at byte 0 and at 40 MiB (inside a mapped range), as an older image would. */
+function writeMarkers(device: string): void {
+  const fd = openSync(device, 'r+');
+  try {
+    writeSync(fd, marker, 0, marker.length, 0);
+    writeSync(fd, marker, 0, marker.length, 40 * mib);
+  } finally {
+    closeSync(fd);
+  }
+  execFileSync('blockdev', ['--flushbufs', device]);
+}
+
+beforeAll(async () => {
+  await makeTestImage(at('raw.img'));
+  manifest = (await packImage(at('raw.img'), at('good.fkimg'), { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi4', 'pi5'], expiresDays: 30, key })).manifest;
+}, 30_000);
+afterAll(async () => {
+  for (const device of devices) await device.remove();
+  dir.remove();
+});
+
+describe('writeImageToDrive', () => {
+  it('writes only the mapped ranges, reads them back, and the device holds the image layout', async () => {
+    const target = zram(96 * mib);
+    const progress: WriteProgress[] = [];
+    const result = await writeImageToDrive({ imagePath: at('good.fkimg'), device: target.device, trustedKeys: trusted, onProgress: (p) => progress.push(p) });
+    if (result.status !== 'success') throw new Error(result.error.message);
+    expect(result.directIo).toBe(true);
+    const mapped = mappedBytes(manifest.block_map);
+    expect(result.bytesWritten).toBe(mapped);
+    expect(result.bytesVerified).toBe(mapped);
+    expect(mapped).toBeLessThan(testImageSize);
+    for (const range of manifest.block_map.ranges) {
+      // cmp exits non-zero (and execFileSync throws) on the first differing byte.
+      execFileSync('cmp', ['-n', String(range.length), '-i', `${range.offset}:${range.offset}`, at('raw.img'), target.device]);
+    }
+    // A fresh zram is all zeros, so sparse skipping leaves the unmapped ranges equal too.
+    execFileSync('cmp', ['-n', String(testImageSize), at('raw.img'), target.device]);
+    const table = sfdiskLayout(target.device);
+    expect(table.partitiontable.label).toBe(manifest.layout.table === 'gpt' ? 'gpt' : 'dos');
+    const starts = table.partitiontable.partitions.map((p) => p.start * 512);
+    for (const partition of manifest.layout.partitions) expect(starts).toContain(partition.start);
+    const writing = progress.filter((p) => p.phase === 'writing');
+    const verifying = progress.filter((p) => p.phase === 'verifying');
+    expect(writing.at(-1)).toEqual({ phase: 'writing', bytesDone: mapped, bytesTotal: mapped });
+    expect(verifying.at(-1)).toEqual({ phase: 'verifying', bytesDone: mapped, bytesTotal: mapped });
+    expect(progress.indexOf(verifying[0] as WriteProgress)).toBeGreaterThan(progress.indexOf(writing.at(-1) as WriteProgress));
+  });
+
+  it('refuses an edited manifest before writing a byte', async () => {
+    const target = zram(96 * mib);
+    writeMarkers(target.device);
+    const file = at('edited.fkimg');
+    copyFileSync(at('good.fkimg'), file);
+    const bytes = readFileSync(file);
+    const where = bytes.toString('latin1').indexOf('"version": "1.2.0"');
+    bytes.write('"version": "9.9.9"', where, 'latin1');
+    writeFileSync(file, bytes);
+    const error = await writeImageToDrive({ imagePath: file, device: target.device, trustedKeys: trusted }).then(
+      () => null,
+      (e: unknown) => (isFieldkitError(e) ? e.appError : null),
+    );
+    expect(error?.code).toBe('VERIFICATION_FAILED');
+    expect(error?.message).toMatch(/does not match its signature/);
+    expect(readDevice(target.device, 0, marker.length)).toEqual(marker);
+    expect(readDevice(target.device, 40 * mib, marker.length)).toEqual(marker);
+  });
+
+  it('refuses a key it does not trust, and a device smaller than the raw image, writing nothing', async () => {
+    const small = zram(64 * mib);
+    writeMarkers(small.device);
+    await expect(writeImageToDrive({ imagePath: at('good.fkimg'), device: small.device, trustedKeys: trusted })).rejects.toThrow(/holds 67108864 bytes, less than the 83886080 bytes/);
+    await expect(writeImageToDrive({ imagePath: at('good.fkimg'), device: small.device, trustedKeys: [publicKeyOf(generateSecretKey())] })).rejects.toThrow(/not trusted/);
+    expect(readDevice(small.device, 0, marker.length)).toEqual(marker);
+    expect(readDevice(small.device, 40 * mib, marker.length)).toEqual(marker);
+  });
+
+  it('a flipped payload byte aborts mid-stream: incomplete, first MiB zeroed', async () => {
+    const target = zram(96 * mib);
+    writeMarkers(target.device);
+    const file = at('flipped.fkimg');
+    copyFileSync(at('good.fkimg'), file);
+    const payload = (await listUstar(file)).find((m) => m.path === 'image.img.zst');
+    if (payload === undefined) throw new Error('no payload member');
+    const bytes = readFileSync(file);
+    const where = payload.offset + Math.floor(payload.size / 2);
+    bytes[where] = (bytes[where] ?? 0) ^ 0x40;
+    writeFileSync(file, bytes);
+    const result = await writeImageToDrive({ imagePath: file, device: target.device, trustedKeys: trusted });
+    expect(result.status).toBe('incomplete');
+    if (result.status !== 'incomplete') return;
+    expect(result.label).toBe('incomplete — do not use');
+    expect(result.error.code).toMatch(/VERIFICATION_FAILED|IO_ERROR/);
+    expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
+  });
+
+  it('cancel mid-write leaves the first MiB zeroed and reports incomplete', async () => {
+    const target = zram(96 * mib);
+    writeMarkers(target.device);
+    const controller = new AbortController();
+    const result = await writeImageToDrive({
+      imagePath: at('good.fkimg'),
+      device: target.device,
+      trustedKeys: trusted,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'writing' && p.bytesDone > 0) controller.abort();
+      },
+    });
+    expect(result.status).toBe('incomplete');
+    if (result.status !== 'incomplete') return;
+    expect(result.error.code).toBe('CANCELLED');
+    expect(result.bytesWritten).toBeGreaterThan(0);
+    expect(result.bytesWritten).toBeLessThan(mappedBytes(manifest.block_map));
+    expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
+    expect(() => sfdiskLayout(target.device)).toThrow();
+  });
+
+  it('a byte flipped on the device between write and read-back is caught', async () => {
+    const target = zram(96 * mib);
+    const range = manifest.block_map.ranges.at(-1);
+    if (range === undefined) throw new Error('no mapped range');
+    const where = range.offset + Math.floor(range.length / 2);
+    const result = await writeImageToDrive({
+      imagePath: at('good.fkimg'),
+      device: target.device,
+      trustedKeys: trusted,
+      // The test-only hook: corrupt one byte on the device after the flush, as a failing card would.
+      beforeReadBack: () => {
+        const original = readDevice(target.device, where, 1);
+        const fd = openSync(target.device, 'r+');
+        writeSync(fd, Buffer.from([(original[0] ?? 0) ^ 0xff]), 0, 1, where);
+        closeSync(fd);
+        execFileSync('blockdev', ['--flushbufs', target.device]);
+        return Promise.resolve();
+      },
+    });
+    expect(result.status).toBe('incomplete');
+    if (result.status !== 'incomplete') return;
+    expect(result.error.code).toBe('VERIFICATION_FAILED');
+    expect(result.error.message).toContain(`at byte ${range.offset} differ from what was written`);
+    expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
+  });
+});
