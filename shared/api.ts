@@ -9,6 +9,7 @@ import { CourierJournalSchema, QuarantineEntrySchema, QuarantineIdSchema, Reconc
 import { DeviceRefSchema, DeviceSchema, DiscoveredSchema, LinkSpecSchema } from './devices.ts';
 import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
+import { FlashSettingsSchema, KeyIdSchema, TrustedKeySchema } from './trust.ts';
 import { badRequestFromZod, appError, type AppError, type Result } from './errors.ts';
 
 export type MethodSpec = {
@@ -187,6 +188,37 @@ export const methods = {
     summary: 'Connect to the configured ClickHouse, ask its version and whether it takes deduplication tokens.',
     request: z.strictObject({}),
     response: ClickHouseTestResultSchema,
+  },
+  'trust.list': {
+    summary: 'Image signing keys this laptop trusts, revoked ones included (with when and why).',
+    request: z.strictObject({}),
+    response: z.object({ keys: z.array(TrustedKeySchema) }),
+  },
+  'trust.import': {
+    summary: 'Trust a minisign public key (the text of its .pub file) for verifying images.',
+    request: z.strictObject({
+      publicKey: z.string().min(1, 'paste the text of the .pub file').max(4096),
+      label: z.string().trim().min(1, 'say whose key this is').max(200),
+    }),
+    response: z.object({ key: TrustedKeySchema }),
+  },
+  'trust.revoke': {
+    summary: 'Stop trusting a key for good: images it signed are refused, and it cannot be imported again.',
+    request: z.strictObject({
+      keyId: KeyIdSchema,
+      reason: z.string().trim().min(3, 'say why this key is revoked (kept with it)').max(500),
+    }),
+    response: z.object({ key: TrustedKeySchema }),
+  },
+  'settings.flash.get': {
+    summary: 'The flashing policy: whether unsigned images may be flashed (with a warning).',
+    request: z.strictObject({}),
+    response: z.object({ settings: FlashSettingsSchema }),
+  },
+  'settings.flash.set': {
+    summary: 'Allow or refuse flashing unsigned images.',
+    request: z.strictObject({ allowUnsigned: z.boolean() }),
+    response: z.object({ settings: FlashSettingsSchema }),
   },
 } as const satisfies Record<string, MethodSpec>;
 

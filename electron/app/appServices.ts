@@ -16,6 +16,7 @@ import { listDrives } from '../drives/listDrives.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
 import { createJobStore, isProcessAlive } from '../jobs/jobStore.ts';
 import { createFileSecretStore, type SecretStore } from '../settings/secretStore.ts';
+import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
 import { openStore } from '../store/openStore.ts';
 
@@ -82,6 +83,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     ...devices.handlers,
     ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets }),
     ...createSettingsHandlers({ db, secrets }),
+    ...createTrustHandlers({ db }),
     'app.info': () => Promise.resolve(info),
     'drives.list': async ({ imageSizeBytes }) => {
       if (imageSizeBytes === undefined) return { drives: watcher ? await watcher.refresh() : await listAll() };

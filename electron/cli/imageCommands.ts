@@ -8,8 +8,10 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { BoardSchema, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
+import type { TrustedKey } from '../../shared/trust.ts';
 import { packImage } from '../flash/packImage.ts';
 import { resignImage } from '../flash/resignImage.ts';
+import { checkImageManifestTrusted } from '../flash/trustStore.ts';
 import { checkImageManifest, checkImagePayload, readUnverifiedManifest } from '../flash/verifyImage.ts';
 import { readPublicKey, readSecretKey, readTextFile } from '../signing/minisign.ts';
 import { formatKeyId, keyPasswordVariable } from '../signing/minisignFormat.ts';
@@ -46,8 +48,11 @@ export function describeImage(manifest: ImageManifest): string {
   return lines.join('\n');
 }
 
-/** Adds `image pack|verify|inspect` to `program`; `json` says whether --json was given. */
-export function addImageCommands(program: Command, io: CliIo, json: () => boolean): void {
+/**
+ * Adds `image pack|verify|inspect` to `program`; `json` says whether --json was given;
+ * `trustStore` gives the app's trusted keys, for `verify` without --pub.
+ */
+export function addImageCommands(program: Command, io: CliIo, json: () => boolean, trustStore: () => Promise<readonly TrustedKey[]>): void {
   function print(value: unknown, human: string): void {
     io.stdout((json() ? JSON.stringify(value, null, 2) : human) + '\n');
   }
@@ -90,11 +95,14 @@ export function addImageCommands(program: Command, io: CliIo, json: () => boolea
   image
     .command('verify <file>')
     .description('check signature, manifest, expiry, board and sizes, then stream the payload and check its hashes and block map')
-    .requiredOption('--pub <key.pub...>', 'trusted minisign public key(s)')
+    .option('--pub <key.pub...>', 'trust these minisign public key(s) instead of the trust store (fieldkit trust list)')
     .option('--board <board>', 'refuse unless the image lists this board', parseBoard)
-    .action(async (file: string, opts: { pub: string[]; board?: Board }) => {
-      const trustedKeys = await Promise.all(opts.pub.map((p) => readPublicKey(p)));
-      const verified = await checkImageManifest(file, { trustedKeys, ...(opts.board === undefined ? {} : { board: opts.board }) });
+    .action(async (file: string, opts: { pub?: string[]; board?: Board }) => {
+      const board = opts.board === undefined ? {} : { board: opts.board };
+      const verified =
+        opts.pub === undefined
+          ? await checkImageManifestTrusted(await trustStore(), file, board)
+          : await checkImageManifest(file, { trustedKeys: await Promise.all(opts.pub.map((p) => readPublicKey(p))), ...board });
       await checkImagePayload(file, verified);
       print(
         { ok: true, file, keyId: verified.signature.keyId, signedAt: verified.signature.signedAt?.toISOString() ?? null, manifest: verified.manifest },

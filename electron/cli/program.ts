@@ -22,6 +22,7 @@ import { addImageCommands } from './imageCommands.ts';
 import { addDeviceCommands } from './deviceCommands.ts';
 import { addCourierCommands } from './courierCommands.ts';
 import { addForwardCommands } from './forwardCommands.ts';
+import { addTrustCommands } from './trustCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -50,6 +51,11 @@ export const cliCommandFor = {
   'settings.clickhouse.get': 'settings clickhouse',
   'settings.clickhouse.set': 'settings clickhouse',
   'settings.clickhouse.test': 'settings clickhouse --test',
+  'trust.list': 'trust list',
+  'trust.import': 'trust import',
+  'trust.revoke': 'trust revoke',
+  'settings.flash.get': 'settings flash',
+  'settings.flash.set': 'settings flash',
 } as const satisfies Record<MethodName, string>;
 
 type GlobalOptions = { json?: boolean; dataDir?: string };
@@ -167,7 +173,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   addSigningCommands(program, io, () => globals().json === true);
-  addImageCommands(program, io, () => globals().json === true);
+  addImageCommands(program, io, () => globals().json === true, async () => (await call('trust.list', {})).keys);
   const context: CliContext = {
     io,
     json: () => globals().json === true,
@@ -181,6 +187,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addDeviceCommands(program, context);
   addCourierCommands(program, context);
   addForwardCommands(program, context);
+  addTrustCommands(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

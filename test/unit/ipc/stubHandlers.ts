@@ -8,6 +8,7 @@ import type { MethodName, RequestOf } from '../../../shared/api.ts';
 import type { ClickHouseSettingsView } from '../../../shared/clickhouseSettings.ts';
 import type { Device } from '../../../shared/devices.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
+import type { TrustedKey } from '../../../shared/trust.ts';
 import type { ApiHandlers } from '../../../electron/api/dispatch.ts';
 
 export const sampleJob: JobRecord = {
@@ -67,6 +68,20 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'settings.clickhouse.get': {},
   'settings.clickhouse.set': { url: 'https://ch.example.com:8443', user: 'fieldkit', password: 'secret', cluster: null },
   'settings.clickhouse.test': {},
+  'trust.list': {},
+  'trust.import': { publicKey: 'untrusted comment: minisign public key 0123456789ABCDEF\nRWQBI0VniavN7x7rhsNZ8WR2hNT9nbB1Q9+ajxaMr5jTaEGL0QfyZaTr\n', label: 'release key' },
+  'trust.revoke': { keyId: 'EFCDAB8967452301', reason: 'laptop lost' },
+  'settings.flash.get': {},
+  'settings.flash.set': { allowUnsigned: true },
+};
+
+export const sampleTrustedKey: TrustedKey = {
+  keyId: 'EFCDAB8967452301',
+  publicKey: 'RWQBI0VniavN7x7rhsNZ8WR2hNT9nbB1Q9+ajxaMr5jTaEGL0QfyZaTr',
+  label: 'release key',
+  addedMs: 1_700_000_000_000,
+  revokedMs: null,
+  revokedReason: null,
 };
 
 export const sampleClickHouseSettings: ClickHouseSettingsView = {
@@ -187,6 +202,26 @@ export function createStubHandlers(): StubHandlers {
     'settings.clickhouse.test': (params) => {
       record('settings.clickhouse.test', params);
       return Promise.resolve({ url: sampleClickHouseSettings.url, version: '18.16.1', dedupTokens: false, roundTripMs: 2, tablesExist: true });
+    },
+    'trust.list': (params) => {
+      record('trust.list', params);
+      return Promise.resolve({ keys: [sampleTrustedKey] });
+    },
+    'trust.import': (params) => {
+      record('trust.import', params);
+      return Promise.resolve({ key: { ...sampleTrustedKey, label: params.label } });
+    },
+    'trust.revoke': (params) => {
+      record('trust.revoke', params);
+      return Promise.resolve({ key: { ...sampleTrustedKey, revokedMs: 1_700_000_100_000, revokedReason: params.reason } });
+    },
+    'settings.flash.get': (params) => {
+      record('settings.flash.get', params);
+      return Promise.resolve({ settings: { allowUnsigned: false } });
+    },
+    'settings.flash.set': (params) => {
+      record('settings.flash.set', params);
+      return Promise.resolve({ settings: { allowUnsigned: params.allowUnsigned } });
     },
   };
   return { handlers, calls };
