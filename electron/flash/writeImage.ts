@@ -29,6 +29,8 @@ export const writeBlockBytes = 4 << 20;
 const alignment = 4096;
 /** Zeroed on failure: holds the MBR / protective MBR + GPT header the Pi firmware boots from. */
 const markBytes = 1 << 20;
+/** zlib's default 16 KiB output chunks cost one stream write each: 32768 per 512 MiB. */
+const decompressChunkBytes = 1 << 20;
 
 export const incompleteLabel = 'incomplete — do not use';
 
@@ -42,6 +44,8 @@ export type WriteImageOptions = {
   onProgress?: (progress: WriteProgress) => void;
   board?: Board;
   now?: Date;
+  /** false: buffered writes + fsync + `blockdev --flushbufs` even where O_DIRECT works (bench/flashWrite.ts measures both). */
+  directIo?: boolean;
   /**
    * TEST ONLY: runs after the write is flushed and before the read-back, so a test can
    * corrupt the device in between and prove the read-back catches it. Production callers
@@ -156,10 +160,12 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
   try {
     // O_DIRECT (Linux): written bytes go to the device, not the page cache, so the
     // read-back below reads the card, not our own cache; and a 1 GiB flash does not
-    // evict the laptop's page cache. Measured on zram (bench/flashWrite.ts) it is also
-    // no slower than buffered writes + fsync. When no aligned buffer can be found (or the
-    // platform has no O_DIRECT), buffered writes + fdatasync + `blockdev --flushbufs`.
-    if (isBlock && process.platform === 'linux') {
+    // evict the laptop's page cache. Measured on zram (bench/flashWrite.ts, 512 MiB raw,
+    // 164 MiB mapped, write + read-back, best of 3): O_DIRECT 529 MB/s, buffered writes +
+    // fsync + flushbufs 485 MB/s (an earlier build: 223 vs 162). Where the device refuses
+    // O_DIRECT (EINVAL on the probe) or on other platforms: buffered writes + fsync, then
+    // `blockdev --flushbufs` before the read-back.
+    if (isBlock && process.platform === 'linux' && options.directIo !== false) {
       reader = await open(device, constants.O_RDONLY | constants.O_DIRECT).catch(() => null);
       if (reader !== null) {
         buffer = await alignedBuffer(reader, writeBlockBytes);
@@ -194,7 +200,9 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
     let fill = 0;
     let rawSeen = 0;
     const stored = createHash('sha256');
-    const rawHash = createHash('sha256');
+    // No hash of the whole raw image: the signed range hashes plus the zero check of every
+    // unmapped byte (RangeChecker) already pin down each raw byte, and hashing the zeros of a
+    // mostly empty card again cost a quarter of the flash time (bench/flashWrite.ts).
     const checker = new RangeChecker(ranges);
 
     const flushBlock = async (): Promise<void> => {
@@ -227,7 +235,6 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
           done(refuse(`${name}'s disk image decompresses to more than the ${payload.raw_size} bytes its manifest says.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED'));
           return;
         }
-        rawHash.update(chunk);
         checker.update(chunk);
         if (checker.mismatch !== null) {
           done(refuse(`${name}'s disk image does not match its signed block map near byte ${rawSeen}.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED'));
@@ -255,13 +262,13 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
 
     try {
       const input = createReadStream(imagePath, { start: verified.payload.offset, end: verified.payload.offset + verified.payload.size - 1, highWaterMark: 1 << 20 });
-      const decompressor = payload.compression === 'zstd' ? createZstdDecompress() : payload.compression === 'gz' ? createGunzip() : null;
+      const decompressor = payload.compression === 'zstd' ? createZstdDecompress({ chunkSize: decompressChunkBytes }) : payload.compression === 'gz' ? createGunzip({ chunkSize: decompressChunkBytes }) : null;
       if (decompressor === null) await pipeline(input, tapStored, sink);
       else await pipeline(input, tapStored, decompressor, sink);
       const storedHex = stored.digest('hex');
       if (storedHex !== payload.sha256) throw refuse(`${name}'s disk image was altered: its SHA-256 is ${storedHex}, the signed manifest says ${payload.sha256}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
       if (rawSeen !== payload.raw_size) throw refuse(`${name}'s disk image decompresses to ${rawSeen} bytes, the signed manifest says ${payload.raw_size}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
-      if (rawHash.digest('hex') !== payload.raw_sha256 || !checker.complete()) throw refuse(`${name}'s decompressed disk image does not match its signed SHA-256.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+      if (!checker.complete()) throw refuse(`${name}'s decompressed disk image does not match its signed SHA-256.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
       const head = held.first;
       if (head !== null) {
         const headBuffer = block.subarray(0, head.length);
