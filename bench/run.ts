@@ -8,6 +8,7 @@
  * - agent ingest over HTTP with durable acks vs raw node:sqlite inserts (bench/agentIngest.ts).
  * - courier pull over SSH on loopback vs `ssh … cat` of the same records (bench/courierPull.ts).
  * - courier forward into a local ClickHouse vs clickhouse-client inserting the same rows (bench/courierForward.ts).
+ * - flash write + read-back of a signed 512 MiB image to zram vs `dd oflag=direct` + `cmp` (bench/flashWrite.ts).
  *
  * Each bench is a module exporting one async function; they run in turn.
  */
@@ -23,6 +24,7 @@ import { benchAgentIngest } from './agentIngest.ts';
 import { benchAgentRpcRead } from './agentRpcRead.ts';
 import { benchCourierPull } from './courierPull.ts';
 import { benchCourierForward } from './courierForward.ts';
+import { benchFlashWrite } from './flashWrite.ts';
 
 const sizeBytes = 1024 * 1024 * 1024;
 const rounds = 3;
@@ -72,7 +74,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward, benchFlashWrite];
 for (const bench of benches) {
   await bench();
   console.log('');
