@@ -1,6 +1,7 @@
 import { useApi, useBridge } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { ClickHouseSection } from './ClickHouseSection.tsx';
+import { TrustSection } from './TrustSection.tsx';
 import './settings.css';
 
 /** Where the courier forwards to, and what this fieldkit is and where it keeps its data (what support asks for first). */
@@ -25,6 +26,7 @@ export function SettingsScreen() {
         </dl>
       </section>
       <ClickHouseSection />
+      <TrustSection />
     </div>
   );
 }
