@@ -72,6 +72,19 @@ describe('Trusted image keys in Chromium', () => {
     await expect.poll(() => section.textContent()).toContain('never trusted again');
   });
 
+  it('fills the form from a chosen .pub file and imports it beside the revoked key', async () => {
+    execFileSync('minisign', ['-G', '-W', '-p', join(keys.path, 'second.pub'), '-s', join(keys.path, 'second.key')]);
+    const secondId = /minisign public key ([0-9A-F]{16})/.exec(readFileSync(join(keys.path, 'second.pub'), 'utf8'))?.[1] ?? '';
+    const section = page.getByTestId('trust-settings');
+    await section.getByLabel('Label', { exact: true }).fill('');
+    await section.getByTestId('trust-file').setInputFiles(join(keys.path, 'second.pub'));
+    await expect.poll(() => section.getByLabel('Public key (.pub file text)').inputValue()).toContain(secondId);
+    expect(await section.getByLabel('Label', { exact: true }).inputValue()).toBe('second');
+    await section.getByRole('button', { name: 'Import key' }).click();
+    await section.locator(`[data-testid="trust-row"][data-key-id="${secondId}"]`).waitFor();
+    expect(await section.getByTestId('trust-row').count()).toBe(2);
+  });
+
   it('turns the unsigned-image policy on, with its warning, and it is saved', async () => {
     const policy = page.getByTestId('unsigned-policy');
     expect(await policy.getByTestId('unsigned-warning').count()).toBe(0);

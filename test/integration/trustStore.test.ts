@@ -15,6 +15,7 @@ import { packImage } from '../../electron/flash/packImage.ts';
 import { checkImageManifestTrusted } from '../../electron/flash/trustStore.ts';
 import { checkImagePayload } from '../../electron/flash/verifyImage.ts';
 import { generateSecretKey, readSecretKey } from '../../electron/signing/minisign.ts';
+import { formatPublicKey, parsePublicKey } from '../../electron/signing/minisignFormat.ts';
 import type { MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
 import type { AppError } from '../../shared/errors.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
@@ -88,6 +89,12 @@ describe('trust store', () => {
   it('refuses a .pub that is not a public key, and a key the store does not hold', async () => {
     const bad = await failure('trust.import', { publicKey: 'untrusted comment: hello\nnot base64!\n', label: 'junk' });
     expect(bad.code).toBe('BAD_REQUEST');
+    // The same key id with other key bytes: a sign of tampering, refused rather than merged.
+    const real = parsePublicKey(readFileSync(at('stock.pub'), 'utf8'));
+    const forged = formatPublicKey({ keyId: real.keyId, publicKey: Buffer.alloc(32, 7) });
+    const clash = await failure('trust.import', { publicKey: forged, label: 'forged' });
+    expect(clash.code).toBe('CONFLICT');
+    expect(clash.message).toContain(`A different key with the id ${stockKeyId}`);
     const unknown = await failure('trust.revoke', { keyId: '0123456789ABCDEF', reason: 'lost laptop' });
     expect(unknown.code).toBe('NOT_FOUND');
     expect((await failure('trust.revoke', { keyId: 'nothex', reason: 'lost laptop' })).code).toBe('BAD_REQUEST');
