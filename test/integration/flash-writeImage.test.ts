@@ -4,7 +4,7 @@
  * mismatches that leave the drive's first MiB zeroed and the result "incomplete".
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
@@ -144,6 +144,32 @@ describe('writeImageToDrive', () => {
     await expect(writeImageToDrive({ imagePath: at('good.fkimg'), device: small.device, trustedKeys: [publicKeyOf(generateSecretKey())] })).rejects.toThrow(/not trusted/);
     expect(readDevice(small.device, 0, marker.length)).toEqual(marker);
     expect(readDevice(small.device, 40 * mib, marker.length)).toEqual(marker);
+  });
+
+  it('refuses a device another program holds exclusively (as a mounted filesystem does), writing nothing', async () => {
+    const target = zram(96 * mib);
+    writeMarkers(target.device);
+    const holder = openSync(target.device, constants.O_RDONLY | constants.O_EXCL);
+    try {
+      const error = await writeImageToDrive({ imagePath: at('good.fkimg'), device: target.device, trustedKeys: trusted }).then(
+        () => null,
+        (e: unknown) => (isFieldkitError(e) ? e.appError : null),
+      );
+      expect(error?.code).toBe('CONFLICT');
+      expect(error?.message).toContain(`${target.device} is in use`);
+      expect(error?.hint).toMatch(/Unmount/);
+    } finally {
+      closeSync(holder);
+    }
+    expect(readDevice(target.device, 0, marker.length)).toEqual(marker);
+  });
+
+  it('writes an uncompressed image the same way', async () => {
+    const target = zram(96 * mib);
+    await packImage(at('raw.img'), at('plain.fkimg'), { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi4'], expiresDays: 30, key, compression: 'none' });
+    const result = await writeImageToDrive({ imagePath: at('plain.fkimg'), device: target.device, trustedKeys: trusted });
+    expect(result.status).toBe('success');
+    execFileSync('cmp', ['-n', String(testImageSize), at('raw.img'), target.device]);
   });
 
   it('a flipped payload byte aborts mid-stream: incomplete, first MiB zeroed', async () => {
