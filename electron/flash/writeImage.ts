@@ -100,7 +100,7 @@ async function alignedBuffer(probe: FileHandle, bytes: number): Promise<Buffer |
   }
 }
 
-/** Pieces of [start, end) that fall inside mapped ranges, from range index `from` on. */
+/** Pieces of [start, end) that fall inside mapped ranges. */
 function mappedPieces(ranges: readonly MappedRange[], start: number, end: number): { offset: number; length: number }[] {
   const pieces: { offset: number; length: number }[] = [];
   for (const range of ranges) {
