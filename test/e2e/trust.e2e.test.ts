@@ -24,7 +24,8 @@ describe('Trusted image keys in Chromium', () => {
   beforeAll(async () => {
     execFileSync('minisign', ['-G', '-W', '-p', join(keys.path, 'stock.pub'), '-s', join(keys.path, 'stock.key')]);
     pub = readFileSync(join(keys.path, 'stock.pub'), 'utf8');
-    keyId = /minisign public key ([0-9A-F]{16})/.exec(pub)?.[1] ?? '';
+    // The stock tool prints the id without leading zeros: pad it as fieldkit shows it.
+    keyId = (/minisign public key ([0-9A-F]{1,16})/.exec(pub)?.[1] ?? '').padStart(16, '0');
     app = await openAppInBrowser();
     ({ services, page, pageErrors } = app);
   });
@@ -74,7 +75,7 @@ describe('Trusted image keys in Chromium', () => {
 
   it('fills the form from a chosen .pub file and imports it beside the revoked key', async () => {
     execFileSync('minisign', ['-G', '-W', '-p', join(keys.path, 'second.pub'), '-s', join(keys.path, 'second.key')]);
-    const secondId = /minisign public key ([0-9A-F]{16})/.exec(readFileSync(join(keys.path, 'second.pub'), 'utf8'))?.[1] ?? '';
+    const secondId = (/minisign public key ([0-9A-F]{1,16})/.exec(readFileSync(join(keys.path, 'second.pub'), 'utf8'))?.[1] ?? '').padStart(16, '0');
     const section = page.getByTestId('trust-settings');
     await section.getByLabel('Label', { exact: true }).fill('');
     await section.getByTestId('trust-file').setInputFiles(join(keys.path, 'second.pub'));

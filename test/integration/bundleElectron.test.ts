@@ -42,7 +42,9 @@ function bundle(name: string): string {
 
 /** Bare package names an ESM bundle imports, statically or dynamically. */
 function importedPackages(code: string): string[] {
-  const specifiers = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((match) => match[1] ?? '');
+  // `from "x"`, a bare `import "x"` statement, or `import("x")` — but not a property
+  // name such as "trust.import" followed by a string elsewhere in the bundle.
+  const specifiers = [...code.matchAll(/(?:\bfrom\s*|(?:^|[;{}\n])\s*import\s*|\bimport\(\s*)["']([^"']+)["']/g)].map((match) => match[1] ?? '');
   return [...new Set(specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('/')))].sort();
 }
 

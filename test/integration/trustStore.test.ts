@@ -58,7 +58,8 @@ async function verifyWithStore(file: string): Promise<void> {
 
 beforeAll(async () => {
   execFileSync('minisign', ['-G', '-W', '-p', at('stock.pub'), '-s', at('stock.key')]);
-  stockKeyId = /minisign public key ([0-9A-F]{16})/.exec(readFileSync(at('stock.pub'), 'utf8'))?.[1] ?? '';
+  // The stock tool prints the id without leading zeros (`%PRIX64`): pad it as we show it.
+  stockKeyId = (/minisign public key ([0-9A-F]{1,16})/.exec(readFileSync(at('stock.pub'), 'utf8'))?.[1] ?? '').padStart(16, '0');
   await makeTestImage(at('raw.img'));
   await packImage(at('raw.img'), at('stock.fkimg'), { product: 'demo-os', version: '1.0.0', sequence: 1, boards: ['pi5'], expiresDays: 30, key: await readSecretKey(at('stock.key')) });
   services = await createAppServices({ dataDir, version: 'test' });
