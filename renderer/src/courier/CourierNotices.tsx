@@ -10,9 +10,9 @@ export type CourierNotice =
 export function CourierNotices({ notices, onDismiss }: { notices: readonly CourierNotice[]; onDismiss: (key: string) => void }) {
   if (notices.length === 0) return null;
   return (
-    <ul className="courier-notices" aria-label="Results of your last courier actions">
+    <ul className="notices" aria-label="Results of your last courier actions">
       {notices.map((notice) => (
-        <li key={notice.key} className={`courier-notice ${notice.kind === 'failed' ? 'is-failed' : `is-${notice.tone}`}`} data-testid="courier-notice" data-notice={notice.key}>
+        <li key={notice.key} className={`notice courier-notice ${notice.kind === 'failed' ? 'is-failed' : `is-${notice.tone}`}`} data-testid="courier-notice" data-notice={notice.key}>
           {notice.kind === 'failed' ? (
             <div className="courier-notice-failure" role="alert">
               <p className="courier-notice-title">{notice.title}</p>

@@ -21,9 +21,9 @@ export function DeviceNotices({
 }) {
   if (notices.length === 0) return null;
   return (
-    <ul className="device-notices" aria-label="Results of your last actions">
+    <ul className="notices" aria-label="Results of your last actions">
       {notices.map((notice) => (
-        <li key={notice.deviceId} className={`device-notice is-${notice.kind}`} data-testid="device-notice" data-device-id={notice.deviceId}>
+        <li key={notice.deviceId} className={`notice device-notice is-${notice.kind === 'connected' ? 'ok' : notice.kind}`} data-testid="device-notice" data-device-id={notice.deviceId}>
           <NoticeBody notice={notice} onForgetHostKey={onForgetHostKey} />
           <Button
             className="button is-quiet is-small notice-dismiss"
