@@ -10,6 +10,7 @@ import { DeviceRefSchema, DeviceSchema, DiscoveredSchema, LinkSpecSchema } from 
 import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
 import { FlashSettingsSchema, KeyIdSchema, TrustedKeySchema } from './trust.ts';
+import { FlashStartRequestSchema, ImageSummarySchema } from './flash.ts';
 import { badRequestFromZod, appError, type AppError, type Result } from './errors.ts';
 
 export type MethodSpec = {
@@ -219,6 +220,32 @@ export const methods = {
     summary: 'Allow or refuse flashing unsigned images.',
     request: z.strictObject({ allowUnsigned: z.boolean() }),
     response: z.object({ settings: FlashSettingsSchema }),
+  },
+  'flash.browse': {
+    summary: 'Folders and image files in a folder of this computer, to pick an image to flash.',
+    request: z.strictObject({
+      /** Absolute folder; the user's Downloads (or home) folder when absent. */
+      dir: z.string().min(1).optional(),
+    }),
+    response: z.object({
+      dir: z.string(),
+      parent: z.string().nullable(),
+      entries: z.array(
+        z.object({ name: z.string(), path: z.string(), kind: z.enum(['dir', 'signed', 'plain']), bytes: z.number().int().nonnegative().nullable(), modifiedMs: z.number() }),
+      ),
+      /** Images flashed or inspected before, newest first, that still exist. */
+      recent: z.array(z.string()),
+    }),
+  },
+  'flash.inspect': {
+    summary: 'What an image is before it is written: signer, version, boards, layout, sizes, and why it may not be flashed.',
+    request: z.strictObject({ imagePath: z.string().min(1, 'name an image file (.fkimg, or .img/.img.xz/.img.gz/.img.zst)') }),
+    response: z.object({ image: ImageSummarySchema }),
+  },
+  'flash.start': {
+    summary: 'Flash one image to one or more drives at once, each verified and given its first-boot identity (a job).',
+    request: FlashStartRequestSchema,
+    response: z.object({ jobId: JobIdSchema }),
   },
 } as const satisfies Record<string, MethodSpec>;
 

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AppErrorSchema } from './errors.ts';
+import { FlashTargetProgressSchema } from './flash.ts';
 
 export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward']);
 export type JobKind = z.infer<typeof JobKindSchema>;
@@ -24,6 +25,8 @@ export const JobProgressSchema = z.object({
   /** Units per second over the recent window; null until there is enough to measure. */
   rateBytesPerSec: z.number().nonnegative().nullable(),
   etaSeconds: z.number().nonnegative().nullable(),
+  /** Per-drive progress of a flash to several drives; the totals above are their sum. */
+  targets: z.array(FlashTargetProgressSchema).optional(),
 });
 export type JobProgress = z.infer<typeof JobProgressSchema>;
 

@@ -16,6 +16,7 @@ import { listDrives } from '../drives/listDrives.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
 import { createJobStore, isProcessAlive } from '../jobs/jobStore.ts';
 import { createFileSecretStore, type SecretStore } from '../settings/secretStore.ts';
+import { createFlashHandlers } from '../flash/flashHandlers.ts';
 import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
 import { openStore } from '../store/openStore.ts';
@@ -110,6 +111,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
       return Promise.resolve({ job });
     },
     'jobs.cancel': async ({ jobId }) => ({ job: await jobs.cancel(jobId) }),
+    ...createFlashHandlers({ db, jobs, dataDir: options.dataDir }),
   };
 
   const wantsDemo =

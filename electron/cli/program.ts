@@ -56,6 +56,9 @@ export const cliCommandFor = {
   'trust.revoke': 'trust revoke',
   'settings.flash.get': 'settings flash',
   'settings.flash.set': 'settings flash',
+  'flash.browse': 'image list',
+  'flash.inspect': 'image inspect',
+  'flash.start': 'flash',
 } as const satisfies Record<MethodName, string>;
 
 type GlobalOptions = { json?: boolean; dataDir?: string };

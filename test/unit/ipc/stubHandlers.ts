@@ -9,6 +9,7 @@ import type { ClickHouseSettingsView } from '../../../shared/clickhouseSettings.
 import type { Device } from '../../../shared/devices.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
 import type { TrustedKey } from '../../../shared/trust.ts';
+import type { ImageSummary } from '../../../shared/flash.ts';
 import type { ApiHandlers } from '../../../electron/api/dispatch.ts';
 
 export const sampleJob: JobRecord = {
@@ -73,6 +74,32 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'trust.revoke': { keyId: 'EFCDAB8967452301', reason: 'laptop lost' },
   'settings.flash.get': {},
   'settings.flash.set': { allowUnsigned: true },
+  'flash.browse': { dir: '/home/tech/Downloads' },
+  'flash.inspect': { imagePath: '/home/tech/Downloads/edge-os-2.4.1.fkimg' },
+  'flash.start': {
+    imagePath: '/home/tech/Downloads/edge-os-2.4.1.fkimg',
+    targets: [{ device: '/dev/sdb', expectSizeBytes: 31_914_983_424, identity: { deviceId: 'pi-07', hostname: 'pi-07', site: 'depot-3' } }],
+  },
+};
+
+export const sampleImageSummary: ImageSummary = {
+  path: '/home/tech/Downloads/edge-os-2.4.1.fkimg',
+  fileBytes: 412_000_000,
+  kind: 'signed',
+  signature: { status: 'trusted', keyId: 'EFCDAB8967452301', signer: 'release key', revokedReason: null },
+  product: 'edge-os',
+  version: '2.4.1',
+  sequence: 41,
+  issuedAt: '2026-11-01T00:00:00Z',
+  expiresAt: '2027-11-01T00:00:00Z',
+  boards: ['pi5', 'cm4'],
+  compression: 'zstd',
+  rawBytes: 4_294_967_296,
+  mappedBytes: 1_610_612_736,
+  layout: null,
+  firstBoot: 'cloud-init',
+  problems: [],
+  warnings: [],
 };
 
 export const sampleTrustedKey: TrustedKey = {
@@ -222,6 +249,23 @@ export function createStubHandlers(): StubHandlers {
     'settings.flash.set': (params) => {
       record('settings.flash.set', params);
       return Promise.resolve({ settings: { allowUnsigned: params.allowUnsigned } });
+    },
+    'flash.browse': (params) => {
+      record('flash.browse', params);
+      return Promise.resolve({
+        dir: params.dir ?? '/home/tech/Downloads',
+        parent: '/home/tech',
+        entries: [{ name: 'edge-os-2.4.1.fkimg', path: sampleImageSummary.path, kind: 'signed' as const, bytes: 412_000_000, modifiedMs: 1_700_000_000_000 }],
+        recent: [sampleImageSummary.path],
+      });
+    },
+    'flash.inspect': (params) => {
+      record('flash.inspect', params);
+      return Promise.resolve({ image: { ...sampleImageSummary, path: params.imagePath } });
+    },
+    'flash.start': (params) => {
+      record('flash.start', params);
+      return Promise.resolve({ jobId: 'job_flash01' });
     },
   };
   return { handlers, calls };
