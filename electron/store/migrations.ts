@@ -158,4 +158,9 @@ export const migrations: readonly string[] = [
      revoked_reason TEXT
    );
    INSERT INTO meta (key, value) VALUES ('settings.flash', '{"allowUnsigned":false}') ON CONFLICT (key) DO NOTHING;`,
+  // 6: images the technician inspected or flashed, offered first by the Flash screen's picker
+  `CREATE TABLE recent_images (
+     path TEXT PRIMARY KEY,
+     used_ms INTEGER NOT NULL
+   );`,
 ];
