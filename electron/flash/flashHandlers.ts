@@ -7,6 +7,7 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
 import type { Store } from '../store/openStore.ts';
+import { browseImages } from './browseImages.ts';
 
 type FlashMethods = 'flash.browse' | 'flash.inspect' | 'flash.start';
 
@@ -17,9 +18,8 @@ function notYet(method: FlashMethods): Promise<never> {
 }
 
 export function createFlashHandlers(deps: FlashHandlerDeps): Pick<ApiHandlers, FlashMethods> {
-  void deps;
   return {
-    'flash.browse': () => notYet('flash.browse'),
+    'flash.browse': ({ dir }) => browseImages(deps.db, dir),
     'flash.inspect': () => notYet('flash.inspect'),
     'flash.start': () => notYet('flash.start'),
   };
