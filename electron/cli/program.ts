@@ -23,6 +23,7 @@ import { addDeviceCommands } from './deviceCommands.ts';
 import { addCourierCommands } from './courierCommands.ts';
 import { addForwardCommands } from './forwardCommands.ts';
 import { addTrustCommands } from './trustCommands.ts';
+import { addImageListCommand } from './imageListCommand.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -191,6 +192,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addCourierCommands(program, context);
   addForwardCommands(program, context);
   addTrustCommands(program, context);
+  addImageListCommand(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
