@@ -1,14 +1,19 @@
 /**
  * The block map of a raw disk image: which ranges hold data (and so must be written and
  * read back) and which are all zeros (a fresh card's content does not matter there, so they
- * are skipped). One streaming pass also gives the whole image's SHA-256.
+ * are skipped). Free filesystem space (freeBlocks/) is read as zeros, so it is skipped too.
+ * One streaming pass also gives the whole image's SHA-256.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { BlockMap, MappedRange } from '../../shared/image.ts';
+import type { ByteRange } from './freeBlocks/byteRanges.ts';
 
 /** 1 MiB: small enough that the gaps between partitions and in sparse filesystems show up. */
 export const defaultBlockSize = 1 << 20;
+
+/** Bytes per read: big reads for throughput, whatever the block size. */
+const readChunkBytes = 4 << 20;
 
 export type ScannedImage = { rawSize: number; rawSha256: string; blockMap: BlockMap };
 
@@ -23,36 +28,69 @@ function isZero(bytes: Buffer): boolean {
   return true;
 }
 
-/** Scans `file` in `blockSize` blocks; adjacent non-zero blocks merge into one range. */
-export async function scanImage(file: string, blockSize: number = defaultBlockSize): Promise<ScannedImage> {
+/**
+ * The raw image as the pack stores it: `file` read in chunks, with the bytes of the `free`
+ * ranges (sorted, filesystem space no file uses) zeroed. Each chunk is a fresh buffer, so a
+ * consumer may hold on to it.
+ */
+export async function* readImageZeroingFree(file: string, free: readonly ByteRange[] = [], chunkBytes: number = readChunkBytes): AsyncGenerator<Buffer> {
   const handle = await open(file, 'r');
   try {
-    const whole = createHash('sha256');
-    const ranges: MappedRange[] = [];
-    let open_: { offset: number; length: number; hash: Hash } | null = null;
-    const close = (): void => {
-      if (open_ !== null) ranges.push({ offset: open_.offset, length: open_.length, sha256: open_.hash.digest('hex') });
-      open_ = null;
-    };
-    const buffer = Buffer.alloc(blockSize);
-    let at = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, blockSize, at);
-      if (bytesRead === 0) break;
-      const block = buffer.subarray(0, bytesRead);
-      whole.update(block);
-      if (isZero(block)) {
-        close();
-      } else {
-        open_ ??= { offset: at, length: 0, hash: createHash('sha256') };
-        open_.hash.update(block);
-        open_.length += bytesRead;
+    let next = 0;
+    for (let at = 0; ; ) {
+      const chunk = Buffer.allocUnsafe(chunkBytes);
+      let filled = 0;
+      while (filled < chunkBytes) {
+        const { bytesRead } = await handle.read(chunk, filled, chunkBytes - filled, at + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
       }
-      at += bytesRead;
+      if (filled === 0) return;
+      const end = at + filled;
+      while (next < free.length && (free[next]?.offset ?? 0) + (free[next]?.length ?? 0) <= at) next++;
+      for (let i = next; i < free.length; i++) {
+        const range = free[i];
+        if (range === undefined || range.offset >= end) break;
+        chunk.fill(0, Math.max(range.offset, at) - at, Math.min(range.offset + range.length, end) - at);
+      }
+      yield chunk.subarray(0, filled);
+      at = end;
+      if (filled < chunkBytes) return;
     }
-    close();
-    return { rawSize: at, rawSha256: whole.digest('hex'), blockMap: { block_size: blockSize, ranges } };
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Scans `file` in `blockSize` blocks, `free` ranges read as zeros (see readImageZeroingFree);
+ * adjacent non-zero blocks merge into one range.
+ */
+export async function scanImage(file: string, blockSize: number = defaultBlockSize, free: readonly ByteRange[] = []): Promise<ScannedImage> {
+  const whole = createHash('sha256');
+  const ranges: MappedRange[] = [];
+  let open_: { offset: number; length: number; hash: Hash } | null = null;
+  const close = (): void => {
+    if (open_ !== null) ranges.push({ offset: open_.offset, length: open_.length, sha256: open_.hash.digest('hex') });
+    open_ = null;
+  };
+  let at = 0;
+  // Whole blocks per read, so block boundaries never straddle two chunks.
+  const chunkBytes = Math.max(1, Math.floor(readChunkBytes / blockSize)) * blockSize;
+  for await (const chunk of readImageZeroingFree(file, free, chunkBytes)) {
+    whole.update(chunk);
+    for (let from = 0; from < chunk.length; from += blockSize) {
+      const block = chunk.subarray(from, from + blockSize);
+      if (isZero(block)) {
+        close();
+      } else {
+        open_ ??= { offset: at + from, length: 0, hash: createHash('sha256') };
+        open_.hash.update(block);
+        open_.length += block.length;
+      }
+    }
+    at += chunk.length;
+  }
+  close();
+  return { rawSize: at, rawSha256: whole.digest('hex'), blockMap: { block_size: blockSize, ranges } };
 }

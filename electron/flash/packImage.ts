@@ -6,10 +6,10 @@
  * write against the signature before it writes anything.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, createZstdCompress, constants as zlibConstants } from 'node:zlib';
 import { appError, FieldkitError } from '../../shared/errors.ts';
@@ -17,7 +17,8 @@ import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatu
 import { defaultTrustedComment, signBytes } from '../signing/minisign.ts';
 import { formatSignature, type MinisignSecretKey } from '../signing/minisignFormat.ts';
 import { writeUstar } from '../signing/ustarArchive.ts';
-import { defaultBlockSize, scanImage } from './blockMap.ts';
+import { defaultBlockSize, readImageZeroingFree, scanImage } from './blockMap.ts';
+import { findFreeSpace, type ByteRange, type FreeSpace } from './freeBlocks/freeSpace.ts';
 import { layoutOf } from './imageLayout.ts';
 import { readPartitionTable } from './partitionTable.ts';
 
@@ -35,12 +36,18 @@ export type PackOptions = {
   level?: number;
   /** zstd unless asked: gz for old tooling, none for images that are already small. xz is not written (Node has no encoder). */
   compression?: 'zstd' | 'gz' | 'none';
+  /**
+   * Default true: free space of the ext2/3/4 and FAT filesystems is stored as zeros and left out
+   * of the block map (freeBlocks/). false keeps the raw image byte for byte.
+   */
+  unmapFreeSpace?: boolean;
 };
 
-export type PackedImage = { file: string; manifest: ImageManifest; manifestBytes: Buffer };
+/** `freeSpace`: the filesystem space the pack zeroed and left out of the block map, per partition. */
+export type PackedImage = { file: string; manifest: ImageManifest; manifestBytes: Buffer; freeSpace: FreeSpace };
 
 /** Writes `raw` to `out` compressed as asked, returning the stored bytes' SHA-256 and size. */
-async function compress(raw: string, out: string, compression: 'zstd' | 'gz' | 'none', level: number): Promise<{ sha256: string; size: number }> {
+async function compress(raw: string, free: readonly ByteRange[], out: string, compression: 'zstd' | 'gz' | 'none', level: number): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   const tap = new Transform({
@@ -50,7 +57,7 @@ async function compress(raw: string, out: string, compression: 'zstd' | 'gz' | '
       callback(null, chunk);
     },
   });
-  const input = createReadStream(raw, { highWaterMark: 1 << 20 });
+  const input = Readable.from(readImageZeroingFree(raw, free), { objectMode: false });
   if (compression === 'none') await pipeline(input, tap, createWriteStream(out));
   else if (compression === 'gz') await pipeline(input, createGzip({ level: 6 }), tap, createWriteStream(out));
   else await pipeline(input, createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level, [zlibConstants.ZSTD_c_checksumFlag]: 1 } }), tap, createWriteStream(out));
@@ -63,7 +70,8 @@ export async function packImage(raw: string, out: string, options: PackOptions):
   if (info?.isFile() !== true) throw new FieldkitError(appError('NOT_FOUND', `${raw} is not a file.`, 'Give the path of a raw disk image (.img).'));
   const now = options.now ?? new Date();
   const table = await readPartitionTable(raw);
-  const scanned = await scanImage(raw, options.blockSize ?? defaultBlockSize);
+  const freeSpace: FreeSpace = options.unmapFreeSpace === false ? { ranges: [], freeBytes: 0, partitions: [] } : await findFreeSpace(raw, table);
+  const scanned = await scanImage(raw, options.blockSize ?? defaultBlockSize, freeSpace.ranges);
   const outside = table.partitions.find((p) => p.start + p.size > scanned.rawSize);
   if (outside !== undefined) {
     throw new FieldkitError(appError('BAD_REQUEST', `${raw}'s partition ${outside.index} ends at byte ${outside.start + outside.size}, past the end of the ${scanned.rawSize}-byte image.`, 'The image is truncated or its partition table is wrong; make the raw image again.'));
@@ -73,7 +81,7 @@ export async function packImage(raw: string, out: string, options: PackOptions):
     const compression = options.compression ?? 'zstd';
     const payloadName = imagePayloadNames[compression];
     const payloadFile = path.join(work, payloadName);
-    const payload = await compress(raw, payloadFile, compression, options.level ?? 3);
+    const payload = await compress(raw, freeSpace.ranges, payloadFile, compression, options.level ?? 3);
     const candidate: ImageManifest = {
       manifest_version: 1,
       product: options.product,
@@ -104,7 +112,7 @@ export async function packImage(raw: string, out: string, options: PackOptions):
       Math.floor(now.getTime() / 1000),
     );
     await rename(temp, out);
-    return { file: out, manifest: parsed.data, manifestBytes };
+    return { file: out, manifest: parsed.data, manifestBytes, freeSpace };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
