@@ -17,7 +17,7 @@ import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatu
 import { defaultTrustedComment, signBytes } from '../signing/minisign.ts';
 import { formatSignature, type MinisignSecretKey } from '../signing/minisignFormat.ts';
 import { writeUstar } from '../signing/ustarArchive.ts';
-import { defaultBlockSize, readImageZeroingFree, scanImage } from './blockMap.ts';
+import { readImageZeroingFree, scanImage, scanImageFitting } from './blockMap.ts';
 import { findFreeSpace, type ByteRange, type FreeSpace } from './freeBlocks/freeSpace.ts';
 import { layoutOf } from './imageLayout.ts';
 import { readPartitionTable } from './partitionTable.ts';
@@ -31,6 +31,7 @@ export type PackOptions = {
   expiresDays: number;
   key: MinisignSecretKey;
   now?: Date;
+  /** Block map granularity; default blockMap.ts's defaultBlockSize, coarsened if the map would list too many ranges. */
   blockSize?: number;
   /** zstd level; 3 (zstd's default) packs an 80 MiB image in about a second. */
   level?: number;
@@ -71,7 +72,8 @@ export async function packImage(raw: string, out: string, options: PackOptions):
   const now = options.now ?? new Date();
   const table = await readPartitionTable(raw);
   const freeSpace: FreeSpace = options.unmapFreeSpace === false ? { ranges: [], freeBytes: 0, partitions: [] } : await findFreeSpace(raw, table);
-  const scanned = await scanImage(raw, options.blockSize ?? defaultBlockSize, freeSpace.ranges);
+  // An asked-for block size is kept as asked; the default adapts so the manifest stays readable.
+  const scanned = options.blockSize === undefined ? await scanImageFitting(raw, freeSpace.ranges) : await scanImage(raw, options.blockSize, freeSpace.ranges);
   const outside = table.partitions.find((p) => p.start + p.size > scanned.rawSize);
   if (outside !== undefined) {
     throw new FieldkitError(appError('BAD_REQUEST', `${raw}'s partition ${outside.index} ends at byte ${outside.start + outside.size}, past the end of the ${scanned.rawSize}-byte image.`, 'The image is truncated or its partition table is wrong; make the raw image again.'));
