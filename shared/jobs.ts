@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AppErrorSchema } from './errors.ts';
 import { FlashTargetProgressSchema } from './flash.ts';
 
-export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward']);
+export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward', 'flash.write']);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
 export const JobStateSchema = z.enum(['running', 'done', 'failed', 'cancelled']);
@@ -37,8 +37,9 @@ export const JobEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), ...base, progress: JobProgressSchema }),
   z.object({ type: z.literal('log'), ...base, level: z.enum(['info', 'warn', 'error']), message: z.string() }),
   z.object({ type: z.literal('done'), ...base, result: z.json() }),
-  z.object({ type: z.literal('failed'), ...base, error: AppErrorSchema }),
-  z.object({ type: z.literal('cancelled'), ...base, reason: z.string() }),
+  /** `result`: what a job that failed or was cancelled still achieved (a flash's per-drive results). */
+  z.object({ type: z.literal('failed'), ...base, error: AppErrorSchema, result: z.json().optional() }),
+  z.object({ type: z.literal('cancelled'), ...base, reason: z.string(), result: z.json().optional() }),
 ]);
 export type JobEvent = z.infer<typeof JobEventSchema>;
 export type FinalJobEvent = Extract<JobEvent, { type: 'done' | 'failed' | 'cancelled' }>;

@@ -1,4 +1,5 @@
 /** What a job implementation gets from the worker that runs it. */
+import type { AppError } from '../../shared/errors.ts';
 import type { WorkerProgress } from './jobProtocol.ts';
 
 export type JobContext = {
@@ -12,9 +13,27 @@ export type JobContext = {
 
 /** Thrown by a job that stopped because it was cancelled, after it cleaned up. */
 export class JobCancelledError extends Error {
-  constructor(reason: string) {
+  /** What the job still achieved before it stopped (kept in the job's history). */
+  readonly result: unknown;
+  constructor(reason: string, result?: unknown) {
     super(reason);
     this.name = 'JobCancelledError';
+    this.result = result;
+  }
+}
+
+/**
+ * Thrown by a job that failed but has a result worth keeping: a flash where one drive of
+ * two failed still reports both drives.
+ */
+export class JobFailedError extends Error {
+  readonly appError: AppError;
+  readonly result: unknown;
+  constructor(error: AppError, result: unknown) {
+    super(error.message);
+    this.name = 'JobFailedError';
+    this.appError = error;
+    this.result = result;
   }
 }
 

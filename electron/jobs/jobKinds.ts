@@ -9,6 +9,7 @@ import { ReadCheckParamsSchema, runReadCheck } from '../drives/readCheck.ts';
 import { DiscoverParamsSchema, runDiscovery } from '../devices/discovery/discoverDevices.ts';
 import { PullParamsSchema, runPull } from '../courier/pullDevice.ts';
 import { ForwardParamsSchema, runForward } from '../courier/forwardJob.ts';
+import { FlashJobParamsSchema, flashJobTitle, runFlashJob } from '../flash/flashJob.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -40,6 +41,11 @@ export const jobKinds = {
     params: ForwardParamsSchema,
     title: () => 'Forward journals to ClickHouse',
     run: runForward,
+  }),
+  'flash.write': defineJobKind({
+    params: FlashJobParamsSchema,
+    title: flashJobTitle,
+    run: runFlashJob,
   }),
 } as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
 

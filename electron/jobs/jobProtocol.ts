@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { AppErrorSchema } from '../../shared/errors.ts';
+import { FlashTargetProgressSchema } from '../../shared/flash.ts';
 import { JobKindSchema } from '../../shared/jobs.ts';
 
 export const RunnerToWorkerSchema = z.discriminatedUnion('type', [
@@ -24,6 +25,8 @@ export const WorkerProgressSchema = z.object({
   bytesDone: z.number().nonnegative(),
   bytesTotal: z.number().nonnegative().nullable(),
   unit: z.enum(['bytes', 'items']).optional(),
+  /** Per-drive progress of a flash, passed through as JobProgress.targets. */
+  targets: z.array(FlashTargetProgressSchema).optional(),
 });
 export type WorkerProgress = z.infer<typeof WorkerProgressSchema>;
 
@@ -31,8 +34,8 @@ export const WorkerToRunnerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), progress: WorkerProgressSchema }),
   z.object({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
   z.object({ type: z.literal('done'), result: z.json() }),
-  z.object({ type: z.literal('failed'), error: AppErrorSchema }),
-  z.object({ type: z.literal('cancelled'), reason: z.string() }),
+  z.object({ type: z.literal('failed'), error: AppErrorSchema, result: z.json().optional() }),
+  z.object({ type: z.literal('cancelled'), reason: z.string(), result: z.json().optional() }),
 ]);
 export type WorkerToRunner = z.infer<typeof WorkerToRunnerSchema>;
 

@@ -103,8 +103,8 @@ export function createJobRunner(options: {
       state === 'done'
         ? { type: 'done', jobId: job.id, at, result: (detail.result ?? null) as never }
         : state === 'failed'
-          ? { type: 'failed', jobId: job.id, at, error: detail.error ?? unknownFailure() }
-          : { type: 'cancelled', jobId: job.id, at, reason: detail.reason ?? 'cancelled' };
+          ? { type: 'failed', jobId: job.id, at, error: detail.error ?? unknownFailure(), ...(detail.result === undefined ? {} : { result: detail.result as never }) }
+          : { type: 'cancelled', jobId: job.id, at, reason: detail.reason ?? 'cancelled', ...(detail.result === undefined ? {} : { result: detail.result as never }) };
     if (!isFinalJobEvent(event)) throw new Error('unreachable');
     emit(event);
     running.delete(job.id);
@@ -128,10 +128,10 @@ export function createJobRunner(options: {
         finalize(job, 'done', { result: message.result });
         return;
       case 'failed':
-        finalize(job, 'failed', { error: message.error });
+        finalize(job, 'failed', { error: message.error, ...(message.result === undefined ? {} : { result: message.result }) });
         return;
       case 'cancelled':
-        finalize(job, 'cancelled', { reason: job.cancelReason ?? message.reason });
+        finalize(job, 'cancelled', { reason: job.cancelReason ?? message.reason, ...(message.result === undefined ? {} : { result: message.result }) });
         return;
     }
   }

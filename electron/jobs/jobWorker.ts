@@ -5,7 +5,7 @@
  */
 import { appError, isFieldkitError } from '../../shared/errors.ts';
 import { jobKinds, type JobKindSpec } from './jobKinds.ts';
-import { JobCancelledError } from './jobContext.ts';
+import { JobCancelledError, JobFailedError } from './jobContext.ts';
 import { RunnerToWorkerSchema, toJsonValue, type WorkerToRunner } from './jobProtocol.ts';
 
 function send(message: WorkerToRunner): Promise<void> {
@@ -41,7 +41,8 @@ async function runJob(kind: keyof typeof jobKinds, rawParams: unknown, secrets: 
     });
     return { type: 'done', result: toJsonValue(result) };
   } catch (error) {
-    if (error instanceof JobCancelledError) return { type: 'cancelled', reason: error.message };
+    if (error instanceof JobCancelledError) return { type: 'cancelled', reason: error.message, ...(error.result === undefined ? {} : { result: toJsonValue(error.result) }) };
+    if (error instanceof JobFailedError) return { type: 'failed', error: error.appError, result: toJsonValue(error.result) };
     if (isFieldkitError(error)) return { type: 'failed', error: error.appError };
     const message = error instanceof Error ? error.message : String(error);
     return {
