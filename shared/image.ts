@@ -65,6 +65,21 @@ export type ImagePartition = z.infer<typeof ImagePartitionSchema>;
 export const PartitionLayoutSchema = z.strictObject({ table: z.enum(['mbr', 'gpt']), partitions: z.array(ImagePartitionSchema).min(1) });
 export type PartitionLayout = z.infer<typeof PartitionLayoutSchema>;
 
+/**
+ * How the image customises itself on first boot, so the flasher knows which files to write
+ * into the boot partition: cloud-init (`user-data`, `meta-data`, `network-config`) or
+ * Raspberry Pi OS's `firstrun.sh` run from a `systemd.run=` hook in `cmdline.txt`.
+ */
+export const FirstBootSchema = z.strictObject({
+  kind: z.enum(['cloud-init', 'firstrun']),
+  /** The login user the technician's and the app's SSH keys are authorised for. */
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Linux user name: lower-case letters, digits, _ and -, at most 32')
+    .default('pi'),
+});
+export type FirstBoot = z.infer<typeof FirstBootSchema>;
+
 export const ImageManifestSchema = z.strictObject({
   /** Bumped only for changes an older verifier would misread. */
   manifest_version: z.literal(1),
@@ -79,6 +94,8 @@ export const ImageManifestSchema = z.strictObject({
   payload: ImagePayloadSchema,
   block_map: BlockMapSchema,
   layout: PartitionLayoutSchema,
+  /** Absent in older manifests: no first-boot customisation declared. */
+  first_boot: FirstBootSchema.optional(),
 });
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;
 
