@@ -1,18 +1,19 @@
 import { Button } from 'react-aria-components';
+import { FlashPanel } from '../flash/FlashPanel.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { DriveTable } from './DriveTable.tsx';
 import { orderDrivesForDisplay } from './driveOrder.ts';
 import { useDrives } from './useDrives.ts';
 import './drives.css';
 
-/** Drives & Flash: what is plugged in, whether each may be flashed, and read checks. */
+/** Drives & Flash: flash an image to drives, and what is plugged in, whether each may be flashed, and read checks. */
 export function DrivesScreen() {
   const { value: drives, error, loading, reload } = useDrives();
   const targets = drives?.filter((drive) => drive.flashable).length ?? 0;
   return (
     <div className="screen drives-screen">
       <header className="screen-header">
-        <h1>Drives</h1>
+        <h1>Drives &amp; Flash</h1>
         <p className="screen-summary num" aria-live="polite">
           {drives === null ? (loading ? 'Looking for drives…' : '') : driveCount(drives.length, targets)}
         </p>
@@ -21,6 +22,8 @@ export function DrivesScreen() {
           {loading && drives !== null ? 'Refreshing…' : 'Refresh'}
         </Button>
       </header>
+      <FlashPanel />
+      <h2 className="section-heading">Attached drives</h2>
       {error !== null && <ErrorNotice error={error} announce />}
       {drives !== null && <DriveTable drives={orderDrivesForDisplay(drives)} />}
     </div>

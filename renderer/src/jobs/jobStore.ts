@@ -116,10 +116,11 @@ function withEvent(job: JobView, event: JobEvent): JobView {
       return { ...job, log: [...job.log, { at: event.at, level: event.level, message: event.message }].slice(-keptLogLines) };
     case 'done':
       return { ...job, state: 'done', endedAt: event.at, result: event.result };
+    // A failed or cancelled flash still says what became of each drive.
     case 'failed':
-      return { ...job, state: 'failed', endedAt: event.at, error: event.error };
+      return { ...job, state: 'failed', endedAt: event.at, error: event.error, result: event.result ?? job.result };
     case 'cancelled':
-      return { ...job, state: 'cancelled', endedAt: event.at, cancelReason: event.reason };
+      return { ...job, state: 'cancelled', endedAt: event.at, cancelReason: event.reason, result: event.result ?? job.result };
   }
 }
 

@@ -2,6 +2,7 @@
 import { DiscoveryResultSchema } from '../../../shared/api.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
 import { forwardOutcome, pullOutcome } from '../courier/courierOutcomes.ts';
+import { summarizeFlash } from '../flash/flashJobView.ts';
 import { summarizeReadCheck } from './readCheckSummary.ts';
 
 export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>): string {
@@ -12,6 +13,8 @@ export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>):
       return pullOutcome(job.result, job.title.replace(/^Pull journals from /, ''));
     case 'courier.forward':
       return forwardOutcome(job.result).text;
+    case 'flash.write':
+      return summarizeFlash(job.result) ?? 'Finished.';
     case 'devices.discover': {
       const found = DiscoveryResultSchema.safeParse(job.result);
       if (!found.success) return 'Finished.';

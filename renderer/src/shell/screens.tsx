@@ -15,7 +15,7 @@ export type Screen = {
 
 /** In navigation order; Alt+1 … Alt+6 follow this order. */
 export const screens: readonly Screen[] = [
-  { id: 'drives', label: 'Drives', render: () => <DrivesScreen /> },
+  { id: 'drives', label: 'Drives & Flash', render: () => <DrivesScreen /> },
   { id: 'devices', label: 'Devices', render: () => <DevicesScreen /> },
   {
     id: 'deploy',
