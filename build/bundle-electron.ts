@@ -26,6 +26,8 @@ export const externalPackages = [
   '@serialport/*',
   'ssh2',
   'cpu-features',
+  // xz decoder: its native binary is a per-platform optional dependency, resolved at run time.
+  '@napi-rs/*',
   // ws's optional native speed-ups; it falls back to JS when they are absent.
   'bufferutil',
   'utf-8-validate',

@@ -9,14 +9,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable, type Duplex } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
 import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
 import { verifyBytes, type VerifiedSignature } from '../signing/minisign.ts';
 import { formatKeyId, parseSignature, type MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { listUstar, readUstarMember, type UstarMember } from '../signing/ustarArchive.ts';
+import { decompressStream } from './decompressStream.ts';
 import { RangeChecker } from './rangeChecker.ts';
 
 const manifestMaxBytes = 1 << 20;
@@ -107,16 +107,6 @@ export async function checkImageManifest(file: string, options: ImageCheckOption
   return { manifest, signature, payload: parts.payload, payloadChecked: false };
 }
 
-function decompressorFor(compression: ImageManifest['payload']['compression']): Duplex | null {
-  if (compression === 'zstd') return createZstdDecompress();
-  if (compression === 'gz') return createGunzip();
-  if (compression === 'xz') {
-    // Node has no xz decoder; packing writes zstd, so only hand-made images get here.
-    throw refuse('xz-compressed fieldkit images are not supported yet.', 'Pack the raw image with `fieldkit image pack` (zstd).', 'BAD_REQUEST');
-  }
-  return null;
-}
-
 /** Streams the payload: compressed SHA-256, then raw size, raw SHA-256 and block map. */
 export async function checkImagePayload(file: string, verified: VerifiedImage): Promise<void> {
   const name = path.basename(file);
@@ -146,13 +136,13 @@ export async function checkImagePayload(file: string, verified: VerifiedImage): 
     },
   });
   const input = createReadStream(file, { start: member.offset, end: member.offset + member.size - 1, highWaterMark: 1 << 20 });
-  const decompressor = decompressorFor(payload.compression);
+  const decompressor = decompressStream(payload.compression);
   try {
     if (decompressor === null) await pipeline(input, tapStored, sink);
     else await pipeline(input, tapStored, decompressor, sink);
   } catch (error) {
     if (error instanceof FieldkitError) throw error;
-    // A stored hash that already differs explains a decompression failure better than zstd can.
+    // A stored hash that already differs explains a decompression failure better than the decoder can.
     const damaged = stored.copy().digest('hex') !== payload.sha256;
     throw refuse(`${name}'s disk image does not decompress (${payload.compression}): ${(error as Error).message}${damaged ? '; its bytes differ from the signed SHA-256' : ''}.`);
   }
