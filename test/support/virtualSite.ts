@@ -40,6 +40,8 @@ export type VirtualPi = {
   hostKeyPublic: string;
   /** The console bridged to a PTY (open it as a serial port) when started with `serial`. */
   serialPath: string | null;
+  /** This Pi's cgroup, one folder per hierarchy (gone after stop). */
+  cgroupDirs: string[];
   /** Where the console goes when it is not bridged (boot messages, for debugging). */
   consoleLogPath: string;
   /** Timings of the last boot, from launching nspawn. */
@@ -132,6 +134,7 @@ export async function startVirtualSite(options: VirtualSiteOptions): Promise<Vir
       },
       serialPath: instance.serialPath,
       consoleLogPath: instance.consoleLogPath,
+      cgroupDirs: instance.cgroupDirs,
       get lastBoot() {
         return lastBoot;
       },

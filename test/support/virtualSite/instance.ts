@@ -25,7 +25,7 @@ import { sshExec, type ExecResult, type SshTarget } from './sshExec.ts';
 export type InstanceSpec = {
   /** Hostname and machine name. */
   name: string;
-  /** Unique on the machine (sites run in parallel test files). */
+  /** Unique on the machine (sites run in parallel test files): the cgroup and nspawn machine name. */
   cgroupName: string;
   rootfs: string;
   siteDir: string;
@@ -44,6 +44,7 @@ export type Instance = {
   /** The PTY path of the console when `serial` (stable across reboots). */
   serialPath: string | null;
   consoleLogPath: string;
+  cgroupDirs: string[];
   hostKeyPublic: string;
   target: SshTarget;
   boot: () => Promise<BootTimings & { state: string }>;
@@ -137,7 +138,7 @@ export function createInstance(spec: InstanceSpec): Instance {
     if (child) throw new Error(`${spec.name} is already running`);
     const fresh = !existsSync(join(dir, 'upper'));
     mkdirSync(dir, { recursive: true });
-    recordInstance(spec.cgroupName, { cgroupDirs: cgroups, instanceDir: dir, siteDir: spec.siteDir });
+    recordInstance(spec.cgroupName, { machineName: spec.cgroupName, cgroupDirs: cgroups, instanceDir: dir, siteDir: spec.siteDir });
     mountOverlay(spec.rootfs, dir);
     if (fresh) writeIdentity(spec, root);
     hostKeyPublic = readFileSync(join(root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').trim();
@@ -147,7 +148,9 @@ export function createInstance(spec: InstanceSpec): Instance {
     const nspawn = [
       'systemd-nspawn', '--boot', '--register=no', '--keep-unit', '--quiet', '--link-journal=no',
       `--console=${spec.serial ? 'interactive' : 'read-only'}`,
-      '-D', root, '-M', spec.name,
+      // A machine name unique on the host (nspawn keeps per-machine state under
+      // /run/systemd/nspawn), the hostname from /etc/hostname as on a Pi.
+      '-D', root, '-M', spec.cgroupName, `--hostname=${spec.name}`,
     ];
     // The launcher enters the instance's own cgroups, then becomes nspawn (same pid).
     const launcher = join(dir, 'boot.sh');
@@ -228,6 +231,7 @@ export function createInstance(spec: InstanceSpec): Instance {
     dir,
     serialPath,
     consoleLogPath,
+    cgroupDirs: cgroups,
     get hostKeyPublic() {
       return hostKeyPublic;
     },

@@ -5,14 +5,14 @@
  * tears down the instances whose owner is gone (their containers, cgroups, overlay
  * mounts and folders).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killAndRemove } from './cgroups.ts';
 import { removeTree } from './rootfs.ts';
 
 const registry = existsSync('/run') ? '/run/fieldkit-virtual-site' : '/tmp/fieldkit-virtual-site';
 
-type Entry = { ownerPid: number; ownerStart: string; cgroupDirs: string[]; instanceDir: string; siteDir: string };
+type Entry = { ownerPid: number; ownerStart: string; machineName: string; cgroupDirs: string[]; instanceDir: string; siteDir: string };
 
 /** Field 22 of /proc/<pid>/stat: tells a live owner from a reused pid. */
 function startTimeOf(pid: number): string | null {
@@ -48,6 +48,12 @@ export async function sweepLeftovers(): Promise<number> {
     if (startTimeOf(entry.ownerPid) === entry.ownerStart) continue;
     await killAndRemove(entry.cgroupDirs);
     removeTree(entry.instanceDir);
+    // nspawn removes this itself when it exits normally; it was killed.
+    try {
+      rmdirSync(join('/run/systemd/nspawn/propagate', entry.machineName));
+    } catch {
+      // not there (or not empty: leave it)
+    }
     rmSync(join(registry, file), { force: true });
     // The site folder (its key pair) goes with its last instance.
     if (existsSync(entry.siteDir) && readdirSync(entry.siteDir).every((name) => !name.startsWith('pi-'))) removeTree(entry.siteDir);
