@@ -264,7 +264,7 @@ export class DriveWriter {
     if (error instanceof DriveIoError) {
       const where = `while ${error.doing} at ${formatBytes(error.offset)}`;
       if (await driveWentAway(device, this.size)) {
-        return appError('UNAVAILABLE', `${device} was removed or stopped responding ${where} — reinsert it and flash again (${error.errno}).`, `The drive is ${incompleteLabel}. Reinsert it, keep it in until the flash says done, and flash it again.`);
+        return appError('UNAVAILABLE', `${device} was removed or stopped responding ${where} (${error.errno}) — reinsert it and flash again.`, `The drive is ${incompleteLabel}. Reinsert it, keep it in until the flash says done, and flash it again.`);
       }
       if (error.errno === 'ENOSPC') {
         return appError('IO_ERROR', `${device} refused to take more data ${where} (${error.errno}); it holds ${formatBytes(this.size)}.`, 'The drive is full or smaller than it claims (counterfeit?); use another drive.');

@@ -54,6 +54,7 @@ const rangeCapBytes = 64 << 20;
 const gzipTrustedBelowBytes = Math.floor(2 ** 32 / 1032);
 
 const zeros = Buffer.alloc(zeroCheckBytes);
+const formatName: Record<Compression, string> = { none: 'raw', xz: 'xz', gz: 'gzip', zstd: 'zstd' };
 
 /** The compression a plain image's name says, or null when it is not a plain image name. */
 export function plainImageCompression(file: string): Compression | null {
@@ -203,7 +204,7 @@ export async function inspectPlainImage(imagePath: string): Promise<PlainImageIn
   try {
     const magic = magics[compression];
     if (!file.at(0, magic.length).equals(magic)) {
-      throw refuse(`${name} is not ${compression === 'zstd' ? 'zstd' : compression}-compressed, as its name says.`, 'Rename it to what it is, or copy or download it again.', 'VERIFICATION_FAILED');
+      throw refuse(`${name} is not ${formatName[compression]}-compressed, as its name says.`, 'Rename it to what it is, or copy or download it again.', 'VERIFICATION_FAILED');
     }
     if (compression === 'xz') return { compression, rawBytes: xzRawSize(file, fileBytes), fileBytes };
     if (compression === 'zstd') return { compression, rawBytes: zstdRawSize(file, fileBytes), fileBytes };
@@ -290,7 +291,7 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
       (chunk) => {
         rawSeen += chunk.length;
         if (rawSeen > size) return refuse(`${name} decompresses to more than the ${size} bytes ${device} holds: it does not fit.`, 'Use a larger drive.');
-        if (info.rawBytes !== null && rawSeen > info.rawBytes) return refuse(`${name} decompresses to more than the ${info.rawBytes} bytes its ${info.compression} header states: it is damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
+        if (info.rawBytes !== null && rawSeen > info.rawBytes) return refuse(`${name} decompresses to more than the ${info.rawBytes} bytes its ${formatName[info.compression]} header states: it is damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
         whole.update(chunk);
         return null;
       },
@@ -316,11 +317,11 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
         else await pipeline(input, tapFile, decompressor, sink);
       } catch (error) {
         if (!(error instanceof Error) || isWriterError(error)) throw error;
-        throw refuse(`${name} is truncated or damaged: its ${info.compression} data does not decompress (${error.message}).`, "Copy or download the image again; check it against the publisher's SHA-256.", 'VERIFICATION_FAILED');
+        throw refuse(`${name} is truncated or damaged: its ${formatName[info.compression]} data does not decompress (${error.message}).`, "Copy or download the image again; check it against the publisher's SHA-256.", 'VERIFICATION_FAILED');
       }
       if (rawSeen === 0) throw refuse(`${name} decompresses to nothing.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
       if (info.rawBytes !== null && rawSeen !== info.rawBytes) {
-        throw refuse(`${name} decompresses to ${rawSeen} bytes, but its ${info.compression} header states ${info.rawBytes}: it is truncated or damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
+        throw refuse(`${name} decompresses to ${rawSeen} bytes, but its ${formatName[info.compression]} header states ${info.rawBytes}: it is truncated or damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
       }
       recorder.finish();
       for (const piece of held) {

@@ -4,17 +4,20 @@
  * mismatches that leave the drive's first MiB zeroed and the result "incomplete".
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, constants, copyFileSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
 import { packImage } from '../../electron/flash/packImage.ts';
+import { verifyImage } from '../../electron/flash/verifyImage.ts';
 import { writeImageToDrive, type WriteProgress } from '../../electron/flash/writeImage.ts';
-import { generateSecretKey } from '../../electron/signing/minisign.ts';
-import { publicKeyOf } from '../../electron/signing/minisignFormat.ts';
-import { listUstar } from '../../electron/signing/ustarArchive.ts';
-import { mappedBytes, type ImageManifest } from '../../shared/image.ts';
+import { defaultTrustedComment, generateSecretKey, signBytes } from '../../electron/signing/minisign.ts';
+import { formatSignature, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
+import { listUstar, readUstarMember, writeUstar } from '../../electron/signing/ustarArchive.ts';
+import { imageManifestName, imagePayloadNames, imageSignatureName, mappedBytes, type ImageManifest } from '../../shared/image.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
+import { createLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
 
@@ -26,6 +29,7 @@ const trusted = [publicKeyOf(key)];
 const marker = Buffer.from('FIELDKIT-PREVIOUS-CONTENT-MARKER');
 let manifest: ImageManifest;
 const devices: ZramDevice[] = [];
+const loops: LoopDevice[] = [];
 
 function zram(bytes: number): ZramDevice {
   const device = createZram(bytes);
@@ -77,7 +81,32 @@ beforeAll(async () => {
   await makeTestImage(at('raw.img'));
   manifest = (await packImage(at('raw.img'), at('good.fkimg'), { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi4', 'pi5'], expiresDays: 30, key })).manifest;
 }, 30_000);
+/**
+ * A signed image whose payload is xz (pack writes zstd, gz or none): the uncompressed image's
+ * payload recompressed with the stock `xz`, the manifest's payload fields updated, signed again.
+ */
+async function packXzImage(out: string): Promise<void> {
+  const plain = at('for-xz.fkimg');
+  const packed = await packImage(at('raw.img'), plain, { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi4'], expiresDays: 30, key, compression: 'none' });
+  const member = (await listUstar(plain)).find((m) => m.path === imagePayloadNames.none);
+  if (member === undefined) throw new Error('no payload member');
+  const xz = execFileSync('xz', ['-1', '-T2', '-c'], { input: await readUstarMember(plain, member), maxBuffer: 256 * mib });
+  const xzManifest: ImageManifest = { ...packed.manifest, payload: { ...packed.manifest.payload, compression: 'xz', compressed_size: xz.length, sha256: createHash('sha256').update(xz).digest('hex') } };
+  const manifestBytes = Buffer.from(JSON.stringify(xzManifest, null, 2) + '\n');
+  const signature = signBytes(key, manifestBytes, { trustedComment: defaultTrustedComment(imageManifestName) });
+  await writeUstar(
+    out,
+    [
+      { path: imageManifestName, mode: 0o644, source: { kind: 'bytes', bytes: manifestBytes } },
+      { path: imageSignatureName, mode: 0o644, source: { kind: 'bytes', bytes: Buffer.from(formatSignature(signature)) } },
+      { path: imagePayloadNames.xz, mode: 0o644, source: { kind: 'bytes', bytes: xz } },
+    ],
+    Math.floor(Date.now() / 1000),
+  );
+}
+
 afterAll(async () => {
+  for (const loop of loops) loop.detach();
   for (const device of devices) await device.remove();
   dir.remove();
 });
@@ -237,5 +266,41 @@ describe('writeImageToDrive', () => {
     expect(result.error.code).toBe('VERIFICATION_FAILED');
     expect(result.error.message).toContain(`at byte ${range.offset} differ from what was written`);
     expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
+  });
+
+  it('writes a signed image with an xz payload, which verify also decodes', async () => {
+    await packXzImage(at('xz.fkimg'));
+    const verified = await verifyImage(at('xz.fkimg'), { trustedKeys: trusted });
+    expect(verified.payloadChecked).toBe(true);
+    expect(verified.manifest.payload.compression).toBe('xz');
+    const target = zram(96 * mib);
+    const result = await writeImageToDrive({ imagePath: at('xz.fkimg'), device: target.device, trustedKeys: trusted });
+    if (result.status !== 'success') throw new Error(result.error.message);
+    expect(result.bytesWritten).toBe(mappedBytes(verified.manifest.block_map));
+    for (const range of verified.manifest.block_map.ranges) execFileSync('cmp', ['-n', String(range.length), '-i', `${range.offset}:${range.offset}`, at('raw.img'), target.device]);
+  });
+
+  it('a drive pulled mid-write fails promptly with an error naming the drive', async () => {
+    const loop = createLoop(at('card.bin'), 96 * mib);
+    loops.push(loop);
+    let pulled = false;
+    const started = performance.now();
+    const result = await writeImageToDrive({
+      imagePath: at('good.fkimg'),
+      device: loop.device,
+      trustedKeys: trusted,
+      onProgress: (p) => {
+        if (!pulled && p.phase === 'writing' && p.bytesDone > 0) {
+          pulled = true;
+          loop.pull();
+        }
+      },
+    });
+    expect(pulled).toBe(true);
+    expect(result.status).toBe('incomplete');
+    if (result.status !== 'incomplete') return;
+    expect(result.error.code).toBe('UNAVAILABLE');
+    expect(result.error.message).toMatch(new RegExp(`^${loop.device} was removed or stopped responding while writing at \\d+\\.\\d MB \\([A-Z]+\\) — reinsert it and flash again\\.$`));
+    expect(performance.now() - started).toBeLessThan(20_000);
   });
 });
