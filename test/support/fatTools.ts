@@ -35,12 +35,13 @@ export function mdel(image: string, offset: number, name: string): void {
 
 /** The bytes mtype reads for `name`. */
 export function mtype(image: string, offset: number, name: string): Buffer {
-  return execFileSync('mtype', ['-i', mtoolsTarget(image, offset), `::${name}`], { env: mtoolsEnv, maxBuffer: 256 << 20 });
+  // stderr piped: on a block device mtools says "Could not get geometry" and carries on.
+  return execFileSync('mtype', ['-i', mtoolsTarget(image, offset), `::${name}`], { env: mtoolsEnv, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** mdir's listing of the root directory (long names at the end of each line). */
 export function mdir(image: string, offset: number): string {
-  return execFileSync('mdir', ['-i', mtoolsTarget(image, offset), '::'], { env: mtoolsEnv, encoding: 'utf8' });
+  return execFileSync('mdir', ['-i', mtoolsTarget(image, offset), '::'], { env: mtoolsEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /**
