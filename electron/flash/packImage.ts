@@ -42,6 +42,8 @@ export type PackOptions = {
    * of the block map (freeBlocks/). false keeps the raw image byte for byte.
    */
   unmapFreeSpace?: boolean;
+  /** The first-boot customisation the image expects (cloud-init or firstrun.sh); none when absent. */
+  firstBoot?: { kind: 'cloud-init' | 'firstrun'; user?: string };
 };
 
 /** `freeSpace`: the filesystem space the pack zeroed and left out of the block map, per partition. */
@@ -95,11 +97,12 @@ export async function packImage(raw: string, out: string, options: PackOptions):
       payload: { compression, compressed_size: payload.size, raw_size: scanned.rawSize, sha256: payload.sha256, raw_sha256: scanned.rawSha256 },
       block_map: scanned.blockMap,
       layout: layoutOf(table),
+      ...(options.firstBoot === undefined ? {} : { first_boot: { kind: options.firstBoot.kind, user: options.firstBoot.user ?? 'pi' } }),
     };
     const parsed = ImageManifestSchema.safeParse(candidate);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new FieldkitError(appError('BAD_REQUEST', `The manifest would be invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}.`, 'Check --product, --version, --sequence, --boards and --expires-days.'));
+      throw new FieldkitError(appError('BAD_REQUEST', `The manifest would be invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}.`, 'Check --product, --version, --sequence, --boards, --expires-days and --first-boot-user.'));
     }
     const manifestBytes = Buffer.from(JSON.stringify(parsed.data, null, 2) + '\n');
     const signature = signBytes(options.key, manifestBytes, { trustedComment: defaultTrustedComment(imageManifestName, 'ED', now) });
