@@ -49,7 +49,7 @@ export function targetPercent(target: FlashTargetProgress): number | null {
 export function targetOutcome(result: FlashTargetResult): string {
   if (result.status === 'success') {
     const files = result.firstBootFiles.length === 0 ? 'no first-boot files' : `first-boot files ${result.firstBootFiles.map((f) => f.name).join(', ')}`;
-    return `${formatBytes(result.bytesVerified)} written and read back in ${formatDuration(result.seconds)}; ${files}${result.ejected ? '; ejected' : ''}.`;
+    return `${formatBytes(result.bytesVerified)} written and read back in ${tookTime(result.seconds)}; ${files}${result.ejected ? '; ejected' : ''}.`;
   }
   if (result.status === 'refused') return result.error?.message ?? 'Refused before anything was written.';
   return result.error?.message ?? 'Stopped before the image was complete.';
@@ -66,4 +66,9 @@ export function summarizeFlash(result: unknown): string | null {
   const head = `Flashed ${what} to ${good.length} of ${targets.length} drive${targets.length === 1 ? '' : 's'}`;
   if (bad.length === 0) return `${head}, each verified.`;
   return `${head}; ${bad.map((t) => `${t.device} ${t.status === 'refused' ? 'refused' : 'incomplete — do not use'}`).join(', ')}.`;
+}
+
+/** "3.2 s" for a quick flash, "4:05" for a long one. */
+function tookTime(seconds: number): string {
+  return seconds < 60 ? `${seconds.toFixed(1)} s` : formatDuration(seconds);
 }

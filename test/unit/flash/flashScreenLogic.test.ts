@@ -95,7 +95,7 @@ describe('Flash results', () => {
   const target = { device: '/dev/sdb', description: 'Card', bytesWritten: 84e6, bytesVerified: 84e6, seconds: 3.2, ejected: true };
   it('says per drive what was verified, or why it must not be used', () => {
     expect(targetOutcome({ ...target, status: 'success', label: null, error: null, firstBootFiles: [{ name: 'fieldkit-identity.json', bytes: 80, sha256: 'x' }] })).toBe(
-      '84.0 MB written and read back in 0:03; first-boot files fieldkit-identity.json; ejected.',
+      '84.0 MB written and read back in 3.2 s; first-boot files fieldkit-identity.json; ejected.',
     );
     const error = { code: 'IO_ERROR' as const, message: '/dev/sdb went away while writing.', hint: 'Reinsert it and flash again.' };
     expect(targetOutcome({ ...target, status: 'incomplete', label: 'incomplete — do not use', error, firstBootFiles: [] })).toBe('/dev/sdb went away while writing.');
