@@ -7,7 +7,7 @@
  * helper, with the rights raw writes need.
  */
 import { execFile } from 'node:child_process';
-import { access, constants, readdir, readFile, realpath } from 'node:fs/promises';
+import { access, constants, open, readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { appError, FieldkitError } from '../../shared/errors.ts';
@@ -56,6 +56,24 @@ export async function linuxMountPoints(device: string, mountInfo = '/proc/self/m
     .sort((a, b) => b.length - a.length);
 }
 
+/**
+ * After `umount` returns, the kernel may hold the device a moment longer while the last
+ * reference to the filesystem goes (seen under load: the writer's O_EXCL open got EBUSY).
+ * Waits, up to 3 s, until an exclusive open succeeds; the writer reports it if it never does.
+ */
+async function waitUntilReleased(device: string): Promise<void> {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    try {
+      const handle = await open(device, constants.O_RDONLY | constants.O_EXCL);
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY') return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 /** The disk number of `\\.\PhysicalDriveN`. */
 function windowsDiskNumber(device: string): number {
   const match = /PhysicalDrive(\d+)$/i.exec(device);
@@ -84,6 +102,7 @@ export async function unmountDrive(device: string): Promise<string[]> {
     }
     const left = await linuxMountPoints(device);
     if (left.length > 0) throw unmountFailure(device, left.join(', '), new Error('still mounted'));
+    if (points.length > 0) await waitUntilReleased(device);
     return points;
   }
   if (process.platform === 'darwin') {

@@ -36,6 +36,8 @@ export const FlashJobParamsSchema = z.object({
   skipZeroBlocks: z.boolean(),
   eject: z.boolean(),
   warnings: z.array(z.string()),
+  /** fieldkit's own SSH key line, for the first-boot identity (null when no drive gets one). */
+  appSshPublicKey: z.string().nullable(),
 });
 export type FlashJobParams = z.infer<typeof FlashJobParamsSchema>;
 
@@ -170,6 +172,7 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
         targets: params.targets.map((t) => ({ device: t.device, raw: t.raw, description: t.description, ...(t.identity === undefined ? {} : { identity: t.identity }) })),
         skipZeroBlocks: params.skipZeroBlocks,
         eject: params.eject,
+        appSshPublicKey: params.appSshPublicKey,
       },
     });
     const lostWhy = await finished;

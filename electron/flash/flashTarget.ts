@@ -4,12 +4,20 @@
  * identity, eject. Never throws: every way it can end is a FlashTargetResult — "refused"
  * when nothing was written, "incomplete — do not use" once writing began and did not finish.
  */
-import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts';
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { appError, FieldkitError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import type { FlashTargetResult, FlashTargetState } from '../../shared/flash.ts';
 import { parsePublicKey } from '../signing/minisignFormat.ts';
 import { ejectDrive, unmountDrive } from './driveMounts.ts';
+import { applyFirstBoot, firstBootKind, readDeviceLayout, type FirstBootFile } from './firstBoot.ts';
 import type { HelperFlashRequest, HelperTargetUpdate } from './helperChannel.ts';
-import { incompleteLabel, writeImageToDrive } from './writeImage.ts';
+import { writePlainImageToDrive, type PlainWriteResult } from './plainImage.ts';
+import { incompleteLabel, writeImageToDrive, type WriteImageResult, type WriteProgress } from './writeImage.ts';
+
+const run = promisify(execFile);
 
 export type FlashTargetSpec = HelperFlashRequest['targets'][number];
 
@@ -20,6 +28,25 @@ export type TargetReporter = {
 
 function cancelledError(device: string): AppError {
   return appError('CANCELLED', `The flash of ${device} was cancelled; the drive is ${incompleteLabel}.`, 'Flash it again before using it.');
+}
+
+/**
+ * Zeroes the first MiB (partition table, boot selector) so a drive whose flash did not finish
+ * cannot boot as though it were good. Best effort: a drive that went away cannot be marked.
+ */
+async function zeroFirstMiB(device: string): Promise<void> {
+  try {
+    const handle = await open(device, constants.O_WRONLY);
+    try {
+      await handle.write(Buffer.alloc(1 << 20), 0, 1 << 20, 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if ((await stat(device)).isBlockDevice() && process.platform === 'linux') await run('blockdev', ['--flushbufs', device]);
+  } catch {
+    // The result already says incomplete.
+  }
 }
 
 /** Runs the whole pipeline for one target; `signal` aborts it (cancel, or the app went away). */
@@ -46,21 +73,15 @@ export async function flashTarget(request: HelperFlashRequest, target: FlashTarg
     return refused(isFieldkitError(error) ? error.appError : appError('IO_ERROR', `${target.device} could not be unmounted: ${String(error)}.`, 'Close programs using the drive, then flash again.'));
   }
 
-  if (request.kind === 'plain') {
-    return refused(appError('UNAVAILABLE', 'Plain (unsigned) images cannot be written by this build yet.', 'Use a signed .fkimg image.'));
-  }
-
-  let written;
+  let written: WriteImageResult | PlainWriteResult;
   try {
-    written = await writeImageToDrive({
-      imagePath: request.imagePath,
-      device: target.raw,
-      trustedKeys: request.trustedKeys.map((k) => parsePublicKey(k)),
-      signal,
-      onProgress: (p) => {
-        state(p.phase, p.bytesDone, p.bytesTotal);
-      },
-    });
+    const onProgress = (p: WriteProgress): void => {
+      state(p.phase, p.bytesDone, p.bytesTotal);
+    };
+    written =
+      request.kind === 'signed'
+        ? await writeImageToDrive({ imagePath: request.imagePath, device: target.raw, trustedKeys: request.trustedKeys.map((k) => parsePublicKey(k)), signal, onProgress })
+        : await writePlainImageToDrive({ imagePath: request.imagePath, device: target.raw, skipZeroBlocks: request.skipZeroBlocks, signal, onProgress });
   } catch (error) {
     // Thrown only before the drive was opened for writing: nothing was written.
     return refused(isFieldkitError(error) ? error.appError : appError('INTERNAL', `Flashing ${target.device} failed before writing: ${String(error)}.`, 'Try again; if it repeats, report it with the job log.'));
@@ -70,6 +91,31 @@ export async function flashTarget(request: HelperFlashRequest, target: FlashTarg
     return { ...base, status: 'incomplete', label: incompleteLabel, error: aborted() ? cancelledError(target.device) : written.error, bytesWritten: written.bytesWritten, bytesVerified: 0, seconds: seconds() };
   }
 
+  let firstBootFiles: FirstBootFile[] = [];
+  if (target.identity !== undefined) {
+    state('customising');
+    try {
+      if (request.appSshPublicKey === null) throw new FieldkitError(appError('INTERNAL', "The flash was started without fieldkit's SSH key, so the Pi could not be reached afterwards.", 'Start the flash again.'));
+      const manifest = written.manifest;
+      firstBootFiles = await applyFirstBoot({
+        device: target.raw,
+        layout: manifest === null ? await readDeviceLayout(target.raw) : manifest.layout,
+        customisation: firstBootKind(manifest),
+        identity: target.identity,
+        appSshPublicKey: request.appSshPublicKey,
+        ...(manifest?.first_boot?.user === undefined ? {} : { user: manifest.first_boot.user }),
+        signal,
+      });
+      report.log('info', `${target.device}: first-boot identity ${target.identity.deviceId} (${target.identity.hostname}) written and read back: ${firstBootFiles.map((f) => f.name).join(', ')}.`);
+    } catch (error) {
+      // The image is good but the Pi would boot without (or with half) its identity: not usable as flashed.
+      await zeroFirstMiB(target.raw);
+      state('incomplete', written.bytesWritten);
+      const failure = aborted() ? cancelledError(target.device) : isFieldkitError(error) ? error.appError : appError('IO_ERROR', `Writing the first-boot identity to ${target.device} failed: ${String(error)}.`, 'Flash the drive again.');
+      return { ...base, status: 'incomplete', label: incompleteLabel, error: failure, bytesWritten: written.bytesWritten, bytesVerified: written.bytesVerified, seconds: seconds() };
+    }
+  }
+
   let ejected = false;
   if (request.eject) {
     state('ejecting');
@@ -77,5 +123,5 @@ export async function flashTarget(request: HelperFlashRequest, target: FlashTarg
     if (!ejected) report.log('info', `${target.device} was flushed but could not be ejected here; it is safe to remove.`);
   }
   state('success', written.bytesVerified, written.bytesVerified);
-  return { ...base, status: 'success', label: null, error: null, bytesWritten: written.bytesWritten, bytesVerified: written.bytesVerified, seconds: seconds(), ejected };
+  return { ...base, status: 'success', label: null, error: null, bytesWritten: written.bytesWritten, bytesVerified: written.bytesVerified, seconds: seconds(), ejected, firstBootFiles };
 }

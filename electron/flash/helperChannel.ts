@@ -23,6 +23,39 @@ import { FlashIdentitySchema, FlashTargetResultSchema, FlashTargetStateSchema } 
 export const heartbeatIntervalMs = 1000;
 /** Silence longer than this means the other side is gone (two and a half missed beats). */
 export const heartbeatTimeoutMs = 2500;
+/** How often silence is checked: finer than the beat, so "gone" is noticed within 2.75 s. */
+const silenceCheckMs = 250;
+
+/**
+ * Sends a heartbeat every second and calls `onSilence` once the other side has said nothing
+ * for heartbeatTimeoutMs. Returns `heard` (call on every message) and `stop`.
+ */
+function keepHeartbeat(beat: () => void, onSilence: () => void): { heard(): void; stop(): void } {
+  let lastHeard = Date.now();
+  let lastSent = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastHeard > heartbeatTimeoutMs) {
+      clearInterval(timer);
+      onSilence();
+      return;
+    }
+    if (now - lastSent >= heartbeatIntervalMs) {
+      lastSent = now;
+      beat();
+    }
+  }, silenceCheckMs);
+  lastSent = Date.now();
+  beat();
+  return {
+    heard: () => {
+      lastHeard = Date.now();
+    },
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
+}
 const maxLineBytes = 1 << 20;
 const tokenFileName = 'token';
 
@@ -46,6 +79,8 @@ export const HelperFlashRequestSchema = z.strictObject({
     .min(1),
   skipZeroBlocks: z.boolean(),
   eject: z.boolean(),
+  /** fieldkit's own SSH key line, authorised on every Pi given an identity; null when no target has one. */
+  appSshPublicKey: z.string().nullable(),
 });
 export type HelperFlashRequest = z.infer<typeof HelperFlashRequestSchema>;
 
@@ -307,25 +342,24 @@ type Route = { message: ((message: HelperToWorker) => void) | null; bad: ((why: 
 function connectionOver(socket: Socket, pid: number, route: Route, cleanup: () => Promise<void>): HelperConnection {
   const messageListeners: ((message: HelperToWorker) => void)[] = [];
   const lostListeners: ((why: string) => void)[] = [];
-  let lastHeard = Date.now();
   let lost = false;
   const markLost = (why: string): void => {
     if (lost) return;
     lost = true;
-    clearInterval(beat);
+    heartbeat.stop();
     socket.destroy();
     for (const listener of lostListeners) listener(why);
   };
-  const beat = setInterval(() => {
-    if (Date.now() - lastHeard > heartbeatTimeoutMs) {
+  const heartbeat = keepHeartbeat(
+    () => {
+      writeMessage(socket, { type: 'heartbeat' });
+    },
+    () => {
       markLost(`the flash helper (pid ${pid}) stopped answering`);
-      return;
-    }
-    writeMessage(socket, { type: 'heartbeat' });
-  }, heartbeatIntervalMs);
-  writeMessage(socket, { type: 'heartbeat' });
+    },
+  );
   route.message = (message) => {
-    lastHeard = Date.now();
+    heartbeat.heard();
     if (message.type === 'heartbeat' || message.type === 'hello') return;
     for (const listener of messageListeners) listener(message);
   };
@@ -345,7 +379,7 @@ function connectionOver(socket: Socket, pid: number, route: Route, cleanup: () =
     onLost: (listener) => lostListeners.push(listener),
     async close() {
       lost = true;
-      clearInterval(beat);
+      heartbeat.stop();
       socket.end();
       await cleanup();
     },
@@ -376,27 +410,27 @@ export async function connectToWorker(channelDir: string): Promise<WorkerLink> {
   writeMessage(socket, { type: 'hello', token, pid: process.pid });
   const messageListeners: ((message: WorkerToHelper) => void)[] = [];
   const goneListeners: ((why: string) => void)[] = [];
-  let lastHeard = Date.now();
   let gone = false;
   const markGone = (why: string): void => {
     if (gone) return;
     gone = true;
-    clearInterval(beat);
+    heartbeat.stop();
     socket.destroy();
     for (const listener of goneListeners) listener(why);
   };
-  const beat = setInterval(() => {
-    if (Date.now() - lastHeard > heartbeatTimeoutMs) {
+  const heartbeat = keepHeartbeat(
+    () => {
+      writeMessage(socket, { type: 'heartbeat' });
+    },
+    () => {
       markGone('the fieldkit job stopped sending heartbeats');
-      return;
-    }
-    writeMessage(socket, { type: 'heartbeat' });
-  }, heartbeatIntervalMs);
+    },
+  );
   readMessages(
     socket,
     WorkerToHelperSchema,
     (message) => {
-      lastHeard = Date.now();
+      heartbeat.heard();
       if (message.type !== 'heartbeat') for (const listener of messageListeners) listener(message);
     },
     (why) => {
@@ -415,7 +449,7 @@ export async function connectToWorker(channelDir: string): Promise<WorkerLink> {
     onGone: (listener) => goneListeners.push(listener),
     close() {
       gone = true;
-      clearInterval(beat);
+      heartbeat.stop();
       socket.end();
     },
   };

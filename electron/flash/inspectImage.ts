@@ -15,6 +15,8 @@ import { parsePublicKey, parseSignature } from '../signing/minisignFormat.ts';
 import { listUstar, readUstarMember } from '../signing/ustarArchive.ts';
 import type { Store } from '../store/openStore.ts';
 import { imageKindOf } from './browseImages.ts';
+import { firstBootKind } from './firstBoot.ts';
+import { inspectPlainImage } from './plainImage.ts';
 import { checkImageManifestTrusted, listTrustedKeys, loadFlashSettings } from './trustStore.ts';
 import { readUnverifiedManifest } from './verifyImage.ts';
 
@@ -99,15 +101,15 @@ async function inspectSigned(imagePath: string, keys: readonly TrustedKey[], fil
     rawBytes: manifest.payload.raw_size,
     mappedBytes: mappedBytes(manifest.block_map),
     layout: manifest.layout,
-    firstBoot: 'none',
+    firstBoot: firstBootKind(manifest),
     problems,
     warnings: [],
   };
 }
 
-function inspectPlain(imagePath: string, allowUnsigned: boolean, fileBytes: number): ImageSummary {
+async function inspectPlain(imagePath: string, allowUnsigned: boolean): Promise<ImageSummary> {
   const name = path.basename(imagePath);
-  const compression = name.endsWith('.xz') ? 'xz' : name.endsWith('.gz') ? 'gz' : name.endsWith('.zst') ? 'zstd' : 'none';
+  const { compression, rawBytes, fileBytes } = await inspectPlainImage(imagePath);
   const problems: AppError[] = allowUnsigned
     ? []
     : [appError('PERMISSION_DENIED', `${name} is an unsigned image, and flashing unsigned images is off.`, 'Use a signed .fkimg image, or allow unsigned images in Settings → Flashing (fieldkit settings flash --allow-unsigned) if you trust where it came from.')];
@@ -123,7 +125,7 @@ function inspectPlain(imagePath: string, allowUnsigned: boolean, fileBytes: numb
     expiresAt: null,
     boards: [],
     compression,
-    rawBytes: compression === 'none' ? fileBytes : null,
+    rawBytes,
     mappedBytes: null,
     layout: null,
     firstBoot: 'none',
@@ -137,6 +139,6 @@ export async function inspectImage(db: Store, imagePath: string, now: Date = new
   if (!path.isAbsolute(imagePath)) throw new FieldkitError(appError('BAD_REQUEST', `${imagePath} is not an absolute path.`, 'Give the full path of the image file.', 'imagePath'));
   const kind = imageKindOrRefuse(imagePath);
   const fileBytes = await fileBytesOf(imagePath);
-  if (kind === 'plain') return inspectPlain(imagePath, loadFlashSettings(db).allowUnsigned, fileBytes);
+  if (kind === 'plain') return inspectPlain(imagePath, loadFlashSettings(db).allowUnsigned);
   return inspectSigned(imagePath, listTrustedKeys(db), fileBytes, now);
 }

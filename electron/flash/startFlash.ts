@@ -12,6 +12,7 @@ import type { FlashStartRequest } from '../../shared/flash.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { listDrives } from '../drives/listDrives.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
+import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
 import type { Store } from '../store/openStore.ts';
 import { rememberRecentImage } from './browseImages.ts';
 import { imageKindOrRefuse, inspectImage, unsignedWarning } from './inspectImage.ts';
@@ -82,6 +83,7 @@ export async function startFlash(deps: StartFlashDeps, request: FlashStartReques
     skipZeroBlocks: request.skipZeroBlocks,
     eject: request.eject,
     warnings: summary.warnings,
+    appSshPublicKey: targets.some((t) => t.identity !== undefined) ? loadOrCreateAppSshKey(deps.dataDir).publicKey : null,
   });
   return { jobId: job.id };
 }

@@ -21,6 +21,7 @@ import type { AppError } from '../../shared/errors.ts';
 import { FlashResultSchema, type FlashResult } from '../../shared/flash.ts';
 import type { ImageManifest } from '../../shared/image.ts';
 import type { JobEvent } from '../../shared/jobs.ts';
+import { makeBigTestImage } from '../support/bigTestImage.ts';
 import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
@@ -91,6 +92,7 @@ beforeAll(async () => {
   await makeTestImage(at('raw.img'));
   manifest = (await packImage(at('raw.img'), at('good.fkimg'), { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi4', 'pi5'], expiresDays: 30, key })).manifest;
   await packImage(at('raw.img'), at('stranger.fkimg'), { product: 'demo-os', version: '6.6.6', sequence: 9, boards: ['pi4'], expiresDays: 30, key: generateSecretKey() });
+  await makeBigTestImage(at('raw.img'), at('big.fkimg'), key);
   copyFileSync(at('raw.img'), at('plain.img'));
   services = await createAppServices({ dataDir: at('data'), version: 'test', watchDrives: false });
   services.events.subscribe((name, payload) => {
@@ -207,11 +209,11 @@ describe('flash.write job', () => {
   });
 
   it('a cancel mid-write leaves the drive incomplete, first MiB zeroed', async () => {
-    const slow = zram(128 * mib);
+    const slow = zram(192 * mib);
     execFileSync('dd', ['if=/dev/urandom', `of=${slow.device}`, 'bs=1M', 'count=1', 'oflag=direct', 'status=none']);
-    const throttle = throttleWrites(slow.device, 4 * mib);
+    const throttle = throttleWrites(slow.device, 8 * mib);
     try {
-      const { jobId } = await call('flash.start', { imagePath: at('good.fkimg'), targets: [{ device: slow.device, expectSizeBytes: slow.sizeBytes }], eject: false });
+      const { jobId } = await call('flash.start', { imagePath: at('big.fkimg'), targets: [{ device: slow.device, expectSizeBytes: slow.sizeBytes }], eject: false });
       await expect
         .poll(() => events.some((e) => e.jobId === jobId && e.type === 'progress' && e.progress.targets?.[0]?.state === 'writing' && e.progress.targets[0].bytesDone > 0), { timeout: 20_000, interval: 50 })
         .toBe(true);

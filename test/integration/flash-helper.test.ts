@@ -1,0 +1,184 @@
+/**
+ * The flash helper's channel, for real: the helper process started as root (as in these
+ * tests) or by the job's worker. A connection with the wrong token is cut off while the
+ * real helper gets in; nobody can connect after it; a worker that stops sending heartbeats
+ * makes the helper abort its write (drive marked incomplete) and exit; a worker killed with
+ * SIGKILL takes its helper with it within 5 s.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestImage } from '../../build/make-test-image.ts';
+import { dispatch } from '../../electron/api/dispatch.ts';
+import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
+import { channelSocketPath, HelperToWorkerSchema, readMessages, startFlashHelper, writeMessage, type HelperToWorker } from '../../electron/flash/helperChannel.ts';
+import { generateSecretKey } from '../../electron/signing/minisign.ts';
+import { formatPublicKey, publicKeyBase64, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
+import type { ResponseOf } from '../../shared/api.ts';
+import type { JobEvent } from '../../shared/jobs.ts';
+import { makeBigTestImage } from '../support/bigTestImage.ts';
+import { throttleWrites } from '../support/slowDrive.ts';
+import { makeTempDir } from '../support/tempDir.ts';
+import { createZram, type ZramDevice } from '../support/zram.ts';
+
+const mib = 1 << 20;
+const dir = makeTempDir('fieldkit-flash-helper-');
+const at = (name: string): string => path.join(dir.path, name);
+const key = generateSecretKey();
+const devices: ZramDevice[] = [];
+let services: AppServices;
+const events: JobEvent[] = [];
+
+function zram(bytes: number): ZramDevice {
+  const device = createZram(bytes);
+  devices.push(device);
+  // Old content in the first MiB, so "zeroed" means the flash zeroed it.
+  execFileSync('dd', ['if=/dev/urandom', `of=${device.device}`, 'bs=1M', 'count=1', 'oflag=direct', 'status=none']);
+  return device;
+}
+
+function head(device: string): Buffer {
+  const fd = openSync(device, 'r');
+  try {
+    const buffer = Buffer.alloc(mib);
+    readSync(fd, buffer, 0, mib, 0);
+    return buffer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(async () => {
+  await makeTestImage(at('raw.img'));
+  await makeBigTestImage(at('raw.img'), at('big.fkimg'), key);
+  services = await createAppServices({ dataDir: at('data'), version: 'test', watchDrives: false });
+  services.events.subscribe((name, payload) => {
+    if (name === 'job.event') events.push(payload as JobEvent);
+  });
+  const imported = await dispatch(services.handlers, 'trust.import', { publicKey: formatPublicKey(publicKeyOf(key)), label: 'demo release key' });
+  if (!imported.ok) throw new Error(imported.error.message);
+}, 40_000);
+
+afterAll(async () => {
+  await services.close();
+  for (const device of devices) await device.remove();
+  dir.remove();
+});
+
+describe('flash helper channel', () => {
+  it('cuts off a connection with the wrong token, lets the real helper in, then accepts nobody', async () => {
+    const impostor: { closed: Promise<boolean> | null; dir: string } = { closed: null, dir: '' };
+    const helper = await startFlashHelper({
+      onListening: ({ dir: channelDir, socketPath }) => {
+        impostor.dir = channelDir;
+        expect(statSync(channelDir).mode & 0o777).toBe(0o700);
+        expect(statSync(path.join(channelDir, 'token')).mode & 0o777).toBe(0o600);
+        impostor.closed = new Promise((resolve) => {
+          const socket = createConnection(socketPath, () => {
+            writeMessage(socket, { type: 'hello', token: randomBytes(32).toString('hex'), pid: process.pid });
+          });
+          socket.on('close', () => {
+            resolve(true);
+          });
+          socket.on('error', () => undefined);
+        });
+      },
+    });
+    try {
+      expect(await impostor.closed).toBe(true);
+      expect(alive(helper.pid)).toBe(true);
+      // The helper read its token and deleted it; the socket no longer accepts anyone.
+      expect(existsSync(path.join(impostor.dir, 'token'))).toBe(false);
+      const late = await new Promise<string>((resolve) => {
+        const socket = createConnection(channelSocketPath(impostor.dir), () => {
+          socket.destroy();
+          resolve('connected');
+        });
+        socket.on('error', (error: NodeJS.ErrnoException) => {
+          resolve(error.code ?? 'error');
+        });
+      });
+      expect(late).toMatch(/ENOENT|ECONNREFUSED/);
+    } finally {
+      await helper.close();
+    }
+    await expect.poll(() => alive(helper.pid), { timeout: 5000, interval: 50 }).toBe(false);
+  });
+
+  it('a worker that falls silent mid-write: the helper aborts, the drive ends zeroed (incomplete), and the helper exits within 5 s', async () => {
+    const target = zram(192 * mib);
+    const throttle = throttleWrites(target.device, 8 * mib);
+    // Plays the worker by hand, so it can stop the heartbeat while keeping the socket open.
+    const channelDir = mkdtempSync(path.join(tmpdir(), 'fieldkit-flash-test-'));
+    const token = randomBytes(32).toString('hex');
+    writeFileSync(path.join(channelDir, 'token'), token, { mode: 0o600 });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(channelSocketPath(channelDir), resolve));
+    const child = spawn(process.execPath, ['electron/flash/flashHelper.ts', '--channel', channelDir], { stdio: 'inherit' });
+    const exited = new Promise<number>((resolve) => child.on('exit', () => {
+      resolve(Date.now());
+    }));
+    try {
+      const socket = await new Promise<Socket>((resolve) => server.once('connection', resolve));
+      const heard: HelperToWorker[] = [];
+      readMessages(socket, HelperToWorkerSchema, (m) => heard.push(m), () => undefined);
+      await expect.poll(() => heard.some((m) => m.type === 'hello'), { timeout: 5000 }).toBe(true);
+      writeMessage(socket, {
+        type: 'flash',
+        request: { imagePath: at('big.fkimg'), kind: 'signed', trustedKeys: [publicKeyBase64(publicKeyOf(key))], targets: [{ device: target.device, raw: target.device, description: 'zram' }], skipZeroBlocks: false, eject: false, appSshPublicKey: null },
+      });
+      await expect.poll(() => heard.some((m) => m.type === 'target' && m.update.state === 'writing' && m.update.bytesDone > 0), { timeout: 10_000, interval: 20 }).toBe(true);
+      const silentSince = Date.now();
+      // From now on the "worker" says nothing, yet keeps the socket open.
+      const exitAt = await exited;
+      expect(exitAt - silentSince).toBeLessThan(5000);
+      socket.destroy();
+    } finally {
+      child.kill('SIGKILL');
+      server.close();
+      await throttle.release();
+    }
+    expect(head(target.device).equals(Buffer.alloc(mib))).toBe(true);
+  });
+
+  it('kill -9 of the job worker: its helper is gone within 5 s and the drive is left zeroed (incomplete)', async () => {
+    const target = zram(192 * mib);
+    const throttle = throttleWrites(target.device, 8 * mib);
+    try {
+      const started = await dispatch(services.handlers, 'flash.start', { imagePath: at('big.fkimg'), targets: [{ device: target.device, expectSizeBytes: target.sizeBytes }], eject: false });
+      if (!started.ok) throw new Error(started.error.message);
+      const { jobId } = started.value as ResponseOf<'flash.start'>;
+      await expect
+        .poll(() => events.some((e) => e.jobId === jobId && e.type === 'progress' && e.progress.targets?.[0]?.state === 'writing' && e.progress.targets[0].bytesDone > 0), { timeout: 20_000, interval: 20 })
+        .toBe(true);
+      const helperLine = events.find((e) => e.jobId === jobId && e.type === 'log' && e.message.startsWith('Flash helper started'));
+      const helperPid = Number(/pid (\d+)/.exec(helperLine?.type === 'log' ? helperLine.message : '')?.[1]);
+      expect(alive(helperPid)).toBe(true);
+      const workerPid = services.jobs.workerPid(jobId);
+      if (workerPid === undefined) throw new Error('no worker');
+      const killedAt = Date.now();
+      process.kill(workerPid, 'SIGKILL');
+      await expect.poll(() => alive(helperPid), { timeout: 5000, interval: 20 }).toBe(false);
+      expect(Date.now() - killedAt).toBeLessThan(5000);
+      const record = await services.jobs.whenFinished(jobId);
+      expect(record.state).toBe('failed');
+      expect(record.error?.code).toBe('WORKER_DIED');
+    } finally {
+      await throttle.release();
+    }
+    expect(head(target.device).equals(Buffer.alloc(mib))).toBe(true);
+  });
+});
