@@ -42,6 +42,7 @@ export function describeImage(manifest: ImageManifest): string {
     `${manifest.product} ${manifest.version} (sequence ${manifest.sequence}) for ${manifest.boards.join(', ')}`,
     `  issued ${manifest.issued_at}, expires ${manifest.expires_at}`,
     `  disk image ${formatBytes(p.raw_size)}, ${formatBytes(mappedBytes(manifest.block_map))} mapped in ${manifest.block_map.ranges.length} ranges; stored ${p.compression} ${formatBytes(p.compressed_size)}`,
+    `  first boot: ${manifest.first_boot === undefined ? 'none declared' : `${manifest.first_boot.kind} (user ${manifest.first_boot.user})`}`,
     `  partitions (${manifest.layout.table}):`,
     ...manifest.layout.partitions.map((part) => `    ${String(part.index).padStart(3)}  ${part.role.padEnd(8)} start ${formatBytes(part.start).padStart(9)}  size ${formatBytes(part.size).padStart(9)}  type ${part.type}${part.label === undefined ? '' : `  "${part.label}"`}`),
   ];
@@ -68,11 +69,13 @@ export function addImageCommands(program: Command, io: CliIo, json: () => boolea
     .requiredOption('--boards <list>', `boards it runs on: ${BoardSchema.options.join(',')}`, parseBoards)
     .option('--expires-days <n>', 'days until the image is refused', parseCount, 180)
     .addOption(new Option('--compression <kind>', 'payload compression').choices(['zstd', 'gz', 'none']).default('zstd'))
+    .addOption(new Option('--first-boot <kind>', 'how the image customises itself on first boot, so a flash writes the matching files').choices(['cloud-init', 'firstrun']))
+    .option('--first-boot-user <name>', 'the login user the SSH keys are authorised for (with --first-boot)', 'pi')
     .requiredOption('--key <secret>', `minisign secret key (a password-protected one takes its password from $${keyPasswordVariable})`)
-    .action(async (raw: string, opts: { out: string; product: string; imageVersion: string; sequence: number; boards: Board[]; expiresDays: number; key: string; compression: 'zstd' | 'gz' | 'none' }) => {
+    .action(async (raw: string, opts: { out: string; product: string; imageVersion: string; sequence: number; boards: Board[]; expiresDays: number; key: string; compression: 'zstd' | 'gz' | 'none'; firstBoot?: 'cloud-init' | 'firstrun'; firstBootUser: string }) => {
       if (opts.expiresDays < 1) throw new FieldkitError(appError('BAD_REQUEST', '--expires-days must be at least 1.', 'Give how many days technicians may flash this image.', 'expires-days'));
       const key = await readSecretKey(opts.key, process.env[keyPasswordVariable]);
-      const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key, compression: opts.compression });
+      const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key, compression: opts.compression, ...(opts.firstBoot === undefined ? {} : { firstBoot: { kind: opts.firstBoot, user: opts.firstBootUser } }) });
       print({ file: packed.file, manifest: packed.manifest }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}`);
     });
 

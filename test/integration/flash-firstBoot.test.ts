@@ -18,7 +18,9 @@ import { FlashIdentitySchema } from '../../shared/flash.ts';
 import type { ImageManifest, PartitionLayout } from '../../shared/image.ts';
 import { expectFsckClean, mdir, mtype } from '../support/fatTools.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { runCliProcess } from '../support/runCliProcess.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
+import { readUnverifiedManifest } from '../../electron/flash/verifyImage.ts';
 
 const dir = makeTempDir('fieldkit-firstboot-');
 const at = (name: string): string => path.join(dir.path, name);
@@ -154,6 +156,34 @@ describe('applyFirstBoot on the A/B test image', () => {
     // The read-back came from the drive: drop the cache again and compare once more.
     execFileSync('blockdev', ['--flushbufs', zram.device]);
     expect(mtype(zram.device, files.offset, 'meta-data').toString()).toBe('instance-id: "pi-0042"\n');
+  });
+});
+
+describe('fieldkit image pack --first-boot', () => {
+  it('records the customisation in the signed manifest, and a flash applies it from there', async () => {
+    expect((await runCliProcess(['keygen', '--out', at('keys')])).code).toBe(0);
+    const common = ['--product', 'demo-os', '--image-version', '3.0.0', '--sequence', '9', '--boards', 'pi5', '--compression', 'none', '--key', at('keys/fieldkit.key')];
+    const pack = await runCliProcess(['image', 'pack', at('mbr.img'), '--out', at('firstrun.fkimg'), '--first-boot', 'firstrun', '--first-boot-user', 'fieldtech', ...common]);
+    expect(pack.stderr).toBe('');
+    expect(pack.code).toBe(0);
+    expect(pack.stdout).toContain('first boot: firstrun (user fieldtech)');
+    const { manifest } = await readUnverifiedManifest(at('firstrun.fkimg'));
+    expect(manifest.first_boot).toEqual({ kind: 'firstrun', user: 'fieldtech' });
+    expect(firstBootKind(manifest)).toBe('firstrun');
+    const device = at('from-manifest.img');
+    copyFileSync(at('mbr.img'), device);
+    const files = await applyFirstBoot({ device, layout: manifest.layout, customisation: firstBootKind(manifest), user: manifest.first_boot?.user, identity, appSshPublicKey: appKey });
+    expect(files.map((f) => f.name)).toContain('firstrun.sh');
+    expect(mtype(device, bootPartition(manifest.layout, device).start, 'firstrun.sh').toString()).toContain("FK_USER='fieldtech'");
+
+    const plain = await runCliProcess(['--json', 'image', 'pack', at('gpt.img'), '--out', at('plain.fkimg'), ...common]);
+    expect(plain.code).toBe(0);
+    expect((JSON.parse(plain.stdout) as { manifest: Record<string, unknown> }).manifest).not.toHaveProperty('first_boot');
+    const badUser = await runCliProcess(['image', 'pack', at('gpt.img'), '--out', at('bad.fkimg'), '--first-boot', 'cloud-init', '--first-boot-user', 'Root User', ...common]);
+    expect(badUser.code).toBe(1);
+    expect(badUser.stderr).toContain('first_boot.user a Linux user name');
+    const badKind = await runCliProcess(['image', 'pack', at('gpt.img'), '--out', at('bad.fkimg'), '--first-boot', 'ignition', ...common]);
+    expect(badKind.code).toBe(2);
   });
 });
 
