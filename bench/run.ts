@@ -8,7 +8,8 @@
  * - agent ingest over HTTP with durable acks vs raw node:sqlite inserts (bench/agentIngest.ts).
  * - courier pull over SSH on loopback vs `ssh … cat` of the same records (bench/courierPull.ts).
  * - courier forward into a local ClickHouse vs clickhouse-client inserting the same rows (bench/courierForward.ts).
- * - flash write + read-back of a signed 512 MiB image to zram vs `dd oflag=direct` + `cmp` (bench/flashWrite.ts).
+ * - flash write + read-back to zram (bench/flashWrite.ts): a raw image vs `dd oflag=direct` + `dd iflag=direct | sha256sum`,
+ *   a zstd image vs `zstd -dc | dd` + the same read-back, and a 25%-mapped image vs a fully mapped one.
  *
  * Each bench is a module exporting one async function; they run in turn.
  */
