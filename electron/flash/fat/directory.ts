@@ -31,6 +31,8 @@ export type ParsedDirectory = {
   free: boolean[];
   /** Every short name in use (latin1 keys of the 11 bytes), volume label included. */
   shortNames: Set<string>;
+  /** The first end-of-directory (0x00) slot, or the slot count when there is none. */
+  end: number;
 };
 
 type PendingLongName = { checksum: number; next: number; parts: string[]; slots: number[] };
@@ -52,11 +54,13 @@ export function parseDirectory(bytes: Buffer, isFat32: boolean): ParsedDirectory
   const free: boolean[] = [];
   const shortNames = new Set<string>();
   let ended = false;
+  let end = count;
   let pending: PendingLongName | null = null;
   for (let i = 0; i < count; i++) {
     const slot = bytes.subarray(i * slotBytes, (i + 1) * slotBytes);
     const first = slot.readUInt8(0);
     if (ended || first === 0) {
+      if (!ended) end = i;
       ended = true;
       free.push(true);
       continue;
@@ -97,7 +101,7 @@ export function parseDirectory(bytes: Buffer, isFat32: boolean): ParsedDirectory
       slots: [...(longName?.slots ?? []), i],
     });
   }
-  return { entries, free, shortNames };
+  return { entries, free, shortNames, end };
 }
 
 /** DOS date and time words for `when` (local time, as FAT keeps it). */

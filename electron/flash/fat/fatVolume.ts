@@ -242,6 +242,10 @@ export class FatVolume {
     }
     const newSlots = [...longSlots, shortEntry({ short, caseFlags, firstCluster: dataClusters[0] ?? 0, size: data.length, when })];
     newSlots.forEach((slot, i) => writes.set(at + i, slot));
+    // Past the end marker, slots may hold stale bytes (everything after a 0x00 is free);
+    // keep the directory ending right after the new entry so none of them comes back to life.
+    const after = at + newSlots.length;
+    if (after >= dir.end && after < root.bytes.length / slotBytes && root.bytes[after * slotBytes] !== 0) writes.set(after, Buffer.alloc(slotBytes));
     for (const [slot, bytes] of [...writes.entries()].sort((a, b) => a[0] - b[0])) await this.io.write(slotOffset(slot), bytes);
     // 5. The old chain, less what the new file reused, back to free.
     const reused = new Set([...dataClusters, ...dirClusters]);

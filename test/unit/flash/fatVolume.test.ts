@@ -185,6 +185,27 @@ describe('FAT directories', () => {
     expect((notFat as Error).message).toBe('/dev/sdz1 does not hold a FAT filesystem: the boot sector does not start with a jump instruction.');
   });
 
+  it('keeps stale slots past the end-of-directory marker dead when writing there', async () => {
+    const image = join(dir.path, 'stale.img');
+    makeFatImage(image, { type: 16, sizeMiB: 16 });
+    mcopy(image, 0, 'KEEP.TXT', Buffer.from('keep\n'), dir.path);
+    const rootOffset = await withVolume(image, 0, (volume) => Promise.resolve(volume.geometry.rootDirOffset));
+    // A stale, empty file entry two slots past the end marker, as a sloppy writer might leave.
+    const { openSync, writeSync, closeSync } = await import('node:fs');
+    const fd = openSync(image, 'r+');
+    const stale = Buffer.alloc(32);
+    stale.write('GHOST   TXT', 0, 'latin1');
+    stale.writeUInt8(0x20, 11);
+    writeSync(fd, stale, 0, 32, rootOffset + 2 * 32);
+    closeSync(fd);
+    expect(mdir(image, 0)).not.toMatch(/GHOST/i);
+    await withVolume(image, 0, (volume) => volume.writeFile('NEW.TXT', Buffer.from('new\n')));
+    expectFsckClean(image, 0, 16 << 20, dir.path);
+    const listing = mdir(image, 0);
+    expect(listing).toMatch(/^NEW\s+TXT/m);
+    expect(listing).not.toMatch(/GHOST/i);
+  });
+
   it('works on an image held in memory', async () => {
     const image = join(dir.path, 'memory.img');
     makeFatImage(image, { type: 16, sizeMiB: 16 });
