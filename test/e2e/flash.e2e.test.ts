@@ -20,6 +20,7 @@ import { FlashResultSchema } from '../../shared/flash.ts';
 import type { ImageManifest } from '../../shared/image.ts';
 import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
 import { fsckFat, mtype } from '../support/fatTools.ts';
+import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
 
@@ -147,7 +148,6 @@ describe('Flash screen in Chromium', () => {
       expect.stringContaining('Flashed and verified'),
     ]);
     for (const drive of [a, b]) expect(await target(drive.device).getByTestId('flash-verdict').textContent()).toContain('Flashed and verified');
-    await page.getByRole('button', { name: 'Hide', exact: true }).click();
     await page.evaluate(`document.querySelector('[data-testid="flash-progress"]').parentElement.scrollIntoView({ block: 'start' })`);
     await page.screenshot({ path: app.shot('flash-result.png') });
 
@@ -181,6 +181,35 @@ describe('Flash screen in Chromium', () => {
       expect(written).toContain(sshKey);
     }
   }, 120_000);
+
+  it('shows each drive\'s phase, rate and time left while it writes, and a cancel leaves it "incomplete — do not use"', async () => {
+    await page.getByRole('button', { name: 'Flash more drives with this image' }).click();
+    const slow = createZram(128 * mib);
+    drives.push(slow);
+    const throttle = throttleWrites(slow.device, 2 * mib);
+    try {
+      await choice(slow.device).waitFor({ timeout: 5000 });
+      await choice(slow.device).click();
+      await page.getByRole('button', { name: 'Flash 1 drive…' }).click();
+      const dialog = page.getByTestId('confirm-flash-dialog');
+      await dialog.getByTestId('confirm-tick').click();
+      await dialog.getByRole('button', { name: 'Erase and flash 1 drive' }).click();
+      const row = target(slow.device);
+      await page.locator(`[data-testid="flash-target"][data-device="${slow.device}"][data-state="writing"]`).waitFor({ timeout: 20_000 });
+      await expect.poll(() => row.textContent(), { timeout: 10_000 }).toMatch(/writing.*MB of .*MB\/s.*left/);
+      expect(Number(await row.getByRole('progressbar').getAttribute('aria-valuenow'))).toBeGreaterThanOrEqual(0);
+      await page.evaluate(`document.querySelector('[data-testid="flash-progress"]').parentElement.scrollIntoView({ block: 'start' })`);
+      await page.screenshot({ path: app.shot('flash-progress.png') });
+      await page.getByRole('button', { name: 'Cancel the flash' }).click();
+      await page.locator('[data-testid="flash-progress"][data-state="cancelled"]').waitFor({ timeout: 20_000 });
+      await expect.poll(() => row.getAttribute('data-state')).toBe('incomplete');
+      expect(await row.getByTestId('flash-verdict').textContent()).toContain('incomplete — do not use');
+      expect(await row.locator('[data-error-code]').getAttribute('data-error-code')).toBe('CANCELLED');
+      await page.screenshot({ path: app.shot('flash-cancelled.png') });
+    } finally {
+      await throttle.release();
+    }
+  }, 60_000);
 
   it('raised no page errors', () => {
     expect(app.pageErrors).toEqual([]);

@@ -190,7 +190,7 @@ export function FlashPanel() {
       {running !== null && (
         <div className="flash-step">
           <h3 className="step-title">
-            <span className="step-number">✓</span> {job?.state === 'running' || job === null ? 'Flashing' : 'Result'}
+            <span className="step-number">4</span> {job?.state === 'running' || job === null ? 'Flashing' : 'Result'}
           </h3>
           <FlashProgress job={job} picked={running.picked} onAgain={() => { reset(true); }} onNewImage={() => { reset(false); }} />
         </div>

@@ -32,7 +32,7 @@ export function FlashProgress({ job, picked, onAgain, onNewImage }: { job: JobVi
       {job !== null && job.state === 'failed' && job.error !== null && <ErrorNotice error={job.error} announce />}
       {job !== null && job.state === 'cancelled' && (
         <p className="flash-cancelled" role="status">
-          Cancelled{job.cancelReason === null ? '' : `: ${job.cancelReason}`}. A drive that was being written is marked incomplete — do not use it until it is flashed again.
+          The flash was cancelled{job.cancelReason === null ? '' : ` (${job.cancelReason})`}. A drive that was being written is marked incomplete — do not use it until it is flashed again.
         </p>
       )}
       {result !== null && result.warnings.length > 0 && (
