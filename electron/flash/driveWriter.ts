@@ -23,6 +23,13 @@ export const writeBlockBytes = 4 << 20;
 const alignment = 4096;
 /** Zeroed on failure: holds the MBR / protective MBR + GPT header the Pi firmware boots from. */
 const markBytes = 1 << 20;
+/**
+ * A single 4 MiB write or read that has not returned after this long means the drive stopped
+ * answering. Healthy SD cards pause for garbage collection, but for a second or two, not a minute.
+ */
+export const defaultStallTimeoutMs = 60_000;
+/** How long a failed flash waits for a still-pending device operation before leaving the drive unmarked. */
+const settleMs = 2_000;
 
 export const incompleteLabel = 'incomplete — do not use';
 
@@ -30,6 +37,15 @@ export type WriteProgress = { phase: 'writing' | 'verifying'; bytesDone: number;
 
 /** A range of the device that was written, with the SHA-256 its bytes must read back as. */
 export type WrittenRange = { offset: number; length: number; sha256: string };
+
+export type DriveOpenOptions = {
+  /** false: buffered writes + fsync + `blockdev --flushbufs` even where O_DIRECT works (bench/flashWrite.ts measures both). */
+  directIo?: boolean;
+  /** Cancels the flash even while a device operation is stuck. */
+  signal?: AbortSignal;
+  /** Default defaultStallTimeoutMs. */
+  stallTimeoutMs?: number;
+};
 
 export function refuse(message: string, hint: string, code: AppError['code'] = 'BAD_REQUEST'): FieldkitError {
   return new FieldkitError(appError(code, message, hint));
@@ -124,8 +140,16 @@ export class DriveWriter {
   private readonly writer: FileHandle;
   private readonly direct: FileHandle | null;
   private reader: FileHandle | null;
+  private readonly signal: AbortSignal | undefined;
+  private readonly stallTimeoutMs: number;
+  /** Device operations that have not returned yet (one, unless the drive got stuck and we moved on). */
+  private readonly pending = new Set<Promise<unknown>>();
+  /** A pending operation outlasted settleMs once: later cleanup steps do not wait again. */
+  private stuck = false;
 
-  private constructor(device: string, size: number, isBlock: boolean, writer: FileHandle, direct: FileHandle | null, reader: FileHandle | null, block: Buffer) {
+  private constructor(device: string, size: number, isBlock: boolean, writer: FileHandle, direct: FileHandle | null, reader: FileHandle | null, block: Buffer, options: DriveOpenOptions) {
+    this.signal = options.signal;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? defaultStallTimeoutMs;
     this.device = device;
     this.size = size;
     this.isBlock = isBlock;
@@ -144,7 +168,7 @@ export class DriveWriter {
    * missing or not ours to write. `directIo: false` forces buffered writes + fsync +
    * `blockdev --flushbufs` (bench/flashWrite.ts measures both).
    */
-  static async open(device: string, size: number, directIo = true): Promise<DriveWriter> {
+  static async open(device: string, size: number, options: DriveOpenOptions = {}): Promise<DriveWriter> {
     // O_EXCL on a block device: the kernel refuses (EBUSY) while a partition is mounted or
     // another O_EXCL holder has it, so we never write under a mounted filesystem.
     const isBlock = (await stat(device).catch((cause: unknown) => {
@@ -164,7 +188,7 @@ export class DriveWriter {
       // flushbufs 485 MB/s (an earlier build: 223 vs 162). Where the device refuses O_DIRECT
       // (EINVAL on the probe) or on other platforms: buffered writes + fsync, then
       // `blockdev --flushbufs` before the read-back.
-      if (isBlock && process.platform === 'linux' && directIo) {
+      if (isBlock && process.platform === 'linux' && options.directIo !== false) {
         reader = await open(device, constants.O_RDONLY | constants.O_DIRECT).catch(() => null);
         if (reader !== null) {
           buffer = await alignedBuffer(reader, writeBlockBytes);
@@ -182,7 +206,57 @@ export class DriveWriter {
       await writer.close().catch(() => undefined);
       throw openFailure(device, error);
     }
-    return new DriveWriter(device, size, isBlock, writer, direct, reader, buffer ?? Buffer.allocUnsafeSlow(writeBlockBytes));
+    return new DriveWriter(device, size, isBlock, writer, direct, reader, buffer ?? Buffer.allocUnsafeSlow(writeBlockBytes), options);
+  }
+
+  /**
+   * Awaits a device operation, but gives up on it when the flash is cancelled or the drive
+   * stops answering: a pulled USB reader can leave a write blocked in the kernel, and neither
+   * cancel nor the result may wait for it. The operation keeps its libuv thread until the
+   * kernel lets go; `pending` remembers it so the cleanup does not queue behind it.
+   */
+  private async guard<T>(operation: Promise<T>, offset: number, doing: DriveIoError['doing'], stallTimer = true): Promise<T> {
+    const tracked = operation.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+    tracked.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const giveUp = new Promise<never>((_resolve, reject) => {
+      if (stallTimer) {
+        timer = setTimeout(() => {
+          reject(new DriveIoError(Object.assign(new Error(`no answer for ${Math.round(this.stallTimeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }), offset, doing));
+        }, this.stallTimeoutMs);
+      }
+      onAbort = () => {
+        reject(new Cancelled());
+      };
+      if (this.signal?.aborted === true) onAbort();
+      else this.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([tracked, giveUp]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) this.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** False when a device operation is still blocked after a short wait: the drive is not answering. */
+  private async settled(): Promise<boolean> {
+    if (this.pending.size === 0) return true;
+    if (this.stuck) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      Promise.allSettled([...this.pending]).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => {
+          resolve(true);
+        }, settleMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.stuck = late;
+    return !late;
   }
 
   /** Writes `bytes` at device `offset`: O_DIRECT when offset and length align, buffered for a ragged tail. */
@@ -192,12 +266,13 @@ export class DriveWriter {
     let done = 0;
     try {
       while (done < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, offset + done);
+        const { bytesWritten } = await this.guard(handle.write(bytes, done, bytes.length - done, offset + done), offset + done, 'writing');
         // A block device past its end takes nothing rather than failing on some kernels.
         if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
         done += bytesWritten;
       }
     } catch (error) {
+      if (error instanceof DriveIoError || error instanceof Cancelled) throw error;
       throw new DriveIoError(error, offset + done, 'writing');
     }
     this.bytesWritten += bytes.length;
@@ -206,18 +281,21 @@ export class DriveWriter {
   /** Everything written reaches the device before the read-back reads it. */
   async flush(): Promise<void> {
     try {
-      await this.writer.sync();
-      if (this.direct !== null) await this.direct.sync();
+      // Buffered writes are only now pushed to the card, which may take long: no stall timer then.
+      await this.guard(this.writer.sync(), this.bytesWritten, 'flushing', this.direct !== null);
+      if (this.direct !== null) await this.guard(this.direct.sync(), this.bytesWritten, 'flushing');
       // Without O_DIRECT the read-back would be served from the page cache we just filled;
       // Node has no posix_fadvise, so drop the device's buffers (needs root, as writing does).
       if (this.reader === null && this.isBlock) await run('blockdev', ['--flushbufs', this.device]);
     } catch (error) {
+      if (error instanceof DriveIoError || error instanceof Cancelled) throw error;
       throw new DriveIoError(error, this.bytesWritten, 'flushing');
     }
   }
 
   /** Reads each range back in aligned blocks and compares its SHA-256; throws on the first difference. */
-  async readBack(ranges: readonly WrittenRange[], total: number, signal: AbortSignal | undefined, emit: (p: WriteProgress) => void): Promise<number> {
+  async readBack(ranges: readonly WrittenRange[], total: number, emit: (p: WriteProgress) => void): Promise<number> {
+    const { signal } = this;
     const { block, device } = this;
     this.reader ??= await open(device, constants.O_RDONLY);
     const reader = this.reader;
@@ -233,8 +311,9 @@ export class DriveWriter {
         const want = Math.min(writeBlockBytes, Math.ceil((end - at) / alignment) * alignment);
         let bytesRead: number;
         try {
-          ({ bytesRead } = await reader.read(block, 0, want, at));
+          ({ bytesRead } = await this.guard(reader.read(block, 0, want, at), at, 'reading back'));
         } catch (error) {
+          if (error instanceof DriveIoError || error instanceof Cancelled) throw error;
           throw new DriveIoError(error, at, 'reading back');
         }
         if (bytesRead === 0) {
@@ -255,15 +334,15 @@ export class DriveWriter {
   }
 
   /** The AppError a failure during writing ends with; the drive is named in every one. */
-  async failure(error: unknown, signal: AbortSignal | undefined): Promise<AppError> {
-    const { device } = this;
+  async failure(error: unknown): Promise<AppError> {
+    const { device, signal } = this;
     if (error instanceof Cancelled || signal?.aborted === true) {
       return appError('CANCELLED', `The flash of ${device} was cancelled after ${this.bytesWritten} bytes; the drive is ${incompleteLabel}.`, 'Flash it again before using it.');
     }
     if (isFieldkitError(error)) return error.appError;
     if (error instanceof DriveIoError) {
       const where = `while ${error.doing} at ${formatBytes(error.offset)}`;
-      if (await driveWentAway(device, this.size)) {
+      if (error.errno === 'ETIMEDOUT' || (await driveWentAway(device, this.size))) {
         return appError('UNAVAILABLE', `${device} was removed or stopped responding ${where} (${error.errno}) — reinsert it and flash again.`, `The drive is ${incompleteLabel}. Reinsert it, keep it in until the flash says done, and flash it again.`);
       }
       if (error.errno === 'ENOSPC') {
@@ -281,6 +360,8 @@ export class DriveWriter {
    * written, must not survive a failed flash. Best effort: a drive that went away cannot be marked.
    */
   async markIncomplete(): Promise<void> {
+    // A drive still sitting on an earlier write would only queue this one behind it.
+    if (!(await this.settled())) return;
     try {
       const zeros = Buffer.alloc(markBytes);
       let done = 0;
@@ -297,9 +378,15 @@ export class DriveWriter {
   }
 
   async close(): Promise<void> {
-    await this.direct?.close().catch(() => undefined);
-    await this.reader?.close().catch(() => undefined);
-    await this.writer.close().catch(() => undefined);
+    const closeAll = async (): Promise<void> => {
+      await this.direct?.close().catch(() => undefined);
+      await this.reader?.close().catch(() => undefined);
+      await this.writer.close().catch(() => undefined);
+    };
+    // FileHandle.close waits for pending operations: a stuck drive's handles close whenever
+    // the kernel lets go of it, without holding up the result.
+    if (await this.settled()) await closeAll();
+    else void Promise.allSettled([...this.pending]).then(closeAll);
   }
 }
 

@@ -40,6 +40,8 @@ export type WritePlainImageOptions = {
   onProgress?: (progress: WriteProgress) => void;
   /** false: buffered writes + fsync + `blockdev --flushbufs` even where O_DIRECT works. */
   directIo?: boolean;
+  /** A device operation without an answer for this long fails the flash as "stopped responding" (default 60 s). */
+  stallTimeoutMs?: number;
   /** TEST ONLY: runs after the flush, before the read-back (see writeImageToDrive). */
   beforeReadBack?: () => Promise<void>;
 };
@@ -269,7 +271,7 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
     throw refuse(`${device} holds ${size} bytes, less than the ${info.rawBytes} bytes of ${name}.`, 'Use a larger drive.');
   }
 
-  const drive = await DriveWriter.open(device, size, options.directIo !== false);
+  const drive = await DriveWriter.open(device, size, { directIo: options.directIo, signal: options.signal, stallTimeoutMs: options.stallTimeoutMs });
   try {
     const emit = (progress: WriteProgress): void => options.onProgress?.(progress);
     const whole = createHash('sha256');
@@ -333,10 +335,10 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
       await drive.flush();
       if (options.beforeReadBack !== undefined) await options.beforeReadBack();
       const written = recorder.ranges.reduce((sum, r) => sum + r.length, 0);
-      const bytesVerified = await drive.readBack(recorder.ranges, written, options.signal, emit);
+      const bytesVerified = await drive.readBack(recorder.ranges, written, emit);
       return { status: 'success', device, manifest: null, rawBytes: rawSeen, imageSha256: whole.digest('hex'), bytesWritten: drive.bytesWritten, bytesVerified, directIo: drive.directIo };
     } catch (error) {
-      const failure = await drive.failure(error, options.signal);
+      const failure = await drive.failure(error);
       await drive.markIncomplete();
       return { status: 'incomplete', label: incompleteLabel, device, error: failure, bytesWritten: drive.bytesWritten, directIo: drive.directIo };
     }

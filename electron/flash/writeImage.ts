@@ -32,6 +32,8 @@ export type WriteImageOptions = {
   now?: Date;
   /** false: buffered writes + fsync + `blockdev --flushbufs` even where O_DIRECT works (bench/flashWrite.ts measures both). */
   directIo?: boolean;
+  /** A device operation without an answer for this long fails the flash as "stopped responding" (default 60 s). */
+  stallTimeoutMs?: number;
   /**
    * TEST ONLY: runs after the write is flushed and before the read-back, so a test can
    * corrupt the device in between and prove the read-back catches it. Production callers
@@ -96,7 +98,7 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
     throw refuse(`${name} is shorter than its disk image member: truncated.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
   }
 
-  const drive = await DriveWriter.open(device, size, options.directIo !== false);
+  const drive = await DriveWriter.open(device, size, { directIo: options.directIo, signal: options.signal, stallTimeoutMs: options.stallTimeoutMs });
   try {
     const { block } = drive;
     const ranges = manifest.block_map.ranges;
@@ -165,10 +167,10 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
       }
       await drive.flush();
       if (options.beforeReadBack !== undefined) await options.beforeReadBack();
-      const bytesVerified = await drive.readBack(ranges, total, options.signal, emit);
+      const bytesVerified = await drive.readBack(ranges, total, emit);
       return { status: 'success', device, manifest, rawBytes: rawSeen, imageSha256: null, bytesWritten: drive.bytesWritten, bytesVerified, directIo: drive.directIo };
     } catch (error) {
-      const failure = await drive.failure(error, options.signal);
+      const failure = await drive.failure(error);
       await drive.markIncomplete();
       return { status: 'incomplete', label: incompleteLabel, device, error: failure, bytesWritten: drive.bytesWritten, directIo: drive.directIo };
     }

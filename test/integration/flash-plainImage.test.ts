@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
 import { inspectPlainImage, writePlainImageToDrive, type PlainWriteResult } from '../../electron/flash/plainImage.ts';
 import { isFieldkitError, type AppError } from '../../shared/errors.ts';
-import { createLoop, type LoopDevice } from '../support/loopDevice.ts';
+import { createFreezableLoop, createLoop, type FreezableLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
 
@@ -22,6 +22,7 @@ const at = (name: string): string => path.join(dir.path, name);
 const marker = Buffer.from('FIELDKIT-PREVIOUS-CONTENT-MARKER');
 const devices: ZramDevice[] = [];
 const loops: LoopDevice[] = [];
+const freezables: FreezableLoop[] = [];
 let rawSha256 = '';
 /** Bytes of raw.img in 1 MiB blocks that are not all zero: what a zero-skipping write must write. */
 let nonZeroBytes = 0;
@@ -89,6 +90,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  for (const loop of freezables) await loop.remove();
   for (const loop of loops) loop.detach();
   for (const device of devices) await device.remove();
   dir.remove();
@@ -244,5 +246,57 @@ describe('writePlainImageToDrive', () => {
     truncateSync(loop.backing, 96 * mib);
     execFileSync('losetup', ['--set-capacity', loop.device]);
     expect(readDevice(loop.device, 0, 16).length).toBe(16);
+  });
+
+  it('a drive that stops answering mid-write fails after the stall timeout, naming the drive', async () => {
+    const loop = createFreezableLoop(dir.path, 96 * mib);
+    freezables.push(loop);
+    const started = performance.now();
+    try {
+      const result = await writePlainImageToDrive({
+        imagePath: at('raw.img'),
+        device: loop.device,
+        skipZeroBlocks: false,
+        stallTimeoutMs: 1500,
+        onProgress: (p) => {
+          if (p.phase === 'writing' && p.bytesDone >= 12 * mib) loop.freeze();
+        },
+      });
+      const error = incomplete(result);
+      expect(error.code).toBe('UNAVAILABLE');
+      expect(error.message).toMatch(new RegExp(`^${loop.device} was removed or stopped responding while writing at \\d+\\.\\d MB \\(ETIMEDOUT\\) — reinsert it and flash again\\.$`));
+      expect(performance.now() - started).toBeLessThan(15_000);
+    } finally {
+      loop.thaw();
+    }
+  });
+
+  it('cancel ends a flash whose drive stopped answering, without waiting for the drive', async () => {
+    const loop = createFreezableLoop(dir.path, 96 * mib);
+    freezables.push(loop);
+    const controller = new AbortController();
+    let cancelledAt = 0;
+    try {
+      const result = await writePlainImageToDrive({
+        imagePath: at('raw.img'),
+        device: loop.device,
+        skipZeroBlocks: false,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (cancelledAt === 0 && p.phase === 'writing' && p.bytesDone >= 12 * mib) {
+            loop.freeze();
+            cancelledAt = performance.now() + 500;
+            setTimeout(() => {
+              controller.abort();
+            }, 500);
+          }
+        },
+      });
+      expect(incomplete(result).code).toBe('CANCELLED');
+      // The default stall timeout is a minute; cancel did not wait for it, nor for the drive.
+      expect(performance.now() - cancelledAt).toBeLessThan(8_000);
+    } finally {
+      loop.thaw();
+    }
   });
 });
