@@ -224,6 +224,12 @@ export async function applyFirstBoot(options: ApplyFirstBootOptions): Promise<Fi
   try {
     const volume = await FatVolume.open(writer.io, where);
     files = await firstBootFiles({ customisation: options.customisation, identity: options.identity, appSshPublicKey: options.appSshPublicKey, user: options.user ?? 'pi' }, (name) => volume.readFile(name));
+    const shortfall = await volume.shortfallFor(files.map((f) => ({ name: f.name, bytes: f.content.length })));
+    if (shortfall > 0) {
+      throw new FieldkitError(
+        appError('IO_ERROR', `Disk full: the first-boot files need ${shortfall} more bytes than ${where.name} has free.`, 'Use an image whose boot partition has room (a few KiB), or remove files from it; nothing was written.'),
+      );
+    }
     const when = new Date();
     for (const file of files) {
       throwIfCancelled(signal, device);

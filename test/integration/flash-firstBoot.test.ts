@@ -11,6 +11,8 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
+import { openDevice } from '../../electron/flash/fat/blockIo.ts';
+import { FatVolume } from '../../electron/flash/fat/fatVolume.ts';
 import { applyFirstBoot, bootPartition, firstBootKind, firstrunHook, readDeviceLayout, type ApplyFirstBootOptions } from '../../electron/flash/firstBoot.ts';
 import { AgentConfigSchema } from '../../shared/agentConfig.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
@@ -222,6 +224,27 @@ describe('applyFirstBoot refusals', () => {
     const cancelled = await caught(applyFirstBoot({ device, layout, customisation: 'none', identity, appSshPublicKey: appKey, signal: controller.signal }));
     expect(isFieldkitError(cancelled) && cancelled.appError.code).toBe('CANCELLED');
     expect(createHash('sha256').update(readRange(device, 0, testImageSize)).digest('hex')).toBe(before);
+  });
+
+  it('refuses a boot partition too full for the files as a whole, writing none of them', async () => {
+    const device = at('full.img');
+    copyFileSync(at('gpt.img'), device);
+    const layout = await readDeviceLayout(device);
+    const boot = bootPartition(layout, device);
+    // Leave 4 KiB free: room for the first file or two, not for all of them.
+    const opened = await openDevice(device, 'write');
+    try {
+      const volume = await FatVolume.open(opened.io, { offset: boot.start, size: boot.size });
+      await volume.writeFile('filler.bin', Buffer.alloc((await volume.freeBytes()) - 4096, 0x5a));
+    } finally {
+      await opened.handle.close();
+    }
+    const before = createHash('sha256').update(readRange(device, 0, testImageSize)).digest('hex');
+    const full = await caught(applyFirstBoot({ device, layout, customisation: 'cloud-init', identity, appSshPublicKey: appKey }));
+    expect(isFieldkitError(full) && full.appError.code).toBe('IO_ERROR');
+    expect((full as Error).message).toMatch(/^Disk full: the first-boot files need \d+ more bytes than .*full\.img partition 2 has free\.$/);
+    expect(createHash('sha256').update(readRange(device, 0, testImageSize)).digest('hex')).toBe(before);
+    expectFsckClean(device, boot.start, boot.size, dir.path);
   });
 
   it('refuses a drive another program holds exclusively (a mounted partition does the same)', async () => {

@@ -134,6 +134,19 @@ export class FatVolume {
     return (await this.readFat()).freeClusters().length * this.geometry.clusterBytes;
   }
 
+  /**
+   * Whether `files` (created or replacing files of the same names) fit in the free clusters
+   * together: checked before a set of files is written, so a set is not left half-written
+   * for want of space. Returns the shortfall in bytes (0 when they fit).
+   */
+  async shortfallFor(files: readonly { name: string; bytes: number }[]): Promise<number> {
+    const fat = await this.readFat();
+    const { entries } = parseDirectory((await this.readRoot(fat)).bytes, this.geometry.type === 32);
+    const clusters = (bytes: number): number => Math.ceil(bytes / this.geometry.clusterBytes);
+    const needed = files.reduce((sum, f) => sum + clusters(f.bytes) - clusters(this.find(entries, f.name)?.size ?? 0), 0);
+    return Math.max(0, needed - fat.freeClusters().length) * this.geometry.clusterBytes;
+  }
+
   /** The contents of root-directory file `name` (any case), or null when there is none. */
   async readFile(name: string): Promise<Buffer | null> {
     const fat = await this.readFat();

@@ -3,8 +3,9 @@
  * at a partition-like offset, files put there by mcopy; after every write fsck.fat -n must
  * have nothing to say, mtype must read the exact bytes and mdir must show the long names.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -176,7 +177,6 @@ describe('FAT directories', () => {
   it('refuses to write over a folder, and refuses what is not FAT', async () => {
     const image = join(dir.path, 'dirs.img');
     makeFatImage(image, { type: 12, sizeMiB: 2 });
-    const { execFileSync } = await import('node:child_process');
     execFileSync('mmd', ['-i', image, '::overlays'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
     const folder = await withVolume(image, 0, (volume) => caught(volume.writeFile('OVERLAYS', Buffer.from('x'))));
     expect(isFieldkitError(folder) && folder.appError.code).toBe('CONFLICT');
@@ -191,7 +191,6 @@ describe('FAT directories', () => {
     mcopy(image, 0, 'KEEP.TXT', Buffer.from('keep\n'), dir.path);
     const rootOffset = await withVolume(image, 0, (volume) => Promise.resolve(volume.geometry.rootDirOffset));
     // A stale, empty file entry two slots past the end marker, as a sloppy writer might leave.
-    const { openSync, writeSync, closeSync } = await import('node:fs');
     const fd = openSync(image, 'r+');
     const stale = Buffer.alloc(32);
     stale.write('GHOST   TXT', 0, 'latin1');
@@ -213,7 +212,6 @@ describe('FAT directories', () => {
     const volume = await FatVolume.open(memoryBlockIo(bytes));
     await volume.writeFile('fieldkit-identity.json', Buffer.from('{}\n'));
     expect((await volume.readFile('fieldkit-identity.json'))?.toString()).toBe('{}\n');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(image, bytes);
     expectFsckClean(image, 0, bytes.length, dir.path);
     expect(mtype(image, 0, 'fieldkit-identity.json').toString()).toBe('{}\n');
