@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { z } from 'zod';
 import { AgentBundleManifestSchema, type AgentBundleManifest, type BundleFile } from '../../shared/agentBundle.ts';
 import { appError, fieldPath, FieldkitError } from '../../shared/errors.ts';
 import { readSmallFile, readTextFile, verifyBytes, type VerifiedSignature } from './minisign.ts';
@@ -20,6 +21,21 @@ export const manifestSignatureName = 'manifest.json.minisig';
 const manifestMaxBytes = 1 << 20;
 
 export type VerifiedBundle = { manifest: AgentBundleManifest; signature: VerifiedSignature; files: BundleFile[] };
+export type VerifiedBundleOf<M> = { manifest: M; signature: VerifiedSignature; files: BundleFile[] };
+
+/**
+ * What a signed manifest must be for one kind of bundle (the agent, a model): the same
+ * signature-then-every-file check serves all of them.
+ */
+export type ManifestKind<M extends { files: BundleFile[] }> = {
+  schema: z.ZodType<M>;
+  /** "an agent bundle manifest", for refusals. */
+  describe: string;
+  /** What builds such bundles, for hints. */
+  builder: string;
+};
+
+export const agentManifestKind: ManifestKind<AgentBundleManifest> = { schema: AgentBundleManifestSchema, describe: 'an agent bundle manifest', builder: 'build/bundle-agent.ts' };
 
 /** True for a folder holding manifest.json, or a tar whose first member is manifest.json. */
 export async function isSignedBundle(target: string): Promise<boolean> {
@@ -39,27 +55,32 @@ export async function isSignedBundle(target: string): Promise<boolean> {
 
 /** Verifies the bundle at `target` against `key`; throws VERIFICATION_FAILED naming what differs. */
 export async function verifySignedBundle(target: string, key: MinisignPublicKey): Promise<VerifiedBundle> {
-  const info = await stat(target);
-  return info.isDirectory() ? verifyFolder(target, key) : verifyArchive(target, key);
+  return verifySignedBundleOf(target, key, agentManifestKind);
 }
 
-function checkManifest(bytes: Buffer, sigText: string, key: MinisignPublicKey, where: string): { manifest: AgentBundleManifest; signature: VerifiedSignature } {
+/** verifySignedBundle for any kind of signed bundle (see ManifestKind). */
+export async function verifySignedBundleOf<M extends { files: BundleFile[] }>(target: string, key: MinisignPublicKey, kind: ManifestKind<M>): Promise<VerifiedBundleOf<M>> {
+  const info = await stat(target);
+  return info.isDirectory() ? verifyFolder(target, key, kind) : verifyArchive(target, key, kind);
+}
+
+function checkManifest<M extends { files: BundleFile[] }>(bytes: Buffer, sigText: string, key: MinisignPublicKey, where: string, kind: ManifestKind<M>): { manifest: M; signature: VerifiedSignature } {
   // The signature first: nothing in an unsigned manifest deserves to be parsed as instructions.
   const signature = verifyBytes(key, bytes, parseSignature(sigText), `${where} ${manifestName}`);
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw new FieldkitError(appError('BAD_REQUEST', `The signed ${manifestName} in ${where} is not JSON.`, 'The bundle was built wrongly; rebuild it with build/bundle-agent.ts.'));
+    throw new FieldkitError(appError('BAD_REQUEST', `The signed ${manifestName} in ${where} is not JSON.`, `The bundle was built wrongly; rebuild it with ${kind.builder}.`));
   }
-  const parsed = AgentBundleManifestSchema.safeParse(json);
+  const parsed = kind.schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new FieldkitError(
       appError(
         'BAD_REQUEST',
-        `The signed ${manifestName} in ${where} is not an agent bundle manifest: ${issue ? `${fieldPath(issue.path)}: ${issue.message}` : 'invalid'}.`,
-        'Use a bundle built by build/bundle-agent.ts, or a newer fieldkit if the bundle is newer than this app.',
+        `The signed ${manifestName} in ${where} is not ${kind.describe}: ${issue ? `${fieldPath(issue.path)}: ${issue.message}` : 'invalid'}.`,
+        `Use a bundle built by ${kind.builder}, or a newer fieldkit if the bundle is newer than this app.`,
       ),
     );
   }
@@ -95,7 +116,7 @@ async function sha256Of(file: string, start?: number, size?: number): Promise<st
   return hash.digest('hex');
 }
 
-async function verifyArchive(archive: string, key: MinisignPublicKey): Promise<VerifiedBundle> {
+async function verifyArchive<M extends { files: BundleFile[] }>(archive: string, key: MinisignPublicKey, kind: ManifestKind<M>): Promise<VerifiedBundleOf<M>> {
   const where = path.basename(archive);
   const members = await listUstar(archive, where);
   const [first, second] = members;
@@ -105,7 +126,7 @@ async function verifyArchive(archive: string, key: MinisignPublicKey): Promise<V
     );
   }
   if (first.size > manifestMaxBytes || second.size > manifestMaxBytes) throw new FieldkitError(appError('VERIFICATION_FAILED', `${where} has an oversized manifest.`, 'Do not use this archive.'));
-  const { manifest, signature } = checkManifest(await readUstarMember(archive, first), (await readUstarMember(archive, second)).toString('utf8'), key, where);
+  const { manifest, signature } = checkManifest(await readUstarMember(archive, first), (await readUstarMember(archive, second)).toString('utf8'), key, where, kind);
 
   const byPath = new Map<string, UstarMember>();
   const mismatches: Mismatch[] = [];
@@ -138,28 +159,28 @@ async function listFolder(root: string, dir = ''): Promise<{ path: string; kind:
   return found;
 }
 
-async function verifyFolder(folder: string, key: MinisignPublicKey): Promise<VerifiedBundle> {
+async function verifyFolder<M extends { files: BundleFile[] }>(folder: string, key: MinisignPublicKey, kind: ManifestKind<M>): Promise<VerifiedBundleOf<M>> {
   const where = folder;
   const manifestFile = path.join(folder, manifestName);
   const bytes = await readSmallFile(manifestFile, 'bundle manifest');
-  const { manifest, signature } = checkManifest(bytes, await readTextFile(path.join(folder, manifestSignatureName), 'manifest signature'), key, where);
+  const { manifest, signature } = checkManifest(bytes, await readTextFile(path.join(folder, manifestSignatureName), 'manifest signature'), key, where, kind);
 
   const present = new Map((await listFolder(folder)).map((entry) => [entry.path, entry.kind]));
   present.delete(manifestName);
   present.delete(manifestSignatureName);
   const mismatches: Mismatch[] = [];
   const listed = new Set(manifest.files.map((f) => f.path));
-  for (const [relative, kind] of present) {
-    if (!listed.has(relative)) mismatches.push({ path: relative, problem: kind === 'file' ? 'not in the manifest' : 'a link or special file, not in the manifest' });
+  for (const [relative, entryKind] of present) {
+    if (!listed.has(relative)) mismatches.push({ path: relative, problem: entryKind === 'file' ? 'not in the manifest' : 'a link or special file, not in the manifest' });
   }
   for (const file of manifest.files) {
-    const kind = present.get(file.path);
+    const entryKind = present.get(file.path);
     const full = path.join(folder, ...file.path.split('/'));
-    if (kind === undefined) {
+    if (entryKind === undefined) {
       mismatches.push({ path: file.path, problem: 'missing' });
       continue;
     }
-    if (kind !== 'file') {
+    if (entryKind !== 'file') {
       mismatches.push({ path: file.path, problem: 'not a regular file' });
       continue;
     }

@@ -1,0 +1,26 @@
+/** What the agent and model deploys share: the outcome being built and the per-device context. */
+import type { BundleFile } from '../../shared/agentBundle.ts';
+import type { DeviceDeployOutcome, DeviceDeployStatus } from '../../shared/deploy.ts';
+import type { AppError } from '../../shared/errors.ts';
+import type { Progress } from './objectStore.ts';
+import type { RemoteSteps } from './remoteSteps.ts';
+import type { BundleFileCache } from './signedBundle.ts';
+
+/** One device's outcome, without the rollout's bookkeeping (device id, name, batch). */
+export type DeployResult = Omit<DeviceDeployOutcome, 'deviceId' | 'deviceName' | 'batch'>;
+
+export type DeployContext = {
+  remote: RemoteSteps;
+  result: DeployResult;
+  /** The prefix asked for; null: the manifest's. */
+  prefix: string | null;
+  keepReleases: number;
+  stableSeconds: number;
+  signal: AbortSignal | undefined;
+  cache: BundleFileCache;
+  onProgress: ((p: Progress) => void) | undefined;
+  progress(step: string): void;
+  readBundleFile(file: BundleFile): Promise<string>;
+  sha256(text: string): string;
+  finish(status: DeviceDeployStatus, error: AppError | null): DeployResult;
+};
