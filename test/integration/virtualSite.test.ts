@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,43 +102,49 @@ describe('virtual site', () => {
     expect(stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
   });
 
-  it('runs a unit installed by the test: starts, is restarted by systemd after a crash, restarts on request — each Pi on its own', async () => {
-    const [pi, other] = pis as [VirtualPi, VirtualPi];
-    await ok(pi, `sudo -n mkdir -p /var/lib/fieldkit-agent && sudo -n tee /etc/systemd/system/vs-probe.service >/dev/null <<'EOF'\n${probeUnit}EOF\nsudo -n systemctl daemon-reload && sudo -n systemctl enable --now vs-probe.service`);
-    expect((await ok(pi, 'systemctl is-active vs-probe')).trim()).toBe('active');
-    const firstPid = (await ok(pi, 'systemctl show -p MainPID --value vs-probe')).trim();
-
-    // A crash (SIGKILL of the main process): Restart=on-failure brings it back.
-    await ok(pi, `sudo -n kill -9 ${firstPid}`);
-    await ok(pi, 'for i in $(seq 50); do [ "$(systemctl show -p NRestarts --value vs-probe)" = 1 ] && systemctl is-active -q vs-probe && exit 0; sleep 0.1; done; exit 1');
-    const secondPid = (await ok(pi, 'systemctl show -p MainPID --value vs-probe')).trim();
-    expect(secondPid).not.toBe(firstPid);
-
-    await ok(pi, 'sudo -n systemctl restart vs-probe');
-    expect((await ok(pi, 'systemctl show -p MainPID --value vs-probe')).trim()).not.toBe(secondPid);
-    expect((await ok(pi, 'cat /var/lib/fieldkit-agent/starts')).trim().split('\n')).toHaveLength(3);
-
-    // Cgroups are per instance: the other Pi's systemd neither sees nor owns this unit.
-    expect((await other.exec('systemctl is-active vs-probe')).stdout.trim()).not.toBe('active');
-    expect((await ok(pi, 'cat /proc/$(systemctl show -p MainPID --value vs-probe)/cgroup')).trim()).toMatch(/\/system\.slice\/vs-probe\.service$/m);
+  it('takes an SFTP upload (the deploy channel) and sudo installs it under /opt', async () => {
+    const pi = pis[1] as VirtualPi;
+    const payload = join(siteDirOf(pi), 'payload.bin');
+    const data = randomBytes(300_000);
+    writeFileSync(payload, data);
+    const sftp = spawn('sftp', ['-i', pi.privateKeyPath, '-P', String(pi.sshPort), '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${pi.knownHostsPath}`, '-b', '-', 'pi@127.0.0.1'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    sftp.stdin.end(`put ${payload} /tmp/payload.bin\n`);
+    expect(await new Promise((resolve) => sftp.once('close', resolve))).toBe(0);
+    const sum = await ok(pi, 'sudo -n install -D -m 0644 /tmp/payload.bin /opt/fieldkit-agent/payload.bin && sha256sum /opt/fieldkit-agent/payload.bin');
+    expect(sum.split(' ')[0]).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
-  it('reboots keeping its disk (release folder, state, unit, sudoers, host key) but not /tmp', async () => {
+  it('runs a unit installed by the test: starts, is restarted by systemd after a crash, restarts on request — each Pi on its own', async () => {
+    const [pi, other] = pis as [VirtualPi, VirtualPi];
+    const mainPid = 'systemctl show -p MainPID --value vs-probe';
+    const [active, firstPid] = (await ok(pi, `sudo -n mkdir -p /var/lib/fieldkit-agent && sudo -n tee /etc/systemd/system/vs-probe.service >/dev/null <<'EOF'\n${probeUnit}EOF\nsudo -n systemctl daemon-reload && sudo -n systemctl enable --now vs-probe.service && systemctl is-active vs-probe && ${mainPid}`)).split('\n');
+    expect(active).toBe('active');
+
+    // A crash (SIGKILL of the main process): Restart=on-failure brings it back.
+    const secondPid = (await ok(pi, `sudo -n kill -9 ${firstPid ?? ''}; for i in $(seq 50); do [ "$(systemctl show -p NRestarts --value vs-probe)" = 1 ] && systemctl is-active -q vs-probe && exec ${mainPid}; sleep 0.1; done; exit 1`)).trim();
+    expect(secondPid).not.toBe(firstPid);
+
+    const [thirdPid, starts, cgroup] = (await ok(pi, `sudo -n systemctl restart vs-probe && ${mainPid} && wc -l < /var/lib/fieldkit-agent/starts && grep -E '^0::' /proc/$(${mainPid})/cgroup`)).split('\n');
+    expect(thirdPid).not.toBe(secondPid);
+    expect(starts).toBe('3');
+    // Cgroups are per instance: each unit in its own, and the other Pi's systemd neither sees nor owns this one.
+    expect(cgroup).toBe('0::/system.slice/vs-probe.service');
+    expect((await other.exec('systemctl is-active vs-probe')).stdout.trim()).not.toBe('active');
+  });
+
+  it('reboots keeping its disk (release folder, state, enabled unit, hostname) but not /tmp', async () => {
     const pi = pis[0];
     if (!pi) throw new Error('no Pi');
-    await ok(pi, 'sudo -n mkdir -p /opt/fieldkit-agent/releases/1.0.0 && echo kept | sudo -n tee /opt/fieldkit-agent/releases/1.0.0/marker >/dev/null && echo gone > /tmp/scratch');
-    const bootId = (await ok(pi, 'cat /proc/sys/kernel/random/boot_id')).trim();
+    const bootId = (await ok(pi, 'sudo -n mkdir -p /opt/fieldkit-agent/releases/1.0.0 && echo kept | sudo -n tee /opt/fieldkit-agent/releases/1.0.0/marker >/dev/null && echo gone > /tmp/scratch && cat /proc/sys/kernel/random/boot_id')).trim();
     const started = performance.now();
     await pi.reboot();
     const rebootMs = performance.now() - started;
     expect(pi.running()).toBe(true);
-    expect((await ok(pi, 'cat /proc/sys/kernel/random/boot_id')).trim()).not.toBe(bootId);
-    expect((await ok(pi, 'cat /opt/fieldkit-agent/releases/1.0.0/marker')).trim()).toBe('kept');
+    // The host key is the same: ssh with the site's known_hosts (strict checking) gets in.
+    const after = (await ok(pi, 'cat /proc/sys/kernel/random/boot_id /opt/fieldkit-agent/releases/1.0.0/marker; systemctl is-active vs-probe; wc -l < /var/lib/fieldkit-agent/starts; hostname; test -e /tmp/scratch && echo scratch-kept || echo scratch-gone')).split('\n');
+    expect(after[0]).not.toBe(bootId);
     // Enabled before the reboot, so systemd started it at boot: one more start recorded.
-    expect((await ok(pi, 'systemctl is-active vs-probe')).trim()).toBe('active');
-    expect((await ok(pi, 'cat /var/lib/fieldkit-agent/starts')).trim().split('\n')).toHaveLength(4);
-    expect((await pi.exec('test -e /tmp/scratch')).code).toBe(1);
-    expect((await ok(pi, 'hostname')).trim()).toBe('vpi-1');
+    expect(after.slice(1)).toEqual(['kept', 'active', '4', 'vpi-1', 'scratch-gone', '']);
     expect(rebootMs).toBeLessThan(20_000);
   });
 
