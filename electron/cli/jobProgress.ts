@@ -3,8 +3,9 @@
  * a terminal, NDJSON events with --json); Ctrl-C cancels the job and waits for it to
  * stop cleanly, a second Ctrl-C leaves at once.
  */
-import { SingleBar } from 'cli-progress';
+import { MultiBar, SingleBar, type SingleBar as Bar } from 'cli-progress';
 import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
+import type { FlashTargetProgress } from '../../shared/flash.ts';
 import type { JobEvent, JobRecord } from '../../shared/jobs.ts';
 import type { EventBus } from '../api/eventBus.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
@@ -21,6 +22,7 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       })
     : null;
   let lastLine = 0;
+  const drives = json ? null : createDriveBars(io);
   const unsubscribe = deps.events.subscribe((name, payload) => {
     if (name !== 'job.event') return;
     const event = payload as JobEvent;
@@ -35,6 +37,10 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
     }
     if (event.type !== 'progress') return;
     const p = event.progress;
+    if (p.targets !== undefined && drives !== null) {
+      drives.update(p.targets, event.at);
+      return;
+    }
     const amount = p.unit === 'items' ? (n: number) => n.toLocaleString('en-US') : formatBytes;
     const values = {
       phase: p.phase,
@@ -64,6 +70,66 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
   } finally {
     process.off('SIGINT', onInterrupt);
     bar?.stop();
+    drives?.stop();
     unsubscribe();
   }
+}
+
+const stateWords: Record<FlashTargetProgress['state'], string> = {
+  queued: 'queued',
+  preparing: 'unmounting',
+  writing: 'writing',
+  verifying: 'verifying',
+  customising: 'identity',
+  ejecting: 'ejecting',
+  success: 'done',
+  incomplete: 'INCOMPLETE',
+  refused: 'refused',
+};
+
+/**
+ * One progress bar per drive of a flash (state, bytes, MB/s, ETA); plain lines when stderr
+ * is not a terminal: one per drive on each state change, and every 2 s while bytes move.
+ */
+function createDriveBars(io: CliIo): { update(targets: readonly FlashTargetProgress[], at: number): void; stop(): void } {
+  const multi = io.interactive
+    ? new MultiBar({ format: ' {device} {state} [{bar}] {percentage}% | {done} of {total} | {rate} | ETA {eta_text}', hideCursor: true, stream: process.stderr, barsize: 24, clearOnComplete: false })
+    : null;
+  const bars = new Map<string, Bar>();
+  const lastState = new Map<string, string>();
+  let lastLine = 0;
+  const width = (targets: readonly FlashTargetProgress[]): number => Math.max(...targets.map((t) => t.device.length));
+  return {
+    update(targets, at) {
+      const pad = width(targets);
+      const due = at - lastLine >= 2000;
+      if (due) lastLine = at;
+      for (const t of targets) {
+        const values = {
+          device: t.device.padEnd(pad),
+          state: stateWords[t.state].padEnd(10),
+          done: formatBytes(t.bytesDone),
+          total: t.bytesTotal === null ? '?' : formatBytes(t.bytesTotal),
+          rate: formatRate(t.rateBytesPerSec),
+          eta_text: formatDuration(t.etaSeconds),
+        };
+        if (multi !== null) {
+          const existing = bars.get(t.device);
+          const bar = existing ?? multi.create(t.bytesTotal ?? 0, t.bytesDone, values);
+          if (existing === undefined) bars.set(t.device, bar);
+          bar.setTotal(t.bytesTotal ?? Math.max(1, t.bytesDone));
+          bar.update(t.bytesDone, values);
+          continue;
+        }
+        const changed = lastState.get(t.device) !== t.state;
+        lastState.set(t.device, t.state);
+        if (changed || (due && (t.state === 'writing' || t.state === 'verifying'))) {
+          io.stderr(`${t.device}: ${stateWords[t.state]}${t.bytesTotal === null ? '' : `, ${values.done} of ${values.total}, ${values.rate}, ETA ${values.eta_text}`}\n`);
+        }
+      }
+    },
+    stop() {
+      multi?.stop();
+    },
+  };
 }

@@ -23,6 +23,7 @@ import { addDeviceCommands } from './deviceCommands.ts';
 import { addCourierCommands } from './courierCommands.ts';
 import { addForwardCommands } from './forwardCommands.ts';
 import { addTrustCommands } from './trustCommands.ts';
+import { addFlashCommands } from './flashCommands.ts';
 import { addImageListCommand } from './imageListCommand.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
@@ -192,6 +193,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addCourierCommands(program, context);
   addForwardCommands(program, context);
   addTrustCommands(program, context);
+  addFlashCommands(program, context);
   addImageListCommand(program, context);
 
   try {
