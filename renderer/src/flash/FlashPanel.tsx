@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Button, CheckboxButton, CheckboxField, Form } from 'react-aria-components';
 import type { AppError } from '../../../shared/errors.ts';
 import type { ImageSummary } from '../../../shared/flash.ts';
@@ -59,7 +59,7 @@ export function FlashPanel() {
   }
 
   const flashable = image !== null && image.problems.length === 0;
-  const drives = useFlashDrives(flashable && image.rawBytes !== null && image.rawBytes > 0 ? image.rawBytes : null);
+  const drives = useFlashDrives(flashable && running === null, flashable && image.rawBytes !== null && image.rawBytes > 0 ? image.rawBytes : null);
   const shownDrives = orderDrivesForDisplay(drives.value ?? []);
   // A drive that went away or became refused drops out of the picks by itself.
   const picked = shownDrives.filter((drive) => picks.includes(drive.device)).flatMap((drive) => pickDrive(drive) ?? []);
@@ -217,12 +217,18 @@ export function FlashPanel() {
 
 /**
  * Drives as flash targets for an image of `rawBytes`: listed with the size so too-small ones
- * come back refused, and listed again on every `drives.changed` (its list has no image size).
+ * come back refused, and listed again on every `drives.changed` (its list has no image size)
+ * while the technician is picking drives.
  */
-function useFlashDrives(rawBytes: number | null) {
+function useFlashDrives(active: boolean, rawBytes: number | null) {
   const query = useApi('drives.list', rawBytes === null ? {} : { imageSizeBytes: rawBytes });
+  const { reload } = query;
+  // Only while drives are being picked: the table below already follows drives.changed.
   useEvent('drives.changed', () => {
-    query.reload();
+    if (active) reload();
   });
+  useEffect(() => {
+    if (active) reload();
+  }, [active, reload]);
   return { value: query.value?.drives ?? null, error: query.error };
 }
