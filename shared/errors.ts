@@ -23,6 +23,8 @@ export const ErrorCodeSchema = z.enum([
   'CANCELLED',
   'WORKER_DIED',
   'INTERRUPTED',
+  /** A rollout stopped because a batch failed on more devices than allowed. */
+  'ROLLOUT_STOPPED',
   'INTERNAL',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
