@@ -1,0 +1,105 @@
+/**
+ * What the deploy tests share: the agent bundle built by the real build script (signed
+ * with a fresh key imported into a real trust store), variants of it at other versions or
+ * with an agent that crashes at start (re-assembled from the built one, so only the
+ * changed files differ), and SSH links to virtual Pis with their host keys pinned.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { assembleBundle, type BundleInput } from '../../build/agent/assembleBundle.ts';
+import { defaultNodeCache } from '../../build/agent/nodeRuntime.ts';
+import { importTrustedKey, listTrustedKeys } from '../../electron/flash/trustStore.ts';
+import { hostKeyFingerprint } from '../../electron/link/hostKeyFingerprint.ts';
+import type { Link } from '../../electron/link/linkApi.ts';
+import { connectSsh } from '../../electron/link/sshLink.ts';
+import { writeNewKeyPair } from '../../electron/signing/keyFiles.ts';
+import { readSecretKey } from '../../electron/signing/minisign.ts';
+import type { MinisignSecretKey } from '../../electron/signing/minisignFormat.ts';
+import { listUstar, readUstarMember } from '../../electron/signing/ustarArchive.ts';
+import { openStore } from '../../electron/store/openStore.ts';
+import { agentBundleFileName, type AgentBundleManifest } from '../../shared/agentBundle.ts';
+import type { TrustedKey } from '../../shared/trust.ts';
+import packageJson from '../../package.json' with { type: 'json' };
+import type { VirtualPi } from './virtualSite.ts';
+
+const execFileAsync = promisify(execFile);
+const repoRoot = path.join(import.meta.dirname, '..', '..');
+
+export type AgentBundles = {
+  dir: string;
+  key: MinisignSecretKey;
+  trustedKeys: TrustedKey[];
+  /** The bundle exactly as `build/bundle-agent.ts` made it (version = package.json's). */
+  base: { archive: string; version: string };
+  /** The base bundle re-assembled at `version`, its agent reporting that version; `crash`: the agent exits 1 at start. */
+  variant(version: string, options?: { crash?: boolean }): Promise<string>;
+};
+
+/** A cached Node version (no registry round trip), else the newest 24.x from the registry. */
+function nodeRange(): string {
+  const dir = path.join(process.env.FIELDKIT_AGENT_NODE_CACHE ?? defaultNodeCache, 'x64');
+  if (!existsSync(dir)) return '24';
+  const cached = readdirSync(dir).filter((v) => /^24\.\d+\.\d+$/.test(v) && existsSync(path.join(dir, v, '.complete')));
+  return cached.sort().at(-1) ?? '24';
+}
+
+export async function buildAgentBundles(dir: string): Promise<AgentBundles> {
+  const keys = await writeNewKeyPair(path.join(dir, 'keys'), 'deploy-test');
+  const out = path.join(dir, 'dist');
+  await execFileAsync(process.execPath, [path.join(repoRoot, 'build', 'bundle-agent.ts'), '--arch', 'x64', '--key', keys.secretKeyFile, '--out', out, '--node', nodeRange()], { cwd: repoRoot });
+  const key = await readSecretKey(keys.secretKeyFile);
+  const store = openStore(path.join(dir, 'laptop'));
+  importTrustedKey(store, readFileSync(keys.publicKeyFile, 'utf8'), 'deploy test key');
+  const trustedKeys = listTrustedKeys(store);
+  store.close();
+  const version = packageJson.version;
+  const archive = path.join(out, agentBundleFileName(version, 'x64'));
+
+  const members = await listUstar(archive);
+  const [manifestMember] = members;
+  if (manifestMember === undefined) throw new Error(`${archive} is empty`);
+  const manifest = JSON.parse((await readUstarMember(archive, manifestMember)).toString('utf8')) as AgentBundleManifest;
+  const contents = new Map<string, Buffer>();
+  for (const member of members.slice(2)) if (member.type === 'file') contents.set(member.path, await readUstarMember(archive, member));
+
+  return {
+    dir,
+    key,
+    trustedKeys,
+    base: { archive, version },
+    async variant(newVersion, options = {}) {
+      const inputs: BundleInput[] = manifest.files.map((file) => {
+        let bytes = contents.get(file.path) ?? Buffer.alloc(0);
+        if (file.path === 'lib/agent.mjs') {
+          // The version esbuild inlined from package.json: what hello reports.
+          let code = bytes.toString('utf8').replace(`version: ${JSON.stringify(version)},`, `version: ${JSON.stringify(newVersion)},`);
+          if (options.crash === true) code = `console.error("fieldkit-agent ${newVersion}: crashing at start on purpose (deploy test)"); process.exit(1);\n${code}`;
+          bytes = Buffer.from(code);
+        }
+        if (file.path.startsWith('systemd/')) bytes = Buffer.from(bytes.toString('utf8').replaceAll(` ${version} bundle`, ` ${newVersion} bundle`));
+        return { path: file.path, mode: file.mode, source: { kind: 'bytes', bytes } };
+      });
+      const target = path.join(out, agentBundleFileName(newVersion, 'x64'));
+      await assembleBundle(target, inputs, { version: newVersion, arch: 'x64', nodeVersion: manifest.node_version, sourceDateEpoch: Date.parse(manifest.created_at) / 1000, sourceCommit: manifest.source_commit, install: manifest.install }, key);
+      return target;
+    },
+  };
+}
+
+/** An SSH link to a virtual Pi as `pi`, its host key pinned. */
+export async function linkTo(pi: VirtualPi): Promise<Link> {
+  return connectSsh({
+    target: { host: pi.host, port: pi.sshPort, username: pi.user },
+    appKey: { privateKey: readFileSync(pi.privateKeyPath, 'utf8'), publicKey: pi.publicKey, path: pi.privateKeyPath },
+    hostKey: { pinned: hostKeyFingerprint(Buffer.from(pi.hostKeyPublic.split(' ')[1] ?? '', 'base64')) },
+  });
+}
+
+/** Runs a command on the Pi and returns its stdout; throws with the output when it fails. */
+export async function onPi(pi: VirtualPi, command: string): Promise<string> {
+  const result = await pi.exec(command);
+  if (result.code !== 0) throw new Error(`${pi.name}: \`${command}\` exited ${String(result.code)}: ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
