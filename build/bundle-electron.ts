@@ -4,6 +4,7 @@
  *   preload.cjs   sandboxed preload (CommonJS, everything inlined: a sandboxed preload
  *                 can require nothing but 'electron')
  *   jobWorker.js  the forked job worker (ESM)
+ *   flashHelper.js the flash helper a flash job's worker starts with administrator rights (ESM)
  *   cli.js        the `fieldkit` command (ESM, executable)
  * Native and runtime-loaded packages stay external; electron-builder ships them unpacked.
  * Run as `node build/bundle-electron.ts [--outdir <dir>]`.
@@ -39,7 +40,7 @@ const esmRequireBanner = "import { createRequire as __fieldkitCreateRequire } fr
 
 export type BundleOutput = { file: string; bytes: number };
 
-/** Builds the four bundles into `outDir` (emptied first) and returns their sizes. */
+/** Builds the bundles into `outDir` (emptied first) and returns their sizes. */
 export async function bundleElectron(outDir: string = defaultOutDir): Promise<BundleOutput[]> {
   await rm(outDir, { recursive: true, force: true });
   const nodeEsm: BuildOptions = {
@@ -60,6 +61,8 @@ export async function bundleElectron(outDir: string = defaultOutDir): Promise<Bu
   const results = await Promise.all([
     build({ ...nodeEsm, entryPoints: [path.join(root, 'electron', 'main.ts')], outfile: path.join(outDir, 'main.js') }),
     build({ ...nodeEsm, entryPoints: [path.join(root, 'electron', 'jobs', 'jobWorker.ts')], outfile: path.join(outDir, 'jobWorker.js') }),
+    // Beside jobWorker.js: helperChannel.ts (bundled into the worker) starts it from there.
+    build({ ...nodeEsm, entryPoints: [path.join(root, 'electron', 'flash', 'flashHelper.ts')], outfile: path.join(outDir, 'flashHelper.js') }),
     build({
       ...nodeEsm,
       entryPoints: [cliEntry],

@@ -1,8 +1,8 @@
 /**
  * Builds the Electron bundles with build/bundle-electron.ts into a scratch folder and
- * checks what Electron and the packaged app rely on: four bundles, a preload that needs
+ * checks what Electron and the packaged app rely on: the bundles, a preload that needs
  * nothing but 'electron', ESM bundles that load only Node built-ins and the packages left
- * external, and a bundled CLI and job worker that actually run.
+ * external, and a bundled CLI, job worker and flash helper that actually run.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventBus } from '../../electron/api/eventBus.ts';
+import { startFlashHelper } from '../../electron/flash/helperChannel.ts';
 import { createJobRunner } from '../../electron/jobs/jobRunner.ts';
 import { createJobStore } from '../../electron/jobs/jobStore.ts';
 import { openStore } from '../../electron/store/openStore.ts';
@@ -24,7 +25,7 @@ const repoRoot = path.join(import.meta.dirname, '..', '..');
 const scratch = makeTempDir('fieldkit-bundle-');
 // Laid out like the app: <root>/package.json (type: module), node_modules, electron/*.js.
 const outDir = path.join(scratch.path, 'electron');
-const bundleNames = ['main.js', 'preload.cjs', 'jobWorker.js', 'cli.js'];
+const bundleNames = ['main.js', 'preload.cjs', 'jobWorker.js', 'flashHelper.js', 'cli.js'];
 
 beforeAll(async () => {
   writeFileSync(path.join(scratch.path, 'package.json'), JSON.stringify({ type: 'module' }));
@@ -55,7 +56,7 @@ function isAllowedExternal(specifier: string): boolean {
 }
 
 describe('build/bundle-electron.ts', () => {
-  it('produces the four bundles, each with a source map', () => {
+  it('produces the bundles, each with a source map', () => {
     for (const name of bundleNames) {
       expect(statSync(path.join(outDir, name)).size, name).toBeGreaterThan(1000);
       expect(existsSync(path.join(outDir, `${name}.map`)), `${name}.map`).toBe(true);
@@ -90,7 +91,7 @@ describe('build/bundle-electron.ts', () => {
   });
 
   it('leaves only Node built-ins and the listed native packages outside the ESM bundles', () => {
-    for (const name of ['main.js', 'jobWorker.js', 'cli.js']) {
+    for (const name of ['main.js', 'jobWorker.js', 'flashHelper.js', 'cli.js']) {
       const outside = importedPackages(bundle(name)).filter((specifier) => !isAllowedExternal(specifier));
       expect(outside, name).toEqual([]);
     }
@@ -125,5 +126,20 @@ describe('build/bundle-electron.ts', () => {
       await runner.close();
       db.close();
     }
+  });
+
+  it('makes a flash helper that connects with its token and exits when the channel closes', async () => {
+    const helper = await startFlashHelper({ script: path.join(outDir, 'flashHelper.js'), elevation: 'none' });
+    const pid = helper.pid;
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    await helper.close();
+    await expect.poll(() => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    }, { timeout: 5000 }).toBe(false);
   });
 });
