@@ -206,6 +206,27 @@ describe('Flash screen in Chromium', () => {
     }
   }, 60_000);
 
+  it('refuses an unsigned image while the policy is off; when on, warns in the summary and again in the confirm dialog', async () => {
+    await page.getByRole('button', { name: 'Choose another image' }).click();
+    const panel = page.getByTestId('flash-panel');
+    await panel.getByLabel('Image file').fill(at('raw.img'));
+    await panel.getByRole('button', { name: 'Read image' }).click();
+    await panel.getByTestId('image-problems').waitFor();
+    expect(await panel.getByTestId('signature-status').getAttribute('data-status')).toBe('unsigned');
+    expect(await panel.getByTestId('drive-picker').count()).toBe(0);
+    await services.handlers['settings.flash.set']({ allowUnsigned: true });
+    await panel.getByRole('button', { name: 'Read image' }).click();
+    await panel.getByTestId('image-problems').waitFor({ state: 'detached' });
+    expect(await panel.getByTestId('unsigned-image-warning').textContent()).toContain('Unsigned image.');
+    const spare = drives.find((d) => d.sizeBytes >= 128 * mib);
+    await choice(spare?.device ?? '?').click();
+    await page.getByRole('button', { name: 'Flash 1 drive…' }).click();
+    const dialog = page.getByTestId('confirm-flash-dialog');
+    expect(await dialog.getByTestId('confirm-unsigned-warning').textContent()).toContain('Unsigned image.');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+  });
+
   it('raised no page errors', () => {
     expect(app.pageErrors).toEqual([]);
   });
