@@ -171,7 +171,7 @@ function shellQuote(arg: string): string {
 export type Elevation = 'none' | 'pkexec' | 'osascript' | 'uac';
 
 /** How this process can start an administrator helper: not at all needed when it is root already. */
-export function elevationFor(platform: NodeJS.Platform = process.platform, uid: number | undefined = process.getuid?.()): Elevation {
+export function elevationFor(platform: NodeJS.Platform = process.platform, uid: number | null = process.getuid?.() ?? null): Elevation {
   if (uid === 0) return 'none';
   if (platform === 'darwin') return 'osascript';
   if (platform === 'win32') return 'uac';
