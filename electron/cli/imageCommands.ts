@@ -71,12 +71,14 @@ export function addImageCommands(program: Command, io: CliIo, json: () => boolea
     .addOption(new Option('--compression <kind>', 'payload compression').choices(['zstd', 'gz', 'none']).default('zstd'))
     .addOption(new Option('--first-boot <kind>', 'how the image customises itself on first boot, so a flash writes the matching files').choices(['cloud-init', 'firstrun']))
     .option('--first-boot-user <name>', 'the login user the SSH keys are authorised for (with --first-boot)', 'pi')
+    .option('--keep-free-space', 'store free ext/FAT filesystem space as it is (the payload is then the raw image byte for byte) instead of as zeros left out of the block map')
     .requiredOption('--key <secret>', `minisign secret key (a password-protected one takes its password from $${keyPasswordVariable})`)
-    .action(async (raw: string, opts: { out: string; product: string; imageVersion: string; sequence: number; boards: Board[]; expiresDays: number; key: string; compression: 'zstd' | 'gz' | 'none'; firstBoot?: 'cloud-init' | 'firstrun'; firstBootUser: string }) => {
+    .action(async (raw: string, opts: { out: string; product: string; imageVersion: string; sequence: number; boards: Board[]; expiresDays: number; key: string; compression: 'zstd' | 'gz' | 'none'; firstBoot?: 'cloud-init' | 'firstrun'; firstBootUser: string; keepFreeSpace?: boolean }) => {
       if (opts.expiresDays < 1) throw new FieldkitError(appError('BAD_REQUEST', '--expires-days must be at least 1.', 'Give how many days technicians may flash this image.', 'expires-days'));
       const key = await readSecretKey(opts.key, process.env[keyPasswordVariable]);
-      const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key, compression: opts.compression, ...(opts.firstBoot === undefined ? {} : { firstBoot: { kind: opts.firstBoot, user: opts.firstBootUser } }) });
-      print({ file: packed.file, manifest: packed.manifest }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}`);
+      const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key, compression: opts.compression, unmapFreeSpace: opts.keepFreeSpace !== true, ...(opts.firstBoot === undefined ? {} : { firstBoot: { kind: opts.firstBoot, user: opts.firstBootUser } }) });
+      const freeLine = packed.freeSpace.freeBytes > 0 ? `\n  free filesystem space stored as zeros, left out of the block map: ${formatBytes(packed.freeSpace.freeBytes)} (${packed.freeSpace.partitions.flatMap((p) => (p.filesystem === null ? [] : [`${p.index} ${p.filesystem}`])).join(', ')})` : '';
+      print({ file: packed.file, manifest: packed.manifest, freeSpace: { bytes: packed.freeSpace.freeBytes, partitions: packed.freeSpace.partitions.map((p) => (p.filesystem === null ? { index: p.index, filesystem: null, reason: p.reason } : { index: p.index, filesystem: p.filesystem, freeBytes: p.freeBytes })) } }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}${freeLine}`);
     });
 
   image

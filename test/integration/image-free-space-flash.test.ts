@@ -22,6 +22,7 @@ import { writeImageToDrive } from '../../electron/flash/writeImage.ts';
 import { generateSecretKey } from '../../electron/signing/minisign.ts';
 import { publicKeyOf } from '../../electron/signing/minisignFormat.ts';
 import { mappedBytes, type ImagePartition } from '../../shared/image.ts';
+import { runCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, fillRandom, type ZramDevice } from '../support/zram.ts';
 
@@ -112,6 +113,19 @@ describe('pack with free filesystem space', () => {
     const { stdout } = await run('sha256sum', [at('raw.img')]);
     expect(whole.manifest.payload.raw_sha256).toBe(stdout.split(' ')[0]);
     expect(mappedBytes(whole.manifest.block_map)).toBe(mappedBefore);
+  });
+
+  it('image pack says what it left out, and --keep-free-space keeps the raw image byte for byte', async () => {
+    expect((await runCliProcess(['keygen', '--out', at('keys')])).code).toBe(0);
+    const common = ['--product', 'demo-os', '--image-version', '1.3.0', '--sequence', '9', '--boards', 'pi5', '--key', at('keys/fieldkit.key')];
+    const human = await runCliProcess(['image', 'pack', at('raw.img'), '--out', at('cli.fkimg'), ...common]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/free filesystem space stored as zeros, left out of the block map: .* \(1 fat12, 2 fat16, 3 fat16, 4 ext4, 5 ext4, 6 ext4\)/);
+    const kept = await runCliProcess(['--json', 'image', 'pack', at('raw.img'), '--out', at('cli-kept.fkimg'), '--keep-free-space', ...common]);
+    expect(kept.code).toBe(0);
+    const shown = JSON.parse(kept.stdout) as { manifest: { payload: { raw_sha256: string } }; freeSpace: { bytes: number } };
+    expect(shown.freeSpace.bytes).toBe(0);
+    expect(shown.manifest.payload.raw_sha256).toBe((await run('sha256sum', [at('raw.img')])).stdout.split(' ')[0]);
   });
 
   it('coarsens the blocks rather than list more ranges than a manifest may hold', async () => {
