@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,10 @@ export function rootfsPath(): string {
   return join(cacheRoot(), `rootfs-${suite}-${recipeHash}`);
 }
 
+function lockPath(): string {
+  return join(cacheRoot(), 'rootfs.lock');
+}
+
 function isComplete(path: string): boolean {
   return existsSync(join(path, '.complete'));
 }
@@ -95,15 +99,28 @@ export function removeTree(dir: string): void {
   execFileSync('rm', ['-rf', '--one-file-system', dir]);
 }
 
-function run(command: string, args: string[], log: string): Promise<void> {
+/** The descriptor flock(1) handed us with the lock on it, if any. */
+function inheritedLockFd(lock: string): number | null {
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === lock) return Number(fd);
+    } catch {
+      // closed meanwhile (readdir's own descriptor)
+    }
+  }
+  return null;
+}
+
+/** `holdFd` is passed down as the child's fd 3, so the lock lives as long as the child. */
+function run(command: string, args: string[], log: string, holdFd: number | null = null): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: holdFd === null ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', holdFd] });
     let output = '';
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8000);
     };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     child.once('error', reject);
     child.once('exit', (code) => {
       writeFileSync(log, output);
@@ -127,8 +144,11 @@ async function buildLocked(): Promise<void> {
   removeTree(final);
   const building = `${final}.building`;
   const log = join(root, 'debootstrap.log');
-  await run('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, suite, building, mirror()], log);
-  await run('chroot', [building, '/bin/sh', '-c', customize], log);
+  // If this process is killed, debootstrap carries on writing into `building`: it must
+  // keep the lock until it exits, or the next builder would clear the tree under it.
+  const lockFd = inheritedLockFd(lockPath());
+  await run('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, suite, building, mirror()], log, lockFd);
+  await run('chroot', [building, '/bin/sh', '-c', customize], log, lockFd);
   writeFileSync(join(building, '.complete'), `${new Date().toISOString()}\n`);
   renameSync(building, final);
 }
@@ -141,7 +161,7 @@ export async function ensureRootfs(): Promise<string> {
   const final = rootfsPath();
   if (isComplete(final)) return final;
   mkdirSync(cacheRoot(), { recursive: true });
-  const lock = join(cacheRoot(), 'rootfs.lock');
+  const lock = lockPath();
   // flock(1) holds the lock for the child's lifetime and the kernel drops it if we die.
   await run('flock', ['--exclusive', lock, process.execPath, fileURLToPath(import.meta.url), '--locked'], join(cacheRoot(), 'build.log'));
   if (!isComplete(final)) throw new Error(`the virtual site rootfs was not built; see ${join(cacheRoot(), 'debootstrap.log')}`);
