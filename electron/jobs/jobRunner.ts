@@ -65,6 +65,11 @@ export function createJobRunner(options: {
   }
 
   function emitProgress(job: RunningJob, progress: JobProgress): void {
+    // A flush timer left from before would fire less than 100 ms after this event.
+    if (job.flushTimer) {
+      clearTimeout(job.flushTimer);
+      job.flushTimer = null;
+    }
     const at = now();
     job.lastEmitAt = at;
     job.pending = null;
