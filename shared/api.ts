@@ -11,6 +11,7 @@ import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
 import { FlashSettingsSchema, KeyIdSchema, TrustedKeySchema } from './trust.ts';
 import { FlashStartRequestSchema, ImageSummarySchema } from './flash.ts';
+import { BundleSummarySchema, RolloutIdSchema, RolloutSchema, RolloutStartRequestSchema } from './deploy.ts';
 import { badRequestFromZod, appError, type AppError, type Result } from './errors.ts';
 
 export type MethodSpec = {
@@ -245,6 +246,31 @@ export const methods = {
   'flash.start': {
     summary: 'Flash one image to one or more drives at once, each verified and given its first-boot identity (a job).',
     request: FlashStartRequestSchema,
+    response: z.object({ jobId: JobIdSchema }),
+  },
+  'deploy.inspect': {
+    summary: 'What a signed agent or model bundle is before it is sent: signer, version, architecture, files, and why it may not be deployed.',
+    request: z.strictObject({ bundlePath: z.string().min(1, 'name a signed bundle (.tar)') }),
+    response: z.object({ bundle: BundleSummarySchema }),
+  },
+  'deploy.start': {
+    summary: 'Deploy a signed bundle to devices in batches (a canary first), stopping when a batch fails too often (a job).',
+    request: RolloutStartRequestSchema,
+    response: z.object({ rolloutId: RolloutIdSchema, jobId: JobIdSchema }),
+  },
+  'deploy.list': {
+    summary: 'Rollouts, newest first, with each device\'s outcome (transcripts left out; deploy.get has them).',
+    request: z.strictObject({ limit: z.number().int().min(1).max(500).default(50) }),
+    response: z.object({ rollouts: z.array(RolloutSchema) }),
+  },
+  'deploy.get': {
+    summary: 'One rollout in full: every device\'s outcome, rollback reason, unit log and transcript.',
+    request: z.strictObject({ rolloutId: RolloutIdSchema }),
+    response: z.object({ rollout: RolloutSchema }),
+  },
+  'deploy.resume': {
+    summary: 'Carry on a stopped rollout with the same plan: every device not yet updated is deployed again (a job).',
+    request: z.strictObject({ rolloutId: RolloutIdSchema }),
     response: z.object({ jobId: JobIdSchema }),
   },
 } as const satisfies Record<string, MethodSpec>;

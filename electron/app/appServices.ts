@@ -17,6 +17,8 @@ import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobR
 import { createJobStore, isProcessAlive } from '../jobs/jobStore.ts';
 import { createFileSecretStore, type SecretStore } from '../settings/secretStore.ts';
 import { createFlashHandlers } from '../flash/flashHandlers.ts';
+import { createRolloutHandlers } from '../deploy/rolloutHandlers.ts';
+import { inspectBundle } from '../deploy/rolloutEngine.ts';
 import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
 import { openStore } from '../store/openStore.ts';
@@ -80,8 +82,11 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
   const secrets = options.secretStore ?? createFileSecretStore(options.dataDir);
   const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir, secrets });
 
+  const rollouts = createRolloutHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: inspectBundle });
+
   const handlers: ApiHandlers = {
     ...devices.handlers,
+    ...rollouts.handlers,
     ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets }),
     ...createSettingsHandlers({ db, secrets }),
     ...createTrustHandlers({ db }),

@@ -25,6 +25,7 @@ import { addForwardCommands } from './forwardCommands.ts';
 import { addTrustCommands } from './trustCommands.ts';
 import { addFlashCommands } from './flashCommands.ts';
 import { addImageListCommand } from './imageListCommand.ts';
+import { addDeployCommands } from './deployCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -61,6 +62,11 @@ export const cliCommandFor = {
   'flash.browse': 'image list',
   'flash.inspect': 'image inspect',
   'flash.start': 'flash',
+  'deploy.inspect': 'bundle inspect',
+  'deploy.start': 'rollout',
+  'deploy.list': 'rollout list',
+  'deploy.get': 'rollout show',
+  'deploy.resume': 'rollout resume',
 } as const satisfies Record<MethodName, string>;
 
 type GlobalOptions = { json?: boolean; dataDir?: string };
@@ -195,6 +201,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addTrustCommands(program, context);
   addFlashCommands(program, context);
   addImageListCommand(program, context);
+  addDeployCommands(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

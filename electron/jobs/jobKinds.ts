@@ -10,6 +10,9 @@ import { DiscoverParamsSchema, runDiscovery } from '../devices/discovery/discove
 import { PullParamsSchema, runPull } from '../courier/pullDevice.ts';
 import { ForwardParamsSchema, runForward } from '../courier/forwardJob.ts';
 import { FlashJobParamsSchema, flashJobTitle, runFlashJob } from '../flash/flashJob.ts';
+import { RolloutJobParamsSchema, rolloutJobTitle, runRollout } from '../deploy/rolloutJob.ts';
+import { createEngineDeployer } from '../deploy/rolloutEngine.ts';
+import { listTrustedKeys } from '../flash/trustStore.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -46,6 +49,11 @@ export const jobKinds = {
     params: FlashJobParamsSchema,
     title: flashJobTitle,
     run: runFlashJob,
+  }),
+  'deploy.rollout': defineJobKind({
+    params: RolloutJobParamsSchema,
+    title: rolloutJobTitle,
+    run: (p, ctx) => runRollout(p, ctx, ({ bundlePath, db }) => createEngineDeployer({ dataDir: p.dataDir, bundlePath, trustedKeys: listTrustedKeys(db) })),
   }),
 } as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
 

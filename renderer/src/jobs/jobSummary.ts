@@ -3,6 +3,7 @@ import { DiscoveryResultSchema } from '../../../shared/api.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
 import { forwardOutcome, pullOutcome } from '../courier/courierOutcomes.ts';
 import { summarizeFlash } from '../flash/flashJobView.ts';
+import { summarizeRollout } from '../deploy/rolloutView.ts';
 import { summarizeReadCheck } from './readCheckSummary.ts';
 
 export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>): string {
@@ -15,6 +16,8 @@ export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>):
       return forwardOutcome(job.result).text;
     case 'flash.write':
       return summarizeFlash(job.result) ?? 'Finished.';
+    case 'deploy.rollout':
+      return summarizeRollout(job.result) ?? 'Finished.';
     case 'devices.discover': {
       const found = DiscoveryResultSchema.safeParse(job.result);
       if (!found.success) return 'Finished.';

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { CourierScreen } from '../courier/CourierScreen.tsx';
+import { DeployScreen } from '../deploy/DeployScreen.tsx';
 import { DevicesScreen } from '../devices/DevicesScreen.tsx';
 import { DrivesScreen } from '../drives/DrivesScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
@@ -17,13 +18,7 @@ export type Screen = {
 export const screens: readonly Screen[] = [
   { id: 'drives', label: 'Drives & Flash', render: () => <DrivesScreen /> },
   { id: 'devices', label: 'Devices', render: () => <DevicesScreen /> },
-  {
-    id: 'deploy',
-    label: 'Deploy',
-    render: () => (
-      <NotBuiltScreen title="Deploy" line="Deploy: not built yet — rollouts need the device links and the agent installer, which come first." />
-    ),
-  },
+  { id: 'deploy', label: 'Deploy', render: () => <DeployScreen /> },
   { id: 'courier', label: 'Courier', render: () => <CourierScreen /> },
   {
     id: 'health',

@@ -10,6 +10,7 @@ import type { Device } from '../../../shared/devices.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
 import type { TrustedKey } from '../../../shared/trust.ts';
 import type { ImageSummary } from '../../../shared/flash.ts';
+import type { BundleSummary, Rollout } from '../../../shared/deploy.ts';
 import type { ApiHandlers } from '../../../electron/api/dispatch.ts';
 
 export const sampleJob: JobRecord = {
@@ -80,6 +81,54 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
     imagePath: '/home/tech/Downloads/edge-os-2.4.1.fkimg',
     targets: [{ device: '/dev/sdb', expectSizeBytes: 31_914_983_424, identity: { deviceId: 'pi-07', hostname: 'pi-07', site: 'depot-3' } }],
   },
+  'deploy.inspect': { bundlePath: '/home/tech/Downloads/fieldkit-agent-1.3.0-linux-arm64.tar' },
+  'deploy.start': { bundlePath: '/home/tech/Downloads/fieldkit-agent-1.3.0-linux-arm64.tar', deviceIds: [sampleDevice.id], batches: [1, '20%'], maxFailurePercent: 10 },
+  'deploy.list': { limit: 20 },
+  'deploy.get': { rolloutId: 'ro_abc123' },
+  'deploy.resume': { rolloutId: 'ro_abc123' },
+};
+
+export const sampleBundleSummary: BundleSummary = {
+  path: '/home/tech/Downloads/fieldkit-agent-1.3.0-linux-arm64.tar',
+  kind: 'agent',
+  product: 'fieldkit-agent',
+  version: '1.3.0',
+  arch: 'arm64',
+  signature: { status: 'trusted', keyId: 'EFCDAB8967452301', signer: 'release key' },
+  files: [{ path: 'bin/node', size: 98_000_000, sha256: 'a'.repeat(64) }],
+  totalBytes: 98_000_000,
+  problems: [],
+};
+
+export const sampleRollout: Rollout = {
+  id: 'ro_abc123',
+  bundlePath: sampleBundleSummary.path,
+  bundleKind: 'agent',
+  version: '1.3.0',
+  batches: [1, '20%'],
+  maxFailurePercent: 10,
+  state: 'stopped',
+  stopReason: 'Stopped after batch 1 (the canary): 1 of 1 device failed (100%, the limit is 10%): pi-07.',
+  jobId: null,
+  createdAt: 1_700_000_000_000,
+  updatedAt: 1_700_000_060_000,
+  devices: [
+    {
+      deviceId: sampleDevice.id,
+      deviceName: sampleDevice.name,
+      status: 'rolled-back',
+      batch: 0,
+      fromVersion: '1.2.0',
+      toVersion: '1.3.0',
+      gateFailed: 'service-stable',
+      error: { code: 'UNAVAILABLE', message: 'fieldkit-agent.service restarted 3 times in 10 s.', hint: 'Read the unit log below; fix the bundle and resume.' },
+      unitLog: ['fieldkit-agent.service: Main process exited, code=exited, status=1/FAILURE'],
+      bytesSent: 1_200_000,
+      startedAt: 1_700_000_001_000,
+      endedAt: 1_700_000_030_000,
+      transcript: [{ at: 1_700_000_001_000, step: 'preflight', command: 'uname -m', exitCode: 0, output: 'aarch64\n', durationMs: 12 }],
+    },
+  ],
 };
 
 export const sampleImageSummary: ImageSummary = {
@@ -266,6 +315,26 @@ export function createStubHandlers(): StubHandlers {
     'flash.start': (params) => {
       record('flash.start', params);
       return Promise.resolve({ jobId: 'job_flash01' });
+    },
+    'deploy.inspect': (params) => {
+      record('deploy.inspect', params);
+      return Promise.resolve({ bundle: { ...sampleBundleSummary, path: params.bundlePath } });
+    },
+    'deploy.start': (params) => {
+      record('deploy.start', params);
+      return Promise.resolve({ rolloutId: sampleRollout.id, jobId: 'job_deploy01' });
+    },
+    'deploy.list': (params) => {
+      record('deploy.list', params);
+      return Promise.resolve({ rollouts: [{ ...sampleRollout, devices: sampleRollout.devices.map((d) => ({ ...d, transcript: [] })) }] });
+    },
+    'deploy.get': (params) => {
+      record('deploy.get', params);
+      return Promise.resolve({ rollout: sampleRollout });
+    },
+    'deploy.resume': (params) => {
+      record('deploy.resume', params);
+      return Promise.resolve({ jobId: 'job_deploy02' });
     },
   };
   return { handlers, calls };

@@ -1,0 +1,170 @@
+import { useState } from 'react';
+import { Button, CheckboxButton, CheckboxField, CheckboxGroup, Label } from 'react-aria-components';
+import type { BundleSummary } from '../../../shared/deploy.ts';
+import type { Device } from '../../../shared/devices.ts';
+import type { AppError } from '../../../shared/errors.ts';
+import { useBridge } from '../api/hooks.ts';
+import { FormField } from '../devices/FormField.tsx';
+import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { BundleCard } from './BundleCard.tsx';
+import { batchPreview, checkDeployForm, type DeployFormErrors } from './deployForm.ts';
+
+function linkText(device: Device): string {
+  const { link } = device;
+  if (link.kind === 'ssh') return `ssh ${link.username}@${link.host}${link.port === 22 ? '' : `:${String(link.port)}`}`;
+  if (link.kind === 'serial') return `serial ${link.path}`;
+  return 'local';
+}
+
+/**
+ * A new deploy or rollout in three steps: the signed bundle (read and shown before
+ * anything is sent), the devices, and how to batch them.
+ */
+export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: readonly Device[]; busyDevices: ReadonlySet<string>; onStarted: (rolloutId: string) => void }) {
+  const bridge = useBridge();
+  const [path, setPath] = useState('');
+  const [bundle, setBundle] = useState<BundleSummary | null>(null);
+  const [reading, setReading] = useState(false);
+  const [readError, setReadError] = useState<AppError | null>(null);
+  const [picked, setPicked] = useState<string[]>([]);
+  const [batchesText, setBatchesText] = useState('1, 50%');
+  const [maxFailureText, setMaxFailureText] = useState('0');
+  const [stableText, setStableText] = useState('10');
+  const [shuffle, setShuffle] = useState(false);
+  const [errors, setErrors] = useState<DeployFormErrors>({});
+  const [starting, setStarting] = useState(false);
+  const [startError, setStartError] = useState<AppError | null>(null);
+
+  function read(): void {
+    if (path.trim() === '') {
+      setErrors((e) => ({ ...e, bundle: 'Type the full path of a signed bundle (.tar).' }));
+      return;
+    }
+    setReading(true);
+    setReadError(null);
+    void bridge.invoke('deploy.inspect', { bundlePath: path.trim() }).then((result) => {
+      setReading(false);
+      if (result.ok) {
+        setBundle(result.value.bundle);
+        setErrors(({ bundle: _dropped, ...rest }) => rest);
+      } else {
+        setBundle(null);
+        setReadError(result.error);
+      }
+    });
+  }
+
+  function start(): void {
+    const checked = checkDeployForm({ bundle, deviceIds: picked, batchesText, maxFailureText, shuffle, stableText });
+    if (!checked.ok) {
+      setErrors(checked.errors);
+      return;
+    }
+    setErrors({});
+    setStarting(true);
+    setStartError(null);
+    void bridge.invoke('deploy.start', checked.request).then((result) => {
+      setStarting(false);
+      if (result.ok) onStarted(result.value.rolloutId);
+      else setStartError(result.error);
+    });
+  }
+
+  const preview = batchPreview(batchesText, picked.length);
+  return (
+    <section className="flash-panel deploy-panel" aria-labelledby="new-rollout-heading">
+      <h2 id="new-rollout-heading" className="flash-heading">
+        New deploy
+      </h2>
+      <div className="flash-step">
+        <h3 className="step-title">
+          <span className="step-number">1</span> Bundle <span className="step-note">a signed agent or model bundle; verified here before anything is sent</span>
+        </h3>
+        <form
+          className="image-picker"
+          onSubmit={(event) => {
+            event.preventDefault();
+            read();
+          }}
+        >
+          <FormField
+            className="image-path-field"
+            label="Bundle file"
+            value={path}
+            onChange={(value) => {
+              setPath(value);
+              if (bundle !== null && value.trim() !== bundle.path) setBundle(null);
+            }}
+            placeholder="/home/tech/Downloads/fieldkit-agent-1.3.0-linux-arm64.tar"
+            mono
+            error={errors.bundle}
+          />
+          <Button className="button" type="submit" isPending={reading}>
+            Read
+          </Button>
+        </form>
+        {readError !== null && <ErrorNotice error={readError} announce />}
+        {bundle !== null && <BundleCard bundle={bundle} />}
+      </div>
+
+      <div className="flash-step">
+        <h3 className="step-title">
+          <span className="step-number">2</span> Devices <span className="step-note">{picked.length} of {devices.length} picked</span>
+          {devices.length > 0 && (
+            <Button
+              className="button is-small is-quiet"
+              onPress={() => {
+                setPicked(picked.length === devices.length ? [] : devices.map((d) => d.id));
+              }}
+            >
+              {picked.length === devices.length ? 'Pick none' : 'Pick all'}
+            </Button>
+          )}
+        </h3>
+        <CheckboxGroup className="device-picker" value={picked} onChange={setPicked} isInvalid={errors.devices !== undefined} data-testid="device-picker">
+          <Label className="visually-hidden">Devices to deploy to</Label>
+          {devices.length === 0 && <p className="muted">No devices registered. Add them on the Devices screen first.</p>}
+          {devices.map((device) => (
+            <CheckboxField key={device.id} value={device.id} className="device-choice" data-testid="device-choice" data-device={device.name}>
+              <CheckboxButton className="plain-checkbox device-choice-button">
+                <span className="checkbox-box" aria-hidden="true" />
+                <span className="device-choice-name">{device.name}</span>
+                <span className="device-choice-link mono">{linkText(device)}</span>
+                <span className="device-choice-version">agent {device.agentVersion ?? 'unknown'}</span>
+                {busyDevices.has(device.id) && <span className="tag is-caution">in a running rollout</span>}
+              </CheckboxButton>
+            </CheckboxField>
+          ))}
+        </CheckboxGroup>
+        {errors.devices !== undefined && (
+          <p className="field-error" role="alert">
+            {errors.devices}
+          </p>
+        )}
+      </div>
+
+      <div className="flash-step">
+        <h3 className="step-title">
+          <span className="step-number">3</span> Batches <span className="step-note">a canary first; a batch failing more than allowed stops the rollout before the next</span>
+        </h3>
+        <div className="form-row">
+          <FormField label="Batch sizes" value={batchesText} onChange={setBatchesText} mono error={errors.batches} description={preview ?? 'Counts or percentages of all devices; the last repeats. Empty: all at once.'} />
+          <FormField label="Stop when a batch fails more than (%)" value={maxFailureText} onChange={setMaxFailureText} numeric error={errors.maxFailure} />
+          <FormField label="Healthy after (seconds)" value={stableText} onChange={setStableText} numeric error={errors.stable} description="without a restart" />
+        </div>
+        <CheckboxField isSelected={shuffle} onChange={setShuffle}>
+          <CheckboxButton className="plain-checkbox">
+            <span className="checkbox-box" aria-hidden="true" />
+            Shuffle the devices (a random canary; the order is kept if the rollout is resumed)
+          </CheckboxButton>
+        </CheckboxField>
+      </div>
+      {startError !== null && <ErrorNotice error={startError} announce />}
+      <div className="deploy-actions">
+        <Button className="button is-primary" onPress={start} isPending={starting} data-testid="start-rollout">
+          {picked.length <= 1 ? 'Deploy' : `Deploy to ${picked.length} devices`}
+        </Button>
+      </div>
+    </section>
+  );
+}
