@@ -195,7 +195,7 @@ setInterval(() => {}, 1000);`;
     await new Promise((resolve) => child.once('exit', resolve));
     expect(nspawnsBelow(dir)).toHaveLength(1); // orphaned: nothing stopped it
 
-    expect(await sweepLeftovers()).toBeGreaterThanOrEqual(1);
+    await sweepLeftovers(); // (another test file starting a site may sweep it first: the outcome is what counts)
     expect(nspawnsBelow(dir)).toEqual([]);
     expect(orphan.cgroups.filter((cgroup) => existsSync(cgroup))).toEqual([]);
     expect(existsSync(join('/run/systemd/nspawn/propagate', orphan.cgroups[0]?.split('/').at(-1) ?? ''))).toBe(false);
