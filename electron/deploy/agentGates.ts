@@ -10,7 +10,7 @@ import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts
 import { openAgentSession, type AgentSession } from '../devices/deviceConnection.ts';
 import { shellQuote } from '../link/linkApi.ts';
 import type { RemoteSteps } from './remoteSteps.ts';
-import { holdsStable } from './serviceControl.ts';
+import { holdsStable, unitState } from './serviceControl.ts';
 
 export type AgentPaths = { prefix: string; configPath: string; unit: string; serviceUser: string };
 
@@ -28,8 +28,11 @@ export function deployedAgentRpcCommand(paths: AgentPaths): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Greets the agent, retrying while it starts (up to `timeoutMs`); the last error if it never answers. */
-export async function helloWithRetry(remote: RemoteSteps, paths: AgentPaths, step: string, timeoutMs: number): Promise<AgentSession> {
+/**
+ * Greets the agent, retrying while it starts (up to `timeoutMs`); the last error if it
+ * never answers. Stops retrying early once systemd has restarted the unit: it crashed.
+ */
+export async function helloWithRetry(remote: RemoteSteps, paths: AgentPaths, step: string, timeoutMs: number, baselineRestarts?: number): Promise<AgentSession> {
   const command = deployedAgentRpcCommand(paths);
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
@@ -44,6 +47,11 @@ export async function helloWithRetry(remote: RemoteSteps, paths: AgentPaths, ste
       remote.note(step, `${command}  ← hello (attempt ${String(attempt)})`, message, performance.now() - began, null);
       if (Date.now() + 1000 > deadline || (isFieldkitError(error) && error.appError.code === 'CANCELLED')) throw error;
       await sleep(1000);
+      if (baselineRestarts !== undefined) {
+        const state = await unitState(remote, step, paths.unit);
+        // Not active right after a restart (auto-restart pending, failed): it crashed; waiting would not help.
+        if (state.nRestarts > baselineRestarts || state.activeState !== 'active') throw error;
+      }
     }
   }
 }
@@ -55,7 +63,7 @@ export async function runAgentGates(
   const { paths } = options;
   let session: AgentSession;
   try {
-    session = await helloWithRetry(remote, paths, 'gate', 10_000);
+    session = await helloWithRetry(remote, paths, 'gate', 10_000, options.baselineRestarts);
   } catch (error) {
     return { gate: 'hello', error: isFieldkitError(error) ? error.appError : appError('UNAVAILABLE', String(error), 'Read the unit log lines.') };
   }

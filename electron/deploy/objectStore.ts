@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { BundleFile } from '../../shared/agentBundle.ts';
 import { shellQuote } from '../link/linkApi.ts';
-import type { RemoteSteps } from './remoteSteps.ts';
+import { FieldkitError } from '../../shared/errors.ts';
+import { cancelled, linkLost, type RemoteSteps } from './remoteSteps.ts';
 import type { BundleFileCache } from './signedBundle.ts';
 
 export type Progress = { step: string; bytesDone: number; bytesTotal: number | null };
@@ -61,7 +62,8 @@ export async function sendObjects(
       if (sent.sha256 !== file.sha256) throw new Error(`${file.path} was uploaded with SHA-256 ${sent.sha256}, not ${file.sha256}`);
     } catch (error) {
       remote.note('upload', `upload ${file.path} (${String(file.size)} bytes) → ${remotePath}`, error instanceof Error ? error.message : String(error), performance.now() - began, null);
-      throw error;
+      if (options.signal?.aborted === true) throw cancelled(remote.link.describe);
+      throw error instanceof FieldkitError ? error : linkLost(remote.link, `the upload of ${file.path}`, error);
     }
     remote.note('upload', `upload ${file.path} (${String(file.size)} bytes) → ${remotePath}`, `SHA-256 ${file.sha256} checked on the device`, performance.now() - began);
     done += file.size;

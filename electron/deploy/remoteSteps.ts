@@ -69,7 +69,8 @@ export function createRemoteSteps(link: Link, options: { signal?: AbortSignal | 
     } catch (error) {
       record({ at: startedAt, step, command: shown, exitCode: null, output: tail(error instanceof Error ? error.message : String(error)), durationMs: Math.round(performance.now() - began) });
       if (options.signal?.aborted === true) throw cancelled(link.describe);
-      throw error;
+      // ssh2 throws plain errors ("Not connected", "No response from server") once the connection is gone.
+      throw error instanceof FieldkitError ? error : linkLost(link, step, error);
     }
     record({
       at: startedAt,
@@ -105,8 +106,10 @@ export function createRemoteSteps(link: Link, options: { signal?: AbortSignal | 
   };
 }
 
-export function linkLost(link: Link, step: string): FieldkitError {
+export function linkLost(link: Link, step: string, cause?: unknown): FieldkitError {
+  const detail = cause instanceof Error ? ` (${cause.message})` : '';
   return new FieldkitError(
-    appError('UNAVAILABLE', `The link to ${link.describe} dropped during ${step}.`, 'Check the device is on and reachable, then deploy again: it keeps running the release it had.'),
+    appError('UNAVAILABLE', `The link to ${link.describe} dropped during ${step}${detail}.`, 'Check the device is on and reachable, then deploy again: it keeps running the release it had, and files already sent are not sent again.'),
+    cause === undefined ? undefined : { cause },
   );
 }

@@ -25,7 +25,9 @@ export async function unitState(remote: RemoteSteps, step: string, unit: string)
 }
 
 export async function restartUnit(remote: RemoteSteps, step: string, unit: string): Promise<UnitState> {
-  await remote.must(step, `systemctl restart ${shellQuote(unit)}`, `Restarting ${unit}`, { sudo: true, timeoutMs: 60_000 });
+  // A release that crash-looped may have used up systemd's start limit: clear it, or the
+  // restart of the release going back in would be refused.
+  await remote.must(step, `systemctl reset-failed ${shellQuote(unit)} 2>/dev/null; systemctl restart ${shellQuote(unit)}`, `Restarting ${unit}`, { sudo: true, timeoutMs: 60_000 });
   return unitState(remote, step, unit);
 }
 

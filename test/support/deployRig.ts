@@ -5,6 +5,7 @@
  * changed files differ), and SSH links to virtual Pis with their host keys pinned.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -33,8 +34,11 @@ export type AgentBundles = {
   trustedKeys: TrustedKey[];
   /** The bundle exactly as `build/bundle-agent.ts` made it (version = package.json's). */
   base: { archive: string; version: string };
-  /** The base bundle re-assembled at `version`, its agent reporting that version; `crash`: the agent exits 1 at start. */
-  variant(version: string, options?: { crash?: boolean }): Promise<string>;
+  /**
+   * The base bundle re-assembled at `version`, its agent reporting that version; `crash`:
+   * the agent exits 1 at start; `extraBytes`: plus a file of that many random bytes (a big upload).
+   */
+  variant(version: string, options?: { crash?: boolean; extraBytes?: number }): Promise<string>;
 };
 
 /** A cached Node version (no registry round trip), else the newest 24.x from the registry. */
@@ -81,6 +85,7 @@ export async function buildAgentBundles(dir: string): Promise<AgentBundles> {
         if (file.path.startsWith('systemd/')) bytes = Buffer.from(bytes.toString('utf8').replaceAll(` ${version} bundle`, ` ${newVersion} bundle`));
         return { path: file.path, mode: file.mode, source: { kind: 'bytes', bytes } };
       });
+      if (options.extraBytes !== undefined) inputs.push({ path: 'lib/ballast.bin', mode: 0o644, source: { kind: 'bytes', bytes: randomBytes(options.extraBytes) } });
       const target = path.join(out, agentBundleFileName(newVersion, 'x64'));
       await assembleBundle(target, inputs, { version: newVersion, arch: 'x64', nodeVersion: manifest.node_version, sourceDateEpoch: Date.parse(manifest.created_at) / 1000, sourceCommit: manifest.source_commit, install: manifest.install }, key);
       return target;
