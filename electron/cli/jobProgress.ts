@@ -15,7 +15,7 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
   const { io, json } = deps;
   const bar = !json && io.interactive
     ? new SingleBar({
-        format: ' {phase} [{bar}] {percentage}% | {done} of {total} | {rate} | ETA {eta_text}',
+        format: ' {phase} [{bar}] {percentage}% | {done} of {total_text} | {rate} | ETA {eta_text}',
         hideCursor: true,
         stream: process.stderr,
         barsize: 30,
@@ -32,6 +32,8 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       return;
     }
     if (event.type === 'log') {
+      // Above the per-drive bars, which keep drawing; a single bar stops for it.
+      if (drives?.log(`${event.level}: ${event.message}\n`) === true) return;
       if (bar) bar.stop();
       io.stderr(`${event.level}: ${event.message}\n`);
     }
@@ -45,7 +47,7 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
     const values = {
       phase: p.phase,
       done: amount(p.bytesDone),
-      total: p.bytesTotal === null ? '?' : amount(p.bytesTotal),
+      total_text: p.bytesTotal === null ? '?' : amount(p.bytesTotal),
       rate: p.unit === 'items' ? (p.rateBytesPerSec === null ? '—' : `${Math.round(p.rateBytesPerSec)}/s`) : formatRate(p.rateBytesPerSec),
       eta_text: formatDuration(p.etaSeconds),
     };
@@ -54,7 +56,7 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       bar.update(p.bytesDone, values);
     } else if (event.at - lastLine >= 2000) {
       lastLine = event.at;
-      io.stderr(`${values.phase}: ${values.done} of ${values.total}, ${values.rate}, ETA ${values.eta_text}\n`);
+      io.stderr(`${values.phase}: ${values.done} of ${values.total_text}, ${values.rate}, ETA ${values.eta_text}\n`);
     }
   });
   let interrupts = 0;
@@ -91,9 +93,9 @@ const stateWords: Record<FlashTargetProgress['state'], string> = {
  * One progress bar per drive of a flash (state, bytes, MB/s, ETA); plain lines when stderr
  * is not a terminal: one per drive on each state change, and every 2 s while bytes move.
  */
-function createDriveBars(io: CliIo): { update(targets: readonly FlashTargetProgress[], at: number): void; stop(): void } {
+function createDriveBars(io: CliIo): { update(targets: readonly FlashTargetProgress[], at: number): void; log(line: string): boolean; stop(): void } {
   const multi = io.interactive
-    ? new MultiBar({ format: ' {device} {state} [{bar}] {percentage}% | {done} of {total} | {rate} | ETA {eta_text}', hideCursor: true, stream: process.stderr, barsize: 24, clearOnComplete: false })
+    ? new MultiBar({ format: ' {device} {state} [{bar}] {percentage}% | {done} of {total_text} | {rate} | ETA {eta_text}', hideCursor: true, stream: process.stderr, barsize: 24, clearOnComplete: false })
     : null;
   const bars = new Map<string, Bar>();
   const lastState = new Map<string, string>();
@@ -109,7 +111,7 @@ function createDriveBars(io: CliIo): { update(targets: readonly FlashTargetProgr
           device: t.device.padEnd(pad),
           state: stateWords[t.state].padEnd(10),
           done: formatBytes(t.bytesDone),
-          total: t.bytesTotal === null ? '?' : formatBytes(t.bytesTotal),
+          total_text: t.bytesTotal === null ? '?' : formatBytes(t.bytesTotal),
           rate: formatRate(t.rateBytesPerSec),
           eta_text: formatDuration(t.etaSeconds),
         };
@@ -124,9 +126,16 @@ function createDriveBars(io: CliIo): { update(targets: readonly FlashTargetProgr
         const changed = lastState.get(t.device) !== t.state;
         lastState.set(t.device, t.state);
         if (changed || (due && (t.state === 'writing' || t.state === 'verifying'))) {
-          io.stderr(`${t.device}: ${stateWords[t.state]}${t.bytesTotal === null ? '' : `, ${values.done} of ${values.total}, ${values.rate}, ETA ${values.eta_text}`}\n`);
+          io.stderr(`${t.device}: ${stateWords[t.state]}${t.bytesTotal === null ? '' : `, ${values.done} of ${values.total_text}, ${values.rate}, ETA ${values.eta_text}`}\n`);
         }
       }
+    },
+    log(line) {
+      if (multi === null || bars.size === 0) return false;
+      multi.log(line);
+      // Logged lines are printed at the next redraw; force one so none is lost at the end.
+      multi.update();
+      return true;
     },
     stop() {
       multi?.stop();

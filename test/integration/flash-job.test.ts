@@ -218,6 +218,15 @@ describe('flash.write job', () => {
       await expect
         .poll(() => events.some((e) => e.jobId === jobId && e.type === 'progress' && e.progress.targets?.[0]?.state === 'writing' && e.progress.targets[0].bytesDone > 0), { timeout: 20_000, interval: 50 })
         .toBe(true);
+      // A drive written at 8 MiB/s shows its own rate and time left while it is written.
+      await expect
+        .poll(() => events.find((e) => e.jobId === jobId && e.type === 'progress' && (e.progress.targets?.[0]?.rateBytesPerSec ?? 0) > 0), { timeout: 10_000, interval: 50 })
+        .toBeDefined();
+      const measured = events.findLast((e) => e.jobId === jobId && e.type === 'progress' && e.progress.targets?.[0]?.state === 'writing');
+      const drive = measured?.type === 'progress' ? measured.progress.targets?.[0] : undefined;
+      expect(drive?.rateBytesPerSec).toBeGreaterThan(2 * mib);
+      expect(drive?.rateBytesPerSec).toBeLessThan(16 * mib);
+      expect(drive?.etaSeconds).toBeGreaterThan(0);
       const record = await services.jobs.cancel(jobId);
       expect(record.state).toBe('cancelled');
       const result = FlashResultSchema.parse(record.result);
