@@ -3,7 +3,8 @@
  * tests) or by the job's worker. A connection with the wrong token is cut off while the
  * real helper gets in; nobody can connect after it; a worker that stops sending heartbeats
  * makes the helper abort its write (drive marked incomplete) and exit; a worker killed with
- * SIGKILL takes its helper with it within 5 s.
+ * SIGKILL takes its helper with it within 5 s; of two drives written at once, one pulled
+ * mid-write ends incomplete while the other succeeds.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,7 @@ import type { JobEvent } from '../../shared/jobs.ts';
 import { makeBigTestImage } from '../support/bigTestImage.ts';
 import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { createLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
 
 const mib = 1 << 20;
@@ -30,6 +32,7 @@ const dir = makeTempDir('fieldkit-flash-helper-');
 const at = (name: string): string => path.join(dir.path, name);
 const key = generateSecretKey();
 const devices: ZramDevice[] = [];
+const loops: LoopDevice[] = [];
 let services: AppServices;
 const events: JobEvent[] = [];
 
@@ -73,6 +76,7 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(async () => {
+  for (const loop of loops) loop.detach();
   await services.close();
   for (const device of devices) await device.remove();
   dir.remove();
@@ -180,5 +184,43 @@ describe('flash helper channel', () => {
       await throttle.release();
     }
     expect(head(target.device).equals(Buffer.alloc(mib))).toBe(true);
+  });
+
+  it('two drives at once, one pulled mid-write: it ends incomplete naming the drive, the other still succeeds', async () => {
+    const good = zram(192 * mib);
+    const card = createLoop(at('card.bin'), 192 * mib);
+    loops.push(card);
+    const throttle = throttleWrites(card.device, 8 * mib);
+    const helper = await startFlashHelper();
+    try {
+      const heard: HelperToWorker[] = [];
+      helper.onMessage((m) => heard.push(m));
+      helper.send({
+        type: 'flash',
+        request: {
+          imagePath: at('big.fkimg'),
+          kind: 'signed',
+          trustedKeys: [publicKeyBase64(publicKeyOf(key))],
+          targets: [
+            { device: good.device, raw: good.device, description: 'zram' },
+            { device: card.device, raw: card.device, description: 'card reader' },
+          ],
+          skipZeroBlocks: false,
+          eject: false,
+          appSshPublicKey: null,
+        },
+      });
+      await expect.poll(() => heard.some((m) => m.type === 'target' && m.update.device === card.device && m.update.state === 'writing' && m.update.bytesDone > 0), { timeout: 10_000, interval: 20 }).toBe(true);
+      card.pull();
+      await expect.poll(() => heard.some((m) => m.type === 'finished'), { timeout: 30_000, interval: 50 }).toBe(true);
+      const results = heard.flatMap((m) => (m.type === 'result' ? [m.result] : []));
+      expect(results.find((r) => r.device === good.device)?.status).toBe('success');
+      const pulled = results.find((r) => r.device === card.device);
+      expect(pulled).toMatchObject({ status: 'incomplete', label: 'incomplete — do not use' });
+      expect(pulled?.error?.message).toContain(card.device);
+    } finally {
+      await helper.close();
+      await throttle.release();
+    }
   });
 });
