@@ -122,9 +122,17 @@ export async function openAgentSession(link: Link, agentCommand: string): Promis
   };
 }
 
-/** The command that starts the agent RPC on this device: its install prefix, else PATH. */
+/** The user the agent's systemd unit runs as (build/agent/fieldkit-agent.service.in). */
+const deployedServiceUser = 'fieldkit-agent';
+
+/**
+ * The command that starts the agent RPC on this device: its install prefix, else PATH. A
+ * deployed agent's journal and config belong to its service user (fieldkit-agent, mode
+ * 0750), so when that user exists the RPC runs as it, through passwordless sudo.
+ */
 export function agentRpcCommand(device: Device): string {
   if (device.link.kind === 'local') return device.link.agentCommand;
   const agent = shellQuote(`${device.link.agentPrefix}/current/bin/fieldkit-agent`);
-  return `if [ -x ${agent} ]; then exec ${agent} rpc; else exec fieldkit-agent rpc; fi`;
+  const asService = `sudo -n -u ${deployedServiceUser}`;
+  return `if [ -x ${agent} ] && id -u ${deployedServiceUser} >/dev/null 2>&1 && ${asService} true 2>/dev/null; then exec ${asService} ${agent} rpc; elif [ -x ${agent} ]; then exec ${agent} rpc; else exec fieldkit-agent rpc; fi`;
 }

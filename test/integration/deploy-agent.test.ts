@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployedAgentRpcCommand } from '../../electron/deploy/agentGates.ts';
 import { deployBundle, type DeployResult } from '../../electron/deploy/deployBundle.ts';
-import { openAgentSession } from '../../electron/devices/deviceConnection.ts';
+import { agentRpcCommand, openAgentSession } from '../../electron/devices/deviceConnection.ts';
+import { DeviceSchema } from '../../shared/devices.ts';
 import type { Link } from '../../electron/link/linkApi.ts';
 import { buildAgentBundles, linkTo, onPi, type AgentBundles } from '../support/deployRig.ts';
 import { makeTempDir } from '../support/tempDir.ts';
@@ -64,6 +65,11 @@ describe('deploying the agent to virtual Pis', () => {
     for (const result of first) expect(result.status, explain(result)).toBe('updated');
     expect(first.map((r) => [r.fromVersion, r.toVersion])).toEqual(site.pis.map(() => [null, bundles.base.version]));
     expect(await Promise.all(site.pis.map((_, i) => hello(i)))).toEqual(site.pis.map(() => bundles.base.version));
+    // The command Devices and the courier use reaches the deployed agent too (as its service user).
+    const device = DeviceSchema.parse({ id: 'dev_dpi001', name: 'dpi-1', site: 'deploy-test', link: { kind: 'ssh', host: '127.0.0.1' }, hostKeyFingerprint: null, agentDeviceId: null, journalId: null, agentVersion: null, modelVersion: null, clockOffsetMs: null, lastSeenMs: null, lastError: null, addedMs: 0 });
+    const session = await openAgentSession(links[0] as Link, agentRpcCommand(device));
+    await session.close();
+    expect(session.hello).toMatchObject({ agent_version: bundles.base.version, device_id: 'dpi-1', hostname: 'dpi-1' });
     for (const pi of site.pis) {
       expect((await onPi(pi, 'readlink /opt/fieldkit-agent/current; systemctl is-active fieldkit-agent; systemctl is-enabled fieldkit-agent')).trim().split('\n')).toEqual([`releases/${bundles.base.version}`, 'active', 'enabled']);
     }
