@@ -114,8 +114,8 @@ export async function runRollout(params: RolloutJobParams, ctx: JobContext, depl
 
     async function deployOne(deviceId: string, deviceName: string): Promise<DeviceResult> {
       const attempt = store.deviceStarted(params.rolloutId, deviceId, Date.now());
-      if (attempt > 0) {
-        store.transcript(params.rolloutId, deviceId, { at: Date.now(), step: 'rollout', command: 'deploy again (resumed rollout)', exitCode: null, output: '', durationMs: 0 });
+      if (attempt > 1) {
+        store.transcript(params.rolloutId, deviceId, { at: Date.now(), step: 'rollout', command: `deploy again (resumed rollout, attempt ${attempt})`, exitCode: null, output: '', durationMs: 0 });
       }
       const startedAt = Date.now();
       let result: DeviceResult;

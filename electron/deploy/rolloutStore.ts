@@ -108,7 +108,7 @@ export function createRolloutStore(db: Store) {
     `DELETE FROM rollout_transcript WHERE rollout_id = ? AND device_id = ? AND rowid NOT IN
        (SELECT rowid FROM rollout_transcript WHERE rollout_id = ? AND device_id = ? ORDER BY rowid DESC LIMIT ${transcriptEntriesKept})`,
   );
-  const countEntries = db.prepare(`SELECT count(*) AS n FROM rollout_transcript WHERE rollout_id = ? AND device_id = ?`);
+  const selectAttempts = db.prepare(`SELECT attempts FROM rollout_devices WHERE rollout_id = ? AND device_id = ?`);
   const runningRollouts = db.prepare(`SELECT id, job_id FROM rollouts WHERE state = 'running'`);
   const devicesInRunning = db.prepare(
     `SELECT d.device_id, d.device_name, r.id FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id WHERE r.state = 'running' AND r.id != ?`,
@@ -234,10 +234,11 @@ export function createRolloutStore(db: Store) {
         reopenUnfinished.run(id);
       })();
     },
+    /** Marks a device running; returns which attempt this is (1 the first time, more after a resume). */
     deviceStarted(id: string, deviceId: string, now: number): number {
       startDevice.run(now, id, deviceId);
       touch.run(now, id);
-      return (countEntries.get(id, deviceId) as { n: number }).n;
+      return (selectAttempts.get(id, deviceId) as { attempts: number } | undefined)?.attempts ?? 1;
     },
     deviceVersion(id: string, deviceId: string, fromVersion: string | null): void {
       setFromVersion.run(fromVersion, id, deviceId);
