@@ -8,7 +8,7 @@
  * drive incomplete.
  */
 import { z } from 'zod';
-import { appError } from '../../shared/errors.ts';
+import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { FlashIdentitySchema, type FlashResult, type FlashTargetProgress, type FlashTargetResult } from '../../shared/flash.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../jobs/jobContext.ts';
 import { createProgressMeter, type ProgressMeter } from '../jobs/progressMeter.ts';
@@ -117,9 +117,16 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
   };
   emitNow();
 
+  const untouched = (error: AppError): FlashResult => ({
+    image: { path: params.imagePath, kind: params.kind, product: params.product, version: params.version },
+    targets: params.targets.map((t) => ({ device: t.device, description: t.description, status: 'refused', label: null, error, bytesWritten: 0, bytesVerified: 0, seconds: 0, firstBootFiles: [], ejected: false })),
+    warnings: params.warnings,
+  });
   const helper = await startFlashHelper({ signal: ctx.signal }).catch((error: unknown) => {
-    if (ctx.signal.aborted) throw new JobCancelledError('cancelled before anything was written');
-    throw error;
+    const failure = isFieldkitError(error) ? error.appError : appError('INTERNAL', `The flash helper could not be started: ${String(error)}.`, 'Try again; if it repeats, report it with the job log.');
+    // Every drive is as it was: say so per drive, as the screen and the CLI show drives.
+    if (ctx.signal.aborted) throw new JobCancelledError('cancelled before anything was written', untouched(failure));
+    throw new JobFailedError(failure, untouched(failure));
   });
   ctx.log('info', `Flash helper started (pid ${helper.pid}).`);
   try {

@@ -20,6 +20,7 @@ import { channelSocketPath, HelperToWorkerSchema, readMessages, startFlashHelper
 import { generateSecretKey } from '../../electron/signing/minisign.ts';
 import { formatPublicKey, publicKeyBase64, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
 import type { ResponseOf } from '../../shared/api.ts';
+import { isFieldkitError } from '../../shared/errors.ts';
 import type { JobEvent } from '../../shared/jobs.ts';
 import { makeBigTestImage } from '../support/bigTestImage.ts';
 import { throttleWrites } from '../support/slowDrive.ts';
@@ -120,6 +121,19 @@ describe('flash helper channel', () => {
       await helper.close();
     }
     await expect.poll(() => alive(helper.pid), { timeout: 5000, interval: 50 }).toBe(false);
+  });
+
+  it('an elevation that does not start the helper is refused with what to do, and leaves no channel behind', async () => {
+    // pkexec is not installed here: to fieldkit that is the same as a prompt that was refused.
+    const seen: { dir: string } = { dir: '' };
+    const error = await startFlashHelper({ elevation: 'pkexec', onListening: ({ dir: channelDir }) => (seen.dir = channelDir) }).then(
+      () => null,
+      (e: unknown) => (isFieldkitError(e) ? e.appError : null),
+    );
+    expect(error?.code).toBe('PERMISSION_DENIED');
+    expect(error?.message).toContain('pkexec');
+    expect(error?.hint).toContain('nothing was written');
+    expect(existsSync(seen.dir)).toBe(false);
   });
 
   it('a worker that falls silent mid-write: the helper aborts, the drive ends zeroed (incomplete), and the helper exits within 5 s', async () => {
