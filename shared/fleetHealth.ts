@@ -82,3 +82,25 @@ export const DeviceHealthHistorySchema = z.object({
   pulledAtMs: z.number().int().nullable(),
 });
 export type DeviceHealthHistory = z.infer<typeof DeviceHealthHistorySchema>;
+
+/**
+ * A change to some thresholds (the others keep their saved values). The merged result is
+ * validated by HealthThresholdsSchema, and the warning temperature must stay below the
+ * critical one.
+ */
+export const HealthThresholdsPatchSchema = z.strictObject({
+  tempWarningC: z.number().optional(),
+  tempCriticalC: z.number().optional(),
+  diskUsedPercent: z.number().optional(),
+  emmcPreEol: z.number().optional(),
+  nvmePercentageUsed: z.number().optional(),
+  backlogGrowingMinutes: z.number().optional(),
+  staleSeconds: z.number().optional(),
+  /** Back to the defaults (applied before the fields given alongside). */
+  reset: z.boolean().optional(),
+});
+export type HealthThresholdsPatch = z.input<typeof HealthThresholdsPatchSchema>;
+
+/** One sample as it arrived for one device, for charts that draw every second. */
+export const DeviceSampleSchema = z.object({ deviceId: DeviceRefSchema, sample: HealthSampleSchema });
+export type DeviceSample = z.infer<typeof DeviceSampleSchema>;

@@ -10,6 +10,10 @@ import { createEventBus, type EventBus } from '../api/eventBus.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
 import { createCourierHandlers } from '../courier/courierHandlers.ts';
 import { createDeviceHandlers } from '../devices/deviceHandlers.ts';
+import { serialPasswordSecret } from '../devices/deviceStore.ts';
+import { createHealthHandlers } from '../health/healthHandlers.ts';
+import { createHealthService, type HealthService } from '../health/healthService.ts';
+import { loadHealthThresholds } from '../health/healthSettingsStore.ts';
 import { demoSiteName, startDemoSite, type DemoSite } from '../demo/demoSite.ts';
 import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
 import { listDrives } from '../drives/listDrives.ts';
@@ -30,6 +34,8 @@ export type AppServices = {
   events: EventBus;
   info: AppInfo;
   jobs: JobRunner;
+  /** Live health: the CLI's `health` view subscribes to it directly. */
+  health: HealthService;
   close(): Promise<void>;
 };
 
@@ -82,6 +88,18 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
   const secrets = options.secretStore ?? createFileSecretStore(options.dataDir);
   const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir, secrets });
 
+  const health = createHealthService({
+    devices: devices.devices,
+    events,
+    thresholds: loadHealthThresholds(db),
+    appKey: () => devices.appKey(),
+    serialPassword: async (device) => {
+      const password = await secrets.get(serialPasswordSecret(device.id));
+      return password === null || password === '' ? undefined : password;
+    },
+    onError,
+  });
+
   const rollouts = createRolloutHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: inspectBundle });
 
   const handlers: ApiHandlers = {
@@ -90,6 +108,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets }),
     ...createSettingsHandlers({ db, secrets }),
     ...createTrustHandlers({ db }),
+    ...createHealthHandlers({ db, devices: devices.devices, health }),
     'app.info': () => Promise.resolve(info),
     'drives.list': async ({ imageSizeBytes }) => {
       if (imageSizeBytes === undefined) return { drives: watcher ? await watcher.refresh() : await listAll() };
@@ -129,8 +148,10 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     events,
     info,
     jobs,
+    health,
     async close() {
       watcher?.stop();
+      await health.close();
       await jobs.close();
       await demo?.stop();
       db.close();

@@ -67,6 +67,12 @@ export const cliCommandFor = {
   'deploy.list': 'rollout list',
   'deploy.get': 'rollout show',
   'deploy.resume': 'rollout resume',
+  'health.watch': 'health DEVICE',
+  'health.fleet': 'health',
+  'health.device': 'health DEVICE',
+  'health.history': 'health DEVICE --history',
+  'settings.health.get': 'settings health',
+  'settings.health.set': 'settings health',
 } as const satisfies Record<MethodName, string>;
 
 type GlobalOptions = { json?: boolean; dataDir?: string };

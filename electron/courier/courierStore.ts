@@ -123,6 +123,21 @@ export function createCourierStore(db: Store) {
         for (const event of events) e.run(deviceId, event.at_ms, event.kind, event.detail);
       })();
     },
+    /** Pulled health history of one device (agent device id), oldest first: at most the newest `limit` minutes and events. */
+    readHealthHistory(deviceId: string, sinceMs: number, limit: number): { minutes: HealthMinute[]; events: HealthEvent[] } {
+      const minutes = db
+        .prepare(`SELECT minute FROM (SELECT minute, minute_ms FROM courier_health_minutes WHERE device_id = ? AND minute_ms >= ? ORDER BY minute_ms DESC LIMIT ?) ORDER BY minute_ms`)
+        .all(deviceId, sinceMs, limit) as { minute: string }[];
+      const events = db
+        .prepare(`SELECT at_ms, kind, detail FROM (SELECT * FROM courier_health_events WHERE device_id = ? AND at_ms >= ? ORDER BY at_ms DESC LIMIT ?) ORDER BY at_ms, kind`)
+        .all(deviceId, sinceMs, limit) as HealthEvent[];
+      return { minutes: minutes.map((m) => JSON.parse(m.minute) as HealthMinute), events };
+    },
+    /** When a pull of this device (its ref) last finished; null if never. */
+    lastPullEndedMs(deviceRef: string): number | null {
+      const row = db.prepare(`SELECT max(ended_ms) AS m FROM courier_pulls WHERE device_ref = ?`).get(deviceRef) as { m: number | null };
+      return row.m;
+    },
     lastHealthMinute(deviceId: string): number {
       const row = db.prepare(`SELECT max(minute_ms) AS m FROM courier_health_minutes WHERE device_id = ?`).get(deviceId) as { m: number | null };
       return row.m ?? 0;

@@ -11,6 +11,7 @@ import type { JobRecord } from '../../../shared/jobs.ts';
 import type { TrustedKey } from '../../../shared/trust.ts';
 import type { ImageSummary } from '../../../shared/flash.ts';
 import type { BundleSummary, Rollout } from '../../../shared/deploy.ts';
+import { defaultHealthThresholds, type DeviceHealthView } from '../../../shared/fleetHealth.ts';
 import type { ApiHandlers } from '../../../electron/api/dispatch.ts';
 
 export const sampleJob: JobRecord = {
@@ -42,6 +43,17 @@ export const sampleDevice: Device = {
   lastSeenMs: null,
   lastError: null,
   addedMs: 1_700_000_000_000,
+};
+
+export const sampleHealthView: DeviceHealthView = {
+  deviceId: sampleDevice.id,
+  deviceName: sampleDevice.name,
+  site: sampleDevice.site,
+  status: 'connecting',
+  sample: null,
+  lastSampleMs: null,
+  alerts: [],
+  linkError: null,
 };
 
 export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
@@ -86,6 +98,12 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'deploy.list': { limit: 20 },
   'deploy.get': { rolloutId: 'ro_abc123' },
   'deploy.resume': { rolloutId: 'ro_abc123' },
+  'health.watch': { deviceIds: [sampleDevice.id], leaseSeconds: 15 },
+  'health.fleet': {},
+  'health.device': { deviceId: sampleDevice.id },
+  'health.history': { deviceId: sampleDevice.id },
+  'settings.health.get': {},
+  'settings.health.set': { tempWarningC: 75 },
 };
 
 export const sampleBundleSummary: BundleSummary = {
@@ -335,6 +353,30 @@ export function createStubHandlers(): StubHandlers {
     'deploy.resume': (params) => {
       record('deploy.resume', params);
       return Promise.resolve({ jobId: 'job_deploy02' });
+    },
+    'health.watch': (params) => {
+      record('health.watch', params);
+      return Promise.resolve({ watching: params.deviceIds ?? [sampleDevice.id], leaseUntilMs: 1_700_000_015_000 });
+    },
+    'health.fleet': (params) => {
+      record('health.fleet', params);
+      return Promise.resolve({ views: [sampleHealthView] });
+    },
+    'health.device': (params) => {
+      record('health.device', params);
+      return Promise.resolve({ view: { ...sampleHealthView, deviceId: params.deviceId }, recent: [] });
+    },
+    'health.history': (params) => {
+      record('health.history', params);
+      return Promise.resolve({ deviceId: params.deviceId, minutes: [], events: [], pulledAtMs: null });
+    },
+    'settings.health.get': (params) => {
+      record('settings.health.get', params);
+      return Promise.resolve({ thresholds: defaultHealthThresholds });
+    },
+    'settings.health.set': (params) => {
+      record('settings.health.set', params);
+      return Promise.resolve({ thresholds: { ...defaultHealthThresholds, ...(params.tempWarningC === undefined ? {} : { tempWarningC: params.tempWarningC }) } });
     },
   };
   return { handlers, calls };
