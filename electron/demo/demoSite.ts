@@ -1,7 +1,7 @@
 /**
  * The demo site: three real agents running on this laptop (Local link), fed by
- * synthetic producers, so a newcomer can discover, pull, forward and watch health with
- * no hardware. Their journals live in the data folder and survive restarts.
+ * synthetic producers and a simulated thermal zone each, so a newcomer can discover,
+ * pull, forward and watch health with no hardware. Their journals live in the data folder and survive restarts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeviceStore } from '../devices/deviceStore.ts';
 import { freePort } from '../net/freePort.ts';
+import { startDemoThermal } from './demoThermal.ts';
 import { startSyntheticProducer } from './syntheticProducer.ts';
 
 export const demoSiteName = 'Demo site';
@@ -48,12 +49,14 @@ export async function startDemoSite(options: { dataDir: string; devices: DeviceS
           model_version: 'yolo-v8n-2026.10',
           ingest: { port },
           retention: { budget_bytes: 64 * 1024 * 1024 },
-          health: { vcgencmd: null, nvme: null },
+          // The laptop has no Pi thermal zone: each agent reads its own (demoThermal.ts).
+          health: { vcgencmd: null, nvme: null, sys_root: join(home, 'sys') },
         },
         null,
         2,
       ),
     );
+    stopProducers.push(startDemoThermal({ sysRoot: join(home, 'sys'), baseC: 48 + index * 3.5 }));
     const envPrefix = Object.entries(agent.env).map(([k, v]) => `${k}=${v} `).join('');
     const command = `${envPrefix}exec ${shellQuote(agent.execPath)} ${shellQuote(agent.entry)} --config ${shellQuote(configPath)}`;
     const child = spawn('/bin/sh', ['-c', `${command} run`], { stdio: ['ignore', 'ignore', 'pipe'] });
