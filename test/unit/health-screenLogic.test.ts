@@ -148,7 +148,7 @@ describe('sample window', () => {
     const temp = chartSpecs.find((spec) => spec.id === 'temp');
     if (temp === undefined) throw new Error('no temperature chart');
     const [xs, soc, warning, critical] = chartData(temp, [sample(1000, { temp_c: 70 }), sample(2000, { temp_c: null })], defaultHealthThresholds);
-    expect([...(xs ?? [])]).toEqual([1, 2]);
+    expect([...xs]).toEqual([1, 2]);
     expect(soc).toEqual([70, null]);
     expect(warning).toEqual([80, 80]);
     expect(critical).toEqual([85, 85]);
