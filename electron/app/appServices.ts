@@ -52,6 +52,8 @@ export type AppServicesOptions = {
    * folder (CLI, web host); electron/main.ts may pass one backed by Electron safeStorage.
    */
   secretStore?: SecretStore;
+  /** How long a device's health link stays open after the last lease on it ends (default 30 s). */
+  healthLingerMs?: number;
   /** Run the demo site (three local agents with synthetic producers): true, or 'auto' = only while no real device is registered. */
   demo?: boolean | 'auto';
 };
@@ -98,6 +100,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
       return password === null || password === '' ? undefined : password;
     },
     onError,
+    ...(options.healthLingerMs === undefined ? {} : { lingerMs: options.healthLingerMs }),
   });
 
   const rollouts = createRolloutHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: inspectBundle });
