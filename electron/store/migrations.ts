@@ -209,4 +209,10 @@ export const migrations: readonly string[] = [
      FOREIGN KEY (rollout_id, device_id) REFERENCES rollout_devices (rollout_id, device_id) ON DELETE CASCADE
    );
    CREATE INDEX rollout_transcript_by_device ON rollout_transcript (rollout_id, device_id);`,
+  // 8: health history forwarded to ClickHouse: when each pulled minute and event was
+  // confirmed there (a minute pulled again, after it filled up, is replaced and so sent again)
+  `ALTER TABLE courier_health_minutes ADD COLUMN forwarded_ms INTEGER;
+   ALTER TABLE courier_health_events ADD COLUMN forwarded_ms INTEGER;
+   CREATE INDEX courier_health_minutes_pending ON courier_health_minutes (device_id, minute_ms) WHERE forwarded_ms IS NULL;
+   CREATE INDEX courier_health_events_pending ON courier_health_events (device_id, at_ms, kind) WHERE forwarded_ms IS NULL;`,
 ];
