@@ -57,7 +57,7 @@ export function describeRollout(r: Rollout): string {
     `${r.id}  ${r.bundleKind} ${r.version}  ${r.state}  batches ${formatBatchSizes(r.batches)}, stop above ${r.maxFailurePercent}% failed per batch`,
     `bundle: ${r.bundlePath}`,
   ];
-  if (r.stopReason !== null) lines.push(`stopped: ${r.stopReason}`);
+  if (r.stopReason !== null) lines.push(r.stopReason);
   lines.push('', formatTable(r.devices, outcomeColumns));
   for (const d of r.devices) {
     if (d.error === null) continue;

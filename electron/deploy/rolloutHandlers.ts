@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { BundleSummary, Rollout, RolloutStartRequest } from '../../shared/deploy.ts';
+import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
@@ -51,8 +52,8 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
     return secrets;
   }
 
-  function refuseBusy(rolloutId: string, deviceIds: readonly string[]): void {
-    const busy = rollouts.busyDevices(rolloutId);
+  function refuseBusy(rolloutId: string | null, deviceIds: readonly string[]): void {
+    const busy = rollouts.busyDevices(rolloutId ?? '');
     const clash = deviceIds.flatMap((id) => {
       const b = busy.get(id);
       return b === undefined ? [] : [b];
@@ -91,15 +92,31 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
     return job.id;
   }
 
+  /** A local link runs on this computer (the demo site): a deploy there would install a system service on the laptop itself. */
+  function refuseLocal(devices: readonly Device[]): void {
+    const local = devices.filter((d) => d.link.kind === 'local');
+    if (local.length > 0) {
+      throw new FieldkitError(
+        appError(
+          'BAD_REQUEST',
+          `${local.map((d) => d.name).join(', ')} ${local.length === 1 ? 'runs' : 'run'} on this computer (a demo or local agent), not on a Pi.`,
+          'Deploy to devices reached over SSH or a serial console; leave demo devices out.',
+          'deviceIds',
+        ),
+      );
+    }
+  }
+
   async function start(request: RolloutStartRequest): Promise<{ rolloutId: string; jobId: string }> {
     const devices = request.deviceIds.map((id) => deps.devices.get(id));
+    refuseLocal(devices);
+    refuseBusy(null, request.deviceIds);
     const bundle = await inspect(request.bundlePath);
     const problem = bundle.problems[0];
     if (problem !== undefined) {
       throw new FieldkitError(appError(problem.code, `Nothing was deployed: ${problem.message}`, problem.hint, 'bundlePath'));
     }
     const id = `ro_${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-    refuseBusy(id, request.deviceIds);
     const seed = randomInt(0, 2 ** 31);
     const batches = request.batches ?? [devices.length];
     const names = new Map(devices.map((d) => [d.id, d.name]));
@@ -136,6 +153,7 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
         appError('VERIFICATION_FAILED', `${rollout.bundlePath} is now version ${bundle.version}, but this rollout deploys ${rollout.version}.`, 'Put the original bundle back at that path, or start a new rollout with the new bundle.'),
       );
     }
+    refuseLocal(rollout.devices.flatMap((d) => deps.devices.find(d.deviceId) ?? []));
     refuseBusy(rolloutId, rollout.devices.map((d) => d.deviceId));
     return launch(rollout, true);
   }
@@ -145,9 +163,19 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
     handlers: {
       'deploy.inspect': async ({ bundlePath }) => ({ bundle: await inspect(bundlePath) }),
       'deploy.start': (request) => start(request),
-      'deploy.list': ({ limit }) => Promise.resolve({ rollouts: rollouts.list(limit) }),
-      'deploy.get': ({ rolloutId }) => Promise.resolve({ rollout: rollouts.get(rolloutId) }),
+      // A refusal (an unknown id) rejects rather than throwing at the caller.
+      'deploy.list': ({ limit }) => settle(() => ({ rollouts: rollouts.list(limit) })),
+      'deploy.get': ({ rolloutId }) => settle(() => ({ rollout: rollouts.get(rolloutId) })),
       'deploy.resume': async ({ rolloutId }) => ({ jobId: await resume(rolloutId) }),
     },
   };
+}
+
+/** Runs `read` and settles with its value or its error, never throwing synchronously. */
+function settle<T>(read: () => T): Promise<T> {
+  try {
+    return Promise.resolve(read());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }

@@ -73,6 +73,18 @@ describe('fieldkit rollout on five virtual Pis', () => {
     expect(run.stderr).toMatch(/ro-1: updated .* → 0\.2\.0-rollout/);
     expect(run.stdout).toContain('completed');
     expect(run.stdout).toMatch(/ro-5\s+updated/);
+
+    // `fieldkit deploy` of the version already there changes nothing, and says so in JSON.
+    const again = await cli(['--json', 'deploy', v2, '--to', 'ro-1', '--to', 'ro-2', '--stable-seconds', '2']);
+    expect(again.code, again.stderr).toBe(0);
+    const lines = again.stdout.trim().split('\n');
+    const last = JSON.parse(lines.at(-1) ?? '{}') as { rollout: Rollout };
+    expect(last.rollout.devices.map((d) => [d.deviceName, d.batch, d.status, d.bytesSent])).toEqual([
+      ['ro-1', 0, 'unchanged', 0],
+      ['ro-2', 0, 'unchanged', 0],
+    ]);
+    // The job's events went out as NDJSON before the final rollout.
+    expect(lines.some((line) => line.includes('"type":"progress"'))).toBe(true);
   }, 120_000);
 
   it('stops after a crashing canary rolls back: the other Pis are skipped and untouched, the exit code says so', async () => {

@@ -114,10 +114,11 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
             <Button
               className="button is-small is-quiet"
               onPress={() => {
-                setPicked(picked.length === devices.length ? [] : devices.map((d) => d.id));
+                const pickable = devices.filter((d) => d.link.kind !== 'local').map((d) => d.id);
+                setPicked(picked.length === pickable.length ? [] : pickable);
               }}
             >
-              {picked.length === devices.length ? 'Pick none' : 'Pick all'}
+              {picked.length > 0 && picked.length === devices.filter((d) => d.link.kind !== 'local').length ? 'Pick none' : 'Pick all'}
             </Button>
           )}
         </h3>
@@ -125,7 +126,7 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
           <Label className="visually-hidden">Devices to deploy to</Label>
           {devices.length === 0 && <p className="muted">No devices registered. Add them on the Devices screen first.</p>}
           {devices.map((device) => (
-            <CheckboxField key={device.id} value={device.id} className="device-choice" data-testid="device-choice" data-device={device.name}>
+            <CheckboxField key={device.id} value={device.id} className={device.link.kind === 'local' ? 'device-choice is-refused' : 'device-choice'} isDisabled={device.link.kind === 'local'} data-testid="device-choice" data-device={device.name}>
               <CheckboxButton className="plain-checkbox device-choice-button">
                 <span className="checkbox-box" aria-hidden="true" />
                 <span className="device-choice-name">{device.name}</span>
@@ -133,6 +134,7 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
                 <span className="device-choice-version">agent {device.agentVersion ?? 'unknown'}</span>
                 {busyDevices.has(device.id) && <span className="tag is-caution">in a running rollout</span>}
               </CheckboxButton>
+              {device.link.kind === 'local' && <span className="drive-choice-why">Runs on this computer (demo): deploys go to Pis over SSH or serial.</span>}
             </CheckboxField>
           ))}
         </CheckboxGroup>

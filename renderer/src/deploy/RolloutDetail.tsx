@@ -71,7 +71,8 @@ export function RolloutDetail({ rollout, onResumed }: { rollout: Rollout; onResu
       </header>
       {rollout.stopReason !== null && (
         <p className="rollout-stop" role="status" data-testid="stop-reason">
-          <strong>Stopped.</strong> {rollout.stopReason}
+          <span aria-hidden="true">■ </span>
+          {rollout.stopReason}
         </p>
       )}
       {resumeError !== null && <ErrorNotice error={resumeError} announce />}
@@ -146,9 +147,11 @@ function DeviceRow({ device, transcriptOpen, onToggle }: { device: DeviceDeployO
         )}
       </td>
       <td>
-        <Button className="button is-small is-quiet" onPress={onToggle} aria-expanded={transcriptOpen} isDisabled={device.status === 'pending' || device.status === 'skipped'}>
-          {transcriptOpen ? 'Hide transcript' : 'Transcript'}
-        </Button>
+        {device.startedAt !== null && (
+          <Button className="button is-small is-quiet" onPress={onToggle} aria-expanded={transcriptOpen} aria-label={`${transcriptOpen ? 'Hide the transcript' : 'Transcript'} of ${device.deviceName}`}>
+            {transcriptOpen ? 'Hide transcript' : 'Transcript'}
+          </Button>
+        )}
       </td>
     </tr>
   );
