@@ -67,6 +67,11 @@ export function memoryUsedPercent(sample: Pick<HealthSample, 'mem_total_bytes' |
 
 const counts = new Intl.NumberFormat('en-US');
 
+/** "1,204". */
+export function formatCount(n: number): string {
+  return counts.format(n);
+}
+
 /** "1,204 to forward", "none to forward". */
 export function formatBacklog(records: number): string {
   return records === 0 ? 'none to forward' : `${counts.format(records)} to forward`;

@@ -1,6 +1,7 @@
 import { useApi, useBridge } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { ClickHouseSection } from './ClickHouseSection.tsx';
+import { HealthThresholdsSection } from './HealthThresholdsSection.tsx';
 import { TrustSection } from './TrustSection.tsx';
 import './settings.css';
 
@@ -26,6 +27,7 @@ export function SettingsScreen() {
         </dl>
       </section>
       <ClickHouseSection />
+      <HealthThresholdsSection />
       <TrustSection />
     </div>
   );

@@ -3,8 +3,8 @@ import { CourierScreen } from '../courier/CourierScreen.tsx';
 import { DeployScreen } from '../deploy/DeployScreen.tsx';
 import { DevicesScreen } from '../devices/DevicesScreen.tsx';
 import { DrivesScreen } from '../drives/DrivesScreen.tsx';
+import { HealthScreen } from '../health/HealthScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
-import { NotBuiltScreen } from './NotBuiltScreen.tsx';
 
 export type ScreenId = 'drives' | 'devices' | 'deploy' | 'courier' | 'health' | 'settings';
 
@@ -20,13 +20,7 @@ export const screens: readonly Screen[] = [
   { id: 'devices', label: 'Devices', render: () => <DevicesScreen /> },
   { id: 'deploy', label: 'Deploy', render: () => <DeployScreen /> },
   { id: 'courier', label: 'Courier', render: () => <CourierScreen /> },
-  {
-    id: 'health',
-    label: 'Health',
-    render: () => (
-      <NotBuiltScreen title="Health" line="Health: not built yet — live charts and the fleet grid need device links and the agent's health feed." />
-    ),
-  },
+  { id: 'health', label: 'Health', render: () => <HealthScreen /> },
   { id: 'settings', label: 'Settings', render: () => <SettingsScreen /> },
 ];
 

@@ -1,0 +1,35 @@
+import { useState } from 'react';
+import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { DevicePage } from './DevicePage.tsx';
+import { FleetGrid } from './FleetGrid.tsx';
+import { useFleetHealth } from './useFleetHealth.ts';
+import './health.css';
+
+/**
+ * Health: the fleet grid (which Pi is cooking, which browned out, whose journal backs up),
+ * and a device page with per-second charts when a tile is opened. The watch stays on
+ * while either is shown, so going back to the grid is instant.
+ */
+export function HealthScreen() {
+  const { store, snapshot, error } = useFleetHealth();
+  const [open, setOpen] = useState<string | null>(null);
+  return (
+    <div className="screen health-screen">
+      <header className="screen-header">
+        <h1>Health</h1>
+      </header>
+      {error !== null && <ErrorNotice error={error} announce />}
+      {open === null ? (
+        <FleetGrid views={snapshot.views} loaded={snapshot.loaded} onOpen={setOpen} />
+      ) : (
+        <DevicePage
+          deviceId={open}
+          store={store}
+          onBack={() => {
+            setOpen(null);
+          }}
+        />
+      )}
+    </div>
+  );
+}
