@@ -126,15 +126,21 @@ export type ClusterSchemaOptions = SchemaNames & {
  * shard (and its duplicates meet in one merge). Every statement runs ON CLUSTER.
  */
 export function clusterSchema(options: ClusterSchemaOptions): string[] {
+  return clusterTables(options, [
+    [options.table ?? 'telemetry', TELEMETRY_COLUMNS_DDL, `${TELEMETRY_PARTITION}\n${TELEMETRY_ORDER}`],
+    [options.lossTable ?? 'telemetry_loss', LOSS_COLUMNS_DDL, LOSS_ORDER],
+  ]);
+}
+
+/** Per table: its name, column DDL and key clauses. */
+type TableSpec = [name: string, columns: string, keys: string];
+
+function clusterTables(options: Omit<ClusterSchemaOptions, 'table' | 'lossTable'>, tables: readonly TableSpec[]): string[] {
   const cluster = quoteIdentifier(options.cluster);
   const db = quoteIdentifier(options.database);
   const suffix = options.localSuffix ?? '_local';
   const prefix = options.zooKeeperPrefix ?? '/clickhouse/tables/{shard}';
   if (prefix.includes("'") || prefix.includes('\\')) throw new Error('zooKeeperPrefix must not contain quotes or backslashes');
-  const tables: [string, string, string][] = [
-    [options.table ?? 'telemetry', TELEMETRY_COLUMNS_DDL, `${TELEMETRY_PARTITION}\n${TELEMETRY_ORDER}`],
-    [options.lossTable ?? 'telemetry_loss', LOSS_COLUMNS_DDL, LOSS_ORDER],
-  ];
   const statements: string[] = [];
   for (const [name, columns, keys] of tables) {
     const local = `${name}${suffix}`;
@@ -147,6 +153,56 @@ AS ${db}.${quoteIdentifier(local)}
 ENGINE = Distributed(${cluster}, ${db}, ${quoteIdentifier(local)}, cityHash64(device_id))`);
   }
   return statements;
+}
+
+/**
+ * Health history carried by the courier: one row per device and minute, and notable
+ * events (under-voltage at 02:14, …), in tables of their own. Keyed like the journal rows
+ * (ReplacingMergeTree on the natural key), so a minute forwarded twice — a retry, or a
+ * minute pulled again after it filled up — is one row under FINAL, the last one sent.
+ */
+export const HEALTH_MINUTES_INSERT_COLUMNS = [
+  'device_id', 'minute_ms', 'cpu_pct_avg', 'temp_c_max', 'mem_available_min_bytes', 'disk_free_min_bytes',
+  'throttled_raw_or', 'backlog_records_max', 'inference_p95_ms', 'site', 'via',
+] as const;
+
+export const HEALTH_EVENTS_INSERT_COLUMNS = ['device_id', 'at_ms', 'kind', 'detail', 'site', 'via'] as const;
+
+const HEALTH_MINUTES_COLUMNS_DDL = `device_id String, minute_ms Int64,
+  cpu_pct_avg Nullable(Float64), temp_c_max Nullable(Float64),
+  mem_available_min_bytes Nullable(Float64), disk_free_min_bytes Nullable(Float64),
+  throttled_raw_or Nullable(UInt32), backlog_records_max UInt64, inference_p95_ms Nullable(Float64),
+  site String, via String,
+  inserted_at DateTime DEFAULT now()`;
+const HEALTH_MINUTES_KEYS = `PARTITION BY toYYYYMM(toDateTime(intDiv(minute_ms, 1000)))
+ORDER BY (device_id, minute_ms)`;
+
+const HEALTH_EVENTS_COLUMNS_DDL = `device_id String, at_ms Int64, kind String, detail String, site String, via String,
+  inserted_at DateTime DEFAULT now()`;
+const HEALTH_EVENTS_KEYS = 'ORDER BY (device_id, at_ms, kind)';
+
+export type HealthTableNames = {
+  /** Omit to use the connection's database. */
+  database?: string;
+  /** Default `health_minutes`. */
+  minutesTable?: string;
+  /** Default `health_events`. */
+  eventsTable?: string;
+};
+
+/** The health tables on a single server, or ON CLUSTER (replicated per shard + Distributed) when `cluster` is given. */
+export function healthSchema(names: HealthTableNames, cluster?: Omit<ClusterSchemaOptions, 'table' | 'lossTable'>): string[] {
+  const tables: TableSpec[] = [
+    [names.minutesTable ?? 'health_minutes', HEALTH_MINUTES_COLUMNS_DDL, HEALTH_MINUTES_KEYS],
+    [names.eventsTable ?? 'health_events', HEALTH_EVENTS_COLUMNS_DDL, HEALTH_EVENTS_KEYS],
+  ];
+  if (cluster) return clusterTables(cluster, tables);
+  return tables.map(
+    ([name, columns, keys]) => `CREATE TABLE IF NOT EXISTS ${qualifiedTable(names.database, name)} (
+  ${columns}
+) ENGINE = ReplacingMergeTree
+${keys}`,
+  );
 }
 
 /**

@@ -41,6 +41,9 @@ export const ForwardResultSchema = z.object({
   /** Still waiting (0 unless the run was cut short). */
   pending: z.number().int().nonnegative(),
   retries: z.number().int().nonnegative(),
+  /** Health history rows (per-minute figures, notable events) ClickHouse confirmed in this run. */
+  healthMinutesForwarded: z.number().int().nonnegative().optional(),
+  healthEventsForwarded: z.number().int().nonnegative().optional(),
   rowsPerSec: z.number().nonnegative(),
 });
 export type ForwardResult = z.infer<typeof ForwardResultSchema>;

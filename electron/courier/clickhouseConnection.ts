@@ -12,7 +12,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { clusterSchema, qualifiedTable, singleServerSchema, supportsInsertDeduplicationToken } from '../../shared/clickhouseSchema.ts';
+import { clusterSchema, healthSchema, qualifiedTable, singleServerSchema, supportsInsertDeduplicationToken } from '../../shared/clickhouseSchema.ts';
 import type { ClickHouseSettings } from '../../shared/clickhouseSettings.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
 import { courierTables } from '../settings/clickhouseSettingsStore.ts';
@@ -24,12 +24,17 @@ export type ClickHouseConnection = {
   /** `db`.`table` for records and loss records. */
   readonly table: string;
   readonly lossTable: string;
+  /** `db`.`health_minutes` and `db`.`health_events`: health history carried by pulls. */
+  readonly healthMinutesTable: string;
+  readonly healthEventsTable: string;
   serverVersion(signal?: AbortSignal): Promise<string>;
   /** Whether inserts may carry insert_deduplication_token (22.2+). */
   dedupTokens(signal?: AbortSignal): Promise<boolean>;
-  /** Both tables present (a Distributed table counts when a cluster is set). */
+  /** Both journal tables present (a Distributed table counts when a cluster is set). */
   tablesExist(signal?: AbortSignal): Promise<boolean>;
-  /** CREATE TABLE IF NOT EXISTS for both tables (ON CLUSTER when a cluster is set). */
+  /** Both health tables present: a server set up before health history was forwarded lacks them. */
+  healthTablesExist(signal?: AbortSignal): Promise<boolean>;
+  /** CREATE TABLE IF NOT EXISTS for the journal and health tables (ON CLUSTER when a cluster is set). */
   ensureSchema(signal?: AbortSignal): Promise<void>;
   /**
    * Inserts JSONEachRow text (lines ending in "\n") into `table`, naming `columns`.
@@ -81,6 +86,7 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
   const names = courierTables(settings);
   const table = qualifiedTable(settings.database, names.table);
   const lossTable = qualifiedTable(settings.database, names.lossTable);
+  const healthNames = { minutesTable: 'health_minutes', eventsTable: 'health_events' } as const;
   let version: string | null = null;
 
   async function serverVersion(signal?: AbortSignal): Promise<string> {
@@ -100,6 +106,8 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
     url: `${url.protocol}//${url.host}`,
     table,
     lossTable,
+    healthMinutesTable: qualifiedTable(settings.database, healthNames.minutesTable),
+    healthEventsTable: qualifiedTable(settings.database, healthNames.eventsTable),
     serverVersion,
     async dedupTokens(signal) {
       return supportsInsertDeduplicationToken(await serverVersion(signal));
@@ -111,11 +119,19 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
       );
       return Number(rows[0]?.n ?? 0) === 2;
     },
+    async healthTablesExist(signal) {
+      const rows = await queryRows<{ n: string | number }>(
+        `SELECT count() AS n FROM system.tables WHERE database = '${settings.database}' AND name IN ('${healthNames.minutesTable}', '${healthNames.eventsTable}')`,
+        signal,
+      );
+      return Number(rows[0]?.n ?? 0) === 2;
+    },
     async ensureSchema(signal) {
       const statements =
         settings.cluster === null
           ? singleServerSchema({ database: settings.database, table: names.table, lossTable: names.lossTable })
           : clusterSchema({ cluster: settings.cluster, database: settings.database, table: names.table, lossTable: names.lossTable });
+      statements.push(...healthSchema({ database: settings.database, ...healthNames }, settings.cluster === null ? undefined : { cluster: settings.cluster, database: settings.database }));
       for (const query of statements) await client.command({ query, ...(signal ? { abort_signal: signal } : {}) });
     },
     async insertJsonLines(into, columns, text, token, bodySent) {

@@ -25,6 +25,7 @@ import { CLICKHOUSE_PASSWORD_SECRET, loadClickHouseSettings } from '../settings/
 import { openStore, type Store } from '../store/openStore.ts';
 import { describeClickHouseFailure, openClickHouse, type ClickHouseConnection, type DescribedFailure } from './clickhouseConnection.ts';
 import { createCourierStore } from './courierStore.ts';
+import { forwardHealthHistory } from './forwardHealth.ts';
 import { createQuarantineStore, type QuarantineStore } from './quarantineStore.ts';
 
 export const ForwardParamsSchema = z.object({
@@ -110,11 +111,12 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
   const version = await withRetry(() => connection.serverVersion());
   const dedupTokens = await connection.dedupTokens();
   ctx.log('info', `ClickHouse ${version} at ${connection.url}${dedupTokens ? ', with insert_deduplication_token' : '; deduplication by the table key'}.`);
-  if (!(await withRetry(() => connection.tablesExist()))) {
+  // A server set up before health history was forwarded has the journal tables only: complete it.
+  if (!(await withRetry(() => connection.tablesExist())) || !(await withRetry(() => connection.healthTablesExist()))) {
     phase = 'creating tables';
     report();
     await withRetry(() => connection.ensureSchema());
-    ctx.log('info', `Created ${connection.table} and ${connection.lossTable}.`);
+    ctx.log('info', `Created ${connection.table}, ${connection.lossTable}, ${connection.healthMinutesTable} and ${connection.healthEventsTable} (where missing).`);
   }
 
   total = pendingCount(db);
@@ -219,6 +221,31 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     }
   }
 
+  // Health history after the journals: records matter more when time on the network is short.
+  phase = 'forwarding health history';
+  report();
+  const health = { minutes: 0, events: 0 };
+  try {
+    Object.assign(
+      health,
+      await forwardHealthHistory({
+        db,
+        minutesTable: connection.healthMinutesTable,
+        eventsTable: connection.healthEventsTable,
+        via: lossVia,
+        batchRows: params.batchRows,
+        dedupTokens,
+        signal: ctx.signal,
+        insert: (table, columns, body, token) => withRetry(() => connection.insertJsonLines(table, columns, body, token)),
+      }),
+    );
+  } catch (error) {
+    // Refused health rows stay here, pending, and are offered again next time; they never hold back the journals.
+    if (!(error instanceof FailureError)) throw error;
+    ctx.log('warn', `ClickHouse refused health history (${error.failure.error.message}); it stays on this laptop and is sent again on the next forward.`);
+  }
+  if (health.minutes + health.events > 0) ctx.log('info', `Health history: ${health.minutes} minutes and ${health.events} events forwarded.`);
+
   phase = 'done';
   report();
   const seconds = (performance.now() - started) / 1000;
@@ -231,6 +258,8 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     quarantined: stats.quarantined,
     pending: Math.max(0, total - done),
     retries: stats.retries,
+    healthMinutesForwarded: health.minutes,
+    healthEventsForwarded: health.events,
     rowsPerSec: seconds > 0 ? Math.round(stats.forwarded / seconds) : 0,
   };
 }
