@@ -11,6 +11,7 @@ import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
 import { FlashSettingsSchema, KeyIdSchema, TrustedKeySchema } from './trust.ts';
 import { FlashStartRequestSchema, ImageSummarySchema } from './flash.ts';
+import { ProvisionRequestSchema } from './provision.ts';
 import { BundleSummarySchema, RolloutIdSchema, RolloutSchema, RolloutStartRequestSchema } from './deploy.ts';
 import { DeviceHealthHistorySchema, DeviceHealthViewSchema, DeviceSampleSchema, HealthThresholdsPatchSchema, HealthThresholdsSchema } from './fleetHealth.ts';
 import { HealthSampleSchema } from './health.ts';
@@ -125,6 +126,11 @@ export const methods = {
       mdns: z.boolean().default(true),
       serial: z.boolean().default(true),
     }),
+    response: z.object({ jobId: JobIdSchema }),
+  },
+  'devices.provision': {
+    summary: 'Provision a fresh Pi over its serial console: hostname, identity, fieldkit\'s SSH key, sshd, network; then register it over SSH with the host key read over the cable (a job).',
+    request: ProvisionRequestSchema,
     response: z.object({ jobId: JobIdSchema }),
   },
   'courier.pull': {

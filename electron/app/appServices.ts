@@ -22,6 +22,7 @@ import { createJobStore, isProcessAlive } from '../jobs/jobStore.ts';
 import { createFileSecretStore, type SecretStore } from '../settings/secretStore.ts';
 import { createFlashHandlers } from '../flash/flashHandlers.ts';
 import { createRolloutHandlers } from '../deploy/rolloutHandlers.ts';
+import { createProvisionHandlers } from '../provision/provisionHandlers.ts';
 import { inspectBundle } from '../deploy/rolloutEngine.ts';
 import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
@@ -107,6 +108,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
 
   const handlers: ApiHandlers = {
     ...devices.handlers,
+    ...createProvisionHandlers({ devices: devices.devices, jobs, events, secrets, dataDir: options.dataDir }),
     ...rollouts.handlers,
     ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets }),
     ...createSettingsHandlers({ db, secrets }),

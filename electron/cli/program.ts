@@ -20,6 +20,7 @@ import { followJob } from './jobProgress.ts';
 import { addSigningCommands } from './signingCommands.ts';
 import { addImageCommands } from './imageCommands.ts';
 import { addDeviceCommands } from './deviceCommands.ts';
+import { addProvisionCommand } from './provisionCommand.ts';
 import { addCourierCommands } from './courierCommands.ts';
 import { addForwardCommands } from './forwardCommands.ts';
 import { addTrustCommands } from './trustCommands.ts';
@@ -44,6 +45,7 @@ export const cliCommandFor = {
   'devices.forgetHostKey': 'devices forget-key',
   'devices.connect': 'devices connect',
   'devices.discover': 'devices discover',
+  'devices.provision': 'provision',
   'courier.pull': 'pull',
   'courier.status': 'courier',
   'courier.forward': 'forward',
@@ -202,6 +204,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     },
   };
   addDeviceCommands(program, context);
+  addProvisionCommand(program, context);
   addCourierCommands(program, context);
   addForwardCommands(program, context);
   addTrustCommands(program, context);

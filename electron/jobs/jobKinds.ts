@@ -13,6 +13,7 @@ import { FlashJobParamsSchema, flashJobTitle, runFlashJob } from '../flash/flash
 import { RolloutJobParamsSchema, rolloutJobTitle, runRollout } from '../deploy/rolloutJob.ts';
 import { createEngineDeployer } from '../deploy/rolloutEngine.ts';
 import { listTrustedKeys } from '../flash/trustStore.ts';
+import { ProvisionJobParamsSchema, provisionJobTitle, runProvision } from '../provision/provisionJob.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -54,6 +55,11 @@ export const jobKinds = {
     params: RolloutJobParamsSchema,
     title: rolloutJobTitle,
     run: (p, ctx) => runRollout(p, ctx, ({ bundlePath, db }) => createEngineDeployer({ dataDir: p.dataDir, bundlePath, trustedKeys: listTrustedKeys(db) })),
+  }),
+  'devices.provision': defineJobKind({
+    params: ProvisionJobParamsSchema,
+    title: provisionJobTitle,
+    run: runProvision,
   }),
 } as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
 

@@ -4,6 +4,7 @@ import type { JobRecord } from '../../../shared/jobs.ts';
 import { forwardOutcome, pullOutcome } from '../courier/courierOutcomes.ts';
 import { summarizeFlash } from '../flash/flashJobView.ts';
 import { summarizeRollout } from '../deploy/rolloutView.ts';
+import { summarizeProvision } from '../devices/provisionView.ts';
 import { summarizeReadCheck } from './readCheckSummary.ts';
 
 export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>): string {
@@ -18,6 +19,8 @@ export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>):
       return summarizeFlash(job.result) ?? 'Finished.';
     case 'deploy.rollout':
       return summarizeRollout(job.result) ?? 'Finished.';
+    case 'devices.provision':
+      return summarizeProvision(job.result) ?? 'Finished.';
     case 'devices.discover': {
       const found = DiscoveryResultSchema.safeParse(job.result);
       if (!found.success) return 'Finished.';

@@ -72,6 +72,7 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'devices.forgetHostKey': { id: sampleDevice.id },
   'devices.connect': { id: sampleDevice.id },
   'devices.discover': { subnet: '10.0.0.0/24' },
+  'devices.provision': { id: sampleDevice.id, identity: { hostname: 'pi-017', deviceId: 'pi-017', site: 'north' }, network: { mode: 'static', address: '10.0.0.17/24', gateway: '10.0.0.1', dns: ['10.0.0.1'] } },
   'courier.pull': { id: sampleDevice.id },
   'courier.status': {},
   'courier.forward': { batchRows: 20_000 },
@@ -255,6 +256,10 @@ export function createStubHandlers(): StubHandlers {
     },
     'devices.discover': (params) => {
       record('devices.discover', params);
+      return Promise.resolve({ jobId: sampleJob.id });
+    },
+    'devices.provision': (params) => {
+      record('devices.provision', params);
       return Promise.resolve({ jobId: sampleJob.id });
     },
     'courier.pull': (params) => {
