@@ -70,8 +70,11 @@ describe('Deploy screen in Chromium', () => {
     await page.getByTestId('start-rollout').click();
     await page.getByText('"0" is not a batch size').waitFor();
     await page.getByLabel('Batch sizes').fill('1, 50%');
+    expect(await page.getByText('"0" is not a batch size').count()).toBe(0);
     expect(await page.getByText('2 batches: 1 + 2 devices (canary 1 first)').count()).toBe(1);
     await page.getByLabel('Healthy after (seconds)').fill('2');
+    await page.getByTestId('bundle-summary').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, 'deploy-new.png') });
     await page.getByTestId('start-rollout').click();
 
     await page.locator('[data-testid="rollout-detail"][data-state="completed"]').waitFor({ timeout: 90_000 });

@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 async function sshDevice(name: string, host: string): Promise<string> {
-  const { device } = await services.handlers['devices.add']({ name, link: { kind: 'ssh', host } });
+  const { device } = await services.handlers['devices.add']({ name, link: { kind: 'ssh', host, port: 22, username: 'pi', agentPrefix: '/opt/fieldkit-agent' } });
   return device.id;
 }
 

@@ -35,6 +35,11 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<AppError | null>(null);
 
+  /** An error goes once its field is edited; the next Deploy checks again. */
+  function clearError(field: keyof DeployFormErrors): void {
+    setErrors(({ [field]: _dropped, ...rest }) => rest);
+  }
+
   function read(): void {
     if (path.trim() === '') {
       setErrors((e) => ({ ...e, bundle: 'Type the full path of a signed bundle (.tar).' }));
@@ -122,7 +127,13 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
             </Button>
           )}
         </h3>
-        <CheckboxGroup className="device-picker" value={picked} onChange={setPicked} isInvalid={errors.devices !== undefined} data-testid="device-picker">
+        <CheckboxGroup
+          className="device-picker"
+          value={picked}
+          onChange={(value) => {
+            setPicked(value);
+            clearError('devices');
+          }} isInvalid={errors.devices !== undefined} data-testid="device-picker">
           <Label className="visually-hidden">Devices to deploy to</Label>
           {devices.length === 0 && <p className="muted">No devices registered. Add them on the Devices screen first.</p>}
           {devices.map((device) => (
@@ -150,9 +161,39 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
           <span className="step-number">3</span> Batches <span className="step-note">a canary first; a batch failing more than allowed stops the rollout before the next</span>
         </h3>
         <div className="form-row">
-          <FormField label="Batch sizes" value={batchesText} onChange={setBatchesText} mono error={errors.batches} description={preview ?? 'Counts or percentages of all devices; the last repeats. Empty: all at once.'} />
-          <FormField label="Stop when a batch fails more than (%)" value={maxFailureText} onChange={setMaxFailureText} numeric error={errors.maxFailure} />
-          <FormField label="Healthy after (seconds)" value={stableText} onChange={setStableText} numeric error={errors.stable} description="without a restart" />
+          <FormField
+            className="batch-field"
+            label="Batch sizes"
+            value={batchesText}
+            onChange={(value) => {
+              setBatchesText(value);
+              clearError('batches');
+            }}
+            mono
+            error={errors.batches}
+            description={preview ?? 'Counts or percentages of all devices; the last repeats. Empty: all at once.'}
+          />
+          <FormField
+            label="Stop when a batch fails more than (%)"
+            value={maxFailureText}
+            onChange={(value) => {
+              setMaxFailureText(value);
+              clearError('maxFailure');
+            }}
+            numeric
+            error={errors.maxFailure}
+          />
+          <FormField
+            label="Healthy after (seconds)"
+            value={stableText}
+            onChange={(value) => {
+              setStableText(value);
+              clearError('stable');
+            }}
+            numeric
+            error={errors.stable}
+            description="without a restart"
+          />
         </div>
         <CheckboxField isSelected={shuffle} onChange={setShuffle}>
           <CheckboxButton className="plain-checkbox">
