@@ -27,6 +27,7 @@ import { addTrustCommands } from './trustCommands.ts';
 import { addFlashCommands } from './flashCommands.ts';
 import { addImageListCommand } from './imageListCommand.ts';
 import { addDeployCommands } from './deployCommands.ts';
+import { addHealthCommands } from './healthCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {
@@ -211,6 +212,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addFlashCommands(program, context);
   addImageListCommand(program, context);
   addDeployCommands(program, context);
+  addHealthCommands(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
