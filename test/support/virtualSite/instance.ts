@@ -35,6 +35,12 @@ export type InstanceSpec = {
   knownHostsPath: string;
   /** Bridge the console to a PTY (a "serial port") instead of logging it to a file. */
   serial: boolean;
+  /** Read-only layers over the rootfs (first on top), asked at each boot: the A/B firmware harness lays the booted slot here. */
+  lowerDirs?: () => string[];
+  /** More systemd-nspawn arguments, asked at each boot (the A/B harness binds its disk). */
+  nspawnArgs?: () => string[];
+  /** The container ended by itself (a reboot or poweroff inside it), not by stop(): nspawn's exit code (133 = reboot). */
+  onExit?: (code: number | null) => void;
 };
 
 export type BootTimings = { sshAcceptingMs: number; runningMs: number };
@@ -55,9 +61,9 @@ export type Instance = {
 
 const stopTimeoutMs = 15_000;
 
-function mountOverlay(rootfs: string, dir: string): void {
+function mountOverlay(rootfs: string, dir: string, above: string[] = []): void {
   for (const sub of ['upper', 'work', 'root']) mkdirSync(join(dir, sub), { recursive: true });
-  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, join(dir, 'root')]);
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...above, rootfs].join(':')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, join(dir, 'root')]);
 }
 
 function unmount(point: string): void {
@@ -131,6 +137,7 @@ export function createInstance(spec: InstanceSpec): Instance {
   const cgroups = cgroupDirs(spec.cgroupName);
   const target: SshTarget = { host: '127.0.0.1', port: spec.sshPort, user: piUser, privateKeyPath: spec.privateKeyPath, knownHostsPath: spec.knownHostsPath };
   let child: ChildProcess | null = null;
+  let stopping = false;
   let exitedAt: Promise<void> = Promise.resolve();
   let hostKeyPublic = '';
 
@@ -139,7 +146,7 @@ export function createInstance(spec: InstanceSpec): Instance {
     const fresh = !existsSync(join(dir, 'upper'));
     mkdirSync(dir, { recursive: true });
     recordInstance(spec.cgroupName, { machineName: spec.cgroupName, cgroupDirs: cgroups, instanceDir: dir, siteDir: spec.siteDir });
-    mountOverlay(spec.rootfs, dir);
+    mountOverlay(spec.rootfs, dir, spec.lowerDirs?.());
     if (fresh) writeIdentity(spec, root);
     hostKeyPublic = readFileSync(join(root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').trim();
     if (fresh) appendFileSync(spec.knownHostsPath, `[127.0.0.1]:${String(spec.sshPort)} ${hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`);
@@ -151,6 +158,7 @@ export function createInstance(spec: InstanceSpec): Instance {
       // A machine name unique on the host (nspawn keeps per-machine state under
       // /run/systemd/nspawn), the hostname from /etc/hostname as on a Pi.
       '-D', root, '-M', spec.cgroupName, `--hostname=${spec.name}`,
+      ...(spec.nspawnArgs?.() ?? []),
     ];
     // The launcher enters the instance's own cgroups, then becomes nspawn (same pid).
     const launcher = join(dir, 'boot.sh');
@@ -177,9 +185,10 @@ export function createInstance(spec: InstanceSpec): Instance {
     const running = child;
     let exited = false;
     exitedAt = new Promise((resolve) => {
-      running.once('exit', () => {
+      running.once('exit', (code) => {
         exited = true;
         resolve();
+        if (!stopping && child === running) spec.onExit?.(code);
       });
     });
 
@@ -199,6 +208,7 @@ export function createInstance(spec: InstanceSpec): Instance {
   async function stop(): Promise<{ stopMs: number; forced: boolean }> {
     const started = performance.now();
     let forced = false;
+    stopping = true;
     if (child) {
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : child.pid;
       // SIGTERM to nspawn is a clean poweroff of the container (SIGRTMIN+3 to its init).
@@ -224,6 +234,7 @@ export function createInstance(spec: InstanceSpec): Instance {
     await killAndRemove(cgroups);
     unmount(root);
     forgetInstance(spec.cgroupName);
+    stopping = false;
     return { stopMs: performance.now() - started, forced };
   }
 
