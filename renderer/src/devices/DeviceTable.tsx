@@ -8,6 +8,8 @@ export type DeviceActions = {
   connect: (device: Device) => void;
   edit: (device: Device) => void;
   remove: (device: Device) => void;
+  /** Serial devices: provision the Pi on the cable (hostname, identity, key, sshd, network). */
+  provision: (device: Device) => void;
 };
 
 const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
@@ -125,6 +127,7 @@ function RowActions({ device, connecting, actions }: { device: Device; connectin
               else if (key === 'host-key') actions.checkHostKey(device);
               else if (key === 'connect') actions.connect(device);
               else if (key === 'remove') actions.remove(device);
+              else if (key === 'provision') actions.provision(device);
             }}
           >
             <MenuItem id="edit" className="menu-item">
@@ -138,6 +141,11 @@ function RowActions({ device, connecting, actions }: { device: Device; connectin
             {device.link.kind === 'ssh' && !firstContact && !changed && (
               <MenuItem id="host-key" className="menu-item">
                 Compare host key…
+              </MenuItem>
+            )}
+            {device.link.kind === 'serial' && (
+              <MenuItem id="provision" className="menu-item">
+                Provision over serial…
               </MenuItem>
             )}
             <MenuItem id="remove" className="menu-item is-danger">

@@ -14,6 +14,7 @@ import { DiscoverPanel } from './DiscoverPanel.tsx';
 import { EditDeviceDialog } from './EditDeviceDialog.tsx';
 import { HostKeyDialog } from './HostKeyDialog.tsx';
 import { PasswordDialog } from './PasswordDialog.tsx';
+import { ProvisionDialog } from './ProvisionDialog.tsx';
 import { useDevices } from './useDevices.ts';
 import './devices.css';
 
@@ -23,7 +24,8 @@ type OpenDialog =
   | { kind: 'password'; device: Device }
   | { kind: 'edit'; device: Device }
   | { kind: 'remove'; device: Device }
-  | { kind: 'forget-key'; device: Device };
+  | { kind: 'forget-key'; device: Device }
+  | { kind: 'provision'; device: Device };
 
 /** Devices: the Pis this laptop knows, how to reach each, and first contact done safely. */
 export function DevicesScreen() {
@@ -75,6 +77,9 @@ export function DevicesScreen() {
     },
     remove: (device) => {
       setDialog({ kind: 'remove', device });
+    },
+    provision: (device) => {
+      setDialog({ kind: 'provision', device });
     },
   };
 
@@ -179,6 +184,7 @@ export function DevicesScreen() {
           }}
         />
       )}
+      {dialog?.kind === 'provision' && <ProvisionDialog device={dialog.device} onClose={close} />}
       {dialog?.kind === 'edit' && (
         <EditDeviceDialog
           device={dialog.device}
