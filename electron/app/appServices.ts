@@ -104,7 +104,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     ...(options.healthLingerMs === undefined ? {} : { lingerMs: options.healthLingerMs }),
   });
 
-  const rollouts = createRolloutHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: inspectBundle });
+  const rollouts = createRolloutHandlers({ db, events, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: inspectBundle });
 
   const handlers: ApiHandlers = {
     ...devices.handlers,

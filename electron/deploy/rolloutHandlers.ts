@@ -8,6 +8,7 @@ import type { BundleSummary, Rollout, RolloutStartRequest } from '../../shared/d
 import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
+import type { EventBus } from '../api/eventBus.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
 import { listTrustedKeys } from '../flash/trustStore.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
@@ -21,6 +22,8 @@ type DeployMethods = 'deploy.inspect' | 'deploy.start' | 'deploy.list' | 'deploy
 
 export type RolloutHandlerDeps = {
   db: Store;
+  /** devices.changed goes out when a rollout ends: it recorded what each device now runs. */
+  events: EventBus;
   jobs: JobRunner;
   devices: DeviceStore;
   dataDir: string;
@@ -82,6 +85,7 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
     // A worker killed (or crashed) mid-rollout cannot record that itself.
     void deps.jobs.whenFinished(job.id).then(
       () => {
+        deps.events.emit('devices.changed', { devices: deps.devices.list() });
         const now = rollouts.get(rollout.id, { transcripts: false });
         if (now.state === 'running' && now.jobId === job.id) {
           rollouts.finish(rollout.id, 'stopped', 'The rollout job ended without finishing (its worker stopped); resume to carry on.', Date.now(), interruptedError());

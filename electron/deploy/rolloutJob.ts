@@ -112,6 +112,13 @@ export async function runRollout(params: RolloutJobParams, ctx: JobContext, depl
     report('done');
     return { rollout: store.get(params.rolloutId, { transcripts: false }) };
 
+    /** The Devices screen shows what each device runs: after a deploy that is known for sure. */
+    function recordVersion(deviceId: string, result: DeviceResult): void {
+      const running = finishedStatuses.has(result.status) ? result.toVersion : result.status === 'rolled-back' ? result.fromVersion : null;
+      if (running === null || devices.find(deviceId) === null) return;
+      devices.recordDeployed(deviceId, rollout.bundleKind === 'agent' ? { agentVersion: running } : { modelVersion: running }, Date.now());
+    }
+
     async function deployOne(deviceId: string, deviceName: string): Promise<DeviceResult> {
       const attempt = store.deviceStarted(params.rolloutId, deviceId, Date.now());
       if (attempt > 1) {
@@ -138,6 +145,7 @@ export async function runRollout(params: RolloutJobParams, ctx: JobContext, depl
         result = failedResult(toAppError(error), rollout.version);
       }
       store.deviceEnded(params.rolloutId, deviceId, result, Date.now());
+      recordVersion(deviceId, result);
       ctx.log(logLevel(result), describeResult(deviceName, result, Date.now() - startedAt));
       return result;
     }

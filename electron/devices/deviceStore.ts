@@ -144,6 +144,15 @@ export function createDeviceStore(db: Store) {
       ).run(contact.agentDeviceId, contact.journalId, contact.agentVersion, contact.modelVersion, Math.round(contact.clockOffsetMs), contact.atMs, id);
       return get(id);
     },
+    /** What a deploy left running (its health gate spoke to the agent): the version, and that the device answered. */
+    recordDeployed(id: string, deployed: { agentVersion?: string; modelVersion?: string }, atMs: number): void {
+      db.prepare(`UPDATE devices SET agent_version = coalesce(?, agent_version), model_version = coalesce(?, model_version), last_seen_ms = ?, last_error = NULL WHERE id = ?`).run(
+        deployed.agentVersion ?? null,
+        deployed.modelVersion ?? null,
+        atMs,
+        id,
+      );
+    },
     recordError(id: string, message: string): Device {
       db.prepare(`UPDATE devices SET last_error = ? WHERE id = ?`).run(message, id);
       return get(id);

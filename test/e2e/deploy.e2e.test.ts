@@ -84,6 +84,8 @@ describe('Deploy screen in Chromium', () => {
     expect(await batches.count()).toBe(2);
     expect(await batches.first().textContent()).toContain('Batch 1 · canary');
     for (const pi of rig.site.pis) expect((await rig.state(pi)).hello).toBe('0.2.0-ui');
+    // The devices now say what they run (the rollout recorded it and devices.changed went out).
+    await expect.poll(() => page.getByTestId('device-choice').filter({ hasText: 'ui-3' }).textContent()).toContain('agent 0.2.0-ui');
   });
 
   it('stops after a crashing canary: the reason, the failed gate and the transcript are shown, and Resume is offered', async () => {

@@ -86,6 +86,8 @@ describe('runRollout', () => {
     const full = createRolloutStore(db).get(id);
     expect(full.devices[0]?.transcript[0]?.command).toBe('uname -m');
     expect(full.devices[0]?.fromVersion).toBe('1.0.0');
+    // The Devices screen now knows what each runs.
+    expect(createDeviceStore(db).list().map((d) => d.agentVersion)).toEqual(['2.0.0', '2.0.0', '2.0.0', '2.0.0', '2.0.0']);
   });
 
   it('stops after a failed canary: later batches skipped and untouched, the reason names the canary', async () => {
@@ -104,6 +106,8 @@ describe('runRollout', () => {
     expect(rollout.devices.map((d) => d.status)).toEqual(['rolled-back', 'skipped', 'skipped', 'skipped', 'skipped']);
     expect(rollout.devices[0]?.gateFailed).toBe('service-stable');
     expect(rollout.devices[0]?.unitLog[0]).toContain('FAILURE');
+    // Rolled back: it runs the old version again; the skipped ones were never asked.
+    expect(createDeviceStore(db).list().map((d) => d.agentVersion)).toEqual(['1.0.0', null, null, null, null]);
     expect(ctx.logs.some((l) => l.startsWith('pi-1: rolled back to 1.0.0 (gate service-stable failed)'))).toBe(true);
   });
 
