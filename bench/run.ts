@@ -10,6 +10,8 @@
  * - courier forward into a local ClickHouse vs clickhouse-client inserting the same rows (bench/courierForward.ts).
  * - flash write + read-back to zram (bench/flashWrite.ts): a raw image vs `dd oflag=direct` + `dd iflag=direct | sha256sum`,
  *   a zstd image vs `zstd -dc | dd` + the same read-back, and a 25%-mapped image vs a fully mapped one.
+ * - the Health screen with fifty simulated devices at 1 Hz through the web host in Chromium (bench/healthUi.ts):
+ *   renderer main-thread busy share against a 10% budget, device-page frame rate against 30 fps.
  *
  * Each bench is a module exporting one async function; they run in turn.
  */
@@ -26,6 +28,7 @@ import { benchAgentRpcRead } from './agentRpcRead.ts';
 import { benchCourierPull } from './courierPull.ts';
 import { benchCourierForward } from './courierForward.ts';
 import { benchFlashWrite } from './flashWrite.ts';
+import { benchHealthUi } from './healthUi.ts';
 
 const sizeBytes = 1024 * 1024 * 1024;
 const rounds = 3;
@@ -75,7 +78,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward, benchFlashWrite];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward, benchFlashWrite, benchHealthUi];
 for (const bench of benches) {
   await bench();
   console.log('');

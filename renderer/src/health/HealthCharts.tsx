@@ -44,6 +44,7 @@ export function HealthCharts({ feed, thresholds }: { feed: ChartFeed; thresholds
         plot.setData(chartData(spec, samples, thresholds));
         // How many points are drawn, for tests and the bench to see the charts move.
         plot.root.dataset.points = String(samples.length);
+        plot.root.dataset.lastAt = String(samples[samples.length - 1]?.at_ms ?? '');
         const label = latest.current.get(spec.id);
         if (label !== undefined) label.textContent = latestText(spec, samples[samples.length - 1] ?? null, thresholds);
       }
