@@ -12,7 +12,7 @@ import { shellQuote } from '../link/linkApi.ts';
 import { helloWithRetry, runAgentGates, type AgentPaths } from './agentGates.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';
 import { assembleRelease, missingObjects, prepareStore, pruneReleases, releaseIntact, sendObjects } from './objectStore.ts';
-import { preflightRefusals, readDeviceFacts } from './preflight.ts';
+import { preflightRefusals, readDeviceFacts, serialTransferRefusal } from './preflight.ts';
 import { holdsStable, restartUnit, unitLog } from './serviceControl.ts';
 
 /** `systemd/<name>.service` in the bundle: the unit it installs. */
@@ -97,6 +97,8 @@ export async function deployAgentBundle(ctx: DeployContext, manifest: AgentBundl
   const toSend = missingObjects(manifest.files, facts.objects);
   const bytesNeeded = toSend.reduce((sum, f) => sum + f.size, 0);
   const refusals = preflightRefusals(facts, { arch: manifest.arch, bytesNeeded, prefix, modelService: null });
+  const slow = refusals.length === 0 ? await serialTransferRefusal(remote, toSend.reduce((sum, f) => sum + f.size, 0), ctx.maxTransferSeconds) : null;
+  if (slow !== null) refusals.push(slow);
   if (refusals.length > 0) return ctx.finish('refused', combine(refusals));
 
   // Idempotent: the same version, intact, its unit installed and running: nothing to do.
@@ -109,7 +111,7 @@ export async function deployAgentBundle(ctx: DeployContext, manifest: AgentBundl
 
   // Transfer and assemble.
   await prepareStore(remote, prefix);
-  result.bytesSent = await sendObjects(remote, { prefix, files: toSend, cache: ctx.cache, signal: ctx.signal, onProgress: ctx.onProgress });
+  await sendObjects(remote, { prefix, files: toSend, cache: ctx.cache, stallMs: ctx.stallMs, sent: result, signal: ctx.signal, onProgress: ctx.onProgress });
   ctx.progress('install');
   const inUse = [facts.currentVersion, facts.previousVersion].filter((v): v is string => v !== null && v !== manifest.version);
   await assembleRelease(remote, { prefix, folder: 'releases', version: manifest.version, files: manifest.files, inUse });

@@ -32,6 +32,10 @@ export type DeployOptions = {
   keepReleases?: number;
   /** How long the service must run without restarting to count as healthy. */
   stableSeconds: number;
+  /** Over a serial console: refuse a transfer estimated to take longer (default 900 s), offering the network. */
+  maxTransferSeconds?: number;
+  /** An upload without progress for this long counts as a lost link (default 20 s): a dropped connection does not always fail the transfer by itself. */
+  stallSeconds?: number;
   /** The agent config written when the device has none (its identity); an existing config is never replaced. */
   agentConfig?: AgentConfigInput;
   /** Shared by the devices of a rollout so each file is extracted once; else one per call. */
@@ -90,6 +94,8 @@ export async function deployBundle(options: DeployOptions): Promise<DeployResult
     prefix: options.prefix ?? null,
     keepReleases: Math.max(2, options.keepReleases ?? 3),
     stableSeconds: options.stableSeconds,
+    maxTransferSeconds: options.maxTransferSeconds ?? 900,
+    stallMs: (options.stallSeconds ?? 20) * 1000,
     signal: options.signal,
     cache,
     onProgress: options.onProgress,

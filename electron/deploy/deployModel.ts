@@ -12,7 +12,7 @@ import { shellQuote } from '../link/linkApi.ts';
 import { combineRefusals } from './deployAgent.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';
 import { assembleRelease, missingObjects, prepareStore, pruneReleases, releaseIntact, sendObjects } from './objectStore.ts';
-import { preflightRefusals, readDeviceFacts } from './preflight.ts';
+import { preflightRefusals, readDeviceFacts, serialTransferRefusal } from './preflight.ts';
 import type { RemoteSteps } from './remoteSteps.ts';
 import { holdsStable, restartUnit, unitLog } from './serviceControl.ts';
 import type { GateFailure } from './agentGates.ts';
@@ -61,6 +61,8 @@ export async function deployModelBundle(ctx: DeployContext, manifest: ModelBundl
   remote.note('preflight', 'device facts', `${facts.machine}, ${facts.osPretty}, init ${facts.init}, sudo ${facts.sudo ? 'yes' : 'no'}, ${String(facts.freeKb)} KiB free on ${facts.freeOn}, active model ${facts.activeModel ?? 'none'}, ${service} ${facts.unitLoadState}/${facts.unitActive}, ${String(facts.objects.size)} objects`);
   const toSend = missingObjects(manifest.files, facts.objects);
   const refusals = preflightRefusals(facts, { arch: null, bytesNeeded: toSend.reduce((sum, f) => sum + f.size, 0), prefix, modelService: service });
+  const slow = refusals.length === 0 ? await serialTransferRefusal(remote, toSend.reduce((sum, f) => sum + f.size, 0), ctx.maxTransferSeconds) : null;
+  if (slow !== null) refusals.push(slow);
   if (refusals.length > 0) return ctx.finish('refused', combineRefusals(refusals));
 
   if (facts.activeModel === manifest.version && facts.unitActive === 'active' && (await releaseIntact(remote, `${prefix}/models/${manifest.version}`, manifest.files))) {
@@ -69,7 +71,7 @@ export async function deployModelBundle(ctx: DeployContext, manifest: ModelBundl
   }
 
   await prepareStore(remote, prefix);
-  result.bytesSent = await sendObjects(remote, { prefix, files: toSend, cache: ctx.cache, signal: ctx.signal, onProgress: ctx.onProgress });
+  await sendObjects(remote, { prefix, files: toSend, cache: ctx.cache, stallMs: ctx.stallMs, sent: result, signal: ctx.signal, onProgress: ctx.onProgress });
   ctx.progress('install');
   const inUse = [facts.activeModel, facts.previousModel].filter((v): v is string => v !== null && v !== manifest.version);
   await assembleRelease(remote, { prefix, folder: 'models', version: manifest.version, files: manifest.files, inUse });

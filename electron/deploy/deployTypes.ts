@@ -16,6 +16,10 @@ export type DeployContext = {
   prefix: string | null;
   keepReleases: number;
   stableSeconds: number;
+  /** Over a serial console, refuse a transfer estimated to take longer than this. */
+  maxTransferSeconds: number;
+  /** An upload with no progress for this long is taken as a lost link (ms). */
+  stallMs: number;
   signal: AbortSignal | undefined;
   cache: BundleFileCache;
   onProgress: ((p: Progress) => void) | undefined;

@@ -6,6 +6,10 @@
  * device, and only then does it take its final name (a half-built release never has one).
  */
 import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import type { BundleFile } from '../../shared/agentBundle.ts';
 import { shellQuote } from '../link/linkApi.ts';
 import { FieldkitError } from '../../shared/errors.ts';
@@ -38,43 +42,98 @@ export async function prepareStore(remote: RemoteSteps, prefix: string): Promise
 
 /**
  * Uploads the missing objects into `<prefix>/incoming` (Link.upload checks each SHA-256 on
- * the device before the final name), then moves them into the store as root. Returns bytes sent.
+ * the device before the final name), then moves them into the store as root. Over a serial
+ * console each file crosses gzipped and is unpacked and checked there.
  */
 export async function sendObjects(
   remote: RemoteSteps,
-  options: { prefix: string; files: readonly BundleFile[]; cache: BundleFileCache; signal?: AbortSignal | undefined; onProgress?: ((p: Progress) => void) | undefined },
-): Promise<number> {
+  options: {
+    prefix: string;
+    files: readonly BundleFile[];
+    cache: BundleFileCache;
+    stallMs: number;
+    /** Counted as each file arrives, so a deploy that fails half-way still says what crossed. */
+    sent: { bytesSent: number };
+    signal?: AbortSignal | undefined;
+    onProgress?: ((p: Progress) => void) | undefined;
+  },
+): Promise<void> {
+  const { stallMs } = options;
   const total = options.files.reduce((sum, f) => sum + f.size, 0);
   let done = 0;
   options.onProgress?.({ step: 'upload', bytesDone: 0, bytesTotal: total });
+  // A serial console moves ~10–30 kB/s: compress what crosses it (the agent's JS shrinks ~4×).
+  const compress = remote.link.kind === 'serial';
   for (const file of options.files) {
     remote.throwIfCancelled();
-    const local = await options.cache.localPath(file);
+    const local = compress ? await gzipped(await options.cache.localPath(file)) : await options.cache.localPath(file);
     const began = performance.now();
-    const remotePath = `${options.prefix}/incoming/${file.sha256}`;
+    const remotePath = `${options.prefix}/incoming/${file.sha256}${compress ? '.gz' : ''}`;
     const base = done;
+    const shown = `upload ${file.path} (${String(file.size)} bytes${compress ? ', gzip' : ''}) → ${remotePath}`;
+    // A connection that dies mid-transfer does not always fail the transfer: a watchdog
+    // ends an upload that made no progress for `stallMs`, as a lost link.
+    const watchdog = new AbortController();
+    const onCancel = () => {
+      watchdog.abort();
+    };
+    options.signal?.addEventListener('abort', onCancel, { once: true });
+    const watch = { stalled: false };
+    let timer = setTimeout(() => {
+      watch.stalled = true;
+      watchdog.abort();
+    }, stallMs);
     try {
-      const sent = await remote.link.upload(local, remotePath, {
+      const uploaded = await remote.link.upload(local, remotePath, {
         mode: 0o600,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onProgress: (bytes) => options.onProgress?.({ step: 'upload', bytesDone: base + bytes, bytesTotal: total }),
+        signal: watchdog.signal,
+        onProgress: (bytes, of) => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            watch.stalled = true;
+            watchdog.abort();
+          }, stallMs);
+          options.onProgress?.({ step: 'upload', bytesDone: base + Math.round((bytes / Math.max(1, of)) * file.size), bytesTotal: total });
+        },
       });
-      if (sent.sha256 !== file.sha256) throw new Error(`${file.path} was uploaded with SHA-256 ${sent.sha256}, not ${file.sha256}`);
+      if (!compress && uploaded.sha256 !== file.sha256) throw new Error(`${file.path} was uploaded with SHA-256 ${uploaded.sha256}, not ${file.sha256}`);
+      options.sent.bytesSent += uploaded.bytes;
     } catch (error) {
-      remote.note('upload', `upload ${file.path} (${String(file.size)} bytes) → ${remotePath}`, error instanceof Error ? error.message : String(error), performance.now() - began, null);
+      const why = watch.stalled ? new Error(`no progress for ${String(stallMs / 1000)} s`) : error;
+      remote.note('upload', shown, why instanceof Error ? why.message : String(why), performance.now() - began, null);
       if (options.signal?.aborted === true) throw cancelled(remote.link.describe);
-      throw error instanceof FieldkitError ? error : linkLost(remote.link, `the upload of ${file.path}`, error);
+      throw error instanceof FieldkitError && !watch.stalled ? error : linkLost(remote.link, `the upload of ${file.path}`, why);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onCancel);
+      if (compress) await rm(local, { force: true });
     }
-    remote.note('upload', `upload ${file.path} (${String(file.size)} bytes) → ${remotePath}`, `SHA-256 ${file.sha256} checked on the device`, performance.now() - began);
+    remote.note('upload', shown, compress ? 'compressed copy checked on the device by SHA-256' : `SHA-256 ${file.sha256} checked on the device`, performance.now() - began);
+    // Into the store at once: a deploy that fails later keeps what already crossed.
+    await storeObject(remote, options.prefix, file, compress);
     done += file.size;
     options.onProgress?.({ step: 'upload', bytesDone: done, bytesTotal: total });
   }
-  if (options.files.length > 0) {
-    const p = options.prefix;
-    const moves = options.files.map((f) => `chmod ${(f.mode & 0o777).toString(8)} ${shellQuote(`${p}/incoming/${f.sha256}`)} && mv -f ${shellQuote(`${p}/incoming/${f.sha256}`)} ${shellQuote(`${p}/objects/${f.sha256}`)}`);
-    await remote.must('upload', `chown -R root:root ${shellQuote(`${p}/incoming`)} && ${moves.join(' && ')}`, 'Moving the uploads into the object store', { sudo: true });
-  }
-  return done;
+}
+
+async function storeObject(remote: RemoteSteps, prefix: string, file: BundleFile, compressed: boolean): Promise<void> {
+  const incoming = shellQuote(`${prefix}/incoming/${file.sha256}`);
+  const steps = compressed
+    ? [
+        `gunzip -c ${incoming}.gz > ${incoming}`,
+        `rm -f ${incoming}.gz`,
+        // Unpacked on the device, so checked again there before anything may use it.
+        `echo ${shellQuote(`${file.sha256}  ${prefix}/incoming/${file.sha256}`)} | sha256sum --quiet --strict -c`,
+      ]
+    : [];
+  steps.push(`chown root:root ${incoming}`, `chmod ${(file.mode & 0o777).toString(8)} ${incoming}`, `mv -f ${incoming} ${shellQuote(`${prefix}/objects/${file.sha256}`)}`);
+  await remote.must('upload', steps.join(' && '), `Moving ${file.path} into the object store`, { sudo: true });
+}
+
+async function gzipped(file: string): Promise<string> {
+  const target = `${file}.${randomBytes(4).toString('hex')}.gz`;
+  await pipeline(createReadStream(file), createGzip({ level: 9 }), createWriteStream(target, { mode: 0o600 }));
+  return target;
 }
 
 /**

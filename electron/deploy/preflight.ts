@@ -177,3 +177,31 @@ export function preflightRefusals(facts: DeviceFacts, wanted: { arch: AgentArch 
   }
   return refusals;
 }
+
+/** What a serial upload costs: 2 KiB per console round trip, base64 on the wire (serialLink.ts). */
+const serialChunkBytes = 2048;
+
+/**
+ * Over a serial console, measures the line (one empty round trip, then 24 KiB of base64
+ * coming back) and refuses a transfer that would take longer than `maxSeconds`, offering
+ * the network instead. Null when it fits (or the link is not serial).
+ */
+export async function serialTransferRefusal(remote: RemoteSteps, bytesNeeded: number, maxSeconds: number): Promise<AppError | null> {
+  if (remote.link.kind !== 'serial' || bytesNeeded === 0) return null;
+  let began = performance.now();
+  await remote.run('preflight', 'true');
+  const roundTripMs = performance.now() - began;
+  began = performance.now();
+  const probe = await remote.run('preflight', 'head -c 18432 /dev/zero | base64');
+  const probeMs = Math.max(1, performance.now() - began - roundTripMs);
+  const bytesPerSecond = (probe.stdout.length / probeMs) * 1000;
+  const chunks = Math.ceil(bytesNeeded / serialChunkBytes);
+  const seconds = ((bytesNeeded * 4) / 3 / bytesPerSecond) + (chunks * roundTripMs) / 1000;
+  remote.note('preflight', 'serial line speed', `${(bytesPerSecond / 1024).toFixed(1)} KiB/s, ${roundTripMs.toFixed(0)} ms per command: ${mib(bytesNeeded)} would take about ${Math.ceil(seconds / 60).toString()} min`);
+  if (seconds <= maxSeconds) return null;
+  return appError(
+    'CONFLICT',
+    `This deploy must send ${mib(bytesNeeded)}; over ${remote.link.describe} (about ${(bytesPerSecond / 1024).toFixed(1)} KiB/s, ${roundTripMs.toFixed(0)} ms per chunk) that would take about ${Math.ceil(seconds / 60).toString()} min, more than the ${Math.ceil(maxSeconds / 60).toString()} min allowed.`,
+    'Connect the Pi to the network (Ethernet, Wi-Fi or USB-gadget Ethernet; provision it over serial first) and deploy over SSH. Once the runtime is on the device, later updates are small enough for the serial console.',
+  );
+}

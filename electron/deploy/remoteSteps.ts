@@ -4,6 +4,10 @@
  * fails or the link drops. Root work is always `sudo -n`: a sudo that would prompt fails
  * at once instead of hanging a deploy on a password nobody will type.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { TranscriptEntry } from '../../shared/deploy.ts';
 import { shellQuote, type ExecResult, type Link } from '../link/linkApi.ts';
@@ -55,12 +59,14 @@ export function createRemoteSteps(link: Link, options: { signal?: AbortSignal | 
 
   async function run(step: string, command: string, runOptions: RunOptions = {}): Promise<ExecResult> {
     throwIfCancelled();
-    const sent = runOptions.sudo === true ? sudoCommand(command) : command;
+    let sent = runOptions.sudo === true ? sudoCommand(command) : command;
     const shown = runOptions.shownAs ?? sent;
     const startedAt = Date.now();
     const began = performance.now();
     let result: ExecResult;
     try {
+      // A serial console takes one line of ~3 kB per command: a script goes over as a file.
+      if (link.kind === 'serial' && (sent.length > 1500 || sent.includes('\n'))) sent = await scriptFile(link, command, runOptions.sudo === true);
       result = await link.exec(sent, {
         ...(runOptions.stdin === undefined ? {} : { stdin: runOptions.stdin }),
         timeoutMs: runOptions.timeoutMs ?? 120_000,
@@ -104,6 +110,19 @@ export function createRemoteSteps(link: Link, options: { signal?: AbortSignal | 
     },
     throwIfCancelled,
   };
+}
+
+async function scriptFile(link: Link, script: string, sudo: boolean): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'fieldkit-step-'));
+  try {
+    const local = path.join(dir, 'step.sh');
+    await writeFile(local, script);
+    const remote = `/tmp/.fieldkit-step-${randomBytes(6).toString('hex')}.sh`;
+    await link.upload(local, remote, { mode: 0o600 });
+    return `${sudo ? 'sudo -n ' : ''}sh ${remote}; fk_step=$?; rm -f ${remote}; exit $fk_step`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export function linkLost(link: Link, step: string, cause?: unknown): FieldkitError {
