@@ -12,6 +12,7 @@
  *   (requestAnimationFrame count in the page); target at least 30.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
@@ -187,6 +188,8 @@ export async function benchHealthUi(): Promise<void> {
     const gridBusy = await busyShare(cdp, page, gridSeconds);
     const seenAfter = await page.locator('[data-testid="tile-seen"]').allTextContents();
     const fresh = seenAfter.filter((text) => /^[0-2] s ago$/.test(text)).length;
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: join('test-results', 'health-grid-50.png') });
 
     await page.getByRole('button', { name: 'Open pi-004', exact: true }).click();
     const cpuChart = page.locator('[data-chart="cpu"] .uplot');

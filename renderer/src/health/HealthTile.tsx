@@ -1,8 +1,10 @@
 import { memo } from 'react';
 import { Button } from 'react-aria-components';
-import type { DeviceHealthView } from '../../../shared/fleetHealth.ts';
+import type { AlertCode, DeviceHealthView } from '../../../shared/fleetHealth.ts';
 import { formatBacklog, formatCount, formatLastSeen, formatPercent, formatTemp, fullestDisk, powerWords, statusLabels } from './healthText.ts';
 import { useSecondClock } from './secondClock.ts';
+
+const powerAlerts: ReadonlySet<AlertCode> = new Set(['under-voltage-now', 'under-voltage-since-boot', 'throttled-now', 'throttled-since-boot']);
 
 /**
  * One device on the fleet grid. Memoised: the fleet store keeps a device's view object
@@ -54,7 +56,8 @@ export const HealthTile = memo(function HealthTile({ view, onOpen }: { view: Dev
               <dd data-testid="tile-backlog">{formatCount(sample.journal.backlog_records)}</dd>
             </div>
           </dl>
-          {power !== null && <p className={`tile-power tone-${power.tone}`}>{power.words.join(' · ')}</p>}
+          {/* Power trouble already has its alert lines below; say it here only when all is well or unknown. */}
+          {power !== null && !view.alerts.some((a) => powerAlerts.has(a.code)) && <p className={`tile-power tone-${power.tone}`}>{power.words.join(' · ')}</p>}
         </>
       )}
       {view.alerts.length > 0 && (
