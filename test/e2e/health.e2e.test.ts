@@ -119,6 +119,8 @@ describe('Health screen in Chromium', () => {
     await critical.fill('90');
     await section.getByRole('button', { name: 'Save thresholds' }).click();
     await section.getByText('Saved.').waitFor();
+    await section.scrollIntoViewIfNeeded();
+    await shoot('settings-health.png');
     expect((await app.services.handlers['settings.health.get']({})).thresholds.tempCriticalC).toBe(90);
 
     await page.keyboard.press('Alt+5');
