@@ -24,6 +24,11 @@ export function useFleetHealth(): FleetHealth {
   useEvent('health.changed', ({ views }) => {
     store.apply(views);
   });
+  // A device added, renamed or removed: health.changed only speaks of devices it watches.
+  const [devicesChanged, setDevicesChanged] = useState(0);
+  useEvent('devices.changed', () => {
+    setDevicesChanged((n) => n + 1);
+  });
 
   useEffect(() => {
     let current = true;
@@ -47,7 +52,7 @@ export function useFleetHealth(): FleetHealth {
       current = false;
       clearInterval(timer);
     };
-  }, [bridge, opens, store]);
+  }, [bridge, opens, store, devicesChanged]);
 
   const snapshot = useSyncExternalStore(store.subscribe, store.snapshot);
   return { store, snapshot, error };
