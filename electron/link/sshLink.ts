@@ -56,6 +56,10 @@ export async function connectSsh(options: {
   }
   let next = 0;
 
+  // ssh2 may emit more than one error for one failure (a reset, then "Connection lost before
+  // handshake", e.g. when the device reboots): the once-listener below takes the first, and
+  // this one keeps the others from becoming uncaught exceptions.
+  client.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => {
       resolve();

@@ -93,7 +93,10 @@ export async function makeAbDisk(out: string, options: AbDiskOptions): Promise<v
     await truncate(out, abDiskBytes);
     const script = ['label: gpt', ...filesystems.map((f) => `size=${String(f.sizeMiB)}MiB, type=${f.kind === 'vfat' ? fatGuid : linuxGuid}, name=${f.role}`)].join('\n') + '\n';
     await new Promise<void>((resolve, reject) => {
-      const child = execFile('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', out], (error) => { if (error) reject(error); else resolve(); });
+      const child = execFile('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', out], (error) => {
+        if (error) reject(new Error(error.message));
+        else resolve();
+      });
       child.stdin?.end(script);
     });
     const { stdout } = await run('sfdisk', ['--json', out]);

@@ -1,0 +1,42 @@
+/**
+ * OS updates of A/B Pis in the field: the inactive slot is written from a signed image over
+ * the network, booted once on trial with the firmware's tryboot, and committed only when
+ * healthy. A rehearsal does all of it but deliberately does not commit, proving the device
+ * falls back to its old slot.
+ */
+import { z } from 'zod';
+import { TranscriptEntrySchema } from './deploy.ts';
+import { AppErrorSchema } from './errors.ts';
+
+export const SlotSchema = z.enum(['a', 'b']);
+export type Slot = z.infer<typeof SlotSchema>;
+
+export const SlotUpdateStatusSchema = z.enum([
+  /** The new slot booted on trial, passed the health gate and is now the committed slot. */
+  'committed',
+  /** Rehearsal: the new slot booted on trial and passed; not committed; the device is back on its old slot. */
+  'rehearsed',
+  /** The trial failed (not the new slot, or unhealthy); the device was rebooted and is back on its old slot. */
+  'rolled-back',
+  /** Nothing was written: the image or the device failed a check. */
+  'refused',
+  /** The device did not come back in time; a power cycle returns it to its old slot. */
+  'not-returned',
+  /** Something else went wrong (link lost mid-write, cancelled); the committed slot is unchanged. */
+  'failed',
+]);
+export type SlotUpdateStatus = z.infer<typeof SlotUpdateStatusSchema>;
+
+export const SlotUpdateOutcomeSchema = z.object({
+  status: SlotUpdateStatusSchema,
+  imageVersion: z.string().nullable(),
+  fromSlot: SlotSchema.nullable(),
+  toSlot: SlotSchema.nullable(),
+  /** The slot the device runs at the end, as last seen; null when it was not seen. */
+  endSlot: SlotSchema.nullable(),
+  bytesSent: z.number().int().nonnegative(),
+  durationMs: z.number().int().nonnegative(),
+  error: AppErrorSchema.optional(),
+  transcript: z.array(TranscriptEntrySchema),
+});
+export type SlotUpdateOutcome = z.infer<typeof SlotUpdateOutcomeSchema>;
