@@ -4,22 +4,14 @@
  * sample.
  */
 import type { DeviceHealthStatus, DeviceHealthView } from '../../../shared/fleetHealth.ts';
-
-const rank: Readonly<Record<DeviceHealthStatus, number>> = {
-  critical: 0,
-  warning: 1,
-  stale: 2,
-  unreachable: 3,
-  connecting: 4,
-  ok: 5,
-};
+import { statusRank } from '../../../shared/healthAlerts.ts';
 
 const byName = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
-/** A new array: critical, warning, stale, unreachable, connecting, ok; by name within each. */
+/** A new array in the CLI's order (shared statusRank): critical, unreachable, stale, warning, connecting, ok; by name within each. */
 export function sortWorstFirst(views: Iterable<DeviceHealthView>): DeviceHealthView[] {
   return [...views].sort(
-    (a, b) => rank[a.status] - rank[b.status] || byName.compare(a.deviceName, b.deviceName) || a.deviceId.localeCompare(b.deviceId),
+    (a, b) => statusRank(a.status) - statusRank(b.status) || byName.compare(a.deviceName, b.deviceName) || a.deviceId.localeCompare(b.deviceId),
   );
 }
 
