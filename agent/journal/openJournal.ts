@@ -99,11 +99,14 @@ export function rowBytes(payload: string, kind: string, modelVersion: string): n
  * connection: a read-write one would replay and checkpoint the WAL on close, changing
  * the very file a recovery needs untouched.
  */
-function checkIntegrity(path: string): void {
+function checkIntegrity(path: string, busyTimeoutMs: number): void {
   if (!existsSync(path) || statSync(path).size === 0) return;
   let db: DatabaseSync | null = null;
   try {
-    db = new DatabaseSync(path, { readOnly: true });
+    // With a busy timeout like every other connection: another process may be creating or
+    // writing the file right now (the daemon and an `rpc` on a first install), and without
+    // one its lock fails this check at once with "database is locked".
+    db = new DatabaseSync(path, { readOnly: true, timeout: busyTimeoutMs });
     const rows = db.prepare('PRAGMA quick_check').all() as { quick_check?: unknown }[];
     const problems = rows.map((r) => String(r.quick_check)).filter((r) => r !== 'ok');
     if (problems.length > 0) throw new JournalCorruptError(path, `SQLite quick_check: ${problems.slice(0, 5).join('; ')}`);
@@ -151,12 +154,13 @@ export function openJournal(options: OpenJournalOptions): Journal {
   const { path, deviceId, budgetBytes } = options;
   const policy = { budgetBytes, maxAgeDays: options.maxAgeDays ?? null };
   const defaultModelVersion = options.defaultModelVersion ?? '';
-  checkIntegrity(path);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  checkIntegrity(path, busyTimeoutMs);
   mkdirSync(dirname(path), { recursive: true });
 
   let db: DatabaseSync;
   try {
-    db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    db = new DatabaseSync(path, { timeout: busyTimeoutMs });
   } catch (error) {
     throw new JournalStorageError(`Cannot open the journal at ${path}: ${message(error)}`, error);
   }
