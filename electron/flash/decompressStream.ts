@@ -16,15 +16,24 @@ import xz from '@napi-rs/lzma/xz';
 import type { Compression } from '../../shared/image.ts';
 
 /** zlib's default 16 KiB output chunks cost one stream write each: 32768 per 512 MiB. */
-const chunkBytes = 1 << 20;
+const chunkBytes = 4 << 20;
+/**
+ * Decoded bytes the decoder may hold ready before it waits for the writer. With the default
+ * (64 KiB, less than one chunk) zlib decodes the next input chunk only once the writer has
+ * taken everything, so decoding and writing took turns; 8 MiB lets it run ahead on libuv's
+ * pool while the main thread hashes and the drive writes.
+ */
+const runAheadBytes = 16 << 20;
+/** zlib hands its options to the Transform it is, but its option types do not list stream options. */
+const zlibOptions: { chunkSize: number; readableHighWaterMark: number } = { chunkSize: chunkBytes, readableHighWaterMark: runAheadBytes };
 
 /** A fresh decompressor for `compression`, or null for an uncompressed payload. */
 export function decompressStream(compression: Compression): Duplex | null {
   switch (compression) {
     case 'zstd':
-      return createZstdDecompress({ chunkSize: chunkBytes });
+      return createZstdDecompress(zlibOptions);
     case 'gz':
-      return createGunzip({ chunkSize: chunkBytes });
+      return createGunzip(zlibOptions);
     case 'xz':
       return xz.createDecompressStream();
     case 'none':

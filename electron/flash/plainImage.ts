@@ -16,7 +16,7 @@ import { crc32 } from 'node:zlib';
 import type { Compression } from '../../shared/image.ts';
 import { plainImageExtensions } from '../../shared/flash.ts';
 import { decompressStream } from './decompressStream.ts';
-import { blockSink, Cancelled, deviceSize, DriveWriter, incompleteLabel, isWriterError, openFailure, refuse, type WriteProgress, type WrittenRange } from './driveWriter.ts';
+import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress, type WrittenRange } from './driveWriter.ts';
 import type { DriveWriteIncomplete, DriveWriteSuccess } from './writeImage.ts';
 
 export type PlainImageInfo = {
@@ -33,7 +33,7 @@ export type WritePlainImageOptions = {
   skipZeroBlocks: boolean;
   signal?: AbortSignal;
   /**
-   * Writing: raw image bytes processed (skipped zeros included) of the raw size — estimated
+   * Writing: raw image bytes the drive has taken (skipped zeros included) of the raw size — estimated
    * from the compressed bytes read so far when the file does not state it. Verifying: bytes
    * read back of bytes written.
    */
@@ -276,61 +276,72 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
     const emit = (progress: WriteProgress): void => options.onProgress?.(progress);
     const whole = createHash('sha256');
     const recorder = new RangeRecorder();
+    let rawWritten = 0;
+    const queue = new WriteQueue(drive, (_start, end) => {
+      rawWritten = Math.max(rawWritten, end);
+      const total = info.rawBytes ?? Math.max(rawSeen, Math.round((rawSeen * info.fileBytes) / Math.max(1, fileRead)));
+      emit({ phase: 'writing', bytesDone: rawWritten, bytesTotal: total });
+    });
     // The first block (partition table) is written last, once the stream decoded to its end:
     // a truncated or corrupt file never leaves a bootable-looking half image.
     const held: { offset: number; bytes: Buffer }[] = [];
     let rawSeen = 0;
     let fileRead = 0;
 
-    const tapFile = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        fileRead += chunk.length;
-        done(null, chunk);
-      },
-    });
-    const sink = blockSink(
-      drive.block,
-      (chunk) => {
+    const handler: BlockHandler = {
+      check: (chunk) => {
         rawSeen += chunk.length;
         if (rawSeen > size) return refuse(`${name} decompresses to more than the ${size} bytes ${device} holds: it does not fit.`, 'Use a larger drive.');
         if (info.rawBytes !== null && rawSeen > info.rawBytes) return refuse(`${name} decompresses to more than the ${info.rawBytes} bytes its ${formatName[info.compression]} header states: it is damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
         whole.update(chunk);
         return null;
       },
-      async (start, bytes) => {
+      onBlock: (start, bytes) => {
         if (options.signal?.aborted === true) throw new Cancelled();
         const pieces: [number, number][] = options.skipZeroBlocks ? nonZeroPieces(bytes) : [[0, bytes.length]];
         for (const [from, to] of pieces) {
           const piece = bytes.subarray(from, to);
           recorder.add(start + from, piece);
           if (start === 0) held.push({ offset: from, bytes: Buffer.from(piece) });
-          else await drive.put(piece, start + from);
         }
-        const total = info.rawBytes ?? Math.max(rawSeen, Math.round((rawSeen * info.fileBytes) / Math.max(1, fileRead)));
-        emit({ phase: 'writing', bytesDone: start + bytes.length, bytesTotal: total });
+        return start === 0 ? [] : pieces.map(([from, to]) => ({ from, to }));
       },
-    );
+    };
 
     try {
-      const input = createReadStream(imagePath, { highWaterMark: 1 << 20 });
       const decompressor = decompressStream(info.compression);
-      try {
-        if (decompressor === null) await pipeline(input, tapFile, sink);
-        else await pipeline(input, tapFile, decompressor, sink);
-      } catch (error) {
-        if (!(error instanceof Error) || isWriterError(error)) throw error;
-        throw refuse(`${name} is truncated or damaged: its ${formatName[info.compression]} data does not decompress (${error.message}).`, "Copy or download the image again; check it against the publisher's SHA-256.", 'VERIFICATION_FAILED');
+      if (decompressor === null) {
+        await fileBlocks(imagePath, 0, info.fileBytes, queue, handler).catch((error: unknown) => {
+          if (error instanceof ImageReadError) throw refuse(`${name} cannot be read: ${error.message}.`, 'Check the disk the image is on, or copy it again.', 'IO_ERROR');
+          throw error;
+        });
+      } else {
+        const tapFile = new Transform({
+          transform(chunk: Buffer, _e, done) {
+            fileRead += chunk.length;
+            done(null, chunk);
+          },
+        });
+        const input = createReadStream(imagePath, { highWaterMark: 1 << 20 });
+        try {
+          await pipeline(input, tapFile, decompressor, blockSink(queue, handler));
+        } catch (error) {
+          if (!(error instanceof Error) || isWriterError(error)) throw error;
+          throw refuse(`${name} is truncated or damaged: its ${formatName[info.compression]} data does not decompress (${error.message}).`, "Copy or download the image again; check it against the publisher's SHA-256.", 'VERIFICATION_FAILED');
+        }
       }
+      await queue.drain();
       if (rawSeen === 0) throw refuse(`${name} decompresses to nothing.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
       if (info.rawBytes !== null && rawSeen !== info.rawBytes) {
         throw refuse(`${name} decompresses to ${rawSeen} bytes, but its ${formatName[info.compression]} header states ${info.rawBytes}: it is truncated or damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
       }
       recorder.finish();
       for (const piece of held) {
-        const bytes = drive.block.subarray(0, piece.bytes.length);
-        piece.bytes.copy(bytes);
-        await drive.put(bytes, piece.offset);
+        const block = await queue.acquire();
+        piece.bytes.copy(block);
+        queue.submit(block, piece.offset, piece.bytes.length, [{ from: 0, to: piece.bytes.length }]);
       }
+      await queue.drain();
       emit({ phase: 'writing', bytesDone: rawSeen, bytesTotal: rawSeen });
       await drive.flush();
       if (options.beforeReadBack !== undefined) await options.beforeReadBack();

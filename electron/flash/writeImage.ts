@@ -12,11 +12,11 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AppError } from '../../shared/errors.ts';
+import type { AppError, FieldkitError } from '../../shared/errors.ts';
 import { mappedBytes, type Board, type ImageManifest, type MappedRange } from '../../shared/image.ts';
 import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { decompressStream } from './decompressStream.ts';
-import { blockSink, Cancelled, deviceSize, DriveWriter, incompleteLabel, isWriterError, openFailure, refuse, type WriteProgress } from './driveWriter.ts';
+import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress } from './driveWriter.ts';
 import { RangeChecker } from './rangeChecker.ts';
 import { checkImageManifest } from './verifyImage.ts';
 
@@ -100,71 +100,89 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
 
   const drive = await DriveWriter.open(device, size, { directIo: options.directIo, signal: options.signal, stallTimeoutMs: options.stallTimeoutMs });
   try {
-    const { block } = drive;
     const ranges = manifest.block_map.ranges;
     const total = mappedBytes(manifest.block_map);
     const emit = (progress: WriteProgress): void => options.onProgress?.(progress);
+    const queue = new WriteQueue(drive, () => {
+      emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
+    });
 
     // The first write block (partition table, boot selector) is held back and written last,
     // only after the whole payload matched its signed hashes: until then the card has no
     // valid partition table and cannot boot as a half-written image.
     const held: { first: Buffer | null } = { first: null };
     let rawSeen = 0;
-    const stored = createHash('sha256');
     // No hash of the whole raw image: the signed range hashes plus the zero check of every
     // unmapped byte (RangeChecker) already pin down each raw byte, and hashing the zeros of a
     // mostly empty card again cost a quarter of the flash time (bench/flashWrite.ts).
     const checker = new RangeChecker(ranges);
-
-    const tapStored = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        stored.update(chunk);
-        done(null, chunk);
-      },
-    });
-    const sink = blockSink(
-      block,
-      (chunk) => {
+    const handler: BlockHandler = {
+      check: (chunk) => {
         rawSeen += chunk.length;
         if (rawSeen > payload.raw_size) return refuse(`${name}'s disk image decompresses to more than the ${payload.raw_size} bytes its manifest says.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
         checker.update(chunk);
         if (checker.mismatch !== null) return refuse(`${name}'s disk image does not match its signed block map near byte ${rawSeen}.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
         return null;
       },
-      async (start, bytes) => {
+      onBlock: (start, bytes) => {
         if (options.signal?.aborted === true) throw new Cancelled();
         if (start === 0) {
           held.first = Buffer.from(bytes);
-          return;
+          return [];
         }
-        for (const piece of mappedPieces(ranges, start, start + bytes.length)) await drive.put(bytes.subarray(piece.offset - start, piece.offset - start + piece.length), piece.offset);
-        emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
+        return mappedPieces(ranges, start, start + bytes.length).map((piece) => ({ from: piece.offset - start, to: piece.offset - start + piece.length }));
       },
-    );
+    };
+    const altered = (detail: string): FieldkitError => refuse(`${name}'s disk image was altered: ${detail}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
 
     try {
-      const input = createReadStream(imagePath, { start: verified.payload.offset, end: verified.payload.offset + verified.payload.size - 1, highWaterMark: 1 << 20 });
-      const decompressor = decompressStream(payload.compression);
-      try {
-        if (decompressor === null) await pipeline(input, tapStored, sink);
-        else await pipeline(input, tapStored, decompressor, sink);
-      } catch (error) {
-        if (!(error instanceof Error) || isWriterError(error)) throw error;
-        // A stored hash that already differs explains a decompression failure better than the decoder can.
-        const damaged = stored.copy().digest('hex') !== payload.sha256;
-        throw refuse(`${name}'s disk image does not decompress (${payload.compression}): ${error.message}${damaged ? '; its bytes differ from the signed SHA-256' : ''}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+      if (payload.compression === 'none') {
+        // No SHA-256 of the stored payload here: uncompressed, the payload *is* the raw image,
+        // and RangeChecker already ties every one of its bytes to the signed manifest — a byte
+        // in a mapped range to that range's SHA-256, a byte outside every range to zero — and
+        // the count to raw_size (checked below, as the range hashes are, before the held-back
+        // first block goes out). A flipped byte anywhere therefore fails one of those, so the
+        // stored hash over the same bytes would only hash them a third time (it cost ~15% of
+        // a raw flash). Both the block map and payload.sha256 are under the same signature, so
+        // nobody without the key can make them disagree. For compressed payloads the stored
+        // hash stays: it covers bytes no range hash sees (the compressed stream itself).
+        await fileBlocks(imagePath, verified.payload.offset, verified.payload.size, queue, handler).catch((error: unknown) => {
+          if (error instanceof ImageReadError) throw refuse(`${name} cannot be read: ${error.message}.`, 'Check the disk the image is on, or copy it again.', 'IO_ERROR');
+          throw error;
+        });
+      } else {
+        const stored = createHash('sha256');
+        const tapStored = new Transform({
+          transform(chunk: Buffer, _e, done) {
+            stored.update(chunk);
+            done(null, chunk);
+          },
+        });
+        const input = createReadStream(imagePath, { start: verified.payload.offset, end: verified.payload.offset + verified.payload.size - 1, highWaterMark: 1 << 20 });
+        const decompressor = decompressStream(payload.compression);
+        try {
+          if (decompressor === null) throw new Error(`no decoder for ${payload.compression}`);
+          await pipeline(input, tapStored, decompressor, blockSink(queue, handler));
+        } catch (error) {
+          if (!(error instanceof Error) || isWriterError(error)) throw error;
+          // A stored hash that already differs explains a decompression failure better than the decoder can.
+          const damaged = stored.copy().digest('hex') !== payload.sha256;
+          throw refuse(`${name}'s disk image does not decompress (${payload.compression}): ${error.message}${damaged ? '; its bytes differ from the signed SHA-256' : ''}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+        }
+        const storedHex = stored.digest('hex');
+        if (storedHex !== payload.sha256) throw altered(`its SHA-256 is ${storedHex}, the signed manifest says ${payload.sha256}`);
       }
-      const storedHex = stored.digest('hex');
-      if (storedHex !== payload.sha256) throw refuse(`${name}'s disk image was altered: its SHA-256 is ${storedHex}, the signed manifest says ${payload.sha256}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
       if (rawSeen !== payload.raw_size) throw refuse(`${name}'s disk image decompresses to ${rawSeen} bytes, the signed manifest says ${payload.raw_size}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
       if (!checker.complete()) throw refuse(`${name}'s decompressed disk image does not match its signed SHA-256.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+      await queue.drain();
       const head = held.first;
       if (head !== null) {
-        const headBuffer = block.subarray(0, head.length);
-        head.copy(headBuffer);
-        for (const piece of mappedPieces(ranges, 0, head.length)) await drive.put(headBuffer.subarray(piece.offset, piece.offset + piece.length), piece.offset);
-        emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
+        const block = await queue.acquire();
+        head.copy(block);
+        queue.submit(block, 0, head.length, mappedPieces(ranges, 0, head.length).map((piece) => ({ from: piece.offset, to: piece.offset + piece.length })));
+        await queue.drain();
       }
+      emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
       await drive.flush();
       if (options.beforeReadBack !== undefined) await options.beforeReadBack();
       const bytesVerified = await drive.readBack(ranges, total, emit);

@@ -220,6 +220,36 @@ describe('writeImageToDrive', () => {
     expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
   });
 
+  // An uncompressed payload has no stored-hash pass (see writeImage.ts): the range hashes and
+  // the zero check of every unmapped byte alone must refuse a changed byte, wherever it is.
+  it.each([
+    ['inside a mapped range', 'range'],
+    ['in an unmapped (zero) gap', 'gap'],
+  ])('a changed byte %s of an uncompressed payload aborts mid-stream: incomplete, first MiB zeroed', async (_where, kind) => {
+    const target = zram(96 * mib);
+    writeMarkers(target.device);
+    const file = at(`raw-${kind}.fkimg`);
+    const packed = await packImage(at('raw.img'), file, { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi4'], expiresDays: 30, key, compression: 'none' });
+    const ranges = packed.manifest.block_map.ranges;
+    const middle = ranges[Math.floor(ranges.length / 2)];
+    const first = ranges[0];
+    if (middle === undefined || first === undefined) throw new Error('no mapped range');
+    const offset = kind === 'range' ? middle.offset + Math.floor(middle.length / 2) : first.offset + first.length + 4096;
+    expect(ranges.some((r) => offset >= r.offset && offset < r.offset + r.length)).toBe(kind === 'range');
+    const payload = (await listUstar(file)).find((m) => m.path === imagePayloadNames.none);
+    if (payload === undefined) throw new Error('no payload member');
+    const bytes = readFileSync(file);
+    bytes[payload.offset + offset] = (bytes[payload.offset + offset] ?? 0) ^ 0x40;
+    writeFileSync(file, bytes);
+    const result = await writeImageToDrive({ imagePath: file, device: target.device, trustedKeys: trusted });
+    expect(result.status).toBe('incomplete');
+    if (result.status !== 'incomplete') return;
+    expect(result.error.code).toBe('VERIFICATION_FAILED');
+    expect(result.error.message).toContain('does not match its signed block map');
+    expect(result.bytesWritten).toBeLessThan(mappedBytes(packed.manifest.block_map));
+    expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
+  });
+
   it('cancel mid-write leaves the first MiB zeroed and reports incomplete', async () => {
     const target = zram(96 * mib);
     writeMarkers(target.device);
