@@ -13,7 +13,7 @@ import { makeTempDir } from '../support/tempDir.ts';
 const dir = makeTempDir('fieldkit-journal-concurrent-');
 const openJournalModule = path.join(import.meta.dirname, '..', '..', 'agent', 'journal', 'openJournal.ts');
 
-afterAll(() => dir.remove());
+afterAll(() => { dir.remove(); });
 
 /** One process: open (creating if needed), append one event, print the journal id. */
 function opener(journalPath: string, n: number): Promise<{ code: number | null; out: string }> {
@@ -28,7 +28,7 @@ function opener(journalPath: string, n: number): Promise<{ code: number | null; 
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('close', (code) => resolve({ code, out: out.trim() }));
+    child.on('close', (code) => { resolve({ code, out: out.trim() }); });
   });
 }
 
