@@ -9,8 +9,10 @@ import type { AgentBundleManifest, BundleFile } from '../../shared/agentBundle.t
 import type { AgentConfigInput } from '../../shared/agentConfig.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
 import { shellQuote } from '../link/linkApi.ts';
-import { helloWithRetry, runAgentGates, type AgentPaths } from './agentGates.ts';
+import { helloWithRetry, runAgentGates, type AgentPaths, type GateFailure } from './agentGates.ts';
+import { armGuard, clockTime, disarmGuard, guardSeconds, type ArmedGuard } from './deviceGuard.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';
+import type { RemoteSteps } from './remoteSteps.ts';
 import { assembleRelease, missingObjects, prepareStore, pruneReleases, releaseIntact, sendObjects } from './objectStore.ts';
 import { preflightRefusals, readDeviceFacts, serialTransferRefusal } from './preflight.ts';
 import { holdsStable, restartUnit, unitLog } from './serviceControl.ts';
@@ -118,47 +120,102 @@ export async function deployAgentBundle(ctx: DeployContext, manifest: AgentBundl
   const configInput: AgentConfigInput = options.config ?? { device_id: 'unnamed', data_dir: manifest.install.data_dir };
   await remote.must('install', setupScript(serviceUser, manifest, JSON.stringify(configInput, null, 2) + '\n'), 'Creating the service user, config and data folders', { sudo: true });
 
-  // Switch and restart.
+  // Switch and restart, guarded: the device returns to `previous` by itself unless the
+  // laptop confirms the new release healthy (deviceGuard.ts).
   ctx.progress('switch');
   const previous = facts.currentVersion !== null && facts.currentVersion !== manifest.version ? facts.currentVersion : facts.previousVersion;
-  await remote.must('switch', switchScript(prefix, manifest.version, previous), `Switching current to ${manifest.version}`, { sudo: true });
-  await remote.must('switch', installUnitScript(unitCtx, manifest.version), `Installing ${unitName}`, { sudo: true });
-  ctx.progress('restart');
-  const restartedAt = Date.now();
-  const state = await restartUnit(remote, 'restart', unitName);
+  const olderPrevious = facts.previousVersion === previous ? null : facts.previousVersion;
+  let guard: ArmedGuard | null = null;
+  if (previous !== null) {
+    guard = await armGuard(remote, {
+      prefix,
+      unit: unitName,
+      version: manifest.version,
+      previous,
+      seconds: ctx.guardSeconds ?? guardSeconds(ctx.stableSeconds, remote.link.kind),
+      revertScript: `${switchScript(prefix, previous, olderPrevious)}\n${installUnitScript(unitCtx, previous)}`,
+    });
+  } else {
+    remote.note('switch', 'no device-side guard: there is no earlier release to return to');
+  }
+  let failure: GateFailure | null;
+  try {
+    await remote.must('switch', switchScript(prefix, manifest.version, previous), `Switching current to ${manifest.version}`, { sudo: true });
+    await remote.must('switch', installUnitScript(unitCtx, manifest.version), `Installing ${unitName}`, { sudo: true });
+    ctx.progress('restart');
+    const restartedAt = Date.now();
+    const state = await restartUnit(remote, 'restart', unitName);
 
-  // Gate.
-  ctx.progress('gate');
-  const failure = await runAgentGates(remote, { paths, version: manifest.version, baselineRestarts: state.nRestarts, restartedAt, stableSeconds: ctx.stableSeconds });
+    ctx.progress('gate');
+    failure = await runAgentGates(remote, { paths, version: manifest.version, baselineRestarts: state.nRestarts, restartedAt, stableSeconds: ctx.stableSeconds });
+    if (failure === null && guard !== null) {
+      const fired = await disarmGuard(remote, 'gate', prefix, guard);
+      if (fired !== null) return ctx.finish('failed', fired);
+    }
+  } catch (error) {
+    const err = asAppError(error);
+    if (guard === null || previous === null) throw error;
+    if (err.code !== 'CANCELLED') return ctx.finish('failed', guardWillRevert(err, manifest.version, guard));
+    failure = { gate: 'hello', error: err };
+  }
   if (failure === null) {
     await pruneReleases(remote, { prefix, folder: 'releases', keep: ctx.keepReleases, protect: [manifest.version, ...(previous === null ? [] : [previous])] });
     return ctx.finish('updated', null);
   }
 
-  // Rollback.
-  result.gateFailed = failure.gate;
-  result.unitLog = await unitLog(remote, 'gate', unitName);
+  // Rollback. Once begun it finishes even when the deploy was cancelled: a device left
+  // between releases is worse than a cancel that takes a few more seconds.
+  const cancelledNow = failure.error.code === 'CANCELLED';
+  const steady = remote.uncancellable();
   ctx.progress('rollback');
-  if (previous === null) {
-    await remote.run('rollback', `systemctl disable --now ${shellQuote(unitName)}; rm -f ${shellQuote(`${prefix}/current`)}`, { sudo: true });
-    return ctx.finish(
-      'failed',
-      appError(failure.error.code, `${manifest.version} failed its ${failure.gate} gate: ${failure.error.message} There was no earlier release to return to, so the service was stopped.`, failure.error.hint),
-    );
+  try {
+    if (!cancelledNow) result.gateFailed = failure.gate;
+    result.unitLog = await unitLog(steady, 'gate', unitName);
+    if (previous === null) {
+      await steady.run('rollback', `systemctl disable --now ${shellQuote(unitName)}; rm -f ${shellQuote(`${prefix}/current`)}`, { sudo: true });
+      return ctx.finish(
+        'failed',
+        cancelledNow
+          ? appError('CANCELLED', `The deploy of ${manifest.version} was cancelled after the switch; there was no earlier release to return to, so the service was stopped.`, 'Deploy again when ready.')
+          : appError(failure.error.code, `${manifest.version} failed its ${failure.gate} gate: ${failure.error.message} There was no earlier release to return to, so the service was stopped.`, failure.error.hint),
+      );
+    }
+    const back = await rollBackTo(ctx, steady, { paths, unitCtx, previous, olderPrevious });
+    if (back !== null) {
+      const what = cancelledNow ? `The deploy of ${manifest.version} was cancelled after the switch` : `${manifest.version} failed its ${failure.gate} gate (${failure.error.message})`;
+      const guardNote = guard === null ? '' : ` The device-side guard stays armed and tries again at ${clockTime(guard.firesAt)}.`;
+      return ctx.finish('failed', appError('UNAVAILABLE', `${what}, and going back to ${previous} failed too: ${back.message}${guardNote}`, 'The device needs attention: read the transcript and the unit log, then deploy a known-good version.'));
+    }
+    if (guard !== null) await disarmGuard(steady, 'rollback', prefix, guard);
+  } catch (error) {
+    if (guard === null) throw error;
+    return ctx.finish('failed', guardWillRevert(asAppError(error), manifest.version, guard));
   }
-  const back = await rollBackTo(ctx, { paths, unitCtx, previous, olderPrevious: facts.previousVersion === previous ? null : facts.previousVersion });
-  if (back !== null) {
-    return ctx.finish('failed', appError('UNAVAILABLE', `${manifest.version} failed its ${failure.gate} gate (${failure.error.message}), and going back to ${previous} failed too: ${back.message}`, 'The device needs attention: read the transcript and the unit log, then deploy a known-good version.'));
+  if (cancelledNow) {
+    return ctx.finish('rolled-back', appError('CANCELLED', `The deploy of ${manifest.version} was cancelled after the switch: ${previous} was restored and is healthy.`, 'Deploy again when ready.'));
   }
   return ctx.finish('rolled-back', appError(failure.error.code, `${manifest.version} failed its ${failure.gate} gate: ${failure.error.message} ${previous} was restored and is healthy.`, failure.error.hint));
+}
+
+function asAppError(error: unknown): AppError {
+  return error instanceof FieldkitError ? error.appError : appError('INTERNAL', error instanceof Error ? error.message : String(error), 'Read the transcript.');
+}
+
+/** What a deploy says when it lost the device after the switch: the guard finishes the job. */
+function guardWillRevert(cause: AppError, version: string, guard: ArmedGuard): AppError {
+  return appError(
+    cause.code,
+    `${cause.message} ${version} was switched in but not confirmed healthy: the device will return to ${guard.previous} by itself at ${clockTime(guard.firesAt)} (laptop clock) unless another deploy reaches it first (the guard does not survive a reboot of the device).`,
+    `Check the device after ${clockTime(guard.firesAt)}: it should run ${guard.previous}. Deploy again once the link is steady.`,
+  );
 }
 
 /** Switches back to `previous`, restarts it and confirms hello answers with it; null when healthy. */
 async function rollBackTo(
   ctx: DeployContext,
+  remote: RemoteSteps,
   options: { paths: AgentPaths; unitCtx: Parameters<typeof installUnitScript>[0]; previous: string; olderPrevious: string | null },
 ): Promise<AppError | null> {
-  const { remote } = ctx;
   try {
     await remote.must('rollback', switchScript(options.paths.prefix, options.previous, options.olderPrevious), `Switching current back to ${options.previous}`, { sudo: true });
     await remote.must('rollback', installUnitScript(options.unitCtx, options.previous), `Reinstalling the unit of ${options.previous}`, { sudo: true });
@@ -171,7 +228,9 @@ async function rollBackTo(
     // A short hold: the old release must stay up, not just answer once.
     return await holdsStable(remote, 'rollback', options.paths.unit, state.nRestarts, restartedAt + Math.min(ctx.stableSeconds, 3) * 1000);
   } catch (error) {
-    return error instanceof FieldkitError ? error.appError : appError('INTERNAL', String(error), 'Read the transcript.');
+    // The link itself dropping is not "the old release is unhealthy": the caller says what happens next.
+    if (error instanceof FieldkitError && error.appError.code === 'UNAVAILABLE' && /dropped/.test(error.appError.message)) throw error;
+    return asAppError(error);
   }
 }
 

@@ -32,6 +32,12 @@ export type DeployOptions = {
   keepReleases?: number;
   /** How long the service must run without restarting to count as healthy. */
   stableSeconds: number;
+  /**
+   * The agent's device-side guard: seconds after the switch at which the device goes back
+   * to the previous release by itself unless the laptop confirmed the new one (default:
+   * stableSeconds + the gates' budget + a margin, see deviceGuard.ts).
+   */
+  guardSeconds?: number;
   /** Over a serial console: refuse a transfer estimated to take longer (default 900 s), offering the network. */
   maxTransferSeconds?: number;
   /** An upload without progress for this long counts as a lost link (default 20 s): a dropped connection does not always fail the transfer by itself. */
@@ -94,6 +100,7 @@ export async function deployBundle(options: DeployOptions): Promise<DeployResult
     prefix: options.prefix ?? null,
     keepReleases: Math.max(2, options.keepReleases ?? 3),
     stableSeconds: options.stableSeconds,
+    guardSeconds: options.guardSeconds ?? null,
     maxTransferSeconds: options.maxTransferSeconds ?? 900,
     stallMs: (options.stallSeconds ?? 20) * 1000,
     signal: options.signal,

@@ -16,6 +16,8 @@ export type DeployContext = {
   prefix: string | null;
   keepReleases: number;
   stableSeconds: number;
+  /** The device-side guard's window (s); null: stability hold + gate budget + margin (deviceGuard.ts). */
+  guardSeconds: number | null;
   /** Over a serial console, refuse a transfer estimated to take longer than this. */
   maxTransferSeconds: number;
   /** An upload with no progress for this long is taken as a lost link (ms). */

@@ -33,6 +33,11 @@ export type RemoteSteps = {
   /** Records a laptop-side step (verification, a wait, a decision). */
   note(step: string, description: string, output?: string, durationMs?: number, exitCode?: number | null): void;
   throwIfCancelled(): void;
+  /**
+   * The same link and transcript, deaf to the cancel: for what must finish once begun
+   * (putting the previous release back after a cancel that came after the switch).
+   */
+  uncancellable(): RemoteSteps;
 };
 
 function tail(text: string): string {
@@ -47,8 +52,11 @@ export function cancelled(where: string): FieldkitError {
   return new FieldkitError(appError('CANCELLED', `The deploy to ${where} was cancelled.`, 'Start it again when ready; the device keeps the release it was running.'));
 }
 
-export function createRemoteSteps(link: Link, options: { signal?: AbortSignal | undefined; onTranscript?: ((entry: TranscriptEntry) => void) | undefined }): RemoteSteps {
-  const transcript: TranscriptEntry[] = [];
+export function createRemoteSteps(
+  link: Link,
+  options: { signal?: AbortSignal | undefined; onTranscript?: ((entry: TranscriptEntry) => void) | undefined; transcript?: TranscriptEntry[] },
+): RemoteSteps {
+  const transcript: TranscriptEntry[] = options.transcript ?? [];
   const record = (entry: TranscriptEntry) => {
     transcript.push(entry);
     options.onTranscript?.(entry);
@@ -109,6 +117,7 @@ export function createRemoteSteps(link: Link, options: { signal?: AbortSignal | 
       record({ at: Date.now(), step, command: description, exitCode, output: tail(output), durationMs: Math.max(0, Math.round(durationMs)) });
     },
     throwIfCancelled,
+    uncancellable: () => createRemoteSteps(link, { onTranscript: options.onTranscript, transcript }),
   };
 }
 
