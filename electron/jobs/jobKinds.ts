@@ -19,6 +19,8 @@ export type JobKindSpec<P> = {
   params: z.ZodType<P>;
   title(params: P): string;
   run(params: P, ctx: JobContext): Promise<unknown>;
+  /** How long a cancelled worker may take to stop before it is killed (default: the runner's, 5 s). */
+  cancelGraceMs?: number;
 };
 
 function defineJobKind<P>(spec: JobKindSpec<P>): JobKindSpec<P> {
@@ -55,6 +57,9 @@ export const jobKinds = {
     params: RolloutJobParamsSchema,
     title: rolloutJobTitle,
     run: (p, ctx) => runRollout(p, ctx, ({ bundlePath, db }) => createEngineDeployer({ dataDir: p.dataDir, bundlePath, trustedKeys: listTrustedKeys(db) })),
+    // A cancel after a device switched finishes that device's rollback (restart, hello,
+    // a short hold: ~10–20 s); killing the worker sooner would leave it to the device-side guard.
+    cancelGraceMs: 90_000,
   }),
   'devices.provision': defineJobKind({
     params: ProvisionJobParamsSchema,

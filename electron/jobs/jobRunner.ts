@@ -40,6 +40,8 @@ type RunningJob = {
   lastProgress: JobProgress | null;
   flushTimer: NodeJS.Timeout | null;
   killTimer: NodeJS.Timeout | null;
+  /** This kind's grace after a cancel before the worker is killed. */
+  cancelGraceMs: number;
   cancelReason: string | null;
   finished: boolean;
   waiters: ((record: JobRecord) => void)[];
@@ -56,7 +58,6 @@ export function createJobRunner(options: {
 }) {
   const { store, bus } = options;
   const launch = options.launch ?? defaultWorkerLaunch();
-  const cancelGraceMs = options.cancelGraceMs ?? 5000;
   const now = options.now ?? Date.now;
   const running = new Map<string, RunningJob>();
 
@@ -181,6 +182,8 @@ export function createJobRunner(options: {
       lastProgress: null,
       flushTimer: null,
       killTimer: null,
+      // A runner configured with a grace (tests) uses it for every kind.
+      cancelGraceMs: options.cancelGraceMs ?? spec.cancelGraceMs ?? 5000,
       cancelReason: null,
       finished: false,
       waiters: [],
@@ -235,7 +238,7 @@ export function createJobRunner(options: {
       job.cancelReason = reason;
       const message: RunnerToWorker = { type: 'cancel', reason };
       if (job.child.connected) job.child.send(message);
-      job.killTimer = setTimeout(() => job.child.kill('SIGKILL'), cancelGraceMs);
+      job.killTimer = setTimeout(() => job.child.kill('SIGKILL'), job.cancelGraceMs);
     }
     return whenFinished(jobId);
   }
