@@ -43,6 +43,11 @@ export type SlotUpdateOptions = {
 type DeviceState = { tryboot: boolean; bootPartition: number; autoboot: string; cmdline: string; model: string; bootloader: string | null; mtools: boolean };
 
 const mtools = 'MTOOLS_SKIP_CHECK=1';
+/**
+ * One reconnect attempt while the device reboots: a connection caught by the old system as it
+ * goes down can stall without an error, so each attempt is cut short and retried.
+ */
+const connectAttemptMs = 5000;
 
 function slotOf(role: PartitionRole | undefined): Slot | null {
   if (role === 'boot_a') return 'a';
@@ -236,6 +241,8 @@ export async function slotUpdate(options: SlotUpdateOptions): Promise<SlotUpdate
     await closeLink();
     const started = Date.now();
     const deadline = started + options.bootTimeoutMs;
+    // The reboot starts a second after the command; give it that before the first attempt.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     while (Date.now() < deadline) {
       if (options.signal?.aborted === true) throw new FieldkitError(appError('CANCELLED', 'The slot update was cancelled while the device rebooted.', 'Check which slot it runs; a reset returns it to its committed slot.'));
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -244,7 +251,7 @@ export async function slotUpdate(options: SlotUpdateOptions): Promise<SlotUpdate
         next = await Promise.race([
           connect(),
           new Promise<never>((_resolve, reject) => {
-            setTimeout(() => { reject(new Error('connect timed out')); }, Math.max(1000, Math.min(10_000, deadline - Date.now()))).unref();
+            setTimeout(() => { reject(new Error('connect timed out')); }, Math.max(1000, Math.min(connectAttemptMs, deadline - Date.now()))).unref();
           }),
         ]);
       } catch {
