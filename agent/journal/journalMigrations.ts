@@ -2,6 +2,16 @@
  * Schema history of the journal database. Append only: a released migration is never
  * edited, so every Pi in the field reaches the same schema by the same steps. The schema
  * version is SQLite's `user_version`, bumped in the same transaction as each step.
+ *
+ * Migrations are additive (new tables, new columns with defaults, new indexes) so that an
+ * older agent keeps working on a journal a newer one migrated: a deploy that fails its
+ * health gate goes back to the previous release, and that release must open the journal
+ * the failed one already upgraded, without losing what either wrote. The journal records
+ * which agents may still use it in `journal_compat.readable_by` (the lowest number of
+ * migrations an agent must know); an agent that knows fewer than the file's schema but at
+ * least `readable_by` uses it as it is. A migration that is not additive must raise
+ * `journalReadableBy` to its own number — and then a rollback past it is refused by the
+ * older agent (it says so) instead of corrupting anything.
  */
 export const journalMigrations: readonly string[] = [
   // 1: records, identity and counters, custody, losses
@@ -48,4 +58,12 @@ export const journalMigrations: readonly string[] = [
      at_ms INTEGER NOT NULL
    );
    CREATE INDEX losses_by_to_seq ON losses (to_seq);`,
+  // 2: which agents may open this journal (see above)
+  `CREATE TABLE journal_compat (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     readable_by INTEGER NOT NULL
+   );`,
 ];
+
+/** The lowest number of migrations an agent must know to use a journal at the newest schema. */
+export const journalReadableBy = 1;

@@ -15,7 +15,7 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { IngestEvent, JournalInfo, JournalRecord, LossRecord, Priority } from '../../shared/journal.ts';
 import type { AppendResult, Journal, ReadOptions } from './journalApi.ts';
 import { isCorruption, isStorageFailure, JournalCorruptError, JournalFullError, JournalStorageError } from './journalErrors.ts';
-import { journalMigrations } from './journalMigrations.ts';
+import { journalMigrations, journalReadableBy } from './journalMigrations.ts';
 import { createRetention, type PendingLoss } from './journalRetention.ts';
 
 export const journalFileName = 'journal.db';
@@ -119,6 +119,14 @@ function checkIntegrity(path: string, busyTimeoutMs: number): void {
   }
 }
 
+/** journal_compat.readable_by, or null when the file has no such table (or row). */
+function compatFloor(db: DatabaseSync): number | null {
+  const table = db.prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'journal_compat'").get();
+  if (table === undefined) return null;
+  const row = db.prepare('SELECT readable_by FROM journal_compat WHERE id = 1').get() as Record<string, unknown> | undefined;
+  return row === undefined ? null : int(row, 'readable_by');
+}
+
 /** Brings the schema up to date and, on a new database, makes its identity, in one transaction. */
 function migrate(db: DatabaseSync, path: string, deviceId: string, createdMs: number): void {
   db.exec('BEGIN IMMEDIATE');
@@ -127,18 +135,24 @@ function migrate(db: DatabaseSync, path: string, deviceId: string, createdMs: nu
     // both create it.
     const version = int(db.prepare('PRAGMA user_version').get() as Record<string, unknown>, 'user_version');
     if (version > journalMigrations.length) {
-      throw new FieldkitError(
-        appError(
-          'CONFLICT',
-          `The journal at ${path} was written by a newer agent (schema ${version}, this one knows ${journalMigrations.length}).`,
-          'Install the newer agent again (or roll forward); do not run an older agent on this journal.',
-        ),
-      );
+      // Written by a newer agent (this one was rolled back to): fine when every migration
+      // it ran was additive, as journal_compat says; nothing is migrated either way.
+      const readableBy = compatFloor(db);
+      if (readableBy === null || readableBy > journalMigrations.length) {
+        throw new FieldkitError(
+          appError(
+            'CONFLICT',
+            `The journal at ${path} was written by a newer agent (schema ${version}, this one knows ${journalMigrations.length}${readableBy === null ? '' : `; it needs an agent that knows ${readableBy}`}).`,
+            'Install the newer agent again (or roll forward); do not run an older agent on this journal.',
+          ),
+        );
+      }
     }
     for (let v = version; v < journalMigrations.length; v++) {
       db.exec(journalMigrations[v] ?? '');
       db.exec(`PRAGMA user_version = ${v + 1}`);
     }
+    if (version < journalMigrations.length) db.prepare('INSERT OR REPLACE INTO journal_compat (id, readable_by) VALUES (1, ?)').run(journalReadableBy);
     if (version === 0) {
       db.prepare('INSERT INTO meta (id, device_id, journal_id, created_ms) VALUES (1, ?, ?, ?)').run(deviceId, randomBytes(16).toString('hex'), createdMs);
     }

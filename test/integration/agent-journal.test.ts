@@ -229,10 +229,31 @@ describe('agent journal', () => {
     const other = caught(() => open({ path, deviceId: 'pi-08' }));
     expect(isFieldkitError(other) && other.appError).toMatchObject({ code: 'CONFLICT', field: 'device_id' });
     const raw = new DatabaseSync(path);
-    raw.exec(`PRAGMA user_version = ${journalMigrations.length + 1}`);
+    raw.exec(`PRAGMA user_version = ${journalMigrations.length + 1}; UPDATE journal_compat SET readable_by = ${journalMigrations.length + 1}`);
     raw.close();
     const newer = caught(() => open({ path }));
-    expect(isFieldkitError(newer) && newer.appError.message).toMatch(/newer agent/);
+    expect(isFieldkitError(newer) && newer.appError.message).toMatch(/newer agent \(schema 3, this one knows 2; it needs an agent that knows 3\)/);
+  });
+
+  it('keeps working on a journal a newer agent migrated additively (a rollback): records from both kept, nothing migrated', () => {
+    const path = tempPath();
+    const a = open({ path });
+    a.append([{ priority: 1, kind: 'before', payload: { n: 1 } }], t0);
+    a.close();
+    // What a newer agent's additive migration leaves: one more column with a default, schema + 1.
+    const raw = new DatabaseSync(path);
+    raw.exec(`ALTER TABLE records ADD COLUMN labels TEXT NOT NULL DEFAULT ''; PRAGMA user_version = ${journalMigrations.length + 1}`);
+    raw.prepare("INSERT INTO records (seq, ts_ms, recv_ms, priority, kind, model_version, payload, size, labels) VALUES (2, 1, 1, 2, 'newer', '', '{}', 70, 'x')").run();
+    raw.exec('UPDATE meta SET last_seq = 2, stored_records = 2');
+    raw.close();
+    const older = open({ path });
+    older.append([{ priority: 3, kind: 'after', payload: { n: 3 } }], t0);
+    expect(older.read({ after_seq: 0, limit: 10, max_bytes: 1 << 20 }).map((r) => `${String(r.seq)} ${r.kind}`)).toEqual(['1 before', '2 newer', '3 after']);
+    older.close();
+    const check = new DatabaseSync(path, { readOnly: true });
+    expect(check.prepare('PRAGMA user_version').get()).toEqual({ user_version: journalMigrations.length + 1 });
+    expect(check.prepare('SELECT readable_by FROM journal_compat').get()).toEqual({ readable_by: 1 });
+    check.close();
   });
 
   it('refuses a corrupted page at start, says what to do, and leaves the file byte for byte as it was', () => {
