@@ -36,9 +36,12 @@ export type AgentBundles = {
   base: { archive: string; version: string };
   /**
    * The base bundle re-assembled at `version`, its agent reporting that version; `crash`:
-   * the agent exits 1 at start; `extraBytes`: plus a file of that many random bytes (a big upload).
+   * the agent exits 1 at start; `extraBytes`: plus a file of that many random bytes (a big upload);
+   * `journalMigration`: one more journal migration (SQL) appended to the agent's schema
+   * history; `daemonExitsAfterMs`: the daemon (`run`) exits 1 that long after it started
+   * (after opening — and migrating — the journal), the other commands work.
    */
-  variant(version: string, options?: { crash?: boolean; extraBytes?: number }): Promise<string>;
+  variant(version: string, options?: { crash?: boolean; extraBytes?: number; journalMigration?: string; daemonExitsAfterMs?: number }): Promise<string>;
 };
 
 /** A cached Node version (no registry round trip), else the newest 24.x from the registry. */
@@ -80,6 +83,14 @@ export async function buildAgentBundles(dir: string): Promise<AgentBundles> {
           // The version esbuild inlined from package.json: what hello reports.
           let code = bytes.toString('utf8').replace(`version: ${JSON.stringify(version)},`, `version: ${JSON.stringify(newVersion)},`);
           if (options.crash === true) code = `console.error("fieldkit-agent ${newVersion}: crashing at start on purpose (deploy test)"); process.exit(1);\n${code}`;
+          if (options.journalMigration !== undefined) {
+            const patched = code.replace(/(journalMigrations = \[[\s\S]*?)(\n\s*\];)/, (_all, head: string, end: string) => `${head},\n  ${JSON.stringify(options.journalMigration)}${end}`);
+            if (patched === code) throw new Error('no journalMigrations array in lib/agent.mjs');
+            code = patched;
+          }
+          if (options.daemonExitsAfterMs !== undefined) {
+            code = `if (process.argv[2] === "run") setTimeout(() => { console.error("fieldkit-agent ${newVersion}: daemon exiting on purpose (deploy test)"); process.exit(1); }, ${String(options.daemonExitsAfterMs)}).unref();\n${code}`;
+          }
           bytes = Buffer.from(code);
         }
         if (file.path.startsWith('systemd/')) bytes = Buffer.from(bytes.toString('utf8').replaceAll(` ${version} bundle`, ` ${newVersion} bundle`));
