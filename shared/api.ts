@@ -15,6 +15,7 @@ import { ProvisionRequestSchema } from './provision.ts';
 import { BundleSummarySchema, RolloutIdSchema, RolloutSchema, RolloutStartRequestSchema } from './deploy.ts';
 import { DeviceHealthHistorySchema, DeviceHealthViewSchema, DeviceSampleSchema, HealthThresholdsPatchSchema, HealthThresholdsSchema } from './fleetHealth.ts';
 import { HealthSampleSchema } from './health.ts';
+import { SlotUpdateRequestSchema } from './slots.ts';
 import { badRequestFromZod, appError, type AppError, type Result } from './errors.ts';
 
 export type MethodSpec = {
@@ -279,6 +280,11 @@ export const methods = {
   'deploy.resume': {
     summary: 'Carry on a stopped rollout with the same plan: every device not yet updated is deployed again (a job).',
     request: z.strictObject({ rolloutId: RolloutIdSchema }),
+    response: z.object({ jobId: JobIdSchema }),
+  },
+  'slots.update': {
+    summary: 'OS update of one A/B Pi over SSH: write the inactive slot from a signed image, boot it on trial, commit only when healthy; or rehearse the rollback (a job).',
+    request: SlotUpdateRequestSchema,
     response: z.object({ jobId: JobIdSchema }),
   },
   'health.watch': {

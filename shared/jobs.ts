@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AppErrorSchema } from './errors.ts';
 import { FlashTargetProgressSchema } from './flash.ts';
 
-export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward', 'flash.write', 'deploy.rollout', 'devices.provision']);
+export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward', 'flash.write', 'deploy.rollout', 'devices.provision', 'slots.update']);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
 export const JobStateSchema = z.enum(['running', 'done', 'failed', 'cancelled']);

@@ -40,3 +40,35 @@ export const SlotUpdateOutcomeSchema = z.object({
   transcript: z.array(TranscriptEntrySchema),
 });
 export type SlotUpdateOutcome = z.infer<typeof SlotUpdateOutcomeSchema>;
+
+export const SlotUpdateRequestSchema = z.strictObject({
+  deviceId: z.string().regex(/^dev_[0-9a-z]{6,40}$/, 'a device id looks like dev_ followed by letters and digits'),
+  imagePath: z.string().min(1, 'name a signed fieldkit image (.fkimg)'),
+  /** Boot the new slot on trial, do not commit, and confirm the device returns to its old slot. */
+  rehearse: z.boolean().default(false),
+  /** How long each reboot may take before the device counts as not returned. */
+  bootTimeoutSeconds: z.number().int().min(10).max(1800).default(180),
+});
+export type SlotUpdateRequest = z.input<typeof SlotUpdateRequestSchema>;
+
+/** The job's one line: what happened, where the device ended. */
+export function summarizeSlotUpdate(outcome: SlotUpdateOutcome): string {
+  const move = outcome.fromSlot !== null && outcome.toSlot !== null ? ` ${outcome.fromSlot.toUpperCase()} → ${outcome.toSlot.toUpperCase()}` : '';
+  const version = outcome.imageVersion === null ? '' : ` ${outcome.imageVersion}`;
+  const end = outcome.endSlot === null ? 'not seen' : `on slot ${outcome.endSlot.toUpperCase()}`;
+  const why = outcome.error === undefined ? '' : `: ${outcome.error.message}`;
+  switch (outcome.status) {
+    case 'committed':
+      return `OS${version} committed (slot${move}); the device runs slot ${outcome.endSlot?.toUpperCase() ?? '?'}.`;
+    case 'rehearsed':
+      return `Rehearsal of${version} passed: the trial${move} booted healthy, was not committed, and the device is back ${end}.`;
+    case 'rolled-back':
+      return `OS${version} not committed; the device is back ${end}${why}`;
+    case 'refused':
+      return `Slot update refused, nothing written${why}`;
+    case 'not-returned':
+      return `The device did not come back from the trial boot${move}${why}`;
+    case 'failed':
+      return `Slot update failed; the committed slot is unchanged${why}`;
+  }
+}

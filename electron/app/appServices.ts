@@ -26,6 +26,7 @@ import { createProvisionHandlers } from '../provision/provisionHandlers.ts';
 import { inspectBundle } from '../deploy/rolloutEngine.ts';
 import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
+import { createSlotHandlers } from '../slots/slotHandlers.ts';
 import { openStore } from '../store/openStore.ts';
 
 export type { WorkerLaunch } from '../jobs/jobRunner.ts';
@@ -113,6 +114,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets }),
     ...createSettingsHandlers({ db, secrets }),
     ...createTrustHandlers({ db }),
+    ...createSlotHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir }),
     ...createHealthHandlers({ db, devices: devices.devices, health }),
     'app.info': () => Promise.resolve(info),
     'drives.list': async ({ imageSizeBytes }) => {

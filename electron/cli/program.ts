@@ -27,6 +27,7 @@ import { addTrustCommands } from './trustCommands.ts';
 import { addFlashCommands } from './flashCommands.ts';
 import { addImageListCommand } from './imageListCommand.ts';
 import { addDeployCommands } from './deployCommands.ts';
+import { addSlotCommands } from './slotCommands.ts';
 import { addHealthCommands } from './healthCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
@@ -70,6 +71,7 @@ export const cliCommandFor = {
   'deploy.list': 'rollout list',
   'deploy.get': 'rollout show',
   'deploy.resume': 'rollout resume',
+  'slots.update': 'slot-update',
   'health.watch': 'health DEVICE',
   'health.fleet': 'health',
   'health.device': 'health DEVICE',
@@ -212,6 +214,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addFlashCommands(program, context);
   addImageListCommand(program, context);
   addDeployCommands(program, context);
+  addSlotCommands(program, context);
   addHealthCommands(program, context);
 
   try {

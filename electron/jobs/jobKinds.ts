@@ -14,6 +14,7 @@ import { RolloutJobParamsSchema, rolloutJobTitle, runRollout } from '../deploy/r
 import { createEngineDeployer } from '../deploy/rolloutEngine.ts';
 import { listTrustedKeys } from '../flash/trustStore.ts';
 import { ProvisionJobParamsSchema, provisionJobTitle, runProvision } from '../provision/provisionJob.ts';
+import { SlotJobParamsSchema, runSlotUpdateJob, slotJobTitle } from '../slots/slotJob.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -65,6 +66,13 @@ export const jobKinds = {
     params: ProvisionJobParamsSchema,
     title: provisionJobTitle,
     run: runProvision,
+  }),
+  'slots.update': defineJobKind({
+    params: SlotJobParamsSchema,
+    title: slotJobTitle,
+    run: runSlotUpdateJob,
+    // A cancel during the trial lets the engine put the device back on its old slot (a reboot, ~1 min).
+    cancelGraceMs: 90_000,
   }),
 } as const satisfies Record<JobKind, { params: z.ZodType; title: unknown; run: unknown }>;
 

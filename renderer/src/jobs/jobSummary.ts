@@ -1,6 +1,7 @@
 /** One line for what any finished job did, from its kind and result. */
 import { DiscoveryResultSchema } from '../../../shared/api.ts';
 import type { JobRecord } from '../../../shared/jobs.ts';
+import { SlotUpdateOutcomeSchema, summarizeSlotUpdate } from '../../../shared/slots.ts';
 import { forwardOutcome, pullOutcome } from '../courier/courierOutcomes.ts';
 import { summarizeFlash } from '../flash/flashJobView.ts';
 import { summarizeRollout } from '../deploy/rolloutView.ts';
@@ -21,6 +22,10 @@ export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>):
       return summarizeRollout(job.result) ?? 'Finished.';
     case 'devices.provision':
       return summarizeProvision(job.result) ?? 'Finished.';
+    case 'slots.update': {
+      const outcome = SlotUpdateOutcomeSchema.safeParse(job.result);
+      return outcome.success ? summarizeSlotUpdate(outcome.data) : 'Finished.';
+    }
     case 'devices.discover': {
       const found = DiscoveryResultSchema.safeParse(job.result);
       if (!found.success) return 'Finished.';

@@ -99,6 +99,7 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'deploy.list': { limit: 20 },
   'deploy.get': { rolloutId: 'ro_abc123' },
   'deploy.resume': { rolloutId: 'ro_abc123' },
+  'slots.update': { deviceId: sampleDevice.id, imagePath: '/home/tech/Downloads/fieldkit-os-2.0.fkimg', rehearse: true, bootTimeoutSeconds: 120 },
   'health.watch': { deviceIds: [sampleDevice.id], leaseSeconds: 15 },
   'health.fleet': {},
   'health.device': { deviceId: sampleDevice.id },
@@ -358,6 +359,10 @@ export function createStubHandlers(): StubHandlers {
     'deploy.resume': (params) => {
       record('deploy.resume', params);
       return Promise.resolve({ jobId: 'job_deploy02' });
+    },
+    'slots.update': (params) => {
+      record('slots.update', params);
+      return Promise.resolve({ jobId: 'job_slots01' });
     },
     'health.watch': (params) => {
       record('health.watch', params);
