@@ -54,16 +54,16 @@ export type SlotUpdateRequest = z.input<typeof SlotUpdateRequestSchema>;
 /** The job's one line: what happened, where the device ended. */
 export function summarizeSlotUpdate(outcome: SlotUpdateOutcome): string {
   const move = outcome.fromSlot !== null && outcome.toSlot !== null ? ` ${outcome.fromSlot.toUpperCase()} → ${outcome.toSlot.toUpperCase()}` : '';
-  const version = outcome.imageVersion === null ? '' : ` ${outcome.imageVersion}`;
+  const image = outcome.imageVersion ?? 'the image';
   const end = outcome.endSlot === null ? 'not seen' : `on slot ${outcome.endSlot.toUpperCase()}`;
   const why = outcome.error === undefined ? '' : `: ${outcome.error.message}`;
   switch (outcome.status) {
     case 'committed':
-      return `OS${version} committed (slot${move}); the device runs slot ${outcome.endSlot?.toUpperCase() ?? '?'}.`;
+      return `${image} committed (slot${move}); the device runs slot ${outcome.endSlot?.toUpperCase() ?? '?'}.`;
     case 'rehearsed':
-      return `Rehearsal of${version} passed: the trial${move} booted healthy, was not committed, and the device is back ${end}.`;
+      return `Rehearsal of ${image} passed: the trial${move} booted healthy, was not committed, and the device is back ${end}.`;
     case 'rolled-back':
-      return `OS${version} not committed; the device is back ${end}${why}`;
+      return `${image} not committed; the device is back ${end}${why}`;
     case 'refused':
       return `Slot update refused, nothing written${why}`;
     case 'not-returned':
