@@ -18,6 +18,8 @@ import { writePlainImageToDrive, type PlainWriteResult } from './plainImage.ts';
 import { incompleteLabel, writeImageToDrive, type WriteImageResult, type WriteProgress } from './writeImage.ts';
 
 const run = promisify(execFile);
+const busyRetries = 20;
+const busyRetryMs = 250;
 
 export type FlashTargetSpec = HelperFlashRequest['targets'][number];
 
@@ -46,6 +48,24 @@ async function zeroFirstMiB(device: string): Promise<void> {
     if ((await stat(device)).isBlockDevice() && process.platform === 'linux') await run('blockdev', ['--flushbufs', device]);
   } catch {
     // The result already says incomplete.
+  }
+}
+
+/**
+ * The writer's exclusive open is refused (CONFLICT, EBUSY) while anything else holds the
+ * drive exclusively — right after an unmount, or while a disk prober (lsblk/blkid, a desktop's
+ * udisks) looks at it: seen under load as a flash refused a moment after a clean unmount. A
+ * refusal means nothing was written, so retrying for a few seconds is safe.
+ */
+async function retryWhileBusy<T>(write: () => Promise<T>, aborted: () => boolean): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      const busy = isFieldkitError(error) && error.appError.code === 'CONFLICT';
+      if (!busy || attempt >= busyRetries || aborted()) throw error;
+      await new Promise((resolve) => setTimeout(resolve, busyRetryMs));
+    }
   }
 }
 
@@ -78,10 +98,11 @@ export async function flashTarget(request: HelperFlashRequest, target: FlashTarg
     const onProgress = (p: WriteProgress): void => {
       state(p.phase, p.bytesDone, p.bytesTotal);
     };
-    written =
+    const write = (): Promise<WriteImageResult | PlainWriteResult> =>
       request.kind === 'signed'
-        ? await writeImageToDrive({ imagePath: request.imagePath, device: target.raw, trustedKeys: request.trustedKeys.map((k) => parsePublicKey(k)), signal, onProgress })
-        : await writePlainImageToDrive({ imagePath: request.imagePath, device: target.raw, skipZeroBlocks: request.skipZeroBlocks, signal, onProgress });
+        ? writeImageToDrive({ imagePath: request.imagePath, device: target.raw, trustedKeys: request.trustedKeys.map((k) => parsePublicKey(k)), signal, onProgress })
+        : writePlainImageToDrive({ imagePath: request.imagePath, device: target.raw, skipZeroBlocks: request.skipZeroBlocks, signal, onProgress });
+    written = await retryWhileBusy(write, aborted);
   } catch (error) {
     // Thrown only before the drive was opened for writing: nothing was written.
     return refused(isFieldkitError(error) ? error.appError : appError('INTERNAL', `Flashing ${target.device} failed before writing: ${String(error)}.`, 'Try again; if it repeats, report it with the job log.'));

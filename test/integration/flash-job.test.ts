@@ -6,8 +6,8 @@
  * images without the policy or without consent); a cancel mid-write on a throttled drive that
  * leaves the drive "incomplete — do not use".
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, copyFileSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
@@ -22,6 +22,7 @@ import { FlashResultSchema, type FlashResult } from '../../shared/flash.ts';
 import type { ImageManifest } from '../../shared/image.ts';
 import type { JobEvent } from '../../shared/jobs.ts';
 import { makeBigTestImage } from '../support/bigTestImage.ts';
+import { mountedDrives } from '../support/mountedDrive.ts';
 import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
@@ -34,8 +35,7 @@ let manifest: ImageManifest;
 let services: AppServices;
 const events: JobEvent[] = [];
 const devices: ZramDevice[] = [];
-const mounts: string[] = [];
-const sleepers: ChildProcess[] = [];
+const mounted = mountedDrives();
 
 function zram(bytes: number): ZramDevice {
   const device = createZram(bytes);
@@ -66,17 +66,6 @@ function head(device: string, bytes = mib): Buffer {
   }
 }
 
-/** ext4, not vfat: this test kernel has no vfat module (a card's FAT unmounts the same way). */
-function mountFilesystem(device: string, name: string): string {
-  // No lazy init: the kernel would keep writing inode tables after mount and change the bytes compared.
-  execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-L', name, device], { stdio: 'ignore' });
-  const point = at(`mnt-${name}`);
-  mkdirSync(point, { recursive: true });
-  execFileSync('mount', ['-t', 'ext4', device, point]);
-  mounts.push(point);
-  return point;
-}
-
 function isMounted(device: string): boolean {
   const major = readFileSync(`/sys/class/block/${path.basename(device)}/dev`, 'utf8').trim();
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[2] === major);
@@ -103,28 +92,23 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(async () => {
-  for (const sleeper of sleepers) sleeper.kill('SIGKILL');
-  for (const point of mounts) {
-    try {
-      execFileSync('umount', [point], { stdio: 'ignore' });
-    } catch {
-      // already unmounted by the flash
-    }
-  }
+  await mounted.releaseAll();
   await services.close();
-  for (const device of devices) await device.remove();
+  // Every device is removed even when one refuses; the first refusal is reported.
+  const removed = await Promise.allSettled(devices.map((d) => d.remove()));
   dir.remove();
+  const failed = removed.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 });
 
 describe('flash.write job', () => {
   it('flashes two drives at once: a busy one is refused untouched, the other is unmounted, written and read back', async () => {
     const good = zram(128 * mib);
     const busy = zram(128 * mib);
-    mountFilesystem(good.device, 'good');
-    const busyMount = mountFilesystem(busy.device, 'busy');
+    mounted.mount(good.device, at('mnt-good'));
+    mounted.mount(busy.device, at('mnt-busy'));
     // A shell sitting in the busy drive's folder: `umount` says "target is busy", as on a laptop.
-    const sleeper = spawn('sleep', ['60'], { cwd: busyMount, stdio: 'ignore' });
-    sleepers.push(sleeper);
+    mounted.holdBusy(at('mnt-busy'));
     const busyBefore = head(busy.device);
     expect(isMounted(good.device)).toBe(true);
 
@@ -138,7 +122,7 @@ describe('flash.write job', () => {
     });
     const record = await services.jobs.whenFinished(jobId);
     expect(record.state).toBe('failed');
-    expect(record.error?.message).toMatch(new RegExp(`^1 of 2 drives failed: ${busy.device} refused: ${busy.device} could not be unmounted`));
+    expect(record.error?.message, record.error?.message).toMatch(new RegExp(`^1 of 2 drives failed: ${busy.device} refused: ${busy.device} could not be unmounted`));
     const result: FlashResult = FlashResultSchema.parse(record.result);
     const [first, second] = result.targets;
     expect(first).toMatchObject({ device: good.device, status: 'success', error: null, label: null, ejected: false });
