@@ -79,7 +79,8 @@ export const DeviceDeployOutcomeSchema = z.object({
 });
 export type DeviceDeployOutcome = z.infer<typeof DeviceDeployOutcomeSchema>;
 
-export const BundleKindSchema = z.enum(['agent', 'model']);
+/** 'os-image': a signed fieldkit OS image rolled out as A/B slot updates (electron/slots). */
+export const BundleKindSchema = z.enum(['agent', 'model', 'os-image']);
 export type BundleKind = z.infer<typeof BundleKindSchema>;
 
 /** What the Deploy screen and `fieldkit deploy` show about a bundle before anything is sent. */

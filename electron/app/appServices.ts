@@ -27,6 +27,7 @@ import { inspectBundle } from '../deploy/rolloutEngine.ts';
 import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
 import { createSlotHandlers } from '../slots/slotHandlers.ts';
+import { inspectOsImage, isOsImagePath } from '../slots/slotRollout.ts';
 import { openStore } from '../store/openStore.ts';
 
 export type { WorkerLaunch } from '../jobs/jobRunner.ts';
@@ -105,7 +106,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     ...(options.healthLingerMs === undefined ? {} : { lingerMs: options.healthLingerMs }),
   });
 
-  const rollouts = createRolloutHandlers({ db, events, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: inspectBundle });
+  const rollouts = createRolloutHandlers({ db, events, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: (file, keys) => (isOsImagePath(file) ? inspectOsImage(file, keys) : inspectBundle(file, keys)) });
 
   const handlers: ApiHandlers = {
     ...devices.handlers,

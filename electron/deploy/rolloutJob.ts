@@ -115,7 +115,8 @@ export async function runRollout(params: RolloutJobParams, ctx: JobContext, depl
     /** The Devices screen shows what each device runs: after a deploy that is known for sure. */
     function recordVersion(deviceId: string, result: DeviceResult): void {
       const running = finishedStatuses.has(result.status) ? result.toVersion : result.status === 'rolled-back' ? result.fromVersion : null;
-      if (running === null || devices.find(deviceId) === null) return;
+      // An OS image is not an agent or model version (the slot update records nothing here).
+      if (running === null || rollout.bundleKind === 'os-image' || devices.find(deviceId) === null) return;
       devices.recordDeployed(deviceId, rollout.bundleKind === 'agent' ? { agentVersion: running } : { modelVersion: running }, Date.now());
     }
 

@@ -15,6 +15,7 @@ import { createEngineDeployer } from '../deploy/rolloutEngine.ts';
 import { listTrustedKeys } from '../flash/trustStore.ts';
 import { ProvisionJobParamsSchema, provisionJobTitle, runProvision } from '../provision/provisionJob.ts';
 import { SlotJobParamsSchema, runSlotUpdateJob, slotJobTitle } from '../slots/slotJob.ts';
+import { createSlotDeployer, isOsImagePath } from '../slots/slotRollout.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;
@@ -57,7 +58,12 @@ export const jobKinds = {
   'deploy.rollout': defineJobKind({
     params: RolloutJobParamsSchema,
     title: rolloutJobTitle,
-    run: (p, ctx) => runRollout(p, ctx, ({ bundlePath, db }) => createEngineDeployer({ dataDir: p.dataDir, bundlePath, trustedKeys: listTrustedKeys(db) })),
+    run: (p, ctx) =>
+      runRollout(p, ctx, ({ bundlePath, db }) =>
+        isOsImagePath(bundlePath)
+          ? createSlotDeployer({ dataDir: p.dataDir, trustedKeys: listTrustedKeys(db) })
+          : createEngineDeployer({ dataDir: p.dataDir, bundlePath, trustedKeys: listTrustedKeys(db) }),
+      ),
     // A cancel after a device switched finishes that device's rollback (restart, hello,
     // a short hold: ~10–20 s); killing the worker sooner would leave it to the device-side guard.
     cancelGraceMs: 90_000,

@@ -21,7 +21,7 @@ import type { SlotPlatform } from './slotUpdate.ts';
  */
 export const slotPlatformEnv = 'FIELDKIT_SLOT_PLATFORM';
 
-function platformFromEnv(): SlotPlatform | undefined {
+export function platformFromEnv(): SlotPlatform | undefined {
   const text = process.env[slotPlatformEnv];
   if (text === undefined || text === '') return undefined;
   const parsed = SlotJobParamsSchema.shape.platform.safeParse(JSON.parse(text));

@@ -151,4 +151,21 @@ describe('fieldkit slot-update on a virtual A/B Pi', () => {
     expect(pi.boots.at(-2)).toMatchObject({ tryboot: true, slotVersion: '5.0-bad' });
     expect(await runningSlot()).toBe('3.0 2');
   }, 60_000);
+
+  it('rolls an OS image out as slot updates with the rollout engine: batches, per-device outcome and transcript', async () => {
+    const img = await image('6.0');
+    const inspect = await fieldkit(['--json', 'bundle', 'inspect', img]);
+    expect(inspect.code).toBe(0);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ bundle: { kind: 'os-image', version: '6.0', signature: { status: 'trusted', signer: 'os image key' }, problems: [] } });
+    const run = await fieldkit(['--json', 'rollout', img, '--devices', 'pi-031']);
+    expect(run.code).toBe(0);
+    const last = run.stdout.trim().split('\n').at(-1) ?? '';
+    const { rollout } = JSON.parse(last) as { rollout: { state: string; bundleKind: string; devices: { deviceName: string; status: string; fromVersion: string | null; toVersion: string; bytesSent: number }[] } };
+    expect(rollout).toMatchObject({ state: 'completed', bundleKind: 'os-image' });
+    expect(rollout.devices).toMatchObject([{ deviceName: 'pi-031', status: 'updated', fromVersion: 'slot A', toVersion: 'fieldkit-os 6.0' }]);
+    expect(rollout.devices[0]?.bytesSent).toBeGreaterThan(0);
+    expect(await runningSlot()).toBe('6.0 3');
+    const shown = await fieldkit(['rollout', 'show', (JSON.parse(last) as { rollout: { id: string } }).rollout.id, '--transcript', 'pi-031']);
+    expect(shown.stdout).toMatch(/commit/);
+  }, 60_000);
 });

@@ -33,7 +33,7 @@ export function BundleCard({ bundle }: { bundle: BundleSummary }) {
       <dl className="image-facts">
         <div className="image-fact">
           <dt>Kind</dt>
-          <dd>{bundle.kind === 'agent' ? 'edge agent' : 'model'}</dd>
+          <dd>{bundle.kind === 'agent' ? 'edge agent' : bundle.kind === 'model' ? 'model' : 'OS image (A/B slot update)'}</dd>
         </div>
         <div className="image-fact">
           <dt>Version</dt>

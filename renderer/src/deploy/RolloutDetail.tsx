@@ -47,7 +47,7 @@ export function RolloutDetail({ rollout, onResumed }: { rollout: Rollout; onResu
     <section className="rollout-detail" aria-labelledby={`rollout-${rollout.id}`} data-testid="rollout-detail" data-state={rollout.state}>
       <header className="rollout-head">
         <h2 id={`rollout-${rollout.id}`} className="flash-heading">
-          {rollout.bundleKind === 'agent' ? 'Agent' : 'Model'} {rollout.version}
+          {rollout.bundleKind === 'agent' ? 'Agent' : rollout.bundleKind === 'model' ? 'Model' : 'OS image'} {rollout.version}
         </h2>
         <span className={`rollout-state is-${rollout.state}`} data-testid="rollout-state">
           {stateLabels[rollout.state]}
