@@ -56,6 +56,13 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
   }
 
   function refuseBusy(rolloutId: string | null, deviceIds: readonly string[]): void {
+    // An OS slot update (electron/slots) reboots the device under any deploy.
+    const updating = deps.jobs
+      .list({ limit: 200, state: 'running' })
+      .find((job) => job.kind === 'slots.update' && deviceIds.includes(String((job.params as { deviceId?: unknown } | null)?.deviceId)));
+    if (updating !== undefined) {
+      throw new FieldkitError(appError('CONFLICT', `${updating.title} is running (${updating.id}).`, `Wait for it to finish (fieldkit jobs show ${updating.id}), then start the rollout.`));
+    }
     const busy = rollouts.busyDevices(rolloutId ?? '');
     const clash = deviceIds.flatMap((id) => {
       const b = busy.get(id);

@@ -141,9 +141,11 @@ describe('fieldkit slot-update on a virtual A/B Pi', () => {
     // Once the job runs, the same device is busy.
     const deadline = Date.now() + 20_000;
     while (!/writing the inactive slot|checking the device/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const second = await fieldkit(['slot-update', deviceId, at('3.0.fkimg')]);
+    const [second, rollout] = await Promise.all([fieldkit(['slot-update', deviceId, at('3.0.fkimg')]), fieldkit(['rollout', at('3.0.fkimg'), '--devices', 'pi-031'])]);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/pi-031 is already being updated \(job_/);
+    expect(rollout.code).toBe(1);
+    expect(rollout.stderr).toMatch(/Slot update of pi-031 to 5\.0-bad\.fkimg is running/);
     expect(await exited).toBe(1);
     expect(stderr).toMatch(/outcome: rolled-back/);
     expect(stderr).toMatch(/reason: .*failed units: fieldkit-inference\.service/);
