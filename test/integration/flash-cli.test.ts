@@ -21,7 +21,7 @@ import { mtype } from '../support/fatTools.ts';
 import { mountedDrives } from '../support/mountedDrive.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
-import { createZram, type ZramDevice } from '../support/zram.ts';
+import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-cli-');
@@ -74,10 +74,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mounted.releaseAll();
-  const removed = await Promise.allSettled(devices.map((d) => d.remove()));
-  dir.remove();
-  const failed = removed.find((r) => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
+  try {
+    await removeZrams(devices);
+  } finally {
+    dir.remove();
+  }
 });
 
 describe('fieldkit flash', () => {

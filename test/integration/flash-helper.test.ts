@@ -26,7 +26,7 @@ import { makeBigTestImage } from '../support/bigTestImage.ts';
 import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createLoop, type LoopDevice } from '../support/loopDevice.ts';
-import { createZram, type ZramDevice } from '../support/zram.ts';
+import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-helper-');
@@ -79,8 +79,11 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const loop of loops) loop.detach();
   await services.close();
-  for (const device of devices) await device.remove();
-  dir.remove();
+  try {
+    await removeZrams(devices);
+  } finally {
+    dir.remove();
+  }
 });
 
 describe('flash helper channel', () => {

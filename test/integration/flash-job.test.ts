@@ -25,7 +25,7 @@ import { makeBigTestImage } from '../support/bigTestImage.ts';
 import { mountedDrives } from '../support/mountedDrive.ts';
 import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
-import { createZram, type ZramDevice } from '../support/zram.ts';
+import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-job-');
@@ -94,11 +94,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await mounted.releaseAll();
   await services.close();
-  // Every device is removed even when one refuses; the first refusal is reported.
-  const removed = await Promise.allSettled(devices.map((d) => d.remove()));
-  dir.remove();
-  const failed = removed.find((r) => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
+  try {
+    await removeZrams(devices);
+  } finally {
+    dir.remove();
+  }
 });
 
 describe('flash.write job', () => {

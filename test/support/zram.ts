@@ -52,3 +52,17 @@ export async function removeZram(id: number): Promise<void> {
 export function fillRandom(device: string, bytes: number): void {
   execFileSync('dd', ['if=/dev/urandom', `of=${device}`, 'bs=1M', `count=${Math.ceil(bytes / 1048576)}`, 'oflag=direct', 'status=none']);
 }
+
+/**
+ * Removes every device, each retried once more after a pause when it is still held (a helper
+ * or a disk prober letting go under load); rejects with the first that stays busy.
+ */
+export async function removeZrams(devices: readonly ZramDevice[]): Promise<void> {
+  let removed = await Promise.allSettled(devices.map((d) => d.remove()));
+  const held = devices.filter((_, i) => removed[i]?.status === 'rejected');
+  if (held.length === 0) return;
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  removed = await Promise.allSettled(held.map((d) => d.remove()));
+  const failed = removed.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
