@@ -11,7 +11,6 @@
  * the read-back keeps reads in flight while the main thread hashes the block before them.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { appError, FieldkitError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { formatBytes } from '../../shared/format.ts';
+import { HashScope } from './hashWorker.ts';
 
 const run = promisify(execFile);
 
@@ -75,7 +75,7 @@ export async function deviceSize(device: string): Promise<number> {
 }
 
 /** The tsconfig has no WebAssembly lib types; only Memory is used. */
-const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer } } }).WebAssembly;
 
 /**
  * A buffer usable with O_DIRECT. Node cannot allocate aligned memory nor report a buffer's
@@ -84,12 +84,13 @@ const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor:
  * loose DMA alignment) accept every offset, and on this kernel such unaligned direct reads
  * overwrote malloc's chunk header (the process aborted with "munmap_chunk(): invalid
  * pointer"). A WebAssembly.Memory's backing store is mapped with mmap and so page-aligned,
- * and it never moves while it is not grown: a Buffer over it is aligned at offset 0.
+ * and it never moves while it is not grown: a Buffer over it is aligned at offset 0. It is
+ * shared memory, so the hash worker (hashWorker.ts) reads the blocks in place.
  * One 4 KiB direct read from the device confirms the device takes O_DIRECT at all.
  */
 async function alignedBlocks(probe: FileHandle): Promise<Buffer[] | null> {
   const pages = Math.ceil((blockCount * writeBlockBytes) / 65536);
-  const slab = Buffer.from(new wasm.Memory({ initial: pages, maximum: pages }).buffer);
+  const slab = Buffer.from(new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer);
   try {
     await probe.read(slab, 0, alignment, 0);
   } catch (error) {
@@ -147,6 +148,8 @@ export class DriveWriter {
   readonly isBlock: boolean;
   /** The aligned (when direct) 4 MiB buffers every write and read-back goes through. */
   readonly blocks: readonly Buffer[];
+  /** SHA-256 of the blocks, off the main thread. */
+  readonly hasher = new HashScope();
   bytesWritten = 0;
   private readonly writer: FileHandle;
   private readonly direct: FileHandle | null;
@@ -217,7 +220,7 @@ export class DriveWriter {
       await writer.close().catch(() => undefined);
       throw openFailure(device, error);
     }
-    blocks ??= Array.from({ length: blockCount }, () => Buffer.allocUnsafeSlow(writeBlockBytes));
+    blocks ??= Array.from({ length: blockCount }, () => Buffer.from(new SharedArrayBuffer(writeBlockBytes)));
     return new DriveWriter(device, size, isBlock, writer, direct, reader, blocks, options);
   }
 
@@ -323,7 +326,7 @@ export class DriveWriter {
 
   /**
    * Reads each range back in aligned blocks and compares its SHA-256; throws on the first
-   * difference. The next block's read is in flight while the main thread hashes this one, as
+   * difference. The hash worker hashes a block while the next is read, as
    * `dd iflag=direct | sha256sum` overlaps its two processes; one read at a time, as writes
    * (see WriteQueue).
    */
@@ -331,59 +334,79 @@ export class DriveWriter {
     const { signal, device } = this;
     this.reader ??= await open(device, constants.O_RDONLY);
     const reader = this.reader;
-    type Read = { range: WrittenRange; at: number; useful: number; last: boolean; buffer: Buffer; got: Promise<number> };
-    // O_DIRECT reads must be whole aligned blocks: read rounded up, hash only the range's bytes.
-    function* requests(): Generator<Omit<Read, 'buffer' | 'got'> & { want: number }> {
-      for (const range of ranges) {
-        const end = range.offset + range.length;
-        for (let at = range.offset; at < end; ) {
-          const want = Math.min(writeBlockBytes, Math.ceil((end - at) / alignment) * alignment);
-          const useful = Math.min(want, end - at);
-          yield { range, at, want, useful, last: at + useful === end };
-          at += useful;
-        }
-      }
-    }
-    const pending = requests();
     const free = [...this.blocks];
-    const inFlight: Read[] = [];
-    const issue = (): void => {
-      while (inFlight.length === 0 && free.length > 0) {
-        const next = pending.next();
-        if (next.done === true) return;
-        const buffer = free.shift() as Buffer;
-        const got = this.readFull(reader, buffer, next.value.want, next.value.at);
-        // Awaited in order below; a read left behind by an earlier failure must not go unhandled.
-        got.catch(() => undefined);
-        inFlight.push({ ...next.value, buffer, got });
+    const freed: (() => void)[] = [];
+    const hashing = new Set<Promise<void>>();
+    const refuseDiffering = (range: WrittenRange): FieldkitError =>
+      refuse(`Reading back ${device}: the ${range.length} bytes at byte ${range.offset} differ from what was written.`, 'The drive did not keep what was written: it is faulty or counterfeit. Use another drive.', 'VERIFICATION_FAILED');
+    // Set by the worker's replies, which arrive while the loop below reads on.
+    const found: { differs: WrittenRange | null; failed: Error | null } = { differs: null, failed: null };
+    const problem = (): Error | null => found.failed ?? (found.differs === null ? null : refuseDiffering(found.differs));
+    const acquire = async (): Promise<Buffer> => {
+      for (;;) {
+        const block = free.shift();
+        if (block !== undefined) return block;
+        await new Promise<void>((resolve) => freed.push(resolve));
       }
     };
+    const release = (block: Buffer): void => {
+      free.push(block);
+      freed.shift()?.();
+    };
     let done = 0;
-    let hash = createHash('sha256');
     emit({ phase: 'verifying', bytesDone: 0, bytesTotal: total });
-    issue();
-    for (let read = inFlight.shift(); read !== undefined; read = inFlight.shift()) {
-      if (signal?.aborted === true) throw new Cancelled();
-      const got = await read.got;
-      if (got < read.useful) {
-        const where = read.at + got;
-        if (await driveWentAway(device, this.size)) throw new DriveIoError(Object.assign(new Error('end of device'), { code: 'ENXIO' }), where, 'reading back');
-        throw refuse(`${device} ended at byte ${where} while reading back the image.`, 'The drive is smaller than it claimed (counterfeit?); use another drive.', 'IO_ERROR');
-      }
-      // The next read goes to the device before this block is hashed.
-      issue();
-      hash.update(read.buffer.subarray(0, read.useful));
-      free.push(read.buffer);
-      done += read.useful;
-      emit({ phase: 'verifying', bytesDone: done, bytesTotal: total });
-      if (read.last) {
-        const { range } = read;
-        if (hash.digest('hex') !== range.sha256) {
-          throw refuse(`Reading back ${device}: the ${range.length} bytes at byte ${range.offset} differ from what was written.`, 'The drive did not keep what was written: it is faulty or counterfeit. Use another drive.', 'VERIFICATION_FAILED');
+    try {
+      for (const [index, range] of ranges.entries()) {
+        const end = range.offset + range.length;
+        for (let at = range.offset; at < end; ) {
+          if (signal?.aborted === true) throw new Cancelled();
+          const earlier = problem();
+          if (earlier !== null) throw earlier;
+          const block = await acquire();
+          // O_DIRECT reads must be whole aligned blocks: read rounded up, hash only the range's bytes.
+          const want = Math.min(writeBlockBytes, Math.ceil((end - at) / alignment) * alignment);
+          const useful = Math.min(want, end - at);
+          let got: number;
+          try {
+            got = await this.readFull(reader, block, want, at);
+          } catch (error) {
+            release(block);
+            throw error;
+          }
+          if (got < useful) {
+            release(block);
+            const where = at + got;
+            if (await driveWentAway(device, this.size)) throw new DriveIoError(Object.assign(new Error('end of device'), { code: 'ENXIO' }), where, 'reading back');
+            throw refuse(`${device} ended at byte ${where} while reading back the image.`, 'The drive is smaller than it claimed (counterfeit?); use another drive.', 'IO_ERROR');
+          }
+          const last = at + useful === end;
+          const hashed = this.hasher
+            .run([{ key: `read-back ${index}`, bytes: block.subarray(0, useful), digest: last }])
+            .then(
+              ([digest]) => {
+                if (last && digest !== range.sha256) found.differs ??= range;
+              },
+              (error: unknown) => {
+                found.failed ??= error instanceof Error ? error : new Error(String(error));
+              },
+            )
+            .finally(() => {
+              hashing.delete(hashed);
+              release(block);
+            });
+          hashing.add(hashed);
+          at += useful;
+          done += useful;
+          emit({ phase: 'verifying', bytesDone: done, bytesTotal: total });
         }
-        hash = createHash('sha256');
       }
+      while (hashing.size > 0) await Promise.all([...hashing]);
+    } finally {
+      // A block the worker still reads must not be reused by a caller after a failure.
+      await Promise.all([...hashing]);
     }
+    const late = problem();
+    if (late !== null) throw late;
     return done;
   }
 
@@ -432,6 +455,7 @@ export class DriveWriter {
   }
 
   async close(): Promise<void> {
+    await this.hasher.close();
     const closeAll = async (): Promise<void> => {
       await this.direct?.close().catch(() => undefined);
       await this.reader?.close().catch(() => undefined);
@@ -448,6 +472,12 @@ export class DriveWriter {
 export type BlockPiece = { from: number; to: number };
 
 /**
+ * What to do with a block: the pieces to write, and the hash worker's jobs on it (`hashed`;
+ * the block is reused only once both are done; a rejection fails the flash like a failed write).
+ */
+export type BlockPlan = { pieces: readonly BlockPiece[]; hashed?: Promise<unknown> };
+
+/**
  * The drive's aligned blocks in rotation. `acquire` hands out a free block (waiting while all
  * are queued for the drive), `submit` queues its writes and frees it once they are done, so
  * the caller fills the next blocks while the device takes the last. Writes go to the drive
@@ -462,6 +492,8 @@ export class WriteQueue {
   private readonly waiting: (() => void)[] = [];
   /** The last queued block's writes: the next block's start when it is done. */
   private tail: Promise<void> = Promise.resolve();
+  /** Blocks submitted and not yet free again. */
+  private readonly settling = new Set<Promise<void>>();
   private failed: { error: unknown } | null = null;
   private readonly onWritten: (start: number, end: number) => void;
 
@@ -491,45 +523,60 @@ export class WriteQueue {
     this.waiting.shift()?.();
   }
 
-  /** Writes `pieces` of block[0, length) at device offset `start + from`, then frees the block. */
-  submit(block: Buffer, start: number, length: number, pieces: readonly BlockPiece[]): void {
+  /** Writes the plan's pieces of block[0, length) at device offset `start + from`; frees the block once they are written and hashed. */
+  submit(block: Buffer, start: number, length: number, plan: BlockPlan): void {
+    const { pieces } = plan;
+    const hashed = (plan.hashed ?? Promise.resolve()).catch((error: unknown) => {
+      this.failed ??= { error };
+    });
+    let written: Promise<void>;
     if (pieces.length === 0) {
-      this.release(block);
       this.onWritten(start, start + length);
-      return;
+      written = Promise.resolve();
+    } else {
+      written = this.tail = this.tail
+        .then(async () => {
+          if (this.failed !== null) return;
+          for (const { from, to } of pieces) await this.drive.put(block.subarray(from, to), start + from);
+          this.onWritten(start, start + length);
+        })
+        .catch((error: unknown) => {
+          this.failed ??= { error };
+        });
     }
-    this.tail = this.tail
-      .then(async () => {
-        if (this.failed !== null) return;
-        for (const { from, to } of pieces) await this.drive.put(block.subarray(from, to), start + from);
-        this.onWritten(start, start + length);
-      })
-      .catch((error: unknown) => {
-        this.failed ??= { error };
-      })
-      .finally(() => {
-        // After a failure nothing reuses the block (acquire throws): a write the kernel still
-        // holds may yet read from it.
-        this.release(block);
-      });
+    const settled = Promise.all([written, hashed]).then(() => {
+      this.settling.delete(settled);
+      // After a failure nothing reuses the block (acquire throws): a write the kernel still
+      // holds may yet read from it.
+      this.release(block);
+    });
+    this.settling.add(settled);
   }
 
-  /** Every submitted write finished; throws the first that failed. */
+  /** Every submitted block written and hashed; throws the first failure. */
   async drain(): Promise<void> {
-    await this.tail;
+    while (this.settling.size > 0) await Promise.all([...this.settling]);
     if (this.failed !== null) throw this.failed.error;
   }
 }
 
 /**
  * What a writer does with each block of raw image bytes. `check` sees every raw chunk first
- * (hashes, size limits) and may refuse it; `onBlock` gets each full block (and the last,
- * shorter one) with its raw offset, which is also its device offset, and says which pieces of
- * it to write (none for the held-back first block, which it copies).
+ * (size limits, a mismatch found earlier) and may refuse it; `onBlock` gets each full block
+ * (and the last, shorter one) with its raw offset, which is also its device offset, and says
+ * which pieces of it to write (none for the held-back first block, which it copies) and
+ * what the hash worker does with it.
  */
 export type BlockHandler = {
   check: (chunk: Buffer) => Error | null;
-  onBlock: (start: number, bytes: Buffer) => readonly BlockPiece[];
+  onBlock: (start: number, bytes: Buffer) => BlockPlan;
+  /**
+   * The raw [from, to) stretches of [start, end) the block must hold (all of it when absent).
+   * blockSink copies only those, and a block needing none is never given a buffer: the
+   * unmapped stretches of a sparse image are checked by `check` and go no further. Block
+   * bytes outside them are stale; `onBlock` must neither write nor hash them.
+   */
+  needed?: (start: number, end: number) => readonly (readonly [number, number])[];
 };
 
 /**
@@ -542,21 +589,22 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler): Writable {
   let blockStart = 0;
   let fill = 0;
   const flushBlock = (): void => {
-    if (block === null) return;
     const full = block;
-    block = null;
     const start = blockStart;
-    const bytes = full.subarray(0, fill);
+    const length = fill;
+    block = null;
     blockStart += fill;
     fill = 0;
-    let pieces: readonly BlockPiece[];
+    // Nothing of it was needed (an unmapped stretch): no buffer, nothing to write or hash.
+    if (full === null) return;
+    let plan: BlockPlan;
     try {
-      pieces = handler.onBlock(start, bytes);
+      plan = handler.onBlock(start, full.subarray(0, length));
     } catch (error) {
       queue.release(full);
       throw error;
     }
-    queue.submit(full, start, bytes.length, pieces);
+    queue.submit(full, start, length, plan);
   };
   return new Writable({
     highWaterMark: writeBlockBytes,
@@ -569,9 +617,12 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler): Writable {
       void (async () => {
         let at = 0;
         while (at < chunk.length) {
-          block ??= await queue.acquire();
           const take = Math.min(chunk.length - at, writeBlockBytes - fill);
-          chunk.copy(block, fill, at, at + take);
+          const from = blockStart + fill;
+          for (const [a, b] of handler.needed?.(from, from + take) ?? [[from, from + take]]) {
+            block ??= await queue.acquire();
+            chunk.copy(block, a - blockStart, at + (a - from), at + (b - from));
+          }
           fill += take;
           at += take;
           if (fill === writeBlockBytes) flushBlock();
@@ -640,16 +691,16 @@ export async function fileBlocks(file: string, offset: number, length: number, q
         break;
       }
       const bytes = block.subarray(0, got);
-      let pieces: readonly BlockPiece[];
+      let plan: BlockPlan;
       try {
         const refused = handler.check(bytes);
         if (refused !== null) throw refused;
-        pieces = handler.onBlock(start, bytes);
+        plan = handler.onBlock(start, bytes);
       } catch (error) {
         queue.release(block);
         throw error;
       }
-      queue.submit(block, start, got, pieces);
+      queue.submit(block, start, got, plan);
     }
   } finally {
     const left = await next?.catch(() => null);

@@ -6,7 +6,6 @@
  * streaming and read back, the first MiB zeroed and "incomplete — do not use" on any failure.
  * All-zero blocks are skipped only when the caller says the drive may keep its old bytes there.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { crc32 } from 'node:zlib';
 import type { Compression } from '../../shared/image.ts';
 import { plainImageExtensions } from '../../shared/flash.ts';
 import { decompressStream } from './decompressStream.ts';
+import type { HashJob } from './hashWorker.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress, type WrittenRange } from './driveWriter.ts';
 import type { DriveWriteIncomplete, DriveWriteSuccess } from './writeImage.ts';
 
@@ -230,26 +230,49 @@ function nonZeroPieces(bytes: Buffer): [number, number][] {
   return pieces;
 }
 
-/** Written ranges with their SHA-256, built in stream order; contiguous pieces merge up to rangeCapBytes. */
+/**
+ * Written ranges with their SHA-256, built in stream order; contiguous pieces merge up to
+ * rangeCapBytes. The hashing is the worker's: `take` hands over the jobs gathered since the
+ * last call, and a range's `sha256` is filled in when its digest comes back.
+ */
 class RangeRecorder {
   readonly ranges: WrittenRange[] = [];
-  private current: { offset: number; length: number; hash: Hash } | null = null;
+  private current: { offset: number; length: number; key: string } | null = null;
+  private jobs: HashJob[] = [];
+  private ending: WrittenRange[] = [];
 
   add(offset: number, bytes: Buffer): void {
     const current = this.current;
     if (current !== null && current.offset + current.length === offset && current.length + bytes.length <= rangeCapBytes) {
-      current.hash.update(bytes);
+      this.jobs.push({ key: current.key, bytes });
       current.length += bytes.length;
       return;
     }
     this.finish();
-    this.current = { offset, length: bytes.length, hash: createHash('sha256').update(bytes) };
+    this.current = { offset, length: bytes.length, key: `written ${this.ranges.length + this.ending.length}` };
+    this.jobs.push({ key: this.current.key, bytes });
   }
 
   finish(): void {
     if (this.current === null) return;
-    this.ranges.push({ offset: this.current.offset, length: this.current.length, sha256: this.current.hash.digest('hex') });
+    const range = { offset: this.current.offset, length: this.current.length, sha256: '' };
+    this.ranges.push(range);
+    this.ending.push(range);
+    this.jobs.push({ key: this.current.key, digest: true });
     this.current = null;
+  }
+
+  /** The jobs since the last call, and a function that files their digests (in order) under the ranges they end. */
+  take(): { jobs: HashJob[]; file: (digests: readonly string[]) => void } {
+    const { jobs, ending } = this;
+    this.jobs = [];
+    this.ending = [];
+    return {
+      jobs,
+      file: (digests) => {
+        for (const [i, range] of ending.entries()) range.sha256 = digests[i] ?? '';
+      },
+    };
   }
 }
 
@@ -274,8 +297,14 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
   const drive = await DriveWriter.open(device, size, { directIo: options.directIo, signal: options.signal, stallTimeoutMs: options.stallTimeoutMs });
   try {
     const emit = (progress: WriteProgress): void => options.onProgress?.(progress);
-    const whole = createHash('sha256');
+    // SHA-256 of the whole image and of each written range, both in the hash worker.
+    const wholeKey = 'whole image';
     const recorder = new RangeRecorder();
+    const hashJobs = async (jobs: readonly HashJob[], file: (digests: readonly string[]) => void): Promise<string[]> => {
+      const digests = await drive.hasher.run(jobs);
+      file(digests);
+      return digests;
+    };
     let rawWritten = 0;
     const queue = new WriteQueue(drive, (_start, end) => {
       rawWritten = Math.max(rawWritten, end);
@@ -293,7 +322,6 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
         rawSeen += chunk.length;
         if (rawSeen > size) return refuse(`${name} decompresses to more than the ${size} bytes ${device} holds: it does not fit.`, 'Use a larger drive.');
         if (info.rawBytes !== null && rawSeen > info.rawBytes) return refuse(`${name} decompresses to more than the ${info.rawBytes} bytes its ${formatName[info.compression]} header states: it is damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
-        whole.update(chunk);
         return null;
       },
       onBlock: (start, bytes) => {
@@ -304,7 +332,9 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
           recorder.add(start + from, piece);
           if (start === 0) held.push({ offset: from, bytes: Buffer.from(piece) });
         }
-        return start === 0 ? [] : pieces.map(([from, to]) => ({ from, to }));
+        const { jobs, file } = recorder.take();
+        const hashed = hashJobs([{ key: wholeKey, bytes }, ...jobs], file);
+        return { pieces: start === 0 ? [] : pieces.map(([from, to]) => ({ from, to })), hashed };
       },
     };
 
@@ -336,10 +366,13 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
         throw refuse(`${name} decompresses to ${rawSeen} bytes, but its ${formatName[info.compression]} header states ${info.rawBytes}: it is truncated or damaged.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
       }
       recorder.finish();
+      const { jobs, file } = recorder.take();
+      const digests = await hashJobs([...jobs, { key: wholeKey, digest: true }], file);
+      const imageSha256 = digests.at(-1) ?? '';
       for (const piece of held) {
         const block = await queue.acquire();
         piece.bytes.copy(block);
-        queue.submit(block, piece.offset, piece.bytes.length, [{ from: 0, to: piece.bytes.length }]);
+        queue.submit(block, piece.offset, piece.bytes.length, { pieces: [{ from: 0, to: piece.bytes.length }] });
       }
       await queue.drain();
       emit({ phase: 'writing', bytesDone: rawSeen, bytesTotal: rawSeen });
@@ -347,7 +380,7 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
       if (options.beforeReadBack !== undefined) await options.beforeReadBack();
       const written = recorder.ranges.reduce((sum, r) => sum + r.length, 0);
       const bytesVerified = await drive.readBack(recorder.ranges, written, emit);
-      return { status: 'success', device, manifest: null, rawBytes: rawSeen, imageSha256: whole.digest('hex'), bytesWritten: drive.bytesWritten, bytesVerified, directIo: drive.directIo };
+      return { status: 'success', device, manifest: null, rawBytes: rawSeen, imageSha256, bytesWritten: drive.bytesWritten, bytesVerified, directIo: drive.directIo };
     } catch (error) {
       const failure = await drive.failure(error);
       await drive.markIncomplete();

@@ -54,7 +54,7 @@ export class RangeChecker {
 const zeros = Buffer.alloc(1 << 20);
 
 /** The first non-zero byte in chunk[from, to), or `to`; memcmp against zeros, byte by byte only to locate a hit. */
-function firstNonZero(chunk: Buffer, from: number, to: number): number {
+export function firstNonZero(chunk: Buffer, from: number, to: number): number {
   for (let at = from; at < to; at += zeros.length) {
     const end = Math.min(to, at + zeros.length);
     if (chunk.subarray(at, end).equals(zeros.subarray(0, end - at))) continue;

@@ -17,7 +17,8 @@ import { mappedBytes, type Board, type ImageManifest, type MappedRange } from '.
 import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { decompressStream } from './decompressStream.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress } from './driveWriter.ts';
-import { RangeChecker } from './rangeChecker.ts';
+import { BlockMapChecker } from './blockMapChecker.ts';
+import type { RangeMismatch } from './rangeChecker.ts';
 import { checkImageManifest } from './verifyImage.ts';
 
 export { deviceSize, incompleteLabel, writeBlockBytes, type WriteProgress } from './driveWriter.ts';
@@ -62,13 +63,23 @@ export type DriveWriteIncomplete = { status: 'incomplete'; label: typeof incompl
 export type DriveWriteResult = DriveWriteSuccess | DriveWriteIncomplete;
 export type WriteImageResult = (DriveWriteSuccess & { manifest: ImageManifest }) | DriveWriteIncomplete;
 
-/** Pieces of [start, end) that fall inside mapped ranges. */
+/** Pieces of [start, end) that fall inside mapped ranges (sorted, as the manifest schema requires). */
 function mappedPieces(ranges: readonly MappedRange[], start: number, end: number): { offset: number; length: number }[] {
+  // The first range that ends after `start`: called for every block and chunk, with up to 4096 ranges.
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const range = ranges[mid] as MappedRange;
+    if (range.offset + range.length <= start) lo = mid + 1;
+    else hi = mid;
+  }
   const pieces: { offset: number; length: number }[] = [];
-  for (const range of ranges) {
+  for (let i = lo; i < ranges.length; i++) {
+    const range = ranges[i] as MappedRange;
+    if (range.offset >= end) break;
     const a = Math.max(start, range.offset);
     const b = Math.min(end, range.offset + range.length);
-    if (range.offset >= end) break;
     if (b > a) pieces.push({ offset: a, length: b - a });
   }
   return pieces;
@@ -113,24 +124,35 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
     const held: { first: Buffer | null } = { first: null };
     let rawSeen = 0;
     // No hash of the whole raw image: the signed range hashes plus the zero check of every
-    // unmapped byte (RangeChecker) already pin down each raw byte, and hashing the zeros of a
-    // mostly empty card again cost a quarter of the flash time (bench/flashWrite.ts).
-    const checker = new RangeChecker(ranges);
+    // unmapped byte (BlockMapChecker) already pin down each raw byte, and hashing the zeros of
+    // a mostly empty card again cost a quarter of the flash time (bench/flashWrite.ts).
+    const checker = new BlockMapChecker(ranges, drive.hasher);
+    const mismatch = (found: RangeMismatch): FieldkitError =>
+      refuse(
+        `${name}'s disk image does not match its signed block map: ${found.kind === 'range' ? `the ${found.range.length} bytes at byte ${found.range.offset} differ from their signed SHA-256` : `byte ${found.offset}, outside every mapped range, is not zero`}.`,
+        'Do not flash this image; get it again from its publisher.',
+        'VERIFICATION_FAILED',
+      );
     const handler: BlockHandler = {
       check: (chunk) => {
         rawSeen += chunk.length;
         if (rawSeen > payload.raw_size) return refuse(`${name}'s disk image decompresses to more than the ${payload.raw_size} bytes its manifest says.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
-        checker.update(chunk);
-        if (checker.mismatch !== null) return refuse(`${name}'s disk image does not match its signed block map near byte ${rawSeen}.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+        // An unmapped stretch may need no block at all: cancel is noticed here, not only in onBlock.
+        if (options.signal?.aborted === true) return new Cancelled();
+        checker.checkZeros(chunk);
+        // A non-zero unmapped byte, or a range digest that came back different since the last chunk.
+        if (checker.mismatch !== null) return mismatch(checker.mismatch);
         return null;
       },
+      needed: (start, end) => mappedPieces(ranges, start, end).map((piece) => [piece.offset, piece.offset + piece.length] as const),
       onBlock: (start, bytes) => {
         if (options.signal?.aborted === true) throw new Cancelled();
+        const hashed = checker.hashBlock(start, bytes);
         if (start === 0) {
           held.first = Buffer.from(bytes);
-          return [];
+          return { pieces: [], hashed };
         }
-        return mappedPieces(ranges, start, start + bytes.length).map((piece) => ({ from: piece.offset - start, to: piece.offset - start + piece.length }));
+        return { pieces: mappedPieces(ranges, start, start + bytes.length).map((piece) => ({ from: piece.offset - start, to: piece.offset - start + piece.length })), hashed };
       },
     };
     const altered = (detail: string): FieldkitError => refuse(`${name}'s disk image was altered: ${detail}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
@@ -138,12 +160,12 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
     try {
       if (payload.compression === 'none') {
         // No SHA-256 of the stored payload here: uncompressed, the payload *is* the raw image,
-        // and RangeChecker already ties every one of its bytes to the signed manifest — a byte
+        // and BlockMapChecker already ties every one of its bytes to the signed manifest — a byte
         // in a mapped range to that range's SHA-256, a byte outside every range to zero — and
         // the count to raw_size (checked below, as the range hashes are, before the held-back
         // first block goes out). A flipped byte anywhere therefore fails one of those, so the
-        // stored hash over the same bytes would only hash them a third time (it cost ~15% of
-        // a raw flash). Both the block map and payload.sha256 are under the same signature, so
+        // stored hash over the same bytes would only hash every byte a third time (with the
+        // read-back). Both the block map and payload.sha256 are under the same signature, so
         // nobody without the key can make them disagree. For compressed payloads the stored
         // hash stays: it covers bytes no range hash sees (the compressed stream itself).
         await fileBlocks(imagePath, verified.payload.offset, verified.payload.size, queue, handler).catch((error: unknown) => {
@@ -158,7 +180,7 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
             done(null, chunk);
           },
         });
-        const input = createReadStream(imagePath, { start: verified.payload.offset, end: verified.payload.offset + verified.payload.size - 1, highWaterMark: 1 << 20 });
+        const input = createReadStream(imagePath, { start: verified.payload.offset, end: verified.payload.offset + verified.payload.size - 1, highWaterMark: 4 << 20 });
         const decompressor = decompressStream(payload.compression);
         try {
           if (decompressor === null) throw new Error(`no decoder for ${payload.compression}`);
@@ -173,13 +195,16 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
         if (storedHex !== payload.sha256) throw altered(`its SHA-256 is ${storedHex}, the signed manifest says ${payload.sha256}`);
       }
       if (rawSeen !== payload.raw_size) throw refuse(`${name}'s disk image decompresses to ${rawSeen} bytes, the signed manifest says ${payload.raw_size}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
-      if (!checker.complete()) throw refuse(`${name}'s decompressed disk image does not match its signed SHA-256.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
       await queue.drain();
+      if (!(await checker.complete())) {
+        if (checker.mismatch !== null) throw mismatch(checker.mismatch);
+        throw refuse(`${name}'s decompressed disk image does not match its signed SHA-256.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+      }
       const head = held.first;
       if (head !== null) {
         const block = await queue.acquire();
         head.copy(block);
-        queue.submit(block, 0, head.length, mappedPieces(ranges, 0, head.length).map((piece) => ({ from: piece.offset, to: piece.offset + piece.length })));
+        queue.submit(block, 0, head.length, { pieces: mappedPieces(ranges, 0, head.length).map((piece) => ({ from: piece.offset, to: piece.offset + piece.length })) });
         await queue.drain();
       }
       emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
