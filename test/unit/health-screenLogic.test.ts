@@ -85,7 +85,7 @@ describe('tile figures', () => {
 describe('fleet order', () => {
   it('puts the worst first and keeps names in order within a status', () => {
     const views = [view('a', 'ok', 'pi-10'), view('b', 'stale', 'pi-2'), view('c', 'critical', 'pi-9'), view('d', 'ok', 'pi-2'), view('e', 'warning', 'pi-1'), view('f', 'unreachable', 'pi-3')];
-    expect(sortWorstFirst(views).map((v) => v.deviceName)).toEqual(['pi-9', 'pi-1', 'pi-2', 'pi-3', 'pi-2', 'pi-10']);
+    expect(sortWorstFirst(views).map((v) => v.deviceName)).toEqual(['pi-9', 'pi-3', 'pi-2', 'pi-1', 'pi-2', 'pi-10']);
     expect(sortWorstFirst(views).map((v) => v.status)).toEqual(['critical', 'unreachable', 'stale', 'warning', 'ok', 'ok']);
   });
 
