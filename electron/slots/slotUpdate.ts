@@ -21,6 +21,8 @@ import type { Link } from '../link/linkApi.ts';
 import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { autobootText, committedBootPartition, judgeBoard, parseAutoboot, partitionDevice } from './tryboot.ts';
 import { writeSlot } from './slotWrite.ts';
+import { agentBaseline, runSlotAgentGates, slotAgentPaths } from './slotAgentGate.ts';
+import type { AgentPaths } from '../deploy/agentGates.ts';
 
 /** Where the Pi-side facts are; a real Pi's defaults, a virtual Pi's harness paths in tests. */
 export type SlotPlatform = { deviceTreeDir: string; cmdlinePath: string; disk: string };
@@ -35,6 +37,8 @@ export type SlotUpdateOptions = {
   /** How long a reboot may take before the device counts as not returned. */
   bootTimeoutMs: number;
   platform?: SlotPlatform;
+  /** Where the fieldkit agent is installed (default: the agent bundle's layout); its gates run only when it is. */
+  agentPaths?: AgentPaths;
   signal?: AbortSignal;
   onTranscript?: (entry: TranscriptEntry) => void;
   onProgress?: (phase: string, done: number, total: number) => void;
@@ -178,6 +182,7 @@ export async function slotUpdate(options: SlotUpdateOptions): Promise<SlotUpdate
     const targetBoot = state.toSlot === 'a' ? roles.boot_a : roles.boot_b;
     const targetRoot = state.toSlot === 'a' ? roles.root_a : roles.root_b;
     if (targetBoot === undefined || targetRoot === undefined) throw new Error('unreachable: roles checked above');
+    const agent = await agentBaseline(steps, options.agentPaths ?? slotAgentPaths);
     note('preflight', `${board.reason}; running slot ${state.fromSlot} (boot partition ${String(before.bootPartition)}, committed); writing slot ${state.toSlot} (partitions ${String(targetBoot.index)}, ${String(targetRoot.index)})`);
 
     // 3. The inactive slot.
@@ -200,6 +205,10 @@ export async function slotUpdate(options: SlotUpdateOptions): Promise<SlotUpdate
       failure = appError('IO_ERROR', `After reboot "0 tryboot" the device runs boot partition ${String(on.bootPartition)} (tryboot flag ${on.tryboot ? 'set' : 'not set'}), not the new slot's ${String(targetBoot.index)}: the firmware did not boot it.`, 'The new slot did not start; the device is on its committed slot. Check the image\'s boot partition (config.txt, kernel).');
     } else {
       failure = await healthGate(trial);
+      if (failure === null) {
+        const agentFailure = await runSlotAgentGates(trial, options.agentPaths ?? slotAgentPaths, agent, `Not committed: the device was rebooted back to slot ${state.fromSlot}. Check the agent on the new image (its unit, /opt and the data partition's journal) on a test device.`);
+        failure = agentFailure?.error ?? null;
+      }
     }
     if (failure !== null || options.rehearse === true) {
       // 5a. Not committing: a plain reboot, and the firmware boots the committed slot.

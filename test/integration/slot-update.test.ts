@@ -86,6 +86,8 @@ describe('slot update on a virtual A/B Pi', () => {
     const first = await update(at('2.0.fkimg'));
     expect(first.error).toBeUndefined();
     expect(first).toMatchObject({ status: 'committed', fromSlot: 'a', toSlot: 'b', endSlot: 'b' });
+    // No agent on this Pi: systemd's view alone, and the transcript says so.
+    expect(first.transcript.map((t) => t.command)).toContain('agent not installed: agent gates skipped');
     expect(pi.boots.at(-1)).toMatchObject({ tryboot: true, bootPartition: 3, slotVersion: '2.0' });
     expect(await runningSlot()).toBe('2.0 3');
     // Committed: a plain reset keeps slot B.
