@@ -8,6 +8,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/support/checkRuntime.ts'],
+    // Two files at a time even on two cores: the slow integration files (virtual Pis booting,
+    // health gates waiting out their stable seconds, ClickHouse servers starting) mostly wait,
+    // and one at a time the suite would not fit CI's 20 minutes. e2e files still run one by one.
+    maxWorkers: 2,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       {
