@@ -9,6 +9,7 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { BoardSchema, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
+import type { ImageSummary } from '../../shared/flash.ts';
 import { packImage } from '../flash/packImage.ts';
 import { resignImage } from '../flash/resignImage.ts';
 import { checkImageManifestTrusted } from '../flash/trustStore.ts';
@@ -49,11 +50,40 @@ export function describeImage(manifest: ImageManifest): string {
   return lines.join('\n');
 }
 
+/** The signature's standing in words, as the Flash screen's badge says it. */
+function describeSignature(summary: ImageSummary): string {
+  const { status, keyId, signer, revokedReason } = summary.signature;
+  const key = keyId === null ? '' : ` (key ${keyId})`;
+  switch (status) {
+    case 'trusted':
+      return `signed by ${signer ?? 'a trusted key'}${key}; payload not checked (use image verify)`;
+    case 'untrusted':
+      return `signed by a key this laptop does not trust${key} (fieldkit trust import KEY.pub)`;
+    case 'revoked':
+      return `signed by a revoked key${key}${revokedReason === null ? '' : `: ${revokedReason}`}`;
+    case 'invalid':
+      return `the signature does not match the manifest${key}: do not use this image`;
+    case 'unsigned':
+      return 'a plain, unsigned image: fieldkit cannot tell who made it';
+  }
+}
+
+function describePlain(summary: ImageSummary): string {
+  return `plain ${summary.compression} image, ${summary.rawBytes === null ? 'disk size not stated' : `disk image ${formatBytes(summary.rawBytes)}`}, file ${formatBytes(summary.fileBytes)}`;
+}
+
 /**
  * Adds `image pack|verify|inspect` to `program`; `json` says whether --json was given;
- * `trustStore` gives the app's trusted keys, for `verify` without --pub.
+ * `trustStore` gives the app's trusted keys, for `verify` without --pub; `inspectImage` is
+ * the app's flash.inspect (signature judged against the trust store, plain images too).
  */
-export function addImageCommands(program: Command, io: CliIo, json: () => boolean, trustStore: () => Promise<readonly TrustedKey[]>): void {
+export function addImageCommands(
+  program: Command,
+  io: CliIo,
+  json: () => boolean,
+  trustStore: () => Promise<readonly TrustedKey[]>,
+  inspectImage: (imagePath: string) => Promise<ImageSummary>,
+): void {
   function print(value: unknown, human: string): void {
     io.stdout((json() ? JSON.stringify(value, null, 2) : human) + '\n');
   }
@@ -125,7 +155,11 @@ export function addImageCommands(program: Command, io: CliIo, json: () => boolea
         print({ file, signature: 'verified', keyId: verified.signature.keyId, manifest: verified.manifest }, `${file}: manifest signature verified (key ${verified.signature.keyId}); payload not checked (use image verify).\n${describeImage(verified.manifest)}`);
         return;
       }
-      const { manifest, keyId } = await readUnverifiedManifest(file);
-      print({ file, signature: 'not checked', keyId, manifest }, `${file}: claims to be signed by key ${keyId} (signature not checked; give --pub or use image verify).\n${describeImage(manifest)}`);
+      const summary = await inspectImage(path.resolve(file));
+      const manifest = summary.kind === 'signed' ? (await readUnverifiedManifest(file)).manifest : null;
+      print(
+        { file, signature: summary.signature.status, keyId: summary.signature.keyId, signer: summary.signature.signer, summary, manifest },
+        [`${file}: ${describeSignature(summary)}`, manifest === null ? describePlain(summary) : describeImage(manifest), ...summary.warnings.map((w) => `warning: ${w}`), ...summary.problems.map((p) => `cannot be flashed: ${p.message}${p.hint ? ` ${p.hint}` : ''}`)].join('\n'),
+      );
     });
 }

@@ -195,7 +195,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
 
   addSigningCommands(program, io, () => globals().json === true);
-  addImageCommands(program, io, () => globals().json === true, async () => (await call('trust.list', {})).keys);
+  addImageCommands(
+    program,
+    io,
+    () => globals().json === true,
+    async () => (await call('trust.list', {})).keys,
+    async (imagePath) => (await call('flash.inspect', { imagePath })).image,
+  );
   const context: CliContext = {
     io,
     json: () => globals().json === true,

@@ -112,7 +112,7 @@ async function inspectPlain(imagePath: string, allowUnsigned: boolean): Promise<
   const { compression, rawBytes, fileBytes } = await inspectPlainImage(imagePath);
   const problems: AppError[] = allowUnsigned
     ? []
-    : [appError('PERMISSION_DENIED', `${name} is an unsigned image, and flashing unsigned images is off.`, 'Use a signed .fkimg image, or allow unsigned images in Settings → Flashing (fieldkit settings flash --allow-unsigned) if you trust where it came from.')];
+    : [appError('PERMISSION_DENIED', `${name} is an unsigned image, and flashing unsigned images is off.`, 'Use a signed .fkimg image, or allow unsigned images in Settings → Flashing (fieldkit settings flash --allow-unsigned on) if you trust where it came from.')];
   return {
     path: imagePath,
     fileBytes,

@@ -158,7 +158,7 @@ describe('fieldkit image CLI', () => {
     const inspect = await runCliProcess(['--json', 'image', 'inspect', at('cli.fkimg')]);
     expect(inspect.code).toBe(0);
     const shown = JSON.parse(inspect.stdout) as { signature: string; manifest: { layout: { partitions: { role: string }[] } } };
-    expect(shown.signature).toBe('not checked');
+    expect(shown.signature).toBe('untrusted');
     expect(shown.manifest.layout.partitions.map((p) => p.role)).toContain('root_b');
     const wrongBoard = await runCliProcess(['image', 'verify', at('cli.fkimg'), '--pub', at('cli-keys/fieldkit.pub'), '--board', 'pi4']);
     expect(wrongBoard.code).toBe(1);
