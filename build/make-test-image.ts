@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -96,24 +96,31 @@ export async function makeTestImage(out: string, table: 'gpt' | 'mbr' = 'gpt'): 
         await truncate(file, part.size * 512);
         if (spec.kind === 'vfat') await populateFat(file, spec, work);
         else await populateExt4(file, spec, work);
-        // Copy only non-zero 64 KiB chunks so the image stays sparse like a real one.
-        const fs = await open(file, 'r');
-        try {
-          const chunk = Buffer.alloc(64 * 1024);
-          for (let at = 0; at < part.size * 512; at += chunk.length) {
-            const { bytesRead } = await fs.read(chunk, 0, chunk.length, at);
-            const piece = chunk.subarray(0, bytesRead);
-            if (!piece.every((b) => b === 0)) await image.write(piece, 0, bytesRead, part.start * 512 + at);
-          }
-        } finally {
-          await fs.close();
-        }
+        await copyNonZeroChunks(file, image, part.start * 512, part.size * 512);
       }
     } finally {
       await image.close();
     }
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Copies `length` bytes of the filesystem file `from` into `image` at `offset`, only its
+ * non-zero 64 KiB chunks, so the image stays sparse like a real one.
+ */
+export async function copyNonZeroChunks(from: string, image: FileHandle, offset: number, length: number): Promise<void> {
+  const fs = await open(from, 'r');
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let at = 0; at < length; at += chunk.length) {
+      const { bytesRead } = await fs.read(chunk, 0, chunk.length, at);
+      const piece = chunk.subarray(0, bytesRead);
+      if (!piece.every((b) => b === 0)) await image.write(piece, 0, bytesRead, offset + at);
+    }
+  } finally {
+    await fs.close();
   }
 }
 

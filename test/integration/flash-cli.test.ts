@@ -6,7 +6,7 @@
  * given for two drives; no terminal and no --yes → refused with a hint, nothing written.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
@@ -22,6 +22,7 @@ import { mountedDrives } from '../support/mountedDrive.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
+import { readBytes } from '../support/readBytes.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-cli-');
@@ -40,14 +41,7 @@ function zram(bytes: number): ZramDevice {
 }
 
 function head(device: string): Buffer {
-  const fd = openSync(device, 'r');
-  try {
-    const buffer = Buffer.alloc(mib);
-    readSync(fd, buffer, 0, mib, 0);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
+  return readBytes(device, 0, mib);
 }
 
 /** NDJSON job events, then the pretty-printed final object. */

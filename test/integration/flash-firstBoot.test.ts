@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, copyFileSync, openSync, readSync } from 'node:fs';
+import { constants, copyFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { makeTempDir } from '../support/tempDir.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
 import { readUnverifiedManifest } from '../../electron/flash/verifyImage.ts';
+import { readBytes } from '../support/readBytes.ts';
 
 const dir = makeTempDir('fieldkit-firstboot-');
 const at = (name: string): string => path.join(dir.path, name);
@@ -41,19 +42,7 @@ afterAll(async () => {
 });
 
 function readRange(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, bytes, done, length - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return bytes.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
+  return readBytes(file, offset, length);
 }
 
 /** SHA-256 of everything on `device` outside [start, end): the other partitions, tables and gaps. */

@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,7 @@ import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
+import { readBytes } from '../support/readBytes.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-helper-');
@@ -46,14 +47,7 @@ function zram(bytes: number): ZramDevice {
 }
 
 function head(device: string): Buffer {
-  const fd = openSync(device, 'r');
-  try {
-    const buffer = Buffer.alloc(mib);
-    readSync(fd, buffer, 0, mib, 0);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
+  return readBytes(device, 0, mib);
 }
 
 function alive(pid: number): boolean {

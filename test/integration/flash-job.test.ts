@@ -7,7 +7,7 @@
  * leaves the drive "incomplete — do not use".
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, openSync, readFileSync, readSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
@@ -26,6 +26,7 @@ import { mountedDrives } from '../support/mountedDrive.ts';
 import { throttleWrites } from '../support/slowDrive.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
+import { readBytes } from '../support/readBytes.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-job-');
@@ -56,14 +57,7 @@ async function failure<M extends MethodName>(method: M, params: RequestOf<M>): P
 }
 
 function head(device: string, bytes = mib): Buffer {
-  const fd = openSync(device, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    readSync(fd, buffer, 0, bytes, 0);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
+  return readBytes(device, 0, bytes);
 }
 
 function isMounted(device: string): boolean {

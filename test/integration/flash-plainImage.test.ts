@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
@@ -15,6 +15,7 @@ import { isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { createFreezableLoop, createLoop, type FreezableLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
+import { readBytes } from '../support/readBytes.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-plain-');
@@ -36,14 +37,7 @@ function zram(bytes: number): ZramDevice {
 }
 
 function readDevice(device: string, offset: number, length: number): Buffer {
-  const fd = openSync(device, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    readSync(fd, bytes, 0, length, offset);
-    return bytes;
-  } finally {
-    closeSync(fd);
-  }
+  return readBytes(device, offset, length);
 }
 
 function writeMarker(device: string, offset: number): void {

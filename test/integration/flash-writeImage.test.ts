@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, copyFileSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
@@ -20,6 +20,7 @@ import { isFieldkitError } from '../../shared/errors.ts';
 import { createLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
+import { readBytes } from '../support/readBytes.ts';
 
 const mib = 1 << 20;
 const dir = makeTempDir('fieldkit-flash-write-');
@@ -38,14 +39,7 @@ function zram(bytes: number): ZramDevice {
 }
 
 function readDevice(device: string, offset: number, length: number): Buffer {
-  const fd = openSync(device, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    readSync(fd, bytes, 0, length, offset);
-    return bytes;
-  } finally {
-    closeSync(fd);
-  }
+  return readBytes(device, offset, length);
 }
 
 type SfdiskTable = { partitiontable: { label: string; partitions: { start: number; size: number }[] } };

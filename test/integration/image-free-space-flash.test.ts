@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,7 @@ import { mappedBytes, type ImagePartition } from '../../shared/image.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, fillRandom, type ZramDevice } from '../support/zram.ts';
+import { readBytes } from '../support/readBytes.ts';
 
 const run = promisify(execFile);
 const mib = 1 << 20;
@@ -41,16 +42,6 @@ function partition(role: ImagePartition['role']): ImagePartition {
   return p;
 }
 
-function readBytes(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    readSync(fd, bytes, 0, length, offset);
-    return bytes;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Copies one partition of `source` (image or device) into its own file, for the stock tools. */
 async function extract(source: string, p: ImagePartition, out: string): Promise<string> {

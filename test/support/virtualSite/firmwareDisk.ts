@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, open, rm, symlink, truncate, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { copyNonZeroChunks } from '../../../build/make-test-image.ts';
 
 const run = promisify(execFile);
 const mib = 1 << 20;
@@ -110,17 +111,7 @@ export async function makeAbDisk(out: string, options: AbDiskOptions): Promise<v
         await writeFile(file, '');
         await truncate(file, part.size * 512);
         await populate(file, spec, work, options);
-        const fs = await open(file, 'r');
-        try {
-          const chunk = Buffer.alloc(64 * 1024);
-          for (let at = 0; at < part.size * 512; at += chunk.length) {
-            const { bytesRead } = await fs.read(chunk, 0, chunk.length, at);
-            const piece = chunk.subarray(0, bytesRead);
-            if (!piece.every((b) => b === 0)) await image.write(piece, 0, bytesRead, part.start * 512 + at);
-          }
-        } finally {
-          await fs.close();
-        }
+        await copyNonZeroChunks(file, image, part.start * 512, part.size * 512);
       }
     } finally {
       await image.close();
