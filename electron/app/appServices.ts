@@ -15,6 +15,7 @@ import { createHealthHandlers } from '../health/healthHandlers.ts';
 import { createHealthService, type HealthService } from '../health/healthService.ts';
 import { loadHealthThresholds } from '../health/healthSettingsStore.ts';
 import { demoSiteName, startDemoSite, type DemoSite } from '../demo/demoSite.ts';
+import { watchDeviceNodes } from '../drives/deviceNodeEvents.ts';
 import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
 import { listDrives } from '../drives/listDrives.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
@@ -89,6 +90,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
         ...(options.driveIntervalMs ? { intervalMs: options.driveIntervalMs } : {}),
       })
     : null;
+  const stopNodeEvents = watcher ? watchDeviceNodes(() => { watcher.nudge(); }) : () => undefined;
 
   const secrets = options.secretStore ?? createFileSecretStore(options.dataDir);
   const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir, secrets });
@@ -158,6 +160,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     jobs,
     health,
     async close() {
+      stopNodeEvents();
       watcher?.stop();
       await health.close();
       await jobs.close();

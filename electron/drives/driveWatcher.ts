@@ -1,7 +1,8 @@
 /**
  * Watches for drives appearing and going. drivelist has no events on any platform, so
- * this polls (1 s by default, well inside the 2 s promise of `drives.changed`) and
- * reports only when something a technician would see changed.
+ * this polls (1 s by default, well inside the 2 s promise of `drives.changed`), polls
+ * again at once when nudged (a device node came or went), and reports only when
+ * something a technician would see changed.
  */
 import type { Drive } from '../../shared/drives.ts';
 
@@ -10,6 +11,11 @@ export type DriveWatcher = {
   current(): Drive[] | null;
   /** Polls now (coalesced with a poll in flight) and returns the fresh list. */
   refresh(): Promise<Drive[]>;
+  /**
+   * Something changed just now: polls at once, or once more after the poll in flight
+   * (which may have listed the drives before the change).
+   */
+  nudge(): void;
   stop(): void;
 };
 
@@ -25,6 +31,7 @@ export function startDriveWatcher(options: {
   let inFlight: Promise<Drive[]> | null = null;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
+  let pollAgain = false;
 
   function poll(): Promise<Drive[]> {
     inFlight ??= options
@@ -41,8 +48,21 @@ export function startDriveWatcher(options: {
       })
       .finally(() => {
         inFlight = null;
+        if (pollAgain && !stopped) {
+          pollAgain = false;
+          nudge();
+        }
       });
     return inFlight;
+  }
+
+  function nudge(): void {
+    if (stopped) return;
+    if (inFlight) {
+      pollAgain = true;
+      return;
+    }
+    poll().catch((error: unknown) => options.onError?.(error));
   }
 
   function schedule(): void {
@@ -62,6 +82,7 @@ export function startDriveWatcher(options: {
   return {
     current: () => last,
     refresh: poll,
+    nudge,
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -35,8 +35,9 @@ describe('drives', () => {
     await expect.poll(() => seenWithin(zram.device, true, since), { timeout: 2000, interval: 50 }).not.toBeNull();
     const listed = (await services.handlers['drives.list']({})).drives.find((d) => d.device === zram.device);
     expect(listed).toMatchObject({ flashable: true, isRemovable: true, sizeBytes: 128 * 1024 * 1024, isSystem: false });
-    const gone = Date.now();
+    // The drive is gone when hot_remove succeeds; a prober may hold it busy a moment before that.
     await zram.remove();
+    const gone = Date.now();
     await expect.poll(() => seenWithin(zram.device, false, gone), { timeout: 2000, interval: 50 }).not.toBeNull();
   });
 
