@@ -35,7 +35,7 @@ function pi(i: number): VirtualPi {
   return found;
 }
 
-async function deploy(target: VirtualPi, archive: string, options: { link?: Link; onProgress?: (p: { step: string; bytesDone: number }) => void } = {}): Promise<DeployResult> {
+async function deploy(target: VirtualPi, archive: string, options: { link?: Link } = {}): Promise<DeployResult> {
   const link = options.link ?? (await linkTo(target));
   try {
     return await deployBundle({
@@ -44,7 +44,6 @@ async function deploy(target: VirtualPi, archive: string, options: { link?: Link
       stableSeconds: 2,
       stallSeconds: 5,
       agentConfig: { device_id: target.name, ingest: { port: ports.get(target) ?? 0 }, health: { vcgencmd: null, nvme: null } },
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   } finally {
     await link.close().catch(() => undefined);
@@ -140,15 +139,14 @@ describe('deploy failure paths', () => {
   it('leaves the old release running when the SSH connection dies mid-upload; the next deploy completes without resending what arrived', async () => {
     const target = pi(1);
     const big = await bundles.variant('0.4.0-big', { extraBytes: 48 * 1024 * 1024 });
-    const kill: { done: Promise<unknown> | null } = { done: null };
-    const result = await deploy(target, big, {
-      onProgress: (p) => {
-        // Kill every sshd session of pi on the device once a few MB of the big file are across.
-        if (p.step === 'upload' && p.bytesDone > 8 * 1024 * 1024 && kill.done === null) kill.done = target.exec("sudo -n pkill -KILL -f '^sshd: pi'");
-      },
-    });
-    expect(kill.done).not.toBeNull();
-    await kill.done;
+    // The kill fires on the device itself, once 8 MiB of the big file sit in the store's
+    // incoming folder: a kill sent from here when progress said so raced a fast loopback
+    // link and sometimes landed after the whole file had crossed.
+    await onPi(
+      target,
+      `sudo -n setsid sh -c 'for i in $(seq 6000); do if [ -n "$(find /opt/fieldkit-agent/incoming -type f -size +8M 2>/dev/null)" ]; then pkill -KILL -f "^sshd: pi"; exit 0; fi; sleep 0.01; done' </dev/null >/dev/null 2>&1 &`,
+    );
+    const result = await deploy(target, big);
     expect(result.status, explain(result)).toBe('failed');
     expect(result.error?.code).toMatch(/UNAVAILABLE|IO_ERROR/);
     // agent.mjs had crossed before the kill (and is kept); the ballast had not.
