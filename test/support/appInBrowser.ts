@@ -38,6 +38,8 @@ export async function openAppInBrowser(options: Pick<AppServicesOptions, 'watchD
     if (message.type() === 'error') pageErrors.push(message.text());
   });
   await page.goto(host.url);
+  // "load" can come before React mounted the shell; a shortcut pressed then would be lost.
+  await page.locator('html[data-shell="ready"]').waitFor({ state: 'attached', timeout: 30_000 });
   return {
     services,
     host,

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Tabs } from 'react-aria-components';
 import { useConnectionSnapshot } from '../api/hooks.ts';
 import { JobsPanel } from '../jobs/JobsPanel.tsx';
@@ -26,6 +26,14 @@ export function App() {
 function Shell() {
   const [screen, setScreen] = useState<ScreenId>('drives');
   useScreenShortcuts(setScreen);
+  // Marks the shell as mounted with its keyboard shortcuts listening (effects run in order):
+  // a page automated by Playwright waits for it, as a key pressed before it would be lost.
+  useEffect(() => {
+    document.documentElement.dataset.shell = 'ready';
+    return () => {
+      delete document.documentElement.dataset.shell;
+    };
+  }, []);
   return (
     <Tabs
       className="shell"
