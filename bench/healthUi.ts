@@ -178,6 +178,7 @@ export async function benchHealthUi(): Promise<void> {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(host.url);
+    await page.locator('html[data-shell="ready"]').waitFor({ state: 'attached', timeout: 30_000 });
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Performance.enable');
 
