@@ -32,7 +32,19 @@ export const ImagePayloadSchema = z.strictObject({
   sha256: Sha256Schema,
   /** Of the whole raw image, zeros included. */
   raw_sha256: Sha256Schema,
-});
+  /**
+   * zstd only: frames of the stored payload that decode to nothing but unmapped zeros (long
+   * gaps between mapped ranges, each packed as a frame of its own). A writer may pass them by
+   * without decoding, as nothing of them is written; `zstd -d` still decodes the payload whole.
+   */
+  zero_frames: z.array(z.strictObject({ raw_offset: ByteCount, raw_length: z.number().int().positive(), stored_offset: ByteCount, stored_length: z.number().int().positive() })).max(1024).optional(),
+}).refine(
+  (p) => (p.zero_frames ?? []).every((f, i, all) => {
+    const prev = all[i - 1];
+    return prev === undefined || (prev.raw_offset + prev.raw_length <= f.raw_offset && prev.stored_offset + prev.stored_length <= f.stored_offset);
+  }),
+  { message: 'zero_frames must be sorted and must not overlap' },
+);
 export type ImagePayload = z.infer<typeof ImagePayloadSchema>;
 
 export const MappedRangeSchema = z.strictObject({ offset: ByteCount, length: z.number().int().positive(), sha256: Sha256Schema });

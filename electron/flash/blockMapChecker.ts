@@ -53,6 +53,11 @@ export class BlockMapChecker {
     this.position += chunk.length;
   }
 
+  /** The next `length` bytes of the stream are passed by unseen (a zero frame holding no mapped byte). */
+  skip(length: number): void {
+    this.position += length;
+  }
+
   /**
    * Hashes the mapped bytes of the block at raw offset `start` (blocks in order; other bytes of
    * `bytes` may be stale). Resolves once the worker is done reading `bytes` (the block may then

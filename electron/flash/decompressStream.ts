@@ -25,7 +25,7 @@ const chunkBytes = 4 << 20;
  */
 const runAheadBytes = 16 << 20;
 /** zlib hands its options to the Transform it is, but its option types do not list stream options. */
-const zlibOptions: { chunkSize: number; readableHighWaterMark: number } = { chunkSize: chunkBytes, readableHighWaterMark: runAheadBytes };
+export const zlibOptions: { chunkSize: number; readableHighWaterMark: number } = { chunkSize: chunkBytes, readableHighWaterMark: runAheadBytes };
 
 /** A fresh decompressor for `compression`, or null for an uncompressed payload. */
 export function decompressStream(compression: Compression): Duplex | null {

@@ -577,17 +577,24 @@ export type BlockHandler = {
    * bytes outside them are stale; `onBlock` must neither write nor hash them.
    */
   needed?: (start: number, end: number) => readonly (readonly [number, number])[];
+  /**
+   * Raw [start, start + length) is passed by without its bytes (a zero frame left undecoded):
+   * nothing of it may be mapped. An Error refuses the image.
+   */
+  skip?: (start: number, length: number) => Error | null;
 };
 
 /**
  * The raw image stream (a decompressor's output) cut into write blocks in the queue's
  * aligned buffers. Backpressure comes from `acquire`: the stream waits only when every block
- * is still being written.
+ * is still being written. `skips` (raw spans, in order) are missing from the stream — zero
+ * frames not decoded — and are passed by as if their bytes had come and none was needed.
  */
-export function blockSink(queue: WriteQueue, handler: BlockHandler): Writable {
+export function blockSink(queue: WriteQueue, handler: BlockHandler, skips: readonly { offset: number; length: number }[] = []): Writable {
   let block: Buffer | null = null;
   let blockStart = 0;
   let fill = 0;
+  let nextSkip = 0;
   const flushBlock = (): void => {
     const full = block;
     const start = blockStart;
@@ -606,26 +613,48 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler): Writable {
     }
     queue.submit(full, start, length, plan);
   };
+  /** Passes the skips that begin at the current position; an Error when the handler refuses one. */
+  const passSkips = (): Error | null => {
+    for (let skip = skips[nextSkip]; skip !== undefined && skip.offset === blockStart + fill; skip = skips[nextSkip]) {
+      nextSkip++;
+      const refused = handler.skip?.(skip.offset, skip.length) ?? null;
+      if (refused !== null) return refused;
+      for (let left = skip.length; left > 0; ) {
+        const take = Math.min(left, writeBlockBytes - fill);
+        fill += take;
+        left -= take;
+        if (fill === writeBlockBytes) flushBlock();
+      }
+    }
+    return null;
+  };
   return new Writable({
     highWaterMark: writeBlockBytes,
     write(chunk: Buffer, _e, done) {
-      const refused = handler.check(chunk);
-      if (refused !== null) {
-        done(refused);
-        return;
-      }
       void (async () => {
         let at = 0;
         while (at < chunk.length) {
-          const take = Math.min(chunk.length - at, writeBlockBytes - fill);
-          const from = blockStart + fill;
-          for (const [a, b] of handler.needed?.(from, from + take) ?? [[from, from + take]]) {
-            block ??= await queue.acquire();
-            chunk.copy(block, a - blockStart, at + (a - from), at + (b - from));
+          const skipped = passSkips();
+          if (skipped !== null) throw skipped;
+          // A piece never runs into the next skip: the bytes after it belong past the skip.
+          const upTo = skips[nextSkip]?.offset ?? Number.POSITIVE_INFINITY;
+          if (upTo < blockStart + fill) throw new Error(`its decoded bytes run into the zero frame at byte ${String(upTo)}`);
+          const piece = chunk.subarray(at, at + Math.min(chunk.length - at, upTo - (blockStart + fill)));
+          const refused = handler.check(piece);
+          if (refused !== null) throw refused;
+          let used = 0;
+          while (used < piece.length) {
+            const take = Math.min(piece.length - used, writeBlockBytes - fill);
+            const from = blockStart + fill;
+            for (const [a, b] of handler.needed?.(from, from + take) ?? [[from, from + take]]) {
+              block ??= await queue.acquire();
+              piece.copy(block, a - blockStart, used + (a - from), used + (b - from));
+            }
+            fill += take;
+            used += take;
+            if (fill === writeBlockBytes) flushBlock();
           }
-          fill += take;
-          at += take;
-          if (fill === writeBlockBytes) flushBlock();
+          at += piece.length;
         }
       })().then(() => {
         done();
@@ -633,6 +662,8 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler): Writable {
     },
     final(done) {
       try {
+        const skipped = passSkips();
+        if (skipped !== null) throw skipped;
         if (fill > 0) flushBlock();
         else if (block !== null) queue.release(block);
         done();

@@ -11,7 +11,7 @@ import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, createZstdCompress, constants as zlibConstants } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
 import { defaultTrustedComment, signBytes } from '../signing/minisign.ts';
@@ -21,6 +21,7 @@ import { readImageZeroingFree, scanImage, scanImageFitting } from './blockMap.ts
 import { findFreeSpace, type ByteRange, type FreeSpace } from './freeBlocks/freeSpace.ts';
 import { layoutOf } from './imageLayout.ts';
 import { readPartitionTable } from './partitionTable.ts';
+import { compressZstdFramed, planZeroFrames, type RawSpan, type ZeroFrame } from './zeroFrames.ts';
 
 export type PackOptions = {
   product: string;
@@ -50,7 +51,8 @@ export type PackOptions = {
 export type PackedImage = { file: string; manifest: ImageManifest; manifestBytes: Buffer; freeSpace: FreeSpace };
 
 /** Writes `raw` to `out` compressed as asked, returning the stored bytes' SHA-256 and size. */
-async function compress(raw: string, free: readonly ByteRange[], out: string, compression: 'zstd' | 'gz' | 'none', level: number): Promise<{ sha256: string; size: number }> {
+async function compress(raw: string, free: readonly ByteRange[], out: string, compression: 'zstd' | 'gz' | 'none', level: number, gaps: readonly RawSpan[]): Promise<{ sha256: string; size: number; zeroFrames?: ZeroFrame[] }> {
+  if (compression === 'zstd') return compressZstdFramed(readImageZeroingFree(raw, free), gaps, out, level);
   const hash = createHash('sha256');
   let size = 0;
   const tap = new Transform({
@@ -62,8 +64,7 @@ async function compress(raw: string, free: readonly ByteRange[], out: string, co
   });
   const input = Readable.from(readImageZeroingFree(raw, free), { objectMode: false });
   if (compression === 'none') await pipeline(input, tap, createWriteStream(out));
-  else if (compression === 'gz') await pipeline(input, createGzip({ level: 6 }), tap, createWriteStream(out));
-  else await pipeline(input, createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level, [zlibConstants.ZSTD_c_checksumFlag]: 1 } }), tap, createWriteStream(out));
+  else await pipeline(input, createGzip({ level: 6 }), tap, createWriteStream(out));
   return { sha256: hash.digest('hex'), size };
 }
 
@@ -85,7 +86,7 @@ export async function packImage(raw: string, out: string, options: PackOptions):
     const compression = options.compression ?? 'zstd';
     const payloadName = imagePayloadNames[compression];
     const payloadFile = path.join(work, payloadName);
-    const payload = await compress(raw, freeSpace.ranges, payloadFile, compression, options.level ?? 3);
+    const payload = await compress(raw, freeSpace.ranges, payloadFile, compression, options.level ?? 3, planZeroFrames(scanned.blockMap.ranges, scanned.rawSize));
     const candidate: ImageManifest = {
       manifest_version: 1,
       product: options.product,
@@ -94,7 +95,14 @@ export async function packImage(raw: string, out: string, options: PackOptions):
       issued_at: now.toISOString(),
       expires_at: new Date(now.getTime() + options.expiresDays * 86_400_000).toISOString(),
       boards: options.boards,
-      payload: { compression, compressed_size: payload.size, raw_size: scanned.rawSize, sha256: payload.sha256, raw_sha256: scanned.rawSha256 },
+      payload: {
+        compression,
+        compressed_size: payload.size,
+        raw_size: scanned.rawSize,
+        sha256: payload.sha256,
+        raw_sha256: scanned.rawSha256,
+        ...(payload.zeroFrames !== undefined && payload.zeroFrames.length > 0 ? { zero_frames: payload.zeroFrames } : {}),
+      },
       block_map: scanned.blockMap,
       layout: layoutOf(table),
       ...(options.firstBoot === undefined ? {} : { first_boot: { kind: options.firstBoot.kind, user: options.firstBoot.user ?? 'pi' } }),

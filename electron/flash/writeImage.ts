@@ -16,6 +16,7 @@ import type { AppError, FieldkitError } from '../../shared/errors.ts';
 import { mappedBytes, type Board, type ImageManifest, type MappedRange } from '../../shared/image.ts';
 import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { decompressStream } from './decompressStream.ts';
+import { decodeFramedZstd } from './zeroFrames.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress } from './driveWriter.ts';
 import { BlockMapChecker } from './blockMapChecker.ts';
 import type { RangeMismatch } from './rangeChecker.ts';
@@ -144,6 +145,16 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
         if (checker.mismatch !== null) return mismatch(checker.mismatch);
         return null;
       },
+      skip: (start, length) => {
+        rawSeen += length;
+        if (rawSeen > payload.raw_size) return refuse(`${name}'s disk image decompresses to more than the ${payload.raw_size} bytes its manifest says.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+        if (options.signal?.aborted === true) return new Cancelled();
+        if (mappedPieces(ranges, start, start + length).length > 0) {
+          return refuse(`${name}'s manifest lists a zero frame at byte ${start} that overlaps its mapped data.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
+        }
+        checker.skip(length);
+        return null;
+      },
       needed: (start, end) => mappedPieces(ranges, start, end).map((piece) => [piece.offset, piece.offset + piece.length] as const),
       onBlock: (start, bytes) => {
         if (options.signal?.aborted === true) throw new Cancelled();
@@ -181,10 +192,12 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
           },
         });
         const input = createReadStream(imagePath, { start: verified.payload.offset, end: verified.payload.offset + verified.payload.size - 1, highWaterMark: 4 << 20 });
-        const decompressor = decompressStream(payload.compression);
+        // Zero frames are hashed with the rest of the stored bytes but never decoded (zeroFrames.ts).
+        const frames = payload.compression === 'zstd' ? (payload.zero_frames ?? []) : [];
+        const decompressor = frames.length > 0 ? decodeFramedZstd(payload, { skipZeroFrames: true }) : decompressStream(payload.compression);
         try {
           if (decompressor === null) throw new Error(`no decoder for ${payload.compression}`);
-          await pipeline(input, tapStored, decompressor, blockSink(queue, handler));
+          await pipeline(input, tapStored, decompressor, blockSink(queue, handler, frames.map((f) => ({ offset: f.raw_offset, length: f.raw_length }))));
         } catch (error) {
           if (!(error instanceof Error) || isWriterError(error)) throw error;
           // A stored hash that already differs explains a decompression failure better than the decoder can.

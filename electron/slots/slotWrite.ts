@@ -9,11 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ImageManifest, ImagePartition } from '../../shared/image.ts';
 import type { RemoteSteps } from '../deploy/remoteSteps.ts';
 import { decompressStream } from '../flash/decompressStream.ts';
+import { decodeFramedZstd } from '../flash/zeroFrames.ts';
 import { RangeChecker } from '../flash/rangeChecker.ts';
 import type { VerifiedImage } from '../flash/verifyImage.ts';
 import { partitionDevice, partitionPrefix } from './tryboot.ts';
@@ -109,8 +110,10 @@ export async function writeSlot(options: SlotWriteOptions): Promise<{ bytesSent:
   const checker = new RangeChecker(manifest.block_map.ranges);
   const member = verified.payload;
   const input = createReadStream(options.imagePath, { start: member.offset, end: member.offset + member.size - 1, highWaterMark: 1 << 20 });
-  const decompressor = decompressStream(manifest.payload.compression);
-  const stream: Readable = decompressor === null ? input : input.pipe(decompressor);
+  const { payload } = manifest;
+  const framed = payload.compression === 'zstd' && (payload.zero_frames ?? []).length > 0;
+  const decompressor = framed ? null : decompressStream(payload.compression);
+  const stream: Readable = framed ? Readable.from(decodeFramedZstd(payload, { skipZeroFrames: false })(input)) : decompressor === null ? input : input.pipe(decompressor);
   let position = 0;
   let next = 0;
   let current: { seg: Segment; parts: Buffer[]; hash: ReturnType<typeof createHash> } | null = null;

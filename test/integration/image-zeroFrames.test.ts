@@ -1,0 +1,94 @@
+/**
+ * Sparse zstd payloads in frames: each long unmapped gap packed as a zstd frame of its own,
+ * listed in the signed manifest, so the writer passes it by undecoded. The stock zstd tool
+ * still decodes the payload whole; a manifest whose zero frame covers mapped data is refused.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestImage } from '../../build/make-test-image.ts';
+import { packImage } from '../../electron/flash/packImage.ts';
+import { verifyImage } from '../../electron/flash/verifyImage.ts';
+import { writeImageToDrive } from '../../electron/flash/writeImage.ts';
+import { storedFrames } from '../../electron/flash/zeroFrames.ts';
+import { defaultTrustedComment, generateSecretKey, signBytes } from '../../electron/signing/minisign.ts';
+import { formatSignature, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
+import { writeUstar } from '../../electron/signing/ustarArchive.ts';
+import { imageManifestName, imageSignatureName, mappedBytes, type ImageManifest } from '../../shared/image.ts';
+import { makeTempDir } from '../support/tempDir.ts';
+import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
+
+const dir = makeTempDir('fieldkit-zero-frames-');
+const at = (name: string): string => path.join(dir.path, name);
+const key = generateSecretKey();
+const trusted = [publicKeyOf(key)];
+const zrams: ZramDevice[] = [];
+let manifest: ImageManifest;
+
+beforeAll(async () => {
+  await makeTestImage(at('raw.img'));
+  ({ manifest } = await packImage(at('raw.img'), at('good.fkimg'), { product: 'demo-os', version: '1.2.0', sequence: 7, boards: ['pi4'], expiresDays: 30, key }));
+  execFileSync('tar', ['-xf', at('good.fkimg'), '-C', dir.path, 'image.img.zst']);
+}, 60_000);
+afterAll(async () => {
+  await removeZrams(zrams);
+  dir.remove();
+});
+
+describe('zero frames', () => {
+  it('packs each long unmapped gap as a frame of its own, and the stock zstd decodes the payload whole', () => {
+    const zero = manifest.payload.zero_frames ?? [];
+    expect(zero.length).toBeGreaterThan(0);
+    for (const frame of zero) {
+      expect(frame.raw_length).toBeGreaterThanOrEqual(4 << 20);
+      expect(manifest.block_map.ranges.some((r) => r.offset < frame.raw_offset + frame.raw_length && frame.raw_offset < r.offset + r.length)).toBe(false);
+    }
+    const listed = execFileSync('zstd', ['-lv', at('image.img.zst')], { encoding: 'utf8' });
+    expect(Number(/# Zstandard Frames: (\d+)/.exec(listed)?.[1])).toBe(storedFrames(manifest.payload).length);
+    const sha = execFileSync('sh', ['-c', 'zstd -dc "$1" | sha256sum', 'sh', at('image.img.zst')], { encoding: 'utf8' }).split(' ')[0];
+    expect(sha).toBe(manifest.payload.raw_sha256);
+  });
+
+  it('verifies every frame (image verify decodes the zero frames too)', async () => {
+    expect((await verifyImage(at('good.fkimg'), { trustedKeys: trusted, board: 'pi4' })).payloadChecked).toBe(true);
+  });
+
+  it('flashes without decoding the zero frames: every mapped range read back, nothing else written', async () => {
+    const target = createZram(128 << 20);
+    zrams.push(target);
+    const result = await writeImageToDrive({ imagePath: at('good.fkimg'), device: target.device, trustedKeys: trusted });
+    expect(result.status).toBe('success');
+    if (result.status !== 'success') return;
+    expect(result.bytesWritten).toBe(mappedBytes(manifest.block_map));
+    expect(result.bytesVerified).toBe(mappedBytes(manifest.block_map));
+  });
+
+  it('refuses a signed manifest whose zero frame covers mapped data, and marks the drive incomplete', async () => {
+    const [first] = manifest.payload.zero_frames ?? [];
+    if (first === undefined) throw new Error('no zero frame');
+    const range = manifest.block_map.ranges.find((r) => r.offset >= first.raw_offset + first.raw_length);
+    if (range === undefined) throw new Error('no range after the first zero frame');
+    // Same stored frame, but its raw span moved onto the next mapped range.
+    const bad: ImageManifest = { ...manifest, payload: { ...manifest.payload, zero_frames: [{ ...first, raw_offset: range.offset }] } };
+    const bytes = Buffer.from(JSON.stringify(bad, null, 2) + '\n');
+    const signature = signBytes(key, bytes, { trustedComment: defaultTrustedComment(imageManifestName, 'ED', new Date()) });
+    writeFileSync(at('bad-manifest.json'), bytes);
+    await writeUstar(
+      at('bad.fkimg'),
+      [
+        { path: imageManifestName, mode: 0o644, source: { kind: 'bytes', bytes } },
+        { path: imageSignatureName, mode: 0o644, source: { kind: 'bytes', bytes: Buffer.from(formatSignature(signature)) } },
+        { path: 'image.img.zst', mode: 0o644, source: { kind: 'file', path: at('image.img.zst'), size: manifest.payload.compressed_size } },
+      ],
+      1_700_000_000,
+    );
+    const target = createZram(128 << 20);
+    zrams.push(target);
+    const result = await writeImageToDrive({ imagePath: at('bad.fkimg'), device: target.device, trustedKeys: trusted });
+    expect(result.status).toBe('incomplete');
+    if (result.status !== 'incomplete') return;
+    expect(result.error.code).toBe('VERIFICATION_FAILED');
+    expect(result.error.message).toMatch(/bad\.fkimg/);
+  });
+});
