@@ -6,7 +6,7 @@
  * streaming and read back, the first MiB zeroed and "incomplete — do not use" on any failure.
  * All-zero blocks are skipped only when the caller says the drive may keep its old bytes there.
  */
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -15,6 +15,7 @@ import { crc32 } from 'node:zlib';
 import type { Compression } from '../../shared/image.ts';
 import { plainImageExtensions } from '../../shared/flash.ts';
 import { decompressStream } from './decompressStream.ts';
+import { decodeZstdFrames } from './zeroFrames.ts';
 import type { HashJob } from './hashWorker.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress, type WrittenRange } from './driveWriter.ts';
 import type { DriveWriteIncomplete, DriveWriteSuccess } from './writeImage.ts';
@@ -139,19 +140,24 @@ function xzRawSize(file: FileReader, fileBytes: number): number | null {
   return total;
 }
 
+/** A zstd file's frames in order; `size` is null where a frame does not state its content size. */
+export type ZstdFrame = { offset: number; length: number; kind: 'data' | 'skippable'; size: number | null };
+
 /**
- * The sum of every zstd frame's content size, walking frame and block headers (skippable
- * frames skipped); null when a frame does not state its size or the file ends mid-frame.
+ * Every frame of a zstd file, walking frame and block headers; null when the file is not a
+ * well-formed run of frames (ends mid-frame, a reserved block type) — the decoder then says why.
  */
-function zstdRawSize(file: FileReader, fileBytes: number): number | null {
+function zstdFrames(file: FileReader, fileBytes: number): ZstdFrame[] | null {
+  const frames: ZstdFrame[] = [];
   let at = 0;
-  let total = 0;
   while (at < fileBytes) {
+    const start = at;
     const head = file.at(at, 18);
     if (head.length < 8) return null;
     const magic = head.readUInt32LE(0);
     if (magic >>> 4 === 0x184d2a5) {
       at += 8 + head.readUInt32LE(4);
+      frames.push({ offset: start, length: at - start, kind: 'skippable', size: 0 });
       continue;
     }
     if (magic !== 0xfd2fb528) return null;
@@ -161,11 +167,9 @@ function zstdRawSize(file: FileReader, fileBytes: number): number | null {
     const hasChecksum = (descriptor >> 2) & 1;
     const dictBytes = [0, 1, 2, 4][descriptor & 3] ?? 0;
     const fcsBytes = fcsFlag === 0 ? singleSegment : [0, 2, 4, 8][fcsFlag] ?? 0;
-    if (fcsBytes === 0) return null;
     const fcsAt = 5 + (singleSegment === 1 ? 0 : 1) + dictBytes;
     if (head.length < fcsAt + fcsBytes) return null;
-    const size = fcsBytes === 1 ? head.readUInt8(fcsAt) : fcsBytes === 2 ? head.readUInt16LE(fcsAt) + 256 : fcsBytes === 4 ? head.readUInt32LE(fcsAt) : Number(head.readBigUInt64LE(fcsAt));
-    total += size;
+    const size = fcsBytes === 0 ? null : fcsBytes === 1 ? head.readUInt8(fcsAt) : fcsBytes === 2 ? head.readUInt16LE(fcsAt) + 256 : fcsBytes === 4 ? head.readUInt32LE(fcsAt) : Number(head.readBigUInt64LE(fcsAt));
     at += fcsAt + fcsBytes;
     for (;;) {
       const block = file.at(at, 3);
@@ -177,8 +181,25 @@ function zstdRawSize(file: FileReader, fileBytes: number): number | null {
       if ((value & 1) === 1) break;
     }
     at += hasChecksum * 4;
+    frames.push({ offset: start, length: at - start, kind: 'data', size });
   }
-  return at === fileBytes ? total : null;
+  return at === fileBytes ? frames : null;
+}
+
+/** The sum of every zstd frame's content size; null when a frame does not state its size or the walk fails. */
+function zstdRawSize(frames: readonly ZstdFrame[] | null): number | null {
+  if (frames === null || frames.some((f) => f.size === null)) return null;
+  return frames.reduce((sum, f) => sum + (f.size ?? 0), 0);
+}
+
+/** The frames of the zstd file at `imagePath` (see zstdFrames). */
+export function readZstdFrames(imagePath: string): ZstdFrame[] | null {
+  const file = new FileReader(imagePath);
+  try {
+    return zstdFrames(file, fstatSync(file.fd).size);
+  } finally {
+    file.close();
+  }
 }
 
 /**
@@ -209,7 +230,7 @@ export async function inspectPlainImage(imagePath: string): Promise<PlainImageIn
       throw refuse(`${name} is not ${formatName[compression]}-compressed, as its name says.`, 'Rename it to what it is, or copy or download it again.', 'VERIFICATION_FAILED');
     }
     if (compression === 'xz') return { compression, rawBytes: xzRawSize(file, fileBytes), fileBytes };
-    if (compression === 'zstd') return { compression, rawBytes: zstdRawSize(file, fileBytes), fileBytes };
+    if (compression === 'zstd') return { compression, rawBytes: zstdRawSize(zstdFrames(file, fileBytes)), fileBytes };
     const isize = fileBytes >= 18 && fileBytes < gzipTrustedBelowBytes ? file.at(fileBytes - 4, 4).readUInt32LE(0) : null;
     return { compression, rawBytes: isize, fileBytes };
   } finally {
@@ -339,7 +360,10 @@ export async function writePlainImageToDrive(options: WritePlainImageOptions): P
     };
 
     try {
-      const decompressor = decompressStream(info.compression);
+      // A zstd file of several frames (pzstd, concatenated files) is decoded a frame at a time:
+      // Node's decoder reads only the first frame of a stream.
+      const frames = info.compression === 'zstd' ? readZstdFrames(imagePath) : null;
+      const decompressor = frames !== null && frames.length > 1 ? decodeZstdFrames(frames.map((f) => ({ length: f.length, decode: f.kind === 'data' }))) : decompressStream(info.compression);
       if (decompressor === null) {
         await fileBlocks(imagePath, 0, info.fileBytes, queue, handler).catch((error: unknown) => {
           if (error instanceof ImageReadError) throw refuse(`${name} cannot be read: ${error.message}.`, 'Check the disk the image is on, or copy it again.', 'IO_ERROR');

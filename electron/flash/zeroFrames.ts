@@ -128,18 +128,16 @@ export function storedFrames(payload: ImagePayload): { offset: number; length: n
 }
 
 /**
- * Decodes a framed zstd payload (one with zero_frames) from its stored bytes, a fresh decoder
- * per frame: Node's zstd decoder (v24) reads only the first frame of a stream — the sync call
- * silently drops the rest, the stream fails with "Unknown frame descriptor". With
- * `skipZeroFrames` the zero frames are consumed but not decoded; the caller passes their raw
- * bytes by (blockSink's skips).
+ * Decodes a zstd stream given its frames in order, a fresh decoder per frame: Node's zstd
+ * decoder (v24) reads only the first frame of a stream — the sync call silently drops the
+ * rest, the stream fails with "Unknown frame descriptor". A frame with `decode: false` is
+ * consumed but not decoded (a skippable frame, or a zero frame the caller passes by).
  */
-export function decodeFramedZstd(payload: ImagePayload, options: { skipZeroFrames: boolean }): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
-  const frames = storedFrames(payload);
+export function decodeZstdFrames(frames: readonly { length: number; decode: boolean }[]): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* decode(source) {
     const cursor = new ChunkCursor(source);
     for (const frame of frames) {
-      if (frame.zero && options.skipZeroFrames) {
+      if (!frame.decode) {
         const bytes = cursor.take(frame.length);
         while ((await bytes.next()).done !== true) {
           // Consumed only: hashed upstream with the rest of the stored bytes, never decoded.
@@ -161,7 +159,16 @@ export function decodeFramedZstd(payload: ImagePayload, options: { skipZeroFrame
         decoder.destroy();
       }
     }
-    // Bytes past the last frame the manifest accounts for: not an image this manifest describes.
+    // Bytes past the last frame listed: not the stream the frames describe.
     for await (const chunk of cursor.rest()) if (chunk.length > 0) throw new Error('stored bytes follow the last frame');
   };
+}
+
+/**
+ * Decodes a framed signed payload (one with zero_frames) from its stored bytes; with
+ * `skipZeroFrames` the zero frames are consumed but not decoded, and the caller passes their
+ * raw bytes by (blockSink's skips).
+ */
+export function decodeFramedZstd(payload: ImagePayload, options: { skipZeroFrames: boolean }): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return decodeZstdFrames(storedFrames(payload).map((f) => ({ length: f.length, decode: !(f.zero && options.skipZeroFrames) })));
 }

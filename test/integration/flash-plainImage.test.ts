@@ -81,6 +81,14 @@ beforeAll(async () => {
   compress('gzip', ['-1'], at('raw.img.gz'));
   execFileSync('zstd', ['-1', '-q', '-f', at('raw.img'), '-o', at('raw.img.zst')]);
   execFileSync('zstd', ['-1', '-q', '-f', '--no-content-size', at('raw.img'), '-o', at('nosize.img.zst')]);
+  // Several frames, as pzstd or `cat a.zst b.zst` make, with a skippable frame between two of them.
+  const third = Math.ceil(raw.length / 3);
+  const part = (from: number): Buffer => {
+    const bytes = raw.subarray(from, from + third);
+    return execFileSync('zstd', ['-1', '-q', '-c', `--stream-size=${String(bytes.length)}`], { input: bytes, maxBuffer: 256 * mib });
+  };
+  const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18, 5, 0, 0, 0]), Buffer.from('notes')]);
+  writeFileSync(at('frames.img.zst'), Buffer.concat([part(0), skippable, part(third), part(2 * third)]));
 }, 60_000);
 
 afterAll(async () => {
@@ -97,6 +105,7 @@ describe('inspectPlainImage', () => {
     expect(xz).toMatchObject({ compression: 'xz', rawBytes: testImageSize });
     expect(xz.fileBytes).toBeLessThan(testImageSize);
     expect(await inspectPlainImage(at('raw.img.zst'))).toMatchObject({ compression: 'zstd', rawBytes: testImageSize });
+    expect(await inspectPlainImage(at('frames.img.zst'))).toMatchObject({ compression: 'zstd', rawBytes: testImageSize });
     // Without the content size in its frame header, zstd does not say.
     expect(await inspectPlainImage(at('nosize.img.zst'))).toMatchObject({ compression: 'zstd', rawBytes: null });
     // gzip's ISIZE is the size mod 2^32: believed only for a file too small to hide a wrap.
@@ -122,7 +131,7 @@ describe('inspectPlainImage', () => {
 });
 
 describe('writePlainImageToDrive', () => {
-  it.each(['raw.img', 'raw.img.xz', 'raw.img.gz', 'raw.img.zst', 'nosize.img.zst'])('writes %s byte for byte and reads every byte back', async (file) => {
+  it.each(['raw.img', 'raw.img.xz', 'raw.img.gz', 'raw.img.zst', 'nosize.img.zst', 'frames.img.zst'])('writes %s byte for byte and reads every byte back', async (file) => {
     const target = zram(96 * mib);
     writeMarker(target.device, zeroBlockOffset);
     const result = await writePlainImageToDrive({ imagePath: at(file), device: target.device, skipZeroBlocks: false });
