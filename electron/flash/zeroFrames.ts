@@ -6,7 +6,7 @@
  * whole, and `fieldkit image verify` decodes every byte.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createZstdCompress, createZstdDecompress, constants as zlibConstants } from 'node:zlib';
@@ -88,7 +88,7 @@ export async function compressZstdFramed(chunks: AsyncIterable<Buffer>, gaps: re
         write(chunk: Buffer, _encoding, done) {
           hash.update(chunk);
           stored += chunk.length;
-          file.write(chunk).then(() => {
+          writeAll(file, chunk).then(() => {
             done();
           }, done);
         },
@@ -111,6 +111,15 @@ export async function compressZstdFramed(chunks: AsyncIterable<Buffer>, gaps: re
     return { sha256: hash.digest('hex'), size: stored, zeroFrames };
   } finally {
     await file.close();
+  }
+}
+
+/** Writes all of `bytes` at the file's position: a write may take only part (a disk filling up). */
+async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  for (let at = 0; at < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, at, bytes.length - at);
+    if (bytesWritten === 0) throw new Error('the disk took no more bytes');
+    at += bytesWritten;
   }
 }
 
