@@ -1,39 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { assessDrives, owningDevice, type RawDrive } from '../../electron/drives/assessDrive.ts';
+import { assessDrives, owningDevice } from '../../electron/drives/assessDrive.ts';
 import { parseSwaps } from '../../electron/drives/listDrives.ts';
-
-function drive(partial: Partial<RawDrive> & { device: string }): RawDrive {
-  return {
-    raw: partial.device,
-    description: 'Card Reader',
-    size: 32e9,
-    blockSize: 512,
-    busType: 'USB',
-    isRemovable: true,
-    isSystem: false,
-    isReadOnly: false,
-    isVirtual: false,
-    isUSB: true,
-    isCard: true,
-    mountpoints: [],
-    partitionTableType: 'mbr',
-    ...partial,
-  };
-}
+import { rawDrive } from '../support/rawDrive.ts';
 
 const context = { dataDir: '/home/tech/.config/fieldkit', sourcePaths: [], swapDevices: [] };
 
 describe('assessDrives', () => {
   it('offers a plain removable card', () => {
-    const [sd] = assessDrives([drive({ device: '/dev/sdb' })], context);
+    const [sd] = assessDrives([rawDrive({ device: '/dev/sdb' })], context);
     expect(sd).toMatchObject({ flashable: true, refusals: [], warnings: [] });
   });
 
   it('refuses the system drive and the drive holding the app data', () => {
     const drives = assessDrives(
       [
-        drive({ device: '/dev/nvme0n1', isSystem: true, isRemovable: false, mountpoints: [{ path: '/', label: null }] }),
-        drive({ device: '/dev/sdb', mountpoints: [{ path: '/home', label: 'home' }] }),
+        rawDrive({ device: '/dev/nvme0n1', isSystem: true, isRemovable: false, mountpoints: [{ path: '/', label: null }] }),
+        rawDrive({ device: '/dev/sdb', mountpoints: [{ path: '/home', label: 'home' }] }),
       ],
       context,
     );
@@ -45,7 +27,7 @@ describe('assessDrives', () => {
   });
 
   it('refuses a drive holding the source image', () => {
-    const [d] = assessDrives([drive({ device: '/dev/sdc', mountpoints: [{ path: '/media/usb', label: null }] })], {
+    const [d] = assessDrives([rawDrive({ device: '/dev/sdc', mountpoints: [{ path: '/media/usb', label: null }] })], {
       ...context,
       sourcePaths: ['/media/usb/images/pi.fkimg'],
     });
@@ -53,32 +35,32 @@ describe('assessDrives', () => {
   });
 
   it('refuses write-protected cards with what to do', () => {
-    const [d] = assessDrives([drive({ device: '/dev/sdb', isReadOnly: true })], context);
+    const [d] = assessDrives([rawDrive({ device: '/dev/sdb', isReadOnly: true })], context);
     expect(d?.refusals[0]).toMatchObject({ code: 'READ_ONLY' });
     expect(d?.refusals[0]?.message).toMatch(/lock switch/);
   });
 
   it('refuses drives smaller than the image, saying both sizes', () => {
-    const [d] = assessDrives([drive({ device: '/dev/sdb', size: 8e9 })], { ...context, imageSizeBytes: 15.9e9 });
+    const [d] = assessDrives([rawDrive({ device: '/dev/sdb', size: 8e9 })], { ...context, imageSizeBytes: 15.9e9 });
     expect(d?.refusals[0]?.code).toBe('TOO_SMALL');
     expect(d?.refusals[0]?.message).toContain('8.0 GB');
     expect(d?.refusals[0]?.message).toContain('15.9 GB');
   });
 
   it('refuses a device in use as swap (zram swap looks removable)', () => {
-    const [d] = assessDrives([drive({ device: '/dev/zram0', isVirtual: true })], { ...context, swapDevices: ['/dev/zram0'] });
+    const [d] = assessDrives([rawDrive({ device: '/dev/zram0', isVirtual: true })], { ...context, swapDevices: ['/dev/zram0'] });
     expect(d?.flashable).toBe(false);
     expect(d?.refusals[0]?.message).toMatch(/swap/);
   });
 
   it('refuses a drive without a size', () => {
-    const [d] = assessDrives([drive({ device: '/dev/sdd', size: null })], context);
+    const [d] = assessDrives([rawDrive({ device: '/dev/sdd', size: null })], context);
     expect(d?.refusals.map((r) => r.code)).toEqual(['UNKNOWN_SIZE']);
   });
 
   it('warns about large, fixed and mounted drives without refusing them', () => {
     const [d] = assessDrives(
-      [drive({ device: '/dev/sde', size: 2e12, isRemovable: false, mountpoints: [{ path: '/mnt/x', label: null }] })],
+      [rawDrive({ device: '/dev/sde', size: 2e12, isRemovable: false, mountpoints: [{ path: '/mnt/x', label: null }] })],
       context,
     );
     expect(d?.flashable).toBe(true);
@@ -87,7 +69,7 @@ describe('assessDrives', () => {
 
   it('lists removable drives first', () => {
     const drives = assessDrives(
-      [drive({ device: '/dev/sda', isRemovable: false, isSystem: true }), drive({ device: '/dev/sdb' })],
+      [rawDrive({ device: '/dev/sda', isRemovable: false, isSystem: true }), rawDrive({ device: '/dev/sdb' })],
       context,
     );
     expect(drives.map((d) => d.device)).toEqual(['/dev/sdb', '/dev/sda']);
@@ -96,7 +78,7 @@ describe('assessDrives', () => {
 
 describe('owningDevice', () => {
   it('does not confuse /media/usb2 with /media/usb', () => {
-    const drives = [drive({ device: '/dev/sdb', mountpoints: [{ path: '/media/usb', label: null }] })];
+    const drives = [rawDrive({ device: '/dev/sdb', mountpoints: [{ path: '/media/usb', label: null }] })];
     expect(owningDevice(drives, '/media/usb2/file')).toBeNull();
     expect(owningDevice(drives, '/media/usb/file')).toBe('/dev/sdb');
   });

@@ -3,28 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Drive } from '../../shared/drives.ts';
-import { assessDrives, type RawDrive } from '../../electron/drives/assessDrive.ts';
+import { assessDrives } from '../../electron/drives/assessDrive.ts';
 import { watchDeviceNodes } from '../../electron/drives/deviceNodeEvents.ts';
 import { startDriveWatcher } from '../../electron/drives/driveWatcher.ts';
+import { rawDrive } from '../support/rawDrive.ts';
 
 function drives(...devices: string[]): Drive[] {
-  const raw: RawDrive[] = devices.map((device) => ({
-    device,
-    raw: device,
-    description: 'Card Reader',
-    size: 32e9,
-    blockSize: 512,
-    busType: 'USB',
-    isRemovable: true,
-    isSystem: false,
-    isReadOnly: false,
-    isVirtual: false,
-    isUSB: true,
-    isCard: true,
-    mountpoints: [],
-    partitionTableType: 'mbr',
-  }));
-  return assessDrives(raw, { dataDir: '/home/tech/.config/fieldkit', sourcePaths: [], swapDevices: [] });
+  return assessDrives(devices.map((device) => rawDrive({ device })), { dataDir: '/home/tech/.config/fieldkit', sourcePaths: [], swapDevices: [] });
 }
 
 /** A list() whose answers the test releases one at a time, to hold a poll in flight. */
