@@ -16,8 +16,7 @@ import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatu
 import { verifyBytes, type VerifiedSignature } from '../signing/minisign.ts';
 import { formatKeyId, parseSignature, type MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { listUstar, readUstarMember, type UstarMember } from '../signing/ustarArchive.ts';
-import { decompressStream } from './decompressStream.ts';
-import { decodeFramedZstd } from './zeroFrames.ts';
+import { payloadDecoder } from './zeroFrames.ts';
 import { RangeChecker } from './rangeChecker.ts';
 
 const manifestMaxBytes = 1 << 20;
@@ -137,7 +136,7 @@ export async function checkImagePayload(file: string, verified: VerifiedImage): 
     },
   });
   const input = createReadStream(file, { start: member.offset, end: member.offset + member.size - 1, highWaterMark: 1 << 20 });
-  const decompressor = payload.compression === 'zstd' && (payload.zero_frames ?? []).length > 0 ? decodeFramedZstd(payload, { skipZeroFrames: false }) : decompressStream(payload.compression);
+  const decompressor = payloadDecoder(payload, { skipZeroFrames: false });
   try {
     if (decompressor === null) await pipeline(input, tapStored, sink);
     else await pipeline(input, tapStored, decompressor, sink);

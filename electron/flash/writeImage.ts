@@ -15,8 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { AppError, FieldkitError } from '../../shared/errors.ts';
 import { mappedBytes, type Board, type ImageManifest, type MappedRange } from '../../shared/image.ts';
 import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
-import { decompressStream } from './decompressStream.ts';
-import { decodeFramedZstd } from './zeroFrames.ts';
+import { payloadDecoder } from './zeroFrames.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress } from './driveWriter.ts';
 import { BlockMapChecker } from './blockMapChecker.ts';
 import type { RangeMismatch } from './rangeChecker.ts';
@@ -194,7 +193,7 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
         const input = createReadStream(imagePath, { start: verified.payload.offset, end: verified.payload.offset + verified.payload.size - 1, highWaterMark: 4 << 20 });
         // Zero frames are hashed with the rest of the stored bytes but never decoded (zeroFrames.ts).
         const frames = payload.compression === 'zstd' ? (payload.zero_frames ?? []) : [];
-        const decompressor = frames.length > 0 ? decodeFramedZstd(payload, { skipZeroFrames: true }) : decompressStream(payload.compression);
+        const decompressor = payloadDecoder(payload, { skipZeroFrames: true });
         try {
           if (decompressor === null) throw new Error(`no decoder for ${payload.compression}`);
           await pipeline(input, tapStored, decompressor, blockSink(queue, handler, frames.map((f) => ({ offset: f.raw_offset, length: f.raw_length }))));

@@ -7,11 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Readable, Writable } from 'node:stream';
+import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createZstdCompress, createZstdDecompress, constants as zlibConstants } from 'node:zlib';
 import type { ImagePayload, MappedRange } from '../../shared/image.ts';
-import { zlibOptions } from './decompressStream.ts';
+import { decompressStream, zlibOptions } from './decompressStream.ts';
 
 export type ZeroFrame = NonNullable<ImagePayload['zero_frames']>[number];
 export type RawSpan = { offset: number; length: number };
@@ -180,4 +180,14 @@ export function decodeZstdFrames(frames: readonly { length: number; decode: bool
  */
 export function decodeFramedZstd(payload: ImagePayload, options: { skipZeroFrames: boolean }): (source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return decodeZstdFrames(storedFrames(payload).map((f) => ({ length: f.length, decode: !(f.zero && options.skipZeroFrames) })));
+}
+
+/**
+ * The decoder of a signed image's payload: a frame at a time when it lists zero frames (those
+ * left undecoded with `skipZeroFrames`), else the one decompressor of its compression; null
+ * when it is stored uncompressed.
+ */
+export function payloadDecoder(payload: ImagePayload, options: { skipZeroFrames: boolean }): Duplex | ((source: AsyncIterable<Buffer>) => AsyncGenerator<Buffer>) | null {
+  if (payload.compression === 'zstd' && (payload.zero_frames ?? []).length > 0) return decodeFramedZstd(payload, options);
+  return decompressStream(payload.compression);
 }
