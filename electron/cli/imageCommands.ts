@@ -108,7 +108,9 @@ export function addImageCommands(
       const key = await readSecretKey(opts.key, process.env[keyPasswordVariable]);
       const packed = await packImage(raw, path.resolve(opts.out), { product: opts.product, version: opts.imageVersion, sequence: opts.sequence, boards: opts.boards, expiresDays: opts.expiresDays, key, compression: opts.compression, unmapFreeSpace: opts.keepFreeSpace !== true, ...(opts.firstBoot === undefined ? {} : { firstBoot: { kind: opts.firstBoot, user: opts.firstBootUser } }) });
       const freeLine = packed.freeSpace.freeBytes > 0 ? `\n  free filesystem space stored as zeros, left out of the block map: ${formatBytes(packed.freeSpace.freeBytes)} (${packed.freeSpace.partitions.flatMap((p) => (p.filesystem === null ? [] : [`${p.index} ${p.filesystem}`])).join(', ')})` : '';
-      print({ file: packed.file, manifest: packed.manifest, freeSpace: { bytes: packed.freeSpace.freeBytes, partitions: packed.freeSpace.partitions.map((p) => (p.filesystem === null ? { index: p.index, filesystem: null, reason: p.reason } : { index: p.index, filesystem: p.filesystem, freeBytes: p.freeBytes })) } }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}${freeLine}`);
+      const zeroFrames = packed.manifest.payload.zero_frames ?? [];
+      const framesLine = zeroFrames.length > 0 ? `\n  empty stretches packed as zstd frames of their own, passed by undecoded when flashing: ${String(zeroFrames.length)} (${formatBytes(zeroFrames.reduce((sum, f) => sum + f.raw_length, 0))})` : '';
+      print({ file: packed.file, manifest: packed.manifest, freeSpace: { bytes: packed.freeSpace.freeBytes, partitions: packed.freeSpace.partitions.map((p) => (p.filesystem === null ? { index: p.index, filesystem: null, reason: p.reason } : { index: p.index, filesystem: p.filesystem, freeBytes: p.freeBytes })) } }, `Packed ${packed.file}:\n${describeImage(packed.manifest)}${freeLine}${framesLine}`);
     });
 
   image

@@ -4,7 +4,7 @@
  * still decodes the payload whole; a manifest whose zero frame covers mapped data is refused.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
@@ -14,7 +14,7 @@ import { writeImageToDrive } from '../../electron/flash/writeImage.ts';
 import { storedFrames } from '../../electron/flash/zeroFrames.ts';
 import { defaultTrustedComment, generateSecretKey, signBytes } from '../../electron/signing/minisign.ts';
 import { formatSignature, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
-import { writeUstar } from '../../electron/signing/ustarArchive.ts';
+import { listUstar, writeUstar } from '../../electron/signing/ustarArchive.ts';
 import { imageManifestName, imageSignatureName, mappedBytes, type ImageManifest } from '../../shared/image.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
@@ -62,6 +62,27 @@ describe('zero frames', () => {
     if (result.status !== 'success') return;
     expect(result.bytesWritten).toBe(mappedBytes(manifest.block_map));
     expect(result.bytesVerified).toBe(mappedBytes(manifest.block_map));
+  });
+
+  it('refuses a byte flipped inside a zero frame, though that frame is never decoded: the stored SHA-256 covers it', async () => {
+    const [first] = manifest.payload.zero_frames ?? [];
+    if (first === undefined) throw new Error('no zero frame');
+    const member = (await listUstar(at('good.fkimg'))).find((m) => m.path === 'image.img.zst');
+    if (member === undefined) throw new Error('no payload member');
+    copyFileSync(at('good.fkimg'), at('flipped.fkimg'));
+    const fd = openSync(at('flipped.fkimg'), 'r+');
+    const where = member.offset + first.stored_offset + Math.floor(first.stored_length / 2);
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, where);
+    writeSync(fd, Buffer.from([(byte[0] ?? 0) ^ 0xff]), 0, 1, where);
+    closeSync(fd);
+    const target = createZram(128 << 20);
+    zrams.push(target);
+    const result = await writeImageToDrive({ imagePath: at('flipped.fkimg'), device: target.device, trustedKeys: trusted });
+    expect(result.status).toBe('incomplete');
+    if (result.status !== 'incomplete') return;
+    expect(result.error.code).toBe('VERIFICATION_FAILED');
+    expect(result.error.message).toMatch(/flipped\.fkimg's disk image was altered: its SHA-256 is/);
   });
 
   it('refuses a signed manifest whose zero frame covers mapped data, and marks the drive incomplete', async () => {
