@@ -32,6 +32,15 @@ export const AppInfoSchema = z.object({
   platform: z.string(),
   arch: z.string(),
   runtime: z.string(),
+  /** Present while the demo site runs: whether it has a ClickHouse of its own, or how to get one. */
+  demo: z
+    .object({
+      clickhouse: z.union([
+        z.object({ url: z.string(), settings: z.enum(['prefilled', 'kept']) }),
+        z.object({ unavailable: z.string(), hint: z.string() }),
+      ]),
+    })
+    .optional(),
 });
 export type AppInfo = z.infer<typeof AppInfoSchema>;
 

@@ -3,6 +3,7 @@
  * the web host, or a CLI invocation), all sharing the data folder's store.
  */
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type { AppInfo } from '../../shared/api.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
@@ -15,6 +16,8 @@ import { createHealthHandlers } from '../health/healthHandlers.ts';
 import { createHealthService, type HealthService } from '../health/healthService.ts';
 import { loadHealthThresholds } from '../health/healthSettingsStore.ts';
 import { demoSiteName, startDemoSite, type DemoSite } from '../demo/demoSite.ts';
+import { startDemoClickHouse, type DemoClickHouse } from '../demo/demoClickHouse.ts';
+import { adoptDemoClickHouse } from '../demo/demoClickHouseSettings.ts';
 import { watchDeviceNodes } from '../drives/deviceNodeEvents.ts';
 import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
 import { listDrives } from '../drives/listDrives.ts';
@@ -152,6 +155,17 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     options.demo === true || (options.demo === 'auto' && devices.devices.list().every((d) => d.site === demoSiteName));
   const demo: DemoSite | null = wantsDemo ? await startDemoSite({ dataDir: options.dataDir, devices: devices.devices }) : null;
   if (demo) events.emit('devices.changed', { devices: devices.devices.list() });
+  let demoClickHouse: DemoClickHouse | null = null;
+  if (demo) {
+    const demoDir = join(options.dataDir, 'demo');
+    const outcome = await startDemoClickHouse({ demoDir });
+    if ('started' in outcome) {
+      demoClickHouse = outcome.started;
+      info.demo = { clickhouse: { url: outcome.started.url, settings: adoptDemoClickHouse(db, outcome.started.url, demoDir) } };
+    } else {
+      info.demo = { clickhouse: outcome };
+    }
+  }
 
   return {
     handlers,
@@ -165,6 +179,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
       await health.close();
       await jobs.close();
       await demo?.stop();
+      await demoClickHouse?.stop();
       db.close();
     },
   };

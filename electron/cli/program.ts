@@ -4,7 +4,7 @@
  * validation) as the Electron and web carriers.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
+import type { AppInfo, MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
 import type { Drive } from '../../shared/drives.ts';
 import { isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
@@ -124,7 +124,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description('show version, platform and data folder')
     .action(async () => {
       const info = await call('app.info', {});
-      print(info, () => formatTable(Object.entries(info), [{ header: 'FIELD', value: ([k]) => k }, { header: 'VALUE', value: ([, v]) => v }]));
+      const { demo: _demo, ...plain } = info;
+      print(info, () => formatTable(Object.entries(plain), [{ header: 'FIELD', value: ([k]) => k }, { header: 'VALUE', value: ([, v]) => v }]));
     });
 
   const drives = program.command('drives').description('list drives and check them');
@@ -181,7 +182,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const s = await open(true, opts.demo === true);
       const host = await startWebHost({ handlers: s.handlers, events: s.events, staticDir: rendererDir(), ...(opts.port ? { port: opts.port } : {}) });
       if (globals().json) io.stdout(JSON.stringify({ url: host.url, port: host.port, dataDir: s.info.dataDir }) + '\n');
-      else io.stdout(`fieldkit is serving its UI at\n\n  ${host.url}\n\nOpen that URL in a browser on this computer (it carries the access token). Ctrl-C stops.\n`);
+      else io.stdout(`fieldkit is serving its UI at\n\n  ${host.url}\n\nOpen that URL in a browser on this computer (it carries the access token). Ctrl-C stops.\n${demoLine(s.info)}`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
@@ -301,4 +302,16 @@ function portNumber(value: string): number {
   const n = positiveInt(value);
   if (n > 65535) throw new InvalidArgumentError('a port is 1 to 65535.');
   return n;
+}
+
+/** What the demo set up, so a newcomer knows whether Forward will work without any setting. */
+function demoLine(info: AppInfo): string {
+  const clickhouse = info.demo?.clickhouse;
+  if (clickhouse === undefined) return '';
+  if ('url' in clickhouse) {
+    return clickhouse.settings === 'prefilled'
+      ? `\nDemo site: three agents on this computer, and a ClickHouse of its own at ${clickhouse.url} (set in Settings → ClickHouse).\n`
+      : `\nDemo site: three agents on this computer; its ClickHouse runs at ${clickhouse.url}, but Settings keep the ClickHouse you set.\n`;
+  }
+  return `\nDemo site: three agents on this computer. No ClickHouse for it: ${clickhouse.unavailable}. ${clickhouse.hint}\n`;
 }

@@ -7,6 +7,7 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { clickHouseConfigXml, clickHouseUsersXml } from '../../electron/demo/clickhouseConfig.ts';
 import { freePort } from '../../electron/net/freePort.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,38 +34,6 @@ export type ClickHouseServer = {
 };
 
 
-function configXml(dir: string, httpPort: number, tcpPort: number): string {
-  return `<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/server.err.log</errorlog><console>0</console></logger>
-  <listen_host>127.0.0.1</listen_host>
-  <http_port>${httpPort}</http_port>
-  <tcp_port>${tcpPort}</tcp_port>
-  <path>${dir}/data/</path>
-  <tmp_path>${dir}/data/tmp/</tmp_path>
-  <user_files_path>${dir}/data/user_files/</user_files_path>
-  <format_schema_path>${dir}/data/format_schemas/</format_schema_path>
-  <users_config>${dir}/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>67108864</mark_cache_size>
-  <uncompressed_cache_size>67108864</uncompressed_cache_size>
-  <max_concurrent_queries>50</max_concurrent_queries>
-  <mlock_executable>false</mlock_executable>
-</yandex>
-`;
-}
-
-const USERS_XML = `<?xml version="1.0"?>
-<yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
-  <users>
-    <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-  </users>
-  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-`;
-
 async function httpQuery(url: string, sql: string): Promise<string> {
   const response = await fetch(url, { method: 'POST', body: sql, signal: AbortSignal.timeout(30_000) });
   const body = await response.text();
@@ -80,8 +49,8 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
   mkdirSync(join(dir, 'data'), { recursive: true });
   const httpPort = await freePort();
   const tcpPort = await freePort();
-  writeFileSync(join(dir, 'config.xml'), configXml(dir, httpPort, tcpPort));
-  writeFileSync(join(dir, 'users.xml'), USERS_XML);
+  writeFileSync(join(dir, 'config.xml'), clickHouseConfigXml(dir, httpPort, tcpPort));
+  writeFileSync(join(dir, 'users.xml'), clickHouseUsersXml);
   const url = `http://127.0.0.1:${httpPort}/`;
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
