@@ -55,15 +55,20 @@ function configXml(dir: string, httpPort: number, tcpPort: number): string {
 `;
 }
 
-const USERS_XML = `<?xml version="1.0"?>
+/** Extra users beside `default` (which has no password), each with a plain password: 18.16 has no CREATE USER. */
+export type ClickHouseUser = { name: string; password: string };
+
+function usersXml(users: readonly ClickHouseUser[]): string {
+  const user = (name: string, password: string) => `    <${name}><password>${password}</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></${name}>\n`;
+  return `<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
   <users>
-    <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-  </users>
+${user('default', '')}${users.map((u) => user(u.name, u.password)).join('')}  </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 `;
+}
 
 async function httpQuery(url: string, sql: string): Promise<string> {
   const response = await fetch(url, { method: 'POST', body: sql, signal: AbortSignal.timeout(30_000) });
@@ -72,7 +77,7 @@ async function httpQuery(url: string, sql: string): Promise<string> {
   return body;
 }
 
-export async function startClickHouseServer(): Promise<ClickHouseServer> {
+export async function startClickHouseServer(options: { users?: readonly ClickHouseUser[] } = {}): Promise<ClickHouseServer> {
   const binary = SERVER_BINARIES.find((p) => existsSync(p));
   if (binary === undefined) throw new Error('clickhouse-server is not installed: apt-get install clickhouse-server clickhouse-client');
   const tmp = makeTempDir('fieldkit-clickhouse-');
@@ -81,7 +86,7 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
   const httpPort = await freePort();
   const tcpPort = await freePort();
   writeFileSync(join(dir, 'config.xml'), configXml(dir, httpPort, tcpPort));
-  writeFileSync(join(dir, 'users.xml'), USERS_XML);
+  writeFileSync(join(dir, 'users.xml'), usersXml(options.users ?? []));
   const url = `http://127.0.0.1:${httpPort}/`;
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
