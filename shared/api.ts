@@ -205,8 +205,9 @@ export const methods = {
     response: z.object({ settings: ClickHouseSettingsViewSchema }),
   },
   'settings.clickhouse.test': {
-    summary: 'Connect to the configured ClickHouse, ask its version and whether it takes deduplication tokens.',
-    request: z.strictObject({}),
+    summary:
+      'Connect to ClickHouse, ask its version and whether it takes deduplication tokens: with the saved settings, or with the changes given (password included) laid over them — nothing is saved.',
+    request: ClickHouseSettingsPatchSchema,
     response: ClickHouseTestResultSchema,
   },
   'trust.list': {

@@ -12,17 +12,37 @@ const pemPath = z.string().min(1).max(1024).regex(/^(\/|[A-Za-z]:[\\/])/, 'an ab
 export const FORWARD_BATCH_ROWS = { min: 10_000, max: 100_000, default: 50_000 } as const;
 export const BatchRowsSchema = z.number().int().min(FORWARD_BATCH_ROWS.min).max(FORWARD_BATCH_ROWS.max);
 
+/**
+ * What is wrong with `text` as the URL of a ClickHouse HTTP interface, in the words the form,
+ * the CLI and the service all show; null when it is fine. The most common slip, a host
+ * without a scheme, gets the URL it probably meant.
+ */
+export function clickHouseUrlProblem(text: string): string | null {
+  const trimmed = text.trim();
+  if (trimmed === '') return 'Give the URL of the ClickHouse HTTP interface, such as https://ch.example.com:8443.';
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(trimmed)) {
+    const port = /:(\d+)(?:\/|$)/.exec(trimmed)?.[1];
+    const scheme = port === '8443' || port === '443' ? 'https' : 'http';
+    return `Add http:// or https:// in front, such as ${scheme}://${trimmed} (http:// for port 8123, https:// for 8443).`;
+  }
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    return `${trimmed} is not a URL; write it as http://host:8123 or https://host:8443.`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `ClickHouse's HTTP interface takes http:// or https://, not ${url.protocol}//.`;
+  if (url.username !== '' || url.password !== '') return 'Leave the user and password out of the URL: put them in User and Password.';
+  return null;
+}
+
 export const ClickHouseUrlSchema = z
   .string()
   .max(2048)
-  .refine((text) => {
-    try {
-      const url = new URL(text);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
-    } catch {
-      return false;
-    }
-  }, 'an http:// or https:// URL of the ClickHouse HTTP interface (such as https://ch.example.com:8443), without a user or password in it');
+  .superRefine((text, ctx) => {
+    const problem = clickHouseUrlProblem(text);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** What the courier stores (no password). */
 export const ClickHouseSettingsSchema = z.object({

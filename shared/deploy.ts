@@ -91,7 +91,11 @@ export const BundleSummarySchema = z.object({
   version: z.string(),
   /** Agent bundles are per architecture; models are not. */
   arch: AgentArchSchema.nullable(),
-  signature: z.object({ status: z.enum(['trusted', 'untrusted', 'revoked', 'invalid']), keyId: z.string().nullable(), signer: z.string().nullable() }),
+  /**
+   * `unread`: the path could not be read as a bundle (missing, unreadable, not a bundle), so
+   * no signature was checked; `invalid`: a trusted signer's signature or files do not match.
+   */
+  signature: z.object({ status: z.enum(['trusted', 'untrusted', 'revoked', 'invalid', 'unread']), keyId: z.string().nullable(), signer: z.string().nullable() }),
   files: z.array(z.object({ path: z.string(), size: z.number().int().nonnegative(), sha256: z.string() })),
   totalBytes: z.number().int().nonnegative(),
   /** Why it cannot be deployed (untrusted key, bad file hash…); empty when it can. */

@@ -6,6 +6,7 @@
 import type { IngestEvent, Priority } from '../../shared/journal.ts';
 import { IngestEventSchema } from '../../shared/journal.ts';
 import { fieldPath } from '../../shared/errors.ts';
+import { maxJsonNesting, nestingRefusal, nestsDeeperThan } from './jsonDepth.ts';
 
 export type MqttSubscription = { topic: string; kind: string; priority: Priority };
 
@@ -43,6 +44,7 @@ export type MessageOutcome = { ok: true; event: IngestEvent } | { ok: false; rea
 /** Turns one message body into an event, or says why it cannot be one. */
 export function messageToEvent(body: Uint8Array, subscription: MqttSubscription, maxEventBytes: number): MessageOutcome {
   if (body.byteLength > maxEventBytes) return { ok: false, reason: 'too_large', message: `${body.byteLength} bytes, over the limit of ${maxEventBytes}` };
+  if (nestsDeeperThan(body, maxJsonNesting)) return { ok: false, reason: 'invalid_event', message: nestingRefusal() };
   let value: unknown;
   try {
     value = JSON.parse(strictUtf8.decode(body));

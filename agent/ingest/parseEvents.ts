@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { fieldPath } from '../../shared/errors.ts';
 import { IngestEventSchema, type IngestEvent } from '../../shared/journal.ts';
+import { maxJsonNesting, nestingRefusal, nestsDeeperThan } from './jsonDepth.ts';
 
 export type BodyFormat = 'json' | 'ndjson';
 export type IngestLimits = { maxEventBytes: number; maxBatchEvents: number };
@@ -44,6 +45,18 @@ export function parseEventLine(bytes: Uint8Array, line: number, limits: IngestLi
         reason: 'too_large',
         message: `line ${line}: the event is ${bytes.byteLength} bytes, over the limit of ${limits.maxEventBytes}`,
         hint: 'Send smaller events (large blobs belong in files, referenced from the event), or raise ingest.max_event_bytes in the agent config.',
+        line,
+      },
+    };
+  }
+  if (nestsDeeperThan(bytes, maxJsonNesting)) {
+    return {
+      ok: false,
+      rejection: {
+        status: 400,
+        reason: 'invalid_event',
+        message: `line ${line}: ${nestingRefusal()}`,
+        hint: `Flatten the payload to at most ${maxJsonNesting} levels; nothing of this batch was stored.`,
         line,
       },
     };

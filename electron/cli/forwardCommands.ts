@@ -131,25 +131,30 @@ export function addForwardCommands(program: Command, ctx: CliContext): void {
     .option('--key <file>', 'client key (PEM) for mutual TLS')
     .option('--no-tls-files', 'forget the CA, certificate and key files')
     .addOption(new Option('--batch-rows <n>', `rows per insert (${FORWARD_BATCH_ROWS.min}-${FORWARD_BATCH_ROWS.max})`).argParser(batchRows))
-    .option('--test', 'connect, ask the version, and say whether deduplication tokens are supported')
+    .option('--test', 'connect, ask the version, and say whether deduplication tokens are supported; with other options, tests them without saving')
+    .option('--save', 'with --test: save the given options only if the test connects')
     .action(async (opts: SettingsOptions) => {
       const patch = await patchFrom(opts, ctx);
-      if (Object.keys(patch).length > 0) {
-        const { settings: saved } = await ctx.call('settings.clickhouse.set', patch);
-        if (opts.test !== true) {
-          ctx.print({ settings: saved }, () => `Saved.\n${describeSettings(saved)}`);
-          return;
-        }
-      }
+      const changes = Object.keys(patch).length > 0;
       if (opts.test === true) {
-        const result = await ctx.call('settings.clickhouse.test', {});
-        ctx.print(result, () =>
+        // The given values are tried as they are and saved only on --save after a good test:
+        // a mistyped password never replaces the one that works.
+        const result = await ctx.call('settings.clickhouse.test', patch);
+        const saved = changes && opts.save === true ? (await ctx.call('settings.clickhouse.set', patch)).settings : null;
+        const note = !changes ? '' : saved !== null ? 'Saved.' : 'Not saved: run it again with --save (or without --test) to keep these settings.';
+        ctx.print(saved === null ? result : { ...result, settings: saved }, () =>
           [
             `Connected to ClickHouse ${result.version} at ${result.url} in ${result.roundTripMs} ms.`,
             result.dedupTokens ? 'It takes insert_deduplication_token (a retried batch is dropped by the server).' : 'It predates insert_deduplication_token (22.2): a retried batch collapses by the table key under FINAL and at merge.',
             result.tablesExist ? 'The tables exist.' : 'The tables do not exist yet; the first forward creates them.',
+            ...(note === '' ? [] : [note]),
           ].join('\n'),
         );
+        return;
+      }
+      if (changes) {
+        const { settings: saved } = await ctx.call('settings.clickhouse.set', patch);
+        ctx.print({ settings: saved }, () => `Saved.\n${describeSettings(saved)}`);
         return;
       }
       const { settings: current } = await ctx.call('settings.clickhouse.get', {});
@@ -171,6 +176,7 @@ type SettingsOptions = {
   tlsFiles?: boolean;
   batchRows?: number;
   test?: boolean;
+  save?: boolean;
 };
 
 async function patchFrom(opts: SettingsOptions, ctx: CliContext): Promise<ClickHouseSettingsPatch> {

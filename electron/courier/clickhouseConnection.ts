@@ -16,6 +16,7 @@ import { clusterSchema, healthSchema, qualifiedTable, singleServerSchema, suppor
 import type { ClickHouseSettings } from '../../shared/clickhouseSettings.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
 import { courierTables } from '../settings/clickhouseSettingsStore.ts';
+import { httpsToHttpPort } from './clickhouseScheme.ts';
 
 export type ClickHouseTarget = { settings: ClickHouseSettings; password: string };
 
@@ -208,6 +209,10 @@ export function describeClickHouseFailure(error: unknown, url: string): Describe
       serverCode,
       error: appError('UNAVAILABLE', `ClickHouse at ${url} is not reachable (${code === '' ? short : code}).`, 'Check the network and that the server is up; forward again later. Nothing is lost: this laptop keeps every record until ClickHouse confirms it.'),
     };
+  }
+  // OpenSSL's words for "the other side did not answer in TLS": an https:// URL at a plain-HTTP port.
+  if (url.startsWith('https:') && (/^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST)$/.test(code) || /wrong version number|packet length too long/i.test(message))) {
+    return { kind: 'fatal', serverCode, error: httpsToHttpPort(new URL(url)) };
   }
   if (/^(ERR_TLS|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_|ERR_SSL)/.test(code) || /certificate|SSL routines|alert/i.test(message)) {
     return {

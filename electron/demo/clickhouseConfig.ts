@@ -26,12 +26,15 @@ export function clickHouseConfigXml(dir: string, httpPort: number, tcpPort: numb
 `;
 }
 
-export const clickHouseUsersXml = `<?xml version="1.0"?>
+/** Users that may log in from 127.0.0.1: `default` without a password, and any others given (plain passwords: 18.16 has no CREATE USER). */
+export function clickHouseUsersXml(users: readonly { name: string; password: string }[] = []): string {
+  const user = (name: string, password: string) => `    <${name}><password>${password}</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></${name}>\n`;
+  return `<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
   <users>
-    <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-  </users>
+${user('default', '')}${users.map((u) => user(u.name, u.password)).join('')}  </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 `;
+}

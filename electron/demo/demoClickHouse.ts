@@ -109,7 +109,7 @@ export async function startDemoClickHouse(options: { demoDir: string; server?: C
   const httpPort = await choosePort(join(dir, 'http-port'));
   const tcpPort = await freePort();
   writeFileSync(join(dir, 'config.xml'), clickHouseConfigXml(dir, httpPort, tcpPort));
-  writeFileSync(join(dir, 'users.xml'), clickHouseUsersXml);
+  writeFileSync(join(dir, 'users.xml'), clickHouseUsersXml());
   const url = `http://127.0.0.1:${httpPort}/`;
   const child = spawn(server.command, [...server.args, `--config-file=${join(dir, 'config.xml')}`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

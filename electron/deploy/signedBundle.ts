@@ -17,6 +17,7 @@ import { appError, FieldkitError, isFieldkitError, type AppError } from '../../s
 import { ModelBundleManifestSchema, modelBundleProduct, type ModelBundleManifest } from '../../shared/modelBundle.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
 import { readSmallFile } from '../signing/minisign.ts';
+import { bundleFileError, bundleLayout } from './bundlePath.ts';
 import { formatKeyId, parsePublicKey, parseSignature } from '../signing/minisignFormat.ts';
 import { listUstar, readUstarMember, type UstarMember } from '../signing/ustarArchive.ts';
 import { agentManifestKind, manifestName, manifestSignatureName, verifySignedBundleOf, type ManifestKind } from '../signing/verifyBundle.ts';
@@ -40,20 +41,24 @@ function refused(message: string, hint: string, code: AppError['code'] = 'VERIFI
 }
 
 async function readUnverified(bundlePath: string): Promise<Unverified> {
-  const info = await stat(bundlePath).catch(() => null);
-  if (info === null) throw refused(`There is no bundle at ${bundlePath}.`, 'Check the path; pick the signed .tar the build made.', 'NOT_FOUND');
+  const layout = await bundleLayout(bundlePath);
   let manifestBytes: Buffer;
   let signatureText: string;
   let members: UstarMember[] | null = null;
-  if (info.isDirectory()) {
+  if (layout === 'folder') {
     manifestBytes = await readSmallFile(path.join(bundlePath, manifestName), 'bundle manifest');
     signatureText = (await readSmallFile(path.join(bundlePath, manifestSignatureName), 'manifest signature')).toString('utf8');
   } else {
-    members = await listUstar(bundlePath, path.basename(bundlePath));
-    const [first, second] = members;
-    if (first?.path !== manifestName || second?.path !== manifestSignatureName || first.size > 1 << 20 || second.size > 1 << 20) {
-      throw refused(`${path.basename(bundlePath)} does not start with ${manifestName} and ${manifestSignatureName}.`, 'This is not a signed fieldkit bundle; use the .tar the build made.');
+    try {
+      members = await listUstar(bundlePath, path.basename(bundlePath));
+    } catch (error) {
+      throw isFieldkitError(error) ? error : bundleFileError(error, bundlePath);
     }
+    const [first, second] = members;
+    if (first?.path !== manifestName || second?.path !== manifestSignatureName) {
+      throw refused(`${path.basename(bundlePath)} does not start with ${manifestName} and ${manifestSignatureName}.`, 'This is a tar archive but not a signed fieldkit bundle; use the .tar the build made.', 'BAD_REQUEST');
+    }
+    if (first.size > 1 << 20 || second.size > 1 << 20) throw refused(`${path.basename(bundlePath)} has an oversized manifest (over 1 MiB).`, 'Do not use this archive; get the bundle again from where it was published.');
     manifestBytes = await readUstarMember(bundlePath, first);
     signatureText = (await readUstarMember(bundlePath, second)).toString('utf8');
   }
@@ -110,14 +115,24 @@ function sum(files: readonly BundleFile[]): number {
   return files.reduce((total, f) => total + f.size, 0);
 }
 
-/** What the Deploy screen and `fieldkit deploy` show about a bundle; problems instead of throws. */
+/** A failure while reading as the technician should hear it: I/O errors by what they are, never as a crash. */
+function asAppError(error: unknown, bundlePath: string): AppError {
+  return (isFieldkitError(error) ? error : bundleFileError(error, bundlePath)).appError;
+}
+
+/**
+ * What the Deploy screen and `fieldkit deploy` show about a bundle; problems instead of throws.
+ * A path that could not be read as a bundle (missing, unreadable, a folder or file that is no
+ * bundle, a damaged archive) is `unread`: its signature was never checked, so nothing is said
+ * about it. Only a bundle signed by a trusted key whose signature or files do not match is
+ * `invalid` (altered).
+ */
 export async function inspectBundle(bundlePath: string, trustedKeys: readonly TrustedKey[]): Promise<BundleSummary> {
   let unverified: Unverified;
   try {
     unverified = await readUnverified(bundlePath);
   } catch (error) {
-    if (!isFieldkitError(error)) throw error;
-    return { path: bundlePath, kind: 'agent', product: '', version: '', arch: null, signature: { status: 'invalid', keyId: null, signer: null }, files: [], totalBytes: 0, problems: [error.appError] };
+    return { path: bundlePath, kind: 'agent', product: '', version: '', arch: null, signature: { status: 'unread', keyId: null, signer: null }, files: [], totalBytes: 0, problems: [asAppError(error, bundlePath)] };
   }
   const { json } = unverified;
   const key = trustedKeys.find((k) => k.keyId === unverified.keyId) ?? null;
@@ -144,10 +159,12 @@ export async function inspectBundle(bundlePath: string, trustedKeys: readonly Tr
   try {
     await openBundle(bundlePath, trustedKeys);
   } catch (error) {
-    if (!isFieldkitError(error)) throw error;
-    summary.problems.push(error.appError);
-    // A key that is known and not revoked but still fails: the signature itself is bad.
-    if (summary.signature.status === 'trusted' && /signature|manifest/i.test(error.appError.message) && !/does not match its signed manifest/.test(error.appError.message)) summary.signature.status = 'invalid';
+    const problem = asAppError(error, bundlePath);
+    summary.problems.push(problem);
+    // A trusted, unrevoked key and still VERIFICATION_FAILED: the signature or a file's
+    // SHA-256/size/mode does not match, or a file was added or removed — altered. Any other
+    // failure (an unreadable disk, a manifest its signer built wrongly) is not tampering.
+    if (summary.signature.status === 'trusted' && problem.code === 'VERIFICATION_FAILED') summary.signature.status = 'invalid';
   }
   return summary;
 }

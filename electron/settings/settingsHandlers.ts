@@ -1,8 +1,9 @@
 /** The settings.* methods of the app API. */
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { ClickHouseSettings } from '../../shared/clickhouseSettings.ts';
+import type { ClickHouseSettings, ClickHouseSettingsPatch, ClickHouseTestResult } from '../../shared/clickhouseSettings.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
-import { describeClickHouseFailure, openClickHouse } from '../courier/clickhouseConnection.ts';
+import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from '../courier/clickhouseConnection.ts';
+import { schemeMismatch } from '../courier/clickhouseScheme.ts';
 import type { Store } from '../store/openStore.ts';
 import {
   applyClickHouseSettingsPatch,
@@ -26,8 +27,41 @@ export async function requireClickHouseTarget(db: Store, secrets: SecretStore): 
   return { settings, password: (await secrets.get(CLICKHOUSE_PASSWORD_SECRET)) ?? '' };
 }
 
+/** Connects, asks the version, dedup support and whether the tables exist; a failure says what to do. */
+async function testConnection(target: ClickHouseTarget): Promise<ClickHouseTestResult> {
+  const connection = openClickHouse(target);
+  const started = performance.now();
+  try {
+    const signal = AbortSignal.timeout(15_000);
+    const version = await connection.serverVersion(signal);
+    const roundTripMs = performance.now() - started;
+    return {
+      url: connection.url,
+      version,
+      dedupTokens: await connection.dedupTokens(signal),
+      roundTripMs: Math.round(roundTripMs * 10) / 10,
+      tablesExist: await connection.tablesExist(signal),
+    };
+  } catch (error) {
+    if (error instanceof FieldkitError) throw error;
+    const described = describeClickHouseFailure(error, connection.url);
+    // A refused or dropped connection may be the wrong scheme for that port: ask the port.
+    const mismatch = described.kind === 'fatal' && described.error.code !== 'VERIFICATION_FAILED' ? null : await schemeMismatch(target.settings.url);
+    throw new FieldkitError(mismatch ?? described.error, { cause: error });
+  } finally {
+    await connection.close();
+  }
+}
+
 export function createSettingsHandlers(deps: { db: Store; secrets: SecretStore }): Pick<ApiHandlers, SettingsMethods> {
   const { db, secrets } = deps;
+
+  async function targetWith(patch: ClickHouseSettingsPatch): Promise<ClickHouseTarget> {
+    const settings = applyClickHouseSettingsPatch(loadClickHouseSettings(db), patch);
+    const password = patch.password === undefined ? ((await secrets.get(CLICKHOUSE_PASSWORD_SECRET)) ?? '') : (patch.password ?? '');
+    return { settings, password };
+  }
+
   return {
     'settings.clickhouse.get': async () => {
       const settings = loadClickHouseSettings(db);
@@ -42,27 +76,12 @@ export function createSettingsHandlers(deps: { db: Store; secrets: SecretStore }
       saveClickHouseSettings(db, next);
       return { settings: clickHouseSettingsView(next, (await secrets.get(CLICKHOUSE_PASSWORD_SECRET)) !== null) };
     },
-    'settings.clickhouse.test': async () => {
-      const target = await requireClickHouseTarget(db, secrets);
-      const connection = openClickHouse(target);
-      const started = performance.now();
-      try {
-        const signal = AbortSignal.timeout(15_000);
-        const version = await connection.serverVersion(signal);
-        const roundTripMs = performance.now() - started;
-        return {
-          url: connection.url,
-          version,
-          dedupTokens: await connection.dedupTokens(signal),
-          roundTripMs: Math.round(roundTripMs * 10) / 10,
-          tablesExist: await connection.tablesExist(signal),
-        };
-      } catch (error) {
-        if (error instanceof FieldkitError) throw error;
-        throw new FieldkitError(describeClickHouseFailure(error, connection.url).error, { cause: error });
-      } finally {
-        await connection.close();
-      }
+    'settings.clickhouse.test': async (patch) => {
+      // Nothing given: the saved connection. Changes given: laid over the saved settings and
+      // checked like a save, the typed password (or the saved one) used — and nothing stored,
+      // so a wrong password tried here never replaces the one that works.
+      const target = Object.keys(patch).length === 0 ? await requireClickHouseTarget(db, secrets) : await targetWith(patch);
+      return testConnection(target);
     },
   };
 }

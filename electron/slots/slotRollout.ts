@@ -31,7 +31,8 @@ export const rolloutBootTimeoutMs = 180_000;
 
 /** The image as the Deploy screen shows a bundle: its version, signer, and why it may not go out. */
 export async function inspectOsImage(imagePath: string, keys: readonly TrustedKey[]): Promise<BundleSummary> {
-  const base: BundleSummary = { path: imagePath, kind: 'os-image', product: '', version: '', arch: null, signature: { status: 'invalid', keyId: null, signer: null }, files: [], totalBytes: 0, problems: [] };
+  // `unread` until the manifest is read: a missing or foreign file says nothing about a signature.
+  const base: BundleSummary = { path: imagePath, kind: 'os-image', product: '', version: '', arch: null, signature: { status: 'unread', keyId: null, signer: null }, files: [], totalBytes: 0, problems: [] };
   try {
     const unverified = await readUnverifiedManifest(imagePath);
     const summary: BundleSummary = {

@@ -8,7 +8,9 @@ import { createIngestMetrics, type HealthProvider, type IngestMetrics } from '..
 import type { Journal } from '../../agent/journal/journalApi.ts';
 import { openJournal } from '../../agent/journal/openJournal.ts';
 import { silentLogger } from '../../agent/jsonLog.ts';
+import { freePort } from '../../electron/net/freePort.ts';
 import type { HealthSample } from '../../shared/health.ts';
+import { startAgentDaemon, writeAgentConfig } from '../support/agentDaemonProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 type Agent = { journal: Journal; ingest: HttpIngest; metrics: IngestMetrics; url: string };
@@ -214,5 +216,34 @@ describe('agent HTTP ingest', () => {
     expect(text).toMatch(/^fieldkit_agent_health_throttle_flag\{flag="under_voltage",scope="now"\} 1$/m);
     expect(text).toMatch(/^fieldkit_agent_health_disk_free_bytes\{path="\/"\} 20000000000$/m);
     expect(text).toMatch(/^fieldkit_agent_health_inference_latency_p95_seconds 0.03$/m);
+  });
+
+  it('refuses a payload nested 100,000 deep with 400 naming the limit, in JSON and NDJSON, and the running agent takes the next post', async () => {
+    const dir = makeTempDir('fieldkit-ingest-deep-');
+    cleanups.push(() => { dir.remove(); });
+    const port = await freePort();
+    // The event size limit is raised so the nesting, not the size, is what a 200 KB body trips.
+    const config = writeAgentConfig(dir.path, { device_id: 'pi-07', data_dir: join(dir.path, 'data'), ingest: { port, max_event_bytes: 512 * 1024 }, health: { vcgencmd: null } });
+    const daemon = await startAgentDaemon(config, port);
+    cleanups.push(() => { daemon.child.kill('SIGKILL'); });
+    const depth = 100_000;
+    const deep = `{"priority":3,"kind":"inference","payload":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const good = JSON.stringify({ priority: 3, kind: 'inference', payload: { ms: 12 } });
+    const postTo = async (body: string, headers: Record<string, string>) => {
+      const res = await fetch(`${daemon.url}/v1/events`, { method: 'POST', headers, body });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    for (const [body, headers, line] of [[deep, json, 1], [`${good}\n${deep}\n`, ndjson, 2]] as const) {
+      const refused = await postTo(body, headers);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: 'BAD_REQUEST', line, message: expect.stringMatching(new RegExp(`^line ${line}: .*more than 64 levels deep`)) as unknown });
+    }
+    // At the limit is still fine: the event object plus 63 levels of payload.
+    const atLimit = await postTo(`{"priority":3,"kind":"inference","payload":${'['.repeat(63)}${']'.repeat(63)}}`, json);
+    expect(atLimit.status).toBe(200);
+    const next = await postTo(good, json);
+    expect(next).toMatchObject({ status: 200, body: { accepted: 1, first_seq: 2, last_seq: 2 } });
+    expect(daemon.child.exitCode).toBeNull();
+    expect(daemon.stderr()).not.toMatch(/Maximum call stack|ingest request failed/);
   });
 });

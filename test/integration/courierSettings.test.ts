@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dispatch } from '../../electron/api/dispatch.ts';
 import { createAppServices } from '../../electron/app/appServices.ts';
 import { createEncryptedSecretStore, createFileSecretStore, encryptedSecretsFileName, secretsFileName } from '../../electron/settings/secretStore.ts';
 import { storeFileName } from '../../electron/store/openStore.ts';
@@ -24,8 +25,10 @@ import { makeTempDir } from '../support/tempDir.ts';
 
 let server: ClickHouseServer;
 const tmp = makeTempDir('fieldkit-courier-settings-');
+// A user with a password: what a wrong password typed in a test must not replace.
+const courierUser = { name: 'courier', password: 'w0rking-pw' };
 beforeAll(async () => {
-  server = await startClickHouseServer();
+  server = await startClickHouseServer({ users: [courierUser] });
 });
 afterAll(async () => {
   await server.stop();
@@ -164,6 +167,80 @@ describe('fieldkit settings clickhouse', () => {
   });
 });
 
+describe('testing ClickHouse settings before saving them', () => {
+  it('tests a wrong password without saving it: the working password stays, and forward still works', async () => {
+    const rig = await startCourierRig({ deviceId: 'pi-33' });
+    try {
+      rig.ingest(syntheticEvents(1500));
+      await rig.pull();
+      const call = (method: 'settings.clickhouse.test' | 'settings.clickhouse.get', params: unknown) => dispatch(rig.services.handlers, method, params);
+      await rig.services.handlers['settings.clickhouse.set']({ url: server.url, user: courierUser.name, password: courierUser.password, table: 'tested_first' });
+      const savedBefore = await call('settings.clickhouse.get', {});
+
+      const wrong = await call('settings.clickhouse.test', { password: 'wr0ng-pw' });
+      expect(wrong).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED' } });
+      expect(JSON.stringify(wrong)).not.toContain('wr0ng-pw');
+      // Nothing was saved: the secret and the settings are what they were.
+      expect(JSON.parse(readFileSync(join(rig.dataDir, secretsFileName), 'utf8'))).toEqual({ 'clickhouse.password': courierUser.password });
+      expect(await call('settings.clickhouse.get', {})).toEqual(savedBefore);
+      expect(storeBytes(rig.dataDir)).not.toContain('wr0ng-pw');
+
+      // Typed values are tested as typed: the right password and another user both answer, unsaved.
+      expect(await call('settings.clickhouse.test', { password: courierUser.password })).toMatchObject({ ok: true, value: { version: expect.stringMatching(/^18\.16\./) as unknown } });
+      expect(await call('settings.clickhouse.test', { user: 'default', password: null })).toMatchObject({ ok: true });
+      expect(await call('settings.clickhouse.get', {})).toEqual(savedBefore);
+      // Checked at the boundary like a save.
+      expect(await call('settings.clickhouse.test', { url: 'ch.example.com:8123' })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', field: 'url', message: expect.stringContaining('Add http:// or https:// in front, such as http://ch.example.com:8123') as unknown } });
+
+      const job = await rig.forward();
+      expect(job.error).toBeNull();
+      expect(ForwardResultSchema.parse(job.result).forwarded).toBe(1500);
+      expect((await server.client(`SELECT count() FROM tested_first FINAL`)).trim()).toBe('1500');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('says "this server speaks http://" for https:// against the plain-HTTP port, in a test and in a forward', async () => {
+    const rig = await startCourierRig({ deviceId: 'pi-34' });
+    try {
+      await rig.services.handlers['settings.clickhouse.set']({ url: server.url });
+      const https = `https://127.0.0.1:${server.httpPort}/`;
+      const expected = { code: 'BAD_REQUEST', field: 'url', message: `This server speaks http:// on port ${server.httpPort}, not https://: use http://127.0.0.1:${server.httpPort}.` };
+      expect(await dispatch(rig.services.handlers, 'settings.clickhouse.test', { url: https })).toMatchObject({ ok: false, error: expected });
+      expect((await rig.services.handlers['settings.clickhouse.get']({})).settings?.url).toBe(server.url);
+      rig.ingest(syntheticEvents(10));
+      await rig.pull();
+      await rig.services.handlers['settings.clickhouse.set']({ url: https });
+      const job = await rig.forward();
+      expect(job.state).toBe('failed');
+      expect(job.error).toMatchObject(expected);
+      expect(job.error?.message).not.toMatch(/wrong version number|SSL routines/);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('fieldkit settings clickhouse --test tries the given password without saving it; --save keeps it after a good test', async () => {
+    const dataDir = join(tmp.path, 'cli-test-first');
+    expect((await cli(dataDir, ['settings', 'clickhouse', '--url', server.url, '--user', courierUser.name, '--password-stdin'], `${courierUser.password}\n`)).code).toBe(0);
+    const wrong = await cli(dataDir, ['settings', 'clickhouse', '--password-stdin', '--test'], 'wr0ng-pw\n');
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('ClickHouse refused the user or password');
+    expect(wrong.stdout + wrong.stderr).not.toContain('wr0ng-pw');
+    expect(JSON.parse(readFileSync(join(dataDir, secretsFileName), 'utf8'))).toEqual({ 'clickhouse.password': courierUser.password });
+    const tried = await cli(dataDir, ['settings', 'clickhouse', '--user', 'default', '--clear-password', '--test']);
+    expect(tried.code).toBe(0);
+    expect(tried.stdout).toMatch(/^Connected to ClickHouse 18\.16\.[\s\S]*\nNot saved: run it again with --save/);
+    expect(JSON.parse((await cli(dataDir, ['--json', 'settings', 'clickhouse'])).stdout)).toMatchObject({ settings: { user: courierUser.name, passwordSet: true } });
+    const kept = await cli(dataDir, ['settings', 'clickhouse', '--user', 'default', '--clear-password', '--test', '--save']);
+    expect(kept.stdout).toMatch(/\nSaved\.$/m);
+    expect(JSON.parse((await cli(dataDir, ['--json', 'settings', 'clickhouse'])).stdout)).toMatchObject({ settings: { user: 'default', passwordSet: false } });
+    const https = await cli(dataDir, ['settings', 'clickhouse', '--url', `https://127.0.0.1:${server.httpPort}`, '--test']);
+    expect(https.stderr).toContain(`This server speaks http:// on port ${server.httpPort}, not https://: use http://127.0.0.1:${server.httpPort}.`);
+  });
+});
+
 describe('TLS and mutual TLS in front of ClickHouse', () => {
   const pki = join(tmp.path, 'pki');
   let proxy: TlsServer;
@@ -216,6 +293,10 @@ describe('TLS and mutual TLS in front of ClickHouse', () => {
       await services.handlers['settings.clickhouse.set']({ caFile: join(pki, 'ca.pem') });
       const ok = await services.handlers['settings.clickhouse.test']({});
       expect(ok).toMatchObject({ url: `https://127.0.0.1:${proxyPort}`, version: expect.stringMatching(/^18\.16\./) as unknown });
+      // The converse: http:// to the TLS port says to use https://, not "not reachable".
+      await expect(services.handlers['settings.clickhouse.test']({ url: `http://127.0.0.1:${proxyPort}/`, caFile: null, certFile: null, keyFile: null })).rejects.toMatchObject({
+        appError: { code: 'BAD_REQUEST', field: 'url', message: `This server speaks https:// on port ${proxyPort}, not plain http://: use https://127.0.0.1:${proxyPort}.` },
+      });
     } finally {
       await services.close();
     }

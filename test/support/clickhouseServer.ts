@@ -34,6 +34,9 @@ export type ClickHouseServer = {
 };
 
 
+/** Extra users beside `default` (which has no password), each with a plain password: 18.16 has no CREATE USER. */
+export type ClickHouseUser = { name: string; password: string };
+
 async function httpQuery(url: string, sql: string): Promise<string> {
   const response = await fetch(url, { method: 'POST', body: sql, signal: AbortSignal.timeout(30_000) });
   const body = await response.text();
@@ -41,7 +44,7 @@ async function httpQuery(url: string, sql: string): Promise<string> {
   return body;
 }
 
-export async function startClickHouseServer(): Promise<ClickHouseServer> {
+export async function startClickHouseServer(options: { users?: readonly ClickHouseUser[] } = {}): Promise<ClickHouseServer> {
   const binary = SERVER_BINARIES.find((p) => existsSync(p));
   if (binary === undefined) throw new Error('clickhouse-server is not installed: apt-get install clickhouse-server clickhouse-client');
   const tmp = makeTempDir('fieldkit-clickhouse-');
@@ -50,7 +53,7 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
   const httpPort = await freePort();
   const tcpPort = await freePort();
   writeFileSync(join(dir, 'config.xml'), clickHouseConfigXml(dir, httpPort, tcpPort));
-  writeFileSync(join(dir, 'users.xml'), clickHouseUsersXml);
+  writeFileSync(join(dir, 'users.xml'), clickHouseUsersXml(options.users ?? []));
   const url = `http://127.0.0.1:${httpPort}/`;
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();

@@ -29,4 +29,10 @@ describe('MQTT messages to events', () => {
     expect(messageToEvent(bytes('{"payload":1,"ts_ms":"noon"}'), sub, 1000)).toMatchObject({ ok: false, reason: 'invalid_event', message: expect.stringContaining('ts_ms') as unknown });
     expect(messageToEvent(bytes('"xxxxxxxxxx"'), sub, 5)).toMatchObject({ ok: false, reason: 'too_large' });
   });
+
+  it('refuses a body nested past the limit instead of overflowing the stack', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    expect(messageToEvent(bytes(deep), sub, 1 << 20)).toMatchObject({ ok: false, reason: 'invalid_event', message: expect.stringContaining('more than 64 levels deep') as unknown });
+    expect(messageToEvent(bytes(`{"payload":${'['.repeat(40)}${']'.repeat(40)}}`), sub, 1 << 20)).toMatchObject({ ok: true });
+  });
 });

@@ -29,4 +29,15 @@ describe('parseEvents', () => {
     expect(parseEvents(body(four), 'ndjson', limits)).toMatchObject({ ok: false, rejection: { status: 413, line: 4, message: expect.stringContaining('more than 3 events') as unknown } });
     expect(parseEvents(body('\n\n'), 'ndjson', limits)).toMatchObject({ ok: false, rejection: { status: 400 } });
   });
+
+  it('refuses nesting past 64 levels before anything recursive sees it, counting only brackets outside strings', () => {
+    const big = { maxEventBytes: 1 << 20, maxBatchEvents: 3 };
+    const nested = (levels: number) => `{"priority":3,"kind":"k","payload":${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}}`;
+    expect(parseEvents(body(nested(63)), 'json', big)).toMatchObject({ ok: true });
+    expect(parseEvents(body(nested(64)), 'json', big)).toMatchObject({ ok: false, rejection: { status: 400, reason: 'invalid_event', line: 1, message: expect.stringContaining('more than 64 levels deep') as unknown } });
+    expect(parseEvents(body(`${nested(1)}\n${nested(100_000)}`), 'ndjson', big)).toMatchObject({ ok: false, rejection: { status: 400, line: 2 } });
+    // Brackets and escaped quotes inside strings are text, not nesting.
+    const stringy = JSON.stringify({ priority: 3, kind: 'k', payload: { s: `\\"${'['.repeat(200)}"\\`, t: '{'.repeat(200) } });
+    expect(parseEvents(body(stringy), 'json', big)).toMatchObject({ ok: true });
+  });
 });

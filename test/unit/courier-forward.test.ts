@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { describeClickHouseFailure } from '../../electron/courier/clickhouseConnection.ts';
 import { forwardToken, seqRuns } from '../../electron/courier/forwardJob.ts';
 import { applyClickHouseSettingsPatch } from '../../electron/settings/clickhouseSettingsStore.ts';
-import { ClickHouseSettingsPatchSchema } from '../../shared/clickhouseSettings.ts';
+import { checkForm, formFromSettings, placeError } from '../../renderer/src/settings/clickhouseForm.ts';
+import { clickHouseUrlProblem, ClickHouseSettingsPatchSchema } from '../../shared/clickhouseSettings.ts';
+import { appError, badRequestFromZod } from '../../shared/errors.ts';
 import { FieldkitError } from '../../shared/errors.ts';
 
 const journal = { device_id: 'pi-07', journal_id: 'j-3f9a' };
@@ -49,6 +51,12 @@ describe('describeClickHouseFailure', () => {
     expect(describeClickHouseFailure(serverError('Table default.nope does not exist', '60', 'UNKNOWN_TABLE'), url)).toMatchObject({ kind: 'fatal', error: { code: 'CONFLICT' } });
     // An error it does not know is never taken for bad data: nothing is quarantined by guesswork.
     expect(describeClickHouseFailure(serverError('Something new', '9999'), url).kind).toBe('fatal');
+    // OpenSSL's "wrong version number": an https:// URL at a port that answers plain HTTP.
+    const openssl = Object.assign(new Error('write EPROTO 401DE5F1407F0000:error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:../deps/openssl/openssl/ssl/record/methods/tlsany_meth.c:77:'), { code: 'EPROTO' });
+    expect(describeClickHouseFailure(openssl, 'https://ch.example.com:8123')).toMatchObject({
+      kind: 'fatal',
+      error: { code: 'BAD_REQUEST', field: 'url', message: 'This server speaks http:// on port 8123, not https://: use http://ch.example.com:8123.' },
+    });
   });
 });
 
@@ -89,5 +97,31 @@ describe('ClickHouse settings', () => {
     expect(ClickHouseSettingsPatchSchema.safeParse({ table: 'x; DROP TABLE y' }).success).toBe(false);
     expect(ClickHouseSettingsPatchSchema.safeParse({ batchRows: 5000 }).success).toBe(false);
     expect(ClickHouseSettingsPatchSchema.safeParse({ url: 'http://127.0.0.1:8123/', batchRows: 100_000 }).success).toBe(true);
+  });
+});
+
+describe('the ClickHouse URL, said once in plain words', () => {
+  it('names what is missing, with the URL it probably meant', () => {
+    expect(clickHouseUrlProblem('ch.example.com:8123')).toBe('Add http:// or https:// in front, such as http://ch.example.com:8123 (http:// for port 8123, https:// for 8443).');
+    expect(clickHouseUrlProblem('ch.example.com:8443/')).toContain('such as https://ch.example.com:8443/');
+    expect(clickHouseUrlProblem('ftp://ch')).toBe("ClickHouse's HTTP interface takes http:// or https://, not ftp://.");
+    expect(clickHouseUrlProblem('https://u:p@ch:8443')).toContain('Leave the user and password out of the URL');
+    expect(clickHouseUrlProblem('')).toContain('Give the URL');
+    expect(clickHouseUrlProblem(' http://ch:8123/ ')).toBeNull();
+    expect(checkForm({ ...formFromSettings(null), url: 'ch:8123' })).toEqual({ url: expect.stringMatching(/^Add http:\/\/ or https:\/\//) as unknown });
+  });
+
+  it('puts a contract refusal under its field without the method name, and a test failure in the outcome only', () => {
+    const parsed = ClickHouseSettingsPatchSchema.safeParse({ url: 'ch:8123' });
+    if (parsed.success) throw new Error('expected a refusal');
+    const contract = badRequestFromZod('settings.clickhouse.set', parsed.error);
+    expect(placeError('save', contract)).toEqual({ field: 'url', text: 'Add http:// or https:// in front, such as http://ch:8123 (http:// for port 8123, https:// for 8443).' });
+    const table = ClickHouseSettingsPatchSchema.safeParse({ table: 'a b' });
+    if (table.success) throw new Error('expected a refusal');
+    expect(placeError('test', badRequestFromZod('settings.clickhouse.test', table.error))).toEqual({ field: 'table', text: expect.stringMatching(/^Expected a plain ClickHouse name/) as unknown });
+    const mismatch = appError('BAD_REQUEST', 'This server speaks http:// on port 8123, not https://: use http://ch:8123.', 'Change the URL.', 'url');
+    expect(placeError('test', mismatch)).toBeNull();
+    expect(placeError('save', appError('BAD_REQUEST', 'Mutual TLS needs both a client certificate and its key.', 'Give both.', 'keyFile'))).toEqual({ field: 'keyFile', text: 'Mutual TLS needs both a client certificate and its key. Give both.' });
+    expect(placeError('save', appError('IO_ERROR', 'The secrets file is damaged.', 'Delete it.'))).toBeNull();
   });
 });

@@ -7,11 +7,41 @@ const signatureText: Record<BundleSummary['signature']['status'], (b: BundleSumm
   untrusted: (b) => `✕ Signed by a key this laptop does not trust${b.signature.keyId === null ? '' : ` (key ${b.signature.keyId})`}`,
   revoked: (b) => `✕ Signed by a revoked key${b.signature.signer === null ? '' : ` ${b.signature.signer}`}`,
   invalid: () => '✕ Signature or files do not match — the bundle was altered',
+  unread: () => 'Signature not checked',
 };
+
+/** A path that could not be read as a bundle says what is there instead, and nothing about a signature. */
+function unreadTitle(bundle: BundleSummary): string {
+  const code = bundle.problems[0]?.code;
+  if (code === 'NOT_FOUND') return 'File not found';
+  if (code === 'PERMISSION_DENIED') return 'File cannot be read';
+  if (code === 'IO_ERROR') return 'Reading the file failed';
+  return 'Not a signed bundle';
+}
+
+function UnreadBundle({ bundle }: { bundle: BundleSummary }) {
+  return (
+    <div className="image-summary bundle-card is-unread" data-testid="bundle-summary" data-status="unread">
+      <div className="image-summary-head">
+        <h3 className="image-title">{unreadTitle(bundle)}</h3>
+        <span className="signature-badge is-unread" data-testid="bundle-signature" data-status="unread">
+          {signatureText.unread(bundle)}
+        </span>
+      </div>
+      <p className="image-path mono">{bundle.path}</p>
+      <div className="image-problems" data-testid="bundle-problems">
+        {bundle.problems.map((problem, i) => (
+          <ErrorNotice key={`${problem.code}-${i}`} error={problem} announce />
+        ))}
+      </div>
+    </div>
+  );
+}
 
 /** What a bundle is before anything is sent: signer, version, architecture, files, and why not. */
 export function BundleCard({ bundle }: { bundle: BundleSummary }) {
   const { status } = bundle.signature;
+  if (status === 'unread') return <UnreadBundle bundle={bundle} />;
   const shown = bundle.files.slice(0, 12);
   return (
     <div className="image-summary bundle-card" data-testid="bundle-summary" data-kind={bundle.kind}>

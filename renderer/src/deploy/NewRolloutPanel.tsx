@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Button, CheckboxButton, CheckboxField, CheckboxGroup, Label } from 'react-aria-components';
+import { Button, CheckboxButton, CheckboxField, CheckboxGroup, Form, Label } from 'react-aria-components';
 import type { BundleSummary } from '../../../shared/deploy.ts';
 import type { Device } from '../../../shared/devices.ts';
 import type { AppError } from '../../../shared/errors.ts';
@@ -85,8 +85,10 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
         <h3 className="step-title">
           <span className="step-number">1</span> Bundle <span className="step-note">a signed agent or model bundle; verified here before anything is sent</span>
         </h3>
-        <form
+        {/* aria validation: a field error is shown, never a native constraint that silently blocks Read. */}
+        <Form
           className="image-picker"
+          validationBehavior="aria"
           onSubmit={(event) => {
             event.preventDefault();
             read();
@@ -98,6 +100,7 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
             value={path}
             onChange={(value) => {
               setPath(value);
+              clearError('bundle');
               if (bundle !== null && value.trim() !== bundle.path) setBundle(null);
             }}
             placeholder="/home/tech/Downloads/fieldkit-agent-1.3.0-linux-arm64.tar"
@@ -107,7 +110,7 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
           <Button className="button" type="submit" isPending={reading}>
             Read
           </Button>
-        </form>
+        </Form>
         {readError !== null && <ErrorNotice error={readError} announce />}
         {bundle !== null && <BundleCard bundle={bundle} />}
       </div>

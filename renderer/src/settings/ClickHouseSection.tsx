@@ -3,12 +3,11 @@ import { Button, Form } from 'react-aria-components';
 import type { ClickHouseSettingsView, ClickHouseTestResult } from '../../../shared/clickhouseSettings.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { useApi, useBridge } from '../api/hooks.ts';
-import { fieldErrorText } from '../devices/deviceForm.ts';
 import { FormField } from '../devices/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
-import { fieldOfError, formFromSettings, isDirty, patchFromForm, type ClickHouseField, type ClickHouseForm } from './clickhouseForm.ts';
+import { checkForm, formFromSettings, isDirty, patchFromForm, placeError, type ClickHouseField, type ClickHouseForm } from './clickhouseForm.ts';
 
-type Outcome = { kind: 'saved' } | { kind: 'tested'; result: ClickHouseTestResult } | { kind: 'failed'; action: 'save' | 'test'; error: AppError };
+type Outcome = { kind: 'saved' } | { kind: 'tested'; result: ClickHouseTestResult; unsaved: boolean } | { kind: 'failed'; action: 'save' | 'test'; error: AppError };
 
 /**
  * Where the courier forwards to. The password is write-only: the service says whether one
@@ -41,47 +40,49 @@ export function ClickHouseSection() {
     setFieldErrors((e) => ({ ...e, [field]: undefined }));
   };
 
-  /** Saves what changed; resolves true when the saved settings are now what the form says. */
-  async function save(): Promise<boolean> {
-    if (form.url.trim() === '') {
-      setFieldErrors({ url: 'Give the URL of the ClickHouse HTTP interface, such as https://ch.example.com:8443.' });
-      return false;
-    }
-    if (!isDirty(form, saved)) return true;
-    const result = await bridge.invoke('settings.clickhouse.set', patchFromForm(form, saved));
-    if (!result.ok) {
-      const field = fieldOfError(result.error.field);
-      if (field !== null) setFieldErrors({ [field]: fieldErrorText(result.error) });
-      setOutcome({ kind: 'failed', action: 'save', error: result.error });
-      return false;
-    }
-    setSaved(result.value.settings);
-    setForm({ ...formFromSettings(result.value.settings) });
-    return true;
+  /** Checks the form in the window; false (and the field's one error shown) when it cannot be sent. */
+  function formIsSendable(): boolean {
+    const errors = checkForm(form);
+    setFieldErrors(errors);
+    return Object.keys(errors).length === 0;
+  }
+
+  /** A refusal under its field, or in the outcome below the form: never both. */
+  function showError(action: 'save' | 'test', error: AppError): void {
+    const placed = placeError(action, error);
+    if (placed === null) setOutcome({ kind: 'failed', action, error });
+    else setFieldErrors({ [placed.field]: placed.text });
   }
 
   function onSave(): void {
     if (busy !== null) return;
-    setBusy('save');
     setOutcome(null);
-    void save().then((ok) => {
+    if (!formIsSendable()) return;
+    if (!isDirty(form, saved)) return;
+    setBusy('save');
+    void bridge.invoke('settings.clickhouse.set', patchFromForm(form, saved)).then((result) => {
       setBusy(null);
-      if (ok) setOutcome({ kind: 'saved' });
+      if (!result.ok) {
+        showError('save', result.error);
+        return;
+      }
+      setSaved(result.value.settings);
+      setForm(formFromSettings(result.value.settings));
+      setOutcome({ kind: 'saved' });
     });
   }
 
+  /** Tests what the form says, typed password included, without saving it: Save keeps it. */
   function onTest(): void {
     if (busy !== null) return;
-    setBusy('test');
     setOutcome(null);
-    void save().then(async (ok) => {
-      if (!ok) {
-        setBusy(null);
-        return;
-      }
-      const result = await bridge.invoke('settings.clickhouse.test', {});
+    if (!formIsSendable()) return;
+    setBusy('test');
+    const unsaved = isDirty(form, saved);
+    void bridge.invoke('settings.clickhouse.test', patchFromForm(form, saved)).then((result) => {
       setBusy(null);
-      setOutcome(result.ok ? { kind: 'tested', result: result.value } : { kind: 'failed', action: 'test', error: result.error });
+      if (result.ok) setOutcome({ kind: 'tested', result: result.value, unsaved });
+      else showError('test', result.error);
     });
   }
 
@@ -186,7 +187,7 @@ export function ClickHouseSection() {
             {busy === 'save' ? 'Saving…' : 'Save'}
           </Button>
           <Button className="button" onPress={onTest} isPending={busy === 'test'} isDisabled={saved === null && form.url.trim() === ''}>
-            {busy === 'test' ? 'Testing…' : dirty ? 'Save and test connection' : 'Test connection'}
+            {busy === 'test' ? 'Testing…' : 'Test connection'}
           </Button>
           {dirty && saved !== null && <span className="unsaved-note">Unsaved changes</span>}
         </div>
@@ -219,6 +220,11 @@ function TestOutcome({ outcome }: { outcome: Outcome | null }) {
           <p className="clickhouse-test-title">
             <span aria-hidden="true">✓ </span>Connected to ClickHouse {r.version}
           </p>
+          {outcome.unsaved && (
+            <p className="clickhouse-test-unsaved" data-testid="clickhouse-test-unsaved">
+              Tested as typed; not saved yet. Press Save to keep these settings.
+            </p>
+          )}
           <dl className="facts">
             <dt>Server</dt>
             <dd className="is-mono">{r.url}</dd>

@@ -2,7 +2,8 @@
  * The ClickHouse form's text fields against the saved settings: what to send as a patch
  * (only what changed; an emptied optional field clears it), and which field an error names.
  */
-import type { ClickHouseSettingsPatch, ClickHouseSettingsView } from '../../../shared/clickhouseSettings.ts';
+import { clickHouseUrlProblem, type ClickHouseSettingsPatch, type ClickHouseSettingsView } from '../../../shared/clickhouseSettings.ts';
+import type { AppError } from '../../../shared/errors.ts';
 
 export type ClickHouseForm = {
   url: string;
@@ -65,4 +66,24 @@ export function isDirty(form: ClickHouseForm, saved: ClickHouseSettingsView | nu
 /** The form field a service error is about, if any. */
 export function fieldOfError(field: string | undefined): ClickHouseField | null {
   return clickHouseFields.find((f) => f === field) ?? null;
+}
+
+/** What is wrong with the form before anything is sent (the URL's own words, once). */
+export function checkForm(form: ClickHouseForm): Partial<Record<ClickHouseField, string>> {
+  const url = clickHouseUrlProblem(form.url);
+  return url === null ? {} : { url };
+}
+
+/**
+ * Where a refusal belongs: under its field when it is about one field's value (a contract
+ * rule, or a save the service refused for that field), else in the outcome below the form.
+ * Never both: one mistake, one message.
+ */
+export function placeError(action: 'save' | 'test', error: AppError): { field: ClickHouseField; text: string } | null {
+  const field = fieldOfError(error.field);
+  if (field === null) return null;
+  // The contract's own rule, without the method and field name in front of it.
+  const rule = /^settings\.clickhouse\.\w+: field '[^']*': (.*)$/.exec(error.message)?.[1];
+  if (rule !== undefined) return { field, text: /^[A-Z]/.test(rule) ? rule : `Expected ${rule}.` };
+  return action === 'save' ? { field, text: `${error.message} ${error.hint}` } : null;
 }
