@@ -25,6 +25,8 @@
  * value whose serialisation would fail this check; `parseCanonicalJson` is the check.
  */
 
+import { appError, FieldkitError } from './errors.ts';
+
 export const canonicalJsonMaxDepth = 64;
 
 export type CanonicalJsonResult = { ok: true; value: unknown } | { ok: false; problem: string };
@@ -236,6 +238,8 @@ export function canonicalJsonText(value: unknown): string {
   if (json === undefined) throw new TypeError('nothing to serialise: the value is not JSON');
   const text = json + '\n';
   const check = parseCanonicalJson(new TextEncoder().encode(text));
-  if (!check.ok) throw new TypeError(`the value has no canonical JSON form: it ${check.problem}`);
+  if (!check.ok) {
+    throw new FieldkitError(appError('BAD_REQUEST', `The manifest cannot be signed: it ${check.problem}.`, 'Use well-formed text (no lone surrogates) and whole numbers below 2^53 in what goes into the manifest.'));
+  }
   return text;
 }
