@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { agentBundleProduct, AgentBundleManifestSchema, type AgentArch, type AgentBundleManifest, type BundleFile } from '../../shared/agentBundle.ts';
+import { canonicalJsonText } from '../../shared/canonicalJson.ts';
 import { signBytes, signFile } from '../../electron/signing/minisign.ts';
 import { formatSignature, type MinisignSecretKey } from '../../electron/signing/minisignFormat.ts';
 import { writeSignatureFile } from '../../electron/signing/keyFiles.ts';
@@ -66,7 +67,7 @@ export type AssembledBundle = { archive: string; manifest: AgentBundleManifest; 
  */
 export async function assembleBundle(archive: string, inputs: readonly BundleInput[], description: BundleDescription, key: MinisignSecretKey): Promise<AssembledBundle> {
   const { manifest, sources } = await describeFiles(inputs, description);
-  const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
+  const manifestBytes = Buffer.from(canonicalJsonText(manifest), 'utf8');
   const comment = `timestamp:${description.sourceDateEpoch}\tfile:${manifestName}\tproduct:${agentBundleProduct}\tversion:${description.version}\tarch:${description.arch}\thashed`;
   const signatureText = formatSignature(signBytes(key, manifestBytes, { trustedComment: comment, untrustedComment: `signature of the ${agentBundleProduct} ${description.version} linux-${description.arch} manifest` }));
   const entries: TarEntry[] = [

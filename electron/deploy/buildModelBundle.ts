@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import type { BundleFile } from '../../shared/agentBundle.ts';
+import { canonicalJsonText } from '../../shared/canonicalJson.ts';
 import { ModelBundleManifestSchema, modelBundleProduct, type ModelBundleManifest } from '../../shared/modelBundle.ts';
 import { signBytes } from '../signing/minisign.ts';
 import { formatSignature, type MinisignSecretKey } from '../signing/minisignFormat.ts';
@@ -50,7 +51,7 @@ export async function buildModelBundle(options: {
     install: options.install,
     files,
   } satisfies ModelBundleManifest);
-  const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
+  const manifestBytes = Buffer.from(canonicalJsonText(manifest), 'utf8');
   const signature = signBytes(options.key, manifestBytes, {
     trustedComment: `timestamp:${String(epoch)}\tfile:${manifestName}\tproduct:${modelBundleProduct}\tname:${options.name}\tversion:${options.version}\thashed`,
     untrustedComment: `signature of the ${options.name} ${options.version} model manifest`,

@@ -20,7 +20,8 @@ import { readSmallFile } from '../signing/minisign.ts';
 import { bundleFileError, bundleLayout } from './bundlePath.ts';
 import { formatKeyId, parsePublicKey, parseSignature } from '../signing/minisignFormat.ts';
 import { listUstar, readUstarMember, type UstarMember } from '../signing/ustarArchive.ts';
-import { agentManifestKind, manifestName, manifestSignatureName, verifySignedBundleOf, type ManifestKind } from '../signing/verifyBundle.ts';
+import { parseSignedJson } from '../signing/signedJson.ts';
+import { agentManifestKind, manifestName, manifestSignatureName, notBuiltByFieldkit, verifySignedBundleOf, type ManifestKind } from '../signing/verifyBundle.ts';
 
 export const modelManifestKind: ManifestKind<ModelBundleManifest> = { schema: ModelBundleManifestSchema, describe: 'a model bundle manifest', builder: 'electron/deploy/buildModelBundle.ts' };
 
@@ -62,12 +63,9 @@ async function readUnverified(bundlePath: string): Promise<Unverified> {
     manifestBytes = await readUstarMember(bundlePath, first);
     signatureText = (await readUstarMember(bundlePath, second)).toString('utf8');
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(manifestBytes.toString('utf8'));
-  } catch {
-    throw refused(`The ${manifestName} of ${path.basename(bundlePath)} is not JSON.`, 'Rebuild the bundle.', 'BAD_REQUEST');
-  }
+  // Even unverified, only the canonical form is read: with a duplicate "product" the kind
+  // picked here could differ from what a later parse of the same bytes says.
+  const json = parseSignedJson(manifestBytes, `The ${manifestName} of ${path.basename(bundlePath)}`, notBuiltByFieldkit({ builder: 'build/bundle-agent.ts or the model bundle builder' }));
   if (typeof json !== 'object' || json === null) throw refused(`The ${manifestName} of ${path.basename(bundlePath)} is not an object.`, 'Rebuild the bundle.', 'BAD_REQUEST');
   const record = json as Record<string, unknown>;
   const kind: BundleKind | null = record.product === agentBundleProduct ? 'agent' : record.product === modelBundleProduct ? 'model' : null;

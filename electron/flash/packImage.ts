@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { canonicalJsonText } from '../../shared/canonicalJson.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
 import { defaultTrustedComment, signBytes } from '../signing/minisign.ts';
@@ -112,7 +113,7 @@ export async function packImage(raw: string, out: string, options: PackOptions):
       const issue = parsed.error.issues[0];
       throw new FieldkitError(appError('BAD_REQUEST', `The manifest would be invalid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}.`, 'Check --product, --version, --sequence, --boards, --expires-days and --first-boot-user.'));
     }
-    const manifestBytes = Buffer.from(JSON.stringify(parsed.data, null, 2) + '\n');
+    const manifestBytes = Buffer.from(canonicalJsonText(parsed.data), 'utf8');
     const signature = signBytes(options.key, manifestBytes, { trustedComment: defaultTrustedComment(imageManifestName, 'ED', now) });
     const temp = path.join(work, 'out.fkimg');
     await writeUstar(

@@ -1,8 +1,10 @@
 /**
  * Verifies a fieldkit image before anything is written from it, in the order that keeps an
- * attacker's bytes from being interpreted: tar structure, then the manifest's signature by
- * a trusted key, then its schema, expiry, board and sizes, and only then the payload,
- * streamed once for its SHA-256, decompressed for the raw SHA-256, size and block map.
+ * attacker's bytes from being interpreted: tar structure (complete to its end-of-archive
+ * marker), then the manifest's signature by a trusted key, then that the signed bytes are
+ * canonical JSON (shared/canonicalJson.ts: no duplicate key, the packer's exact form), then
+ * its schema, expiry, board and sizes, and only then the payload, streamed once for its
+ * SHA-256, decompressed for the raw SHA-256, size and block map.
  * Every refusal is a FieldkitError saying what is wrong and what to do.
  */
 import { createHash } from 'node:crypto';
@@ -11,17 +13,19 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
+import { appError, FieldkitError } from '../../shared/errors.ts';
 import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
 import { verifyBytes, type VerifiedSignature } from '../signing/minisign.ts';
+import { parseSignedJson } from '../signing/signedJson.ts';
 import { formatKeyId, parseSignature, type MinisignPublicKey } from '../signing/minisignFormat.ts';
-import { listUstar, readUstarMember, type UstarMember } from '../signing/ustarArchive.ts';
+import { listUstar, readUstarMember, type ArchiveKind, type UstarMember } from '../signing/ustarArchive.ts';
 import { payloadDecoder } from './zeroFrames.ts';
 import { RangeChecker } from './rangeChecker.ts';
 
 const manifestMaxBytes = 1 << 20;
 const signatureMaxBytes = 16 << 10;
 const doNotUse = 'Do not flash this image. Get it again from its publisher; if it keeps failing, tell them.';
+const notPackedByFieldkit = 'Do not flash this image. A signed manifest must be exactly as `fieldkit image pack` writes it; ask the publisher to pack and sign the image again with fieldkit.';
 
 export type ImageCheckOptions = {
   trustedKeys: readonly MinisignPublicKey[];
@@ -38,17 +42,15 @@ function refuse(message: string, hint: string = doNotUse, code: 'VERIFICATION_FA
   return new FieldkitError(appError(code, message, hint));
 }
 
+/** How the tar reader speaks of an image: cut short, it is "the image file"; its hint, what to do. */
+export const imageArchive: ArchiveKind = {
+  noun: 'image file',
+  hint: 'Do not flash it. Copy or download it again (it may be truncated or damaged); a raw .img must be packed with `fieldkit image pack` first.',
+};
+
 /** The three members in order, or a refusal naming what is out of place. */
 async function members(file: string): Promise<{ manifest: UstarMember; signature: UstarMember; payload: UstarMember }> {
-  let list: UstarMember[];
-  try {
-    list = await listUstar(file, path.basename(file));
-  } catch (error) {
-    // The tar reader speaks of bundles; say the same thing about an image.
-    if (!isFieldkitError(error)) throw error;
-    const detail = /: (.*)\.$/.exec(error.appError.message)?.[1] ?? error.appError.message;
-    throw refuse(`${path.basename(file)} is not a complete fieldkit image: ${detail}.`, 'Do not flash it. Copy or download it again (it may be truncated or damaged); a raw .img must be packed with `fieldkit image pack` first.');
-  }
+  const list = await listUstar(file, path.basename(file), imageArchive);
   const payloadNames: readonly string[] = Object.values(imagePayloadNames);
   const [manifest, signature, payload, ...rest] = list;
   if (manifest?.path !== imageManifestName || signature?.path !== imageSignatureName || payload === undefined || !payloadNames.includes(payload.path) || rest.length > 0) {
@@ -74,12 +76,8 @@ export async function checkImageManifest(file: string, options: ImageCheckOption
   }
   // The signature first: an unsigned manifest's contents are not instructions.
   const signature = verifyBytes(key, manifestBytes, sig, `${name} ${imageManifestName}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(manifestBytes.toString('utf8'));
-  } catch {
-    throw refuse(`The signed ${imageManifestName} in ${name} is not JSON.`, 'The image was packed wrongly; pack it again with `fieldkit image pack`.', 'BAD_REQUEST');
-  }
+  // Canonical before any field is looked at: a duplicate key would let two readers disagree.
+  const json = parseSignedJson(manifestBytes, `The signed ${imageManifestName} in ${name}`, notPackedByFieldkit);
   const parsed = ImageManifestSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -172,12 +170,7 @@ export async function verifyImage(file: string, options: ImageCheckOptions): Pro
 export async function readUnverifiedManifest(file: string): Promise<{ manifest: ImageManifest; keyId: string; payload: UstarMember }> {
   const parts = await members(file);
   const sig = parseSignature((await readUstarMember(file, parts.signature)).toString('utf8'));
-  let json: unknown;
-  try {
-    json = JSON.parse((await readUstarMember(file, parts.manifest)).toString('utf8'));
-  } catch {
-    throw refuse(`${path.basename(file)}'s ${imageManifestName} is not JSON.`, 'Pack the image again with `fieldkit image pack`.', 'BAD_REQUEST');
-  }
+  const json = parseSignedJson(await readUstarMember(file, parts.manifest), `The ${imageManifestName} in ${path.basename(file)}`, notPackedByFieldkit);
   const parsed = ImageManifestSchema.safeParse(json);
   if (!parsed.success) throw refuse(`${path.basename(file)}'s ${imageManifestName} does not match the image format.`, 'Update fieldkit or pack the image again.', 'BAD_REQUEST');
   return { manifest: parsed.data, keyId: formatKeyId(sig.keyId), payload: parts.payload };

@@ -6,7 +6,8 @@
  * The writer is deterministic (fixed mtime, uid/gid 0, no user names): the same inputs make
  * the same bytes. The reader walks headers with positioned reads (a 100 MB member is
  * skipped, not read) and refuses what a signed bundle never holds: links, devices, long-name
- * extensions, members running past the end of the file, and bad header checksums.
+ * extensions, bad header checksums, and an archive cut short anywhere — a member running past
+ * the end, or an end-of-archive marker (two zero blocks) that is not all there.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { appError, FieldkitError } from '../../shared/errors.ts';
@@ -103,10 +104,19 @@ async function copyFileInto(out: FileHandle, path: string, size: number): Promis
 
 export type UstarMember = { path: string; mode: number; size: number; type: 'file' | 'directory'; /** Byte offset of the content. */ offset: number };
 
-function refuse(archive: string, detail: string): FieldkitError {
-  return new FieldkitError(
-    appError('VERIFICATION_FAILED', `${archive} is not a well-formed bundle archive: ${detail}.`, 'Do not use this archive. Copy it again from where it was published (it may be truncated or damaged).'),
-  );
+/** What an archive is to the technician, for refusals ("image file", "bundle"), and what to do about a bad one. */
+export type ArchiveKind = { noun: string; hint: string };
+
+export const bundleArchive: ArchiveKind = { noun: 'bundle', hint: 'Do not use this archive. Copy it again from where it was published (it may be truncated or damaged).' };
+
+function refuse(archive: string, kind: ArchiveKind, detail: string): FieldkitError {
+  return new FieldkitError(appError('VERIFICATION_FAILED', `${archive} is not a well-formed ${kind.noun}: ${detail}.`, kind.hint));
+}
+
+/** `missing` counts the bytes up to the end-of-archive marker; `atLeast` when more may be gone than the reader can tell. */
+function truncated(archive: string, kind: ArchiveKind, missing: number, atLeast: boolean): FieldkitError {
+  const bytes = `${atLeast ? 'at least ' : ''}${missing} byte${missing === 1 ? '' : 's'}`;
+  return new FieldkitError(appError('VERIFICATION_FAILED', `The ${kind.noun} ${archive} is truncated (${bytes} missing at the end) — copy it again.`, kind.hint));
 }
 
 function field(header: Buffer, start: number, length: number): string {
@@ -115,9 +125,9 @@ function field(header: Buffer, start: number, length: number): string {
   return raw.subarray(0, end === -1 ? length : end).toString('utf8');
 }
 
-function numeric(header: Buffer, start: number, length: number, archive: string, what: string): number {
+function numeric(header: Buffer, start: number, length: number, archive: string, kind: ArchiveKind, what: string): number {
   const text = field(header, start, length).trim();
-  if (!/^[0-7]+$/.test(text)) throw refuse(archive, `a header's ${what} field is not an octal number`);
+  if (!/^[0-7]+$/.test(text)) throw refuse(archive, kind, `a header's ${what} field is not an octal number`);
   return parseInt(text, 8);
 }
 
@@ -128,8 +138,29 @@ export function looksLikeUstarHeader(header: Buffer): boolean {
   return /^[0-7]+$/.test(stored) && parseInt(stored, 8) === checksum(header);
 }
 
-/** Lists the members of an archive on disk without reading their content. */
-export async function listUstar(archive: string, name: string = archive): Promise<UstarMember[]> {
+/**
+ * The end of an archive: two zero blocks at `at`, then nothing but zeros (GNU tar pads to
+ * 10 KiB records) up to a length that is a multiple of 512. Anything less is a cut-short
+ * copy, which must not pass as complete however little is missing.
+ */
+async function checkEnd(handle: FileHandle, at: number, fileSize: number, name: string, kind: ArchiveKind): Promise<void> {
+  if (at + 2 * block > fileSize) throw truncated(name, kind, at + 2 * block - fileSize, false);
+  const chunk = Buffer.alloc(Math.min(copyChunk, fileSize - at - block));
+  for (let from = at + block; from < fileSize; ) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, fileSize - from), from);
+    if (bytesRead === 0) throw truncated(name, kind, fileSize - from, false);
+    const nonZero = chunk.subarray(0, bytesRead).findIndex((b) => b !== 0);
+    if (nonZero !== -1) {
+      const where = from + nonZero;
+      throw refuse(name, kind, where < at + 2 * block ? `a lone zero block at byte ${at} is followed by data, not by the second block of the end-of-archive marker` : `it holds data after its end-of-archive marker (at byte ${where})`);
+    }
+    from += bytesRead;
+  }
+  if (fileSize % block !== 0) throw truncated(name, kind, block - (fileSize % block), true);
+}
+
+/** Lists the members of an archive on disk without reading their content; refuses one that is damaged or cut short. */
+export async function listUstar(archive: string, name: string = archive, kind: ArchiveKind = bundleArchive): Promise<UstarMember[]> {
   const handle = await open(archive, 'r');
   try {
     const { size: fileSize } = await handle.stat();
@@ -137,18 +168,22 @@ export async function listUstar(archive: string, name: string = archive): Promis
     const header = Buffer.alloc(block);
     let at = 0;
     for (;;) {
-      if (at + block > fileSize) throw refuse(name, 'it ends before its end-of-archive marker (truncated)');
+      // A header, or at the least the end-of-archive marker, must follow.
+      if (at + block > fileSize) throw truncated(name, kind, at + 2 * block - fileSize, true);
       await handle.read(header, 0, block, at);
-      if (header.every((b) => b === 0)) return members;
-      if (!looksLikeUstarHeader(header)) throw refuse(name, `the header at byte ${at} is damaged (bad magic or checksum)`);
+      if (header.every((b) => b === 0)) {
+        await checkEnd(handle, at, fileSize, name, kind);
+        return members;
+      }
+      if (!looksLikeUstarHeader(header)) throw refuse(name, kind, `the header at byte ${at} is damaged (bad magic or checksum)`);
       const type = String.fromCharCode(header[156] ?? 0);
       const prefix = field(header, 345, 155);
       const path = (prefix === '' ? '' : prefix + '/') + field(header, 0, 100);
-      const size = numeric(header, 124, 12, name, 'size');
-      if (type !== '0' && type !== '\0' && type !== '5') throw refuse(name, `member ${path} is a "${type}" entry; a bundle holds only files and folders`);
+      const size = numeric(header, 124, 12, name, kind, 'size');
+      if (type !== '0' && type !== '\0' && type !== '5') throw refuse(name, kind, `member ${path} is a "${type}" entry; a ${kind.noun} holds only files and folders`);
       const offset = at + block;
-      if (offset + size > fileSize) throw refuse(name, `member ${path} runs past the end of the file (truncated)`);
-      members.push({ path, mode: numeric(header, 100, 8, name, 'mode'), size, type: type === '5' ? 'directory' : 'file', offset });
+      if (offset + size > fileSize) throw truncated(name, kind, offset + size + padding(size) + 2 * block - fileSize, true);
+      members.push({ path, mode: numeric(header, 100, 8, name, kind, 'mode'), size, type: type === '5' ? 'directory' : 'file', offset });
       at = offset + size + padding(size);
     }
   } finally {
@@ -162,7 +197,8 @@ export async function readUstarMember(archive: string, member: UstarMember): Pro
   try {
     const buffer = Buffer.alloc(member.size);
     const { bytesRead } = await handle.read(buffer, 0, member.size, member.offset);
-    return buffer.subarray(0, bytesRead);
+    if (bytesRead < member.size) throw new FieldkitError(appError('IO_ERROR', `${archive} became shorter while ${member.path} was read from it.`, 'Leave the file alone while fieldkit reads it, then try again.'));
+    return buffer;
   } finally {
     await handle.close();
   }

@@ -1,6 +1,7 @@
 /**
  * Verifies a signed bundle, packed (`.tar`) or unpacked (a folder): first the minisign
- * signature over the exact bytes of manifest.json, then every file the manifest lists
+ * signature over the exact bytes of manifest.json, then that those bytes are canonical JSON
+ * (shared/canonicalJson.ts) and a manifest of the right kind, then every file it lists
  * (SHA-256, size, mode), and that nothing else is there. An unlisted file is refused too: a
  * dropped-in `lib/evil.mjs` is as much a tampering as an edited one.
  */
@@ -13,6 +14,7 @@ import { AgentBundleManifestSchema, type AgentBundleManifest, type BundleFile } 
 import { appError, fieldPath, FieldkitError } from '../../shared/errors.ts';
 import { readSmallFile, readTextFile, verifyBytes, type VerifiedSignature } from './minisign.ts';
 import { parseSignature, type MinisignPublicKey } from './minisignFormat.ts';
+import { parseSignedJson } from './signedJson.ts';
 import { listUstar, looksLikeUstarHeader, readUstarMember, type UstarMember } from './ustarArchive.ts';
 
 export const manifestName = 'manifest.json';
@@ -67,12 +69,8 @@ export async function verifySignedBundleOf<M extends { files: BundleFile[] }>(ta
 function checkManifest<M extends { files: BundleFile[] }>(bytes: Buffer, sigText: string, key: MinisignPublicKey, where: string, kind: ManifestKind<M>): { manifest: M; signature: VerifiedSignature } {
   // The signature first: nothing in an unsigned manifest deserves to be parsed as instructions.
   const signature = verifyBytes(key, bytes, parseSignature(sigText), `${where} ${manifestName}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new FieldkitError(appError('BAD_REQUEST', `The signed ${manifestName} in ${where} is not JSON.`, `The bundle was built wrongly; rebuild it with ${kind.builder}.`));
-  }
+  // Canonical before any field is looked at: a duplicate key would let two readers disagree.
+  const json = parseSignedJson(bytes, `The signed ${manifestName} in ${where}`, notBuiltByFieldkit(kind));
   const parsed = kind.schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -92,6 +90,11 @@ function checkManifest<M extends { files: BundleFile[] }>(bytes: Buffer, sigText
     seen.add(file.path);
   }
   return { manifest: parsed.data, signature };
+}
+
+/** The hint for a signed manifest that is not in the builder's canonical form. */
+export function notBuiltByFieldkit(kind: { builder: string }): string {
+  return `Do not install or run this bundle. A signed manifest must be exactly as ${kind.builder} writes it; rebuild and sign the bundle with it.`;
 }
 
 type Mismatch = { path: string; problem: string };

@@ -98,9 +98,38 @@ describe('ustar archives', () => {
   it('refuses a truncated archive', async () => {
     writeFileSync(at('cut.tar'), readFileSync(at('sample.tar')));
     truncateSync(at('cut.tar'), 512 * 6);
-    expect(await refusal(listUstar(at('cut.tar')))).toContain('runs past the end of the file (truncated)');
+    expect(await refusal(listUstar(at('cut.tar'), 'cut.tar'))).toMatch(/^The bundle cut\.tar is truncated \(at least \d+ bytes missing at the end\) — copy it again\.$/);
     truncateSync(at('cut.tar'), 512 * 3);
     expect(await refusal(listUstar(at('cut.tar')))).toContain('truncated');
+  });
+
+  // Past the first zero block the reader cannot tell a cut marker from a cut header: "at least".
+  it.each([
+    [1, '1 byte'],
+    [511, '511 bytes'],
+    [512, '512 bytes'],
+    [1023, 'at least 1023 bytes'],
+  ])('refuses an archive whose end-of-archive marker lost its last %i bytes, saying how many', async (cut, said) => {
+    const whole = readFileSync(at('sample.tar'));
+    writeFileSync(at('short.tar'), whole.subarray(0, whole.length - cut));
+    expect(await refusal(listUstar(at('short.tar'), 'short.tar'))).toBe(`The bundle short.tar is truncated (${said} missing at the end) — copy it again.`);
+  });
+
+  it('accepts the zero records GNU tar pads with, and refuses that archive with its last byte cut', async () => {
+    const gnu = readFileSync(at('gnu.tar'));
+    expect(gnu.length % 10240).toBe(0);
+    writeFileSync(at('gnu-cut.tar'), gnu.subarray(0, gnu.length - 1));
+    expect(await refusal(listUstar(at('gnu-cut.tar'), 'gnu-cut.tar'))).toBe('The bundle gnu-cut.tar is truncated (at least 1 byte missing at the end) — copy it again.');
+  });
+
+  it('refuses data after the end-of-archive marker, and a lone zero block', async () => {
+    const whole = readFileSync(at('sample.tar'));
+    writeFileSync(at('trailing.tar'), Buffer.concat([whole, Buffer.from('appended\n'), Buffer.alloc(512 - 9)]));
+    expect(await refusal(listUstar(at('trailing.tar')))).toContain(`it holds data after its end-of-archive marker (at byte ${whole.length})`);
+    const lone = Buffer.from(whole);
+    lone[whole.length - 512] = 1;
+    writeFileSync(at('lone.tar'), lone);
+    expect(await refusal(listUstar(at('lone.tar')))).toContain(`a lone zero block at byte ${whole.length - 1024} is followed by data`);
   });
 
   it('refuses a damaged header', async () => {

@@ -16,6 +16,7 @@ import { writeNewKeyPair } from '../../electron/signing/keyFiles.ts';
 import { signBytes } from '../../electron/signing/minisign.ts';
 import { formatSignature, type MinisignSecretKey } from '../../electron/signing/minisignFormat.ts';
 import { listUstar, writeUstar } from '../../electron/signing/ustarArchive.ts';
+import { canonicalJsonText } from '../../shared/canonicalJson.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
@@ -183,7 +184,7 @@ describe('fieldkit verify refuses a damaged bundle', () => {
 
   it('refuses a correctly signed manifest that names a path outside the bundle', async () => {
     const manifest = Buffer.from(
-      JSON.stringify({ manifest_version: 1, product: 'fieldkit-agent', version: '1.0.0', arch: 'x64', node_version: 'v24.0.0', created_at: '2024-01-01T00:00:00.000Z', source_commit: null, install: description.install, files: [{ path: '../../etc/cron.d/x', sha256: '0'.repeat(64), size: 0, mode: 0o644 }] }),
+      canonicalJsonText({ manifest_version: 1, product: 'fieldkit-agent', version: '1.0.0', arch: 'x64', node_version: 'v24.0.0', created_at: '2024-01-01T00:00:00.000Z', source_commit: null, install: description.install, files: [{ path: '../../etc/cron.d/x', sha256: '0'.repeat(64), size: 0, mode: 0o644 }] }),
     );
     const sig = formatSignature(signBytes(key, manifest, { trustedComment: 'hostile' }));
     const copy = at('escape.tar');
