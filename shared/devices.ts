@@ -96,3 +96,13 @@ export const DiscoveredSchema = z.object({
   known: z.boolean(),
 });
 export type Discovered = z.infer<typeof DiscoveredSchema>;
+
+/** A discovery source that did not work as usual: found another way, or not looked at at all. */
+export const DiscoverySourceNoteSchema = z.object({
+  source: z.enum(['mdns', 'subnet', 'serial']),
+  /** degraded: still searched, another way; unavailable: nothing could be searched there. */
+  state: z.enum(['degraded', 'unavailable']),
+  /** "serial ports: udevadm not found — listed from /sys instead". */
+  message: z.string(),
+});
+export type DiscoverySourceNote = z.infer<typeof DiscoverySourceNoteSchema>;

@@ -149,6 +149,9 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
       }
       const result = DiscoveryResultSchema.parse(record.result);
       if (ctx.json()) return; // the NDJSON job events already carried the result
+      // A source searched another way or not at all comes first: "Nothing found" alone
+      // would read as "nothing there".
+      for (const note of result.sources) ctx.io.stdout(`${note.message}\n`);
       ctx.io.stdout(
         (result.found.length === 0
           ? 'Nothing found.'
