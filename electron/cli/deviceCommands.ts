@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DiscoveryResultSchema } from '../../shared/api.ts';
 import type { Device, LinkSpec } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
+import { parseSshAddress as parseAddress } from '../../shared/sshAddress.ts';
 import { describeLink } from '../devices/deviceStore.ts';
 import type { CliContext } from './cliContext.ts';
 import { exitCodes } from './cliIo.ts';
@@ -20,11 +21,12 @@ const deviceColumns = [
   { header: 'STATUS', value: (d: Device) => d.lastError ?? (d.link.kind === 'ssh' && d.hostKeyFingerprint === null ? 'host key not accepted yet' : 'ok') },
 ];
 
-/** `pi@10.0.0.7:2222` → an SSH link spec. */
+/** `pi@10.0.0.7:2222`, `pi@[fe80::1]:22` → an SSH link spec; a wrong address is refused saying which part is wrong. */
 export function parseSshAddress(text: string): LinkSpec {
-  const match = /^(?:([a-z_][a-z0-9_-]*)@)?([A-Za-z0-9.:_-]+?)(?::(\d{1,5}))?$/.exec(text);
-  if (!match?.[2]) throw new InvalidArgumentError('expected [user@]host[:port], such as pi@10.0.0.7');
-  return { kind: 'ssh', host: match[2], port: match[3] ? Number(match[3]) : 22, username: match[1] ?? 'pi', agentPrefix: '/opt/fieldkit-agent' };
+  const parsed = parseAddress(text);
+  if (!parsed.ok) throw new InvalidArgumentError(`${parsed.message}. Expected [user@]host[:port], such as pi@10.0.0.7 or pi@[fe80::1]:22.`);
+  const { username, host, port } = parsed.address;
+  return { kind: 'ssh', host, port: port ?? 22, username: username ?? 'pi', agentPrefix: '/opt/fieldkit-agent' };
 }
 
 function readPasswordFromStdin(): string {
@@ -147,6 +149,9 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
       }
       const result = DiscoveryResultSchema.parse(record.result);
       if (ctx.json()) return; // the NDJSON job events already carried the result
+      // A source searched another way or not at all comes first: "Nothing found" alone
+      // would read as "nothing there".
+      for (const note of result.sources) ctx.io.stdout(`${note.message}\n`);
       ctx.io.stdout(
         (result.found.length === 0
           ? 'Nothing found.'

@@ -1,8 +1,9 @@
 /** The device registry in the laptop store. */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { DeviceSchema, LinkSpecSchema, type Device, type LinkSpec } from '../../shared/devices.ts';
+import { DeviceSchema, StoredLinkSpecSchema, type Device, type LinkSpec } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
+import { formatSshAddress } from '../../shared/sshAddress.ts';
 import type { Store } from '../store/openStore.ts';
 
 const RowSchema = z.object({
@@ -42,7 +43,7 @@ export function serialPasswordSecret(deviceId: string): string {
 export function describeLink(link: LinkSpec): string {
   switch (link.kind) {
     case 'ssh':
-      return `${link.username}@${link.host}${link.port === 22 ? '' : `:${link.port}`}`;
+      return formatSshAddress({ username: link.username, host: link.host, port: link.port === 22 ? null : link.port });
     case 'serial':
       return link.path;
     case 'local':
@@ -68,7 +69,7 @@ export function createDeviceStore(db: Store) {
       id: r.id,
       name: r.name,
       site: r.site,
-      link: LinkSpecSchema.parse(JSON.parse(r.link)),
+      link: StoredLinkSpecSchema.parse(JSON.parse(r.link)),
       hostKeyFingerprint: r.host_key_fingerprint,
       agentDeviceId: r.agent_device_id,
       journalId: r.journal_id,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppServices } from '../../electron/app/appServices.ts';
+import { findOnPath } from '../../electron/devices/discovery/listSerialPorts.ts';
 import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
 import { startSshd, testPassword, testUser, type Sshd } from '../support/sshd.ts';
@@ -39,9 +40,15 @@ describe('Devices screen in Chromium', () => {
   it('adds an SSH device, shows its host key to compare, and pins it only when told it matches', async () => {
     await page.getByRole('button', { name: 'Add device…' }).click();
     const add = page.getByTestId('add-device-dialog');
-    await add.getByLabel('Host', { exact: true }).fill('127.0.0.1');
-    await add.getByLabel('Port', { exact: true }).fill(String(sshd.port));
-    await add.getByLabel('User', { exact: true }).fill(testUser);
+    // An impossible address is refused under the Host field, saying what is wrong.
+    await add.getByLabel('Host', { exact: true }).fill('10.0.0.300');
+    await add.getByLabel('Host', { exact: true }).press('Enter');
+    const hostError = add.locator('.field-error', { hasText: '300 is more than 255' });
+    await hostError.waitFor();
+    await page.screenshot({ path: join(shots, 'devices-add-bad-address.png') });
+    // The README's own form, user@host:port, in the Host field alone.
+    await add.getByLabel('Host', { exact: true }).fill(`${testUser}@127.0.0.1:${sshd.port}`);
+    await hostError.waitFor({ state: 'detached' });
     await add.getByRole('button', { name: /Advanced/ }).click();
     await add.getByLabel('Agent install prefix').fill(agent.prefix);
     await add.getByLabel('Name', { exact: true }).fill('pi-07');
@@ -134,6 +141,12 @@ describe('Devices screen in Chromium', () => {
     expect(await found.getAttribute('data-known')).toBe('true');
     expect(await found.textContent()).toMatch(/SSH-2\.0-OpenSSH/);
     expect(await panel.getByTestId('discover-result').textContent()).toContain('6 hosts probed');
+    // Serial ports were asked for: on a machine without udev they are read from /sys, and the panel says so.
+    if (findOnPath('udevadm', process.env.PATH ?? '') === null) {
+      expect(await panel.getByTestId('discover-notes').textContent()).toBe('serial ports: udevadm not found — listed from /sys instead');
+    } else {
+      expect(await panel.getByTestId('discover-notes').count()).toBe(0);
+    }
     await page.screenshot({ path: join(shots, 'devices-discover.png') });
   });
 

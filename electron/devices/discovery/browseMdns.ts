@@ -3,7 +3,13 @@ import makeMdns from 'multicast-dns';
 
 export type MdnsSshService = { name: string; host: string; port: number; address: string | null };
 
-export async function browseSshServices(options: { timeoutMs: number; signal: AbortSignal; interfaceAddress?: string }): Promise<MdnsSshService[]> {
+export async function browseSshServices(options: {
+  timeoutMs: number;
+  signal: AbortSignal;
+  interfaceAddress?: string;
+  /** Told when the multicast socket fails (no multicast here): the browse then finds nothing. */
+  onError?: (error: Error) => void;
+}): Promise<MdnsSshService[]> {
   // Bound to the wildcard: a socket bound to a unicast address never sees multicast.
   const mdns = makeMdns(options.interfaceAddress ? { interface: options.interfaceAddress, bind: '0.0.0.0' } : {});
   const services = new Map<string, MdnsSshService>();
@@ -19,7 +25,11 @@ export async function browseSshServices(options: { timeoutMs: number; signal: Ab
     }
     for (const service of services.values()) service.address ??= addresses.get(service.host) ?? null;
   });
-  mdns.on('error', () => undefined); // no multicast on this network: nothing found, not a failure
+  // No multicast on this network: nothing found, not a failure of the browse — but the
+  // caller is told, so "nothing found" is not mistaken for "nothing there".
+  mdns.on('error', (error: Error) => {
+    options.onError?.(error);
+  });
   mdns.query({ questions: [{ name: '_ssh._tcp.local', type: 'PTR' }] });
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, options.timeoutMs);

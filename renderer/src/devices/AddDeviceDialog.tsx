@@ -97,7 +97,7 @@ export function AddDeviceDialog({ prefill, onClose, onAdded }: { prefill: AddDev
 
         {ssh ? (
           <div className="form-row">
-            <FormField label="Host" value={values.host} onChange={set('host')} error={errors.host} placeholder="10.0.0.7 or pi-07.local" autoFocus mono className="is-grow" />
+            <FormField label="Host" value={values.host} onChange={set('host')} error={errors.host} placeholder="10.0.0.7, pi-07.local or pi@10.0.0.7:22" autoFocus mono className="is-grow" />
             <FormField label="Port" value={values.port} onChange={set('port')} error={errors.port} numeric className="is-port" />
             <FormField label="User" value={values.username} onChange={set('username')} error={errors.username} mono className="is-user" />
           </div>

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
 import { Button, Cell, Column, Disclosure, DisclosurePanel, Form, Heading, Row, SwitchButton, SwitchField, Table, TableBody, TableHeader } from 'react-aria-components';
-import type { Device, Discovered } from '../../../shared/devices.ts';
+import type { Device, Discovered, DiscoverySourceNote } from '../../../shared/devices.ts';
 import { formatWhen } from '../format/time.ts';
 import { JobProgressBar } from '../jobs/JobProgressBar.tsx';
 import type { JobView } from '../jobs/jobStore.ts';
@@ -123,7 +123,7 @@ export function DiscoverPanel({ devices, onAdd }: { devices: readonly Device[]; 
         </p>
       )}
       {otherError !== null && <ErrorNotice error={otherError} announce />}
-      {running !== null ? <RunningDiscovery job={running} /> : discovery.job !== null && <DiscoveryOutcome job={discovery.job} found={discovery.found} probed={discovery.probed} devices={devices} onAdd={onAdd} />}
+      {running !== null ? <RunningDiscovery job={running} /> : discovery.job !== null && <DiscoveryOutcome job={discovery.job} found={discovery.found} probed={discovery.probed} sources={discovery.sources} devices={devices} onAdd={onAdd} />}
     </section>
   );
 }
@@ -167,12 +167,14 @@ function DiscoveryOutcome({
   job,
   found,
   probed,
+  sources,
   devices,
   onAdd,
 }: {
   job: JobView;
   found: Discovered[] | null;
   probed: number | null;
+  sources: DiscoverySourceNote[];
   devices: readonly Device[];
   onAdd: (prefill: AddDevicePrefill) => void;
 }) {
@@ -197,6 +199,7 @@ function DiscoveryOutcome({
         {probed !== null && probed > 0 && ` · ${probed} host${probed === 1 ? '' : 's'} probed`}
         {job.endedAt !== null && ` · finished ${formatWhen(job.endedAt, now)}`}
       </p>
+      <SourceNotes notes={sources} />
       {found.length > 0 && (
         <Table aria-label="Found devices" className="found-table">
           <TableHeader>
@@ -246,6 +249,23 @@ function DiscoveryOutcome({
         </Table>
       )}
     </div>
+  );
+}
+
+/**
+ * A source that was searched another way or not at all, said where the result is read: an
+ * empty list must not read as "nothing there" when serial ports could not be listed.
+ */
+function SourceNotes({ notes }: { notes: DiscoverySourceNote[] }) {
+  if (notes.length === 0) return null;
+  return (
+    <ul className="discover-notes" data-testid="discover-notes">
+      {notes.map((note) => (
+        <li key={note.source} className={`discover-note is-${note.state}`} data-source={note.source} data-state={note.state}>
+          {note.message}
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -4,6 +4,7 @@
  */
 import type { RequestOf } from '../../../shared/api.ts';
 import type { AppError } from '../../../shared/errors.ts';
+import { parseSshAddress } from '../../../shared/sshAddress.ts';
 
 export type LinkKind = 'ssh' | 'serial';
 
@@ -44,7 +45,6 @@ export function initialFormValues(prefill: AddDevicePrefill | null): DeviceFormV
   return { ...values, kind: 'serial', path: prefill.path, name: prefill.name ?? '' };
 }
 
-const hostPattern = /^[A-Za-z0-9.:_-]+$/;
 const userPattern = /^[a-z_][a-z0-9_-]*\$?$/;
 const prefixPattern = /^\/[A-Za-z0-9._/-]*$/;
 
@@ -52,6 +52,11 @@ function wholeNumber(text: string, min: number, max: number): number | null {
   if (!/^\d+$/.test(text.trim())) return null;
   const value = Number(text.trim());
   return value >= min && value <= max ? value : null;
+}
+
+/** `10.0.0.300 is not …` → `10.0.0.300 is not ….` with a capital, as the form's other messages. */
+function sentence(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }
 
 /** The same rules the service applies, worded for the technician and checked before sending. */
@@ -66,12 +71,18 @@ export function checkDeviceForm(values: DeviceFormValues): { request: RequestOf<
 
   let link: RequestOf<'devices.add'>['link'] | null = null;
   if (values.kind === 'ssh') {
-    const host = values.host.trim();
-    const port = wholeNumber(values.port, 1, 65535);
-    if (host === '') errors.host = "Enter the Pi's IP address or host name, such as 10.0.0.7 or pi-07.local.";
-    else if (!hostPattern.test(host) || host.length > 253) errors.host = 'Only letters, digits, dots, colons, dashes and underscores: an IP address or host name.';
+    // The Host field takes a whole address too (pi@10.0.0.7:2222, as in the README): its
+    // user and port then win over the User and Port fields.
+    const parsed = values.host.trim() === '' ? null : parseSshAddress(values.host);
+    const port = parsed?.ok === true && parsed.address.port !== null ? parsed.address.port : wholeNumber(values.port, 1, 65535);
+    if (parsed === null) errors.host = "Enter the Pi's IP address or host name, such as 10.0.0.7, pi-07.local or pi@10.0.0.7.";
+    else if (!parsed.ok) errors.host = sentence(parsed.message);
     if (port === null) errors.port = 'From 1 to 65535.';
-    if (port !== null) link = { kind: 'ssh', host, port, username, agentPrefix };
+    if (parsed?.ok === true && port !== null) {
+      const user = parsed.address.username ?? username;
+      if (parsed.address.username !== null) delete errors.username;
+      link = { kind: 'ssh', host: parsed.address.host, port, username: user, agentPrefix };
+    }
   } else {
     const path = values.path.trim();
     const baudRate = wholeNumber(values.baudRate, 1, 10_000_000);

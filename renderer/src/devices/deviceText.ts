@@ -4,12 +4,13 @@
  * a device is shown.
  */
 import type { Device, LinkSpec } from '../../../shared/devices.ts';
+import { formatSshAddress } from '../../../shared/sshAddress.ts';
 
 /** `ssh pi@10.0.0.7`, `ssh pi@10.0.0.7:2222`, `serial /dev/ttyUSB0`, `local`. */
 export function linkLabel(link: LinkSpec): string {
   switch (link.kind) {
     case 'ssh':
-      return `ssh ${link.username}@${link.host}${link.port === 22 ? '' : `:${link.port}`}`;
+      return `ssh ${formatSshAddress({ username: link.username, host: link.host, port: link.port === 22 ? null : link.port })}`;
     case 'serial':
       return `serial ${link.path}`;
     case 'local':

@@ -1,6 +1,6 @@
 import { useCallback, useMemo, useState } from 'react';
 import { DiscoveryResultSchema, type RequestOf } from '../../../shared/api.ts';
-import type { Discovered } from '../../../shared/devices.ts';
+import type { Discovered, DiscoverySourceNote } from '../../../shared/devices.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import type { JobView } from '../jobs/jobStore.ts';
@@ -12,6 +12,8 @@ export type Discovery = {
   /** What the finished job found, or null while running, failed or unreadable. */
   found: Discovered[] | null;
   probed: number | null;
+  /** Sources that were unavailable or searched another way, and why. */
+  sources: DiscoverySourceNote[];
   start: (request: RequestOf<'devices.discover'>) => void;
   starting: boolean;
   startError: AppError | null;
@@ -54,5 +56,5 @@ export function useDiscovery(): Discovery {
     [bridge, store],
   );
 
-  return { job, found: result?.found ?? null, probed: result?.probed ?? null, start, starting, startError };
+  return { job, found: result?.found ?? null, probed: result?.probed ?? null, sources: result?.sources ?? [], start, starting, startError };
 }
