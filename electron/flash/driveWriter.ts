@@ -43,10 +43,25 @@ const settleMs = 2_000;
 
 export const incompleteLabel = 'incomplete — do not use';
 
-export type WriteProgress = { phase: 'writing' | 'verifying'; bytesDone: number; bytesTotal: number };
+/** 'checking': the image's stored bytes hashed before the drive is opened (writeImage.ts); bytes are the image's. */
+export type WriteProgress = { phase: 'checking' | 'writing' | 'verifying'; bytesDone: number; bytesTotal: number };
 
-/** A range of the device that was written, with the SHA-256 its bytes must read back as. */
-export type WrittenRange = { offset: number; length: number; sha256: string };
+/** A range of the device that was written, with the SHA-256 its bytes must read back as; null: all zeros. */
+export type WrittenRange = { offset: number; length: number; sha256: string | null };
+
+/** What became of the free filesystem space a sparse flash left unwritten. */
+export type SkippedFreeSpace = { bytes: number; discarded: boolean; note: string | null };
+
+const zeroPage = Buffer.alloc(alignment);
+
+/** True when `bytes` holds nothing but zeros (memcmp a page at a time). */
+function allZero(bytes: Buffer): boolean {
+  for (let at = 0; at < bytes.length; at += alignment) {
+    const piece = bytes.subarray(at, at + alignment);
+    if (!piece.equals(piece.length === alignment ? zeroPage : zeroPage.subarray(0, piece.length))) return false;
+  }
+  return true;
+}
 
 export type DriveOpenOptions = {
   /** false: buffered writes + fsync + `blockdev --flushbufs` even where O_DIRECT works (bench/flashWrite.ts measures both). */
@@ -308,6 +323,35 @@ export class DriveWriter {
     }
   }
 
+  /**
+   * Discards `spans` (free filesystem space left unwritten), so a used card's old bytes there
+   * are not left readable where the drive supports it. Best effort, never a failure, and never
+   * taken for zeroing (a discarded range may read as anything): the read-back does not look
+   * there. Linux block devices only, with util-linux `blkdiscard` (`-f`: our own O_EXCL handle
+   * holds the drive); whole 4 KiB pages of each span.
+   */
+  async discard(spans: readonly { offset: number; length: number }[]): Promise<SkippedFreeSpace> {
+    const bytes = spans.reduce((sum, s) => sum + s.length, 0);
+    if (bytes === 0) return { bytes, discarded: false, note: null };
+    if (!this.isBlock || process.platform !== 'linux') return { bytes, discarded: false, note: `not discarded: ${this.device} is not a Linux block device` };
+    const limit = await readFile(`/sys/class/block/${path.basename(this.device)}/queue/discard_max_bytes`, 'utf8').then((text) => Number(text.trim()), () => 0);
+    if (!(limit > 0)) return { bytes, discarded: false, note: `not discarded: ${this.device} does not support discard, so its old bytes stay there (no file of the image reads them)` };
+    try {
+      for (const span of spans) {
+        if (this.signal?.aborted === true) throw new Cancelled();
+        const start = Math.ceil(span.offset / alignment) * alignment;
+        const end = Math.floor((span.offset + span.length) / alignment) * alignment;
+        if (end <= start) continue;
+        await this.guard(run('blkdiscard', ['-f', '-o', String(start), '-l', String(end - start), this.device]), start, 'writing');
+      }
+    } catch (error) {
+      if (error instanceof Cancelled) throw error;
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'blkdiscard (util-linux) is not installed' : (error as Error).message.split('\n')[0];
+      return { bytes, discarded: false, note: `not discarded: ${reason}` };
+    }
+    return { bytes, discarded: true, note: null };
+  }
+
   /** Fills `buffer[0, want)` from device offset `at` (reads can come back short); the bytes read. */
   private async readFull(reader: FileHandle, buffer: Buffer, want: number, at: number): Promise<number> {
     let got = 0;
@@ -325,8 +369,8 @@ export class DriveWriter {
   }
 
   /**
-   * Reads each range back in aligned blocks and compares its SHA-256; throws on the first
-   * difference. The hash worker hashes a block while the next is read, as
+   * Reads each range back in aligned blocks and compares its SHA-256 (or, for a range of
+   * zeros, that it reads as zeros); throws on the first difference. The hash worker hashes a block while the next is read, as
    * `dd iflag=direct | sha256sum` overlaps its two processes; one read at a time, as writes
    * (see WriteQueue).
    */
@@ -378,6 +422,16 @@ export class DriveWriter {
             const where = at + got;
             if (await driveWentAway(device, this.size)) throw new DriveIoError(Object.assign(new Error('end of device'), { code: 'ENXIO' }), where, 'reading back');
             throw refuse(`${device} ended at byte ${where} while reading back the image.`, 'The drive is smaller than it claimed (counterfeit?); use another drive.', 'IO_ERROR');
+          }
+          if (range.sha256 === null) {
+            // Zeros the image has there (a file of zeros, an inode table): checked here, no hash needed.
+            const zeros = allZero(block.subarray(0, useful));
+            release(block);
+            if (!zeros) throw refuseDiffering(range);
+            at += useful;
+            done += useful;
+            emit({ phase: 'verifying', bytesDone: done, bytesTotal: total });
+            continue;
           }
           const last = at + useful === end;
           const hashed = this.hasher
@@ -613,14 +667,23 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler, skips: reado
     }
     queue.submit(full, start, length, plan);
   };
-  /** Passes the skips that begin at the current position; an Error when the handler refuses one. */
-  const passSkips = (): Error | null => {
+  /**
+   * Passes the skips that begin at the current position; an Error when the handler refuses one.
+   * What `needed` asks for inside a skip (zeros that must be written) is zero-filled: the
+   * skipped frame decodes to zeros, so nothing needs decoding to write them.
+   */
+  const passSkips = async (): Promise<Error | null> => {
     for (let skip = skips[nextSkip]; skip !== undefined && skip.offset === blockStart + fill; skip = skips[nextSkip]) {
       nextSkip++;
       const refused = handler.skip?.(skip.offset, skip.length) ?? null;
       if (refused !== null) return refused;
       for (let left = skip.length; left > 0; ) {
         const take = Math.min(left, writeBlockBytes - fill);
+        const from = blockStart + fill;
+        for (const [a, b] of handler.needed?.(from, from + take) ?? [[from, from + take]]) {
+          block ??= await queue.acquire();
+          block.fill(0, a - blockStart, b - blockStart);
+        }
         fill += take;
         left -= take;
         if (fill === writeBlockBytes) flushBlock();
@@ -634,7 +697,7 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler, skips: reado
       void (async () => {
         let at = 0;
         while (at < chunk.length) {
-          const skipped = passSkips();
+          const skipped = await passSkips();
           if (skipped !== null) throw skipped;
           // A piece never runs into the next skip: the bytes after it belong past the skip.
           const upTo = skips[nextSkip]?.offset ?? Number.POSITIVE_INFINITY;
@@ -661,15 +724,14 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler, skips: reado
       }, done);
     },
     final(done) {
-      try {
-        const skipped = passSkips();
+      void (async () => {
+        const skipped = await passSkips();
         if (skipped !== null) throw skipped;
         if (fill > 0) flushBlock();
         else if (block !== null) queue.release(block);
+      })().then(() => {
         done();
-      } catch (error) {
-        done(error as Error);
-      }
+      }, done);
     },
   });
 }

@@ -10,6 +10,7 @@ import type { JobView } from '../jobs/jobStore.ts';
 export const targetStateLabels: Record<FlashTargetState, string> = {
   queued: 'waiting',
   preparing: 'preparing (unmounting)',
+  checking: 'checking image',
   writing: 'writing',
   verifying: 'verifying (reading back)',
   customising: 'writing first-boot files',
