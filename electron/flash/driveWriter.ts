@@ -49,8 +49,7 @@ export type WriteProgress = { phase: 'checking' | 'writing' | 'verifying'; bytes
 /** A range of the device that was written, with the SHA-256 its bytes must read back as; null: all zeros. */
 export type WrittenRange = { offset: number; length: number; sha256: string | null };
 
-/** What became of the free filesystem space a sparse flash left unwritten. */
-export type SkippedFreeSpace = { bytes: number; discarded: boolean; note: string | null };
+export type { SkippedFreeSpace } from './discardFree.ts';
 
 const zeroPage = Buffer.alloc(alignment);
 
@@ -321,35 +320,6 @@ export class DriveWriter {
       if (error instanceof DriveIoError || error instanceof Cancelled) throw error;
       throw new DriveIoError(error, this.bytesWritten, 'flushing');
     }
-  }
-
-  /**
-   * Discards `spans` (free filesystem space left unwritten), so a used card's old bytes there
-   * are not left readable where the drive supports it. Best effort, never a failure, and never
-   * taken for zeroing (a discarded range may read as anything): the read-back does not look
-   * there. Linux block devices only, with util-linux `blkdiscard` (`-f`: our own O_EXCL handle
-   * holds the drive); whole 4 KiB pages of each span.
-   */
-  async discard(spans: readonly { offset: number; length: number }[]): Promise<SkippedFreeSpace> {
-    const bytes = spans.reduce((sum, s) => sum + s.length, 0);
-    if (bytes === 0) return { bytes, discarded: false, note: null };
-    if (!this.isBlock || process.platform !== 'linux') return { bytes, discarded: false, note: `not discarded: ${this.device} is not a Linux block device` };
-    const limit = await readFile(`/sys/class/block/${path.basename(this.device)}/queue/discard_max_bytes`, 'utf8').then((text) => Number(text.trim()), () => 0);
-    if (!(limit > 0)) return { bytes, discarded: false, note: `not discarded: ${this.device} does not support discard, so its old bytes stay there (no file of the image reads them)` };
-    try {
-      for (const span of spans) {
-        if (this.signal?.aborted === true) throw new Cancelled();
-        const start = Math.ceil(span.offset / alignment) * alignment;
-        const end = Math.floor((span.offset + span.length) / alignment) * alignment;
-        if (end <= start) continue;
-        await this.guard(run('blkdiscard', ['-f', '-o', String(start), '-l', String(end - start), this.device]), start, 'writing');
-      }
-    } catch (error) {
-      if (error instanceof Cancelled) throw error;
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'blkdiscard (util-linux) is not installed' : (error as Error).message.split('\n')[0];
-      return { bytes, discarded: false, note: `not discarded: ${reason}` };
-    }
-    return { bytes, discarded: true, note: null };
   }
 
   /** Fills `buffer[0, want)` from device offset `at` (reads can come back short); the bytes read. */

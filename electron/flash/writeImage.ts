@@ -20,6 +20,7 @@ import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { payloadDecoder } from './zeroFrames.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type SkippedFreeSpace, type WriteProgress } from './driveWriter.ts';
 import { BlockMapChecker } from './blockMapChecker.ts';
+import { discardFree } from './discardFree.ts';
 import { precheckPayload } from './payloadPrecheck.ts';
 import { piecesIn, planWrites } from './writePlan.ts';
 import type { RangeMismatch } from './rangeChecker.ts';
@@ -219,7 +220,9 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
       }
       emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
       await drive.flush();
-      const freeSpace = await drive.discard(plan.skipped);
+      const freeSpace = await discardFree(device, drive.isBlock, plan.skipped, options.signal).catch((error: unknown) => {
+        throw options.signal?.aborted === true ? new Cancelled() : error;
+      });
       if (options.beforeReadBack !== undefined) await options.beforeReadBack();
       const bytesVerified = await drive.readBack(plan.readBack, total, emit);
       return { status: 'success', device, manifest, rawBytes: rawSeen, imageSha256: null, bytesWritten: drive.bytesWritten, bytesVerified, directIo: drive.directIo, freeSpace };
