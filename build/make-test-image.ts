@@ -2,7 +2,9 @@
  * Makes a small A/B test disk image, as a fleet image would be laid out for the Pi
  * firmware's tryboot: a boot-selector FAT partition holding `autoboot.txt`, boot A and B
  * (FAT), root A and B (ext4) and data (ext4). Each filesystem holds a few files, some of
- * them random, so the image has both mapped and all-zero ranges.
+ * them random, so the image has both mapped and all-zero ranges; boot and root A/B also hold
+ * a multi-MiB file of zeros (`zeros.bin`) whose blocks are allocated — zeros a flash must
+ * write, as a used card's old bytes there would be read as the file.
  *
  *   node build/make-test-image.ts --out test-image.img [--table gpt|mbr]
  *
@@ -21,6 +23,8 @@ const mib = 1 << 20;
 
 export const autobootTxt = '[all]\ntryboot_a_b=1\nboot_partition=2\n';
 export const testImageSize = 80 * mib;
+/** Bytes of the all-zero `zeros.bin` in boot A/B (FAT) and root A/B (ext4). */
+export const zeroFileBytes = { fat: 2 * mib + 4321, ext4: 3 * mib + 1234 } as const;
 
 type FsSpec = { role: string; kind: 'vfat' | 'ext4'; sizeMiB: number; label: string };
 const filesystems: FsSpec[] = [
@@ -53,6 +57,8 @@ async function populateFat(file: string, spec: FsSpec, work: string): Promise<vo
           'config.txt': Buffer.from(`# ${spec.role}\narm_64bit=1\nenable_uart=1\n`),
           'cmdline.txt': Buffer.from(`console=serial0,115200 root=PARTUUID=${spec.role === 'boot_a' ? 'root_a' : 'root_b'} rootwait\n`),
           'kernel8.img': randomBytes(mib + 12345),
+          // FAT allocates every cluster of a file: mcopy writes these zeros as data clusters.
+          'zeros.bin': Buffer.alloc(zeroFileBytes.fat),
         };
   for (const [name, content] of Object.entries(files)) {
     const local = path.join(work, `${spec.role}-${name}`);
@@ -65,8 +71,29 @@ async function populateExt4(file: string, spec: FsSpec, work: string): Promise<v
   const tree = path.join(work, `tree-${spec.role}`);
   await mkdir(path.join(tree, 'etc'), { recursive: true });
   await writeFile(path.join(tree, 'etc', 'hostname'), `fieldkit-${spec.role}\n`);
-  if (spec.role !== 'data') await writeFile(path.join(tree, 'payload.bin'), randomBytes(2 * mib + 777));
+  if (spec.role !== 'data') {
+    await writeFile(path.join(tree, 'payload.bin'), randomBytes(2 * mib + 777));
+    // mke2fs -d leaves a file's zero blocks as holes, so the file is written non-zero and its
+    // allocated blocks zeroed afterwards: a file of zeros that occupies blocks.
+    await writeFile(path.join(tree, 'zeros.bin'), Buffer.alloc(zeroFileBytes.ext4, 0xff));
+  }
   await run('mkfs.ext4', ['-q', '-F', '-L', spec.label, '-d', tree, file]);
+  if (spec.role !== 'data') await zeroFileBlocks(file, '/zeros.bin');
+}
+
+/** Zeroes the data blocks of `inside` in the ext filesystem image `file` (not its extent tree, which lives in the inode here). */
+async function zeroFileBlocks(file: string, inside: string): Promise<void> {
+  const header = (await run('dumpe2fs', ['-h', file])).stdout;
+  const blockSize = Number(/^Block size:\s+(\d+)/m.exec(header)?.[1]);
+  const blocks = (await run('debugfs', ['-R', `blocks ${inside}`, file])).stdout.trim().split(/\s+/).map(Number);
+  if (!(blockSize > 0) || blocks.length === 0 || blocks.some((b) => !Number.isInteger(b) || b <= 0)) throw new Error(`cannot find the blocks of ${inside} in ${file}`);
+  const fs = await open(file, 'r+');
+  try {
+    const zeros = Buffer.alloc(blockSize);
+    for (const block of blocks) await fs.write(zeros, 0, blockSize, block * blockSize);
+  } finally {
+    await fs.close();
+  }
 }
 
 /** Writes the image to `out`, replacing it. */

@@ -84,7 +84,7 @@ export const ImageSummarySchema = z.object({
   compression: CompressionSchema,
   /** Bytes of the disk image once decompressed; null when a plain image does not say. */
   rawBytes: z.number().int().nonnegative().nullable(),
-  /** Bytes that will actually be written (the block map); null for plain images. */
+  /** Bytes a flash writes (all but the free filesystem space its block map lists); null for plain images. */
   mappedBytes: z.number().int().nonnegative().nullable(),
   layout: PartitionLayoutSchema.nullable(),
   /** What first-boot customisation the image declares (cloud-init, firstrun.sh) or none. */
@@ -96,7 +96,7 @@ export const ImageSummarySchema = z.object({
 });
 export type ImageSummary = z.infer<typeof ImageSummarySchema>;
 
-export const FlashTargetStateSchema = z.enum(['queued', 'preparing', 'writing', 'verifying', 'customising', 'ejecting', 'success', 'incomplete', 'refused']);
+export const FlashTargetStateSchema = z.enum(['queued', 'preparing', 'checking', 'writing', 'verifying', 'customising', 'ejecting', 'success', 'incomplete', 'refused']);
 export type FlashTargetState = z.infer<typeof FlashTargetStateSchema>;
 
 /** One drive's progress inside a flash job (carried in JobProgress.targets). */
@@ -125,6 +125,11 @@ export const FlashTargetResultSchema = z.object({
   seconds: z.number().nonnegative(),
   /** Files written into the boot partition and read back, when an identity was given. */
   firstBootFiles: z.array(FirstBootFileSchema),
+  /**
+   * Signed images: free filesystem space left unwritten (no file reads it), and whether the
+   * drive discarded it; `note` says why not. Absent when nothing was skipped.
+   */
+  freeSpace: z.object({ bytes: z.number().int().nonnegative(), discarded: z.boolean(), note: z.string().nullable() }).optional(),
   ejected: z.boolean(),
 });
 export type FlashTargetResult = z.infer<typeof FlashTargetResultSchema>;
@@ -155,6 +160,12 @@ export const FlashStartRequestSchema = z.strictObject({
   acceptUnsigned: z.boolean().default(false),
   /** Plain images only: skip writing all-zero blocks (only safe on a drive known to read zeros). */
   skipZeroBlocks: z.boolean().default(false),
+  /**
+   * Signed images: write every byte, the free filesystem space the image's block map lets a
+   * flash skip too, so the drive equals the raw image up to its size (slower; for a card whose
+   * old contents must not survive even where no filesystem reads them and discard is missing).
+   */
+  writeAll: z.boolean().default(false),
   /** Leave the drives attached afterwards (tests, or to inspect them). */
   eject: z.boolean().default(true),
 });

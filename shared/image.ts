@@ -50,12 +50,43 @@ export type ImagePayload = z.infer<typeof ImagePayloadSchema>;
 export const MappedRangeSchema = z.strictObject({ offset: ByteCount, length: z.number().int().positive(), sha256: Sha256Schema });
 export type MappedRange = z.infer<typeof MappedRangeSchema>;
 
-/** Ranges of the raw image that hold data; everything else is zeros and need not be written. */
+export const FreeRangeSchema = z.strictObject({ offset: ByteCount, length: z.number().int().positive() });
+export type FreeRange = z.infer<typeof FreeRangeSchema>;
+
+/** At most this many `free` ranges (the pack coarsens its blocks before listing more, as for `ranges`). */
+export const maxFreeRanges = 4096;
+
+function sortedApart(ranges: readonly { offset: number; length: number }[]): boolean {
+  return ranges.every((r, i) => i === 0 || (ranges[i - 1]?.offset ?? 0) + (ranges[i - 1]?.length ?? 0) <= r.offset);
+}
+
+/** True when no range of `a` overlaps one of `b` (each sorted): one merge pass, for up to 4096 of each. */
+function apart(a: readonly { offset: number; length: number }[], b: readonly { offset: number; length: number }[]): boolean {
+  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+    const x = a[i] as { offset: number; length: number };
+    const y = b[j] as { offset: number; length: number };
+    if (x.offset < y.offset + y.length && y.offset < x.offset + x.length) return false;
+    if (x.offset + x.length <= y.offset + y.length) i++;
+    else j++;
+  }
+  return true;
+}
+
+/**
+ * Which bytes of the raw image a writer must put on the drive. `ranges` hold data, each with
+ * its SHA-256. Every other byte is zero. In manifest_version 2, `free` lists the stretches of
+ * those zeros that are filesystem free space (ext2/3/4 bitmaps, FAT tables): no filesystem
+ * reads them, so a writer may leave them unwritten; every zero byte *not* in `free` (a file of
+ * zeros, an inode table, a journal) must be written as zeros. `free` is the list a writer may
+ * skip, not the list it must write, so a reader that ignores it writes too much, never too
+ * little. Version 1 manifests have no `free`; their zeros are all written (the version-1
+ * writers skipped them, which left a used card's old bytes inside files).
+ */
 export const BlockMapSchema = z
-  .strictObject({ block_size: z.number().int().min(4096).max(64 << 20), ranges: z.array(MappedRangeSchema) })
-  .refine((m) => m.ranges.every((r, i) => i === 0 || (m.ranges[i - 1]?.offset ?? 0) + (m.ranges[i - 1]?.length ?? 0) <= r.offset), {
-    message: 'ranges must be sorted and must not overlap',
-  });
+  .strictObject({ block_size: z.number().int().min(4096).max(64 << 20), ranges: z.array(MappedRangeSchema), free: z.array(FreeRangeSchema).max(maxFreeRanges).optional() })
+  .refine((m) => sortedApart(m.ranges), { message: 'ranges must be sorted and must not overlap' })
+  .refine((m) => sortedApart(m.free ?? []), { message: 'free ranges must be sorted and must not overlap' })
+  .refine((m) => apart(m.ranges, m.free ?? []), { message: 'free ranges must not overlap mapped ranges' });
 export type BlockMap = z.infer<typeof BlockMapSchema>;
 
 export const PartitionRoleSchema = z.enum(['bootsel', 'boot_a', 'boot_b', 'root_a', 'root_b', 'data', 'other']);
@@ -93,8 +124,11 @@ export const FirstBootSchema = z.strictObject({
 export type FirstBoot = z.infer<typeof FirstBootSchema>;
 
 export const ImageManifestSchema = z.strictObject({
-  /** Bumped only for changes an older verifier would misread. */
-  manifest_version: z.literal(1),
+  /**
+   * Bumped only for changes an older verifier would misread: 2 added `block_map.free`, and with
+   * it the rule that zeros outside `free` must be written (a version-1 writer skips all zeros).
+   */
+  manifest_version: z.union([z.literal(1), z.literal(2)]),
   product: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -'),
   version: z.string().min(1).max(64),
   /** Grows with every release of a product, so an older image can be told from a newer one. */
@@ -108,10 +142,20 @@ export const ImageManifestSchema = z.strictObject({
   layout: PartitionLayoutSchema,
   /** Absent in older manifests: no first-boot customisation declared. */
   first_boot: FirstBootSchema.optional(),
-});
+}).refine((m) => (m.manifest_version === 2) === (m.block_map.free !== undefined), { message: 'block_map.free is given exactly in manifest_version 2', path: ['block_map', 'free'] });
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;
 
-/** Bytes the block map says must be written. */
+/** Bytes of data the block map lists (its ranges with SHA-256s). */
 export function mappedBytes(map: BlockMap): number {
   return map.ranges.reduce((sum, r) => sum + r.length, 0);
+}
+
+/** Bytes of free filesystem space a writer may leave unwritten (0 for a version-1 map). */
+export function freeBytes(map: BlockMap): number {
+  return (map.free ?? []).reduce((sum, r) => sum + r.length, 0);
+}
+
+/** Bytes a flash writes: data and the zeros outside free space; with `writeAll`, every byte. */
+export function bytesToWrite(manifest: Pick<ImageManifest, 'payload' | 'block_map'>, writeAll = false): number {
+  return manifest.payload.raw_size - (writeAll ? 0 : freeBytes(manifest.block_map));
 }

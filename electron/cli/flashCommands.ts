@@ -18,7 +18,7 @@ import { exitCodes } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
 import { followJob } from './jobProgress.ts';
 
-type FlashOptions = { to: string[]; identity?: string; acceptUnsigned?: boolean; skipZeroBlocks?: boolean; eject: boolean; yes?: boolean };
+type FlashOptions = { to: string[]; identity?: string; acceptUnsigned?: boolean; skipZeroBlocks?: boolean; writeAll?: boolean; eject: boolean; yes?: boolean };
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -92,6 +92,7 @@ export function addFlashCommands(program: Command, ctx: CliContext): void {
     .option('--identity <file.json>', 'first-boot identity: a JSON object for one drive, or an array with one per --to, in order')
     .option('--accept-unsigned', 'flash an unsigned image (the policy must allow them too)')
     .option('--skip-zero-blocks', 'plain images: leave all-zero blocks unwritten (only for drives known to read zeros)')
+    .option('--write-all', 'signed images: write every byte, free filesystem space too, so the drive equals the raw image (slower)')
     .option('--no-eject', 'leave the drives attached afterwards')
     .option('--yes', 'do not ask for confirmation (scripts)')
     .action(async (imageArg: string, opts: FlashOptions) => {
@@ -136,6 +137,7 @@ export function addFlashCommands(program: Command, ctx: CliContext): void {
         targets: picked.map((d, i) => ({ device: d.device, expectSizeBytes: d.sizeBytes, ...(identities?.[i] === undefined ? {} : { identity: identities[i] }) })),
         acceptUnsigned: opts.acceptUnsigned === true,
         skipZeroBlocks: opts.skipZeroBlocks === true,
+        writeAll: opts.writeAll === true,
         eject: opts.eject,
       });
       const record = await followJob(jobId, { events: services.events, jobs: services.jobs, io: ctx.io, json: ctx.json() });

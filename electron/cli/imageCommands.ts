@@ -7,7 +7,7 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatBytes } from '../../shared/format.ts';
-import { BoardSchema, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
+import { BoardSchema, freeBytes, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
 import type { ImageSummary } from '../../shared/flash.ts';
 import { packImage } from '../flash/packImage.ts';
@@ -42,7 +42,7 @@ export function describeImage(manifest: ImageManifest): string {
   const lines = [
     `${manifest.product} ${manifest.version} (sequence ${manifest.sequence}) for ${manifest.boards.join(', ')}`,
     `  issued ${manifest.issued_at}, expires ${manifest.expires_at}`,
-    `  disk image ${formatBytes(p.raw_size)}, ${formatBytes(mappedBytes(manifest.block_map))} mapped in ${manifest.block_map.ranges.length} ranges; stored ${p.compression} ${formatBytes(p.compressed_size)}`,
+    `  disk image ${formatBytes(p.raw_size)}, ${formatBytes(mappedBytes(manifest.block_map))} data in ${manifest.block_map.ranges.length} ranges, ${formatBytes(freeBytes(manifest.block_map))} free filesystem space a flash may skip; stored ${p.compression} ${formatBytes(p.compressed_size)}`,
     `  first boot: ${manifest.first_boot === undefined ? 'none declared' : `${manifest.first_boot.kind} (user ${manifest.first_boot.user})`}`,
     `  partitions (${manifest.layout.table}):`,
     ...manifest.layout.partitions.map((part) => `    ${String(part.index).padStart(3)}  ${part.role.padEnd(8)} start ${formatBytes(part.start).padStart(9)}  size ${formatBytes(part.size).padStart(9)}  type ${part.type}${part.label === undefined ? '' : `  "${part.label}"`}`),

@@ -80,6 +80,7 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
 const stateWords: Record<FlashTargetProgress['state'], string> = {
   queued: 'queued',
   preparing: 'unmounting',
+  checking: 'checking',
   writing: 'writing',
   verifying: 'verifying',
   customising: 'identity',

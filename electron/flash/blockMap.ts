@@ -1,12 +1,15 @@
 /**
- * The block map of a raw disk image: which ranges hold data (and so must be written and
- * read back) and which are all zeros (a fresh card's content does not matter there, so they
- * are skipped). Free filesystem space (freeBlocks/) is read as zeros, so it is skipped too.
+ * The block map of a raw disk image, block by block: data (non-zero: written, hashed, read
+ * back), free (every byte filesystem free space, freeBlocks/: all zeros in the stored image,
+ * and a writer may leave the drive's old bytes there, as no filesystem reads them), or zeros
+ * that are not free — a file of zeros, an inode table, a journal, anything not understood —
+ * which a writer must write as zeros: a used card's old bytes there would be read. Only the
+ * data and free blocks are listed (shared/image.ts, BlockMapSchema); the rest is implied.
  * One streaming pass also gives the whole image's SHA-256.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { BlockMap, MappedRange } from '../../shared/image.ts';
+import type { BlockMap, FreeRange, MappedRange } from '../../shared/image.ts';
 import type { ByteRange } from './freeBlocks/byteRanges.ts';
 
 /**
@@ -15,7 +18,7 @@ import type { ByteRange } from './freeBlocks/byteRanges.ts';
  * 1 MiB and 54.5 MB at 4 MiB blocks; finer blocks mean more ranges (manifest bytes, writes).
  */
 export const defaultBlockSize = 256 << 10;
-/** Ranges per manifest: about 130 bytes each, and the verifier reads at most 1 MiB of manifest. */
+/** Data plus free ranges per manifest: about 130 bytes each at most, and the verifier reads at most 1 MiB of manifest. */
 export const maxMappedRanges = 4096;
 const maxBlockSize = 64 << 20;
 
@@ -69,13 +72,30 @@ export async function* readImageZeroingFree(file: string, free: readonly ByteRan
   }
 }
 
+/** True when [start, end) lies inside one of `free` (sorted, merged), from index `hint` on; returns the index to start from next time. */
+function insideFree(free: readonly ByteRange[], hint: number, start: number, end: number): { inside: boolean; hint: number } {
+  let i = hint;
+  while (i < free.length && (free[i]?.offset ?? 0) + (free[i]?.length ?? 0) <= start) i++;
+  const range = free[i];
+  return { inside: range !== undefined && range.offset <= start && end <= range.offset + range.length, hint: i };
+}
+
 /**
- * Scans `file` in `blockSize` blocks, `free` ranges read as zeros (see readImageZeroingFree);
- * adjacent non-zero blocks merge into one range.
+ * Scans `file` in `blockSize` blocks, `free` ranges (sorted and merged, as findFreeSpace
+ * gives them) read as zeros (see readImageZeroingFree); adjacent non-zero blocks merge into
+ * one range, adjacent all-free blocks into one free range. A block only partly free is data
+ * or zeros to write, never free.
  */
 export async function scanImage(file: string, blockSize: number = defaultBlockSize, free: readonly ByteRange[] = []): Promise<ScannedImage> {
   const whole = createHash('sha256');
   const ranges: MappedRange[] = [];
+  const freeBlocks: FreeRange[] = [];
+  let freeHint = 0;
+  const addFree = (offset: number, length: number): void => {
+    const last = freeBlocks.at(-1);
+    if (last !== undefined && last.offset + last.length === offset) last.length += length;
+    else freeBlocks.push({ offset, length });
+  };
   let open_: { offset: number; length: number; hash: Hash } | null = null;
   const close = (): void => {
     if (open_ !== null) ranges.push({ offset: open_.offset, length: open_.length, sha256: open_.hash.digest('hex') });
@@ -90,6 +110,10 @@ export async function scanImage(file: string, blockSize: number = defaultBlockSi
       const block = chunk.subarray(from, from + blockSize);
       if (isZero(block)) {
         close();
+        const start = at + from;
+        const found = insideFree(free, freeHint, start, start + block.length);
+        freeHint = found.hint;
+        if (found.inside) addFree(start, block.length);
       } else {
         open_ ??= { offset: at + from, length: 0, hash: createHash('sha256') };
         open_.hash.update(block);
@@ -99,17 +123,17 @@ export async function scanImage(file: string, blockSize: number = defaultBlockSi
     at += chunk.length;
   }
   close();
-  return { rawSize: at, rawSha256: whole.digest('hex'), blockMap: { block_size: blockSize, ranges } };
+  return { rawSize: at, rawSha256: whole.digest('hex'), blockMap: { block_size: blockSize, ranges, free: freeBlocks } };
 }
 
 /**
  * scanImage from `blockSize` up, doubling the block size while the map would list more than
- * `limit` ranges (a very fragmented image then maps coarser rather than making a manifest the
- * verifier refuses).
+ * `limit` ranges, data and free together (a very fragmented image then maps coarser rather
+ * than making a manifest the verifier refuses).
  */
 export async function scanImageFitting(file: string, free: readonly ByteRange[], blockSize: number = defaultBlockSize, limit: number = maxMappedRanges): Promise<ScannedImage> {
   for (let size = blockSize; ; size *= 2) {
     const scanned = await scanImage(file, size, free);
-    if (scanned.blockMap.ranges.length <= limit || size * 2 > maxBlockSize) return scanned;
+    if (scanned.blockMap.ranges.length + (scanned.blockMap.free ?? []).length <= limit || size * 2 > maxBlockSize) return scanned;
   }
 }

@@ -43,10 +43,24 @@ const settleMs = 2_000;
 
 export const incompleteLabel = 'incomplete — do not use';
 
-export type WriteProgress = { phase: 'writing' | 'verifying'; bytesDone: number; bytesTotal: number };
+/** 'checking': the image's stored bytes hashed before the drive is opened (writeImage.ts); bytes are the image's. */
+export type WriteProgress = { phase: 'checking' | 'writing' | 'verifying'; bytesDone: number; bytesTotal: number };
 
-/** A range of the device that was written, with the SHA-256 its bytes must read back as. */
-export type WrittenRange = { offset: number; length: number; sha256: string };
+/** A range of the device that was written, with the SHA-256 its bytes must read back as; null: all zeros. */
+export type WrittenRange = { offset: number; length: number; sha256: string | null };
+
+export type { SkippedFreeSpace } from './discardFree.ts';
+
+const zeroPage = Buffer.alloc(alignment);
+
+/** True when `bytes` holds nothing but zeros (memcmp a page at a time). */
+function allZero(bytes: Buffer): boolean {
+  for (let at = 0; at < bytes.length; at += alignment) {
+    const piece = bytes.subarray(at, at + alignment);
+    if (!piece.equals(piece.length === alignment ? zeroPage : zeroPage.subarray(0, piece.length))) return false;
+  }
+  return true;
+}
 
 export type DriveOpenOptions = {
   /** false: buffered writes + fsync + `blockdev --flushbufs` even where O_DIRECT works (bench/flashWrite.ts measures both). */
@@ -325,8 +339,8 @@ export class DriveWriter {
   }
 
   /**
-   * Reads each range back in aligned blocks and compares its SHA-256; throws on the first
-   * difference. The hash worker hashes a block while the next is read, as
+   * Reads each range back in aligned blocks and compares its SHA-256 (or, for a range of
+   * zeros, that it reads as zeros); throws on the first difference. The hash worker hashes a block while the next is read, as
    * `dd iflag=direct | sha256sum` overlaps its two processes; one read at a time, as writes
    * (see WriteQueue).
    */
@@ -378,6 +392,16 @@ export class DriveWriter {
             const where = at + got;
             if (await driveWentAway(device, this.size)) throw new DriveIoError(Object.assign(new Error('end of device'), { code: 'ENXIO' }), where, 'reading back');
             throw refuse(`${device} ended at byte ${where} while reading back the image.`, 'The drive is smaller than it claimed (counterfeit?); use another drive.', 'IO_ERROR');
+          }
+          if (range.sha256 === null) {
+            // Zeros the image has there (a file of zeros, an inode table): checked here, no hash needed.
+            const zeros = allZero(block.subarray(0, useful));
+            release(block);
+            if (!zeros) throw refuseDiffering(range);
+            at += useful;
+            done += useful;
+            emit({ phase: 'verifying', bytesDone: done, bytesTotal: total });
+            continue;
           }
           const last = at + useful === end;
           const hashed = this.hasher
@@ -613,14 +637,23 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler, skips: reado
     }
     queue.submit(full, start, length, plan);
   };
-  /** Passes the skips that begin at the current position; an Error when the handler refuses one. */
-  const passSkips = (): Error | null => {
+  /**
+   * Passes the skips that begin at the current position; an Error when the handler refuses one.
+   * What `needed` asks for inside a skip (zeros that must be written) is zero-filled: the
+   * skipped frame decodes to zeros, so nothing needs decoding to write them.
+   */
+  const passSkips = async (): Promise<Error | null> => {
     for (let skip = skips[nextSkip]; skip !== undefined && skip.offset === blockStart + fill; skip = skips[nextSkip]) {
       nextSkip++;
       const refused = handler.skip?.(skip.offset, skip.length) ?? null;
       if (refused !== null) return refused;
       for (let left = skip.length; left > 0; ) {
         const take = Math.min(left, writeBlockBytes - fill);
+        const from = blockStart + fill;
+        for (const [a, b] of handler.needed?.(from, from + take) ?? [[from, from + take]]) {
+          block ??= await queue.acquire();
+          block.fill(0, a - blockStart, b - blockStart);
+        }
         fill += take;
         left -= take;
         if (fill === writeBlockBytes) flushBlock();
@@ -634,7 +667,7 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler, skips: reado
       void (async () => {
         let at = 0;
         while (at < chunk.length) {
-          const skipped = passSkips();
+          const skipped = await passSkips();
           if (skipped !== null) throw skipped;
           // A piece never runs into the next skip: the bytes after it belong past the skip.
           const upTo = skips[nextSkip]?.offset ?? Number.POSITIVE_INFINITY;
@@ -661,15 +694,14 @@ export function blockSink(queue: WriteQueue, handler: BlockHandler, skips: reado
       }, done);
     },
     final(done) {
-      try {
-        const skipped = passSkips();
+      void (async () => {
+        const skipped = await passSkips();
         if (skipped !== null) throw skipped;
         if (fill > 0) flushBlock();
         else if (block !== null) queue.release(block);
+      })().then(() => {
         done();
-      } catch (error) {
-        done(error as Error);
-      }
+      }, done);
     },
   });
 }

@@ -34,6 +34,7 @@ export const FlashJobParamsSchema = z.object({
     )
     .min(1),
   skipZeroBlocks: z.boolean(),
+  writeAll: z.boolean().default(false),
   eject: z.boolean(),
   warnings: z.array(z.string()),
   /** fieldkit's own SSH key line, for the first-boot identity (null when no drive gets one). */
@@ -52,10 +53,13 @@ export function summarizeFlashFailures(targets: readonly FlashTargetResult[]): s
   return `${failed.length} of ${targets.length} drive${targets.length === 1 ? '' : 's'} failed: ${what}`;
 }
 
-/** Bytes of write + read-back work a drive has done (its total is twice its mapped bytes). */
+/** Bytes of write + read-back work a drive has done (its total is twice the bytes it writes). */
 function workDone(t: FlashTargetProgress): number {
   const total = t.bytesTotal ?? 0;
   switch (t.state) {
+    case 'checking':
+      // The image's bytes, not the drive's: shown per drive, not counted as write work.
+      return 0;
     case 'writing':
     case 'incomplete':
       return t.bytesDone;
@@ -92,10 +96,10 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
     const targets = [...progress.values()];
     const active = targets.filter((t) => !finalStates.has(t.state));
     const phase = active.some((t) => t.state === 'writing') ? 'writing' : active.some((t) => t.state === 'verifying') ? 'verifying' : (active[0]?.state ?? 'finished');
-    // Totals count write and read-back work: each drive's mapped bytes twice.
+    // Totals count write and read-back work: each drive's written bytes twice (unknown while a drive still checks the image).
     const counted = targets.filter((t) => t.state !== 'refused');
     const done = counted.reduce((sum, t) => sum + workDone(t), 0);
-    const known = counted.length > 0 && counted.every((t) => t.bytesTotal !== null);
+    const known = counted.length > 0 && counted.every((t) => t.bytesTotal !== null && t.state !== 'checking');
     ctx.progress({ phase, bytesDone: done, bytesTotal: known ? counted.reduce((sum, t) => sum + 2 * (t.bytesTotal ?? 0), 0) : null, targets });
   };
   const emitSoon = (urgent: boolean): void => {
@@ -178,6 +182,7 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
         trustedKeys: params.trustedKeys,
         targets: params.targets.map((t) => ({ device: t.device, raw: t.raw, description: t.description, ...(t.identity === undefined ? {} : { identity: t.identity }) })),
         skipZeroBlocks: params.skipZeroBlocks,
+        writeAll: params.writeAll,
         eject: params.eject,
         appSshPublicKey: params.appSshPublicKey,
       },

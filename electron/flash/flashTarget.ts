@@ -100,7 +100,7 @@ export async function flashTarget(request: HelperFlashRequest, target: FlashTarg
     };
     const write = (): Promise<WriteImageResult | PlainWriteResult> =>
       request.kind === 'signed'
-        ? writeImageToDrive({ imagePath: request.imagePath, device: target.raw, trustedKeys: request.trustedKeys.map((k) => parsePublicKey(k)), signal, onProgress })
+        ? writeImageToDrive({ imagePath: request.imagePath, device: target.raw, trustedKeys: request.trustedKeys.map((k) => parsePublicKey(k)), writeAll: request.writeAll, signal, onProgress })
         : writePlainImageToDrive({ imagePath: request.imagePath, device: target.raw, skipZeroBlocks: request.skipZeroBlocks, signal, onProgress });
     written = await retryWhileBusy(write, aborted);
   } catch (error) {
@@ -110,6 +110,11 @@ export async function flashTarget(request: HelperFlashRequest, target: FlashTarg
   if (written.status === 'incomplete') {
     state('incomplete', written.bytesWritten);
     return { ...base, status: 'incomplete', label: incompleteLabel, error: aborted() ? cancelledError(target.device) : written.error, bytesWritten: written.bytesWritten, bytesVerified: 0, seconds: seconds() };
+  }
+
+  const freeSpace = written.freeSpace !== undefined && written.freeSpace.bytes > 0 ? written.freeSpace : undefined;
+  if (freeSpace !== undefined) {
+    report.log('info', `${target.device}: ${freeSpace.bytes} bytes of free filesystem space left unwritten (no file reads them)${freeSpace.discarded ? ' and discarded' : `; ${freeSpace.note ?? 'not discarded'}`}.`);
   }
 
   let firstBootFiles: FirstBootFile[] = [];
@@ -144,5 +149,5 @@ export async function flashTarget(request: HelperFlashRequest, target: FlashTarg
     if (!ejected) report.log('info', `${target.device} was flushed but could not be ejected here; it is safe to remove.`);
   }
   state('success', written.bytesVerified, written.bytesVerified);
-  return { ...base, status: 'success', label: null, error: null, bytesWritten: written.bytesWritten, bytesVerified: written.bytesVerified, seconds: seconds(), ejected, firstBootFiles };
+  return { ...base, status: 'success', label: null, error: null, bytesWritten: written.bytesWritten, bytesVerified: written.bytesVerified, seconds: seconds(), ejected, firstBootFiles, ...(freeSpace === undefined ? {} : { freeSpace }) };
 }

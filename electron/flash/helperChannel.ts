@@ -78,6 +78,8 @@ export const HelperFlashRequestSchema = z.strictObject({
     )
     .min(1),
   skipZeroBlocks: z.boolean(),
+  /** Signed images: write the free filesystem space too (every byte). */
+  writeAll: z.boolean().default(false),
   eject: z.boolean(),
   /** fieldkit's own SSH key line, authorised on every Pi given an identity; null when no target has one. */
   appSshPublicKey: z.string().nullable(),

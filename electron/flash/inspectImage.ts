@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { appError, FieldkitError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import type { ImageSummary, SignatureStatus } from '../../shared/flash.ts';
-import { imageManifestName, imageSignatureName, mappedBytes, type ImageManifest } from '../../shared/image.ts';
+import { bytesToWrite, imageManifestName, imageSignatureName, type ImageManifest } from '../../shared/image.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
 import { verifyBytes } from '../signing/minisign.ts';
 import { parsePublicKey, parseSignature } from '../signing/minisignFormat.ts';
@@ -99,7 +99,7 @@ async function inspectSigned(imagePath: string, keys: readonly TrustedKey[], fil
     boards: manifest.boards,
     compression: manifest.payload.compression,
     rawBytes: manifest.payload.raw_size,
-    mappedBytes: mappedBytes(manifest.block_map),
+    mappedBytes: bytesToWrite(manifest),
     layout: manifest.layout,
     firstBoot: firstBootKind(manifest),
     problems,

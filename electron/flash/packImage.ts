@@ -40,8 +40,9 @@ export type PackOptions = {
   /** zstd unless asked: gz for old tooling, none for images that are already small. xz is not written (Node has no encoder). */
   compression?: 'zstd' | 'gz' | 'none';
   /**
-   * Default true: free space of the ext2/3/4 and FAT filesystems is stored as zeros and left out
-   * of the block map (freeBlocks/). false keeps the raw image byte for byte.
+   * Default true: free space of the ext2/3/4 and FAT filesystems is stored as zeros and listed
+   * as free in the block map (freeBlocks/), so a flash may leave it unwritten. false keeps the
+   * raw image byte for byte, and a flash writes every byte.
    */
   unmapFreeSpace?: boolean;
   /** The first-boot customisation the image expects (cloud-init or firstrun.sh); none when absent. */
@@ -89,7 +90,8 @@ export async function packImage(raw: string, out: string, options: PackOptions):
     const payloadFile = path.join(work, payloadName);
     const payload = await compress(raw, freeSpace.ranges, payloadFile, compression, options.level ?? 3, planZeroFrames(scanned.blockMap.ranges, scanned.rawSize));
     const candidate: ImageManifest = {
-      manifest_version: 1,
+      // 2: the block map lists free space (block_map.free); zeros outside it must be written.
+      manifest_version: 2,
       product: options.product,
       version: options.version,
       sequence: options.sequence,

@@ -81,6 +81,7 @@ export async function startFlash(deps: StartFlashDeps, request: FlashStartReques
     trustedKeys: keys.filter((k) => k.revokedMs === null).map((k) => k.publicKey),
     targets,
     skipZeroBlocks: request.skipZeroBlocks,
+    writeAll: request.writeAll,
     eject: request.eject,
     warnings: summary.warnings,
     appSshPublicKey: targets.some((t) => t.identity !== undefined) ? loadOrCreateAppSshKey(deps.dataDir).publicKey : null,

@@ -1,10 +1,12 @@
 /**
- * The writer core of a flash: a signed fieldkit image onto one block device. The manifest
- * (signature, schema, expiry, board, sizes) is checked by verifyImage before the device is
- * opened for writing; the payload is then streamed once — tar member → decompress → aligned
- * blocks — writing only the block map's mapped ranges, hashing as it goes, and every mapped
- * range is read back from the device and compared. Anything short of that full chain ends
- * "incomplete — do not use", never success.
+ * The writer core of a flash: a signed fieldkit image onto one block device. Before the device
+ * is opened for writing, the manifest (signature, schema, expiry, board, sizes) is checked by
+ * verifyImage and the stored payload is hashed against its signed SHA-256 (payloadPrecheck.ts),
+ * so a tampered image leaves the card untouched. The payload is then streamed — tar member →
+ * decompress → aligned blocks — hashing as it goes, and every byte of the image except free
+ * filesystem space (writePlan.ts; with `writeAll`, every byte) is written and read back: data
+ * ranges by their signed SHA-256, zeros as zeros. Free space left unwritten is discarded where
+ * the drive supports it. Anything short of that full chain ends "incomplete — do not use".
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -12,16 +14,19 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AppError, FieldkitError } from '../../shared/errors.ts';
-import { mappedBytes, type Board, type ImageManifest, type MappedRange } from '../../shared/image.ts';
+import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
+import type { Board, ImageManifest } from '../../shared/image.ts';
 import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
 import { payloadDecoder } from './zeroFrames.ts';
-import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type WriteProgress } from './driveWriter.ts';
+import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type SkippedFreeSpace, type WriteProgress } from './driveWriter.ts';
 import { BlockMapChecker } from './blockMapChecker.ts';
+import { discardFree } from './discardFree.ts';
+import { precheckPayload } from './payloadPrecheck.ts';
+import { piecesIn, planWrites } from './writePlan.ts';
 import type { RangeMismatch } from './rangeChecker.ts';
 import { checkImageManifest } from './verifyImage.ts';
 
-export { deviceSize, incompleteLabel, writeBlockBytes, type WriteProgress } from './driveWriter.ts';
+export { deviceSize, incompleteLabel, writeBlockBytes, type SkippedFreeSpace, type WriteProgress } from './driveWriter.ts';
 
 export type WriteImageOptions = {
   imagePath: string;
@@ -35,6 +40,8 @@ export type WriteImageOptions = {
   directIo?: boolean;
   /** A device operation without an answer for this long fails the flash as "stopped responding" (default 60 s). */
   stallTimeoutMs?: number;
+  /** Write every byte of the image, free filesystem space too: the drive then equals the raw image up to its size. */
+  writeAll?: boolean;
   /**
    * TEST ONLY: runs after the write is flushed and before the read-back, so a test can
    * corrupt the device in between and prove the read-back catches it. Production callers
@@ -58,39 +65,20 @@ export type DriveWriteSuccess = {
   bytesWritten: number;
   bytesVerified: number;
   directIo: boolean;
+  /** Signed images: the free filesystem space left unwritten, and whether the drive discarded it. */
+  freeSpace?: SkippedFreeSpace;
 };
 export type DriveWriteIncomplete = { status: 'incomplete'; label: typeof incompleteLabel; device: string; error: AppError; bytesWritten: number; directIo: boolean };
 export type DriveWriteResult = DriveWriteSuccess | DriveWriteIncomplete;
 export type WriteImageResult = (DriveWriteSuccess & { manifest: ImageManifest }) | DriveWriteIncomplete;
 
-/** Pieces of [start, end) that fall inside mapped ranges (sorted, as the manifest schema requires). */
-function mappedPieces(ranges: readonly MappedRange[], start: number, end: number): { offset: number; length: number }[] {
-  // The first range that ends after `start`: called for every block and chunk, with up to 4096 ranges.
-  let lo = 0;
-  let hi = ranges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const range = ranges[mid] as MappedRange;
-    if (range.offset + range.length <= start) lo = mid + 1;
-    else hi = mid;
-  }
-  const pieces: { offset: number; length: number }[] = [];
-  for (let i = lo; i < ranges.length; i++) {
-    const range = ranges[i] as MappedRange;
-    if (range.offset >= end) break;
-    const a = Math.max(start, range.offset);
-    const b = Math.min(end, range.offset + range.length);
-    if (b > a) pieces.push({ offset: a, length: b - a });
-  }
-  return pieces;
-}
-
 /**
  * Writes `imagePath` to `device`. Throws FieldkitError for refusals made before any byte is
- * written (untrusted or altered manifest, expired, too-small target, device busy). Once
- * writing has begun it never throws: the result is 'success' only after every mapped range
- * read back from the device matched its signed SHA-256, and 'incomplete' otherwise, with the
- * drive's first MiB zeroed.
+ * written (untrusted or altered manifest, altered payload, expired, too-small target, device
+ * busy, cancelled while checking). Once writing has begun it never throws: the result is
+ * 'success' only after every written byte read back from the device as the image has it (data
+ * ranges by their signed SHA-256, zeros as zeros), and 'incomplete' otherwise, with the drive's
+ * first MiB zeroed.
  */
 export async function writeImageToDrive(options: WriteImageOptions): Promise<WriteImageResult> {
   const { imagePath, device } = options;
@@ -108,12 +96,23 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
   if ((await stat(imagePath)).size < verified.payload.offset + verified.payload.size) {
     throw refuse(`${name} is shorter than its disk image member: truncated.`, 'Copy or download the image again.', 'VERIFICATION_FAILED');
   }
+  const emit = (progress: WriteProgress): void => options.onProgress?.(progress);
+  // The stored bytes against the signed SHA-256, before the drive is opened: a tampered image never touches the card.
+  await precheckPayload(imagePath, verified.payload, payload.sha256, {
+    signal: options.signal,
+    onProgress: (bytesDone, bytesTotal) => {
+      emit({ phase: 'checking', bytesDone, bytesTotal });
+    },
+  }).catch((error: unknown) => {
+    if (error instanceof Cancelled) throw new FieldkitError(appError('CANCELLED', `The flash of ${device} was cancelled while checking ${name}, before anything was written.`, 'The drive is unchanged.'));
+    throw error;
+  });
 
   const drive = await DriveWriter.open(device, size, { directIo: options.directIo, signal: options.signal, stallTimeoutMs: options.stallTimeoutMs });
   try {
     const ranges = manifest.block_map.ranges;
-    const total = mappedBytes(manifest.block_map);
-    const emit = (progress: WriteProgress): void => options.onProgress?.(progress);
+    const plan = planWrites(manifest, options.writeAll === true);
+    const total = plan.writeBytes;
     const queue = new WriteQueue(drive, () => {
       emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
     });
@@ -148,13 +147,14 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
         rawSeen += length;
         if (rawSeen > payload.raw_size) return refuse(`${name}'s disk image decompresses to more than the ${payload.raw_size} bytes its manifest says.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
         if (options.signal?.aborted === true) return new Cancelled();
-        if (mappedPieces(ranges, start, start + length).length > 0) {
+        if (piecesIn(ranges, start, start + length).length > 0) {
           return refuse(`${name}'s manifest lists a zero frame at byte ${start} that overlaps its mapped data.`, 'Do not flash this image; get it again from its publisher.', 'VERIFICATION_FAILED');
         }
         checker.skip(length);
         return null;
       },
-      needed: (start, end) => mappedPieces(ranges, start, end).map((piece) => [piece.offset, piece.offset + piece.length] as const),
+      // Data and the zeros outside free space; a zero frame's zeros are filled in, not decoded (blockSink).
+      needed: (start, end) => piecesIn(plan.write, start, end).map((piece) => [piece.offset, piece.offset + piece.length] as const),
       onBlock: (start, bytes) => {
         if (options.signal?.aborted === true) throw new Cancelled();
         const hashed = checker.hashBlock(start, bytes);
@@ -162,22 +162,21 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
           held.first = Buffer.from(bytes);
           return { pieces: [], hashed };
         }
-        return { pieces: mappedPieces(ranges, start, start + bytes.length).map((piece) => ({ from: piece.offset - start, to: piece.offset - start + piece.length })), hashed };
+        return { pieces: piecesIn(plan.write, start, start + bytes.length).map((piece) => ({ from: piece.offset - start, to: piece.offset - start + piece.length })), hashed };
       },
     };
     const altered = (detail: string): FieldkitError => refuse(`${name}'s disk image was altered: ${detail}.`, 'Do not use this image; get it again from its publisher.', 'VERIFICATION_FAILED');
 
     try {
       if (payload.compression === 'none') {
-        // No SHA-256 of the stored payload here: uncompressed, the payload *is* the raw image,
-        // and BlockMapChecker already ties every one of its bytes to the signed manifest — a byte
-        // in a mapped range to that range's SHA-256, a byte outside every range to zero — and
-        // the count to raw_size (checked below, as the range hashes are, before the held-back
-        // first block goes out). A flipped byte anywhere therefore fails one of those, so the
-        // stored hash over the same bytes would only hash every byte a third time (with the
-        // read-back). Both the block map and payload.sha256 are under the same signature, so
-        // nobody without the key can make them disagree. For compressed payloads the stored
-        // hash stays: it covers bytes no range hash sees (the compressed stream itself).
+        // No second SHA-256 of the stored payload while streaming (the pre-check hashed it before
+        // the drive was opened): uncompressed, the payload *is* the raw image, and
+        // BlockMapChecker ties every byte read now to the signed manifest — a byte in a mapped
+        // range to that range's SHA-256, a byte outside every range to zero — and the count to
+        // raw_size (checked below, as the range hashes are, before the held-back first block
+        // goes out). A byte changed since the pre-check therefore fails one of those. For
+        // compressed payloads the streaming stored hash stays: it covers bytes no range hash
+        // sees (the compressed stream itself).
         await fileBlocks(imagePath, verified.payload.offset, verified.payload.size, queue, handler).catch((error: unknown) => {
           if (error instanceof ImageReadError) throw refuse(`${name} cannot be read: ${error.message}.`, 'Check the disk the image is on, or copy it again.', 'IO_ERROR');
           throw error;
@@ -216,14 +215,17 @@ export async function writeImageToDrive(options: WriteImageOptions): Promise<Wri
       if (head !== null) {
         const block = await queue.acquire();
         head.copy(block);
-        queue.submit(block, 0, head.length, { pieces: mappedPieces(ranges, 0, head.length).map((piece) => ({ from: piece.offset, to: piece.offset + piece.length })) });
+        queue.submit(block, 0, head.length, { pieces: piecesIn(plan.write, 0, head.length).map((piece) => ({ from: piece.offset, to: piece.offset + piece.length })) });
         await queue.drain();
       }
       emit({ phase: 'writing', bytesDone: drive.bytesWritten, bytesTotal: total });
       await drive.flush();
+      const freeSpace = await discardFree(device, drive.isBlock, plan.skipped, options.signal).catch((error: unknown) => {
+        throw options.signal?.aborted === true ? new Cancelled() : error;
+      });
       if (options.beforeReadBack !== undefined) await options.beforeReadBack();
-      const bytesVerified = await drive.readBack(ranges, total, emit);
-      return { status: 'success', device, manifest, rawBytes: rawSeen, imageSha256: null, bytesWritten: drive.bytesWritten, bytesVerified, directIo: drive.directIo };
+      const bytesVerified = await drive.readBack(plan.readBack, total, emit);
+      return { status: 'success', device, manifest, rawBytes: rawSeen, imageSha256: null, bytesWritten: drive.bytesWritten, bytesVerified, directIo: drive.directIo, freeSpace };
     } catch (error) {
       const failure = await drive.failure(error);
       await drive.markIncomplete();

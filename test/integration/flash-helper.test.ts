@@ -153,7 +153,7 @@ describe('flash helper channel', () => {
       await expect.poll(() => heard.some((m) => m.type === 'hello'), { timeout: 5000 }).toBe(true);
       writeMessage(socket, {
         type: 'flash',
-        request: { imagePath: at('big.fkimg'), kind: 'signed', trustedKeys: [publicKeyBase64(publicKeyOf(key))], targets: [{ device: target.device, raw: target.device, description: 'zram' }], skipZeroBlocks: false, eject: false, appSshPublicKey: null },
+        request: { imagePath: at('big.fkimg'), kind: 'signed', trustedKeys: [publicKeyBase64(publicKeyOf(key))], targets: [{ device: target.device, raw: target.device, description: 'zram' }], skipZeroBlocks: false, writeAll: false, eject: false, appSshPublicKey: null },
       });
       await expect.poll(() => heard.some((m) => m.type === 'target' && m.update.state === 'writing' && m.update.bytesDone > 0), { timeout: 10_000, interval: 20 }).toBe(true);
       const silentSince = Date.now();
@@ -217,6 +217,7 @@ describe('flash helper channel', () => {
             { device: card.device, raw: card.device, description: 'card reader' },
           ],
           skipZeroBlocks: false,
+          writeAll: false,
           eject: false,
           appSshPublicKey: null,
         },

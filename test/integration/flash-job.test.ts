@@ -19,7 +19,7 @@ import { formatPublicKey, publicKeyOf } from '../../electron/signing/minisignFor
 import type { MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
 import type { AppError } from '../../shared/errors.ts';
 import { FlashResultSchema, type FlashResult } from '../../shared/flash.ts';
-import type { ImageManifest } from '../../shared/image.ts';
+import { bytesToWrite, freeBytes, type ImageManifest } from '../../shared/image.ts';
 import type { JobEvent } from '../../shared/jobs.ts';
 import { makeBigTestImage } from '../support/bigTestImage.ts';
 import { mountedDrives } from '../support/mountedDrive.ts';
@@ -121,7 +121,8 @@ describe('flash.write job', () => {
     const [first, second] = result.targets;
     expect(first).toMatchObject({ device: good.device, status: 'success', error: null, label: null, ejected: false });
     expect(record.log.some((l) => l.message === `${good.device} was flushed but could not be ejected here; it is safe to remove.`)).toBe(true);
-    expect(first?.bytesVerified).toBe(manifest.block_map.ranges.reduce((sum, r) => sum + r.length, 0));
+    expect(first?.bytesVerified).toBe(bytesToWrite(manifest));
+    expect(first?.freeSpace).toEqual({ bytes: freeBytes(manifest.block_map), discarded: true, note: null });
     expect(second).toMatchObject({ device: busy.device, status: 'refused', bytesWritten: 0 });
     expect(second?.error?.code).toBe('CONFLICT');
 
@@ -138,7 +139,10 @@ describe('flash.write job', () => {
     expect(logs.some((l) => l.startsWith(`${good.device}: written and verified`))).toBe(true);
     expect(logs.some((l) => l.startsWith(`${busy.device}: refused, nothing written`))).toBe(true);
     const progress = mine.flatMap((e) => (e.type === 'progress' ? [e.progress] : []));
-    expect(progress.some((p) => p.targets?.find((t) => t.device === good.device)?.state === 'writing')).toBe(true);
+    // The image is checked (the pre-check) before the drive is written.
+    const goodStates = progress.map((p) => p.targets?.find((t) => t.device === good.device)?.state);
+    expect(goodStates.indexOf('checking')).toBeGreaterThanOrEqual(0);
+    expect(goodStates.indexOf('checking')).toBeLessThan(goodStates.indexOf('writing'));
     expect(progress.at(-1)?.targets?.map((t) => t.state)).toEqual(['success', 'refused']);
     // At most ~10 progress events a second.
     const times = mine.filter((e) => e.type === 'progress').map((e) => e.at);

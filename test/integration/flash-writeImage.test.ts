@@ -5,17 +5,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, copyFileSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
 import { packImage } from '../../electron/flash/packImage.ts';
 import { verifyImage } from '../../electron/flash/verifyImage.ts';
 import { writeImageToDrive, type WriteProgress } from '../../electron/flash/writeImage.ts';
+import { planWrites } from '../../electron/flash/writePlan.ts';
 import { defaultTrustedComment, generateSecretKey, signBytes } from '../../electron/signing/minisign.ts';
 import { formatSignature, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
 import { listUstar, readUstarMember, writeUstar } from '../../electron/signing/ustarArchive.ts';
-import { imageManifestName, imagePayloadNames, imageSignatureName, mappedBytes, type ImageManifest } from '../../shared/image.ts';
+import { bytesToWrite, imageManifestName, imagePayloadNames, imageSignatureName, type ImageManifest } from '../../shared/image.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
 import { createLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { makeTempDir } from '../support/tempDir.ts';
@@ -99,6 +100,23 @@ async function packXzImage(out: string): Promise<void> {
   );
 }
 
+/** An onProgress that flips the byte at `where` of `file` once the pre-check has hashed the whole payload. */
+function flipAfterPrecheck(file: string, where: number): (p: WriteProgress) => void {
+  let flipped = false;
+  return (p) => {
+    if (flipped || p.phase !== 'checking' || p.bytesDone !== p.bytesTotal) return;
+    flipped = true;
+    const fd = openSync(file, 'r+');
+    try {
+      const byte = Buffer.alloc(1);
+      readSync(fd, byte, 0, 1, where);
+      writeSync(fd, Buffer.from([(byte[0] ?? 0) ^ 0x40]), 0, 1, where);
+    } finally {
+      closeSync(fd);
+    }
+  };
+}
+
 afterAll(async () => {
   for (const loop of loops) loop.detach();
   for (const device of devices) await device.remove();
@@ -106,34 +124,35 @@ afterAll(async () => {
 });
 
 describe('writeImageToDrive', () => {
-  it('writes only the mapped ranges, reads them back, and the device holds the image layout', async () => {
+  it('writes all but the free space, zeros included, reads it back, and the device holds the image layout', async () => {
     const target = zram(96 * mib);
-    // Old content in an unmapped gap: a sparse write never touches it.
-    const gap = manifest.block_map.ranges[0];
-    if (gap === undefined) throw new Error('no mapped range');
-    const gapOffset = gap.offset + gap.length + 4096;
-    expect(manifest.block_map.ranges.some((r) => gapOffset + marker.length > r.offset && gapOffset < r.offset + r.length)).toBe(false);
+    // Old content in a stretch of zeros that is not free space (say, a file of zeros): it must go.
+    const zeros = planWrites(manifest).readBack.find((r) => r.sha256 === null && r.length >= 4096);
+    if (zeros === undefined) throw new Error('no zeros to write');
     const fd = openSync(target.device, 'r+');
-    writeSync(fd, marker, 0, marker.length, gapOffset);
+    writeSync(fd, marker, 0, marker.length, zeros.offset);
     closeSync(fd);
     execFileSync('blockdev', ['--flushbufs', target.device]);
     const progress: WriteProgress[] = [];
     const result = await writeImageToDrive({ imagePath: at('good.fkimg'), device: target.device, trustedKeys: trusted, onProgress: (p) => progress.push(p) });
     if (result.status !== 'success') throw new Error(result.error.message);
     expect(result.directIo).toBe(true);
-    const mapped = mappedBytes(manifest.block_map);
+    const mapped = bytesToWrite(manifest);
     expect(result.bytesWritten).toBe(mapped);
     expect(result.bytesVerified).toBe(mapped);
     expect(mapped).toBeLessThan(testImageSize);
-    for (const range of manifest.block_map.ranges) {
+    for (const range of planWrites(manifest).write) {
       // cmp exits non-zero (and execFileSync throws) on the first differing byte.
       execFileSync('cmp', ['-n', String(range.length), '-i', `${range.offset}:${range.offset}`, at('raw.img'), target.device]);
     }
-    expect(readDevice(target.device, gapOffset, marker.length)).toEqual(marker);
+    expect(readDevice(target.device, zeros.offset, marker.length)).toEqual(Buffer.alloc(marker.length));
     const table = sfdiskLayout(target.device);
     expect(table.partitiontable.label).toBe(manifest.layout.table === 'gpt' ? 'gpt' : 'dos');
     const starts = table.partitiontable.partitions.map((p) => p.start * 512);
     for (const partition of manifest.layout.partitions) expect(starts).toContain(partition.start);
+    const checking = progress.filter((p) => p.phase === 'checking');
+    expect(checking.at(-1)).toEqual({ phase: 'checking', bytesDone: manifest.payload.compressed_size, bytesTotal: manifest.payload.compressed_size });
+    expect(progress.indexOf(checking.at(-1) as WriteProgress)).toBeLessThan(progress.findIndex((p) => p.phase !== 'checking'));
     const writing = progress.filter((p) => p.phase === 'writing');
     const verifying = progress.filter((p) => p.phase === 'verifying');
     expect(writing.at(-1)).toEqual({ phase: 'writing', bytesDone: mapped, bytesTotal: mapped });
@@ -195,18 +214,17 @@ describe('writeImageToDrive', () => {
     execFileSync('cmp', ['-n', String(testImageSize), at('raw.img'), target.device]);
   });
 
-  it('a flipped payload byte aborts mid-stream: incomplete, first MiB zeroed', async () => {
+  // The pre-check refuses a flipped byte before the drive is opened (flash-usedCard.test.ts);
+  // these flip it just after the pre-check, as a file replaced mid-flash would, to show the
+  // streaming checks still catch it.
+  it('a payload byte changed after the pre-check aborts mid-stream: incomplete, first MiB zeroed', async () => {
     const target = zram(96 * mib);
     writeMarkers(target.device);
     const file = at('flipped.fkimg');
     copyFileSync(at('good.fkimg'), file);
     const payload = (await listUstar(file)).find((m) => m.path === 'image.img.zst');
     if (payload === undefined) throw new Error('no payload member');
-    const bytes = readFileSync(file);
-    const where = payload.offset + Math.floor(payload.size / 2);
-    bytes[where] = (bytes[where] ?? 0) ^ 0x40;
-    writeFileSync(file, bytes);
-    const result = await writeImageToDrive({ imagePath: file, device: target.device, trustedKeys: trusted });
+    const result = await writeImageToDrive({ imagePath: file, device: target.device, trustedKeys: trusted, onProgress: flipAfterPrecheck(file, payload.offset + Math.floor(payload.size / 2)) });
     expect(result.status).toBe('incomplete');
     if (result.status !== 'incomplete') return;
     expect(result.label).toBe('incomplete — do not use');
@@ -214,12 +232,13 @@ describe('writeImageToDrive', () => {
     expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
   });
 
-  // An uncompressed payload has no stored-hash pass (see writeImage.ts): the range hashes and
-  // the zero check of every unmapped byte alone must refuse a changed byte, wherever it is.
+  // An uncompressed payload has no stored-hash pass while streaming (see writeImage.ts): the
+  // range hashes and the zero check of every unmapped byte alone must refuse a byte changed
+  // after the pre-check, wherever it is.
   it.each([
     ['inside a mapped range', 'range'],
     ['in an unmapped (zero) gap', 'gap'],
-  ])('a changed byte %s of an uncompressed payload aborts mid-stream: incomplete, first MiB zeroed', async (_where, kind) => {
+  ])('a byte changed after the pre-check %s of an uncompressed payload aborts mid-stream: incomplete, first MiB zeroed', async (_where, kind) => {
     const target = zram(96 * mib);
     writeMarkers(target.device);
     const file = at(`raw-${kind}.fkimg`);
@@ -232,15 +251,12 @@ describe('writeImageToDrive', () => {
     expect(ranges.some((r) => offset >= r.offset && offset < r.offset + r.length)).toBe(kind === 'range');
     const payload = (await listUstar(file)).find((m) => m.path === imagePayloadNames.none);
     if (payload === undefined) throw new Error('no payload member');
-    const bytes = readFileSync(file);
-    bytes[payload.offset + offset] = (bytes[payload.offset + offset] ?? 0) ^ 0x40;
-    writeFileSync(file, bytes);
-    const result = await writeImageToDrive({ imagePath: file, device: target.device, trustedKeys: trusted });
+    const result = await writeImageToDrive({ imagePath: file, device: target.device, trustedKeys: trusted, onProgress: flipAfterPrecheck(file, payload.offset + offset) });
     expect(result.status).toBe('incomplete');
     if (result.status !== 'incomplete') return;
     expect(result.error.code).toBe('VERIFICATION_FAILED');
     expect(result.error.message).toContain('does not match its signed block map');
-    expect(result.bytesWritten).toBeLessThan(mappedBytes(packed.manifest.block_map));
+    expect(result.bytesWritten).toBeLessThan(bytesToWrite(packed.manifest));
     expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
   });
 
@@ -261,9 +277,31 @@ describe('writeImageToDrive', () => {
     if (result.status !== 'incomplete') return;
     expect(result.error.code).toBe('CANCELLED');
     expect(result.bytesWritten).toBeGreaterThan(0);
-    expect(result.bytesWritten).toBeLessThan(mappedBytes(manifest.block_map));
+    expect(result.bytesWritten).toBeLessThan(bytesToWrite(manifest));
     expect(readDevice(target.device, 0, mib).equals(Buffer.alloc(mib))).toBe(true);
     expect(() => sfdiskLayout(target.device)).toThrow();
+  });
+
+  it('cancel while the image is checked refuses the flash: nothing written', async () => {
+    const target = zram(96 * mib);
+    writeMarkers(target.device);
+    const controller = new AbortController();
+    const error = await writeImageToDrive({
+      imagePath: at('good.fkimg'),
+      device: target.device,
+      trustedKeys: trusted,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'checking') controller.abort();
+      },
+    }).then(
+      () => null,
+      (e: unknown) => (isFieldkitError(e) ? e.appError : null),
+    );
+    expect(error?.code).toBe('CANCELLED');
+    expect(error?.message).toMatch(/before anything was written/);
+    expect(readDevice(target.device, 0, marker.length)).toEqual(marker);
+    expect(readDevice(target.device, 40 * mib, marker.length)).toEqual(marker);
   });
 
   it('a byte flipped on the device between write and read-back is caught', async () => {
@@ -300,8 +338,8 @@ describe('writeImageToDrive', () => {
     const target = zram(96 * mib);
     const result = await writeImageToDrive({ imagePath: at('xz.fkimg'), device: target.device, trustedKeys: trusted });
     if (result.status !== 'success') throw new Error(result.error.message);
-    expect(result.bytesWritten).toBe(mappedBytes(verified.manifest.block_map));
-    for (const range of verified.manifest.block_map.ranges) execFileSync('cmp', ['-n', String(range.length), '-i', `${range.offset}:${range.offset}`, at('raw.img'), target.device]);
+    expect(result.bytesWritten).toBe(bytesToWrite(verified.manifest));
+    for (const range of planWrites(verified.manifest).write) execFileSync('cmp', ['-n', String(range.length), '-i', `${range.offset}:${range.offset}`, at('raw.img'), target.device]);
   });
 
   it('a drive pulled mid-write fails promptly with an error naming the drive', async () => {

@@ -81,7 +81,7 @@ export function ImageSummaryCard({ image }: { image: ImageSummary }) {
         <Fact label="Boards">{image.boards.length === 0 ? 'not stated' : image.boards.join(', ')}</Fact>
         <Fact label="Disk size">{image.rawBytes === null ? 'unknown until written' : <span title={formatExactBytes(image.rawBytes)}>{formatBytes(image.rawBytes)}</span>}</Fact>
         <Fact label="Written">
-          {image.mappedBytes === null ? 'every block' : <span title={formatExactBytes(image.mappedBytes)}>{formatBytes(image.mappedBytes)} (only data ranges)</span>}
+          {image.mappedBytes === null ? 'every block' : <span title={formatExactBytes(image.mappedBytes)}>{formatBytes(image.mappedBytes)} (free filesystem space skipped)</span>}
         </Fact>
         <Fact label="File">
           {formatBytes(image.fileBytes)}, {image.compression === 'none' ? 'uncompressed' : image.compression}

@@ -10,6 +10,7 @@ import type { JobView } from '../jobs/jobStore.ts';
 export const targetStateLabels: Record<FlashTargetState, string> = {
   queued: 'waiting',
   preparing: 'preparing (unmounting)',
+  checking: 'checking image',
   writing: 'writing',
   verifying: 'verifying (reading back)',
   customising: 'writing first-boot files',
@@ -49,7 +50,8 @@ export function targetPercent(target: FlashTargetProgress): number | null {
 export function targetOutcome(result: FlashTargetResult): string {
   if (result.status === 'success') {
     const files = result.firstBootFiles.length === 0 ? 'no first-boot files' : `first-boot files ${result.firstBootFiles.map((f) => f.name).join(', ')}`;
-    return `${formatBytes(result.bytesVerified)} written and read back in ${tookTime(result.seconds)}; ${files}${result.ejected ? '; ejected' : ''}.`;
+    const free = result.freeSpace === undefined ? '' : `; ${formatBytes(result.freeSpace.bytes)} of free space left unwritten${result.freeSpace.discarded ? ' and discarded' : ` (${result.freeSpace.note ?? 'not discarded'})`}`;
+    return `${formatBytes(result.bytesVerified)} written and read back in ${tookTime(result.seconds)}${free}; ${files}${result.ejected ? '; ejected' : ''}.`;
   }
   if (result.status === 'refused') return result.error?.message ?? 'Refused before anything was written.';
   return result.error?.message ?? 'Stopped before the image was complete.';

@@ -97,6 +97,9 @@ describe('Flash results', () => {
     expect(targetOutcome({ ...target, status: 'success', label: null, error: null, firstBootFiles: [{ name: 'fieldkit-identity.json', bytes: 80, sha256: 'x' }] })).toBe(
       '84.0 MB written and read back in 3.2 s; first-boot files fieldkit-identity.json; ejected.',
     );
+    expect(targetOutcome({ ...target, status: 'success', label: null, error: null, firstBootFiles: [], ejected: false, freeSpace: { bytes: 20e6, discarded: false, note: 'not discarded: /dev/sdb does not support discard' } })).toBe(
+      '84.0 MB written and read back in 3.2 s; 20.0 MB of free space left unwritten (not discarded: /dev/sdb does not support discard); no first-boot files.',
+    );
     const error = { code: 'IO_ERROR' as const, message: '/dev/sdb went away while writing.', hint: 'Reinsert it and flash again.' };
     expect(targetOutcome({ ...target, status: 'incomplete', label: 'incomplete — do not use', error, firstBootFiles: [] })).toBe('/dev/sdb went away while writing.');
   });
