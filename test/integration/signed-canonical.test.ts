@@ -191,7 +191,10 @@ describe('a bundle manifest with a key twice, signed by a trusted key', () => {
     expect(await refusalOf('deploy.start', deployStart(at('dup-agent.tar')))).toBe(`Nothing was deployed: The manifest.json of dup-agent.tar has the key "version" twice at the top level (the second at line 5, column 3) ${notOurs}`);
     expect(await refusalOf('deploy.start', deployStart(at('dup-model.tar')))).toMatch(/^Nothing was deployed: The manifest\.json of dup-model\.tar has the key "size" twice in files\.0 \(the second at line \d+, column 7\) — it was not made/);
     const inspected = await call('deploy.inspect', { bundlePath: at('dup-model.tar') });
-    expect(inspected.ok && (inspected.value as { bundle: { signature: { status: string } } }).bundle.signature.status).toBe('invalid');
+    // Refused at the first read, before any field is trusted: the Deploy screen says why, without an "altered" alarm.
+    const bundle = inspected.ok ? (inspected.value as { bundle: { signature: { status: string }; problems: { message: string }[] } }).bundle : null;
+    expect(bundle?.signature.status).toBe('unread');
+    expect(bundle?.problems[0]?.message).toMatch(/has the key "size" twice in files\.0/);
     expect(services.jobs.list({ limit: 10 })).toEqual([]);
   });
 });
