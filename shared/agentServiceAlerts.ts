@@ -138,3 +138,18 @@ export function serviceAlerts(sample: HealthSample): Draft[] {
   const running = s.state === 'running' || s.state === 'starting' ? runningAlerts(s) : [];
   return [...stoppedAlerts(s), ...starting, ...running, ...journalAlerts(s)];
 }
+
+/** The service in a few words, for the device page and `fieldkit health DEVICE`: "running (systemd active/running, pid 812)". */
+export function describeService(sample: Pick<HealthSample, 'service'>): string {
+  const s = sample.service;
+  if (s === undefined) return 'unknown (agent too old to say)';
+  const how = s.manager === 'systemd' ? `systemd ${s.detail}` : s.detail;
+  const parts = [how];
+  if (s.state === 'running' && s.pid !== null && s.manager === 'systemd') parts.push(`pid ${String(s.pid)}`);
+  if (s.state === 'running' && s.silent_s > 0) parts.push(`not answering for ${String(Math.round(s.silent_s))} s`);
+  if (s.process_stopped) parts.push('process stopped');
+  if (s.restarts !== null && s.restarts > 0) parts.push(`${String(s.restarts)} restarts`);
+  if (s.recent_crashes > 0) parts.push(`${String(s.recent_crashes)} crashes in 10 min`);
+  if (s.journal_writable === false) parts.push('journal not writable');
+  return `${s.state} (${parts.join(', ')})`;
+}
