@@ -16,6 +16,7 @@
  * the 1 Hz samples.
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { AgentConfig } from '../../shared/agentConfig.ts';
 import type { AgentService } from '../../shared/health.ts';
@@ -38,7 +39,7 @@ export type ServiceProbeOptions = {
   now?: () => number;
   /** Where systemd says it is PID 1; a test points it elsewhere. */
   systemdRunDir?: string;
-  fetchTimeoutMs?: number;
+  probeTimeoutMs?: number;
 };
 
 export type ServiceProbe = { read(): Promise<AgentService> };
@@ -49,11 +50,44 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The address the sampler asks: the daemon's own, or loopback when it listens on every address. */
-function probeUrl(config: AgentConfig): string {
+/** Where the sampler asks: the daemon's own address, or loopback when it listens on every address. */
+function probeTarget(config: AgentConfig): { host: string; port: number } {
   const host = config.ingest.host;
-  const target = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `http://${target}:${String(config.ingest.port)}/health`;
+  return { host: host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host, port: config.ingest.port };
+}
+
+/**
+ * GET /health over a bare socket (HTTP/1.0, connection closed by the server): a tenth of
+ * what fetch costs per request, which matters once a second on a Pi. Resolves with the
+ * parsed body of a 200, or null (refused, timed out, anything else).
+ */
+function getHealth(target: { host: string; port: number }, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const socket = connect(target);
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('connect', () => socket.end(`GET /health HTTP/1.0\r\nHost: ${target.host}\r\n\r\n`));
+    socket.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 64 * 1024) socket.destroy();
+      else chunks.push(chunk);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      if (!/^HTTP\/1\.[01] 200 /.test(text) || split < 0) {
+        resolve(null);
+        return;
+      }
+      try {
+        resolve(JSON.parse(text.slice(split + 4)));
+      } catch {
+        resolve(null);
+      }
+    });
+  });
 }
 
 /** Alive (signal 0 reaches it; EPERM: alive, another user's), and stopped by a signal (state T). */
@@ -92,14 +126,22 @@ function journalWritable(config: AgentConfig): { writable: boolean | null; error
   }
 }
 
-function lastCommitMs(journal: Journal): number | null {
-  try {
-    const last = journal.info().last_seq;
-    if (last === 0) return null;
-    return journal.read({ after_seq: last - 1, limit: 1, max_bytes: 1 })[0]?.recv_ms ?? null;
-  } catch {
-    return null;
-  }
+/** When the journal last took a record: read again only when its last seq moved. */
+function createLastCommit(journal: Journal): () => number | null {
+  let seenSeq = -1;
+  let atMs: number | null = null;
+  return () => {
+    try {
+      const last = journal.info().last_seq;
+      if (last !== seenSeq) {
+        seenSeq = last;
+        atMs = last === 0 ? null : (journal.read({ after_seq: last - 1, limit: 1, max_bytes: 1 })[0]?.recv_ms ?? null);
+      }
+    } catch {
+      // Unreadable this time: keep what was known.
+    }
+    return atMs;
+  };
 }
 
 /** The process view, where no systemd unit is there to ask. */
@@ -140,24 +182,20 @@ export function createServiceProbe(options: ServiceProbeOptions): ServiceProbe {
   const { config, journal } = options;
   const now = options.now ?? Date.now;
   const systemdRunDir = options.systemdRunDir ?? '/run/systemd/system';
-  const url = probeUrl(config);
+  const target = probeTarget(config);
   const startedAskingMs = now();
   let answeredMs: number | null = null;
   let noUnitUntil = 0;
   /** NRestarts as this process saw it over time, for restarts that left no trace in daemon.json (a crash at start). */
+  const lastCommitMs = createLastCommit(journal);
   const restartsSeen: { atMs: number; restarts: number }[] = [];
   let latest: Reading | null = null;
   let refreshing: Promise<void> | null = null;
 
   async function askDaemon(): Promise<boolean> {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(options.fetchTimeoutMs ?? PROBE_TIMEOUT_MS) });
-      const body = (await res.json()) as { ok?: unknown; journal_id?: unknown };
-      // Another agent on the same port (a second data folder) is not ours.
-      return res.ok && body.ok === true && body.journal_id === journal.journalId;
-    } catch {
-      return false;
-    }
+    const body = (await getHealth(target, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS)) as { ok?: unknown; journal_id?: unknown } | null;
+    // Another agent on the same port (a second data folder) is not ours.
+    return body !== null && body.ok === true && body.journal_id === journal.journalId;
   }
 
   async function askSystemd(): Promise<UnitState | null> {
@@ -199,7 +237,7 @@ export function createServiceProbe(options: ServiceProbeOptions): ServiceProbe {
     const { state: daemon, error: fileError } = readDaemonState(config.data_dir);
     const fileCrashes = (daemon?.crash_restarts_ms ?? []).filter((t) => t > at - CRASH_WINDOW_MS).length;
     const journalState = journalWritable(config);
-    const common = { answered_ms: answeredMs, last_commit_ms: lastCommitMs(journal), journal_writable: journalState.writable, journal_error: journalState.error, fileCrashes };
+    const common = { answered_ms: answeredMs, last_commit_ms: lastCommitMs(), journal_writable: journalState.writable, journal_error: journalState.error, fileCrashes };
     if (unit !== null) {
       latest = { manager: 'systemd', ...unitReading(unit, daemon), ...common };
       if (unit.restarts !== null) restartsSeen.push({ atMs: at, restarts: unit.restarts });

@@ -101,7 +101,7 @@ export function createHealthSource(options: HealthSourceOptions): HealthSource {
   const historyPath = join(config.data_dir, HEALTH_DB_FILE);
   const latency = createInferenceLatency();
   const service: ServiceProbe | null =
-    (options.serviceState ?? options.record !== true) ? createServiceProbe({ config, journal, runCommand: run, now, systemdRunDir: options.systemdRunDir }) : null;
+    (options.serviceState ?? options.record !== true) ? createServiceProbe({ config, journal, runCommand: defaultRunCommand, now, systemdRunDir: options.systemdRunDir }) : null;
 
   let previousCpu: CpuTimes | null = null;
   let lastCpuPct: number | null = null;
