@@ -178,6 +178,33 @@ function stateOfUnit(unit: UnitState): AgentService['state'] {
   }
 }
 
+/** The systemd view of the unit; the pid file fills in what systemd does not say. */
+function unitReading(unit: UnitState, daemon: DaemonState | null, nowMs: number): Pick<AgentService, 'state' | 'detail' | 'pid' | 'process_stopped' | 'started_ms' | 'restarts'> {
+  if (unit.loadState === 'error') return { state: 'unknown', detail: `systemctl failed: ${unit.subState}`, pid: null, process_stopped: false, started_ms: null, restarts: null };
+  const result = unit.result !== '' && unit.result !== 'success' ? ` (${unit.result})` : '';
+  const pid = unit.mainPid ?? (daemon?.stopped_ms === null ? daemon.pid : null);
+  // MainPID's start, on the monotonic clock systemd and process.hrtime share.
+  const startedMs = unit.startMonotonicUs === null ? (daemon?.started_ms ?? null) : Math.round(nowMs - (Number(process.hrtime.bigint() / 1000n) - unit.startMonotonicUs) / 1000);
+  return {
+    state: stateOfUnit(unit),
+    detail: `${unit.activeState}/${unit.subState}${result}`,
+    pid,
+    process_stopped: unit.mainPid === null ? false : processState(unit.mainPid).stopped,
+    started_ms: startedMs,
+    restarts: unit.restarts,
+  };
+}
+
+/** Crashes in the window: daemon.json's, or the systemd restarts seen meanwhile, whichever says more. */
+function recentCrashes(reading: Reading, restartsSeen: readonly { restarts: number }[], at: number): number {
+  let seen = 0;
+  // Summed increments: a start by hand resets NRestarts to 0.
+  for (let i = 1; i < restartsSeen.length; i++) seen += Math.max(0, (restartsSeen[i]?.restarts ?? 0) - (restartsSeen[i - 1]?.restarts ?? 0));
+  // Restarted recently, before this process began watching: at least that once.
+  if (seen === 0 && reading.restarts !== null && reading.restarts > 0 && reading.started_ms !== null && reading.started_ms > at - CRASH_WINDOW_MS) seen = 1;
+  return Math.max(reading.fileCrashes, seen);
+}
+
 export function createServiceProbe(options: ServiceProbeOptions): ServiceProbe {
   const { config, journal } = options;
   const now = options.now ?? Date.now;
@@ -214,22 +241,6 @@ export function createServiceProbe(options: ServiceProbeOptions): ServiceProbe {
     return unit;
   }
 
-  function unitReading(unit: UnitState, daemon: DaemonState | null): Pick<AgentService, 'state' | 'detail' | 'pid' | 'process_stopped' | 'started_ms' | 'restarts'> {
-    if (unit.loadState === 'error') return { state: 'unknown', detail: `systemctl failed: ${unit.subState}`, pid: null, process_stopped: false, started_ms: null, restarts: null };
-    const result = unit.result !== '' && unit.result !== 'success' ? ` (${unit.result})` : '';
-    const pid = unit.mainPid ?? (daemon?.stopped_ms === null ? daemon.pid : null);
-    // MainPID's start, on the monotonic clock systemd and process.hrtime share.
-    const startedMs = unit.startMonotonicUs === null ? (daemon?.started_ms ?? null) : Math.round(now() - (Number(process.hrtime.bigint() / 1000n) - unit.startMonotonicUs) / 1000);
-    return {
-      state: stateOfUnit(unit),
-      detail: `${unit.activeState}/${unit.subState}${result}`,
-      pid,
-      process_stopped: unit.mainPid === null ? false : processState(unit.mainPid).stopped,
-      started_ms: startedMs,
-      restarts: unit.restarts,
-    };
-  }
-
   async function refresh(): Promise<void> {
     const [answered, unit] = await Promise.all([askDaemon(), askSystemd()]);
     const at = now();
@@ -239,22 +250,12 @@ export function createServiceProbe(options: ServiceProbeOptions): ServiceProbe {
     const journalState = journalWritable(config);
     const common = { answered_ms: answeredMs, last_commit_ms: lastCommitMs(), journal_writable: journalState.writable, journal_error: journalState.error, fileCrashes };
     if (unit !== null) {
-      latest = { manager: 'systemd', ...unitReading(unit, daemon), ...common };
+      latest = { manager: 'systemd', ...unitReading(unit, daemon, at), ...common };
       if (unit.restarts !== null) restartsSeen.push({ atMs: at, restarts: unit.restarts });
     } else {
       latest = { manager: 'process', ...fromPidFile(daemon, fileError, answered), restarts: null, ...common };
     }
     while ((restartsSeen[0]?.atMs ?? at) < at - CRASH_WINDOW_MS) restartsSeen.shift();
-  }
-
-  /** Crashes in the window: daemon.json's, or the systemd restarts seen meanwhile, whichever says more. */
-  function recentCrashes(reading: Reading, at: number): number {
-    let seen = 0;
-    // Summed increments: a start by hand resets NRestarts to 0.
-    for (let i = 1; i < restartsSeen.length; i++) seen += Math.max(0, (restartsSeen[i]?.restarts ?? 0) - (restartsSeen[i - 1]?.restarts ?? 0));
-    // Restarted recently, before this process began watching: at least that once.
-    if (seen === 0 && reading.restarts !== null && reading.restarts > 0 && reading.started_ms !== null && reading.started_ms > at - CRASH_WINDOW_MS) seen = 1;
-    return Math.max(reading.fileCrashes, seen);
   }
 
   return {
@@ -282,7 +283,7 @@ export function createServiceProbe(options: ServiceProbeOptions): ServiceProbe {
         process_stopped: reading.process_stopped,
         started_ms: reading.started_ms,
         restarts: reading.restarts,
-        recent_crashes: recentCrashes(reading, at),
+        recent_crashes: recentCrashes(reading, restartsSeen, at),
         answered_ms: reading.answered_ms,
         silent_s: answering ? 0 : Math.max(0, Math.round((at - silentSince) / 100) / 10),
         last_commit_ms: reading.last_commit_ms,
