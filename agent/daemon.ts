@@ -9,6 +9,9 @@
  * the stop only avoids refusing producers half-way.
  */
 import type { AgentConfig } from '../shared/agentConfig.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { recordDaemonStart, recordDaemonStop, type DaemonState } from './health/daemonStateFile.ts';
 import { createHealthSource } from './health/healthSource.ts';
 import type { HealthSource } from './health/healthApi.ts';
 import { createGroupCommitter } from './ingest/groupCommit.ts';
@@ -54,6 +57,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const closers: { what: string; close: () => Promise<void> | void }[] = [];
   closers.push({ what: 'journal', close: () => { journal.close(); } });
   try {
+    // The pid file other agent processes read to tell whether the daemon runs (no systemd
+    // unit to ask, as on the demo site) and whether it has been crashing; a clean stop
+    // says so last, after everything else closed.
+    let daemonState: DaemonState | null = null;
+    try {
+      daemonState = recordDaemonStart(config.data_dir, { pid: process.pid, nowMs: startedMs, agentVersion, bootId: readBootId(config) });
+      if (daemonState.crash_restarts_ms.at(-1) === startedMs) log('warn', 'the previous run ended without a clean stop (crash or kill)', { crashes_in_10_min: daemonState.crash_restarts_ms.length });
+    } catch (error) {
+      // Not fatal: a daemon that answers is seen running without it.
+      log('warn', 'cannot write daemon.json', { error: error instanceof Error ? error.message : String(error) });
+    }
+    const started = daemonState;
+    if (started !== null) closers.push({ what: 'daemon record', close: () => { recordDaemonStop(config.data_dir, started, Date.now()); } });
     // The uplink's status feeds health samples; the sampler is made after it.
     const uplink: Uplink = startUplink({ config, journal, log: (message) => { log('info', message, { part: 'uplink' }); } });
     closers.push({ what: 'uplink', close: () => uplink.stop() });
@@ -114,6 +130,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   } catch (error) {
     await closeAll(closers, log);
     throw error;
+  }
+}
+
+function readBootId(config: AgentConfig): string | null {
+  try {
+    return readFileSync(join(config.health.proc_root, 'sys/kernel/random/boot_id'), 'utf8').trim() || null;
+  } catch {
+    return null;
   }
 }
 

@@ -183,6 +183,10 @@ async function status(config: AgentConfig, json: boolean): Promise<number> {
       ...(info.custody.length === 0 ? ['custody:   no courier yet'] : info.custody.map((c) => `custody:   ${c.courier_id} through seq ${c.through_seq} (${new Date(c.at_ms).toISOString()})`)),
       losses.length === 0 ? 'losses:    none' : `losses:    ${losses.length} ranges, ${losses.reduce((s, l) => s + l.count, 0)} records (fieldkit-agent export --losses)`,
     ];
+    if (sample?.service !== undefined) {
+      const s = sample.service;
+      lines.push(`service:   ${s.state} (${s.manager === 'systemd' ? `systemd ${s.detail}` : s.detail})${s.recent_crashes > 0 ? `, ${String(s.recent_crashes)} crashes in 10 min` : ''}${s.journal_writable === false ? `, journal not writable: ${s.journal_error ?? ''}` : ''}`);
+    }
     if (sample !== null) {
       lines.push(
         `health:    cpu ${sample.cpu_pct === null ? '?' : `${sample.cpu_pct.toFixed(0)}%`}, temp ${sample.temp_c === null ? '?' : `${sample.temp_c.toFixed(1)} °C`}, mem ${Math.round(sample.mem_available_bytes / 2 ** 20)} MiB free, throttling ${sample.throttling === null ? 'unknown' : `0x${sample.throttling.raw.toString(16)}`}`,

@@ -39,6 +39,11 @@ export const AlertCodeSchema = z.enum([
   'nvme-critical-warning',
   'backlog-growing',
   'stale',
+  'agent-stopped',
+  'agent-crash-loop',
+  'agent-wedged',
+  'agent-service-unknown',
+  'journal-not-writable',
 ]);
 export type AlertCode = z.infer<typeof AlertCodeSchema>;
 

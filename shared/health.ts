@@ -40,6 +40,40 @@ export const NvmeHealthSchema = z.object({
   media_errors: z.number().nonnegative(),
 });
 
+/**
+ * Whether the agent *service* runs, as the sampler found it. A sample is taken by whichever
+ * agent process the laptop talks to (an `rpc` started per connection), which runs whether
+ * or not the daemon does: this says what the daemon is doing, so a stopped, crashed or
+ * wedged daemon is never shown as healthy. Absent in samples of agents older than this field.
+ */
+export const AgentServiceSchema = z.object({
+  /** Where `state` comes from: systemd's fieldkit-agent.service, or (no such unit: the demo, a plain process) the daemon's pid file. */
+  manager: z.enum(['systemd', 'process']),
+  /** `restarting`: it exited with an error and systemd starts it again shortly; `failed`: it died and nothing restarts it. */
+  state: z.enum(['running', 'starting', 'restarting', 'stopping', 'stopped', 'failed', 'unknown']),
+  /** The manager's own words: "active/running", "failed/failed (exit-code)", "pid 4711 is gone without a clean stop". */
+  detail: z.string(),
+  pid: z.number().int().positive().nullable(),
+  /** The daemon's process is stopped by a signal (SIGSTOP, a debugger): alive, doing nothing. */
+  process_stopped: z.boolean(),
+  /** When the current (or last) daemon process started, device clock; null when unknown. */
+  started_ms: z.number().int().nullable(),
+  /** systemd's NRestarts (automatic restarts since the unit was last started by hand); null without systemd. */
+  restarts: z.number().int().nonnegative().nullable(),
+  /** Times in the last 10 minutes the daemon died (crash, kill, exit with an error) and was started again. */
+  recent_crashes: z.number().int().nonnegative(),
+  /** When the daemon last answered on its ingest port (GET /health), device clock; null if not since this sampler started asking. */
+  answered_ms: z.number().int().nullable(),
+  /** Seconds without an answer (since the last one, or since the sampler started asking); 0 while it answers. */
+  silent_s: z.number().nonnegative(),
+  /** When the journal last took a record (device clock); null when it holds none. */
+  last_commit_ms: z.number().int().nullable(),
+  /** Whether the journal file and its folder can be written (a read-only remount, wrong owner); null when unknown. */
+  journal_writable: z.boolean().nullable(),
+  journal_error: z.string().nullable(),
+});
+export type AgentService = z.infer<typeof AgentServiceSchema>;
+
 export const HealthSampleSchema = z.object({
   at_ms: z.number().int(),
   device_id: z.string(),
@@ -72,6 +106,8 @@ export const HealthSampleSchema = z.object({
   inference: z
     .object({ count: z.number().int().nonnegative(), p50_ms: z.number().nonnegative(), p95_ms: z.number().nonnegative() })
     .nullable(),
+  /** The agent service's state; absent from agents older than this field (judged "unknown", never "running"). */
+  service: AgentServiceSchema.optional(),
 });
 export type HealthSample = z.infer<typeof HealthSampleSchema>;
 

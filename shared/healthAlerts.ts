@@ -6,6 +6,7 @@
  */
 import type { AlertSeverity, DeviceHealthStatus, HealthAlert, HealthThresholds } from './fleetHealth.ts';
 import type { HealthSample } from './health.ts';
+import { serviceAlerts } from './agentServiceAlerts.ts';
 import { decodeThrottled } from './throttling.ts';
 
 /** The journal backlog at one moment (laptop clock), kept by whoever watches the device. */
@@ -272,7 +273,8 @@ export function evaluateAlerts(input: AlertInput): HealthAlert[] {
   const { sample, thresholds } = input;
   const drafts: Draft[] = [];
   if (sample !== null) {
-    drafts.push(...temperatureAlerts(sample, thresholds), ...throttlingAlerts(sample), ...diskAlerts(sample, thresholds), ...storageWearAlerts(sample, thresholds));
+    // The service first: a dead agent matters more than anything its last figures say.
+    drafts.push(...serviceAlerts(sample), ...temperatureAlerts(sample, thresholds), ...throttlingAlerts(sample), ...diskAlerts(sample, thresholds), ...storageWearAlerts(sample, thresholds));
   }
   drafts.push(...backlogAlerts(input), ...staleAlert(input));
   const previous = new Map(input.previous.map((a) => [identityOf(a), a.sinceMs]));

@@ -20,6 +20,7 @@ import { decodeThrottled, parseGetThrottled } from '../../shared/throttling.ts';
 import type { Journal } from '../journal/journalApi.ts';
 import type { UplinkStatus } from '../uplink/uplinkStatus.ts';
 import { UPLINK_OFF } from '../uplink/uplinkStatus.ts';
+import { createServiceProbe, type ServiceProbe } from './agentService.ts';
 import type { HealthSource } from './healthApi.ts';
 import { HEALTH_DB_FILE, openHealthHistoryWriter, readHealthHistory } from './healthHistory.ts';
 import type { HealthHistoryWriter } from './healthHistory.ts';
@@ -53,6 +54,13 @@ export type HealthSourceOptions = {
   record?: boolean;
   /** Told about history write failures (a full disk must not stop sampling). */
   log?: (message: string) => void;
+  /**
+   * Say in each sample whether the agent daemon runs (agentService.ts). On by default in
+   * every process but the daemon, whose own samples need not ask about themselves.
+   */
+  serviceState?: boolean;
+  /** Where systemd says it is PID 1 (tests point it elsewhere). */
+  systemdRunDir?: string;
 };
 
 /** The first sample has no previous /proc/stat to compare with: it measures over this window. */
@@ -92,6 +100,8 @@ export function createHealthSource(options: HealthSourceOptions): HealthSource {
   const sys = config.health.sys_root;
   const historyPath = join(config.data_dir, HEALTH_DB_FILE);
   const latency = createInferenceLatency();
+  const service: ServiceProbe | null =
+    (options.serviceState ?? options.record !== true) ? createServiceProbe({ config, journal, runCommand: defaultRunCommand, now, systemdRunDir: options.systemdRunDir }) : null;
 
   let previousCpu: CpuTimes | null = null;
   let lastCpuPct: number | null = null;
@@ -277,7 +287,7 @@ export function createHealthSource(options: HealthSourceOptions): HealthSource {
   }
 
   async function sample(): Promise<HealthSample> {
-    const [cpu, throttling, nvmeHealth] = await Promise.all([measureCpu(), readThrottling(), readNvme()]);
+    const [cpu, throttling, nvmeHealth, serviceState] = await Promise.all([measureCpu(), readThrottling(), readNvme(), service?.read()]);
     const at = now();
     const mem = parseMeminfo(readText(join(proc, 'meminfo')) ?? '');
     const tempText = readText(join(sys, 'class', 'thermal', 'thermal_zone0', 'temp'));
@@ -302,6 +312,7 @@ export function createHealthSource(options: HealthSourceOptions): HealthSource {
       agent_version: agentVersion,
       model_version: config.model_version === '' ? null : config.model_version,
       inference,
+      ...(serviceState === undefined ? {} : { service: serviceState }),
     };
   }
 

@@ -127,3 +127,43 @@ export function percentile(sortedAscending: readonly number[], p: number): numbe
   const rank = Math.ceil((p / 100) * sortedAscending.length);
   return sortedAscending[Math.min(sortedAscending.length, Math.max(1, rank)) - 1] ?? null;
 }
+
+/** What `systemctl show <unit> -p …` says of the agent's unit. */
+export type UnitState = {
+  /** loaded, not-found, masked… ('error': systemctl itself failed; subState then holds why). */
+  loadState: string;
+  activeState: string;
+  subState: string;
+  result: string;
+  restarts: number | null;
+  /** null when no main process runs (MainPID=0). */
+  mainPid: number | null;
+  /** When the main process started, CLOCK_MONOTONIC µs; null when it never did. */
+  startMonotonicUs: number | null;
+};
+
+/** `Key=value` lines of `systemctl show`; null without a LoadState (not systemctl's output). */
+export function parseSystemctlShow(text: string): UnitState | null {
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) values.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  }
+  const loadState = values.get('LoadState');
+  if (loadState === undefined || loadState === '') return null;
+  const int = (key: string): number | null => {
+    const v = values.get(key);
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+  };
+  const pid = int('MainPID');
+  const start = int('ExecMainStartTimestampMonotonic');
+  return {
+    loadState,
+    activeState: values.get('ActiveState') ?? 'unknown',
+    subState: values.get('SubState') ?? '',
+    result: values.get('Result') ?? '',
+    restarts: int('NRestarts'),
+    mainPid: pid === null || pid === 0 ? null : pid,
+    startMonotonicUs: start === null || start === 0 ? null : start,
+  };
+}

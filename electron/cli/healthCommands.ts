@@ -1,8 +1,9 @@
 /**
  * `fieldkit health`: the fleet at a glance (one table, once), or one device live — a
  * terminal view redrawn each second (temperature, throttling in words, CPU, memory,
- * disks, backlog, versions, alerts with what to do) until Ctrl-C; `--json` streams one
- * view per sample (NDJSON) for scripts. `fieldkit settings health` shows or changes the
+ * disks, backlog, versions, the agent service, alerts with what to do) until Ctrl-C;
+ * `--json` streams one view per sample (NDJSON) for scripts, and one a second while no
+ * samples come (stale, unreachable). `fieldkit settings health` shows or changes the
  * alert thresholds.
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -11,12 +12,15 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { DeviceHealthView, HealthThresholds, HealthThresholdsPatch } from '../../shared/fleetHealth.ts';
 import { formatBytes, formatDuration } from '../../shared/format.ts';
 import type { HealthEvent, HealthMinute } from '../../shared/health.ts';
+import { describeService } from '../../shared/agentServiceAlerts.ts';
 import { decodeThrottled, describeThrottling } from '../../shared/throttling.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 
 /** The lease the CLI renews while it shows a device (renewed at a third of it). */
 const LEASE_SECONDS = 15;
+/** With samples due each second, none for this long means `--json` writes the view by itself. */
+const SILENT_AFTER_MS = 1500;
 /** How long `fieldkit health` (the fleet table) waits for devices to answer before printing. */
 const FLEET_WAIT_MS = 8000;
 
@@ -81,6 +85,7 @@ export function renderDeviceView(view: DeviceHealthView, nowMs: number): string 
   } else {
     const row = (label: string, text: string) => `${label.padEnd(12)} ${text}`;
     lines.push(
+      row('service', describeService(s)),
       row('versions', `agent ${s.agent_version}, model ${s.model_version ?? '—'}, up ${formatDuration(s.uptime_s)}`),
       row('temperature', s.temp_c === null ? 'unknown' : `${s.temp_c.toFixed(1)} °C`),
       row('throttling', throttlingWords(view) + (s.volt_alarm === true ? ' (PMIC under-voltage alarm)' : '')),
@@ -162,7 +167,7 @@ type HealthOptions = { history?: boolean; for?: number };
 export function addHealthCommands(program: Command, ctx: CliContext): void {
   program
     .command('health [device]')
-    .description('the fleet\'s health once (a table), or one device live until Ctrl-C (--json: one view per sample, NDJSON)')
+    .description('the fleet\'s health once (a table), or one device live until Ctrl-C (--json: one view per sample, NDJSON, and one a second while it is silent)')
     .option('--history', 'the health history pulled with the journal (minutes and events) instead of live samples')
     .option('--for <seconds>', 'stop the live view after this long', seconds)
     .action(async (wanted: string | undefined, opts: HealthOptions) => {
@@ -245,14 +250,28 @@ async function followDevice(ctx: CliContext, device: Device, forMs: number | nul
     void renew().catch(() => undefined);
   }, (LEASE_SECONDS * 1000) / 3);
   let latest: DeviceHealthView = services.health.device(device.id).view;
+  let lastLineMs = Date.now();
+  const line = (view: DeviceHealthView): void => {
+    lastLineMs = Date.now();
+    ctx.io.stdout(`${JSON.stringify(view)}\n`);
+  };
   const unsubscribe = services.events.subscribe((name, payload) => {
     if (name !== 'health.changed') return;
     const event = payload as { views: DeviceHealthView[]; samples: { deviceId: string }[] };
     const view = event.views.find((v) => v.deviceId === device.id);
     if (view) latest = view;
     // One line per sample for scripts: the view as it stood when the sample arrived.
-    if (json && view && event.samples.some((s) => s.deviceId === device.id)) ctx.io.stdout(`${JSON.stringify(view)}\n`);
+    if (json && view && event.samples.some((s) => s.deviceId === device.id)) line(view);
   });
+  // No sample, no line would leave a script watching a dead device in silence: while
+  // samples do not come, a line each second says so (stale, unreachable, connecting).
+  const silentLines = json
+    ? setInterval(() => {
+        const view = services.health.device(device.id).view;
+        const sampleFresh = view.lastSampleMs !== null && Date.now() - view.lastSampleMs < SILENT_AFTER_MS;
+        if (!sampleFresh && Date.now() - lastLineMs >= 950) line(view);
+      }, 1000)
+    : null;
   const draw = () => {
     const text = renderDeviceView(latest, Date.now());
     // A terminal gets the view redrawn in place; a pipe gets one block per second.
@@ -265,6 +284,7 @@ async function followDevice(ctx: CliContext, device: Device, forMs: number | nul
   } finally {
     clearInterval(renewal);
     if (redraw) clearInterval(redraw);
+    if (silentLines) clearInterval(silentLines);
     unsubscribe();
   }
 }

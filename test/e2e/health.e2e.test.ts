@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +127,30 @@ describe('Health screen in Chromium', () => {
     await page.keyboard.press('Alt+5');
     await expect.poll(() => tile('demo-pi-03').getAttribute('data-status'), { timeout: 5000 }).toBe('warning');
     await expect.poll(() => tile('demo-pi-03').getByTestId('tile-alerts').textContent()).toContain('86 °C — hot');
+  });
+
+  it('turns a tile critical within 15 s when the daemon of its demo agent stops, and says how to start it', async () => {
+    const stopped = 'demo-pi-01';
+    // The daemon's own record says which process it is (the demo runs no systemd).
+    const record = JSON.parse(readFileSync(join(app.dataDir, 'demo', stopped, 'data', 'daemon.json'), 'utf8')) as { pid: number };
+    const started = Date.now();
+    process.kill(record.pid, 'SIGTERM');
+    await expect.poll(() => tile(stopped).getAttribute('data-status'), { timeout: 15_000, interval: 100 }).toBe('critical');
+    console.log(`demo daemon stopped → tile critical: ${String(Date.now() - started)} ms`);
+    await expect.poll(() => tile(stopped).getByTestId('tile-alerts').textContent()).toContain('Agent service stopped');
+    await shoot('health-agent-stopped-grid.png');
+    await tile(stopped).getByRole('button', { name: `Open ${stopped}` }).click();
+    const device = page.getByTestId('device-health');
+    await device.waitFor();
+    const alert = device.locator('[data-alert="agent-stopped"]');
+    await alert.waitFor();
+    const alertText = await alert.textContent();
+    expect(alertText).toMatch(/The agent daemon is stopped \(stopped cleanly at \d\d:\d\d:\d\d UTC\)/);
+    expect(alertText).toContain('What to do: Start the agent daemon again');
+    expect(await device.getByTestId('device-status').textContent()).toBe('Critical');
+    expect(await device.getByTestId('device-service').textContent()).toMatch(/service stopped \(stopped cleanly/);
+    await shoot('health-agent-stopped-device.png');
+    await page.getByRole('button', { name: '← Fleet' }).click();
   });
 
   it('raised no page errors and no CSP violations', () => {

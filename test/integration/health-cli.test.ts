@@ -4,10 +4,12 @@
  * `--json` streaming one view per sample, the live view ending on Ctrl-C, and the
  * thresholds in `fieldkit settings health`.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceHealthViewSchema } from '../../shared/fleetHealth.ts';
+import { freePort } from '../../electron/net/freePort.ts';
+import { startAgentDaemon, type AgentDaemon } from '../support/agentDaemonProcess.ts';
 import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 import { runCliProcess, startCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
@@ -24,9 +26,19 @@ function agentCommand(rig: AgentRpcRig): string {
   return [process.execPath, ...agentRpcArgs(rig.configPath)].map(quote).join(' ');
 }
 
+const daemons: AgentDaemon[] = [];
+
+/** An agent with its daemon running (no daemon, no OK: samples say whether it runs). */
+async function agentWithDaemon(deviceId: string): Promise<AgentRpcRig> {
+  const port = await freePort();
+  const rig = createAgentRpcRig({ device_id: deviceId, ingest: { port } });
+  daemons.push(await startAgentDaemon(rig.configPath, port));
+  return rig;
+}
+
 beforeAll(async () => {
-  warm = createAgentRpcRig({ device_id: 'pi-warm' });
-  cool = createAgentRpcRig({ device_id: 'pi-cool' });
+  warm = await agentWithDaemon('pi-warm');
+  cool = await agentWithDaemon('pi-cool');
   writeFileSync(join(warm.dir, 'pi/sys/class/thermal/thermal_zone0/temp'), '81500\n');
   for (const [name, rig] of [['pi-warm', warm], ['pi-cool', cool]] as const) {
     const added = await runCliProcess(['devices', 'add', '--local', agentCommand(rig), '--name', name, '--site', 'depot'], env);
@@ -35,6 +47,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(() => {
+  for (const d of daemons) d.child.kill('SIGKILL');
   warm.remove();
   cool.remove();
   dir.remove();
@@ -100,4 +113,44 @@ describe('fieldkit health', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/No device is called pi-nowhere/);
   }, 20_000);
+
+  it('keeps writing a view each second with --json while the device is silent, saying it is stale', async () => {
+    const flaky = createAgentRpcRig({ device_id: 'pi-flaky' });
+    const pidFile = join(flaky.dir, 'rpc.pid');
+    const downFile = join(flaky.dir, 'down');
+    try {
+      const command = `if [ -e ${quote(downFile)} ]; then echo 'agent is down' >&2; exit 3; fi; echo $$ > ${quote(pidFile)}; exec ${agentCommand(flaky)}`;
+      expect((await runCliProcess(['devices', 'add', '--local', command, '--name', 'pi-flaky', '--site', 'depot'], env)).code).toBe(0);
+      expect((await runCliProcess(['settings', 'health', '--stale-seconds', '3'], env)).code).toBe(0);
+      const child = startCliProcess(['--json', 'health', 'pi-flaky', '--for', '16'], env);
+      const lines: { atMs: number; view: ReturnType<typeof DeviceHealthViewSchema.parse> }[] = [];
+      let partial = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        partial += d.toString('utf8');
+        const complete = partial.split('\n');
+        partial = complete.pop() ?? '';
+        for (const line of complete) if (line !== '') lines.push({ atMs: Date.now(), view: DeviceHealthViewSchema.parse(JSON.parse(line)) });
+      });
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const deadline = Date.now() + 20_000;
+      while (lines.filter((l) => l.view.sample !== null).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      writeFileSync(downFile, '');
+      const killedAt = Date.now();
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      expect(await closed).toBe(0);
+      const after = lines.filter((l) => l.atMs > killedAt);
+      // A line each second all along, not silence (the first once the last sample is 1.5 s old).
+      expect((after[0]?.atMs ?? Infinity) - killedAt).toBeLessThanOrEqual(2700);
+      const gaps = after.slice(1).map((l, i) => l.atMs - (after[i]?.atMs ?? l.atMs));
+      expect(gaps.length).toBeGreaterThanOrEqual(10);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(1700);
+      const stale = after.filter((l) => l.view.status === 'stale');
+      expect(stale.length).toBeGreaterThanOrEqual(5);
+      for (const l of stale) expect(l.view.alerts.map((a) => a.code)).toContain('stale');
+      expect(stale.at(-1)?.view.alerts.find((a) => a.code === 'stale')?.title).toMatch(/^No sample for (9|1\d) s$/);
+    } finally {
+      await runCliProcess(['settings', 'health', '--reset'], env);
+      flaky.remove();
+    }
+  }, 60_000);
 });

@@ -14,6 +14,8 @@ import type { EventPayloadOf } from '../../shared/api.ts';
 import type { DeviceHealthView } from '../../shared/fleetHealth.ts';
 import { defaultHealthThresholds, DeviceHealthViewSchema } from '../../shared/fleetHealth.ts';
 import { HealthSampleSchema } from '../../shared/health.ts';
+import { freePort } from '../../electron/net/freePort.ts';
+import { startAgentDaemon, type AgentDaemon } from '../support/agentDaemonProcess.ts';
 import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
@@ -23,16 +25,22 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** A device whose agent can be killed and kept down: the command refuses while `down` exists and leaves its pid behind. */
-type TestAgent = { rig: AgentRpcRig; pidFile: string; downFile: string; tempFile: string; command: string; ref: string };
+/**
+ * A device whose RPC can be killed and kept down: the command refuses while `down` exists
+ * and leaves its pid behind. Its daemon runs beside it (a sample says whether it does: no
+ * daemon, no OK).
+ */
+type TestAgent = { rig: AgentRpcRig; daemon: AgentDaemon; pidFile: string; downFile: string; tempFile: string; command: string; ref: string };
 
-function testAgent(deviceId: string): Omit<TestAgent, 'ref'> {
-  const rig = createAgentRpcRig({ device_id: deviceId });
+async function testAgent(deviceId: string): Promise<Omit<TestAgent, 'ref'>> {
+  const port = await freePort();
+  const rig = createAgentRpcRig({ device_id: deviceId, ingest: { port } });
+  const daemon = await startAgentDaemon(rig.configPath, port);
   const pidFile = join(rig.dir, 'rpc.pid');
   const downFile = join(rig.dir, 'down');
   const [entry, ...args] = agentRpcArgs(rig.configPath);
   const command = `if [ -e ${shellQuote(downFile)} ]; then echo 'agent is down' >&2; exit 3; fi; echo $$ > ${shellQuote(pidFile)}; exec ${shellQuote(process.execPath)} ${[entry ?? '', ...args].map(shellQuote).join(' ')}`;
-  return { rig, pidFile, downFile, tempFile: join(rig.dir, 'pi/sys/class/thermal/thermal_zone0/temp'), command };
+  return { rig, daemon, pidFile, downFile, tempFile: join(rig.dir, 'pi/sys/class/thermal/thermal_zone0/temp'), command };
 }
 
 const dir = makeTempDir('fieldkit-health-service-');
@@ -66,7 +74,7 @@ beforeAll(async () => {
     if (name === 'health.changed') changes.push({ ...(payload as EventPayloadOf<'health.changed'>), atMs: Date.now() });
   });
   for (const name of ['pi-a', 'pi-b']) {
-    const agent = testAgent(name);
+    const agent = await testAgent(name);
     const { device } = await services.handlers['devices.add']({ name, site: 'depot', link: { kind: 'local', agentCommand: agent.command } });
     agents.push({ ...agent, ref: device.id });
   }
@@ -83,6 +91,7 @@ afterAll(async () => {
         // Already gone.
       }
     }
+    a.daemon.child.kill('SIGKILL');
     a.rig.remove();
   }
   dir.remove();
@@ -202,13 +211,15 @@ describe('health service with real agents', () => {
     const job = await services.jobs.whenFinished(jobId);
     expect(job.state).toBe('done');
     const history = await services.handlers['health.history']({ deviceId: a.ref });
-    expect(history.minutes.map((m) => [m.minute_ms, m.throttled_raw_or])).toEqual([
+    // The running daemon records its own minutes and events beside the ones written here.
+    const written = (m: { minute_ms: number }) => m.minute_ms <= t0 + 60_000;
+    expect(history.minutes.filter(written).map((m) => [m.minute_ms, m.throttled_raw_or])).toEqual([
       [t0, 0x50005],
       [t0 + 60_000, 0x50000],
     ]);
-    expect(history.events).toEqual([{ at_ms: t0 + 61_000, kind: 'under_voltage', detail: 'under-voltage now' }]);
+    expect(history.events.filter((e) => e.kind !== 'agent_start' && e.kind !== 'temp_high')).toEqual([{ at_ms: t0 + 61_000, kind: 'under_voltage', detail: 'under-voltage now' }]);
     expect(history.pulledAtMs).toBeGreaterThan(Date.now() - 60_000);
-    expect((await services.handlers['health.history']({ deviceId: a.ref, sinceMs: t0 + 30_000 })).minutes).toHaveLength(1);
+    expect((await services.handlers['health.history']({ deviceId: a.ref, sinceMs: t0 + 30_000 })).minutes.filter(written)).toHaveLength(1);
     const unknown = await dispatch(services.handlers, 'health.history', { deviceId: 'dev_nosuchdevice' });
     expect(!unknown.ok && unknown.error.code).toBe('NOT_FOUND');
   }, 30_000);

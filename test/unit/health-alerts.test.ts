@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultHealthThresholds, HealthAlertSchema, type HealthAlert, type HealthThresholds } from '../../shared/fleetHealth.ts';
-import type { HealthSample } from '../../shared/health.ts';
+import type { AgentService, HealthSample } from '../../shared/health.ts';
 import { backlogGrowing, evaluateAlerts, statusOf, statusRank, type AlertInput, type BacklogPoint } from '../../shared/healthAlerts.ts';
 import { decodeThrottled } from '../../shared/throttling.ts';
 
@@ -27,6 +27,27 @@ function sample(patch: Partial<HealthSample> = {}): HealthSample {
     agent_version: '1.4.2',
     model_version: 'yolov8n-2026.01',
     inference: null,
+    service: runningService(),
+    ...patch,
+  };
+}
+
+/** A daemon under systemd that runs and answers. */
+function runningService(patch: Partial<AgentService> = {}): AgentService {
+  return {
+    manager: 'systemd',
+    state: 'running',
+    detail: 'active/running',
+    pid: 812,
+    process_stopped: false,
+    started_ms: NOW - 3_000_000,
+    restarts: 0,
+    recent_crashes: 0,
+    answered_ms: NOW - 400,
+    silent_s: 0,
+    last_commit_ms: NOW - 900,
+    journal_writable: true,
+    journal_error: null,
     ...patch,
   };
 }
@@ -184,5 +205,90 @@ describe('backlog growing', () => {
     );
     expect(list[0]?.explanation).toContain('ECONNREFUSED');
     expect(list[0]?.action).toMatch(/Fix the uplink/);
+  });
+});
+
+describe('agent service alerts', () => {
+  const status = (list: HealthAlert[]) => statusOf(list, { link: 'up', hasSample: true });
+
+  it('a stopped systemd service is critical and says how to start it', () => {
+    const list = alerts({ service: runningService({ state: 'stopped', detail: 'inactive/dead', pid: null }) });
+    expect(codes(list)).toEqual(['agent-stopped']);
+    expect(list[0]?.severity).toBe('critical');
+    expect(list[0]?.title).toBe('Agent service stopped');
+    expect(list[0]?.explanation).toContain('inactive/dead');
+    expect(list[0]?.action).toContain('sudo systemctl start fieldkit-agent');
+    expect(list[0]?.action).toMatch(/redeploy/);
+    expect(status(list)).toBe('critical');
+  });
+
+  it('a daemon that died with no systemd to restart it is critical, and names the pid', () => {
+    const list = alerts({ service: runningService({ manager: 'process', state: 'failed', detail: 'pid 4711 is gone without a clean stop', restarts: null }) });
+    expect(codes(list)).toEqual(['agent-stopped']);
+    expect(list[0]?.title).toBe('Agent service died');
+    expect(list[0]?.explanation).toMatch(/pid 4711 is gone.*crashed or was killed/);
+    expect(list[0]?.action).toMatch(/fieldkit-agent run/);
+    expect(status(list)).toBe('critical');
+  });
+
+  it('a failed unit points at the journal of the unit', () => {
+    const list = alerts({ service: runningService({ state: 'failed', detail: 'failed/failed (exit-code)' }) });
+    expect(list[0]?.action).toContain('journalctl -u fieldkit-agent');
+    expect(list[0]?.explanation).toContain('systemd is not restarting it');
+  });
+
+  it('waiting for an automatic restart is critical; three crashes in ten minutes is a crash loop', () => {
+    const once = alerts({ service: runningService({ state: 'restarting', detail: 'activating/auto-restart (exit-code)', restarts: 1, recent_crashes: 1, pid: null }) });
+    expect(codes(once)).toEqual(['agent-crash-loop']);
+    expect(once[0]?.title).toBe('Agent crashed, restarting');
+    expect(status(once)).toBe('critical');
+    const loop = alerts({ service: runningService({ state: 'restarting', detail: 'activating/auto-restart (exit-code)', restarts: 5, recent_crashes: 4 }) });
+    expect(loop[0]?.title).toBe('Agent crash-looping (4 crashes in 10 min)');
+    // Running between crashes is no better.
+    const between = alerts({ service: runningService({ restarts: 5, recent_crashes: 3 }) });
+    expect(codes(between)).toEqual(['agent-crash-loop']);
+    expect(status(between)).toBe('critical');
+    // One crash, running again: worth a warning, not an alarm.
+    const recovered = alerts({ service: runningService({ restarts: 1, recent_crashes: 1 }) });
+    expect(recovered[0]?.title).toBe('Agent restarted after a crash');
+    expect(status(recovered)).toBe('warning');
+  });
+
+  it('a live process that stopped answering is wedged after 8 s; a SIGSTOPped one at once', () => {
+    expect(alerts({ service: runningService({ silent_s: 7.9, answered_ms: NOW - 7900 }) })).toEqual([]);
+    const silent = alerts({ service: runningService({ silent_s: 9, answered_ms: NOW - 9000 }) });
+    expect(codes(silent)).toEqual(['agent-wedged']);
+    expect(silent[0]?.title).toBe('Agent not answering for 9 s');
+    expect(silent[0]?.action).toContain('sudo systemctl restart fieldkit-agent');
+    expect(status(silent)).toBe('critical');
+    const frozen = alerts({ service: runningService({ process_stopped: true, silent_s: 1 }) });
+    expect(frozen[0]?.title).toBe('Agent frozen (process stopped)');
+    expect(frozen[0]?.action).toContain('sudo kill -CONT 812');
+    expect(status(frozen)).toBe('critical');
+  });
+
+  it('a journal that cannot be written is critical even while the daemon runs', () => {
+    const list = alerts({ service: runningService({ journal_writable: false, journal_error: 'the filesystem is read-only' }) });
+    expect(codes(list)).toEqual(['journal-not-writable']);
+    expect(list[0]?.explanation).toContain('read-only');
+    expect(status(list)).toBe('critical');
+  });
+
+  it('a sample from an agent too old to say is a warning, never OK', () => {
+    const old = sample();
+    delete old.service;
+    const list = evaluateAlerts({ sample: old, lastSampleMs: NOW - 500, backlog: [], thresholds: defaultHealthThresholds, nowMs: NOW, previous: [] });
+    expect(codes(list)).toEqual(['agent-service-unknown']);
+    expect(list[0]?.title).toBe('Agent service state unknown (agent too old)');
+    expect(list[0]?.severity).toBe('warning');
+    expect(status(list)).toBe('warning');
+    const unreadable = alerts({ service: runningService({ state: 'unknown', detail: 'systemctl failed: timed out' }) });
+    expect(codes(unreadable)).toEqual(['agent-service-unknown']);
+    expect(status(unreadable)).toBe('warning');
+  });
+
+  it('a dead agent outranks what its last figures say', () => {
+    const list = alerts({ temp_c: 81, service: runningService({ state: 'stopped', detail: 'inactive/dead' }) });
+    expect(codes(list)).toEqual(['agent-stopped', 'temp-warning']);
   });
 });

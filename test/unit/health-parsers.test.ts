@@ -11,6 +11,7 @@ import {
   parseNvmeSmartLog,
   parseProcStatCpu,
   parseSysfsFlag,
+  parseSystemctlShow,
   parseUptime,
   percentile,
 } from '../../agent/health/procSysParsers.ts';
@@ -81,5 +82,18 @@ describe('parsers for /proc and /sys in the Pi formats', () => {
     expect(percentile(values, 95)).toBe(95);
     expect(percentile([7], 95)).toBe(7);
     expect(percentile([], 50)).toBeNull();
+  });
+});
+
+describe('systemctl show of the agent unit', () => {
+  it('reads the states, restarts, main pid and start time; no main process is null, not pid 0', () => {
+    const running = parseSystemctlShow('LoadState=loaded\nActiveState=active\nSubState=running\nResult=success\nNRestarts=2\nMainPID=812\nExecMainStartTimestampMonotonic=5123456789\n');
+    expect(running).toEqual({ loadState: 'loaded', activeState: 'active', subState: 'running', result: 'success', restarts: 2, mainPid: 812, startMonotonicUs: 5123456789 });
+    const waiting = parseSystemctlShow('LoadState=loaded\nActiveState=activating\nSubState=auto-restart\nResult=signal\nNRestarts=1\nMainPID=0\nExecMainStartTimestampMonotonic=0\n');
+    expect(waiting).toMatchObject({ activeState: 'activating', subState: 'auto-restart', result: 'signal', mainPid: null, startMonotonicUs: null });
+    expect(parseSystemctlShow('LoadState=not-found\nActiveState=inactive\nSubState=dead\n')?.loadState).toBe('not-found');
+    // Older systemd without NRestarts: unknown, not zero.
+    expect(parseSystemctlShow('LoadState=loaded\nActiveState=failed\nSubState=failed\n')?.restarts).toBeNull();
+    expect(parseSystemctlShow('Failed to connect to bus: No such file or directory')).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 import { memo, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { Button } from 'react-aria-components';
 import type { AppError } from '../../../shared/errors.ts';
+import { describeService } from '../../../shared/agentServiceAlerts.ts';
 import { defaultHealthThresholds, type DeviceHealthView, type HealthThresholds } from '../../../shared/fleetHealth.ts';
 import { useApi, useBridge, useConnectionOpens, useEvent } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
@@ -123,6 +124,9 @@ function DeviceFacts({ view }: { view: DeviceHealthView }) {
             {sample.model_version === null ? '' : ` · model ${sample.model_version}`}
           </span>
           <span>up {formatUptime(sample.uptime_s)}</span>
+          <span className={sample.service?.state === 'running' ? undefined : 'tone-now'} data-testid="device-service">
+            service {describeService(sample)}
+          </span>
           <span className={`tone-${powerWords(sample).tone}`}>{powerWords(sample).words.join(' · ')}</span>
         </>
       )}
