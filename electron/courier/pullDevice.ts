@@ -164,6 +164,9 @@ async function pullWithSession(
     if (!state) continue;
     let newRecords = 0;
     let pulled = 0;
+    // Safety events are read first and then again by the full read (it starts at the
+    // watermark, below them): counted once, by seq.
+    const safetySeqs = new Set<number>();
     let contiguous = state.contiguous_seq;
     let sinceAck = 0;
     const ack = async () => {
@@ -197,7 +200,11 @@ async function pullWithSession(
         // A priority-filtered read leaves holes below its last seq: it must not move the watermark.
         const inserted = courier.storeBatch({ records: batch.records, site: deps.site, via: deps.via, clockOffsetMs: session.clockOffsetMs, pullId, now: Date.now(), contiguousThrough: priorities ? null : last.seq });
         newRecords += inserted;
-        pulled += batch.records.length;
+        for (const r of batch.records) {
+          if (priorities) safetySeqs.add(r.seq);
+          else if (safetySeqs.has(r.seq)) continue;
+          pulled++;
+        }
         if (!priorities) {
           done += last.seq - contiguous;
           contiguous = last.seq;
@@ -247,6 +254,15 @@ async function pullWithSession(
       losses: losses.losses.length,
       forwarded_reported: forwardedReported,
     });
+  }
+  // The agent's head now, after the last batch: what reconcile measures "complete" against.
+  const after = await unwrap(client.call('journal.info', {}));
+  const endedMs = Date.now();
+  for (const j of after.journals) {
+    const pulledJournal = journals.find((p) => p.journal_id === j.journal_id);
+    if (pulledJournal === undefined) continue;
+    courier.noteHead(j.device_id, j.journal_id, j, endedMs);
+    pulledJournal.agent_last_seq = Math.max(j.last_seq, pulledJournal.contiguous_seq);
   }
   report('health history');
   const history = await unwrap(client.call('health.history', { since_ms: courier.lastHealthMinute(hello.device_id) }));
