@@ -16,7 +16,7 @@ import { followJob } from './jobProgress.ts';
 const reconcileColumns = [
   { header: 'DEVICE', value: (j: ReconcileJournal) => j.device_id },
   { header: 'JOURNAL', value: (j: ReconcileJournal) => j.journal_id.slice(0, 12) },
-  { header: 'STATUS', value: (j: ReconcileJournal) => j.status },
+  { header: 'STATUS', value: (j: ReconcileJournal) => j.badge },
   { header: 'IN CLICKHOUSE', value: (j: ReconcileJournal) => `${j.clickhouse.distinct} of ${j.expected_through}`, align: 'right' as const },
   { header: 'MISSING', value: (j: ReconcileJournal) => (j.missing_records === 0 ? '' : String(j.missing_records)), align: 'right' as const },
   { header: 'DUPLICATES', value: (j: ReconcileJournal) => (j.duplicates_awaiting_merge === 0 ? '' : String(j.duplicates_awaiting_merge)), align: 'right' as const },

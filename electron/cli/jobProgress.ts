@@ -6,7 +6,7 @@
 import { MultiBar, SingleBar, type SingleBar as Bar } from 'cli-progress';
 import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
 import type { FlashTargetProgress } from '../../shared/flash.ts';
-import type { JobEvent, JobRecord } from '../../shared/jobs.ts';
+import type { JobEvent, JobProgress, JobRecord } from '../../shared/jobs.ts';
 import type { EventBus } from '../api/eventBus.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
 import type { CliIo } from './cliIo.ts';
@@ -43,12 +43,11 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       drives.update(p.targets, event.at);
       return;
     }
-    const amount = p.unit === 'items' ? (n: number) => n.toLocaleString('en-US') : formatBytes;
     const values = {
       phase: p.phase,
-      done: amount(p.bytesDone),
-      total_text: p.bytesTotal === null ? '?' : amount(p.bytesTotal),
-      rate: p.unit === 'items' ? (p.rateBytesPerSec === null ? '—' : `${Math.round(p.rateBytesPerSec)}/s`) : formatRate(p.rateBytesPerSec),
+      done: progressAmount(p.bytesDone, p.unit),
+      total_text: p.bytesTotal === null ? '?' : progressAmount(p.bytesTotal, p.unit),
+      rate: progressRate(p),
       eta_text: formatDuration(p.etaSeconds),
     };
     if (bar) {
@@ -75,6 +74,21 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
     drives?.stop();
     unsubscribe();
   }
+}
+
+/** A progress figure in its unit: "20.0 kB" for bytes, "20,000" for items (records, hosts…). */
+export function progressAmount(n: number, unit: JobProgress['unit']): string {
+  return unit === 'items' ? n.toLocaleString('en-US') : formatBytes(n);
+}
+
+function progressRate(p: JobProgress): string {
+  if (p.unit === 'bytes') return formatRate(p.rateBytesPerSec);
+  return p.rateBytesPerSec === null ? '—' : `${Math.round(p.rateBytesPerSec).toLocaleString('en-US')}/s`;
+}
+
+/** "pulling, 20,000 of 60,000, 5,000/s" or "writing, 1.2 GB of 3.9 GB, 42.0 MB/s": a job's progress by its unit (jobs show). */
+export function progressText(p: JobProgress): string {
+  return `${p.phase}, ${progressAmount(p.bytesDone, p.unit)}${p.bytesTotal === null ? '' : ` of ${progressAmount(p.bytesTotal, p.unit)}`}, ${progressRate(p)}`;
 }
 
 const stateWords: Record<FlashTargetProgress['state'], string> = {
