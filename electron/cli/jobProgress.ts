@@ -1,7 +1,7 @@
 /**
  * Follows a job in the terminal: a progress bar with rate and ETA (plain lines when not
- * a terminal, NDJSON events with --json); Ctrl-C cancels the job and waits for it to
- * stop cleanly, a second Ctrl-C leaves at once.
+ * a terminal, NDJSON events with --json), the job's info and warning lines; Ctrl-C cancels
+ * the job and waits for it to stop cleanly, a second Ctrl-C leaves at once.
  */
 import { MultiBar, SingleBar, type SingleBar as Bar } from 'cli-progress';
 import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
@@ -31,6 +31,9 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       io.stdout(JSON.stringify(event) + '\n');
       return;
     }
+    // An error-level line is what the job ends with (a drive's result, why a rollout stopped,
+    // a slot update's outcome): the command's final report says it, once.
+    if (event.type === 'log' && event.level === 'error') return;
     if (event.type === 'log') {
       // Above the per-drive bars, which keep drawing; a single bar stops for it.
       if (drives?.log(`${event.level}: ${event.message}\n`) === true) return;

@@ -258,8 +258,8 @@ function usageOf(command: Command): string {
 
 function exitCodeFor(error: unknown, running: Command, io: CliIo, json: boolean): number {
   // A wrong argument, whether a command found it or the contract did: once, then the usage.
-  const usage = error instanceof UsageError ? error.appError : isFieldkitError(error) && error.appError.code === 'BAD_REQUEST' ? error.appError : null;
-  if (usage !== null) {
+  if (error instanceof UsageError) {
+    const usage = error.appError;
     if (json) io.stdout(JSON.stringify({ ok: false, error: usage }, null, 2) + '\n');
     else io.stderr(`error: ${usage.message}\nwhat to do: ${usage.hint}\n`);
     io.stderr(`\n${usageOf(running)}\n`);

@@ -105,7 +105,8 @@ export function createCourierHandlers(deps: {
           held: c.held,
           pending_forward: c.pending ?? 0,
           contiguous_seq: j.contiguous_seq,
-          agent_last_seq: j.agent_last_seq,
+          // A pull reads on past the head it saw first: the device's side is at least what is held.
+          agent_last_seq: Math.max(j.agent_last_seq, j.contiguous_seq),
           custody_acked_seq: j.custody_acked_seq,
           forwarded_reported_seq: j.forwarded_reported_seq,
           losses: l.losses,

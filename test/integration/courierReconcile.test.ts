@@ -78,7 +78,7 @@ describe('a row the server refuses', () => {
   it('shows the same through the CLI: the quarantine with the reason, reconcile as a table and as JSON', async () => {
     const list = await runCliProcess(['--data-dir', rig.dataDir, 'quarantine']);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/pi-09\s+12346\s+quarantined \(1 tries\)\s+ClickHouse refused the data \(code 49\): Code: 49/);
+    expect(list.stdout).toMatch(/pi-09\s+12346\s+quarantined \(1 try\)\s+ClickHouse refused the data \(code 49\): Code: 49/);
     expect(list.stdout).toContain('2 quarantined, 0 discarded.');
     const human = await runCliProcess(['--data-dir', rig.dataDir, 'reconcile']);
     expect(human.code).toBe(0);
