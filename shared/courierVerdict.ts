@@ -141,7 +141,7 @@ function judge(input: VerdictInput): Omit<Verdict, 'sentence'> {
   const beyond = input.headBeyond;
   const notYetPulled = exactUnpulled + (beyond?.records ?? 0);
   const estimated = beyond !== null && beyond.source === 'health';
-  const where = beyond === null ? '' : ` (the device was at ${estimated ? 'about ' : ''}seq ${count(beyond.seq)} ${ago(beyond.atMs, input.nowMs)})`;
+  const where = beyond === null ? '' : ` (the device was at ${estimated ? 'about ' : ''}seq ${beyond.seq} ${ago(beyond.atMs, input.nowMs)})`;
   const unpulledText = `not yet pulled: ${estimated ? 'about ' : ''}${records(notYetPulled)}${where}`;
 
   if (input.missing.length === 0 && beyond === null) {
@@ -156,7 +156,7 @@ function judge(input: VerdictInput): Omit<Verdict, 'sentence'> {
   if (input.missing.every((m) => onlyWaitingOnDevice(m.reason))) {
     return {
       status: 'not_yet_pulled',
-      badge: `complete through seq ${count(input.completeThrough)}`,
+      badge: `complete through seq ${input.completeThrough}`,
       notYetPulled,
       estimated,
       text: `complete through seq ${input.completeThrough} (${pulled}); ${unpulledText}${dupText}`,

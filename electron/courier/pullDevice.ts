@@ -255,18 +255,25 @@ async function pullWithSession(
       forwarded_reported: forwardedReported,
     });
   }
-  // The agent's head now, after the last batch: what reconcile measures "complete" against.
-  const after = await unwrap(client.call('journal.info', {}));
-  const endedMs = Date.now();
-  for (const j of after.journals) {
-    const pulledJournal = journals.find((p) => p.journal_id === j.journal_id);
-    if (pulledJournal === undefined) continue;
-    courier.noteHead(j.device_id, j.journal_id, j, endedMs);
-    pulledJournal.agent_last_seq = Math.max(j.last_seq, pulledJournal.contiguous_seq);
-  }
+  await noteHeads(session, courier, journals);
   report('health history');
   const history = await unwrap(client.call('health.history', { since_ms: courier.lastHealthMinute(hello.device_id) }));
   courier.storeHealthHistory(hello.device_id, history.minutes, history.events);
   courier.endPull(pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
   return { deviceRef: params.deviceRef, deviceId: hello.device_id, journals, clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs, healthMinutes: history.minutes.length };
+}
+
+/**
+ * The agent's head now, after the last batch (records keep arriving during a pull): what
+ * reconcile measures "complete" against, and what the pull reports as the device's seq.
+ */
+async function noteHeads(session: AgentSession, courier: CourierStore, journals: PullResult['journals']): Promise<void> {
+  const after = await unwrap(session.client.call('journal.info', {}));
+  const endedMs = Date.now();
+  for (const j of after.journals) {
+    const pulled = journals.find((p) => p.journal_id === j.journal_id);
+    if (pulled === undefined) continue;
+    courier.noteHead(j.device_id, j.journal_id, j, endedMs);
+    pulled.agent_last_seq = Math.max(j.last_seq, pulled.contiguous_seq);
+  }
 }

@@ -80,6 +80,14 @@ describe('a row the server refuses', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/pi-09\s+12346\s+quarantined \(1 try\)\s+ClickHouse refused the data \(code 49\): Code: 49/);
     expect(list.stdout).toContain('2 quarantined, 0 discarded.');
+    // The server's words whole (wrapped, never cut mid-word), as --json has them.
+    const { entries } = methods['courier.quarantine.list'].response.parse(JSON.parse((await runCliProcess(['--data-dir', rig.dataDir, '--json', 'quarantine'])).stdout));
+    const words = (text: string): string => text.replace(/\s+/g, ' ').trim();
+    for (const entry of entries) {
+      expect(entry.reason.length).toBeGreaterThan(160);
+      expect(words(list.stdout)).toContain(words(entry.reason));
+    }
+    expect(Math.max(...list.stdout.split('\n').map((l) => l.length))).toBeLessThan(160);
     const human = await runCliProcess(['--data-dir', rig.dataDir, 'reconcile']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/pi-09\s+\S+\s+2 missing\s+29998 of 30000\s+2/);
@@ -249,14 +257,14 @@ describe('complete means complete', () => {
       const [behind] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
       expect(behind).toMatchObject({
         status: 'not_yet_pulled',
-        badge: 'complete through seq 5,000',
+        badge: 'complete through seq 5000',
         complete_through_seq: 5000,
         missing_records: 0,
         not_yet_pulled: 10_000,
         not_yet_pulled_estimated: true,
         device_head: { seq: 15_000, source: 'health' },
       });
-      expect(behind?.summary).toMatch(/^pi-13: complete through seq 5000 \(pulled (just now|\d+ s ago)\); not yet pulled: about 10,000 records \(the device was at about seq 15,000 just now\)$/);
+      expect(behind?.summary).toMatch(/^pi-13: complete through seq 5000 \(pulled (just now|\d+ s ago)\); not yet pulled: about 10,000 records \(the device was at about seq 15000 just now\)$/);
 
       // Pulled and forwarded again: complete through the new head.
       expect((await rig.pull()).state).toBe('done');

@@ -61,13 +61,13 @@ describe('reconcileVerdict', () => {
 
   it('a device heard after the pull with more journaled: complete through the pull, the rest not yet pulled (about, from health)', () => {
     const v = reconcileVerdict({ ...base, missing: [], completeThrough: 60_000, headBeyond: { seq: 70_000, atMs: now - 30_000, source: 'health', records: 10_000 } });
-    expect(v).toMatchObject({ status: 'not_yet_pulled', badge: 'complete through seq 60,000', notYetPulled: 10_000, estimated: true });
-    expect(v.sentence).toBe('pi-07: complete through seq 60000 (pulled 8 min ago); not yet pulled: about 10,000 records (the device was at about seq 70,000 30 s ago)');
+    expect(v).toMatchObject({ status: 'not_yet_pulled', badge: 'complete through seq 60000', notYetPulled: 10_000, estimated: true });
+    expect(v.sentence).toBe('pi-07: complete through seq 60000 (pulled 8 min ago); not yet pulled: about 10,000 records (the device was at about seq 70000 30 s ago)');
   });
 
   it('records the pull saw on the device but did not carry: an exact count, not "about"', () => {
     const v = reconcileVerdict({ ...base, missing: [m(4001, 4100, 'not_yet_pulled')], completeThrough: 4000 });
-    expect(v).toMatchObject({ status: 'not_yet_pulled', badge: 'complete through seq 4,000', notYetPulled: 100, estimated: false });
+    expect(v).toMatchObject({ status: 'not_yet_pulled', badge: 'complete through seq 4000', notYetPulled: 100, estimated: false });
     expect(v.sentence).toBe('pi-07: complete through seq 4000 (pulled 8 min ago); not yet pulled: 100 records');
   });
 
