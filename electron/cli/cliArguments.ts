@@ -58,7 +58,7 @@ function boundsOf(schema: z.ZodType): NumberBounds {
  * command line (exit 2) exactly what the API would refuse, in words ("a whole number from
  * 1 to 10000").
  */
-export function contractNumber<M extends MethodName>(method: M, field: string): (value: string) => number {
+export function contractNumber(method: MethodName, field: string): (value: string) => number {
   const shape = (methods[method].request as unknown as { shape: Record<string, z.ZodType> }).shape;
   const schema = shape[field];
   if (schema === undefined) throw new Error(`${method} has no field ${field}`);

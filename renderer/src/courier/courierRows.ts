@@ -102,7 +102,7 @@ export function rowReconcile(row: CourierDeviceRow, reconciled: readonly Reconci
   if (newest === undefined) return { kind: 'complete', duplicates };
   return {
     kind: 'not_yet_pulled',
-    // The newest journal's words ("complete through seq 60,000"); older journals of the device are closed.
+    // The newest journal's words ("complete through seq 60000"); older journals of the device are closed.
     badge: newest.badge,
     records: behind.reduce((n, r) => n + r.not_yet_pulled, 0),
     estimated: behind.some((r) => r.not_yet_pulled_estimated),
