@@ -135,7 +135,7 @@ describe('Courier screen in Chromium', () => {
       const verdict = await status.getAttribute('data-status');
       expect(['complete', 'not_yet_pulled']).toContain(verdict);
       const text = await status.textContent();
-      expect(text).toMatch(new RegExp(`complete through seq ${String(pulled.get(name) ?? 0)}(, all the device had when| \\()pulled (just now|\\d+ s ago)`));
+      expect(text).toMatch(new RegExp(`complete through seq ${String(pulled.get(name) ?? 0)}(, all the device had when | \\()pulled (just now|\\d+ s ago)`));
       if (verdict === 'not_yet_pulled') expect(text).toMatch(/; not yet pulled: [\d,]+ records?/);
       expect(text).toContain(`ClickHouse has ${(pulled.get(name) ?? 0).toLocaleString('en-US')} distinct`);
       expect(await row(name).getAttribute('data-reconcile')).toBe(verdict);
