@@ -144,9 +144,9 @@ function ReconcileCell({ reconcile }: { reconcile: RowReconcile }) {
       );
     case 'not_yet_pulled':
       return (
-        <span className="reconcile-verdict is-not_yet_pulled" title={`Everything pulled is in ClickHouse; ${reconcile.estimated ? 'about ' : ''}${count(reconcile.records)} more records are still on the device: pull it.`}>
+        <span className="reconcile-verdict is-not_yet_pulled" title={`${reconcile.badge}: everything pulled is in ClickHouse; ${reconcile.estimated ? 'about ' : ''}${count(reconcile.records)} more records are still on the device: pull it.`}>
           <span aria-hidden="true">◔ </span>
-          {reconcile.badge}; {reconcile.estimated ? 'about ' : ''}
+          {reconcile.estimated ? '~' : ''}
           {count(reconcile.records)} not yet pulled
         </span>
       );
