@@ -75,9 +75,28 @@ export const ReconcileJournalSchema = z.object({
   device_id: z.string(),
   journal_id: z.string(),
   device_ref: z.string().nullable(),
-  status: z.enum(['complete', 'missing']),
+  /**
+   * `complete`: nothing is known to be outside ClickHouse (every seq through the device's
+   * head at the end of the last pull, and no later word says more); `not_yet_pulled`:
+   * ClickHouse has everything through `complete_through_seq`, the rest is still on the
+   * device; `missing`: ClickHouse lacks records for another reason. See shared/courierVerdict.ts.
+   */
+  status: z.enum(['complete', 'not_yet_pulled', 'missing']),
+  /** The status in a few words ("complete", "complete through seq 1,200", "150 missing"). */
+  badge: z.string(),
+  /** The summary without the device's label, for a screen that shows the device beside it. */
+  verdict: z.string(),
   /** Seqs 1 through here are expected (the device's last seq as last seen, or more). */
   expected_through: z.number().int().nonnegative(),
+  /** ClickHouse holds every seq from 1 through here. */
+  complete_through_seq: z.number().int().nonnegative(),
+  /** When the last pull of this journal ended. */
+  last_pull_ms: z.number().int(),
+  /** The device's latest seq as last heard: at the end of the last pull, or estimated from a later live health sample. */
+  device_head: z.object({ seq: z.number().int().nonnegative(), at_ms: z.number().int(), source: z.enum(['pull', 'health']) }),
+  /** Records on the device not pulled yet: known exactly from a pull, or estimated (`not_yet_pulled_estimated`) from a health sample. */
+  not_yet_pulled: z.number().int().nonnegative(),
+  not_yet_pulled_estimated: z.boolean(),
   clickhouse: z.object({
     /** Rows including those not merged yet. */
     count: z.number().int().nonnegative(),
@@ -93,7 +112,7 @@ export const ReconcileJournalSchema = z.object({
   /** Missing ranges, explained; at most `missing_ranges_total` shown, the first ones. */
   missing: z.array(MissingRangeSchema),
   missing_ranges_total: z.number().int().nonnegative(),
-  /** One line: "pi-07: complete" or "pi-07: seq 1200-1350 missing (lost on device: retention)". */
+  /** One line: "pi-07: complete through seq 1350, all the device had when pulled 8 min ago" or "pi-07: seq 1200-1350 missing (lost on device: retention)". */
   summary: z.string(),
 });
 export type ReconcileJournal = z.infer<typeof ReconcileJournalSchema>;

@@ -9,7 +9,7 @@ import type { AppInfo } from '../../shared/api.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { createEventBus, type EventBus } from '../api/eventBus.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
-import { createCourierHandlers } from '../courier/courierHandlers.ts';
+import { createCourierHandlers, liveJournalSample } from '../courier/courierHandlers.ts';
 import { createDeviceHandlers } from '../devices/deviceHandlers.ts';
 import { serialPasswordSecret } from '../devices/deviceStore.ts';
 import { createHealthHandlers } from '../health/healthHandlers.ts';
@@ -117,7 +117,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     ...devices.handlers,
     ...createProvisionHandlers({ devices: devices.devices, jobs, events, secrets, dataDir: options.dataDir }),
     ...rollouts.handlers,
-    ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets }),
+    ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, liveSample: (ref) => liveJournalSample(health, ref) }),
     ...createSettingsHandlers({ db, secrets }),
     ...createTrustHandlers({ db }),
     ...createSlotHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir }),

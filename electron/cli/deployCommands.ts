@@ -5,11 +5,11 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { BundleSummary, DeviceDeployOutcome, Rollout } from '../../shared/deploy.ts';
-import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatBytes, formatDuration } from '../../shared/format.ts';
 import { parseBatchSizes, formatBatchSizes } from '../../shared/rolloutBatches.ts';
 import type { BatchSize } from '../../shared/deploy.ts';
+import { resolveDeviceIds, UsageError } from './cliArguments.ts';
 import type { CliContext } from './cliContext.ts';
 import { exitCodes } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
@@ -36,9 +36,10 @@ const rolloutColumns = [
   { header: 'STOPPED BECAUSE', value: (r: Rollout) => r.stopReason ?? '' },
 ];
 
+/** Which gate failed; the error's words follow the table once, with what to do. */
 function why(d: DeviceDeployOutcome): string {
   if (d.error === null) return '';
-  return `${d.gateFailed === null ? '' : `gate ${d.gateFailed}: `}${d.error.message}`;
+  return d.gateFailed === null ? 'see below' : `gate ${d.gateFailed} failed (see below)`;
 }
 
 function tally(r: Rollout): string {
@@ -100,20 +101,6 @@ function describeBundle(b: BundleSummary): string {
   return lines.join('\n');
 }
 
-/** Devices named by id or by name (names are what technicians remember). */
-function resolveDevices(all: readonly Device[], wanted: readonly string[]): string[] {
-  return wanted.map((w) => {
-    const byId = all.find((d) => d.id === w);
-    if (byId) return byId.id;
-    const byName = all.filter((d) => d.name === w);
-    if (byName.length === 1 && byName[0]) return byName[0].id;
-    if (byName.length > 1) {
-      throw new FieldkitError(appError('BAD_REQUEST', `Several devices are named ${w}.`, `Use their ids instead: ${byName.map((d) => d.id).join(', ')}.`, 'devices'));
-    }
-    throw new FieldkitError(appError('NOT_FOUND', `No device is called ${w}.`, 'List devices with `fieldkit devices` and use a name or id from there.', 'devices'));
-  });
-}
-
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -171,7 +158,7 @@ export function addDeployCommands(program: Command, ctx: CliContext): void {
     .action(async (bundle: string, opts: { to: string[]; stableSeconds?: number }) => {
       if (opts.to.length === 0) throw new FieldkitError(appError('BAD_REQUEST', 'Say which devices: --to <device> (repeat for more).', 'For example: fieldkit deploy fieldkit-agent-1.3.0-linux-arm64.tar --to pi-07 --to pi-08', 'to'));
       const { devices } = await ctx.call('devices.list', {});
-      await start(bundle, resolveDevices(devices, opts.to), opts);
+      await start(bundle, resolveDeviceIds(devices, opts.to, 'to'), opts);
     });
 
   program
@@ -200,7 +187,7 @@ export function addDeployCommands(program: Command, ctx: CliContext): void {
         throw new FieldkitError(appError('BAD_REQUEST', 'Say which devices: --devices a,b,c or --all (one of them).', 'For example: fieldkit rollout fieldkit-agent-1.3.0-linux-arm64.tar --all --batches 1,5,20%', 'devices'));
       }
       const { devices } = await ctx.call('devices.list', {});
-      const ids = opts.all === true ? devices.map((d) => d.id) : resolveDevices(devices, opts.devices ?? []);
+      const ids = opts.all === true ? devices.map((d) => d.id) : resolveDeviceIds(devices, opts.devices ?? [], 'devices');
       await start(bundle, ids, opts);
     });
   rollout
@@ -223,9 +210,14 @@ export function addDeployCommands(program: Command, ctx: CliContext): void {
         return;
       }
       const wanted = opts.transcript;
-      const device = r.devices.find((d) => d.deviceId === wanted || d.deviceName === wanted);
+      // Like every device argument: the id, or the name of exactly one device of the rollout.
+      const named = r.devices.filter((d) => d.deviceName === wanted);
+      const device = r.devices.find((d) => d.deviceId === wanted) ?? (named.length === 1 ? named[0] : undefined);
+      if (named.length > 1 && device === undefined) {
+        throw new UsageError(appError('BAD_REQUEST', `${String(named.length)} devices of rollout ${rolloutId} are named ${wanted}: ${named.map((d) => d.deviceId).join(', ')}.`, 'Name the one you mean by its id.', 'transcript'));
+      }
       if (device === undefined) {
-        throw new FieldkitError(appError('NOT_FOUND', `${wanted} is not part of rollout ${rolloutId}.`, `Use one of: ${r.devices.map((d) => d.deviceName).join(', ')}.`, 'transcript'));
+        throw new UsageError(appError('NOT_FOUND', `${wanted} is not part of rollout ${rolloutId}.`, `Use one of: ${r.devices.map((d) => d.deviceName).join(', ')}.`, 'transcript'));
       }
       ctx.print({ device }, () => describeTranscript(device));
     });

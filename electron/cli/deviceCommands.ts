@@ -1,11 +1,12 @@
 /** `fieldkit devices …`: register, trust, connect and discover devices. */
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DiscoveryResultSchema } from '../../shared/api.ts';
 import type { Device, LinkSpec } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { parseSshAddress as parseAddress } from '../../shared/sshAddress.ts';
 import { describeLink } from '../devices/deviceStore.ts';
+import { contractNumber, resolveDevice } from './cliArguments.ts';
 import type { CliContext } from './cliContext.ts';
 import { exitCodes } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
@@ -32,6 +33,12 @@ export function parseSshAddress(text: string): LinkSpec {
 function readPasswordFromStdin(): string {
   const text = readFileSync(0, 'utf8');
   return text.replace(/\r?\n$/, '');
+}
+
+/** The registered device `wanted` names (its id, or the name of exactly one device). */
+export async function deviceFor(ctx: CliContext, wanted: string): Promise<Device> {
+  const { devices } = await ctx.call('devices.list', {});
+  return resolveDevice(devices, wanted);
 }
 
 export function addDeviceCommands(program: Command, ctx: CliContext): void {
@@ -67,27 +74,30 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
     });
 
   devices
-    .command('update <id>')
-    .description('rename a device or move it to another site')
+    .command('update <device>')
+    .description('rename a device or move it to another site (the device by name or id)')
     .option('--name <name>')
     .option('--site <site>')
-    .action(async (id: string, opts: { name?: string; site?: string }) => {
+    .action(async (wanted: string, opts: { name?: string; site?: string }) => {
+      const { id } = await deviceFor(ctx, wanted);
       const { device } = await ctx.call('devices.update', { id, ...(opts.name ? { name: opts.name } : {}), ...(opts.site !== undefined ? { site: opts.site } : {}) });
       ctx.print({ device }, () => `${device.id}: ${device.name} at ${device.site || '(no site)'}`);
     });
 
   devices
-    .command('remove <id>')
-    .description('forget a device (journals already pulled stay on this laptop)')
-    .action(async (id: string) => {
-      const result = await ctx.call('devices.remove', { id });
-      ctx.print(result, () => `Removed ${id}.`);
+    .command('remove <device>')
+    .description('forget a device (journals already pulled stay on this laptop); the device by name or id')
+    .action(async (wanted: string) => {
+      const device = await deviceFor(ctx, wanted);
+      const result = await ctx.call('devices.remove', { id: device.id });
+      ctx.print(result, () => `Removed ${device.name} (${device.id}).`);
     });
 
   devices
-    .command('scan-key <id>')
-    .description("show an SSH device's host key fingerprint, to compare with the Pi's own")
-    .action(async (id: string) => {
+    .command('scan-key <device>')
+    .description("show an SSH device's host key fingerprint, to compare with the Pi's own (the device by name or id)")
+    .action(async (wanted: string) => {
+      const { id } = await deviceFor(ctx, wanted);
       const result = await ctx.call('devices.scanHostKey', { id });
       ctx.print(result, () =>
         [
@@ -102,27 +112,30 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
     });
 
   devices
-    .command('trust-key <id>')
-    .description('accept the host key you compared (it is checked again against the device)')
+    .command('trust-key <device>')
+    .description('accept the host key you compared (it is checked again against the device); the device by name or id')
     .requiredOption('--fingerprint <sha256>', 'the fingerprint shown by scan-key, such as SHA256:…')
-    .action(async (id: string, opts: { fingerprint: string }) => {
+    .action(async (wanted: string, opts: { fingerprint: string }) => {
+      const { id } = await deviceFor(ctx, wanted);
       const { device } = await ctx.call('devices.trustHostKey', { id, fingerprint: opts.fingerprint });
       ctx.print({ device }, () => `Accepted ${opts.fingerprint} for ${device.name}.\nNext: fieldkit devices connect ${id} --password-stdin   (first contact; installs fieldkit's key)`);
     });
 
   devices
-    .command('forget-key <id>')
-    .description("unpin a device's host key after a reinstall")
-    .action(async (id: string) => {
+    .command('forget-key <device>')
+    .description("unpin a device's host key after a reinstall (the device by name or id)")
+    .action(async (wanted: string) => {
+      const { id } = await deviceFor(ctx, wanted);
       const { device } = await ctx.call('devices.forgetHostKey', { id });
       ctx.print({ device }, () => `Forgot the host key of ${device.name}. Scan and accept the new one before connecting.`);
     });
 
   devices
-    .command('connect <id>')
-    .description("connect and greet the agent; with a password (first contact) fieldkit's key is installed")
+    .command('connect <device>')
+    .description("connect and greet the agent; with a password (first contact) fieldkit's key is installed (the device by name or id)")
     .option('--password-stdin', 'read the password (first contact only) from standard input')
-    .action(async (id: string, opts: { passwordStdin?: boolean }) => {
+    .action(async (wanted: string, opts: { passwordStdin?: boolean }) => {
+      const { id } = await deviceFor(ctx, wanted);
       const password = opts.passwordStdin === true ? readPasswordFromStdin() : undefined;
       const result = await ctx.call('devices.connect', { id, ...(password === undefined ? {} : { password }) });
       const d = result.device;
@@ -135,7 +148,7 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
     .command('discover')
     .description('look for devices: serial ports, mDNS, and SSH on a subnet you name (a job; Ctrl-C cancels)')
     .option('--subnet <cidr>', 'probe this IPv4 subnet (at most /22) for SSH, such as 192.168.1.0/24')
-    .option('--port <port>', 'SSH port to probe', (v) => Number(v), 22)
+    .addOption(new Option('--port <port>', 'SSH port to probe (default 22)').argParser(contractNumber('devices.discover', 'port')).default(22))
     .option('--no-mdns', 'skip mDNS')
     .option('--no-serial', 'skip serial ports')
     .action(async (opts: { subnet?: string; port: number; mdns: boolean; serial: boolean }) => {

@@ -52,7 +52,8 @@ export function parseIdentityFile(text: string, driveCount: number, file: string
   });
 }
 
-function describeSummary(image: ImageSummary): string {
+/** What the image is; `problems: false` when they are about to be said as the refusal itself (once). */
+function describeSummary(image: ImageSummary, options: { problems: boolean } = { problems: true }): string {
   const lines: string[] = [];
   if (image.kind === 'signed') {
     const signer = image.signature.signer === null ? `key ${image.signature.keyId ?? '?'}` : `${image.signature.signer} (key ${image.signature.keyId ?? '?'})`;
@@ -62,7 +63,7 @@ function describeSummary(image: ImageSummary): string {
     lines.push(`${path.basename(image.path)} — unsigned ${image.compression === 'none' ? 'raw' : image.compression} image, ${image.rawBytes === null ? 'size unknown until decompressed' : formatBytes(image.rawBytes)}`);
   }
   for (const warning of image.warnings) lines.push(`  WARNING: ${warning}`);
-  for (const problem of image.problems) lines.push(`  cannot flash: ${problem.message}`);
+  if (options.problems) for (const problem of image.problems) lines.push(`  cannot flash: ${problem.message}`);
   return lines.join('\n');
 }
 
@@ -101,7 +102,7 @@ export function addFlashCommands(program: Command, ctx: CliContext): void {
       const { image } = await ctx.call('flash.inspect', { imagePath });
       if (image.problems.length > 0) {
         const [first] = image.problems;
-        if (!ctx.json()) ctx.io.stderr(describeSummary(image) + '\n');
+        if (!ctx.json()) ctx.io.stderr(describeSummary(image, { problems: false }) + '\n');
         if (first !== undefined) throw new FieldkitError({ ...first, message: image.problems.map((p) => p.message).join(' ') });
       }
       const { drives } = await ctx.call('drives.list', image.rawBytes === null ? {} : { imageSizeBytes: image.rawBytes });

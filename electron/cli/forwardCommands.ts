@@ -8,6 +8,8 @@ import type { ClickHouseSettingsPatch, ClickHouseSettingsView } from '../../shar
 import { FORWARD_BATCH_ROWS } from '../../shared/clickhouseSettings.ts';
 import type { ForwardResult, QuarantineEntry, ReconcileJournal } from '../../shared/courier.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';
+import { appError, FieldkitError } from '../../shared/errors.ts';
+import { contractNumber, resolveDevice, UsageError } from './cliArguments.ts';
 import { formatTable } from './formatTable.ts';
 import type { CliContext } from './cliContext.ts';
 import { exitCodes } from './cliIo.ts';
@@ -16,7 +18,7 @@ import { followJob } from './jobProgress.ts';
 const reconcileColumns = [
   { header: 'DEVICE', value: (j: ReconcileJournal) => j.device_id },
   { header: 'JOURNAL', value: (j: ReconcileJournal) => j.journal_id.slice(0, 12) },
-  { header: 'STATUS', value: (j: ReconcileJournal) => j.status },
+  { header: 'STATUS', value: (j: ReconcileJournal) => j.badge },
   { header: 'IN CLICKHOUSE', value: (j: ReconcileJournal) => `${j.clickhouse.distinct} of ${j.expected_through}`, align: 'right' as const },
   { header: 'MISSING', value: (j: ReconcileJournal) => (j.missing_records === 0 ? '' : String(j.missing_records)), align: 'right' as const },
   { header: 'DUPLICATES', value: (j: ReconcileJournal) => (j.duplicates_awaiting_merge === 0 ? '' : String(j.duplicates_awaiting_merge)), align: 'right' as const },
@@ -26,8 +28,9 @@ const quarantineColumns = [
   { header: 'ID', value: (q: QuarantineEntry) => String(q.id), align: 'right' as const },
   { header: 'DEVICE', value: (q: QuarantineEntry) => q.device_id },
   { header: 'SEQ', value: (q: QuarantineEntry) => (q.kind === 'record' ? String(q.seq) : `loss ${q.seq}-${q.to_seq}`) },
-  { header: 'STATE', value: (q: QuarantineEntry) => (q.state === 'discarded' ? `discarded: ${q.discard_reason ?? ''}` : `${q.state} (${q.attempts} tries)`) },
-  { header: 'WHY THE SERVER REFUSED IT', value: (q: QuarantineEntry) => q.reason.replace(/\s+/g, ' ').slice(0, 160) },
+  { header: 'STATE', value: (q: QuarantineEntry) => (q.state === 'discarded' ? 'discarded' : `${q.state} (${q.attempts} ${q.attempts === 1 ? 'try' : 'tries'})`) },
+  // Whole, wrapped: the server's words are how the technician fixes the table (--json has them as sent).
+  { header: 'WHY THE SERVER REFUSED IT', value: (q: QuarantineEntry) => (q.state === 'discarded' ? `${q.reason} — discarded: ${q.discard_reason ?? ''}` : q.reason), wrap: 80 },
 ];
 
 export function addForwardCommands(program: Command, ctx: CliContext): void {
@@ -35,7 +38,7 @@ export function addForwardCommands(program: Command, ctx: CliContext): void {
     .command('forward')
     .description('forward what this laptop holds to ClickHouse, exactly once (a job; Ctrl-C cancels between batches, the next forward resumes)')
     .addOption(new Option('--batch-rows <n>', `rows per insert (${FORWARD_BATCH_ROWS.min}-${FORWARD_BATCH_ROWS.max}; default: the saved setting)`).argParser(batchRows))
-    .addOption(new Option('--retry-for <seconds>', 'keep retrying an unreachable server this long before giving up (default 60)').argParser(seconds))
+    .addOption(new Option('--retry-for <seconds>', 'keep retrying an unreachable server this long before giving up (default 60)').argParser(contractNumber('courier.forward', 'retryForSeconds')))
     .action(async (opts: { batchRows?: number; retryFor?: number }) => {
       const services = await ctx.open();
       const { jobId } = await ctx.call('courier.forward', {
@@ -55,12 +58,13 @@ export function addForwardCommands(program: Command, ctx: CliContext): void {
   program
     .command('reconcile')
     .description('compare ClickHouse with what each device journaled: missing ranges and why, duplicates awaiting merge')
-    .option('--device <deviceId>', "only this device (the agent's device id)")
-    .addOption(new Option('--max-ranges <n>', 'missing ranges listed per journal (default 100)').argParser(positive))
+    .option('--device <device>', 'only this device: its name or id on this laptop, or the id its agent journals as')
+    .addOption(new Option('--max-ranges <n>', 'missing ranges listed per journal (default 100, at most 10000)').argParser(contractNumber('courier.reconcile', 'maxRanges')))
     .action(async (opts: { device?: string; maxRanges?: number }) => {
-      const result = await ctx.call('courier.reconcile', { ...(opts.device === undefined ? {} : { deviceId: opts.device }), ...(opts.maxRanges === undefined ? {} : { maxRanges: opts.maxRanges }) });
+      const deviceId = opts.device === undefined ? undefined : await agentDeviceIdFor(ctx, opts.device);
+      const result = await ctx.call('courier.reconcile', { ...(deviceId === undefined ? {} : { deviceId }), ...(opts.maxRanges === undefined ? {} : { maxRanges: opts.maxRanges }) });
       ctx.print(result, () => {
-        if (result.journals.length === 0) return 'No journals on this laptop yet. Pull a device with `fieldkit pull <device id>`.';
+        if (result.journals.length === 0) return 'No journals on this laptop yet. Pull a device with `fieldkit pull <device>`.';
         const lines = [`ClickHouse ${result.serverVersion}, ${result.table}`, '', formatTable(result.journals, reconcileColumns), ''];
         for (const j of result.journals) {
           lines.push(j.summary);
@@ -239,12 +243,6 @@ function positive(value: string): number {
   return n;
 }
 
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 3600) throw new InvalidArgumentError('expected whole seconds, 0 to 3600.');
-  return n;
-}
-
 function batchRows(value: string): number {
   const n = positive(value);
   if (n < FORWARD_BATCH_ROWS.min || n > FORWARD_BATCH_ROWS.max) throw new InvalidArgumentError(`expected ${FORWARD_BATCH_ROWS.min} to ${FORWARD_BATCH_ROWS.max}.`);
@@ -253,6 +251,27 @@ function batchRows(value: string): number {
 
 function quarantineId(value: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a quarantine id (see fieldkit quarantine list).`);
+  // Read in the action, after commander: a usage error of its own, or the message would be lost.
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(appError('BAD_REQUEST', `"${value}" is not a quarantine id.`, 'Quarantine ids are the numbers in the ID column of `fieldkit quarantine list`.', 'ids'));
   return n;
+}
+
+/**
+ * The id a device's agent journals as (what reconcile groups by), from the name or id of a
+ * device on this laptop, or that agent id itself (a device removed from this laptop).
+ */
+async function agentDeviceIdFor(ctx: CliContext, wanted: string): Promise<string> {
+  // One after the other: the first call opens the app's services.
+  const { devices } = await ctx.call('devices.list', {});
+  const { journals } = await ctx.call('courier.status', {});
+  let device;
+  try {
+    device = resolveDevice(devices, wanted);
+  } catch (error) {
+    if (error instanceof UsageError && error.appError.code === 'NOT_FOUND' && journals.some((j) => j.device_id === wanted)) return wanted;
+    throw error;
+  }
+  const agentId = journals.find((j) => j.device_ref === device.id)?.device_id ?? device.agentDeviceId;
+  if (agentId === null) throw new FieldkitError(appError('NOT_FOUND', `Nothing of ${device.name} is on this laptop yet, so there is nothing to reconcile.`, `Pull it first: fieldkit pull ${device.name}`, 'device'));
+  return agentId;
 }

@@ -1,12 +1,12 @@
 /**
  * Follows a job in the terminal: a progress bar with rate and ETA (plain lines when not
- * a terminal, NDJSON events with --json); Ctrl-C cancels the job and waits for it to
- * stop cleanly, a second Ctrl-C leaves at once.
+ * a terminal, NDJSON events with --json), the job's info and warning lines; Ctrl-C cancels
+ * the job and waits for it to stop cleanly, a second Ctrl-C leaves at once.
  */
 import { MultiBar, SingleBar, type SingleBar as Bar } from 'cli-progress';
 import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
 import type { FlashTargetProgress } from '../../shared/flash.ts';
-import type { JobEvent, JobRecord } from '../../shared/jobs.ts';
+import type { JobEvent, JobProgress, JobRecord } from '../../shared/jobs.ts';
 import type { EventBus } from '../api/eventBus.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
 import type { CliIo } from './cliIo.ts';
@@ -31,6 +31,9 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       io.stdout(JSON.stringify(event) + '\n');
       return;
     }
+    // An error-level line is what the job ends with (a drive's result, why a rollout stopped,
+    // a slot update's outcome): the command's final report says it, once.
+    if (event.type === 'log' && event.level === 'error') return;
     if (event.type === 'log') {
       // Above the per-drive bars, which keep drawing; a single bar stops for it.
       if (drives?.log(`${event.level}: ${event.message}\n`) === true) return;
@@ -43,12 +46,11 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       drives.update(p.targets, event.at);
       return;
     }
-    const amount = p.unit === 'items' ? (n: number) => n.toLocaleString('en-US') : formatBytes;
     const values = {
       phase: p.phase,
-      done: amount(p.bytesDone),
-      total_text: p.bytesTotal === null ? '?' : amount(p.bytesTotal),
-      rate: p.unit === 'items' ? (p.rateBytesPerSec === null ? '—' : `${Math.round(p.rateBytesPerSec)}/s`) : formatRate(p.rateBytesPerSec),
+      done: progressAmount(p.bytesDone, p.unit),
+      total_text: p.bytesTotal === null ? '?' : progressAmount(p.bytesTotal, p.unit),
+      rate: progressRate(p),
       eta_text: formatDuration(p.etaSeconds),
     };
     if (bar) {
@@ -75,6 +77,21 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
     drives?.stop();
     unsubscribe();
   }
+}
+
+/** A progress figure in its unit: "20.0 kB" for bytes, "20,000" for items (records, hosts…). */
+export function progressAmount(n: number, unit: JobProgress['unit']): string {
+  return unit === 'items' ? n.toLocaleString('en-US') : formatBytes(n);
+}
+
+function progressRate(p: JobProgress): string {
+  if (p.unit === 'bytes') return formatRate(p.rateBytesPerSec);
+  return p.rateBytesPerSec === null ? '—' : `${Math.round(p.rateBytesPerSec).toLocaleString('en-US')}/s`;
+}
+
+/** "pulling, 20,000 of 60,000, 5,000/s" or "writing, 1.2 GB of 3.9 GB, 42.0 MB/s": a job's progress by its unit (jobs show). */
+export function progressText(p: JobProgress): string {
+  return `${p.phase}, ${progressAmount(p.bytesDone, p.unit)}${p.bytesTotal === null ? '' : ` of ${progressAmount(p.bytesTotal, p.unit)}`}, ${progressRate(p)}`;
 }
 
 const stateWords: Record<FlashTargetProgress['state'], string> = {

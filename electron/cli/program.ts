@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { AppInfo, MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
 import type { Drive } from '../../shared/drives.ts';
 import { isFieldkitError, type AppError } from '../../shared/errors.ts';
-import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
+import { formatBytes, formatDuration } from '../../shared/format.ts';
 import { JobStateSchema, type JobRecord } from '../../shared/jobs.ts';
 import { dispatch } from '../api/dispatch.ts';
 import { createAppServices, type AppServices } from '../app/appServices.ts';
@@ -16,7 +16,8 @@ import { startWebHost } from '../host/webHost.ts';
 import type { CliContext } from './cliContext.ts';
 import { exitCodes, type CliIo } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';
-import { followJob } from './jobProgress.ts';
+import { followJob, progressText } from './jobProgress.ts';
+import { contractNumber, UsageError, usageErrorFromContract } from './cliArguments.ts';
 import { addSigningCommands } from './signingCommands.ts';
 import { addImageCommands } from './imageCommands.ts';
 import { addDeviceCommands } from './deviceCommands.ts';
@@ -103,6 +104,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return opened.services;
   }
   async function call<M extends MethodName>(method: M, params: RequestOf<M>): Promise<ResponseOf<M>> {
+    // An argument the contract refuses is the command line's fault: say so in its words (exit 2).
+    const refused = usageErrorFromContract(method, params);
+    if (refused !== null) throw refused;
     const result = await dispatch((await open()).handlers, method, params);
     if (!result.ok) throw new CallFailed(result.error);
     return result.value as ResponseOf<M>;
@@ -152,7 +156,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   jobs
     .command('list', { isDefault: true })
     .description('list jobs, newest first (history survives restarts)')
-    .addOption(new Option('--limit <n>', 'how many').argParser(positiveInt))
+    .addOption(new Option('--limit <n>', 'how many (at most 500)').argParser(contractNumber('jobs.list', 'limit')))
     .addOption(new Option('--state <state>', 'only jobs in this state').choices(JobStateSchema.options))
     .action(async (opts: { limit?: number; state?: JobRecord['state'] }) => {
       const { jobs: list } = await call('jobs.list', { ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.state ? { state: opts.state } : {}) });
@@ -224,17 +228,44 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addSlotCommands(program, context);
   addHealthCommands(program, context);
 
+  // The command being run, for the usage line after a wrong argument; and that line after commander's own refusals.
+  let running: Command = program;
+  program.hook('preAction', (_program, action) => {
+    running = action;
+  });
+  for (const command of [program, ...allCommands(program)]) command.showHelpAfterError(usageOf(command));
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
-    exitCode = exitCodeFor(error, program, io, globals().json === true);
+    exitCode = exitCodeFor(error, running, io, globals().json === true);
   } finally {
     if (opened.services) await opened.services.close();
   }
   return exitCode;
 }
 
-function exitCodeFor(error: unknown, program: Command, io: CliIo, json: boolean): number {
+/** Every subcommand, depth first. */
+function allCommands(parent: Command): Command[] {
+  return parent.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** "Usage: fieldkit pull [options] <device>" and where to read more. */
+function usageOf(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null; c = c.parent) names.unshift(c.name());
+  return `Usage: ${names.join(' ')} ${command.usage()}\n(${names.join(' ')} --help says more)`;
+}
+
+function exitCodeFor(error: unknown, running: Command, io: CliIo, json: boolean): number {
+  // A wrong argument, whether a command found it or the contract did: once, then the usage.
+  if (error instanceof UsageError) {
+    const usage = error.appError;
+    if (json) io.stdout(JSON.stringify({ ok: false, error: usage }, null, 2) + '\n');
+    else io.stderr(`error: ${usage.message}\nwhat to do: ${usage.hint}\n`);
+    io.stderr(`\n${usageOf(running)}\n`);
+    return exitCodes.usage;
+  }
   if (error instanceof CallFailed || isFieldkitError(error)) {
     const appError = error instanceof CallFailed ? error.error : error.appError;
     if (json) io.stdout(JSON.stringify({ ok: false, error: appError }, null, 2) + '\n');
@@ -242,10 +273,8 @@ function exitCodeFor(error: unknown, program: Command, io: CliIo, json: boolean)
     return exitCodes.failed;
   }
   if (error instanceof CommanderError) {
+    // Commander said what was wrong, and the usage after it (showHelpAfterError).
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return exitCodes.ok;
-    if (error.code === 'commander.unknownCommand' || error.code === 'commander.executeSubCommandAsync') {
-      io.stderr('\n' + program.helpInformation());
-    }
     return exitCodes.usage;
   }
   const message = error instanceof Error ? error.message : String(error);
@@ -264,7 +293,7 @@ function describeJob(job: JobRecord): string {
   const lines = [`${job.id}  ${job.title}`, `state: ${job.state}`];
   if (job.progress) {
     const p = job.progress;
-    lines.push(`progress: ${p.phase}, ${formatBytes(p.bytesDone)}${p.bytesTotal === null ? '' : ` of ${formatBytes(p.bytesTotal)}`}, ${formatRate(p.rateBytesPerSec)}`);
+    lines.push(`progress: ${progressText(p)}`);
   }
   if (job.error) lines.push(`error: ${job.error.message}`, `what to do: ${job.error.hint}`);
   if (job.result !== null) lines.push(`result: ${JSON.stringify(job.result, null, 2)}`);

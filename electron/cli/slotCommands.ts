@@ -1,9 +1,9 @@
 /** `fieldkit slot-update`: an OS update of one A/B Pi over SSH, or a rehearsal of its rollback. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatBytes, formatDuration } from '../../shared/format.ts';
 import { SlotUpdateOutcomeSchema, summarizeSlotUpdate } from '../../shared/slots.ts';
 import type { CliContext } from './cliContext.ts';
+import { deviceFor } from './deviceCommands.ts';
 import { exitCodes } from './cliIo.ts';
 import { followJob } from './jobProgress.ts';
 
@@ -11,20 +11,6 @@ function bootSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 10 || n > 1800) throw new InvalidArgumentError('whole seconds from 10 to 1800.');
   return n;
-}
-
-/** A device id as is, or the id of the one device with that name. */
-async function deviceIdFor(ctx: CliContext, ref: string): Promise<string> {
-  if (/^dev_[0-9a-z]{6,40}$/.test(ref)) return ref;
-  const { devices } = await ctx.call('devices.list', {});
-  const named = devices.filter((d) => d.name === ref);
-  const only = named[0];
-  if (only === undefined || named.length > 1) {
-    throw new FieldkitError(
-      appError('NOT_FOUND', named.length > 1 ? `${named.length} devices are named ${ref}.` : `No device is named ${ref}.`, 'Use its id from `fieldkit devices list`.', 'deviceId'),
-    );
-  }
-  return only.id;
 }
 
 export function addSlotCommands(program: Command, ctx: CliContext): void {
@@ -35,7 +21,7 @@ export function addSlotCommands(program: Command, ctx: CliContext): void {
     .addOption(new Option('--boot-timeout <seconds>', 'how long each reboot may take (default 180)').argParser(bootSeconds))
     .action(async (deviceRef: string, imagePath: string, opts: { rehearse?: boolean; bootTimeout?: number }) => {
       const services = await ctx.open();
-      const deviceId = await deviceIdFor(ctx, deviceRef);
+      const { id: deviceId } = await deviceFor(ctx, deviceRef);
       const { jobId } = await ctx.call('slots.update', {
         deviceId,
         imagePath,
@@ -57,10 +43,12 @@ export function addSlotCommands(program: Command, ctx: CliContext): void {
       const o = outcome.data;
       const lines = [
         `outcome: ${o.status}`,
-        summarizeSlotUpdate(o),
+        // Said already when it went well (the job's last info line); a failure is said here only.
+        ...(ok ? [] : [summarizeSlotUpdate(o)]),
         `slots: ${o.fromSlot?.toUpperCase() ?? '?'} → ${o.toSlot?.toUpperCase() ?? '?'}, now on ${o.endSlot?.toUpperCase() ?? 'unknown'}; ${formatBytes(o.bytesSent)} sent in ${formatDuration(o.durationMs / 1000)}`,
       ];
-      if (o.error) lines.push(`reason: ${o.error.message}`, `what to do: ${o.error.hint}`);
+      // The summary carries the error's message already.
+      if (o.error) lines.push(`what to do: ${o.error.hint}`);
       lines.push(`transcript: fieldkit jobs show ${jobId}`);
       (ok ? ctx.io.stdout : ctx.io.stderr)(lines.join('\n') + '\n');
     });

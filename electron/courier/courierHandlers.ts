@@ -3,15 +3,17 @@ import type { CourierJournal } from '../../shared/courier.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../api/dispatch.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
+import type { HealthService } from '../health/healthService.ts';
 import type { JobRunner } from '../jobs/jobRunner.ts';
 import { isProcessAlive } from '../jobs/jobStore.ts';
 import { CLICKHOUSE_PASSWORD_SECRET } from '../settings/clickhouseSettingsStore.ts';
 import type { SecretStore } from '../settings/secretStore.ts';
 import { requireClickHouseTarget } from '../settings/settingsHandlers.ts';
 import type { Store } from '../store/openStore.ts';
-import { createCourierStore } from './courierStore.ts';
+import type { DeviceHead } from '../../shared/courierVerdict.ts';
+import { createCourierStore, type JournalState } from './courierStore.ts';
 import { createQuarantineStore } from './quarantineStore.ts';
-import { reconcileWithClickHouse } from './reconcile.ts';
+import { headFromBacklog, reconcileWithClickHouse } from './reconcile.ts';
 
 type CourierMethods =
   | 'courier.pull'
@@ -22,7 +24,28 @@ type CourierMethods =
   | 'courier.quarantine.retry'
   | 'courier.quarantine.discard';
 
-export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; devices: DeviceStore; dataDir: string; secrets: SecretStore }): Pick<ApiHandlers, CourierMethods> {
+/** The newest live health sample of a device (its laptop ref), if this process has one. */
+export type LiveJournalSample = (deviceRef: string) => { agentDeviceId: string; backlogRecords: number; atMs: number } | null;
+
+/** The health service's newest sample of a device, as reconcile needs it (null: none in this process, or the device is gone). */
+export function liveJournalSample(health: Pick<HealthService, 'device'>, deviceRef: string): ReturnType<LiveJournalSample> {
+  try {
+    const { view } = health.device(deviceRef);
+    if (view.sample === null || view.lastSampleMs === null) return null;
+    return { agentDeviceId: view.sample.device_id, backlogRecords: view.sample.journal.backlog_records, atMs: view.lastSampleMs };
+  } catch {
+    return null;
+  }
+}
+
+export function createCourierHandlers(deps: {
+  db: Store;
+  jobs: JobRunner;
+  devices: DeviceStore;
+  dataDir: string;
+  secrets: SecretStore;
+  liveSample?: LiveJournalSample;
+}): Pick<ApiHandlers, CourierMethods> {
   const courier = createCourierStore(deps.db);
   const quarantine = createQuarantineStore(deps.db);
   const counts = deps.db.prepare(
@@ -38,6 +61,15 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
     if (running !== undefined && (deps.jobs.workerPid(running.id) !== undefined || isProcessAlive((ownerPid.get(running.id) as { owner_pid: number | null } | undefined)?.owner_pid ?? -1))) {
       throw new FieldkitError(appError('CONFLICT', `A forward is already running (${running.id}).`, `Wait for it to finish, or cancel it (fieldkit jobs cancel ${running.id}).`));
     }
+  }
+
+  /** A device's head heard after its pull, from a live health sample of the journal it writes now. */
+  function liveHead(journal: JournalState): DeviceHead | null {
+    if (journal.device_ref === null || deps.liveSample === undefined) return null;
+    if (deps.devices.find(journal.device_ref)?.journalId !== journal.journal_id) return null;
+    const live = deps.liveSample(journal.device_ref);
+    if (live === null || live.agentDeviceId !== journal.device_id) return null;
+    return { seq: headFromBacklog(journal, live.backlogRecords), atMs: live.atMs, source: 'health' };
   }
 
   async function startForward(request: { batchRows?: number | undefined; retryForSeconds: number }): Promise<string> {
@@ -73,7 +105,8 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
           held: c.held,
           pending_forward: c.pending ?? 0,
           contiguous_seq: j.contiguous_seq,
-          agent_last_seq: j.agent_last_seq,
+          // A pull reads on past the head it saw first: the device's side is at least what is held.
+          agent_last_seq: Math.max(j.agent_last_seq, j.contiguous_seq),
           custody_acked_seq: j.custody_acked_seq,
           forwarded_reported_seq: j.forwarded_reported_seq,
           losses: l.losses,
@@ -89,7 +122,7 @@ export function createCourierHandlers(deps: { db: Store; jobs: JobRunner; device
     'courier.forward': async (request) => ({ jobId: await startForward(request) }),
     'courier.reconcile': async ({ deviceId, maxRanges }) => {
       const target = await requireClickHouseTarget(deps.db, deps.secrets);
-      return reconcileWithClickHouse(deps.db, target, { maxRanges, ...(deviceId === undefined ? {} : { deviceId }) });
+      return reconcileWithClickHouse(deps.db, target, { maxRanges, liveHead, ...(deviceId === undefined ? {} : { deviceId }) });
     },
     'courier.quarantine.list': (request) => Promise.resolve(quarantine.list(request)),
     'courier.quarantine.retry': async ({ ids }) => {

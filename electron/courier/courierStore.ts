@@ -96,6 +96,18 @@ export function createCourierStore(db: Store) {
       );
       return db.transaction(() => losses.reduce((n, l) => n + insert.run({ ...l, site, now }).changes, 0))();
     },
+    /**
+     * The agent's head as it answered at the end of a pull: what reconcile may call
+     * complete is measured against this, and the time it was heard is the pull's end.
+     * The forwarded mark is the device's own (this laptop's reports, another courier's,
+     * the uplink's), which a later health sample's backlog counts from.
+     */
+    noteHead(deviceId: string, journalId: string, head: { last_seq: number; first_seq: number; forwarded_seq: number }, now: number): void {
+      db.prepare(
+        `UPDATE courier_journals SET agent_last_seq = max(?, contiguous_seq), agent_first_seq = ?, forwarded_reported_seq = max(forwarded_reported_seq, ?), last_pull_ms = ?
+         WHERE device_id = ? AND journal_id = ?`,
+      ).run(head.last_seq, head.first_seq, head.forwarded_seq, now, deviceId, journalId);
+    },
     markCustodyAcked(deviceId: string, journalId: string, seq: number): void {
       db.prepare(`UPDATE courier_journals SET custody_acked_seq = max(custody_acked_seq, ?) WHERE device_id = ? AND journal_id = ?`).run(seq, deviceId, journalId);
     },

@@ -164,6 +164,9 @@ async function pullWithSession(
     if (!state) continue;
     let newRecords = 0;
     let pulled = 0;
+    // Safety events are read first and then again by the full read (it starts at the
+    // watermark, below them): counted once, by seq.
+    const safetySeqs = new Set<number>();
     let contiguous = state.contiguous_seq;
     let sinceAck = 0;
     const ack = async () => {
@@ -197,7 +200,11 @@ async function pullWithSession(
         // A priority-filtered read leaves holes below its last seq: it must not move the watermark.
         const inserted = courier.storeBatch({ records: batch.records, site: deps.site, via: deps.via, clockOffsetMs: session.clockOffsetMs, pullId, now: Date.now(), contiguousThrough: priorities ? null : last.seq });
         newRecords += inserted;
-        pulled += batch.records.length;
+        for (const r of batch.records) {
+          if (priorities) safetySeqs.add(r.seq);
+          else if (safetySeqs.has(r.seq)) continue;
+          pulled++;
+        }
         if (!priorities) {
           done += last.seq - contiguous;
           contiguous = last.seq;
@@ -248,9 +255,25 @@ async function pullWithSession(
       forwarded_reported: forwardedReported,
     });
   }
+  await noteHeads(session, courier, journals);
   report('health history');
   const history = await unwrap(client.call('health.history', { since_ms: courier.lastHealthMinute(hello.device_id) }));
   courier.storeHealthHistory(hello.device_id, history.minutes, history.events);
   courier.endPull(pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
   return { deviceRef: params.deviceRef, deviceId: hello.device_id, journals, clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs, healthMinutes: history.minutes.length };
+}
+
+/**
+ * The agent's head now, after the last batch (records keep arriving during a pull): what
+ * reconcile measures "complete" against, and what the pull reports as the device's seq.
+ */
+async function noteHeads(session: AgentSession, courier: CourierStore, journals: PullResult['journals']): Promise<void> {
+  const after = await unwrap(session.client.call('journal.info', {}));
+  const endedMs = Date.now();
+  for (const j of after.journals) {
+    const pulled = journals.find((p) => p.journal_id === j.journal_id);
+    if (pulled === undefined) continue;
+    courier.noteHead(j.device_id, j.journal_id, j, endedMs);
+    pulled.agent_last_seq = Math.max(j.last_seq, pulled.contiguous_seq);
+  }
 }

@@ -13,6 +13,7 @@
 import { qualifiedTable } from '../../shared/clickhouseSchema.ts';
 import type { MissingRange, MissingReason, ReconcileJournal, ReconcileResult } from '../../shared/courier.ts';
 import { MissingReasonSchema } from '../../shared/courier.ts';
+import { lossWords, reconcileVerdict, type DeviceHead } from '../../shared/courierVerdict.ts';
 import { FieldkitError } from '../../shared/errors.ts';
 import { courierTables } from '../settings/clickhouseSettingsStore.ts';
 import type { Store } from '../store/openStore.ts';
@@ -148,50 +149,6 @@ export function explainMissing(missing: readonly Range[], layers: readonly Expla
   return out;
 }
 
-const LOSS_WORDS: Record<string, string> = {
-  retention_budget: 'retention',
-  retention_max_age: 'retention by age',
-  corruption: 'corruption',
-};
-
-/** The words of one reason as the summary shows them. */
-export function reasonWords(range: Pick<MissingRange, 'reason' | 'detail'>): string {
-  switch (range.reason) {
-    case 'lost_on_device':
-      return `lost on device: ${range.detail}`;
-    case 'not_yet_pulled':
-      return 'not yet pulled';
-    case 'not_yet_forwarded':
-      return 'not yet forwarded';
-    case 'quarantined':
-      return 'quarantined: refused by ClickHouse';
-    case 'discarded':
-      return `discarded: ${range.detail}`;
-    case 'held_by_other_courier':
-      return 'held by another courier';
-    case 'unknown':
-      return range.detail === '' ? 'unknown' : `unknown: ${range.detail}`;
-  }
-}
-
-/** "pi-07: complete" or "pi-07: seq 1200-1350 missing (lost on device: retention)". */
-export function summarize(label: string, missing: readonly MissingRange[], duplicates: number): string {
-  const dupText = duplicates > 0 ? `; ${duplicates} duplicate${duplicates === 1 ? '' : 's'} awaiting merge` : '';
-  if (missing.length === 0) return `${label}: complete${dupText}`;
-  const groups = new Map<string, MissingRange[]>();
-  for (const m of missing) {
-    const words = reasonWords(m);
-    groups.set(words, [...(groups.get(words) ?? []), m]);
-  }
-  const parts = [...groups].map(([words, ranges]) => {
-    const span = (r: MissingRange): string => (r.from_seq === r.to_seq ? `${r.from_seq}` : `${r.from_seq}-${r.to_seq}`);
-    if (ranges.length <= 3) return `seq ${ranges.map(span).join(', ')} missing (${words})`;
-    const count = ranges.reduce((n, r) => n + r.count, 0);
-    return `${count} seqs missing in ${ranges.length} ranges between ${ranges[0]?.from_seq ?? 0} and ${ranges.at(-1)?.to_seq ?? 0} (${words})`;
-  });
-  return `${label}: ${parts.join('; ')}${dupText}`;
-}
-
 type HeldRun = { a: number; b: number; st: 'pending' | 'forwarded' | 'quarantined' | 'discarded' };
 
 /** What this laptop knows about one journal, as explanation layers over [from, to]. */
@@ -217,7 +174,7 @@ export function explanationLayers(db: Store, journal: JournalState, from: number
   for (const l of losses) {
     const last = lossRanges.at(-1);
     if (last !== undefined && last.to + 1 >= l.from_seq) last.to = Math.max(last.to, l.to_seq);
-    else lossRanges.push({ from: l.from_seq, to: l.to_seq, detail: LOSS_WORDS[l.reason] ?? l.reason });
+    else lossRanges.push({ from: l.from_seq, to: l.to_seq, detail: lossWords(l.reason) });
   }
   const layers: ExplanationLayer[] = [
     { reason: 'not_yet_forwarded', ranges: held('pending', '') },
@@ -237,13 +194,33 @@ export function explanationLayers(db: Store, journal: JournalState, from: number
   return layers;
 }
 
+export type ReconcileOptions = {
+  deviceId?: string;
+  maxRanges: number;
+  /** The device's latest seq from a word later than the pull (a live health sample), if any. */
+  liveHead?: (journal: JournalState) => DeviceHead | null;
+  nowMs?: number;
+};
+
+/**
+ * The device's head estimated from a live health sample: the agent counts as backlog every
+ * seq above what it was told is in ClickHouse (or above what retention dropped), so the head
+ * is that mark, as last heard at the pull, plus the backlog. Another courier, the uplink or
+ * retention may have moved the mark since, which only makes the estimate lower: "about".
+ */
+export function headFromBacklog(journal: Pick<JournalState, 'forwarded_reported_seq' | 'agent_first_seq' | 'agent_last_seq'>, backlogRecords: number): number {
+  const base = journal.agent_first_seq > 0 ? Math.max(journal.forwarded_reported_seq, journal.agent_first_seq - 1) : journal.agent_last_seq;
+  return base + backlogRecords;
+}
+
 /** Reconciles every journal this laptop knows (or one device's) against ClickHouse through `query`. */
 export async function reconcileJournals(
   db: Store,
   query: RunQuery,
   table: string,
-  options: { deviceId?: string; maxRanges: number },
+  options: ReconcileOptions,
 ): Promise<ReconcileJournal[]> {
+  const nowMs = options.nowMs ?? Date.now();
   const courier = createCourierStore(db);
   const journals = courier.journals().filter((j) => options.deviceId === undefined || j.device_id === options.deviceId);
   if (journals.length === 0) return [];
@@ -271,26 +248,47 @@ export async function reconcileJournals(
     const missingRecords = explained.reduce((n, m) => n + m.count, 0);
     const duplicates = Math.max(0, s.n - s.d);
     const label = (perDevice.get(journal.device_id) ?? 0) > 1 ? `${journal.device_id} (journal ${journal.journal_id.slice(0, 8)})` : journal.device_id;
+    const pulledHead: DeviceHead = { seq: Math.max(journal.agent_last_seq, journal.contiguous_seq), atMs: journal.last_pull_ms, source: 'pull' };
+    const live = options.liveHead?.(journal) ?? null;
+    // Only a later word than the pull, and only one that says more than reconcile checked, changes the verdict.
+    const beyond = live !== null && live.atMs > journal.last_pull_ms && live.seq > through ? { ...live, records: live.seq - through } : null;
+    const verdict = reconcileVerdict({
+      label,
+      missing: explained,
+      duplicates,
+      completeThrough: first === undefined ? through : first.from - 1,
+      lastPullMs: journal.last_pull_ms,
+      headBeyond: beyond,
+      nowMs,
+    });
+    const head = beyond ?? pulledHead;
     results.push({
       device_id: journal.device_id,
       journal_id: journal.journal_id,
       device_ref: journal.device_ref,
-      status: missingRecords === 0 ? 'complete' : 'missing',
+      status: verdict.status,
+      badge: verdict.badge,
+      verdict: verdict.text,
       expected_through: through,
+      complete_through_seq: first === undefined ? through : first.from - 1,
+      last_pull_ms: journal.last_pull_ms,
+      device_head: { seq: head.seq, at_ms: head.atMs, source: head.source },
+      not_yet_pulled: verdict.notYetPulled,
+      not_yet_pulled_estimated: verdict.estimated,
       clickhouse: { count: s.n, distinct: s.d, min_seq: s.lo, max_seq: s.hi },
       duplicates_awaiting_merge: duplicates,
       missing_records: missingRecords,
       missing_by_reason: byReason,
       missing: explained.slice(0, options.maxRanges),
       missing_ranges_total: explained.length,
-      summary: summarize(label, explained, duplicates),
+      summary: verdict.sentence,
     });
   }
   return results;
 }
 
 /** courier.reconcile: reconciles against the configured server. */
-export async function reconcileWithClickHouse(db: Store, target: ClickHouseTarget, options: { deviceId?: string; maxRanges: number }): Promise<ReconcileResult> {
+export async function reconcileWithClickHouse(db: Store, target: ClickHouseTarget, options: ReconcileOptions): Promise<ReconcileResult> {
   const connection = openClickHouse(target);
   try {
     const signal = AbortSignal.timeout(120_000);

@@ -113,7 +113,7 @@ describe('Courier screen in Chromium', () => {
     await shoot('courier-pulled.png');
   });
 
-  it('forwards all and reconciles: complete for each device, and ClickHouse holds exactly what was pulled', async () => {
+  it('forwards all and reconciles: complete through the pulled seq for each device, and ClickHouse holds exactly what was pulled', async () => {
     const pulled = new Map<string, number>();
     for (const name of demoDevices) pulled.set(name, (await journalOf(name)).contiguous_seq);
 
@@ -129,20 +129,23 @@ describe('Courier screen in Chromium', () => {
     for (const name of demoDevices) {
       const status = reconcileOf(name);
       await status.waitFor({ timeout: 20_000 });
-      // The producers kept writing after the pull, but the laptop judges what the device
-      // had journaled when it was pulled: 1 through the pulled seq, all in ClickHouse.
-      expect(await status.getAttribute('data-status')).toBe('complete');
+      // Everything pulled is in ClickHouse, and the verdict says through which seq and as of
+      // which pull. The producers kept writing during the pull: what the device had journaled
+      // when the pull ended and was not carried is named as not yet pulled, never called complete.
+      const verdict = await status.getAttribute('data-status');
+      expect(['complete', 'not_yet_pulled']).toContain(verdict);
       const text = await status.textContent();
-      expect(text).toContain('complete');
-      expect(text).toContain(`seq 1–${(pulled.get(name) ?? 0).toLocaleString('en-US')} expected`);
-      expect(await row(name).getAttribute('data-reconcile')).toBe('complete');
+      expect(text).toMatch(new RegExp(`complete through seq ${String(pulled.get(name) ?? 0)}(, all the device had when | \\()pulled (just now|\\d+ s ago)`));
+      if (verdict === 'not_yet_pulled') expect(text).toMatch(/; not yet pulled: [\d,]+ records?/);
+      expect(text).toContain(`ClickHouse has ${(pulled.get(name) ?? 0).toLocaleString('en-US')} distinct`);
+      expect(await row(name).getAttribute('data-reconcile')).toBe(verdict);
     }
     expect(await page.getByTestId('quarantine-panel').textContent()).toContain('Nothing refused by ClickHouse.');
     await page.getByTestId('reconcile-panel').scrollIntoViewIfNeeded();
     await shoot('courier-reconciled.png');
   });
 
-  it('after a new pull, names the records held here but not yet forwarded; a forward makes it complete again', async () => {
+  it('after a new pull, names the records held here but not yet forwarded; a forward makes it complete through the new seq', async () => {
     const name = 'demo-pi-01';
     const before = (await journalOf(name)).contiguous_seq;
     await row(name).getByRole('button', { name: `Pull ${name}` }).click();
@@ -166,7 +169,8 @@ describe('Courier screen in Chromium', () => {
     await page.getByRole('button', { name: 'Forward all' }).waitFor({ state: 'visible' });
     await expect.poll(() => page.getByRole('button', { name: 'Forward all' }).isEnabled(), { timeout: 30_000 }).toBe(true);
     await page.getByRole('button', { name: 'Reconcile', exact: true }).click();
-    await expect.poll(() => status.getAttribute('data-status'), { timeout: 20_000 }).toBe('complete');
+    await expect.poll(() => status.getAttribute('data-status'), { timeout: 20_000 }).not.toBe('missing');
+    expect(await status.getByTestId('reconcile-verdict').textContent()).toMatch(new RegExp(`^complete through seq ${String(after)}[ ,]`));
     expect(await inClickHouse(name)).toEqual({ rows: after, distinct: after, min: 1, max: after });
   });
 

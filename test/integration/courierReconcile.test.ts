@@ -4,11 +4,12 @@
  * (quarantined with the server's words, then retried or discarded with a reason), records
  * the device dropped for its retention budget (lost on device), a pull cut short (not yet
  * pulled), rows held but not forwarded, and rows deleted from ClickHouse behind the
- * courier's back (unknown).
+ * courier's back (unknown); and what "complete" may claim when the device journals on
+ * after the pull.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../electron/api/dispatch.ts';
-import { methods } from '../../shared/api.ts';
+import { methods, type EventPayloadOf } from '../../shared/api.ts';
 import { telemetryLossTableDdl, telemetryTableDdl } from '../../shared/clickhouseSchema.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';
 import { syntheticEvents } from '../support/agentEvents.ts';
@@ -77,11 +78,19 @@ describe('a row the server refuses', () => {
   it('shows the same through the CLI: the quarantine with the reason, reconcile as a table and as JSON', async () => {
     const list = await runCliProcess(['--data-dir', rig.dataDir, 'quarantine']);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/pi-09\s+12346\s+quarantined \(1 tries\)\s+ClickHouse refused the data \(code 49\): Code: 49/);
+    expect(list.stdout).toMatch(/pi-09\s+12346\s+quarantined \(1 try\)\s+ClickHouse refused the data \(code 49\): Code: 49/);
     expect(list.stdout).toContain('2 quarantined, 0 discarded.');
+    // The server's words whole (wrapped, never cut mid-word), as --json has them.
+    const { entries } = methods['courier.quarantine.list'].response.parse(JSON.parse((await runCliProcess(['--data-dir', rig.dataDir, '--json', 'quarantine'])).stdout));
+    const words = (text: string): string => text.replace(/\s+/g, ' ').trim();
+    for (const entry of entries) {
+      expect(entry.reason.length).toBeGreaterThan(160);
+      expect(words(list.stdout)).toContain(words(entry.reason));
+    }
+    expect(Math.max(...list.stdout.split('\n').map((l) => l.length))).toBeLessThan(160);
     const human = await runCliProcess(['--data-dir', rig.dataDir, 'reconcile']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/pi-09\s+\S+\s+missing\s+29998 of 30000\s+2/);
+    expect(human.stdout).toMatch(/pi-09\s+\S+\s+2 missing\s+29998 of 30000\s+2/);
     expect(human.stdout).toContain('pi-09: seq 12346, 20001 missing (quarantined: refused by ClickHouse)');
     const json = await runCliProcess(['--data-dir', rig.dataDir, '--json', 'reconcile']);
     expect(methods['courier.reconcile'].response.parse(JSON.parse(json.stdout)).journals[0]?.missing_by_reason.quarantined).toBe(2);
@@ -175,10 +184,11 @@ describe('gaps reconcile explains', () => {
 
       const [cutShort] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 1000 })).journals;
       const notPulled = total - state.contiguous_seq - (state.held - state.contiguous_seq);
-      expect(cutShort).toMatchObject({ status: 'missing', missing_records: notPulled, missing_by_reason: { not_yet_pulled: notPulled, unknown: 0 } });
+      // Only waiting on the device: complete through the watermark, the rest named, exactly (the pull saw the head).
+      expect(cutShort).toMatchObject({ status: 'not_yet_pulled', complete_through_seq: state.contiguous_seq, missing_records: notPulled, not_yet_pulled: notPulled, not_yet_pulled_estimated: false, missing_by_reason: { not_yet_pulled: notPulled, unknown: 0 } });
       expect(cutShort?.missing[0]?.from_seq).toBe(state.contiguous_seq + 1);
       // Safety events above the watermark came first and are in ClickHouse; the rest waits on the device.
-      expect(cutShort?.summary).toMatch(/^pi-12: \d+ seqs missing in \d+ ranges between \d+ and 60000 \(not yet pulled\)$/);
+      expect(cutShort?.summary).toMatch(new RegExp(`^pi-12: complete through seq ${state.contiguous_seq} \\(pulled (just now|\\d+ s ago)\\); not yet pulled: ${notPulled.toLocaleString('en-US')} records$`));
 
       expect((await rig.pull()).state).toBe('done');
       const [held] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 1000 })).journals;
@@ -186,7 +196,7 @@ describe('gaps reconcile explains', () => {
       expect(held?.summary).toContain('(not yet forwarded)');
 
       await rig.forward();
-      expect((await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals[0]?.summary).toBe('pi-12: complete');
+      expect((await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals[0]?.summary).toMatch(/^pi-12: complete through seq 60000, all the device had when pulled (just now|\d+ s ago)$/);
 
       // Someone deletes rows in ClickHouse: reconcile must not call that complete.
       await server.query(`ALTER TABLE partial DELETE WHERE device_id = 'pi-12' AND seq BETWEEN 100 AND 199`);
@@ -196,6 +206,71 @@ describe('gaps reconcile explains', () => {
       const [deleted] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
       expect(deleted?.missing).toEqual([{ from_seq: 100, to_seq: 199, count: 100, reason: 'unknown', detail: 'forwarded from this laptop, yet not in ClickHouse' }]);
       expect(deleted?.summary).toBe('pi-12: seq 100-199 missing (unknown: forwarded from this laptop, yet not in ClickHouse)');
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
+describe('complete means complete', () => {
+  /** Resolves with the first live sample of `ref` (from now on) whose backlog reaches `records`. */
+  function backlogReaches(rig: CourierRig, records: number, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new Error(`no sample with a backlog of ${String(records)} within ${String(timeoutMs)} ms`));
+      }, timeoutMs);
+      const unsubscribe = rig.services.events.subscribe((name, payload) => {
+        if (name !== 'health.changed') return;
+        const { samples } = payload as EventPayloadOf<'health.changed'>;
+        if (!samples.some((s) => s.deviceId === rig.deviceRef && s.sample.journal.backlog_records >= records)) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      });
+    });
+  }
+
+  it('records journaled after the pull: never a bare "complete"; through which seq and when, and the unpulled count once the device is heard again', async () => {
+    const rig = await startCourierRig({ deviceId: 'pi-13' });
+    try {
+      rig.ingest(syntheticEvents(5000));
+      expect((await rig.pull()).state).toBe('done');
+      await rig.services.handlers['settings.clickhouse.set']({ url: server.url, table: 'after_pull' });
+      expect(ForwardResultSchema.parse((await rig.forward()).result)).toMatchObject({ forwarded: 5000 });
+
+      // Everything the device had at the pull is in ClickHouse; the verdict says so, and as of when.
+      const [settled] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
+      expect(settled).toMatchObject({ status: 'complete', badge: 'complete', complete_through_seq: 5000, not_yet_pulled: 0, device_head: { seq: 5000, source: 'pull' } });
+      expect(settled?.summary).toMatch(/^pi-13: complete through seq 5000, all the device had when pulled (just now|\d+ s ago)$/);
+
+      // The device journals on after the courier left.
+      rig.ingest(syntheticEvents(10_000, { startMs: Date.now() }));
+      const cli = await runCliProcess(['--data-dir', rig.dataDir, 'reconcile']);
+      expect(cli.code).toBe(0);
+      expect(cli.stdout).not.toMatch(/^pi-13: complete\s*$/m);
+      expect(cli.stdout).toContain('pi-13: complete through seq 5000, all the device had when pulled');
+
+      // Heard again (live health): the rest is named, not called complete.
+      await rig.services.handlers['health.watch']({ deviceIds: [rig.deviceRef], leaseSeconds: 30 });
+      await backlogReaches(rig, 15_000, 20_000);
+      const [behind] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
+      expect(behind).toMatchObject({
+        status: 'not_yet_pulled',
+        badge: 'complete through seq 5000',
+        complete_through_seq: 5000,
+        missing_records: 0,
+        not_yet_pulled: 10_000,
+        not_yet_pulled_estimated: true,
+        device_head: { seq: 15_000, source: 'health' },
+      });
+      expect(behind?.summary).toMatch(/^pi-13: complete through seq 5000 \(pulled (just now|\d+ s ago)\); not yet pulled: about 10,000 records \(the device was at about seq 15000 just now\)$/);
+
+      // Pulled and forwarded again: complete through the new head.
+      expect((await rig.pull()).state).toBe('done');
+      await rig.forward();
+      const [caughtUp] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
+      expect(caughtUp).toMatchObject({ status: 'complete', complete_through_seq: 15_000, device_head: { seq: 15_000, source: 'pull' } });
     } finally {
       await rig.close();
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { explainMissing, reasonWords, sqlString, summarize, unionRanges, type ExplanationLayer } from '../../electron/courier/reconcile.ts';
+import { explainMissing, headFromBacklog, sqlString, unionRanges, type ExplanationLayer } from '../../electron/courier/reconcile.ts';
 import type { MissingRange } from '../../shared/courier.ts';
+import { ago, reasonWords, reconcileVerdict } from '../../shared/courierVerdict.ts';
 
 const r = (from: number, to: number, detail = '') => ({ from, to, detail });
 
@@ -42,29 +43,62 @@ describe('explainMissing', () => {
   });
 });
 
-describe('summarize', () => {
+describe('reconcileVerdict', () => {
   const m = (from: number, to: number, reason: MissingRange['reason'], detail = ''): MissingRange => ({ from_seq: from, to_seq: to, count: to - from + 1, reason, detail });
+  const now = Date.UTC(2025, 5, 1, 12, 0, 0);
+  const pulled8MinAgo = now - 8 * 60_000;
+  const base = { label: 'pi-07', duplicates: 0, lastPullMs: pulled8MinAgo, headBeyond: null, nowMs: now };
 
-  it('says complete, with duplicates awaiting merge when there are some', () => {
-    expect(summarize('pi-07', [], 0)).toBe('pi-07: complete');
-    expect(summarize('pi-07', [], 1)).toBe('pi-07: complete; 1 duplicate awaiting merge');
-  });
-
-  it('names up to three ranges per reason and counts beyond that', () => {
-    expect(summarize('pi-07', [m(1200, 1350, 'lost_on_device', 'retention')], 0)).toBe('pi-07: seq 1200-1350 missing (lost on device: retention)');
-    expect(summarize('pi-07', [m(5, 5, 'quarantined'), m(9, 9, 'quarantined'), m(4001, 4100, 'not_yet_pulled')], 3)).toBe(
-      'pi-07: seq 5, 9 missing (quarantined: refused by ClickHouse); seq 4001-4100 missing (not yet pulled); 3 duplicates awaiting merge',
-    );
-    expect(summarize('pi-07', [m(2, 3, 'lost_on_device', 'retention'), m(5, 6, 'lost_on_device', 'retention'), m(8, 9, 'lost_on_device', 'retention'), m(11, 14, 'lost_on_device', 'retention')], 0)).toBe(
-      'pi-07: 10 seqs missing in 4 ranges between 2 and 14 (lost on device: retention)',
+  it('never says complete without through which seq and as of which pull', () => {
+    const v = reconcileVerdict({ ...base, missing: [], completeThrough: 60_000 });
+    expect(v).toMatchObject({ status: 'complete', badge: 'complete', notYetPulled: 0 });
+    expect(v.sentence).toBe('pi-07: complete through seq 60000, all the device had when pulled 8 min ago');
+    expect(v.sentence).not.toMatch(/complete$/);
+    expect(reconcileVerdict({ ...base, missing: [], completeThrough: 60_000, duplicates: 1 }).sentence).toBe(
+      'pi-07: complete through seq 60000, all the device had when pulled 8 min ago; 1 duplicate awaiting merge',
     );
   });
 
-  it('has words for every reason', () => {
+  it('a device heard after the pull with more journaled: complete through the pull, the rest not yet pulled (about, from health)', () => {
+    const v = reconcileVerdict({ ...base, missing: [], completeThrough: 60_000, headBeyond: { seq: 70_000, atMs: now - 30_000, source: 'health', records: 10_000 } });
+    expect(v).toMatchObject({ status: 'not_yet_pulled', badge: 'complete through seq 60000', notYetPulled: 10_000, estimated: true });
+    expect(v.sentence).toBe('pi-07: complete through seq 60000 (pulled 8 min ago); not yet pulled: about 10,000 records (the device was at about seq 70000 30 s ago)');
+  });
+
+  it('records the pull saw on the device but did not carry: an exact count, not "about"', () => {
+    const v = reconcileVerdict({ ...base, missing: [m(4001, 4100, 'not_yet_pulled')], completeThrough: 4000 });
+    expect(v).toMatchObject({ status: 'not_yet_pulled', badge: 'complete through seq 4000', notYetPulled: 100, estimated: false });
+    expect(v.sentence).toBe('pi-07: complete through seq 4000 (pulled 8 min ago); not yet pulled: 100 records');
+  });
+
+  it('names up to three ranges per reason and counts beyond that; adds what is still on the device', () => {
+    expect(reconcileVerdict({ ...base, missing: [m(1200, 1350, 'lost_on_device', 'retention')], completeThrough: 1199 }).sentence).toBe('pi-07: seq 1200-1350 missing (lost on device: retention)');
+    const mixed = reconcileVerdict({ ...base, duplicates: 3, missing: [m(5, 5, 'quarantined'), m(9, 9, 'quarantined'), m(4001, 4100, 'not_yet_pulled')], completeThrough: 4 });
+    expect(mixed).toMatchObject({ status: 'missing', badge: '102 missing', notYetPulled: 100 });
+    expect(mixed.sentence).toBe('pi-07: seq 5, 9 missing (quarantined: refused by ClickHouse); seq 4001-4100 missing (not yet pulled); 3 duplicates awaiting merge');
+    const retention = [m(2, 3, 'lost_on_device', 'retention'), m(5, 6, 'lost_on_device', 'retention'), m(8, 9, 'lost_on_device', 'retention'), m(11, 14, 'lost_on_device', 'retention')];
+    expect(reconcileVerdict({ ...base, missing: retention, completeThrough: 1, headBeyond: { seq: 20, atMs: now - 5000, source: 'health', records: 6 } }).sentence).toBe(
+      'pi-07: 10 seqs missing in 4 ranges between 2 and 14 (lost on device: retention); not yet pulled: about 6 records more (the device was at about seq 20 just now)',
+    );
+  });
+
+  it('has words for every reason, and for how long ago', () => {
     expect(reasonWords({ reason: 'discarded', detail: 'bad firmware' })).toBe('discarded: bad firmware');
     expect(reasonWords({ reason: 'held_by_other_courier', detail: '' })).toBe('held by another courier');
     expect(reasonWords({ reason: 'unknown', detail: '' })).toBe('unknown');
     expect(reasonWords({ reason: 'not_yet_forwarded', detail: '' })).toBe('not yet forwarded');
+    expect([ago(now - 3000, now), ago(now - 42_000, now), ago(now - 3 * 3600_000, now), ago(now - 72 * 3600_000, now)]).toEqual(['just now', '42 s ago', '3 h ago', '3 d ago']);
+  });
+});
+
+describe('headFromBacklog', () => {
+  it('is the device forwarded mark (or what retention dropped) plus the backlog a sample reports', () => {
+    expect(headFromBacklog({ forwarded_reported_seq: 0, agent_first_seq: 1, agent_last_seq: 1000 }, 11_000)).toBe(11_000);
+    expect(headFromBacklog({ forwarded_reported_seq: 800, agent_first_seq: 1, agent_last_seq: 1000 }, 200)).toBe(1000);
+    // Retention dropped 1-499 (loss records): not backlog any more.
+    expect(headFromBacklog({ forwarded_reported_seq: 0, agent_first_seq: 500, agent_last_seq: 1000 }, 501)).toBe(1000);
+    // An empty journal (all dropped): the head as last heard.
+    expect(headFromBacklog({ forwarded_reported_seq: 0, agent_first_seq: 0, agent_last_seq: 1000 }, 0)).toBe(1000);
   });
 });
 

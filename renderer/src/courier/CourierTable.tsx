@@ -142,6 +142,14 @@ function ReconcileCell({ reconcile }: { reconcile: RowReconcile }) {
           <span aria-hidden="true">✓ </span>complete
         </span>
       );
+    case 'not_yet_pulled':
+      return (
+        <span className="reconcile-verdict is-not_yet_pulled" title={`${reconcile.badge}: everything pulled is in ClickHouse; ${reconcile.estimated ? 'about ' : ''}${count(reconcile.records)} more records are still on the device: pull it.`}>
+          <span aria-hidden="true">◔ </span>
+          {reconcile.estimated ? '~' : ''}
+          {count(reconcile.records)} not yet pulled
+        </span>
+      );
     case 'missing':
       return (
         <span className="reconcile-verdict is-missing">
@@ -154,7 +162,7 @@ function ReconcileCell({ reconcile }: { reconcile: RowReconcile }) {
 
 function rowTone(row: CourierDeviceRow, reconcile: RowReconcile): 'ok' | 'warn' | 'idle' | 'pending' {
   if (row.quarantined > 0 || reconcile.kind === 'missing') return 'warn';
-  if (row.pending > 0) return 'pending';
+  if (row.pending > 0 || reconcile.kind === 'not_yet_pulled') return 'pending';
   if (reconcile.kind === 'complete') return 'ok';
   return 'idle';
 }

@@ -6,8 +6,9 @@ import { count, reasonAdvice, reasonText, reasonTone, records, seqSpan } from '.
 const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 /**
- * The last reconcile, journal by journal: complete, or each missing range with why it is
- * missing, and rows ClickHouse still has to merge away.
+ * The last reconcile, journal by journal: complete through which seq and as of which pull
+ * (shared/courierVerdict.ts words it), what is still on the device, each missing range
+ * with why it is missing, and rows ClickHouse still has to merge away.
  */
 export function ReconcilePanel({
   result,
@@ -53,8 +54,9 @@ export function ReconcilePanel({
   );
 }
 
+const verdictMarks: Record<ReconcileJournal['status'], string> = { complete: '✓ ', not_yet_pulled: '◔ ', missing: '! ' };
+
 function ReconcileItem({ journal, name }: { journal: ReconcileJournal; name: string }) {
-  const complete = journal.status === 'complete';
   const ch = journal.clickhouse;
   const more = journal.missing_ranges_total - journal.missing.length;
   return (
@@ -64,9 +66,9 @@ function ReconcileItem({ journal, name }: { journal: ReconcileJournal; name: str
         <span className="reconcile-journal" title={`journal ${journal.journal_id}`}>
           journal {journal.journal_id.slice(0, 8)}
         </span>
-        <span className={`reconcile-verdict ${complete ? 'is-complete' : 'is-missing'}`}>
-          <span aria-hidden="true">{complete ? '✓ ' : '! '}</span>
-          {complete ? 'complete' : `${records(journal.missing_records)} missing`}
+        <span className={`reconcile-verdict is-${journal.status}`}>
+          <span aria-hidden="true">{verdictMarks[journal.status]}</span>
+          {journal.badge}
         </span>
         <span className="reconcile-facts num">
           {journal.expected_through === 0
@@ -79,6 +81,9 @@ function ReconcileItem({ journal, name }: { journal: ReconcileJournal; name: str
           </span>
         )}
       </div>
+      <p className="reconcile-says" data-testid="reconcile-verdict">
+        {journal.verdict}
+      </p>
       {journal.missing.length > 0 && (
         <ul className="missing-list">
           {journal.missing.map((range) => (

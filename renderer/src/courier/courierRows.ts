@@ -82,9 +82,13 @@ export function throughSeq(journal: CourierJournal): { through: number; of: numb
 export type RowReconcile =
   | { kind: 'unchecked' }
   | { kind: 'complete'; duplicates: number }
+  | { kind: 'not_yet_pulled'; badge: string; records: number; estimated: boolean; duplicates: number }
   | { kind: 'missing'; records: number; duplicates: number };
 
-/** The row's part of the last reconcile: complete only when every journal of the row is. */
+/**
+ * The row's part of the last reconcile: complete only when every journal of the row is;
+ * missing when any journal lacks records for a reason other than "still on the device".
+ */
 export function rowReconcile(row: CourierDeviceRow, reconciled: readonly ReconcileJournal[] | null): RowReconcile {
   if (reconciled === null || row.journals.length === 0) return { kind: 'unchecked' };
   const mine = row.journals.map((j) => reconciled.find((r) => r.device_id === j.device_id && r.journal_id === j.journal_id));
@@ -92,5 +96,16 @@ export function rowReconcile(row: CourierDeviceRow, reconciled: readonly Reconci
   const found = mine.filter((r): r is ReconcileJournal => r !== undefined);
   const duplicates = found.reduce((n, r) => n + r.duplicates_awaiting_merge, 0);
   const missing = found.reduce((n, r) => n + r.missing_records, 0);
-  return missing === 0 ? { kind: 'complete', duplicates } : { kind: 'missing', records: missing, duplicates };
+  if (found.some((r) => r.status === 'missing')) return { kind: 'missing', records: missing, duplicates };
+  const behind = found.filter((r) => r.status === 'not_yet_pulled');
+  const newest = behind[0];
+  if (newest === undefined) return { kind: 'complete', duplicates };
+  return {
+    kind: 'not_yet_pulled',
+    // The newest journal's words ("complete through seq 60000"); older journals of the device are closed.
+    badge: newest.badge,
+    records: behind.reduce((n, r) => n + r.not_yet_pulled, 0),
+    estimated: behind.some((r) => r.not_yet_pulled_estimated),
+    duplicates,
+  };
 }
