@@ -8,12 +8,12 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Device } from '../../shared/devices.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { DeviceHealthView, HealthThresholds, HealthThresholdsPatch } from '../../shared/fleetHealth.ts';
 import { formatBytes, formatDuration } from '../../shared/format.ts';
 import type { HealthEvent, HealthMinute } from '../../shared/health.ts';
 import { describeService } from '../../shared/agentServiceAlerts.ts';
 import { decodeThrottled, describeThrottling } from '../../shared/throttling.ts';
+import { resolveDevice } from './cliArguments.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 
@@ -125,15 +125,6 @@ export function renderHistory(name: string, history: { minutes: HealthMinute[]; 
   return lines.join('\n');
 }
 
-function findDevice(all: readonly Device[], wanted: string): Device {
-  const byId = all.find((d) => d.id === wanted);
-  if (byId) return byId;
-  const byName = all.filter((d) => d.name === wanted);
-  if (byName.length === 1 && byName[0]) return byName[0];
-  if (byName.length > 1) throw new FieldkitError(appError('BAD_REQUEST', `Several devices are named ${wanted}.`, `Use an id instead: ${byName.map((d) => d.id).join(', ')}.`, 'device'));
-  throw new FieldkitError(appError('NOT_FOUND', `No device is called ${wanted}.`, 'List devices with `fieldkit devices` and use a name or id from there.', 'device'));
-}
-
 function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds above 0.');
@@ -176,7 +167,7 @@ export function addHealthCommands(program: Command, ctx: CliContext): void {
         return;
       }
       const { devices } = await ctx.call('devices.list', {});
-      const device = findDevice(devices, wanted);
+      const device = resolveDevice(devices, wanted);
       if (opts.history === true) {
         const history = await ctx.call('health.history', { deviceId: device.id });
         ctx.print(history, () => renderHistory(device.name, history));

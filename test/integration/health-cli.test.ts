@@ -110,7 +110,7 @@ describe('fieldkit health', () => {
     expect(history.code).toBe(0);
     expect(history.stdout).toMatch(/No health history of pi-cool on this laptop yet: pull the device/);
     const unknown = await runCliProcess(['health', 'pi-nowhere'], env);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No device is called pi-nowhere/);
   }, 20_000);
 

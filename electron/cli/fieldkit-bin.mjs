@@ -7,4 +7,4 @@ if (major < 24) {
   process.stderr.write(`fieldkit needs Node.js 24 or later; this is Node.js ${process.versions.node}.\nInstall Node 24 (https://nodejs.org), then run fieldkit again.\n`);
   process.exit(1);
 }
-await import('../electron/cli/fieldkit.ts');
+await import('./fieldkit.ts');
