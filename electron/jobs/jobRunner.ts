@@ -88,6 +88,10 @@ export function createJobRunner(options: {
       emitProgress(job, progress);
       return;
     }
+    // A phase or drive state is never replaced unseen (a one-second "checking image" would
+    // vanish between two events): the superseded event goes out now. Such steps are rare,
+    // so the rate stays about 10/s.
+    if (job.pending && milestoneOf(job.pending) !== milestoneOf(progress)) emitProgress(job, job.pending);
     job.pending = progress;
     job.flushTimer ??= setTimeout(() => {
       job.flushTimer = null;
@@ -265,4 +269,9 @@ function notFound(jobId: string): FieldkitError {
 
 function unknownFailure(): AppError {
   return appError('INTERNAL', 'The job failed without saying why.', 'Run it again; if it repeats, report it with the job log.');
+}
+
+/** What a technician must see change: the phase and each target's state, not the byte counts. */
+function milestoneOf(progress: JobProgress): string {
+  return [progress.phase, ...(progress.targets ?? []).map((t) => `${t.device}:${t.state}`)].join('|');
 }
