@@ -45,7 +45,7 @@ describe('job progress milestones', () => {
       const job = runner.start('drives.readCheck', { device: '/dev/null', sizeBytes: 0 });
       const record = await runner.whenFinished(job.id);
       expect(record.state).toBe('done');
-      const phases = events.filter((e) => e.type === 'progress').map((e) => (e.type === 'progress' ? e.progress.phase : ''));
+      const phases = events.flatMap((e) => (e.type === 'progress' ? [e.progress.phase] : []));
       expect([...new Set(phases)]).toEqual(['preparing', 'checking', 'writing']);
       // 102 reports in a few milliseconds: the byte counts are thinned, the phases are not.
       expect(phases.length).toBeLessThan(20);
