@@ -123,7 +123,8 @@ describe('deploy failure paths', () => {
     closeSync(fd);
 
     const summary = await inspectBundle(tampered, bundles.trustedKeys);
-    expect(summary.signature.status).toBe('trusted');
+    // Signed by a trusted key, but a file no longer matches its signed SHA-256: altered.
+    expect(summary.signature.status).toBe('invalid');
     expect(summary.problems.map((p) => p.message).join(' ')).toMatch(/lib\/agent\.mjs \(SHA-256 differs/);
 
     const before = await deviceState(target);

@@ -81,8 +81,9 @@ describe('fieldkit slot-update on a virtual A/B Pi', () => {
     expect(untrusted.stderr).toMatch(/error: .*signed by key/);
     expect(untrusted.stderr).toMatch(/what to do: /);
     const unknown = await fieldkit(['slot-update', 'dev_nosuch1', stranger]);
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/No device has the id dev_nosuch1/);
+    // A device argument that names no device is a wrong command line, as in every command.
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/No device is called dev_nosuch1/);
     const local = await fieldkit(['slot-update', localId, stranger]);
     expect(local.code).toBe(1);
     expect(local.stderr).toMatch(/not SSH/);
