@@ -163,6 +163,24 @@ function migrate(db: DatabaseSync, path: string, deviceId: string, createdMs: nu
   }
 }
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Runs `step` again while SQLite says the database is busy or locked, for up to `timeoutMs`. */
+function retryWhileBusy(step: () => void, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      step();
+      return;
+    } catch (error) {
+      const code = (error as { errcode?: number }).errcode;
+      // 5 SQLITE_BUSY, 6 SQLITE_LOCKED (the low byte: extended codes carry it too).
+      if (code === undefined || ![5, 6].includes(code & 0xff) || Date.now() >= deadline) throw error;
+      Atomics.wait(sleeper, 0, 0, pause); // opening is synchronous; a short blocking pause is fine here
+    }
+  }
+}
+
 /** Opens (creating if needed) the journal at `options.path`. */
 export function openJournal(options: OpenJournalOptions): Journal {
   const { path, deviceId, budgetBytes } = options;
@@ -179,14 +197,17 @@ export function openJournal(options: OpenJournalOptions): Journal {
     throw new JournalStorageError(`Cannot open the journal at ${path}: ${message(error)}`, error);
   }
   try {
-    db.exec('PRAGMA journal_mode = WAL');
+    // Switching a new file to WAL takes an exclusive lock, and SQLite can answer BUSY there
+    // without calling the busy handler: six processes creating one journal at once saw
+    // "database is locked". Retried within the same busy timeout.
+    retryWhileBusy(() => { db.exec('PRAGMA journal_mode = WAL'); }, busyTimeoutMs);
     // FULL, not NORMAL: in WAL mode NORMAL syncs only at checkpoints, so a commit survives
     // kill -9 but may vanish on power loss. A Pi loses power without warning, and we
     // acknowledge a producer only after commit, so every commit must fsync the WAL.
     db.exec('PRAGMA synchronous = FULL');
     // Keep the WAL from lingering at its high-water mark on a small SD card.
     db.exec('PRAGMA journal_size_limit = 67108864');
-    migrate(db, path, deviceId, (options.now ?? Date.now)());
+    retryWhileBusy(() => { migrate(db, path, deviceId, (options.now ?? Date.now)()); }, busyTimeoutMs);
   } catch (error) {
     db.close();
     if (error instanceof FieldkitError) throw error;
