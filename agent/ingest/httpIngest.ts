@@ -12,14 +12,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { appError, type AppError } from '../../shared/errors.ts';
+import { appError } from '../../shared/errors.ts';
 import type { Journal } from '../journal/journalApi.ts';
-import { isClockSuspect } from '../journal/clockSanity.ts';
-import { JournalCorruptError, JournalFullError, JournalStorageError } from '../journal/journalErrors.ts';
 import type { Logger } from '../jsonLog.ts';
+import { createEventsEndpoint } from './eventsEndpoint.ts';
 import type { GroupCommitter } from './groupCommit.ts';
-import { renderMetrics, type HealthProvider, type IngestMetrics, type IngestRejectReason } from './ingestMetrics.ts';
-import { parseEvents, type BodyFormat, type IngestLimits } from './parseEvents.ts';
+import { sendError, sendJson } from './httpReplies.ts';
+import { renderMetrics, type HealthProvider, type IngestMetrics } from './ingestMetrics.ts';
+import type { IngestLimits } from './parseEvents.ts';
 import { exposition } from './prometheusText.ts';
 
 export type HttpIngestOptions = {
@@ -42,29 +42,6 @@ export type HttpIngest = {
   close(): Promise<void>;
 };
 
-type ErrorBody = AppError & { line?: number };
-
-/** Seconds a producer should wait after 429 (queue full) or 503 (storage trouble). */
-const retryAfterBusy = 1;
-const retryAfterStorage = 5;
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, status: number, error: ErrorBody, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { error }, headers);
-}
-
-function bodyFormat(contentType: string | undefined): BodyFormat | null {
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type === 'application/json') return 'json';
-  if (type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl') return 'ndjson';
-  return null;
-}
-
 function route(url: string | undefined): string {
   const path = (url ?? '/').split('?')[0] ?? '/';
   return path === '/v1/events' || path === '/health' || path === '/metrics' ? path : 'other';
@@ -74,93 +51,7 @@ function route(url: string | undefined): string {
 export async function startHttpIngest(options: HttpIngestOptions): Promise<HttpIngest> {
   const { journal, committer, metrics, limits, log } = options;
   const startedMs = options.startedMs ?? Date.now();
-  const maxBody = { json: limits.maxEventBytes, ndjson: limits.maxBatchEvents * (limits.maxEventBytes + 1) };
-  let active = 0;
-
-  function refuse(res: ServerResponse, reason: IngestRejectReason, status: number, error: ErrorBody, headers: Record<string, string> = {}): void {
-    metrics.rejected.inc({ reason });
-    sendError(res, status, error, headers);
-  }
-
-  /** Refuses before the body is read: the connection closes so the rest is never read. */
-  function refuseUnread(req: IncomingMessage, res: ServerResponse, reason: IngestRejectReason, status: number, error: ErrorBody, headers: Record<string, string> = {}): void {
-    refuse(res, reason, status, error, { Connection: 'close', ...headers });
-    res.on('finish', () => req.destroy());
-  }
-
-  async function postEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (active >= limits.maxPendingRequests) {
-      refuseUnread(req, res, 'backpressure', 429, appError('UNAVAILABLE', `The agent already has ${active} requests waiting for the journal.`, `Retry after ${retryAfterBusy} s, or send fewer, larger batches.`), { 'Retry-After': String(retryAfterBusy) });
-      return;
-    }
-    active++;
-    res.on('close', () => active--);
-    const format = bodyFormat(req.headers['content-type']);
-    if (format === null) {
-      refuseUnread(req, res, 'unsupported_media_type', 415, appError('BAD_REQUEST', `Content-Type '${req.headers['content-type'] ?? ''}' is not accepted.`, 'Send application/json (one event) or application/x-ndjson (one event per line).', 'content-type'));
-      return;
-    }
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > maxBody[format]) {
-      refuseUnread(req, res, 'too_large', 413, appError('BAD_REQUEST', `The body is ${declared} bytes, over the ${maxBody[format]} any valid ${format === 'json' ? 'event' : 'batch'} can take.`, 'Split it into smaller batches (see ingest.max_event_bytes and ingest.max_batch_events).'));
-      return;
-    }
-    const body = await readBody(req, maxBody[format]);
-    if (body === null) {
-      refuseUnread(req, res, 'too_large', 413, appError('BAD_REQUEST', `The body is over the ${maxBody[format]} bytes any valid batch can take.`, 'Split it into smaller batches (see ingest.max_event_bytes and ingest.max_batch_events).'));
-      return;
-    }
-    const parsed = parseEvents(body, format, limits);
-    if (!parsed.ok) {
-      const { rejection } = parsed;
-      refuse(res, rejection.reason, rejection.status, {
-        ...appError('BAD_REQUEST', rejection.message, rejection.hint, rejection.field),
-        line: rejection.line,
-      });
-      return;
-    }
-    const recvMs = Date.now();
-    let suspect = 0;
-    for (const event of parsed.events) if (isClockSuspect(event.ts_ms ?? recvMs)) suspect++;
-    if (suspect > 0) metrics.clockSuspect.inc({}, suspect);
-    try {
-      const result = await committer.submit(parsed.events);
-      metrics.events.inc({ source: 'http' }, result.count);
-      sendJson(res, 200, { accepted: result.count, first_seq: result.first_seq, last_seq: result.last_seq, journal_id: journal.journalId });
-    } catch (error) {
-      if (error instanceof JournalFullError) {
-        refuse(res, 'journal_full', 507, error.appError);
-      } else if (error instanceof JournalStorageError || error instanceof JournalCorruptError) {
-        log('error', 'journal write failed', { error: error.message });
-        refuse(res, 'storage_error', 503, error.appError, { 'Retry-After': String(retryAfterStorage) });
-      } else {
-        throw error;
-      }
-    }
-  }
-
-  function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      req.on('data', (chunk: Buffer) => {
-        if (over) return;
-        size += chunk.length;
-        if (size > limit) {
-          over = true;
-          req.pause();
-          resolve(null);
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('end', () => {
-        if (!over) resolve(Buffer.concat(chunks, size));
-      });
-      req.on('error', reject);
-    });
-  }
+  const postEvents = createEventsEndpoint({ journal, committer, metrics, limits, log });
 
   function health(res: ServerResponse): void {
     try {

@@ -13,13 +13,12 @@
  * - A persistent session (clean=false, fixed client id) keeps the subscription and the
  *   queued messages at the broker while the agent is away; reconnects back off 1 s → 30 s.
  */
-import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../../shared/agentConfig.ts';
-import { JournalCorruptError, JournalFullError, JournalStorageError } from '../journal/journalErrors.ts';
 import type { Logger } from '../jsonLog.ts';
 import type { GroupCommitter } from './groupCommit.ts';
 import type { IngestMetrics } from './ingestMetrics.ts';
-import { messageToEvent, subscriptionFor } from './mqttMessage.ts';
+import { createMqttDelivery } from './mqttDelivery.ts';
 
 export type MqttIngestOptions = {
   mqtt: NonNullable<AgentConfig['mqtt']>;
@@ -41,22 +40,11 @@ export type MqttIngest = {
   close(): Promise<void>;
 };
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
-
 export function startMqttIngest(options: MqttIngestOptions): MqttIngest {
   const { mqtt, committer, metrics, log } = options;
   const minDelay = options.reconnectMinMs ?? 1000;
   const maxDelay = options.reconnectMaxMs ?? 30_000;
   const closing = new AbortController();
-  const stopping = () => closing.signal.aborted;
   let current: Promise<void> | null = null;
   let subscribed = false;
   metrics.mqttConnected = 0;
@@ -73,54 +61,11 @@ export function startMqttIngest(options: MqttIngestOptions): MqttIngest {
     resubscribe: false,
   });
 
-  /** Journals one message; resolves true once committed, false if closing stopped it first. */
-  async function commit(events: Parameters<GroupCommitter['submit']>[0]): Promise<boolean> {
-    let delay = 1000;
-    let counted = false;
-    for (;;) {
-      try {
-        await committer.submit(events);
-        return true;
-      } catch (error) {
-        const full = error instanceof JournalFullError;
-        if (!full && !(error instanceof JournalStorageError) && !(error instanceof JournalCorruptError)) throw error;
-        if (!counted) {
-          metrics.rejected.inc({ reason: full ? 'journal_full' : 'storage_error' });
-          counted = true;
-        }
-        log('warn', 'mqtt message waits: the journal cannot take it now', { error: error.message, retry_ms: delay });
-        if (stopping()) return false;
-        await sleep(delay, closing.signal);
-        if (stopping()) return false;
-        delay = Math.min(delay * 2, 30_000);
-      }
-    }
-  }
-
-  async function handle(packet: IPublishPacket): Promise<boolean> {
-    const topic = packet.topic;
-    const subscription = subscriptionFor(mqtt.subscriptions, topic);
-    const body = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const outcome = subscription === undefined
-      ? { ok: false as const, reason: 'invalid_event' as const, message: 'no subscription in the config matches this topic' }
-      : messageToEvent(body, subscription, options.maxEventBytes);
-    if (!outcome.ok) {
-      metrics.mqttMessages.inc({ outcome: 'invalid' });
-      metrics.rejected.inc({ reason: outcome.reason });
-      log('warn', 'mqtt message refused (acked so it does not block the queue)', { topic, reason: outcome.reason, error: outcome.message });
-      return true;
-    }
-    const committed = await commit([outcome.event]);
-    if (committed) {
-      metrics.mqttMessages.inc({ outcome: 'accepted' });
-      metrics.events.inc({ source: 'mqtt' });
-    }
-    return committed;
-  }
+  const deliver = createMqttDelivery({ mqtt, committer, metrics, maxEventBytes: options.maxEventBytes, log, closing: closing.signal });
 
   // Called by the client before it sends PUBACK; the ack goes out only when `done` is called.
   client.handleMessage = (packet, done) => {
-    const work = handle(packet).then(
+    const work = deliver(packet).then(
       (ack) => {
         // Not acked: the broker delivers it again after we reconnect.
         if (ack) done();

@@ -17,6 +17,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LossReason, Priority } from '../../shared/journal.ts';
 import { isClockSuspect } from './clockSanity.ts';
+import { asPriority } from './journalRows.ts';
 
 /** Drop down to this share of the budget, so retention does not run on every append. */
 export const retentionHeadroom = 0.9;
@@ -45,11 +46,6 @@ export type Retention = {
 
 type SizedRow = { seq: number; size: number };
 type AgedRow = { seq: number; size: number; recv_ms: number; priority: number };
-
-function asPriority(value: number): Priority {
-  if (value === 1 || value === 2 || value === 3) return value;
-  throw new Error(`journal row has priority ${value}`);
-}
 
 /** Prepares retention's statements on an open journal database. */
 export function createRetention(db: DatabaseSync, policy: RetentionPolicy): Retention {
