@@ -4,6 +4,7 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thermalZoneFile, writeMillidegrees } from '../../electron/demo/demoThermal.ts';
 import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
+import { HEALTH_DB_FILE, readHealthHistory } from '../../agent/health/healthHistory.ts';
 
 const demoDevices = ['demo-pi-01', 'demo-pi-02', 'demo-pi-03'] as const;
 
@@ -75,7 +76,9 @@ describe('Health screen in Chromium', () => {
     const id = devices.find((d) => d.name === 'demo-pi-03')?.id;
     if (id === undefined) throw new Error('demo-pi-03 is not registered');
     expect((await services.handlers['health.history']({ deviceId: id })).pulledAtMs).toBeNull();
-    await page.waitForTimeout(1500); // the agent's own 1 Hz sampler records the hot second
+    // The daemon's own 1 Hz sampler (not the one that fed the tile) must have recorded the hot moment before the pull.
+    const historyFile = join(app.dataDir, 'demo', 'demo-pi-03', 'data', HEALTH_DB_FILE);
+    await expect.poll(() => readHealthHistory(historyFile, 0).events.some((e) => e.kind === 'temp_high'), { timeout: 10_000, interval: 100 }).toBe(true);
     const { jobId } = await services.handlers['courier.pull']({ id });
     await expect.poll(async () => (await services.handlers['jobs.get']({ jobId })).job.state, { timeout: 30_000 }).toBe('done');
 
@@ -102,7 +105,8 @@ describe('Health screen in Chromium', () => {
     expect(eventText).toMatch(/Temperature high at \d\d:\d\d/);
     expect(eventText).toMatch(/Agent started at \d\d:\d\d/);
     expect(await device.getByTestId('health-history').textContent()).toContain('Last pulled');
-    await page.waitForTimeout(3000);
+    // A few more seconds of points, so the screenshot shows lines rather than dots.
+    await expect.poll(points, { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 5);
     // Tall enough for the alerts, all seven charts and the history at once.
     await page.setViewportSize({ width: 1280, height: 1500 });
     await shoot('health-device.png');

@@ -167,7 +167,7 @@ describe('the unpacked x64 bundle, running', () => {
         }
       };
       const producers = Array.from({ length: 4 }, (_, p) => producer(p));
-      await new Promise((r) => setTimeout(r, 250 + round * 100));
+      await new Promise((r) => setTimeout(r, 250 + round * 100)); // the point: kill -9 at a different moment of the load each round
       await killAgent('SIGKILL');
       stop = true;
       await Promise.all(producers);

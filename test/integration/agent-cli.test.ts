@@ -9,6 +9,7 @@ import { agentEntry, startAgentDaemon, writeAgentConfig } from '../support/agent
 import { connectAsync } from 'mqtt';
 import { freePort, startMosquitto } from '../support/mosquitto.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
@@ -135,7 +136,8 @@ describe('fieldkit-agent command line', () => {
         .then(async (res) => ({ status: res.status, body: (await res.json()) as { last_seq?: number } }))
         .catch(() => null),
     );
-    await new Promise((r) => setTimeout(r, 30));
+    // SIGTERM once the daemon is taking them: its first batch is in the journal, others in flight.
+    await waitFor(async () => ((await (await fetch(`${daemon.url}/health`)).json()) as { last_seq: number }).last_seq > 0, { timeoutMs: 15_000, intervalMs: 5, what: 'the first batch journaled' });
     daemon.child.kill('SIGTERM');
     const results = await Promise.all(requests);
     expect(await daemon.exited).toBe(0);

@@ -100,13 +100,13 @@ describe('agent MQTT ingest against mosquitto', () => {
       for (let n = 0; n < total; n++) {
         // Each publish resolves on the broker's PUBACK (after a restart for those in the gap).
         void p.publishAsync('sensors/b/temp', JSON.stringify({ payload: { n } }), { qos: 1 }).then(() => acked.push(n));
-        if (n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+        if (n % 10 === 0) await new Promise((r) => setTimeout(r, 5)); // a paced producer, so the outage falls mid-stream
       }
     })();
     await until('a third acked', () => acked.length >= total / 3);
     await b.stop();
     await until('the agent sees the broker gone', () => metrics.mqttConnected === 0, 5000);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // the outage under test: messages are published into the gap
     await b.start();
     await publishing;
     await until('every message acked by the broker', () => acked.length === total);

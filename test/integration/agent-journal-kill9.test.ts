@@ -4,6 +4,7 @@ import { openJournal } from '../../agent/journal/openJournal.ts';
 import { startAgentDaemon, writeAgentConfig, type AgentDaemon } from '../support/agentDaemonProcess.ts';
 import { freePort } from '../support/mosquitto.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 type Acked = { first: number; last: number; journalId: string; payloads: string[] };
 
@@ -45,14 +46,16 @@ describe('agent journal durability under kill -9', () => {
     const producers = Array.from({ length: 4 }, (_, id) => producer(id));
 
     for (let kill = 0; kill < 5; kill++) {
-      await new Promise((r) => setTimeout(r, 250 + Math.random() * 500));
+      await new Promise((r) => setTimeout(r, 250 + Math.random() * 500)); // the point: kill -9 at a random moment of the load
       const before = acked.length;
       daemon.child.kill('SIGKILL');
       await daemon.exited;
       daemon = await startAgentDaemon(configPath, port);
       expect(acked.length).toBeGreaterThanOrEqual(before);
     }
-    await new Promise((r) => setTimeout(r, 300));
+    // The last daemon too takes writes before the producers stop.
+    const beforeLast = acked.length;
+    await waitFor(() => acked.length > beforeLast, { timeoutMs: 15_000, what: 'a write acknowledged by the last restarted daemon' });
     running = false;
     await Promise.all(producers);
     daemon.child.kill('SIGKILL');

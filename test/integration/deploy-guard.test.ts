@@ -104,7 +104,7 @@ describe('the device-side guard', () => {
         back = Date.now();
         break;
       }
-      await sleep(1000);
+      await sleep(1000); // a poll interval; the deadline is the loop's condition
     }
     expect(back, 'the Pi never went back by itself').toBeGreaterThan(0);
     console.log(`guard: back on ${bundles.base.version} ${((back - switchedAt) / 1000).toFixed(1)} s after the switch (window ${String(guardSeconds)} s)`);
@@ -128,6 +128,7 @@ describe('the device-side guard', () => {
     const pid = await onPi(target, 'systemctl show -p MainPID --value fieldkit-agent');
     const armed = result.transcript.find((t) => t.command.startsWith('arm fieldkit-agent-guard'));
     if (armed === undefined) throw new Error(explain(result));
+    // The point: the guard's whole window (and some) passes, and the disarmed guard does nothing.
     await sleep(Math.max(0, armed.at + (guardSeconds + 3) * 1000 - Date.now()));
     expect(Date.now() - done).toBeGreaterThan(0);
     expect(await current(target)).toBe('releases/0.7.1');

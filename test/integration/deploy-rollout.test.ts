@@ -13,6 +13,7 @@ import { createRolloutStore } from '../../electron/deploy/rolloutStore.ts';
 import { openStore } from '../../electron/store/openStore.ts';
 import { startCliProcess } from '../support/runCliProcess.ts';
 import { startRolloutSite, type RolloutSite } from '../support/rolloutSite.ts';
+import { childPids, isProcessRunning, waitFor } from '../support/waitFor.ts';
 
 let rig: RolloutSite;
 let v2 = '';
@@ -125,12 +126,16 @@ describe('fieldkit rollout on five virtual Pis', () => {
         }
       })();
       if (r !== null && r.version === '0.4.0-rollout' && r.devices[0]?.status === 'updated' && r.devices.some((d) => d.batch === 1 && d.status === 'running')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // a poll interval under the deadline above
     }
+    // The CLI's children (the rollout's job worker), read before the kill re-parents them.
+    const workers = childPids(child.pid ?? -1);
+    expect(workers.length, 'the CLI runs its rollout in a job worker').toBeGreaterThan(0);
     child.kill('SIGKILL');
     await exited;
-    // Its worker notices the app went away and stops within 2 s.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Its worker notices the app went away and stops (it exits at most 2 s after the disconnect):
+    // the resume below must not race a worker still deploying.
+    await waitFor(() => workers.every((pid) => !isProcessRunning(pid)), { timeoutMs: 15_000, what: `the killed CLI's job worker (pid ${workers.join(', ')}) to exit` });
 
     const services = await rig.open();
     try {

@@ -108,6 +108,7 @@ describe('health service with real agents', () => {
     expect(watched.ok && (watched.value as { watching: string[] }).watching.sort()).toEqual([a.ref, b.ref].sort());
     await Promise.all([nextView(a.ref, (v) => v.status === 'ok', 15_000), nextView(b.ref, (v) => v.status === 'ok', 15_000)]);
     const from = changes.length;
+    // A rate over time is the point: four seconds of the stream, then count and time what came.
     await new Promise((resolve) => setTimeout(resolve, 4000));
     const seen = changes.slice(from).flatMap((c) => c.samples.map((s) => ({ ...s, atMs: c.atMs })));
     for (const agent of [a, b]) {

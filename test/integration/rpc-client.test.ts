@@ -50,7 +50,7 @@ function tamperedLink(agent: AgentRpcChild, tamper: (chunk: Buffer) => Buffer): 
 describe('agent RPC client, every method over the local link', () => {
   let rig: AgentRpcRig;
   let client: AgentRpcClient;
-  let closeLink: () => void = () => undefined;
+  let closeLink: () => Promise<unknown> = () => Promise.resolve();
 
   beforeAll(async () => {
     rig = createAgentRpcRig({
@@ -65,12 +65,13 @@ describe('agent RPC client, every method over the local link', () => {
     closeLink = () => {
       client.close();
       stream.close();
+      return stream.exit;
     };
   });
 
   afterAll(async () => {
-    closeLink();
-    await settle(50);
+    // The agent must have exited before its files go.
+    await closeLink();
     rig.remove();
   });
 
@@ -199,8 +200,9 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
     const stream = client.stream('journal.read', { journal_id: journalId, after_seq: 0, batch_records: 100, limit: 1500 }, { window: 3 });
     const deadline = Date.now() + 10_000;
     while (client.diagnostics().framesIn - base < 3 && Date.now() < deadline) await settle(10);
+    // Nothing consumed yet: exactly the window arrived, and nothing more (the pause is the
+    // point: it gives a credit bug the time to send a fourth batch).
     await settle(300);
-    // Nothing consumed yet: exactly the window arrived, and nothing more.
     expect(client.diagnostics().framesIn - base).toBe(3);
     let consumed = 0;
     for await (const batch of stream) {

@@ -12,6 +12,7 @@ import { createAgentRpcClient, type AgentRpcClient } from '../../electron/link/a
 import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
 import { createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 import { rawRpcSession } from '../support/rawRpcSession.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 function settle(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,9 +48,9 @@ describe('serveRpc in-process', () => {
     const p = serve({ output: new PassThrough({ highWaterMark: 1024 }) }, 3000);
     const journalId = p.deps.journal.journalId;
     p.input.write(encodeFrame({ type: 'request', id: 1, method: 'journal.read', params: { journal_id: journalId, after_seq: 0, batch_records: 100 }, credit: 1000 }));
+    // The pause is the point: without back-pressure all 30 batches (about 900 kB) would sit in memory by now.
     await settle(300);
     const oneBatchBytes = 100 * 300;
-    // Without back-pressure all 30 batches (about 900 kB) would sit in memory by now.
     expect(p.output.readableLength + p.output.writableLength).toBeLessThan(3 * oneBatchBytes);
     const session = rawRpcSession({ readable: p.output, writable: p.input });
     const end = await session.result(1);
@@ -88,8 +89,8 @@ describe('serveRpc in-process', () => {
     const journalId = p.deps.journal.journalId;
     const a = client.stream('health.watch', { interval_ms: 100 }, { window: 1 });
     const b = client.stream('journal.read', { journal_id: journalId, after_seq: 0, batch_records: 10 }, { window: 1 });
-    // Both are in flight (neither is being consumed): a third request is refused.
-    await settle(200);
+    // Both are in flight (each sent its first item and waits for credit): a third request is refused.
+    await waitFor(() => client.diagnostics().framesIn >= 2, { timeoutMs: 10_000, what: 'a first item of both streams' });
     expect(await client.call('journal.info', {})).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: expect.stringContaining('2 requests in flight') as unknown } });
     a.cancel();
     b.cancel();
@@ -127,7 +128,8 @@ describe('serveRpc in-process', () => {
     const client = clientOf(p);
     const read = client.stream('journal.read', { journal_id: p.deps.journal.journalId, after_seq: 0, batch_records: 5 }, { window: 1 });
     const watch = client.stream('health.watch', { interval_ms: 100 }, { window: 1 });
-    await settle(250);
+    // Both wait for credit (each sent its first item) when the input ends.
+    await waitFor(() => client.diagnostics().framesIn >= 2, { timeoutMs: 10_000, what: 'a first item of both streams' });
     p.input.end();
     await p.served;
     expect(await read.result).toMatchObject({ ok: true, value: { records: 5, more: true } });

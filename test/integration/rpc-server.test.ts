@@ -126,11 +126,11 @@ describe('agent RPC server over a pipe', () => {
   it('sends exactly as many items as the credit granted, more only when granted, and stops on cancel', async () => {
     session.send({ type: 'request', id: 40, method: 'journal.read', params: { journal_id: journalId, after_seq: 0, batch_records: 100 }, credit: 3 });
     await session.waitFor('3 items', () => items(session, 40).length === 3);
-    await settle(300);
+    await settle(300); // the point: no fourth item comes without credit, however long we wait
     expect(items(session, 40)).toHaveLength(3);
     session.send({ type: 'credit', id: 40, n: 2 });
     await session.waitFor('5 items', () => items(session, 40).length === 5);
-    await settle(300);
+    await settle(300); // the point: nothing beyond the credit
     expect(items(session, 40)).toHaveLength(5);
     session.send({ type: 'cancel', id: 40 });
     const end = await session.result(40);
@@ -175,7 +175,7 @@ describe('agent RPC server over a pipe', () => {
   it('streams health samples only under credit, the newest one when credit comes late', async () => {
     session.send({ type: 'request', id: 60, method: 'health.watch', params: { interval_ms: 100 }, credit: 2 });
     await session.waitFor('2 samples', () => items(session, 60).length === 2);
-    await settle(500);
+    await settle(500); // the point: five sampling intervals pass, and no sample is sent without credit
     expect(items(session, 60)).toHaveLength(2);
     const before = Date.now();
     session.send({ type: 'credit', id: 60, n: 1 });

@@ -157,7 +157,7 @@ describe('direct uplink to ClickHouse 18.16', () => {
     expect(atKill).toBeLessThan(total);
     const backoff = await until('backoff', () => (uplink.status().state === 'backoff' ? uplink.status() : undefined));
     expect(backoff.last_error).toMatch(/not reachable/);
-    // While the server is down the watermark stays put.
+    // While the server is down the watermark stays put (the pause is the point: time to move it wrongly).
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(r.journal.info().forwarded_seq).toBe(atKill);
 
@@ -238,7 +238,7 @@ describe('direct uplink to ClickHouse 18.16', () => {
     await until('outside_window', () => uplink.status().state === 'outside_window');
     const refused = await uplink.forwardNow();
     expect(refused.ok).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the point: outside the window, nothing goes out meanwhile
     expect(uplink.status()).toMatchObject({ state: 'outside_window', bytes_sent: 0, batches: 0, forwarded_seq: 0 });
     expect((await server.client(`EXISTS TABLE ${r.table}`)).trim()).toBe('0');
 

@@ -1,5 +1,5 @@
 /**
- * Runs inside a throwaway network namespace (test/integration/mdns.test.ts): a real sshd on
+ * Runs inside a throwaway network namespace (test/integration/devices-mdns.test.ts): a real sshd on
  * its loopback, a responder advertising `_ssh._tcp` as avahi on a Pi does, and the whole
  * discovery job with serial listing that cannot work (no udevadm on the PATH it is given,
  * no /sys). Prints the job's result and its log as JSON.

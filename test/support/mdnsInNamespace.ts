@@ -1,7 +1,7 @@
 /**
  * Runs inside a throwaway network namespace (its own loopback with multicast on): a
  * responder advertises `_ssh._tcp` as avahi on a Pi does, and fieldkit's browse looks
- * for it. Prints what the browse found as JSON. Started by test/integration/mdns.test.ts.
+ * for it. Prints what the browse found as JSON. Started by test/integration/devices-mdns.test.ts.
  */
 import makeMdns from 'multicast-dns';
 import { browseSshServices } from '../../electron/devices/discovery/browseMdns.ts';

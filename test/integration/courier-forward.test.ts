@@ -172,7 +172,7 @@ describe('courier forward to ClickHouse 18.16', () => {
     const { jobId } = await rig.services.handlers['courier.forward']({ batchRows: 10_000, retryForSeconds: 60 });
     await until(() => rig.held().forwarded >= 10_000);
     await server.kill();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the outage under test: a second with no server
     await server.start();
     const waited = await rig.services.jobs.whenFinished(jobId);
     expect(waited.error).toBeNull();

@@ -5,6 +5,7 @@ import { createAppServices } from '../../electron/app/appServices.ts';
 import { syntheticSecond } from '../../electron/demo/syntheticProducer.ts';
 import { IngestEventSchema } from '../../shared/journal.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 describe('demo site', () => {
   const dir = makeTempDir();
@@ -26,7 +27,15 @@ describe('demo site', () => {
     try {
       const { devices } = await services.handlers['devices.list']({});
       expect(devices.map((d) => d.name)).toEqual(['demo-pi-01', 'demo-pi-02', 'demo-pi-03']);
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      // Wait until every agent has journaled what its producer sent: live health says how many records each holds.
+      await services.handlers['health.watch']({ leaseSeconds: 60 });
+      await waitFor(
+        async () => {
+          const { views } = await services.handlers['health.fleet']({});
+          return views.length === devices.length && views.every((v) => (v.sample?.journal.records ?? 0) > 10);
+        },
+        { timeoutMs: 30_000, what: 'every demo agent to journal more than 10 records' },
+      );
       for (const device of devices) {
         const { jobId } = await services.handlers['courier.pull']({ id: device.id });
         const record = await services.jobs.whenFinished(jobId);

@@ -56,7 +56,7 @@ describe('drive watcher', () => {
     watcher.stop();
     gate.release();
     gate.release();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the point: a stopped watcher reports nothing, even given time
     expect(changes).toEqual([]);
   });
 });
@@ -68,7 +68,7 @@ describe('device node events', () => {
     const stop = watchDeviceNodes(() => nudges++, { dir, debounceMs: 20 });
     try {
       writeFileSync(join(dir, 'ttyUSB0'), '');
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, 150)); // the point: longer than the debounce, and still no nudge
       expect(nudges).toBe(0);
       writeFileSync(join(dir, 'sdb'), '');
       writeFileSync(join(dir, 'sdb1'), ''); // a burst of nodes is one nudge
