@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type { AppInfo } from '../../shared/api.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { createEventBus, type EventBus } from '../api/eventBus.ts';
-import type { ApiHandlers } from '../api/dispatch.ts';
+import { createEventBus, type EventBus } from '../kernel/api/eventBus.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import { createCourierHandlers, liveJournalSample } from '../courier/courierHandlers.ts';
 import { createDeviceHandlers } from '../devices/deviceHandlers.ts';
 import { serialPasswordSecret } from '../devices/deviceStore.ts';
@@ -21,8 +21,8 @@ import { adoptDemoClickHouse } from '../demo/demoClickHouseSettings.ts';
 import { watchDeviceNodes } from '../drives/deviceNodeEvents.ts';
 import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
 import { listDrives } from '../drives/listDrives.ts';
-import { createJobRunner, type JobRunner, type WorkerLaunch } from '../jobs/jobRunner.ts';
-import { createJobStore, isProcessAlive } from '../jobs/jobStore.ts';
+import { createJobRunner, type JobRunner, type WorkerLaunch } from '../kernel/jobs/jobRunner.ts';
+import { createJobStore, isProcessAlive } from '../kernel/jobs/jobStore.ts';
 import { createFileSecretStore, type SecretStore } from '../settings/secretStore.ts';
 import { createFlashHandlers } from '../flash/flashHandlers.ts';
 import { createRolloutHandlers } from '../deploy/rolloutHandlers.ts';
@@ -32,9 +32,9 @@ import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
 import { createSlotHandlers } from '../slots/slotHandlers.ts';
 import { inspectOsImage, isOsImagePath } from '../slots/slotRollout.ts';
-import { openStore } from '../store/openStore.ts';
+import { openStore } from '../kernel/store/openStore.ts';
 
-export type { WorkerLaunch } from '../jobs/jobRunner.ts';
+export type { WorkerLaunch } from '../kernel/jobs/jobRunner.ts';
 
 export type AppServices = {
   handlers: ApiHandlers;

@@ -12,7 +12,7 @@ import type { Drive } from '../../shared/drives.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { FlashIdentitySchema, FlashResultSchema, type FlashIdentityInput, type FlashTargetResult, type ImageSummary } from '../../shared/flash.ts';
 import { formatBytes, formatDuration } from '../../shared/format.ts';
-import { readTextFile } from '../signing/minisign.ts';
+import { readTextFile } from '../kernel/signing/minisign.ts';
 import type { CliContext } from './cliContext.ts';
 import { exitCodes } from './cliIo.ts';
 import { formatTable } from './formatTable.ts';

@@ -14,8 +14,8 @@ import { packImage } from '../flash/packImage.ts';
 import { resignImage } from '../flash/resignImage.ts';
 import { checkImageManifestTrusted } from '../flash/trustStore.ts';
 import { checkImageManifest, checkImagePayload, readUnverifiedManifest } from '../flash/verifyImage.ts';
-import { readPublicKey, readSecretKey, readTextFile } from '../signing/minisign.ts';
-import { formatKeyId, keyPasswordVariable } from '../signing/minisignFormat.ts';
+import { readPublicKey, readSecretKey, readTextFile } from '../kernel/signing/minisign.ts';
+import { formatKeyId, keyPasswordVariable } from '../kernel/signing/minisignFormat.ts';
 import type { CliIo } from './cliIo.ts';
 
 function parseBoards(value: string): Board[] {

@@ -5,11 +5,11 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { writeNewKeyPair, writeSignatureFile } from '../signing/keyFiles.ts';
-import { defaultTrustedComment, readPublicKey, readSecretKey, signatureSuffix, signFile, verifyFile } from '../signing/minisign.ts';
-import { formatKeyId, keyPasswordVariable, publicKeyBase64, publicKeyOf } from '../signing/minisignFormat.ts';
+import { writeNewKeyPair, writeSignatureFile } from '../kernel/signing/keyFiles.ts';
+import { defaultTrustedComment, readPublicKey, readSecretKey, signatureSuffix, signFile, verifyFile } from '../kernel/signing/minisign.ts';
+import { formatKeyId, keyPasswordVariable, publicKeyBase64, publicKeyOf } from '../kernel/signing/minisignFormat.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { isSignedBundle, verifySignedBundle } from '../signing/verifyBundle.ts';
+import { isSignedBundle, verifySignedBundle } from '../kernel/signing/verifyBundle.ts';
 import type { CliIo } from './cliIo.ts';
 
 function requirePassword(): string {

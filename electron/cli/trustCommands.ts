@@ -4,7 +4,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import type { FlashSettings, TrustedKey } from '../../shared/trust.ts';
-import { readTextFile } from '../signing/minisign.ts';
+import { readTextFile } from '../kernel/signing/minisign.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 

@@ -1,6 +1,6 @@
 /** The trust.* and settings.flash.* methods of the app API. */
-import type { ApiHandlers } from '../api/dispatch.ts';
-import type { Store } from '../store/openStore.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { importTrustedKey, listTrustedKeys, loadFlashSettings, revokeTrustedKey, saveFlashSettings } from './trustStore.ts';
 
 type TrustMethods = 'trust.list' | 'trust.import' | 'trust.revoke' | 'settings.flash.get' | 'settings.flash.set';

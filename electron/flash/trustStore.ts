@@ -7,8 +7,8 @@ import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { FlashSettings, TrustedKey } from '../../shared/trust.ts';
 import { FlashSettingsSchema } from '../../shared/trust.ts';
-import { formatKeyId, parsePublicKey, publicKeyBase64, type MinisignPublicKey } from '../signing/minisignFormat.ts';
-import type { Store } from '../store/openStore.ts';
+import { formatKeyId, parsePublicKey, publicKeyBase64, type MinisignPublicKey } from '../kernel/signing/minisignFormat.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { checkImageManifest, readUnverifiedManifest, type ImageCheckOptions, type VerifiedImage } from './verifyImage.ts';
 
 type KeyRow = { key_id: string; public_key: string; label: string; added_ms: number; revoked_ms: number | null; revoked_reason: string | null };

@@ -16,7 +16,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
 import type { Board, ImageManifest } from '../../shared/image.ts';
-import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
+import type { MinisignPublicKey } from '../kernel/signing/minisignFormat.ts';
 import { payloadDecoder } from './zeroFrames.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type SkippedFreeSpace, type WriteProgress } from './driveWriter.ts';
 import { BlockMapChecker } from './blockMapChecker.ts';

@@ -11,7 +11,7 @@ import {
   type ClickHouseSettingsView,
 } from '../../shared/clickhouseSettings.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 const META_KEY = 'settings.clickhouse';
 export const CLICKHOUSE_PASSWORD_SECRET = 'clickhouse.password';

@@ -1,10 +1,10 @@
 /** The settings.* methods of the app API. */
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ClickHouseSettings, ClickHouseSettingsPatch, ClickHouseTestResult } from '../../shared/clickhouseSettings.ts';
-import type { ApiHandlers } from '../api/dispatch.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from '../courier/clickhouseConnection.ts';
 import { schemeMismatch } from '../courier/clickhouseScheme.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import {
   applyClickHouseSettingsPatch,
   CLICKHOUSE_PASSWORD_SECRET,

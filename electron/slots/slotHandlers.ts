@@ -6,12 +6,12 @@
  */
 import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { ApiHandlers } from '../api/dispatch.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import { createRolloutStore } from '../deploy/rolloutStore.ts';
 import type { DeviceStore } from '../devices/deviceStore.ts';
 import { checkImageManifestTrusted, listTrustedKeys } from '../flash/trustStore.ts';
-import type { JobRunner } from '../jobs/jobRunner.ts';
-import type { Store } from '../store/openStore.ts';
+import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { SlotJobParamsSchema, type SlotJobParams } from './slotJob.ts';
 import type { SlotPlatform } from './slotUpdate.ts';
 

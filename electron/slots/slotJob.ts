@@ -12,9 +12,9 @@ import { summarizeSlotUpdate, type SlotUpdateOutcome } from '../../shared/slots.
 import { openDeviceLink } from '../devices/deviceConnection.ts';
 import { createDeviceStore } from '../devices/deviceStore.ts';
 import { trustedKeysForVerify } from '../flash/trustStore.ts';
-import { JobCancelledError, JobFailedError, type JobContext } from '../jobs/jobContext.ts';
-import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
-import { openStore } from '../store/openStore.ts';
+import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
+import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
+import { openStore } from '../kernel/store/openStore.ts';
 import { slotUpdate } from './slotUpdate.ts';
 
 export const SlotJobParamsSchema = z.object({

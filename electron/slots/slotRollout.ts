@@ -10,14 +10,14 @@ import type { BundleSummary } from '../../shared/deploy.ts';
 import { appError, isFieldkitError } from '../../shared/errors.ts';
 import type { SlotUpdateOutcome } from '../../shared/slots.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
-import { toAppError } from '../api/dispatch.ts';
+import { toAppError } from '../kernel/api/dispatch.ts';
 import type { DeviceDeployer } from '../deploy/rolloutJob.ts';
 import type { DeviceResult } from '../deploy/rolloutStore.ts';
 import { openDeviceLink } from '../devices/deviceConnection.ts';
 import { checkImageManifestTrusted } from '../flash/trustStore.ts';
 import { readUnverifiedManifest } from '../flash/verifyImage.ts';
-import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
-import { parsePublicKey } from '../signing/minisignFormat.ts';
+import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
+import { parsePublicKey } from '../kernel/signing/minisignFormat.ts';
 import { platformFromEnv } from './slotHandlers.ts';
 import { slotUpdate } from './slotUpdate.ts';
 

@@ -17,8 +17,8 @@ import type { Slot, SlotUpdateOutcome, SlotUpdateStatus } from '../../shared/slo
 import { createRemoteSteps, type RemoteSteps } from '../deploy/remoteSteps.ts';
 import { verifyImage, type VerifiedImage } from '../flash/verifyImage.ts';
 import { readPartitionTableWith } from '../flash/partitionTable.ts';
-import type { Link } from '../link/linkApi.ts';
-import type { MinisignPublicKey } from '../signing/minisignFormat.ts';
+import type { Link } from '../kernel/link/linkApi.ts';
+import type { MinisignPublicKey } from '../kernel/signing/minisignFormat.ts';
 import { autobootText, committedBootPartition, judgeBoard, parseAutoboot, partitionDevice } from './tryboot.ts';
 import { writeSlot } from './slotWrite.ts';
 import { agentBaseline, runSlotAgentGates, slotAgentPaths } from './slotAgentGate.ts';

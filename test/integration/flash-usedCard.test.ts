@@ -15,9 +15,9 @@ import { makeTestImage, testImageSize, zeroFileBytes } from '../../build/make-te
 import { packImage, type PackedImage } from '../../electron/flash/packImage.ts';
 import { writeImageToDrive, type WriteProgress } from '../../electron/flash/writeImage.ts';
 import { planWrites } from '../../electron/flash/writePlan.ts';
-import { generateSecretKey } from '../../electron/signing/minisign.ts';
-import { publicKeyOf } from '../../electron/signing/minisignFormat.ts';
-import { listUstar } from '../../electron/signing/ustarArchive.ts';
+import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
+import { publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
+import { listUstar } from '../../electron/kernel/signing/ustarArchive.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
 import { bytesToWrite, freeBytes, type ImagePartition } from '../../shared/image.ts';
 import { readBytes } from '../support/readBytes.ts';

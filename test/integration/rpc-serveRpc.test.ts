@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../shared/rpcFrame.ts';
 import { serveRpc, type ServeRpcOptions } from '../../agent/rpc/rpcServer.ts';
 import type { RpcDeps } from '../../agent/rpc/rpcApi.ts';
-import { createAgentRpcClient, type AgentRpcClient } from '../../electron/link/agentRpcClient.ts';
-import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
+import { createAgentRpcClient, type AgentRpcClient } from '../../electron/kernel/link/agentRpcClient.ts';
+import { verifyJournalBatch } from '../../electron/kernel/link/verifyJournalBatch.ts';
 import { createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 import { rawRpcSession } from '../support/rawRpcSession.ts';
 

@@ -21,7 +21,7 @@ describe('layering lint', () => {
   });
 
   it('lets the renderer import only shared/', async () => {
-    expect(await importErrors('renderer/src/probe.ts', "import { dispatch } from '../../electron/api/dispatch.ts';\nexport const x = dispatch;\n")).toHaveLength(1);
+    expect(await importErrors('renderer/src/probe.ts', "import { dispatch } from '../../electron/kernel/api/dispatch.ts';\nexport const x = dispatch;\n")).toHaveLength(1);
     expect(await importErrors('renderer/src/probe.ts', "import { methods } from '../../shared/api.ts';\nexport const x = methods;\n")).toHaveLength(0);
   });
 

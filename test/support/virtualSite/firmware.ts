@@ -32,7 +32,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../../electron/net/freePort.ts';
+import { freePort } from '../../../electron/kernel/net/freePort.ts';
 import { readPartitionTable } from '../../../electron/flash/partitionTable.ts';
 import { makeTempDir } from '../tempDir.ts';
 import { createInstance, type Instance } from './instance.ts';
