@@ -23,13 +23,13 @@ import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts'
 import { listDrives } from '../drives/listDrives.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../kernel/jobs/jobRunner.ts';
 import { createJobStore, isProcessAlive } from '../kernel/jobs/jobStore.ts';
-import { createFileSecretStore, type SecretStore } from '../settings/secretStore.ts';
+import { createFileSecretStore, type SecretStore } from '../kernel/secrets/secretStore.ts';
 import { createFlashHandlers } from '../flash/flashHandlers.ts';
 import { createRolloutHandlers } from '../deploy/rolloutHandlers.ts';
 import { createProvisionHandlers } from '../provision/provisionHandlers.ts';
 import { inspectBundle } from '../deploy/rolloutEngine.ts';
 import { createTrustHandlers } from '../flash/trustHandlers.ts';
-import { createSettingsHandlers } from '../settings/settingsHandlers.ts';
+import { createSettingsHandlers } from '../courier/clickhouseSettingsHandlers.ts';
 import { createSlotHandlers } from '../slots/slotHandlers.ts';
 import { inspectOsImage, isOsImagePath } from '../slots/slotRollout.ts';
 import { openStore } from '../kernel/store/openStore.ts';

@@ -6,9 +6,9 @@ import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.t
 import type { HealthService } from '../health/healthService.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
 import { isProcessAlive } from '../kernel/jobs/jobStore.ts';
-import { CLICKHOUSE_PASSWORD_SECRET } from '../settings/clickhouseSettingsStore.ts';
-import type { SecretStore } from '../settings/secretStore.ts';
-import { requireClickHouseTarget } from '../settings/settingsHandlers.ts';
+import { CLICKHOUSE_PASSWORD_SECRET } from './clickhouseSettingsStore.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
+import { requireClickHouseTarget } from './clickhouseSettingsHandlers.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import type { DeviceHead } from '../../shared/courierVerdict.ts';
 import { createCourierStore, type JournalState } from './courierStore.ts';

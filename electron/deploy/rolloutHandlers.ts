@@ -12,7 +12,7 @@ import type { EventBus } from '../kernel/api/eventBus.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
 import { listTrustedKeys } from '../flash/trustStore.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
-import type { SecretStore } from '../settings/secretStore.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { rolloutPasswordSecret } from './rolloutJob.ts';
 import { planBatches } from './rolloutPlan.ts';

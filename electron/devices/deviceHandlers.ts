@@ -7,7 +7,7 @@ import { loadOrCreateAppSshKey, type AppSshKey } from '../kernel/link/appSshKey.
 import type { Store } from '../kernel/store/openStore.ts';
 import { agentRpcCommand, openAgentSession, openDeviceLink, scanHostKey } from './deviceConnection.ts';
 import { createDeviceStore, serialPasswordSecret, type DeviceStore } from './deviceStore.ts';
-import type { SecretStore } from '../settings/secretStore.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 
 type DeviceMethods = 'devices.list' | 'devices.add' | 'devices.update' | 'devices.remove' | 'devices.scanHostKey' | 'devices.trustHostKey' | 'devices.forgetHostKey' | 'devices.connect' | 'devices.discover';
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices } from '../../electron/app/appServices.ts';
-import { createEncryptedSecretStore, createFileSecretStore, encryptedSecretsFileName, secretsFileName } from '../../electron/settings/secretStore.ts';
+import { createEncryptedSecretStore, createFileSecretStore, encryptedSecretsFileName, secretsFileName } from '../../electron/kernel/secrets/secretStore.ts';
 import { storeFileName } from '../../electron/kernel/store/openStore.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';
 import { syntheticEvents } from '../support/agentEvents.ts';

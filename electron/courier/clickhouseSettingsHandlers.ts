@@ -2,8 +2,8 @@
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ClickHouseSettings, ClickHouseSettingsPatch, ClickHouseTestResult } from '../../shared/clickhouseSettings.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
-import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from '../courier/clickhouseConnection.ts';
-import { schemeMismatch } from '../courier/clickhouseScheme.ts';
+import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from './clickhouseConnection.ts';
+import { schemeMismatch } from './clickhouseScheme.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import {
   applyClickHouseSettingsPatch,
@@ -12,7 +12,7 @@ import {
   loadClickHouseSettings,
   saveClickHouseSettings,
 } from './clickhouseSettingsStore.ts';
-import type { SecretStore } from './secretStore.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 
 type SettingsMethods = 'settings.clickhouse.get' | 'settings.clickhouse.set' | 'settings.clickhouse.test';
 

@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { appError, FieldkitError } from '../../shared/errors.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
 
 export type SecretStore = {
   /** Where secrets live, in words ("a 0600 file at …", "the OS keychain"). */
