@@ -10,7 +10,7 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import type { EventBus } from '../kernel/api/eventBus.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
-import { listTrustedKeys } from '../flash/trustStore.ts';
+import { listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
 import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 import type { Store } from '../kernel/store/openStore.ts';

@@ -17,8 +17,9 @@ import type { Store } from '../kernel/store/openStore.ts';
 import { imageKindOf } from './browseImages.ts';
 import { firstBootKind } from './firstBoot.ts';
 import { inspectPlainImage } from './plainImage.ts';
-import { checkImageManifestTrusted, listTrustedKeys, loadFlashSettings } from './trustStore.ts';
-import { readUnverifiedManifest } from './verifyImage.ts';
+import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
+import { loadFlashSettings } from './flashSettingsStore.ts';
+import { readUnverifiedManifest } from '../kernel/image/verifyImage.ts';
 
 /** Shown with every flash of an unsigned image, in the summary, the job log and the result. */
 export const unsignedWarning = 'Unsigned image: fieldkit cannot tell who made it or whether it was altered.';

@@ -16,7 +16,8 @@ import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { rememberRecentImage } from './browseImages.ts';
 import { imageKindOrRefuse, inspectImage, unsignedWarning } from './inspectImage.ts';
-import { checkImageManifestTrusted, listTrustedKeys, loadFlashSettings } from './trustStore.ts';
+import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
+import { loadFlashSettings } from './flashSettingsStore.ts';
 
 export type StartFlashDeps = { db: Store; jobs: JobRunner; dataDir: string };
 

@@ -9,7 +9,7 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import { createRolloutStore } from '../deploy/rolloutStore.ts';
 import type { DeviceStore } from '../devices/deviceStore.ts';
-import { checkImageManifestTrusted, listTrustedKeys } from '../flash/trustStore.ts';
+import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { SlotJobParamsSchema, type SlotJobParams } from './slotJob.ts';

@@ -11,7 +11,7 @@ import type { TranscriptEntry } from '../../shared/deploy.ts';
 import { summarizeSlotUpdate, type SlotUpdateOutcome } from '../../shared/slots.ts';
 import { openDeviceLink } from '../devices/deviceConnection.ts';
 import { createDeviceStore } from '../devices/deviceStore.ts';
-import { trustedKeysForVerify } from '../flash/trustStore.ts';
+import { trustedKeysForVerify } from '../kernel/trust/trustStore.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { openStore } from '../kernel/store/openStore.ts';

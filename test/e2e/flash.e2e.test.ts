@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
 import type { AppServices } from '../../electron/app/appServices.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
 import { FlashResultSchema } from '../../shared/flash.ts';

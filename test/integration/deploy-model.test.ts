@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModelBundle } from '../../electron/deploy/buildModelBundle.ts';
 import { deployBundle, type DeployResult } from '../../electron/deploy/deployBundle.ts';
 import { inspectBundle } from '../../electron/deploy/signedBundle.ts';
-import { importTrustedKey, listTrustedKeys } from '../../electron/flash/trustStore.ts';
+import { importTrustedKey, listTrustedKeys } from '../../electron/kernel/trust/trustStore.ts';
 import type { Link } from '../../electron/kernel/link/linkApi.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';

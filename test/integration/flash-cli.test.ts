@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
 import { identityFileName } from '../../electron/flash/firstBoot.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
 import { FlashResultSchema } from '../../shared/flash.ts';

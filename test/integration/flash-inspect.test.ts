@@ -12,7 +12,7 @@ import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
 import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { inspectImage, unsignedWarning } from '../../electron/flash/inspectImage.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { formatKeyId, formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
 import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
 import type { MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';

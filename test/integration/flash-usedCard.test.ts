@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize, zeroFileBytes } from '../../build/make-test-image.ts';
-import { packImage, type PackedImage } from '../../electron/flash/packImage.ts';
+import { packImage, type PackedImage } from '../../electron/kernel/image/packImage.ts';
 import { writeImageToDrive, type WriteProgress } from '../../electron/flash/writeImage.ts';
 import { planWrites } from '../../electron/flash/writePlan.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';

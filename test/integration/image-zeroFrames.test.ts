@@ -8,11 +8,11 @@ import { closeSync, copyFileSync, openSync, readSync, writeFileSync, writeSync }
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
-import { verifyImage } from '../../electron/flash/verifyImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
+import { verifyImage } from '../../electron/kernel/image/verifyImage.ts';
 import { writeImageToDrive } from '../../electron/flash/writeImage.ts';
 import { planWrites } from '../../electron/flash/writePlan.ts';
-import { storedFrames } from '../../electron/flash/zeroFrames.ts';
+import { storedFrames } from '../../electron/kernel/image/zeroFrames.ts';
 import { defaultTrustedComment, generateSecretKey, signBytes } from '../../electron/kernel/signing/minisign.ts';
 import { formatSignature, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
 import { listUstar, writeUstar } from '../../electron/kernel/signing/ustarArchive.ts';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModelBundle } from '../../electron/deploy/buildModelBundle.ts';
 import { deployBundle, type DeployResult } from '../../electron/deploy/deployBundle.ts';
-import { importTrustedKey, listTrustedKeys } from '../../electron/flash/trustStore.ts';
+import { importTrustedKey, listTrustedKeys } from '../../electron/kernel/trust/trustStore.ts';
 import { loadOrCreateAppSshKey } from '../../electron/kernel/link/appSshKey.ts';
 import type { Link } from '../../electron/kernel/link/linkApi.ts';
 import { connectSerial } from '../../electron/kernel/link/serialLink.ts';

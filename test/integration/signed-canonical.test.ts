@@ -16,7 +16,7 @@ import { makeTestImage } from '../../build/make-test-image.ts';
 import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { buildModelBundle } from '../../electron/deploy/buildModelBundle.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { readSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { formatPublicKey, publicKeyOf, type MinisignSecretKey } from '../../electron/kernel/signing/minisignFormat.ts';
 import { listUstar, readUstarMember, writeUstar } from '../../electron/kernel/signing/ustarArchive.ts';

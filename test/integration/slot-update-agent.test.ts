@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployBundle } from '../../electron/deploy/deployBundle.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { freePort } from '../../electron/kernel/net/freePort.ts';
 import { hostKeyFingerprint } from '../../electron/kernel/link/hostKeyFingerprint.ts';
 import type { Link } from '../../electron/kernel/link/linkApi.ts';

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packImage } from '../../electron/flash/packImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { connectSsh } from '../../electron/kernel/link/sshLink.ts';
 import { hostKeyFingerprint } from '../../electron/kernel/link/hostKeyFingerprint.ts';
 import type { Link } from '../../electron/kernel/link/linkApi.ts';

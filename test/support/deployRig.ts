@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { assembleBundle, type BundleInput } from '../../build/agent/assembleBundle.ts';
 import { defaultNodeCache } from '../../build/agent/nodeRuntime.ts';
-import { importTrustedKey, listTrustedKeys } from '../../electron/flash/trustStore.ts';
+import { importTrustedKey, listTrustedKeys } from '../../electron/kernel/trust/trustStore.ts';
 import { hostKeyFingerprint } from '../../electron/kernel/link/hostKeyFingerprint.ts';
 import type { Link } from '../../electron/kernel/link/linkApi.ts';
 import { connectSsh } from '../../electron/kernel/link/sshLink.ts';

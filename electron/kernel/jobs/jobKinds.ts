@@ -12,7 +12,7 @@ import { ForwardParamsSchema, runForward } from '../../courier/forwardJob.ts';
 import { FlashJobParamsSchema, flashJobTitle, runFlashJob } from '../../flash/flashJob.ts';
 import { RolloutJobParamsSchema, rolloutJobTitle, runRollout } from '../../deploy/rolloutJob.ts';
 import { createEngineDeployer } from '../../deploy/rolloutEngine.ts';
-import { listTrustedKeys } from '../../flash/trustStore.ts';
+import { listTrustedKeys } from '../trust/trustStore.ts';
 import { ProvisionJobParamsSchema, provisionJobTitle, runProvision } from '../../provision/provisionJob.ts';
 import { SlotJobParamsSchema, runSlotUpdateJob, slotJobTitle } from '../../slots/slotJob.ts';
 import { createSlotDeployer, isOsImagePath } from '../../slots/slotRollout.ts';

@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../../electron/kernel/net/freePort.ts';
-import { readPartitionTable } from '../../../electron/flash/partitionTable.ts';
+import { readPartitionTable } from '../../../electron/kernel/image/partitionTable.ts';
 import { makeTempDir } from '../tempDir.ts';
 import { createInstance, type Instance } from './instance.ts';
 import { sweepLeftovers } from './leftovers.ts';

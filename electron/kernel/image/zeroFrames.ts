@@ -10,7 +10,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createZstdCompress, createZstdDecompress, constants as zlibConstants } from 'node:zlib';
-import type { ImagePayload, MappedRange } from '../../shared/image.ts';
+import type { ImagePayload, MappedRange } from '../../../shared/image.ts';
 import { decompressStream, zlibOptions } from './decompressStream.ts';
 
 export type ZeroFrame = NonNullable<ImagePayload['zero_frames']>[number];

@@ -9,7 +9,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { BlockMap, FreeRange, MappedRange } from '../../shared/image.ts';
+import type { BlockMap, FreeRange, MappedRange } from '../../../shared/image.ts';
 import type { ByteRange } from './freeBlocks/byteRanges.ts';
 
 /**

@@ -13,7 +13,7 @@
 import type { Duplex } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import xz from '@napi-rs/lzma/xz';
-import type { Compression } from '../../shared/image.ts';
+import type { Compression } from '../../../shared/image.ts';
 
 /** zlib's default 16 KiB output chunks cost one stream write each: 32768 per 512 MiB. */
 const chunkBytes = 4 << 20;

@@ -13,12 +13,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../shared/image.ts';
-import { verifyBytes, type VerifiedSignature } from '../kernel/signing/minisign.ts';
-import { parseSignedJson } from '../kernel/signing/signedJson.ts';
-import { formatKeyId, parseSignature, type MinisignPublicKey } from '../kernel/signing/minisignFormat.ts';
-import { listUstar, readUstarMember, type ArchiveKind, type UstarMember } from '../kernel/signing/ustarArchive.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { imageManifestName, ImageManifestSchema, imagePayloadNames, imageSignatureName, type Board, type ImageManifest } from '../../../shared/image.ts';
+import { verifyBytes, type VerifiedSignature } from '../signing/minisign.ts';
+import { parseSignedJson } from '../signing/signedJson.ts';
+import { formatKeyId, parseSignature, type MinisignPublicKey } from '../signing/minisignFormat.ts';
+import { listUstar, readUstarMember, type ArchiveKind, type UstarMember } from '../signing/ustarArchive.ts';
 import { payloadDecoder } from './zeroFrames.ts';
 import { RangeChecker } from './rangeChecker.ts';
 

@@ -4,7 +4,7 @@
  * alone, so a block map that calls data "zero" would make a card differ from the image).
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { MappedRange } from '../../shared/image.ts';
+import type { MappedRange } from '../../../shared/image.ts';
 
 export type RangeMismatch = { kind: 'range'; range: MappedRange } | { kind: 'unmapped'; offset: number };
 

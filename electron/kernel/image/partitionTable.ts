@@ -4,7 +4,7 @@
  * Windows laptops too; the tests hold it against `sfdisk --json`.
  */
 import { open } from 'node:fs/promises';
-import { appError, FieldkitError } from '../../shared/errors.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
 
 export const sectorSize = 512;
 

@@ -4,12 +4,11 @@
  * "unknown") and the key cannot be quietly imported again, by a colleague or a script.
  */
 import path from 'node:path';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { FlashSettings, TrustedKey } from '../../shared/trust.ts';
-import { FlashSettingsSchema } from '../../shared/trust.ts';
-import { formatKeyId, parsePublicKey, publicKeyBase64, type MinisignPublicKey } from '../kernel/signing/minisignFormat.ts';
-import type { Store } from '../kernel/store/openStore.ts';
-import { checkImageManifest, readUnverifiedManifest, type ImageCheckOptions, type VerifiedImage } from './verifyImage.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import type { TrustedKey } from '../../../shared/trust.ts';
+import { formatKeyId, parsePublicKey, publicKeyBase64, type MinisignPublicKey } from '../signing/minisignFormat.ts';
+import type { Store } from '../store/openStore.ts';
+import { checkImageManifest, readUnverifiedManifest, type ImageCheckOptions, type VerifiedImage } from '../image/verifyImage.ts';
 
 type KeyRow = { key_id: string; public_key: string; label: string; added_ms: number; revoked_ms: number | null; revoked_reason: string | null };
 
@@ -94,24 +93,4 @@ export async function checkImageManifestTrusted(keys: readonly TrustedKey[], fil
     );
   }
   return checkImageManifest(file, { ...options, trustedKeys });
-}
-
-const FLASH_SETTINGS_KEY = 'settings.flash';
-
-export function loadFlashSettings(db: Store): FlashSettings {
-  const row = db.prepare(`SELECT value FROM meta WHERE key = ?`).get(FLASH_SETTINGS_KEY) as { value: string } | undefined;
-  // Anything unreadable means the safe default: unsigned images refused.
-  if (row === undefined) return { allowUnsigned: false };
-  try {
-    const parsed = FlashSettingsSchema.safeParse(JSON.parse(row.value));
-    return parsed.success ? parsed.data : { allowUnsigned: false };
-  } catch {
-    return { allowUnsigned: false };
-  }
-}
-
-export function saveFlashSettings(db: Store, settings: FlashSettings): FlashSettings {
-  const checked = FlashSettingsSchema.parse(settings);
-  db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(FLASH_SETTINGS_KEY, JSON.stringify(checked));
-  return checked;
 }

@@ -7,12 +7,12 @@
  */
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { imageManifestName, imageSignatureName } from '../../shared/image.ts';
-import { defaultTrustedComment, signBytes } from '../kernel/signing/minisign.ts';
-import { formatSignature, parseSignature, type MinisignSecretKey } from '../kernel/signing/minisignFormat.ts';
-import { parseSignedJson } from '../kernel/signing/signedJson.ts';
-import { listUstar, readUstarMember, ustarHeader } from '../kernel/signing/ustarArchive.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { imageManifestName, imageSignatureName } from '../../../shared/image.ts';
+import { defaultTrustedComment, signBytes } from '../signing/minisign.ts';
+import { formatSignature, parseSignature, type MinisignSecretKey } from '../signing/minisignFormat.ts';
+import { parseSignedJson } from '../signing/signedJson.ts';
+import { listUstar, readUstarMember, ustarHeader } from '../signing/ustarArchive.ts';
 import { imageArchive } from './verifyImage.ts';
 
 const block = 512;

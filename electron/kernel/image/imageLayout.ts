@@ -4,7 +4,7 @@
  * directly; otherwise the tryboot convention is assumed when there are exactly six data
  * partitions (boot selector, boot A, boot B, root A, root B, data, in table order).
  */
-import { PartitionRoleSchema, type ImagePartition, type PartitionLayout, type PartitionRole } from '../../shared/image.ts';
+import { PartitionRoleSchema, type ImagePartition, type PartitionLayout, type PartitionRole } from '../../../shared/image.ts';
 import type { PartitionTable } from './partitionTable.ts';
 
 const conventionalOrder: PartitionRole[] = ['bootsel', 'boot_a', 'boot_b', 'root_a', 'root_b', 'data'];
