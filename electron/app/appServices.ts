@@ -30,8 +30,8 @@ import { createProvisionHandlers } from '../provision/provisionHandlers.ts';
 import { inspectBundle } from '../deploy/rolloutEngine.ts';
 import { createTrustHandlers } from '../flash/trustHandlers.ts';
 import { createSettingsHandlers } from '../courier/clickhouseSettingsHandlers.ts';
-import { createSlotHandlers } from '../slots/slotHandlers.ts';
-import { inspectOsImage, isOsImagePath } from '../slots/slotRollout.ts';
+import { createSlotHandlers } from '../deploy/slots/slotHandlers.ts';
+import { inspectOsImage, isOsImagePath } from '../deploy/slots/slotRollout.ts';
 import { openStore } from '../kernel/store/openStore.ts';
 
 export type { WorkerLaunch } from '../kernel/jobs/jobRunner.ts';

@@ -15,7 +15,7 @@ import type { Link } from '../../electron/kernel/link/linkApi.ts';
 import { connectSsh } from '../../electron/kernel/link/sshLink.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
-import { slotUpdate } from '../../electron/slots/slotUpdate.ts';
+import { slotUpdate } from '../../electron/deploy/slots/slotUpdate.ts';
 import { buildAgentBundles, type AgentBundles } from '../support/deployRig.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { startVirtualAbPi, type VirtualAbPi } from '../support/virtualSite/firmware.ts';

@@ -12,7 +12,7 @@ import type { Link } from '../../electron/kernel/link/linkApi.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
 import { listUstar } from '../../electron/kernel/signing/ustarArchive.ts';
-import { slotUpdate, type SlotUpdateOptions } from '../../electron/slots/slotUpdate.ts';
+import { slotUpdate, type SlotUpdateOptions } from '../../electron/deploy/slots/slotUpdate.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { startVirtualAbPi, type VirtualAbPi } from '../support/virtualSite/firmware.ts';
 import { makeAbDisk, type SlotBehaviour } from '../support/virtualSite/firmwareDisk.ts';

@@ -14,8 +14,8 @@ import { RolloutJobParamsSchema, rolloutJobTitle, runRollout } from '../../deplo
 import { createEngineDeployer } from '../../deploy/rolloutEngine.ts';
 import { listTrustedKeys } from '../trust/trustStore.ts';
 import { ProvisionJobParamsSchema, provisionJobTitle, runProvision } from '../../provision/provisionJob.ts';
-import { SlotJobParamsSchema, runSlotUpdateJob, slotJobTitle } from '../../slots/slotJob.ts';
-import { createSlotDeployer, isOsImagePath } from '../../slots/slotRollout.ts';
+import { SlotJobParamsSchema, runSlotUpdateJob, slotJobTitle } from '../../deploy/slots/slotJob.ts';
+import { createSlotDeployer, isOsImagePath } from '../../deploy/slots/slotRollout.ts';
 
 export type JobKindSpec<P> = {
   params: z.ZodType<P>;

@@ -10,19 +10,19 @@
  * The data partition is never written. Never throws for what happens on the device.
  */
 import { randomBytes } from 'node:crypto';
-import { appError, FieldkitError, isFieldkitError, type AppError } from '../../shared/errors.ts';
-import type { TranscriptEntry } from '../../shared/deploy.ts';
-import type { ImagePartition, PartitionRole } from '../../shared/image.ts';
-import type { Slot, SlotUpdateOutcome, SlotUpdateStatus } from '../../shared/slots.ts';
-import { createRemoteSteps, type RemoteSteps } from '../deploy/remoteSteps.ts';
-import { verifyImage, type VerifiedImage } from '../kernel/image/verifyImage.ts';
-import { readPartitionTableWith } from '../kernel/image/partitionTable.ts';
-import type { Link } from '../kernel/link/linkApi.ts';
-import type { MinisignPublicKey } from '../kernel/signing/minisignFormat.ts';
+import { appError, FieldkitError, isFieldkitError, type AppError } from '../../../shared/errors.ts';
+import type { TranscriptEntry } from '../../../shared/deploy.ts';
+import type { ImagePartition, PartitionRole } from '../../../shared/image.ts';
+import type { Slot, SlotUpdateOutcome, SlotUpdateStatus } from '../../../shared/slots.ts';
+import { createRemoteSteps, type RemoteSteps } from '../remoteSteps.ts';
+import { verifyImage, type VerifiedImage } from '../../kernel/image/verifyImage.ts';
+import { readPartitionTableWith } from '../../kernel/image/partitionTable.ts';
+import type { Link } from '../../kernel/link/linkApi.ts';
+import type { MinisignPublicKey } from '../../kernel/signing/minisignFormat.ts';
 import { autobootText, committedBootPartition, judgeBoard, parseAutoboot, partitionDevice } from './tryboot.ts';
 import { writeSlot } from './slotWrite.ts';
 import { agentBaseline, runSlotAgentGates, slotAgentPaths } from './slotAgentGate.ts';
-import type { AgentPaths } from '../deploy/agentGates.ts';
+import type { AgentPaths } from '../agentGates.ts';
 
 /** Where the Pi-side facts are; a real Pi's defaults, a virtual Pi's harness paths in tests. */
 export type SlotPlatform = { deviceTreeDir: string; cmdlinePath: string; disk: string };

@@ -6,11 +6,11 @@
  * data partition, and a slot that cannot see it would start a new one and lose custody.
  * Devices without the agent are judged by systemd alone.
  */
-import type { JournalInfo } from '../../shared/journal.ts';
-import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts';
-import { helloWithRetry, type AgentPaths } from '../deploy/agentGates.ts';
-import type { RemoteSteps } from '../deploy/remoteSteps.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import type { JournalInfo } from '../../../shared/journal.ts';
+import { appError, isFieldkitError, type AppError } from '../../../shared/errors.ts';
+import { helloWithRetry, type AgentPaths } from '../agentGates.ts';
+import type { RemoteSteps } from '../remoteSteps.ts';
+import { shellQuote } from '../../kernel/link/linkApi.ts';
 
 /** Where the agent bundle installs (build/agent/installFiles.ts defaultLayout, its unit and user). */
 export const slotAgentPaths: AgentPaths = { prefix: '/opt/fieldkit-agent', configPath: '/etc/fieldkit-agent/config.json', unit: 'fieldkit-agent.service', serviceUser: 'fieldkit-agent' };

@@ -10,12 +10,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { ImageManifest, ImagePartition } from '../../shared/image.ts';
-import type { RemoteSteps } from '../deploy/remoteSteps.ts';
-import { payloadDecoder } from '../kernel/image/zeroFrames.ts';
-import { RangeChecker } from '../kernel/image/rangeChecker.ts';
-import type { VerifiedImage } from '../kernel/image/verifyImage.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import type { ImageManifest, ImagePartition } from '../../../shared/image.ts';
+import type { RemoteSteps } from '../remoteSteps.ts';
+import { payloadDecoder } from '../../kernel/image/zeroFrames.ts';
+import { RangeChecker } from '../../kernel/image/rangeChecker.ts';
+import type { VerifiedImage } from '../../kernel/image/verifyImage.ts';
 import { partitionDevice, partitionPrefix } from './tryboot.ts';
 
 type Segment = { part: ImagePartition; imgStart: number; imgEnd: number };

@@ -5,13 +5,13 @@
  * already changing.
  */
 import path from 'node:path';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { ApiHandlers } from '../kernel/api/dispatch.ts';
-import { createRolloutStore } from '../deploy/rolloutStore.ts';
-import type { DeviceStore } from '../devices/deviceStore.ts';
-import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
-import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
-import type { Store } from '../kernel/store/openStore.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import type { ApiHandlers } from '../../kernel/api/dispatch.ts';
+import { createRolloutStore } from '../rolloutStore.ts';
+import type { DeviceStore } from '../../devices/deviceStore.ts';
+import { checkImageManifestTrusted, listTrustedKeys } from '../../kernel/trust/trustStore.ts';
+import type { JobRunner } from '../../kernel/jobs/jobRunner.ts';
+import type { Store } from '../../kernel/store/openStore.ts';
 import { SlotJobParamsSchema, type SlotJobParams } from './slotJob.ts';
 import type { SlotPlatform } from './slotUpdate.ts';
 

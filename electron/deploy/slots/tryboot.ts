@@ -3,7 +3,7 @@
  * autoboot.txt read and written (`[all]` tryboot_a_b + boot_partition, `[tryboot]`'s
  * boot_partition for the one-shot trial), and whether a board and its bootloader can do it.
  */
-import type { Board } from '../../shared/image.ts';
+import type { Board } from '../../../shared/image.ts';
 
 export type AutobootSections = Record<string, Record<string, string>>;
 

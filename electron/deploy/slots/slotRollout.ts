@@ -6,18 +6,18 @@
  * deployer (slotUpdate on each device, its outcome mapped to a rollout device result).
  */
 import path from 'node:path';
-import type { BundleSummary } from '../../shared/deploy.ts';
-import { appError, isFieldkitError } from '../../shared/errors.ts';
-import type { SlotUpdateOutcome } from '../../shared/slots.ts';
-import type { TrustedKey } from '../../shared/trust.ts';
-import { toAppError } from '../kernel/api/dispatch.ts';
-import type { DeviceDeployer } from '../deploy/rolloutJob.ts';
-import type { DeviceResult } from '../deploy/rolloutStore.ts';
-import { openDeviceLink } from '../devices/deviceConnection.ts';
-import { checkImageManifestTrusted } from '../kernel/trust/trustStore.ts';
-import { readUnverifiedManifest } from '../kernel/image/verifyImage.ts';
-import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
-import { parsePublicKey } from '../kernel/signing/minisignFormat.ts';
+import type { BundleSummary } from '../../../shared/deploy.ts';
+import { appError, isFieldkitError } from '../../../shared/errors.ts';
+import type { SlotUpdateOutcome } from '../../../shared/slots.ts';
+import type { TrustedKey } from '../../../shared/trust.ts';
+import { toAppError } from '../../kernel/api/dispatch.ts';
+import type { DeviceDeployer } from '../rolloutJob.ts';
+import type { DeviceResult } from '../rolloutStore.ts';
+import { openDeviceLink } from '../../devices/deviceConnection.ts';
+import { checkImageManifestTrusted } from '../../kernel/trust/trustStore.ts';
+import { readUnverifiedManifest } from '../../kernel/image/verifyImage.ts';
+import { loadOrCreateAppSshKey } from '../../kernel/link/appSshKey.ts';
+import { parsePublicKey } from '../../kernel/signing/minisignFormat.ts';
 import { platformFromEnv } from './slotHandlers.ts';
 import { slotUpdate } from './slotUpdate.ts';
 

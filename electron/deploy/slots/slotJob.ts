@@ -6,15 +6,15 @@
  * or a passed rehearsal fails the job with that outcome kept as its result.
  */
 import { z } from 'zod';
-import { appError } from '../../shared/errors.ts';
-import type { TranscriptEntry } from '../../shared/deploy.ts';
-import { summarizeSlotUpdate, type SlotUpdateOutcome } from '../../shared/slots.ts';
-import { openDeviceLink } from '../devices/deviceConnection.ts';
-import { createDeviceStore } from '../devices/deviceStore.ts';
-import { trustedKeysForVerify } from '../kernel/trust/trustStore.ts';
-import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
-import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
-import { openStore } from '../kernel/store/openStore.ts';
+import { appError } from '../../../shared/errors.ts';
+import type { TranscriptEntry } from '../../../shared/deploy.ts';
+import { summarizeSlotUpdate, type SlotUpdateOutcome } from '../../../shared/slots.ts';
+import { openDeviceLink } from '../../devices/deviceConnection.ts';
+import { createDeviceStore } from '../../devices/deviceStore.ts';
+import { trustedKeysForVerify } from '../../kernel/trust/trustStore.ts';
+import { JobCancelledError, JobFailedError, type JobContext } from '../../kernel/jobs/jobContext.ts';
+import { loadOrCreateAppSshKey } from '../../kernel/link/appSshKey.ts';
+import { openStore } from '../../kernel/store/openStore.ts';
 import { slotUpdate } from './slotUpdate.ts';
 
 export const SlotJobParamsSchema = z.object({
