@@ -14,22 +14,22 @@ import { createAppServices, type AppServices } from '../app/appServices.ts';
 import { appVersion, defaultDataDir, rendererDir } from '../app/appPaths.ts';
 import { startWebHost } from '../kernel/host/webHost.ts';
 import type { CliContext } from './cliContext.ts';
-import { exitCodes, type CliIo } from './cliIo.ts';
-import { formatTable } from './formatTable.ts';
-import { followJob, progressText } from './jobProgress.ts';
+import { exitCodes, type CliIo } from '../kernel/cli/cliIo.ts';
+import { formatTable } from '../kernel/cli/formatTable.ts';
+import { followJob, progressText } from '../kernel/cli/jobProgress.ts';
 import { contractNumber, UsageError, usageErrorFromContract } from './cliArguments.ts';
-import { addSigningCommands } from './signingCommands.ts';
-import { addImageCommands } from './imageCommands.ts';
-import { addDeviceCommands } from './deviceCommands.ts';
-import { addProvisionCommand } from './provisionCommand.ts';
-import { addCourierCommands } from './courierCommands.ts';
-import { addForwardCommands } from './forwardCommands.ts';
-import { addTrustCommands } from './trustCommands.ts';
-import { addFlashCommands } from './flashCommands.ts';
-import { addImageListCommand } from './imageListCommand.ts';
-import { addDeployCommands } from './deployCommands.ts';
-import { addSlotCommands } from './slotCommands.ts';
-import { addHealthCommands } from './healthCommands.ts';
+import { addSigningCommands } from '../deploy/cli/signingCommands.ts';
+import { addImageCommands } from '../flash/cli/imageCommands.ts';
+import { addDeviceCommands } from '../devices/cli/deviceCommands.ts';
+import { addProvisionCommand } from '../provision/cli/provisionCommand.ts';
+import { addCourierCommands } from '../courier/cli/courierCommands.ts';
+import { addForwardCommands } from '../courier/cli/forwardCommands.ts';
+import { addTrustCommands } from '../flash/cli/trustCommands.ts';
+import { addFlashCommands } from '../flash/cli/flashCommands.ts';
+import { addImageListCommand } from '../flash/cli/imageListCommand.ts';
+import { addDeployCommands } from '../deploy/cli/deployCommands.ts';
+import { addSlotCommands } from '../deploy/cli/slotCommands.ts';
+import { addHealthCommands } from '../health/cli/healthCommands.ts';
 
 /** The command that carries each API method; the type makes a missing one a compile error. */
 export const cliCommandFor = {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rollout } from '../../shared/deploy.ts';
 import { runCli } from '../../electron/cli/program.ts';
-import type { CliIo } from '../../electron/cli/cliIo.ts';
+import type { CliIo } from '../../electron/kernel/cli/cliIo.ts';
 import { createRolloutStore } from '../../electron/deploy/rolloutStore.ts';
 import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { startCliProcess } from '../support/runCliProcess.ts';

@@ -5,7 +5,7 @@
  * And the CLI's --network spellings.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseNetworkOption } from '../../electron/cli/provisionCommand.ts';
+import { parseNetworkOption } from '../../electron/provision/cli/provisionCommand.ts';
 import { createDeviceStore } from '../../electron/devices/deviceStore.ts';
 import { registerProvisionedDevice } from '../../electron/provision/provisionJob.ts';
 import { openStore } from '../../electron/kernel/store/openStore.ts';

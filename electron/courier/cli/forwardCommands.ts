@@ -4,16 +4,16 @@
  * it all arrived, and deal with the rows the server refused.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { ClickHouseSettingsPatch, ClickHouseSettingsView } from '../../shared/clickhouseSettings.ts';
-import { FORWARD_BATCH_ROWS } from '../../shared/clickhouseSettings.ts';
-import type { ForwardResult, QuarantineEntry, ReconcileJournal } from '../../shared/courier.ts';
-import { ForwardResultSchema } from '../../shared/courier.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { contractNumber, resolveDevice, UsageError } from './cliArguments.ts';
-import { formatTable } from './formatTable.ts';
-import type { CliContext } from './cliContext.ts';
-import { exitCodes } from './cliIo.ts';
-import { followJob } from './jobProgress.ts';
+import type { ClickHouseSettingsPatch, ClickHouseSettingsView } from '../../../shared/clickhouseSettings.ts';
+import { FORWARD_BATCH_ROWS } from '../../../shared/clickhouseSettings.ts';
+import type { ForwardResult, QuarantineEntry, ReconcileJournal } from '../../../shared/courier.ts';
+import { ForwardResultSchema } from '../../../shared/courier.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { contractNumber, resolveDevice, UsageError } from '../../cli/cliArguments.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
 
 const reconcileColumns = [
   { header: 'DEVICE', value: (j: ReconcileJournal) => j.device_id },

@@ -1,11 +1,11 @@
 /** `fieldkit slot-update`: an OS update of one A/B Pi over SSH, or a rehearsal of its rollback. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { formatBytes, formatDuration } from '../../shared/format.ts';
-import { SlotUpdateOutcomeSchema, summarizeSlotUpdate } from '../../shared/slots.ts';
-import type { CliContext } from './cliContext.ts';
-import { deviceFor } from './deviceCommands.ts';
-import { exitCodes } from './cliIo.ts';
-import { followJob } from './jobProgress.ts';
+import { formatBytes, formatDuration } from '../../../shared/format.ts';
+import { SlotUpdateOutcomeSchema, summarizeSlotUpdate } from '../../../shared/slots.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { deviceFor } from '../../devices/cli/deviceCommands.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
 
 function bootSeconds(value: string): number {
   const n = Number(value);

@@ -4,16 +4,16 @@
  * it with progress; read every device's outcome and transcript afterwards.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { BundleSummary, DeviceDeployOutcome, Rollout } from '../../shared/deploy.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { formatBytes, formatDuration } from '../../shared/format.ts';
-import { parseBatchSizes, formatBatchSizes } from '../../shared/rolloutBatches.ts';
-import type { BatchSize } from '../../shared/deploy.ts';
-import { resolveDeviceIds, UsageError } from './cliArguments.ts';
-import type { CliContext } from './cliContext.ts';
-import { exitCodes } from './cliIo.ts';
-import { formatTable } from './formatTable.ts';
-import { followJob } from './jobProgress.ts';
+import type { BundleSummary, DeviceDeployOutcome, Rollout } from '../../../shared/deploy.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { formatBytes, formatDuration } from '../../../shared/format.ts';
+import { parseBatchSizes, formatBatchSizes } from '../../../shared/rolloutBatches.ts';
+import type { BatchSize } from '../../../shared/deploy.ts';
+import { resolveDeviceIds, UsageError } from '../../cli/cliArguments.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
 
 const outcomeColumns = [
   { header: 'BATCH', value: (d: DeviceDeployOutcome) => String(d.batch + 1), align: 'right' as const },

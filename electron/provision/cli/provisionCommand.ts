@@ -6,12 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { TranscriptEntry } from '../../shared/deploy.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { ProvisionNetworkSchema, type ProvisionNetworkInput, type ProvisionStep } from '../../shared/provision.ts';
-import type { CliContext } from './cliContext.ts';
-import { exitCodes } from './cliIo.ts';
-import { followJob } from './jobProgress.ts';
+import type { TranscriptEntry } from '../../../shared/deploy.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { ProvisionNetworkSchema, type ProvisionNetworkInput, type ProvisionStep } from '../../../shared/provision.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
 
 type ProvisionCliOptions = {
   serial: string;

@@ -4,11 +4,11 @@
  * the job and waits for it to stop cleanly, a second Ctrl-C leaves at once.
  */
 import { MultiBar, SingleBar, type SingleBar as Bar } from 'cli-progress';
-import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
-import type { FlashTargetProgress } from '../../shared/flash.ts';
-import type { JobEvent, JobProgress, JobRecord } from '../../shared/jobs.ts';
-import type { EventBus } from '../kernel/api/eventBus.ts';
-import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import { formatBytes, formatDuration, formatRate } from '../../../shared/format.ts';
+import type { FlashTargetProgress } from '../../../shared/flash.ts';
+import type { JobEvent, JobProgress, JobRecord } from '../../../shared/jobs.ts';
+import type { EventBus } from '../api/eventBus.ts';
+import type { JobRunner } from '../jobs/jobRunner.ts';
 import type { CliIo } from './cliIo.ts';
 
 export async function followJob(jobId: string, deps: { events: EventBus; jobs: JobRunner; io: CliIo; json: boolean }): Promise<JobRecord> {

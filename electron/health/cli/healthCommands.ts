@@ -7,15 +7,15 @@
  * alert thresholds.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Device } from '../../shared/devices.ts';
-import type { DeviceHealthView, HealthThresholds, HealthThresholdsPatch } from '../../shared/fleetHealth.ts';
-import { formatBytes, formatDuration } from '../../shared/format.ts';
-import type { HealthEvent, HealthMinute } from '../../shared/health.ts';
-import { describeService } from '../../shared/agentServiceAlerts.ts';
-import { decodeThrottled, describeThrottling } from '../../shared/throttling.ts';
-import { resolveDevice } from './cliArguments.ts';
-import type { CliContext } from './cliContext.ts';
-import { formatTable } from './formatTable.ts';
+import type { Device } from '../../../shared/devices.ts';
+import type { DeviceHealthView, HealthThresholds, HealthThresholdsPatch } from '../../../shared/fleetHealth.ts';
+import { formatBytes, formatDuration } from '../../../shared/format.ts';
+import type { HealthEvent, HealthMinute } from '../../../shared/health.ts';
+import { describeService } from '../../../shared/agentServiceAlerts.ts';
+import { decodeThrottled, describeThrottling } from '../../../shared/throttling.ts';
+import { resolveDevice } from '../../cli/cliArguments.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
 
 /** The lease the CLI renews while it shows a device (renewed at a third of it). */
 const LEASE_SECONDS = 15;

@@ -1,13 +1,13 @@
 /** `fieldkit pull` and `fieldkit courier`: carry journals and see what is carried. */
 import type { Command } from 'commander';
-import type { CourierJournal } from '../../shared/courier.ts';
-import { count, records } from '../../shared/courierVerdict.ts';
-import { PullResultSchema, type PullResult } from '../courier/pullDevice.ts';
-import { resolveDevice } from './cliArguments.ts';
-import type { CliContext } from './cliContext.ts';
-import { exitCodes } from './cliIo.ts';
-import { formatTable } from './formatTable.ts';
-import { followJob } from './jobProgress.ts';
+import type { CourierJournal } from '../../../shared/courier.ts';
+import { count, records } from '../../../shared/courierVerdict.ts';
+import { PullResultSchema, type PullResult } from '../pullDevice.ts';
+import { resolveDevice } from '../../cli/cliArguments.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
 
 const journalColumns = [
   { header: 'DEVICE', value: (j: CourierJournal) => j.device_id },

@@ -5,18 +5,18 @@
  */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { formatBytes } from '../../shared/format.ts';
-import { BoardSchema, freeBytes, mappedBytes, type Board, type ImageManifest } from '../../shared/image.ts';
-import type { TrustedKey } from '../../shared/trust.ts';
-import type { ImageSummary } from '../../shared/flash.ts';
-import { packImage } from '../kernel/image/packImage.ts';
-import { resignImage } from '../kernel/image/resignImage.ts';
-import { checkImageManifestTrusted } from '../kernel/trust/trustStore.ts';
-import { checkImageManifest, checkImagePayload, readUnverifiedManifest } from '../kernel/image/verifyImage.ts';
-import { readPublicKey, readSecretKey, readTextFile } from '../kernel/signing/minisign.ts';
-import { formatKeyId, keyPasswordVariable } from '../kernel/signing/minisignFormat.ts';
-import type { CliIo } from './cliIo.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { formatBytes } from '../../../shared/format.ts';
+import { BoardSchema, freeBytes, mappedBytes, type Board, type ImageManifest } from '../../../shared/image.ts';
+import type { TrustedKey } from '../../../shared/trust.ts';
+import type { ImageSummary } from '../../../shared/flash.ts';
+import { packImage } from '../../kernel/image/packImage.ts';
+import { resignImage } from '../../kernel/image/resignImage.ts';
+import { checkImageManifestTrusted } from '../../kernel/trust/trustStore.ts';
+import { checkImageManifest, checkImagePayload, readUnverifiedManifest } from '../../kernel/image/verifyImage.ts';
+import { readPublicKey, readSecretKey, readTextFile } from '../../kernel/signing/minisign.ts';
+import { formatKeyId, keyPasswordVariable } from '../../kernel/signing/minisignFormat.ts';
+import type { CliIo } from '../../kernel/cli/cliIo.ts';
 
 function parseBoards(value: string): Board[] {
   const boards = value.split(',').map((b) => b.trim()).filter((b) => b !== '');

@@ -1,16 +1,16 @@
 /** `fieldkit devices …`: register, trust, connect and discover devices. */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DiscoveryResultSchema } from '../../shared/api.ts';
-import type { Device, LinkSpec } from '../../shared/devices.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { parseSshAddress as parseAddress } from '../../shared/sshAddress.ts';
-import { describeLink } from '../devices/deviceStore.ts';
-import { contractNumber, resolveDevice } from './cliArguments.ts';
-import type { CliContext } from './cliContext.ts';
-import { exitCodes } from './cliIo.ts';
-import { formatTable } from './formatTable.ts';
-import { followJob } from './jobProgress.ts';
+import { DiscoveryResultSchema } from '../../../shared/api.ts';
+import type { Device, LinkSpec } from '../../../shared/devices.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { parseSshAddress as parseAddress } from '../../../shared/sshAddress.ts';
+import { describeLink } from '../deviceStore.ts';
+import { contractNumber, resolveDevice } from '../../cli/cliArguments.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
 
 const deviceColumns = [
   { header: 'ID', value: (d: Device) => d.id },

@@ -8,15 +8,15 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { Drive } from '../../shared/drives.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { FlashIdentitySchema, FlashResultSchema, type FlashIdentityInput, type FlashTargetResult, type ImageSummary } from '../../shared/flash.ts';
-import { formatBytes, formatDuration } from '../../shared/format.ts';
-import { readTextFile } from '../kernel/signing/minisign.ts';
-import type { CliContext } from './cliContext.ts';
-import { exitCodes } from './cliIo.ts';
-import { formatTable } from './formatTable.ts';
-import { followJob } from './jobProgress.ts';
+import type { Drive } from '../../../shared/drives.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { FlashIdentitySchema, FlashResultSchema, type FlashIdentityInput, type FlashTargetResult, type ImageSummary } from '../../../shared/flash.ts';
+import { formatBytes, formatDuration } from '../../../shared/format.ts';
+import { readTextFile } from '../../kernel/signing/minisign.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
 
 type FlashOptions = { to: string[]; identity?: string; acceptUnsigned?: boolean; skipZeroBlocks?: boolean; writeAll?: boolean; eject: boolean; yes?: boolean };
 

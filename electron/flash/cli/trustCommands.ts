@@ -3,10 +3,10 @@
  * `fieldkit settings flash` (whether unsigned images may be flashed).
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { FlashSettings, TrustedKey } from '../../shared/trust.ts';
-import { readTextFile } from '../kernel/signing/minisign.ts';
-import type { CliContext } from './cliContext.ts';
-import { formatTable } from './formatTable.ts';
+import type { FlashSettings, TrustedKey } from '../../../shared/trust.ts';
+import { readTextFile } from '../../kernel/signing/minisign.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
 
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 

@@ -5,12 +5,12 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { writeNewKeyPair, writeSignatureFile } from '../kernel/signing/keyFiles.ts';
-import { defaultTrustedComment, readPublicKey, readSecretKey, signatureSuffix, signFile, verifyFile } from '../kernel/signing/minisign.ts';
-import { formatKeyId, keyPasswordVariable, publicKeyBase64, publicKeyOf } from '../kernel/signing/minisignFormat.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
-import { isSignedBundle, verifySignedBundle } from '../kernel/signing/verifyBundle.ts';
-import type { CliIo } from './cliIo.ts';
+import { writeNewKeyPair, writeSignatureFile } from '../../kernel/signing/keyFiles.ts';
+import { defaultTrustedComment, readPublicKey, readSecretKey, signatureSuffix, signFile, verifyFile } from '../../kernel/signing/minisign.ts';
+import { formatKeyId, keyPasswordVariable, publicKeyBase64, publicKeyOf } from '../../kernel/signing/minisignFormat.ts';
+import { appError, FieldkitError } from '../../../shared/errors.ts';
+import { isSignedBundle, verifySignedBundle } from '../../kernel/signing/verifyBundle.ts';
+import type { CliIo } from '../../kernel/cli/cliIo.ts';
 
 function requirePassword(): string {
   const password = process.env[keyPasswordVariable];
