@@ -56,7 +56,7 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
   }
 
   function refuseBusy(rolloutId: string | null, deviceIds: readonly string[]): void {
-    // An OS slot update (electron/slots) reboots the device under any deploy.
+    // An OS slot update (electron/deploy/slots) reboots the device under any deploy.
     const updating = deps.jobs
       .list({ limit: 200, state: 'running' })
       .find((job) => job.kind === 'slots.update' && deviceIds.includes(String((job.params as { deviceId?: unknown } | null)?.deviceId)));

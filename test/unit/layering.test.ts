@@ -26,7 +26,7 @@ describe('layering lint', () => {
   });
 
   it('keeps the agent independent of the laptop code', async () => {
-    expect(await importErrors('agent/probe.ts', "import { openStore } from '../electron/store/openStore.ts';\nexport const x = openStore;\n")).toHaveLength(1);
+    expect(await importErrors('agent/probe.ts', "import { openStore } from '../electron/kernel/store/openStore.ts';\nexport const x = openStore;\n")).toHaveLength(1);
   });
 
   it("allows 'electron' only in main.ts and preload.ts", async () => {
