@@ -6,8 +6,8 @@
  */
 import { DatabaseSync } from 'node:sqlite';
 import { journalPath } from '../agent/journal/openJournal.ts';
-import { createAgentRpcClient } from '../electron/link/agentRpcClient.ts';
-import { verifyJournalBatch } from '../electron/link/verifyJournalBatch.ts';
+import { createAgentRpcClient } from '../electron/kernel/link/agentRpcClient.ts';
+import { verifyJournalBatch } from '../electron/kernel/link/verifyJournalBatch.ts';
 import { formatRate } from '../shared/format.ts';
 import { createAgentRpcRig } from '../test/support/agentRpcFixture.ts';
 

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAppServices } from '../electron/app/appServices.ts';
 import { createCourierStore } from '../electron/courier/courierStore.ts';
-import { openStore } from '../electron/store/openStore.ts';
+import { openStore } from '../electron/kernel/store/openStore.ts';
 import { telemetryLossTableDdl, telemetryTableDdl, TELEMETRY_INSERT_COLUMNS } from '../shared/clickhouseSchema.ts';
 import { ForwardResultSchema } from '../shared/courier.ts';
 import type { JournalRecord } from '../shared/journal.ts';

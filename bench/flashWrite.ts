@@ -22,10 +22,10 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { packImage } from '../electron/flash/packImage.ts';
+import { packImage } from '../electron/kernel/image/packImage.ts';
 import { writeImageToDrive } from '../electron/flash/writeImage.ts';
-import { generateSecretKey } from '../electron/signing/minisign.ts';
-import { publicKeyOf, type MinisignSecretKey } from '../electron/signing/minisignFormat.ts';
+import { generateSecretKey } from '../electron/kernel/signing/minisign.ts';
+import { publicKeyOf, type MinisignSecretKey } from '../electron/kernel/signing/minisignFormat.ts';
 import { formatRate } from '../shared/format.ts';
 import { bytesToWrite } from '../shared/image.ts';
 import { makeTempDir } from '../test/support/tempDir.ts';

@@ -16,10 +16,10 @@
  * Each bench is a module exporting one async function; they run in turn.
  */
 import { execFileSync } from 'node:child_process';
-import { createEventBus } from '../electron/api/eventBus.ts';
-import { createJobRunner } from '../electron/jobs/jobRunner.ts';
-import { createJobStore } from '../electron/jobs/jobStore.ts';
-import { openStore } from '../electron/store/openStore.ts';
+import { createEventBus } from '../electron/kernel/api/eventBus.ts';
+import { createJobRunner } from '../electron/kernel/jobs/jobRunner.ts';
+import { createJobStore } from '../electron/kernel/jobs/jobStore.ts';
+import { openStore } from '../electron/kernel/store/openStore.ts';
 import { formatRate } from '../shared/format.ts';
 import { makeTempDir } from '../test/support/tempDir.ts';
 import { createZram, fillRandom } from '../test/support/zram.ts';

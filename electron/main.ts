@@ -8,9 +8,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, safeStorage, session } from 'electron';
 import { createAppServices, type AppServices } from './app/appServices.ts';
-import { bindIpcMain } from './ipc/ipcMainBinding.ts';
-import { createEncryptedSecretStore } from './settings/secretStore.ts';
-import { contentSecurityPolicy, isAllowedRendererRequest, isOwnRendererUrl } from './ipc/rendererPolicy.ts';
+import { bindIpcMain } from './kernel/ipc/ipcMainBinding.ts';
+import { createEncryptedSecretStore } from './kernel/secrets/secretStore.ts';
+import { contentSecurityPolicy, isAllowedRendererRequest, isOwnRendererUrl } from './kernel/ipc/rendererPolicy.ts';
 
 // Bundled as dist/electron/main.js, beside preload.cjs and jobWorker.js; the renderer is
 // built to dist/renderer.

@@ -4,6 +4,6 @@
  * preload can require nothing but 'electron'.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { createPreloadBridge } from './ipc/preloadBridge.ts';
+import { createPreloadBridge } from './kernel/ipc/preloadBridge.ts';
 
 contextBridge.exposeInMainWorld('fieldkit', createPreloadBridge(ipcRenderer));

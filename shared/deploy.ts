@@ -79,7 +79,7 @@ export const DeviceDeployOutcomeSchema = z.object({
 });
 export type DeviceDeployOutcome = z.infer<typeof DeviceDeployOutcomeSchema>;
 
-/** 'os-image': a signed fieldkit OS image rolled out as A/B slot updates (electron/slots). */
+/** 'os-image': a signed fieldkit OS image rolled out as A/B slot updates (electron/deploy/slots). */
 export const BundleKindSchema = z.enum(['agent', 'model', 'os-image']);
 export type BundleKind = z.infer<typeof BundleKindSchema>;
 

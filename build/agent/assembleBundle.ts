@@ -9,11 +9,11 @@ import { createReadStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { agentBundleProduct, AgentBundleManifestSchema, type AgentArch, type AgentBundleManifest, type BundleFile } from '../../shared/agentBundle.ts';
 import { canonicalJsonText } from '../../shared/canonicalJson.ts';
-import { signBytes, signFile } from '../../electron/signing/minisign.ts';
-import { formatSignature, type MinisignSecretKey } from '../../electron/signing/minisignFormat.ts';
-import { writeSignatureFile } from '../../electron/signing/keyFiles.ts';
-import { writeUstar, type TarEntry, type TarSource } from '../../electron/signing/ustarArchive.ts';
-import { manifestName, manifestSignatureName } from '../../electron/signing/verifyBundle.ts';
+import { signBytes, signFile } from '../../electron/kernel/signing/minisign.ts';
+import { formatSignature, type MinisignSecretKey } from '../../electron/kernel/signing/minisignFormat.ts';
+import { writeSignatureFile } from '../../electron/kernel/signing/keyFiles.ts';
+import { writeUstar, type TarEntry, type TarSource } from '../../electron/kernel/signing/ustarArchive.ts';
+import { manifestName, manifestSignatureName } from '../../electron/kernel/signing/verifyBundle.ts';
 
 export type BundleInput = { path: string; mode: number; source: { kind: 'bytes'; bytes: Uint8Array } | { kind: 'file'; path: string } };
 

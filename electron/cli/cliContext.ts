@@ -1,7 +1,7 @@
 /** What each group of CLI commands gets from the program: calls, output, services. */
 import type { MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
 import type { AppServices } from '../app/appServices.ts';
-import type { CliIo } from './cliIo.ts';
+import type { CliIo } from '../kernel/cli/cliIo.ts';
 
 export type CliContext = {
   io: CliIo;

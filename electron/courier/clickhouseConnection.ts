@@ -15,7 +15,7 @@ import { gzip } from 'node:zlib';
 import { clusterSchema, healthSchema, qualifiedTable, singleServerSchema, supportsInsertDeduplicationToken } from '../../shared/clickhouseSchema.ts';
 import type { ClickHouseSettings } from '../../shared/clickhouseSettings.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
-import { courierTables } from '../settings/clickhouseSettingsStore.ts';
+import { courierTables } from './clickhouseSettingsStore.ts';
 import { httpsToHttpPort } from './clickhouseScheme.ts';
 
 export type ClickHouseTarget = { settings: ClickHouseSettings; password: string };

@@ -1,15 +1,15 @@
 /** The courier.* methods of the app API. */
 import type { CourierJournal } from '../../shared/courier.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { ApiHandlers } from '../api/dispatch.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
 import type { HealthService } from '../health/healthService.ts';
-import type { JobRunner } from '../jobs/jobRunner.ts';
-import { isProcessAlive } from '../jobs/jobStore.ts';
-import { CLICKHOUSE_PASSWORD_SECRET } from '../settings/clickhouseSettingsStore.ts';
-import type { SecretStore } from '../settings/secretStore.ts';
-import { requireClickHouseTarget } from '../settings/settingsHandlers.ts';
-import type { Store } from '../store/openStore.ts';
+import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import { isProcessAlive } from '../kernel/jobs/jobStore.ts';
+import { CLICKHOUSE_PASSWORD_SECRET } from './clickhouseSettingsStore.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
+import { requireClickHouseTarget } from './clickhouseSettingsHandlers.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import type { DeviceHead } from '../../shared/courierVerdict.ts';
 import { createCourierStore, type JournalState } from './courierStore.ts';
 import { createQuarantineStore } from './quarantineStore.ts';

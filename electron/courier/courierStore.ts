@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { HealthEvent, HealthMinute } from '../../shared/health.ts';
 import type { JournalRecord, LossRecord } from '../../shared/journal.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 export type JournalState = {
   device_id: string;

@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import { HEALTH_EVENTS_INSERT_COLUMNS, HEALTH_MINUTES_INSERT_COLUMNS } from '../../shared/clickhouseSchema.ts';
 import type { HealthMinute } from '../../shared/health.ts';
-import { throwIfCancelled } from '../jobs/jobContext.ts';
-import type { Store } from '../store/openStore.ts';
+import { throwIfCancelled } from '../kernel/jobs/jobContext.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 export type HealthInsert = (table: string, columns: readonly string[], body: string, token: string | null) => Promise<void>;
 

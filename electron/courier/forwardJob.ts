@@ -20,9 +20,9 @@ import { batchDeduplicationToken, TELEMETRY_INSERT_COLUMNS, TELEMETRY_LOSS_INSER
 import { BatchRowsSchema } from '../../shared/clickhouseSettings.ts';
 import type { ForwardResult } from '../../shared/courier.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { JobCancelledError, throwIfCancelled, type JobContext } from '../jobs/jobContext.ts';
-import { CLICKHOUSE_PASSWORD_SECRET, loadClickHouseSettings } from '../settings/clickhouseSettingsStore.ts';
-import { openStore, type Store } from '../store/openStore.ts';
+import { JobCancelledError, throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
+import { CLICKHOUSE_PASSWORD_SECRET, loadClickHouseSettings } from './clickhouseSettingsStore.ts';
+import { openStore, type Store } from '../kernel/store/openStore.ts';
 import { describeClickHouseFailure, openClickHouse, type ClickHouseConnection, type DescribedFailure } from './clickhouseConnection.ts';
 import { createCourierStore } from './courierStore.ts';
 import { forwardHealthHistory } from './forwardHealth.ts';

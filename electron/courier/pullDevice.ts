@@ -11,10 +11,10 @@ import { appError, FieldkitError, type Result } from '../../shared/errors.ts';
 import type { Priority } from '../../shared/journal.ts';
 import { agentRpcCommand, openAgentSession, openDeviceLink, type AgentSession } from '../devices/deviceConnection.ts';
 import { createDeviceStore } from '../devices/deviceStore.ts';
-import { throwIfCancelled, type JobContext } from '../jobs/jobContext.ts';
-import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
-import { verifyJournalBatch } from '../link/verifyJournalBatch.ts';
-import { openStore } from '../store/openStore.ts';
+import { throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
+import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
+import { verifyJournalBatch } from '../kernel/link/verifyJournalBatch.ts';
+import { openStore } from '../kernel/store/openStore.ts';
 import { createCourierStore, type CourierStore } from './courierStore.ts';
 
 export const PullParamsSchema = z.object({ dataDir: z.string(), deviceRef: z.string(), deviceName: z.string() });

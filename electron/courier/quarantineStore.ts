@@ -5,7 +5,7 @@
  * decision (retry, or discard with a reason that stays on record).
  */
 import type { QuarantineEntry } from '../../shared/courier.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 export type QuarantineKey = { kind: 'record' | 'loss'; device_id: string; journal_id: string; seq: number; to_seq: number; priority: number };
 

@@ -15,8 +15,8 @@ import type { MissingRange, MissingReason, ReconcileJournal, ReconcileResult } f
 import { MissingReasonSchema } from '../../shared/courier.ts';
 import { lossWords, reconcileVerdict, type DeviceHead } from '../../shared/courierVerdict.ts';
 import { FieldkitError } from '../../shared/errors.ts';
-import { courierTables } from '../settings/clickhouseSettingsStore.ts';
-import type { Store } from '../store/openStore.ts';
+import { courierTables } from './clickhouseSettingsStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from './clickhouseConnection.ts';
 import { createCourierStore, type JournalState } from './courierStore.ts';
 

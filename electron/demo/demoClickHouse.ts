@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { freePort } from '../net/freePort.ts';
+import { freePort } from '../kernel/net/freePort.ts';
 import { clickHouseConfigXml, clickHouseUsersXml } from './clickhouseConfig.ts';
 
 export type ClickHouseCommand = { command: string; args: readonly string[] };

@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyClickHouseSettingsPatch, loadClickHouseSettings, saveClickHouseSettings } from '../settings/clickhouseSettingsStore.ts';
-import type { Store } from '../store/openStore.ts';
+import { applyClickHouseSettingsPatch, loadClickHouseSettings, saveClickHouseSettings } from '../courier/clickhouseSettingsStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 export type DemoSettingsOutcome = 'prefilled' | 'kept';
 

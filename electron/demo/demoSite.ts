@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeviceStore } from '../devices/deviceStore.ts';
-import { freePort } from '../net/freePort.ts';
+import { freePort } from '../kernel/net/freePort.ts';
 import { startDemoThermal } from './demoThermal.ts';
 import { startSyntheticProducer } from './syntheticProducer.ts';
 

@@ -9,10 +9,10 @@ import { rename, rm, stat } from 'node:fs/promises';
 import type { BundleFile } from '../../shared/agentBundle.ts';
 import { canonicalJsonText } from '../../shared/canonicalJson.ts';
 import { ModelBundleManifestSchema, modelBundleProduct, type ModelBundleManifest } from '../../shared/modelBundle.ts';
-import { signBytes } from '../signing/minisign.ts';
-import { formatSignature, type MinisignSecretKey } from '../signing/minisignFormat.ts';
-import { writeUstar, type TarEntry, type TarSource } from '../signing/ustarArchive.ts';
-import { manifestName, manifestSignatureName } from '../signing/verifyBundle.ts';
+import { signBytes } from '../kernel/signing/minisign.ts';
+import { formatSignature, type MinisignSecretKey } from '../kernel/signing/minisignFormat.ts';
+import { writeUstar, type TarEntry, type TarSource } from '../kernel/signing/ustarArchive.ts';
+import { manifestName, manifestSignatureName } from '../kernel/signing/verifyBundle.ts';
 
 export type ModelFileInput = { path: string; mode?: number; source: { kind: 'bytes'; bytes: Uint8Array } | { kind: 'file'; path: string } };
 

@@ -7,8 +7,8 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { looksLikeUstarHeader } from '../signing/ustarArchive.ts';
-import { manifestName } from '../signing/verifyBundle.ts';
+import { looksLikeUstarHeader } from '../kernel/signing/ustarArchive.ts';
+import { manifestName } from '../kernel/signing/verifyBundle.ts';
 
 const pickHint = 'Pick the signed .tar the build made (fieldkit-agent-…-linux-….tar or a model bundle), or an unpacked bundle folder.';
 

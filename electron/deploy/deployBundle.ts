@@ -11,7 +11,7 @@ import type { AgentConfigInput } from '../../shared/agentConfig.ts';
 import type { TranscriptEntry } from '../../shared/deploy.ts';
 import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
-import type { Link } from '../link/linkApi.ts';
+import type { Link } from '../kernel/link/linkApi.ts';
 import { deployAgentBundle } from './deployAgent.ts';
 import { deployModelBundle } from './deployModel.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';

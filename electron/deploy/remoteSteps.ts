@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { TranscriptEntry } from '../../shared/deploy.ts';
-import { shellQuote, type ExecResult, type Link } from '../link/linkApi.ts';
+import { shellQuote, type ExecResult, type Link } from '../kernel/link/linkApi.ts';
 
 const outputTailBytes = 4096;
 

@@ -6,8 +6,8 @@
 import type { TrustedKey } from '../../shared/trust.ts';
 import { describeLink } from '../devices/deviceStore.ts';
 import { openDeviceLink } from '../devices/deviceConnection.ts';
-import { toAppError } from '../api/dispatch.ts';
-import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
+import { toAppError } from '../kernel/api/dispatch.ts';
+import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { deployBundle } from './deployBundle.ts';
 import type { DeployRequest, DeviceDeployer } from './rolloutJob.ts';
 import type { DeviceResult } from './rolloutStore.ts';

@@ -7,13 +7,13 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { BundleSummary, Rollout, RolloutStartRequest } from '../../shared/deploy.ts';
 import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { ApiHandlers } from '../api/dispatch.ts';
-import type { EventBus } from '../api/eventBus.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
+import type { EventBus } from '../kernel/api/eventBus.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
-import { listTrustedKeys } from '../flash/trustStore.ts';
-import type { JobRunner } from '../jobs/jobRunner.ts';
-import type { SecretStore } from '../settings/secretStore.ts';
-import type { Store } from '../store/openStore.ts';
+import { listTrustedKeys } from '../kernel/trust/trustStore.ts';
+import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { rolloutPasswordSecret } from './rolloutJob.ts';
 import { planBatches } from './rolloutPlan.ts';
 import { createRolloutStore, interruptedError, type RolloutStore } from './rolloutStore.ts';
@@ -56,7 +56,7 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
   }
 
   function refuseBusy(rolloutId: string | null, deviceIds: readonly string[]): void {
-    // An OS slot update (electron/slots) reboots the device under any deploy.
+    // An OS slot update (electron/deploy/slots) reboots the device under any deploy.
     const updating = deps.jobs
       .list({ limit: 200, state: 'running' })
       .find((job) => job.kind === 'slots.update' && deviceIds.includes(String((job.params as { deviceId?: unknown } | null)?.deviceId)));

@@ -9,10 +9,10 @@ import type { Device } from '../../shared/devices.ts';
 import type { Rollout, TranscriptEntry } from '../../shared/deploy.ts';
 import { appError, type AppError } from '../../shared/errors.ts';
 import { formatBytes, formatDuration } from '../../shared/format.ts';
-import { toAppError } from '../api/dispatch.ts';
+import { toAppError } from '../kernel/api/dispatch.ts';
 import { createDeviceStore } from '../devices/deviceStore.ts';
-import { JobCancelledError, JobFailedError, type JobContext } from '../jobs/jobContext.ts';
-import { openStore, type Store } from '../store/openStore.ts';
+import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
+import { openStore, type Store } from '../kernel/store/openStore.ts';
 import { finishedStatuses, judgeBatch } from './rolloutPlan.ts';
 import { createRolloutStore, interruptedError, type DeviceResult, type RolloutStore } from './rolloutStore.ts';
 

@@ -20,7 +20,7 @@ import {
   type TranscriptEntry,
 } from '../../shared/deploy.ts';
 import { AppErrorSchema, appError, FieldkitError, type AppError } from '../../shared/errors.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { finishedStatuses } from './rolloutPlan.ts';
 
 /** A device's transcript keeps at most this many entries (a runaway loop cannot fill the disk). */

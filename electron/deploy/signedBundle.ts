@@ -16,12 +16,12 @@ import type { BundleKind, BundleSummary } from '../../shared/deploy.ts';
 import { appError, FieldkitError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { ModelBundleManifestSchema, modelBundleProduct, type ModelBundleManifest } from '../../shared/modelBundle.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
-import { readSmallFile } from '../signing/minisign.ts';
+import { readSmallFile } from '../kernel/signing/minisign.ts';
 import { bundleFileError, bundleLayout } from './bundlePath.ts';
-import { formatKeyId, parsePublicKey, parseSignature } from '../signing/minisignFormat.ts';
-import { listUstar, readUstarMember, type UstarMember } from '../signing/ustarArchive.ts';
-import { parseSignedJson } from '../signing/signedJson.ts';
-import { agentManifestKind, manifestName, manifestSignatureName, notBuiltByFieldkit, verifySignedBundleOf, type ManifestKind } from '../signing/verifyBundle.ts';
+import { formatKeyId, parsePublicKey, parseSignature } from '../kernel/signing/minisignFormat.ts';
+import { listUstar, readUstarMember, type UstarMember } from '../kernel/signing/ustarArchive.ts';
+import { parseSignedJson } from '../kernel/signing/signedJson.ts';
+import { agentManifestKind, manifestName, manifestSignatureName, notBuiltByFieldkit, verifySignedBundleOf, type ManifestKind } from '../kernel/signing/verifyBundle.ts';
 
 export const modelManifestKind: ManifestKind<ModelBundleManifest> = { schema: ModelBundleManifestSchema, describe: 'a model bundle manifest', builder: 'electron/deploy/buildModelBundle.ts' };
 

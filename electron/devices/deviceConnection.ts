@@ -6,12 +6,12 @@
 import type { AgentResponseOf } from '../../shared/agentRpc.ts';
 import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
-import { createAgentRpcClient, type AgentRpcClient } from '../link/agentRpcClient.ts';
-import type { AppSshKey } from '../link/appSshKey.ts';
-import { shellQuote, type Link, type LinkStream } from '../link/linkApi.ts';
-import { createLocalLink } from '../link/localLink.ts';
-import { connectSerial } from '../link/serialLink.ts';
-import { connectSsh, installAppKey } from '../link/sshLink.ts';
+import { createAgentRpcClient, type AgentRpcClient } from '../kernel/link/agentRpcClient.ts';
+import type { AppSshKey } from '../kernel/link/appSshKey.ts';
+import { shellQuote, type Link, type LinkStream } from '../kernel/link/linkApi.ts';
+import { createLocalLink } from '../kernel/link/localLink.ts';
+import { connectSerial } from '../kernel/link/serialLink.ts';
+import { connectSsh, installAppKey } from '../kernel/link/sshLink.ts';
 
 export async function openDeviceLink(device: Device, options: { appKey: AppSshKey; password?: string | undefined; timeoutMs?: number }): Promise<Link> {
   const { link } = device;

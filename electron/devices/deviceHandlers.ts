@@ -1,13 +1,13 @@
 /** The devices.* methods of the app API. */
 import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
-import type { EventBus } from '../api/eventBus.ts';
-import type { ApiHandlers } from '../api/dispatch.ts';
-import type { JobRunner } from '../jobs/jobRunner.ts';
-import { loadOrCreateAppSshKey, type AppSshKey } from '../link/appSshKey.ts';
-import type { Store } from '../store/openStore.ts';
+import type { EventBus } from '../kernel/api/eventBus.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
+import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import { loadOrCreateAppSshKey, type AppSshKey } from '../kernel/link/appSshKey.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { agentRpcCommand, openAgentSession, openDeviceLink, scanHostKey } from './deviceConnection.ts';
 import { createDeviceStore, serialPasswordSecret, type DeviceStore } from './deviceStore.ts';
-import type { SecretStore } from '../settings/secretStore.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 
 type DeviceMethods = 'devices.list' | 'devices.add' | 'devices.update' | 'devices.remove' | 'devices.scanHostKey' | 'devices.trustHostKey' | 'devices.forgetHostKey' | 'devices.connect' | 'devices.discover';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DeviceSchema, StoredLinkSpecSchema, type Device, type LinkSpec } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { formatSshAddress } from '../../shared/sshAddress.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 const RowSchema = z.object({
   id: z.string(),

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ReadCheckResult } from '../../shared/drives.ts';
-import { throwIfCancelled, type JobContext } from '../jobs/jobContext.ts';
+import { throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
 
 const chunkBytes = 4 * 1024 * 1024;
 

@@ -10,7 +10,7 @@
  */
 import type { MappedRange } from '../../shared/image.ts';
 import type { HashJob, HashScope } from './hashWorker.ts';
-import { firstNonZero, type RangeMismatch } from './rangeChecker.ts';
+import { firstNonZero, type RangeMismatch } from '../kernel/image/rangeChecker.ts';
 
 export class BlockMapChecker {
   private readonly ranges: readonly MappedRange[];

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { ResponseOf } from '../../shared/api.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { plainImageExtensions } from '../../shared/flash.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 export type BrowseListing = ResponseOf<'flash.browse'>;
 export type BrowseEntry = BrowseListing['entries'][number];

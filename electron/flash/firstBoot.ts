@@ -13,8 +13,8 @@ import { SshPublicKeySchema, type FlashIdentity } from '../../shared/flash.ts';
 import type { ImageManifest, ImagePartition, PartitionLayout } from '../../shared/image.ts';
 import { openDevice } from './fat/blockIo.ts';
 import { FatVolume } from './fat/fatVolume.ts';
-import { layoutOf } from './imageLayout.ts';
-import { readPartitionTable } from './partitionTable.ts';
+import { layoutOf } from '../kernel/image/imageLayout.ts';
+import { readPartitionTable } from '../kernel/image/partitionTable.ts';
 
 const run = promisify(execFile);
 

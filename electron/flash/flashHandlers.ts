@@ -2,9 +2,9 @@
  * The flash.* methods of the app API: browse for an image (browseImages.ts), inspect it
  * (inspectImage.ts), and start a flash (startFlash.ts → the `flash.write` job).
  */
-import type { ApiHandlers } from '../api/dispatch.ts';
-import type { JobRunner } from '../jobs/jobRunner.ts';
-import type { Store } from '../store/openStore.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
+import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { browseImages, rememberRecentImage } from './browseImages.ts';
 import { inspectImage } from './inspectImage.ts';
 import { startFlash } from './startFlash.ts';

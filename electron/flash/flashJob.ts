@@ -10,8 +10,8 @@
 import { z } from 'zod';
 import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { FlashIdentitySchema, type FlashResult, type FlashTargetProgress, type FlashTargetResult } from '../../shared/flash.ts';
-import { JobCancelledError, JobFailedError, type JobContext } from '../jobs/jobContext.ts';
-import { createProgressMeter, type ProgressMeter } from '../jobs/progressMeter.ts';
+import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
+import { createProgressMeter, type ProgressMeter } from '../kernel/jobs/progressMeter.ts';
 import { startFlashHelper, type HelperTargetUpdate } from './helperChannel.ts';
 import { incompleteLabel } from './writeImage.ts';
 

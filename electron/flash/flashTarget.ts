@@ -10,7 +10,7 @@ import { open, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { appError, FieldkitError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import type { FlashTargetResult, FlashTargetState } from '../../shared/flash.ts';
-import { parsePublicKey } from '../signing/minisignFormat.ts';
+import { parsePublicKey } from '../kernel/signing/minisignFormat.ts';
 import { ejectDrive, unmountDrive } from './driveMounts.ts';
 import { applyFirstBoot, firstBootKind, readDeviceLayout, type FirstBootFile } from './firstBoot.ts';
 import type { HelperFlashRequest, HelperTargetUpdate } from './helperChannel.ts';

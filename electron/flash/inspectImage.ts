@@ -10,15 +10,16 @@ import { appError, FieldkitError, isFieldkitError, type AppError } from '../../s
 import type { ImageSummary, SignatureStatus } from '../../shared/flash.ts';
 import { bytesToWrite, imageManifestName, imageSignatureName, type ImageManifest } from '../../shared/image.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
-import { verifyBytes } from '../signing/minisign.ts';
-import { parsePublicKey, parseSignature } from '../signing/minisignFormat.ts';
-import { listUstar, readUstarMember } from '../signing/ustarArchive.ts';
-import type { Store } from '../store/openStore.ts';
+import { verifyBytes } from '../kernel/signing/minisign.ts';
+import { parsePublicKey, parseSignature } from '../kernel/signing/minisignFormat.ts';
+import { listUstar, readUstarMember } from '../kernel/signing/ustarArchive.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { imageKindOf } from './browseImages.ts';
 import { firstBootKind } from './firstBoot.ts';
 import { inspectPlainImage } from './plainImage.ts';
-import { checkImageManifestTrusted, listTrustedKeys, loadFlashSettings } from './trustStore.ts';
-import { readUnverifiedManifest } from './verifyImage.ts';
+import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
+import { loadFlashSettings } from './flashSettingsStore.ts';
+import { readUnverifiedManifest } from '../kernel/image/verifyImage.ts';
 
 /** Shown with every flash of an unsigned image, in the summary, the job log and the result. */
 export const unsignedWarning = 'Unsigned image: fieldkit cannot tell who made it or whether it was altered.';

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import type { UstarMember } from '../signing/ustarArchive.ts';
+import type { UstarMember } from '../kernel/signing/ustarArchive.ts';
 import { Cancelled, ImageReadError, refuse } from './driveWriter.ts';
 
 const chunkBytes = 4 << 20;

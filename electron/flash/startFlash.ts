@@ -11,12 +11,13 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { FlashStartRequest } from '../../shared/flash.ts';
 import { formatBytes } from '../../shared/format.ts';
 import { listDrives } from '../drives/listDrives.ts';
-import type { JobRunner } from '../jobs/jobRunner.ts';
-import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
-import type { Store } from '../store/openStore.ts';
+import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 import { rememberRecentImage } from './browseImages.ts';
 import { imageKindOrRefuse, inspectImage, unsignedWarning } from './inspectImage.ts';
-import { checkImageManifestTrusted, listTrustedKeys, loadFlashSettings } from './trustStore.ts';
+import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
+import { loadFlashSettings } from './flashSettingsStore.ts';
 
 export type StartFlashDeps = { db: Store; jobs: JobRunner; dataDir: string };
 

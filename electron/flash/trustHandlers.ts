@@ -1,7 +1,8 @@
 /** The trust.* and settings.flash.* methods of the app API. */
-import type { ApiHandlers } from '../api/dispatch.ts';
-import type { Store } from '../store/openStore.ts';
-import { importTrustedKey, listTrustedKeys, loadFlashSettings, revokeTrustedKey, saveFlashSettings } from './trustStore.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
+import type { Store } from '../kernel/store/openStore.ts';
+import { importTrustedKey, listTrustedKeys, revokeTrustedKey } from '../kernel/trust/trustStore.ts';
+import { loadFlashSettings, saveFlashSettings } from './flashSettingsStore.ts';
 
 type TrustMethods = 'trust.list' | 'trust.import' | 'trust.revoke' | 'settings.flash.get' | 'settings.flash.set';
 

@@ -12,9 +12,9 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { DeviceHealthView, DeviceSample, HealthAlert, HealthThresholds } from '../../shared/fleetHealth.ts';
 import type { HealthSample } from '../../shared/health.ts';
 import { evaluateAlerts, statusOf, statusRank, type BacklogPoint, type LinkState } from '../../shared/healthAlerts.ts';
-import type { EventBus } from '../api/eventBus.ts';
+import type { EventBus } from '../kernel/api/eventBus.ts';
 import type { DeviceStore } from '../devices/deviceStore.ts';
-import type { AppSshKey } from '../link/appSshKey.ts';
+import type { AppSshKey } from '../kernel/link/appSshKey.ts';
 import { startDeviceWatcher, type DeviceWatcher, type DeviceWatcherOptions } from './deviceWatcher.ts';
 
 const RECENT_MS = 15 * 60_000;

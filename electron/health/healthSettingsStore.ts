@@ -4,7 +4,7 @@
  */
 import { appError, badRequestFromZod, FieldkitError } from '../../shared/errors.ts';
 import { defaultHealthThresholds, HealthThresholdsSchema, type HealthThresholds, type HealthThresholdsPatch } from '../../shared/fleetHealth.ts';
-import type { Store } from '../store/openStore.ts';
+import type { Store } from '../kernel/store/openStore.ts';
 
 const META_KEY = 'settings.health';
 

@@ -6,7 +6,7 @@
  */
 import type { TranscriptEntry } from '../../shared/deploy.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { shellQuote, type ExecResult, type Link } from '../link/linkApi.ts';
+import { shellQuote, type ExecResult, type Link } from '../kernel/link/linkApi.ts';
 
 const outputTailBytes = 4096;
 const redacted = '••••••';

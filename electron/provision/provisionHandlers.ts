@@ -4,11 +4,11 @@
  * secrets, and announces the device list when the job has registered the Pi's SSH link.
  */
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { EventBus } from '../api/eventBus.ts';
-import type { ApiHandlers } from '../api/dispatch.ts';
+import type { EventBus } from '../kernel/api/eventBus.ts';
+import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
-import type { JobRunner } from '../jobs/jobRunner.ts';
-import type { SecretStore } from '../settings/secretStore.ts';
+import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 import { provisionSecrets } from './provisionJob.ts';
 
 export function createProvisionHandlers(deps: { devices: DeviceStore; jobs: JobRunner; events: EventBus; secrets: SecretStore; dataDir: string }): Pick<ApiHandlers, 'devices.provision'> {

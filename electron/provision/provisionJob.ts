@@ -8,12 +8,12 @@ import type { TranscriptEntry } from '../../shared/deploy.ts';
 import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
 import { ProvisionIdentitySchema, ProvisionNetworkSchema, type ProvisionJobResult, type ProvisionResult, type ProvisionStep } from '../../shared/provision.ts';
-import { toAppError } from '../api/dispatch.ts';
+import { toAppError } from '../kernel/api/dispatch.ts';
 import { createDeviceStore, linkKey, type DeviceStore } from '../devices/deviceStore.ts';
-import { JobCancelledError, JobFailedError, type JobContext } from '../jobs/jobContext.ts';
-import { loadOrCreateAppSshKey } from '../link/appSshKey.ts';
-import { connectSerial } from '../link/serialLink.ts';
-import { openStore } from '../store/openStore.ts';
+import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
+import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
+import { connectSerial } from '../kernel/link/serialLink.ts';
+import { openStore } from '../kernel/store/openStore.ts';
 import { provisionOverSerial } from './provisionOverSerial.ts';
 
 export const ProvisionJobParamsSchema = z.object({

@@ -9,10 +9,10 @@
 import type { TranscriptEntry } from '../../shared/deploy.ts';
 import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
 import type { ProvisionIdentity, ProvisionNetwork, ProvisionResult, ProvisionStep, ProvisionStepName } from '../../shared/provision.ts';
-import type { AppSshKey } from '../link/appSshKey.ts';
-import { hostKeyFingerprint } from '../link/hostKeyFingerprint.ts';
-import { shellQuote, type Link } from '../link/linkApi.ts';
-import { connectSsh } from '../link/sshLink.ts';
+import type { AppSshKey } from '../kernel/link/appSshKey.ts';
+import { hostKeyFingerprint } from '../kernel/link/hostKeyFingerprint.ts';
+import { shellQuote, type Link } from '../kernel/link/linkApi.ts';
+import { connectSsh } from '../kernel/link/sshLink.ts';
 import { withDwc2Overlay, withGadgetModules } from './bootConfig.ts';
 import { backendLabel, chooseNetworkBackend, describeNetwork, interfaceOf, planNetwork, wifiCountryModprobe, withInterfacesSource, wpaPskHex, type NetworkFacts } from './networkPlan.ts';
 import { cancelled, createProvisionCommands, type ProvisionCommands } from './provisionCommands.ts';

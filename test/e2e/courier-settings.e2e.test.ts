@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretsFileName } from '../../electron/settings/secretStore.ts';
+import { secretsFileName } from '../../electron/kernel/secrets/secretStore.ts';
 import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouseServer.ts';
 

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppServices } from '../../electron/app/appServices.ts';
 import { rendererDir } from '../../electron/app/appPaths.ts';
-import { startWebHost, type WebHost } from '../../electron/host/webHost.ts';
+import { startWebHost, type WebHost } from '../../electron/kernel/host/webHost.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startRolloutSite, type RolloutSite } from '../support/rolloutSite.ts';
 

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { rendererDir } from '../../electron/app/appPaths.ts';
-import { startWebHost } from '../../electron/host/webHost.ts';
+import { startWebHost } from '../../electron/kernel/host/webHost.ts';
 import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
 import { launchChromium } from '../support/browser.ts';
 import { makeTempDir } from '../support/tempDir.ts';

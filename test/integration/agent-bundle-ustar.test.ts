@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFile
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listUstar, readUstarMember, ustarHeader, writeUstar, type TarEntry } from '../../electron/signing/ustarArchive.ts';
+import { listUstar, readUstarMember, ustarHeader, writeUstar, type TarEntry } from '../../electron/kernel/signing/ustarArchive.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 

@@ -10,7 +10,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, wr
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeNewKeyPair } from '../../electron/signing/keyFiles.ts';
+import { writeNewKeyPair } from '../../electron/kernel/signing/keyFiles.ts';
 import { AgentBundleManifestSchema, type AgentArch } from '../../shared/agentBundle.ts';
 import { AgentConfigSchema } from '../../shared/agentConfig.ts';
 import { JournalRecordSchema } from '../../shared/journal.ts';

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAgentRpcClient } from '../../electron/link/agentRpcClient.ts';
+import { createAgentRpcClient } from '../../electron/kernel/link/agentRpcClient.ts';
 import { AgentConfigSchema } from '../../shared/agentConfig.ts';
 import { JournalRecordSchema, LossRecordSchema } from '../../shared/journal.ts';
 import { agentEntry, startAgentDaemon, writeAgentConfig } from '../support/agentDaemonProcess.ts';

@@ -8,7 +8,7 @@ import { createIngestMetrics, type HealthProvider, type IngestMetrics } from '..
 import type { Journal } from '../../agent/journal/journalApi.ts';
 import { openJournal } from '../../agent/journal/openJournal.ts';
 import { silentLogger } from '../../agent/jsonLog.ts';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import type { HealthSample } from '../../shared/health.ts';
 import { startAgentDaemon, writeAgentConfig } from '../support/agentDaemonProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';

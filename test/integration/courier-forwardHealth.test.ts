@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHealthHistoryWriter } from '../../agent/health/healthHistory.ts';
-import { storeFileName } from '../../electron/store/openStore.ts';
+import { storeFileName } from '../../electron/kernel/store/openStore.ts';
 import { singleServerSchema } from '../../shared/clickhouseSchema.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';
 import type { HealthMinute } from '../../shared/health.ts';

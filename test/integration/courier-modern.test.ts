@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileWithClickHouse } from '../../electron/courier/reconcile.ts';
-import { openStore } from '../../electron/store/openStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { telemetryLossTableDdl, telemetryTableDdl, TELEMETRY_INSERT_COLUMNS } from '../../shared/clickhouseSchema.ts';
 import type { ClickHouseSettings } from '../../shared/clickhouseSettings.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';

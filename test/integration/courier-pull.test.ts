@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { storeFileName } from '../../electron/store/openStore.ts';
+import { storeFileName } from '../../electron/kernel/store/openStore.ts';
 import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
 import { startSshd, testPassword, testUser, type Sshd } from '../support/sshd.ts';

@@ -8,7 +8,7 @@
  * after the pull.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatch } from '../../electron/api/dispatch.ts';
+import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { methods, type EventPayloadOf } from '../../shared/api.ts';
 import { telemetryLossTableDdl, telemetryTableDdl } from '../../shared/clickhouseSchema.ts';
 import { ForwardResultSchema } from '../../shared/courier.ts';

@@ -9,11 +9,11 @@ import { deployedAgentRpcCommand } from '../../electron/deploy/agentGates.ts';
 import { deployBundle, type DeployResult } from '../../electron/deploy/deployBundle.ts';
 import { agentRpcCommand, openAgentSession } from '../../electron/devices/deviceConnection.ts';
 import { DeviceSchema } from '../../shared/devices.ts';
-import type { Link } from '../../electron/link/linkApi.ts';
+import type { Link } from '../../electron/kernel/link/linkApi.ts';
 import { buildAgentBundles, linkTo, onPi, type AgentBundles } from '../support/deployRig.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { startVirtualSite, type VirtualSite } from '../support/virtualSite.ts';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 
 const dir = makeTempDir('fieldkit-deploy-agent-');
 let bundles: AgentBundles;

@@ -9,8 +9,8 @@ import { chmodSync, mkdirSync, statSync, truncateSync, copyFileSync, writeFileSy
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectBundle } from '../../electron/deploy/signedBundle.ts';
-import { importTrustedKey, listTrustedKeys } from '../../electron/flash/trustStore.ts';
-import { openStore } from '../../electron/store/openStore.ts';
+import { importTrustedKey, listTrustedKeys } from '../../electron/kernel/trust/trustStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import type { BundleSummary } from '../../shared/deploy.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
 import { modelBundles, type ModelBundles } from '../support/modelBundles.ts';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployedAgentRpcCommand } from '../../electron/deploy/agentGates.ts';
 import { deployBundle, type DeployResult } from '../../electron/deploy/deployBundle.ts';
 import { openAgentSession } from '../../electron/devices/deviceConnection.ts';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import type { TranscriptEntry } from '../../shared/deploy.ts';
 import { buildAgentBundles, linkTo, onPi, type AgentBundles } from '../support/deployRig.ts';
 import { makeTempDir } from '../support/tempDir.ts';

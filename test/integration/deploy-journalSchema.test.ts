@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployedAgentRpcCommand } from '../../electron/deploy/agentGates.ts';
 import { deployBundle, type DeployResult } from '../../electron/deploy/deployBundle.ts';
 import { openAgentSession } from '../../electron/devices/deviceConnection.ts';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import { buildAgentBundles, linkTo, onPi, type AgentBundles } from '../support/deployRig.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { startVirtualSite, type VirtualPi, type VirtualSite } from '../support/virtualSite.ts';

@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rollout } from '../../shared/deploy.ts';
 import { runCli } from '../../electron/cli/program.ts';
-import type { CliIo } from '../../electron/cli/cliIo.ts';
+import type { CliIo } from '../../electron/kernel/cli/cliIo.ts';
 import { createRolloutStore } from '../../electron/deploy/rolloutStore.ts';
-import { openStore } from '../../electron/store/openStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { startCliProcess } from '../support/runCliProcess.ts';
 import { startRolloutSite, type RolloutSite } from '../support/rolloutSite.ts';
 import { childPids, isProcessRunning, waitFor } from '../support/waitFor.ts';

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { createRolloutStore } from '../../electron/deploy/rolloutStore.ts';
-import { openStore } from '../../electron/store/openStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { failure } from '../support/failure.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 

@@ -8,11 +8,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BatchSize, DeviceDeployStatus } from '../../shared/deploy.ts';
 import { appError } from '../../shared/errors.ts';
 import { createDeviceStore } from '../../electron/devices/deviceStore.ts';
-import { JobCancelledError, JobFailedError, type JobContext } from '../../electron/jobs/jobContext.ts';
+import { JobCancelledError, JobFailedError, type JobContext } from '../../electron/kernel/jobs/jobContext.ts';
 import { runRollout, type DeployRequest, type DeviceDeployer } from '../../electron/deploy/rolloutJob.ts';
 import { planBatches } from '../../electron/deploy/rolloutPlan.ts';
 import { createRolloutStore } from '../../electron/deploy/rolloutStore.ts';
-import { openStore, type Store } from '../../electron/store/openStore.ts';
+import { openStore, type Store } from '../../electron/kernel/store/openStore.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 let dir: ReturnType<typeof makeTempDir>;

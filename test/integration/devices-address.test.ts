@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices } from '../../electron/app/appServices.ts';
-import { dispatch } from '../../electron/api/dispatch.ts';
+import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { DeviceSchema } from '../../shared/devices.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';

@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { dispatch } from '../../electron/api/dispatch.ts';
+import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { browseImages, defaultBrowseDir, imageKindOf, recentImages, rememberRecentImage } from '../../electron/flash/browseImages.ts';
-import { openStore } from '../../electron/store/openStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 

@@ -22,7 +22,7 @@ import { expectFsckClean, mdir, mtype } from '../support/fatTools.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import { createZram, type ZramDevice } from '../support/zram.ts';
-import { readUnverifiedManifest } from '../../electron/flash/verifyImage.ts';
+import { readUnverifiedManifest } from '../../electron/kernel/image/verifyImage.ts';
 import { readBytes } from '../support/readBytes.ts';
 
 const dir = makeTempDir('fieldkit-firstboot-');

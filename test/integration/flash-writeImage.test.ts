@@ -9,13 +9,13 @@ import { closeSync, constants, copyFileSync, openSync, readFileSync, readSync, w
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
-import { verifyImage } from '../../electron/flash/verifyImage.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
+import { verifyImage } from '../../electron/kernel/image/verifyImage.ts';
 import { writeImageToDrive, type WriteProgress } from '../../electron/flash/writeImage.ts';
 import { planWrites } from '../../electron/flash/writePlan.ts';
-import { defaultTrustedComment, generateSecretKey, signBytes } from '../../electron/signing/minisign.ts';
-import { formatSignature, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
-import { listUstar, readUstarMember, writeUstar } from '../../electron/signing/ustarArchive.ts';
+import { defaultTrustedComment, generateSecretKey, signBytes } from '../../electron/kernel/signing/minisign.ts';
+import { formatSignature, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
+import { listUstar, readUstarMember, writeUstar } from '../../electron/kernel/signing/ustarArchive.ts';
 import { bytesToWrite, imageManifestName, imagePayloadNames, imageSignatureName, type ImageManifest } from '../../shared/image.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
 import { createLoop, type LoopDevice } from '../support/loopDevice.ts';

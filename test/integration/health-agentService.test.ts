@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import type { EventPayloadOf } from '../../shared/api.ts';
 import type { DeviceHealthView } from '../../shared/fleetHealth.ts';
 import { startAgentDaemon, type AgentDaemon } from '../support/agentDaemonProcess.ts';

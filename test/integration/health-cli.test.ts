@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceHealthViewSchema } from '../../shared/fleetHealth.ts';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import { startAgentDaemon, type AgentDaemon } from '../support/agentDaemonProcess.ts';
 import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 import { runCliProcess, startCliProcess } from '../support/runCliProcess.ts';

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { methodNames, methods } from '../../shared/api.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { startWebHost, type WebHost } from '../../electron/host/webHost.ts';
+import { startWebHost, type WebHost } from '../../electron/kernel/host/webHost.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { connect } from '../support/wsClient.ts';
 

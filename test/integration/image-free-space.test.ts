@@ -11,9 +11,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ByteRange, FreeSpaceResult, ReadAt } from '../../electron/flash/freeBlocks/byteRanges.ts';
-import { extFreeRanges } from '../../electron/flash/freeBlocks/extFreeBlocks.ts';
-import { fatFreeRanges, fatGeometry } from '../../electron/flash/freeBlocks/fatFreeClusters.ts';
+import type { ByteRange, FreeSpaceResult, ReadAt } from '../../electron/kernel/image/freeBlocks/byteRanges.ts';
+import { extFreeRanges } from '../../electron/kernel/image/freeBlocks/extFreeBlocks.ts';
+import { fatFreeRanges, fatGeometry } from '../../electron/kernel/image/freeBlocks/fatFreeClusters.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 const run = promisify(execFile);

@@ -8,11 +8,11 @@ import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
-import { checkImageManifest, verifyImage } from '../../electron/flash/verifyImage.ts';
-import { generateSecretKey } from '../../electron/signing/minisign.ts';
-import { publicKeyOf } from '../../electron/signing/minisignFormat.ts';
-import { listUstar } from '../../electron/signing/ustarArchive.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
+import { checkImageManifest, verifyImage } from '../../electron/kernel/image/verifyImage.ts';
+import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
+import { publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
+import { listUstar } from '../../electron/kernel/signing/ustarArchive.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 

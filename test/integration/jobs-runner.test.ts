@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../shared/jobs.ts';
-import { createEventBus } from '../../electron/api/eventBus.ts';
-import { createJobRunner, type JobRunner } from '../../electron/jobs/jobRunner.ts';
-import { createJobStore } from '../../electron/jobs/jobStore.ts';
-import { openStore, type Store } from '../../electron/store/openStore.ts';
+import { createEventBus } from '../../electron/kernel/api/eventBus.ts';
+import { createJobRunner, type JobRunner } from '../../electron/kernel/jobs/jobRunner.ts';
+import { createJobStore } from '../../electron/kernel/jobs/jobStore.ts';
+import { openStore, type Store } from '../../electron/kernel/store/openStore.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { createZram, fillRandom, type ZramDevice } from '../support/zram.ts';
 

@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOrCreateAppSshKey, type AppSshKey } from '../../electron/link/appSshKey.ts';
-import { connectSsh, installAppKey } from '../../electron/link/sshLink.ts';
+import { loadOrCreateAppSshKey, type AppSshKey } from '../../electron/kernel/link/appSshKey.ts';
+import { connectSsh, installAppKey } from '../../electron/kernel/link/sshLink.ts';
 import { startSshd, testPassword, testUser, type Sshd } from '../support/sshd.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 

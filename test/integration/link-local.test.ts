@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLocalLink } from '../../electron/link/localLink.ts';
+import { createLocalLink } from '../../electron/kernel/link/localLink.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 describe('local link', () => {

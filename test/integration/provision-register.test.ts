@@ -5,10 +5,10 @@
  * And the CLI's --network spellings.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseNetworkOption } from '../../electron/cli/provisionCommand.ts';
+import { parseNetworkOption } from '../../electron/provision/cli/provisionCommand.ts';
 import { createDeviceStore } from '../../electron/devices/deviceStore.ts';
 import { registerProvisionedDevice } from '../../electron/provision/provisionJob.ts';
-import { openStore } from '../../electron/store/openStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import type { ProvisionResult } from '../../shared/provision.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 

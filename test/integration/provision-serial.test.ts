@@ -9,10 +9,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOrCreateAppSshKey, type AppSshKey } from '../../electron/link/appSshKey.ts';
-import type { Link } from '../../electron/link/linkApi.ts';
-import { connectSerial } from '../../electron/link/serialLink.ts';
-import { connectSsh } from '../../electron/link/sshLink.ts';
+import { loadOrCreateAppSshKey, type AppSshKey } from '../../electron/kernel/link/appSshKey.ts';
+import type { Link } from '../../electron/kernel/link/linkApi.ts';
+import { connectSerial } from '../../electron/kernel/link/serialLink.ts';
+import { connectSsh } from '../../electron/kernel/link/sshLink.ts';
 import { wpaPskHex } from '../../electron/provision/networkPlan.ts';
 import { provisionOverSerial, type ProvisionOptions } from '../../electron/provision/provisionOverSerial.ts';
 import { isFieldkitError } from '../../shared/errors.ts';

@@ -10,10 +10,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HealthSampleSchema } from '../../shared/health.ts';
 import type { JournalBatch } from '../../shared/journal.ts';
 import { frameMagic } from '../../shared/rpcFrame.ts';
-import { createAgentRpcClient, type AgentRpcClient } from '../../electron/link/agentRpcClient.ts';
-import { shellQuote } from '../../electron/link/linkApi.ts';
-import { createLocalLink } from '../../electron/link/localLink.ts';
-import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
+import { createAgentRpcClient, type AgentRpcClient } from '../../electron/kernel/link/agentRpcClient.ts';
+import { shellQuote } from '../../electron/kernel/link/linkApi.ts';
+import { createLocalLink } from '../../electron/kernel/link/localLink.ts';
+import { verifyJournalBatch } from '../../electron/kernel/link/verifyJournalBatch.ts';
 import { agentVersion } from '../../agent/version.ts';
 import { agentRpcArgs, createAgentRpcRig, fixtureBootId, type AgentRpcChild, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 

@@ -10,8 +10,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ReadStream, WriteStream } from 'node:tty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentRpcClient, type AgentRpcClient } from '../../electron/link/agentRpcClient.ts';
-import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
+import { createAgentRpcClient, type AgentRpcClient } from '../../electron/kernel/link/agentRpcClient.ts';
+import { verifyJournalBatch } from '../../electron/kernel/link/verifyJournalBatch.ts';
 import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 
 async function waitForPath(path: string): Promise<void> {

@@ -8,7 +8,7 @@ import type { RpcMessage } from '../../shared/agentRpc.ts';
 import type { JournalBatch } from '../../shared/journal.ts';
 import { crc32c } from '../../shared/crc32c.ts';
 import { encodeFrame, frameHeaderBytes } from '../../shared/rpcFrame.ts';
-import { verifyJournalBatch } from '../../electron/link/verifyJournalBatch.ts';
+import { verifyJournalBatch } from '../../electron/kernel/link/verifyJournalBatch.ts';
 import { createAgentRpcRig, type AgentRpcChild, type AgentRpcRig } from '../support/agentRpcFixture.ts';
 import { rawRpcSession, type RawRpcSession } from '../support/rawRpcSession.ts';
 

@@ -8,11 +8,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices } from '../../electron/app/appServices.ts';
-import { packImage } from '../../electron/flash/packImage.ts';
-import { loadOrCreateAppSshKey } from '../../electron/link/appSshKey.ts';
-import { generateSecretKey } from '../../electron/signing/minisign.ts';
-import { formatPublicKey, publicKeyOf } from '../../electron/signing/minisignFormat.ts';
-import { slotPlatformEnv } from '../../electron/slots/slotHandlers.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
+import { loadOrCreateAppSshKey } from '../../electron/kernel/link/appSshKey.ts';
+import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
+import { formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
+import { slotPlatformEnv } from '../../electron/deploy/slots/slotHandlers.ts';
 import { SlotUpdateOutcomeSchema } from '../../shared/slots.ts';
 import { runCliProcess, startCliProcess } from '../support/runCliProcess.ts';
 import { makeTempDir } from '../support/tempDir.ts';

@@ -5,14 +5,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packImage } from '../../electron/flash/packImage.ts';
-import { connectSsh } from '../../electron/link/sshLink.ts';
-import { hostKeyFingerprint } from '../../electron/link/hostKeyFingerprint.ts';
-import type { Link } from '../../electron/link/linkApi.ts';
-import { generateSecretKey } from '../../electron/signing/minisign.ts';
-import { publicKeyOf } from '../../electron/signing/minisignFormat.ts';
-import { listUstar } from '../../electron/signing/ustarArchive.ts';
-import { slotUpdate, type SlotUpdateOptions } from '../../electron/slots/slotUpdate.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
+import { connectSsh } from '../../electron/kernel/link/sshLink.ts';
+import { hostKeyFingerprint } from '../../electron/kernel/link/hostKeyFingerprint.ts';
+import type { Link } from '../../electron/kernel/link/linkApi.ts';
+import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
+import { publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
+import { listUstar } from '../../electron/kernel/signing/ustarArchive.ts';
+import { slotUpdate, type SlotUpdateOptions } from '../../electron/deploy/slots/slotUpdate.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { startVirtualAbPi, type VirtualAbPi } from '../support/virtualSite/firmware.ts';
 import { makeAbDisk, type SlotBehaviour } from '../support/virtualSite/firmwareDisk.ts';

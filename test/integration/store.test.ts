@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrations } from '../../electron/store/migrations.ts';
-import { openStore, storeFileName } from '../../electron/store/openStore.ts';
-import { createJobStore } from '../../electron/jobs/jobStore.ts';
+import { migrations } from '../../electron/kernel/store/migrations.ts';
+import { openStore, storeFileName } from '../../electron/kernel/store/openStore.ts';
+import { createJobStore } from '../../electron/kernel/jobs/jobStore.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 

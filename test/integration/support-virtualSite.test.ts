@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectSerial } from '../../electron/link/serialLink.ts';
+import { connectSerial } from '../../electron/kernel/link/serialLink.ts';
 import { startVirtualSite, type VirtualPi, type VirtualSite } from '../support/virtualSite.ts';
 import { sweepLeftovers } from '../support/virtualSite/leftovers.ts';
 import { ensureRootfs } from '../support/virtualSite/rootfs.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { createAppServices, type AppServices, type AppServicesOptions } from '../../electron/app/appServices.ts';
 import { rendererDir } from '../../electron/app/appPaths.ts';
-import { startWebHost, type WebHost } from '../../electron/host/webHost.ts';
+import { startWebHost, type WebHost } from '../../electron/kernel/host/webHost.ts';
 import { launchChromium } from './browser.ts';
 import { makeTempDir } from './tempDir.ts';
 

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFile, copyFile } from 'node:fs/promises';
-import { packImage } from '../../electron/flash/packImage.ts';
-import type { MinisignSecretKey } from '../../electron/signing/minisignFormat.ts';
+import { packImage } from '../../electron/kernel/image/packImage.ts';
+import type { MinisignSecretKey } from '../../electron/kernel/signing/minisignFormat.ts';
 
 export async function makeBigTestImage(rawImage: string, out: string, key: MinisignSecretKey, extraMiB = 64): Promise<void> {
   const raw = `${out}.raw`;

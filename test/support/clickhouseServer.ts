@@ -8,7 +8,7 @@ import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { clickHouseConfigXml, clickHouseUsersXml } from '../../electron/demo/clickhouseConfig.ts';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir } from './tempDir.ts';

@@ -7,9 +7,9 @@
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { dispatch } from '../../electron/api/dispatch.ts';
+import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { storeFileName } from '../../electron/store/openStore.ts';
+import { storeFileName } from '../../electron/kernel/store/openStore.ts';
 import type { RequestOf } from '../../shared/api.ts';
 import type { JobRecord } from '../../shared/jobs.ts';
 import { ingestWithAgentCli, syntheticEvents } from './agentEvents.ts';

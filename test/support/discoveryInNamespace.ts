@@ -6,7 +6,7 @@
  */
 import makeMdns from 'multicast-dns';
 import { runDiscovery } from '../../electron/devices/discovery/discoverDevices.ts';
-import type { JobContext } from '../../electron/jobs/jobContext.ts';
+import type { JobContext } from '../../electron/kernel/jobs/jobContext.ts';
 import { startSshd } from './sshd.ts';
 import { makeTempDir } from './tempDir.ts';
 

@@ -5,9 +5,9 @@
 import { copyFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { buildModelBundle } from '../../electron/deploy/buildModelBundle.ts';
-import { generateSecretKey } from '../../electron/signing/minisign.ts';
-import { formatPublicKey, publicKeyOf, type MinisignSecretKey } from '../../electron/signing/minisignFormat.ts';
-import { listUstar } from '../../electron/signing/ustarArchive.ts';
+import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
+import { formatPublicKey, publicKeyOf, type MinisignSecretKey } from '../../electron/kernel/signing/minisignFormat.ts';
+import { listUstar } from '../../electron/kernel/signing/ustarArchive.ts';
 
 export type ModelBundles = {
   key: MinisignSecretKey;

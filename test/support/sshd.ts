@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import { join } from 'node:path';
 import { makeTempDir } from './tempDir.ts';
 

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../electron/net/freePort.ts';
+import { freePort } from '../../electron/kernel/net/freePort.ts';
 import { createInstance, type BootTimings, type Instance } from './virtualSite/instance.ts';
 import { sweepLeftovers } from './virtualSite/leftovers.ts';
 import { ensureRootfs, piPassword, piUser, removeTree } from './virtualSite/rootfs.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { methodNames, methods, parseRequest } from '../../shared/api.ts';
-import { dispatch, type ApiHandlers } from '../../electron/api/dispatch.ts';
+import { dispatch, type ApiHandlers } from '../../electron/kernel/api/dispatch.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 
 describe('parseRequest', () => {

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { layoutOf } from '../../electron/flash/imageLayout.ts';
-import { formatGuid, readPartitionTableWith } from '../../electron/flash/partitionTable.ts';
-import { RangeChecker } from '../../electron/flash/rangeChecker.ts';
+import { layoutOf } from '../../electron/kernel/image/imageLayout.ts';
+import { formatGuid, readPartitionTableWith } from '../../electron/kernel/image/partitionTable.ts';
+import { RangeChecker } from '../../electron/kernel/image/rangeChecker.ts';
 import { BlockMapSchema } from '../../shared/image.ts';
 
 function disk(size: number): Buffer {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planZeroFrames, storedFrames } from '../../electron/flash/zeroFrames.ts';
+import { planZeroFrames, storedFrames } from '../../electron/kernel/image/zeroFrames.ts';
 
 const mib = 1 << 20;
 const range = (offset: number, length: number) => ({ offset, length, sha256: '0'.repeat(64) });

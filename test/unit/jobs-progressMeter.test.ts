@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgressMeter } from '../../electron/jobs/progressMeter.ts';
+import { createProgressMeter } from '../../electron/kernel/jobs/progressMeter.ts';
 import { formatBytes, formatDuration, formatRate } from '../../shared/format.ts';
 
 describe('progress meter', () => {

@@ -21,12 +21,12 @@ describe('layering lint', () => {
   });
 
   it('lets the renderer import only shared/', async () => {
-    expect(await importErrors('renderer/src/probe.ts', "import { dispatch } from '../../electron/api/dispatch.ts';\nexport const x = dispatch;\n")).toHaveLength(1);
+    expect(await importErrors('renderer/src/probe.ts', "import { dispatch } from '../../electron/kernel/api/dispatch.ts';\nexport const x = dispatch;\n")).toHaveLength(1);
     expect(await importErrors('renderer/src/probe.ts', "import { methods } from '../../shared/api.ts';\nexport const x = methods;\n")).toHaveLength(0);
   });
 
   it('keeps the agent independent of the laptop code', async () => {
-    expect(await importErrors('agent/probe.ts', "import { openStore } from '../electron/store/openStore.ts';\nexport const x = openStore;\n")).toHaveLength(1);
+    expect(await importErrors('agent/probe.ts', "import { openStore } from '../electron/kernel/store/openStore.ts';\nexport const x = openStore;\n")).toHaveLength(1);
   });
 
   it("allows 'electron' only in main.ts and preload.ts", async () => {

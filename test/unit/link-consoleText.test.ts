@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanConsoleText, stripEscapes } from '../../electron/link/consoleText.ts';
+import { cleanConsoleText, stripEscapes } from '../../electron/kernel/link/consoleText.ts';
 
 describe('console text', () => {
   it('strips bracketed paste, colours and titles as a real bash login prints them', () => {

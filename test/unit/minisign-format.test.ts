@@ -5,8 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isFieldkitError, type AppError } from '../../shared/errors.ts';
-import { blake2b } from '../../electron/signing/blake2b.ts';
-import { generateSecretKey, scryptParameters, signBytes, verifyBytes } from '../../electron/signing/minisign.ts';
+import { blake2b } from '../../electron/kernel/signing/blake2b.ts';
+import { generateSecretKey, scryptParameters, signBytes, verifyBytes } from '../../electron/kernel/signing/minisign.ts';
 import {
   formatKeyId,
   formatPublicKey,
@@ -17,7 +17,7 @@ import {
   parseSignature,
   publicKeyOf,
   type MinisignSignature,
-} from '../../electron/signing/minisignFormat.ts';
+} from '../../electron/kernel/signing/minisignFormat.ts';
 
 /** Made with `minisign -G -W`, then `minisign -S -m f.txt` and `minisign -S -l` (legacy) on a file holding "hello\n". */
 const stock = {

@@ -9,7 +9,7 @@ import { withDwc2Overlay, withGadgetModules } from '../../electron/provision/boo
 import { chooseNetworkBackend, planNetwork, withDhcpcdBlock, withInterfacesSource, wpaPskHex, type NetworkFacts } from '../../electron/provision/networkPlan.ts';
 import { createProvisionCommands } from '../../electron/provision/provisionCommands.ts';
 import { fingerprintOfKeyLine, parseFacts, withHostsEntry } from '../../electron/provision/provisionOverSerial.ts';
-import { createLocalLink } from '../../electron/link/localLink.ts';
+import { createLocalLink } from '../../electron/kernel/link/localLink.ts';
 import { ProvisionNetworkSchema, ProvisionRequestSchema, type ProvisionNetwork } from '../../shared/provision.ts';
 
 function facts(partial: { tools?: string[]; enabled?: Record<string, string>; active?: Record<string, string>; networkd?: boolean; interfaces?: boolean }): NetworkFacts {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeJournal } from '../../electron/slots/slotAgentGate.ts';
+import { judgeJournal } from '../../electron/deploy/slots/slotAgentGate.ts';
 
 const before = { journalId: 'j-1', lastSeq: 120, records: 100 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summarizeSlotUpdate, type SlotUpdateOutcome } from '../../shared/slots.ts';
-import { slotDeviceResult } from '../../electron/slots/slotRollout.ts';
+import { slotDeviceResult } from '../../electron/deploy/slots/slotRollout.ts';
 
 const base: SlotUpdateOutcome = { status: 'committed', imageVersion: 'fieldkit-os 2.0', fromSlot: 'a', toSlot: 'b', endSlot: 'b', bytesSent: 1000, durationMs: 5000, transcript: [] };
 const unhealthy = { code: 'UNAVAILABLE' as const, message: 'failed units: fieldkit-inference.service', hint: 'Fix the image.' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autobootText, committedBootPartition, judgeBoard, parseAutoboot, partitionDevice } from '../../electron/slots/tryboot.ts';
+import { autobootText, committedBootPartition, judgeBoard, parseAutoboot, partitionDevice } from '../../electron/deploy/slots/tryboot.ts';
 
 describe('autoboot.txt', () => {
   it('reads [all] and [tryboot], and writes what it reads', () => {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Discovered, DiscoverySourceNote } from '../../../shared/devices.ts';
-import { throwIfCancelled, type JobContext } from '../../jobs/jobContext.ts';
+import { throwIfCancelled, type JobContext } from '../../kernel/jobs/jobContext.ts';
 import { browseSshServices } from './browseMdns.ts';
 import { listSerialPorts, type SerialListOptions } from './listSerialPorts.ts';
 import { probeSubnet } from './probeSubnet.ts';

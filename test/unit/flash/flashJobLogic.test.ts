@@ -4,7 +4,7 @@
  * summary, and the CLI's identity file rules.
  */
 import { describe, expect, it } from 'vitest';
-import { parseIdentityFile } from '../../../electron/cli/flashCommands.ts';
+import { parseIdentityFile } from '../../../electron/flash/cli/flashCommands.ts';
 import { parseMountInfo } from '../../../electron/flash/driveMounts.ts';
 import { summarizeFlashFailures } from '../../../electron/flash/flashJob.ts';
 import { elevationFor, helperCommand } from '../../../electron/flash/helperChannel.ts';

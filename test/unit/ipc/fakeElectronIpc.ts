@@ -5,8 +5,8 @@
  * registered or the handler throws.
  */
 import { EventEmitter } from 'node:events';
-import type { FrameLike, InvokeEventLike, InvokeListener, IpcMainLike, WebContentsLike } from '../../../electron/ipc/ipcMainBinding.ts';
-import type { IpcRendererLike, IpcRendererListener } from '../../../electron/ipc/preloadBridge.ts';
+import type { FrameLike, InvokeEventLike, InvokeListener, IpcMainLike, WebContentsLike } from '../../../electron/kernel/ipc/ipcMainBinding.ts';
+import type { IpcRendererLike, IpcRendererListener } from '../../../electron/kernel/ipc/preloadBridge.ts';
 
 export type FakeFrame = { url: string; parent: FakeFrame | null };
 

@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ipcChannels, methodNames, methods, type MethodName } from '../../../shared/api.ts';
 import { appError, FieldkitError, type Result } from '../../../shared/errors.ts';
 import type { JobEvent } from '../../../shared/jobs.ts';
-import { createEventBus, type EventBus } from '../../../electron/api/eventBus.ts';
-import { bindIpcMain, type FrameLike } from '../../../electron/ipc/ipcMainBinding.ts';
+import { createEventBus, type EventBus } from '../../../electron/kernel/api/eventBus.ts';
+import { bindIpcMain, type FrameLike } from '../../../electron/kernel/ipc/ipcMainBinding.ts';
 import { createFakeIpcMain, createFakeWebContents, invokeEventFrom, type FakeIpcMain, type FakeWebContents } from './fakeElectronIpc.ts';
 import { createStubHandlers, sampleJob, sampleRequests, type StubHandlers } from './stubHandlers.ts';
 

@@ -2,9 +2,9 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { ipcChannels, type EventPayloadOf, type FieldkitBridge, type MethodName } from '../../../shared/api.ts';
 import type { JobEvent } from '../../../shared/jobs.ts';
-import { createEventBus } from '../../../electron/api/eventBus.ts';
-import { bindIpcMain } from '../../../electron/ipc/ipcMainBinding.ts';
-import { createPreloadBridge, type IpcRendererLike, type IpcRendererListener } from '../../../electron/ipc/preloadBridge.ts';
+import { createEventBus } from '../../../electron/kernel/api/eventBus.ts';
+import { bindIpcMain } from '../../../electron/kernel/ipc/ipcMainBinding.ts';
+import { createPreloadBridge, type IpcRendererLike, type IpcRendererListener } from '../../../electron/kernel/ipc/preloadBridge.ts';
 import { createFakeIpcMain, createFakeIpcRenderer, createFakeWebContents } from './fakeElectronIpc.ts';
 import { createStubHandlers, sampleJob } from './stubHandlers.ts';
 

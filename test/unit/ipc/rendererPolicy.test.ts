@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { contentSecurityPolicy, isAllowedRendererRequest, isOwnRendererUrl } from '../../../electron/ipc/rendererPolicy.ts';
+import { contentSecurityPolicy, isAllowedRendererRequest, isOwnRendererUrl } from '../../../electron/kernel/ipc/rendererPolicy.ts';
 
 const rendererDir = path.resolve('/opt/field kit/resources/app.asar/dist/renderer');
 const rendererUrl = pathToFileURL(path.join(rendererDir, 'index.html')).href;

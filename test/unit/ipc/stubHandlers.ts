@@ -12,7 +12,7 @@ import type { TrustedKey } from '../../../shared/trust.ts';
 import type { ImageSummary } from '../../../shared/flash.ts';
 import type { BundleSummary, Rollout } from '../../../shared/deploy.ts';
 import { defaultHealthThresholds, type DeviceHealthView } from '../../../shared/fleetHealth.ts';
-import type { ApiHandlers } from '../../../electron/api/dispatch.ts';
+import type { ApiHandlers } from '../../../electron/kernel/api/dispatch.ts';
 
 export const sampleJob: JobRecord = {
   id: 'job_abc123',

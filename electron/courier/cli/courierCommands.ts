@@ -1,0 +1,68 @@
+/** `fieldkit pull` and `fieldkit courier`: carry journals and see what is carried. */
+import type { Command } from 'commander';
+import type { CourierJournal } from '../../../shared/courier.ts';
+import { count, records } from '../../../shared/courierVerdict.ts';
+import { PullResultSchema, type PullResult } from '../pullDevice.ts';
+import { resolveDevice } from '../../cli/cliArguments.ts';
+import type { CliContext } from '../../cli/cliContext.ts';
+import { exitCodes } from '../../kernel/cli/cliIo.ts';
+import { formatTable } from '../../kernel/cli/formatTable.ts';
+import { followJob } from '../../kernel/cli/jobProgress.ts';
+
+const journalColumns = [
+  { header: 'DEVICE', value: (j: CourierJournal) => j.device_id },
+  { header: 'JOURNAL', value: (j: CourierJournal) => j.journal_id.slice(0, 12) },
+  { header: 'HELD', value: (j: CourierJournal) => count(j.held), align: 'right' as const },
+  { header: 'TO FORWARD', value: (j: CourierJournal) => count(j.pending_forward), align: 'right' as const },
+  // Seqs against seqs: how far the laptop holds without a gap, of the device's last seq as last heard.
+  { header: 'THROUGH SEQ', value: (j: CourierJournal) => `${count(j.contiguous_seq)} of ${count(Math.max(j.agent_last_seq, j.contiguous_seq))}`, align: 'right' as const },
+  { header: 'LOST ON DEVICE', value: (j: CourierJournal) => (j.lost_records === 0 ? '0' : `${count(j.lost_records)} in ${count(j.losses)} range${j.losses === 1 ? '' : 's'}`), align: 'right' as const },
+  { header: 'QUARANTINED', value: (j: CourierJournal) => count(j.quarantined), align: 'right' as const },
+  { header: 'LAST PULL', value: (j: CourierJournal) => new Date(j.last_pull_ms).toISOString().replace('T', ' ').slice(0, 19) },
+];
+
+/** "Pulled 1,640 records of pi-07 (1,200 new), safety events first; holds seq 1–1,640 of 1,640 …": what a pull did, in a sentence. */
+export function describePull(name: string, result: PullResult): string {
+  const pulled = result.journals.reduce((n, j) => n + j.pulled, 0);
+  const fresh = result.journals.reduce((n, j) => n + j.new_records, 0);
+  const lines = [`Pulled ${records(pulled)} from ${name}${pulled === fresh ? '' : ` (${count(fresh)} new to this laptop)`}, safety events first.`];
+  for (const j of result.journals) {
+    const rest = Math.max(0, j.agent_last_seq - j.contiguous_seq);
+    const journal = result.journals.length > 1 ? `Journal ${j.journal_id.slice(0, 8)}: ` : '';
+    lines.push(
+      `${journal}this laptop holds every seq through ${count(j.contiguous_seq)} of the device's ${count(j.agent_last_seq)}${rest === 0 ? '' : ` (${records(rest)} still on the device: pull again)`}` +
+        `${j.losses === 0 ? '' : `; ${count(j.losses)} loss record${j.losses === 1 ? '' : 's'} from the device`}.`,
+    );
+  }
+  if (result.healthMinutes > 0) lines.push(`${count(result.healthMinutes)} minute${result.healthMinutes === 1 ? '' : 's'} of health history came along.`);
+  lines.push('Next: fieldkit forward, then fieldkit reconcile.');
+  return lines.join('\n');
+}
+
+export function addCourierCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('pull <device>')
+    .description("pull a device's journals to this laptop, safety events first (a job; Ctrl-C cancels, the next pull resumes); the device by name or id")
+    .action(async (wanted: string) => {
+      const services = await ctx.open();
+      const { devices } = await ctx.call('devices.list', {});
+      const device = resolveDevice(devices, wanted);
+      const { jobId } = await ctx.call('courier.pull', { id: device.id });
+      const record = await followJob(jobId, { events: services.events, jobs: services.jobs, io: ctx.io, json: ctx.json() });
+      if (record.state === 'done') {
+        const result = PullResultSchema.safeParse(record.result);
+        if (!ctx.json()) ctx.io.stdout(`${result.success ? describePull(device.name, result.data) : `Pulled ${device.name}.`}\n`);
+        return;
+      }
+      ctx.setExitCode(record.state === 'cancelled' ? exitCodes.cancelled : exitCodes.failed);
+      if (!ctx.json()) ctx.io.stderr(`${record.error?.message ?? 'Cancelled; the next pull resumes where this one stopped.'}\n${record.error ? `what to do: ${record.error.hint}\n` : ''}`);
+    });
+
+  program
+    .command('courier')
+    .description('what this laptop carries: per device and journal, held, to forward, losses')
+    .action(async () => {
+      const { journals } = await ctx.call('courier.status', {});
+      ctx.print({ journals }, () => (journals.length === 0 ? 'Nothing carried yet. Pull a device with `fieldkit pull <device>` (its name or id).' : formatTable(journals, journalColumns)));
+    });
+}

@@ -1,0 +1,277 @@
+/**
+ * Runs each job in its own worker process and turns what the worker says into job
+ * events and history. The runner, not the worker, decides the final state when the
+ * worker misbehaves: a worker that exits without a final event fails the job, one that
+ * ignores a cancel is killed after a grace period.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { appError, FieldkitError, type AppError } from '../../../shared/errors.ts';
+import { isFinalJobEvent, type JobEvent, type JobKind, type JobProgress, type JobRecord, type JobState } from '../../../shared/jobs.ts';
+import type { EventBus } from '../api/eventBus.ts';
+import { jobKinds, type JobKindSpec, type JobParamsOf } from './jobKinds.ts';
+import { WorkerToRunnerSchema, type RunnerToWorker, type WorkerToRunner } from './jobProtocol.ts';
+import type { JobStore } from './jobStore.ts';
+import { createProgressMeter, type ProgressMeter } from './progressMeter.ts';
+
+/** How to start a worker: Node itself, or Electron's binary with ELECTRON_RUN_AS_NODE. */
+export type WorkerLaunch = { execPath: string; script: string; env: Record<string, string> };
+
+const progressIntervalMs = 100; // ≤ 10 progress events per second per job
+const progressSaveIntervalMs = 1000;
+
+/** The worker beside this module: the .ts source under Node, the .js bundle when built. */
+export function defaultWorkerLaunch(): WorkerLaunch {
+  const self = fileURLToPath(import.meta.url);
+  const script = self.endsWith('.ts')
+    ? fileURLToPath(new URL('./jobWorker.ts', import.meta.url))
+    : fileURLToPath(new URL('./jobWorker.js', import.meta.url));
+  return { execPath: process.execPath, script, env: {} };
+}
+
+type RunningJob = {
+  id: string;
+  child: ChildProcess;
+  meter: ProgressMeter;
+  lastEmitAt: number;
+  lastSaveAt: number;
+  pending: JobProgress | null;
+  lastProgress: JobProgress | null;
+  flushTimer: NodeJS.Timeout | null;
+  killTimer: NodeJS.Timeout | null;
+  /** This kind's grace after a cancel before the worker is killed. */
+  cancelGraceMs: number;
+  cancelReason: string | null;
+  finished: boolean;
+  waiters: ((record: JobRecord) => void)[];
+};
+
+export type JobRunner = ReturnType<typeof createJobRunner>;
+
+export function createJobRunner(options: {
+  store: JobStore;
+  bus: EventBus;
+  launch?: WorkerLaunch;
+  cancelGraceMs?: number;
+  now?: () => number;
+}) {
+  const { store, bus } = options;
+  const launch = options.launch ?? defaultWorkerLaunch();
+  const now = options.now ?? Date.now;
+  const running = new Map<string, RunningJob>();
+
+  function emit(event: JobEvent): void {
+    bus.emit('job.event', event);
+  }
+
+  function emitProgress(job: RunningJob, progress: JobProgress): void {
+    // A flush timer left from before would fire less than 100 ms after this event.
+    if (job.flushTimer) {
+      clearTimeout(job.flushTimer);
+      job.flushTimer = null;
+    }
+    const at = now();
+    job.lastEmitAt = at;
+    job.pending = null;
+    job.lastProgress = progress;
+    emit({ type: 'progress', jobId: job.id, at, progress });
+    if (at - job.lastSaveAt >= progressSaveIntervalMs) {
+      job.lastSaveAt = at;
+      store.saveProgress(job.id, progress);
+    }
+  }
+
+  function onProgress(job: RunningJob, progress: JobProgress): void {
+    const sinceLast = now() - job.lastEmitAt;
+    if (sinceLast >= progressIntervalMs) {
+      emitProgress(job, progress);
+      return;
+    }
+    // A phase or drive state is never replaced unseen (a one-second "checking image" would
+    // vanish between two events): the superseded event goes out now. Such steps are rare,
+    // so the rate stays about 10/s.
+    if (job.pending && milestoneOf(job.pending) !== milestoneOf(progress)) emitProgress(job, job.pending);
+    job.pending = progress;
+    job.flushTimer ??= setTimeout(() => {
+      job.flushTimer = null;
+      if (job.pending && !job.finished) emitProgress(job, job.pending);
+    }, progressIntervalMs - sinceLast);
+  }
+
+  function finalize(job: RunningJob, state: Exclude<JobState, 'running'>, detail: { result?: unknown; error?: AppError; reason?: string }): void {
+    if (job.finished) return;
+    job.finished = true;
+    if (job.flushTimer) clearTimeout(job.flushTimer);
+    if (job.killTimer) clearTimeout(job.killTimer);
+    // The last bytes count is what a technician reads after the fact: never drop it.
+    if (job.pending) emitProgress(job, job.pending);
+    const at = now();
+    if (job.lastProgress) store.saveProgress(job.id, job.lastProgress);
+    store.finish(job.id, state, at, detail.result ?? null, detail.error ?? null);
+    const event: JobEvent =
+      state === 'done'
+        ? { type: 'done', jobId: job.id, at, result: (detail.result ?? null) as never }
+        : state === 'failed'
+          ? { type: 'failed', jobId: job.id, at, error: detail.error ?? unknownFailure(), ...(detail.result === undefined ? {} : { result: detail.result as never }) }
+          : { type: 'cancelled', jobId: job.id, at, reason: detail.reason ?? 'cancelled', ...(detail.result === undefined ? {} : { result: detail.result as never }) };
+    if (!isFinalJobEvent(event)) throw new Error('unreachable');
+    emit(event);
+    running.delete(job.id);
+    const record = store.get(job.id);
+    if (record) for (const waiter of job.waiters) waiter(record);
+  }
+
+  function onWorkerMessage(job: RunningJob, message: WorkerToRunner): void {
+    if (job.finished) return;
+    switch (message.type) {
+      case 'progress':
+        onProgress(job, job.meter.update(message.progress, now()));
+        return;
+      case 'log': {
+        const at = now();
+        store.log(job.id, at, message.level, message.message);
+        emit({ type: 'log', jobId: job.id, at, level: message.level, message: message.message });
+        return;
+      }
+      case 'done':
+        finalize(job, 'done', { result: message.result });
+        return;
+      case 'failed':
+        finalize(job, 'failed', { error: message.error, ...(message.result === undefined ? {} : { result: message.result }) });
+        return;
+      case 'cancelled':
+        finalize(job, 'cancelled', { reason: job.cancelReason ?? message.reason, ...(message.result === undefined ? {} : { result: message.result }) });
+        return;
+    }
+  }
+
+  function onWorkerGone(job: RunningJob, code: number | null, signal: NodeJS.Signals | null): void {
+    if (job.finished) return;
+    if (job.cancelReason !== null) {
+      finalize(job, 'cancelled', { reason: `${job.cancelReason} (the job did not stop by itself and was stopped forcibly)` });
+      return;
+    }
+    const how = signal ? `was killed by ${signal}` : `exited with code ${String(code)}`;
+    finalize(job, 'failed', {
+      error: appError(
+        'WORKER_DIED',
+        `The job's worker process ${how} before it finished.`,
+        'Run the job again. If it keeps happening, check free memory and the drive or device it was working on.',
+      ),
+    });
+  }
+
+  /** Starts a job; `secrets` go to its worker over IPC and are never written to job history. */
+  function start<K extends JobKind>(kind: K, params: JobParamsOf<K>, secrets?: Record<string, string>): JobRecord {
+    const spec = jobKinds[kind] as JobKindSpec<unknown>;
+    const parsed = spec.params.parse(params);
+    const id = `job_${now().toString(36)}${randomBytes(5).toString('hex')}`;
+    const title = spec.title(parsed);
+    const createdAt = now();
+    store.create({ id, kind, title, params: parsed, createdAt });
+    const child = fork(launch.script, [], {
+      execPath: launch.execPath,
+      env: { ...process.env, ...launch.env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    const job: RunningJob = {
+      id,
+      child,
+      meter: createProgressMeter(),
+      lastEmitAt: 0,
+      lastSaveAt: 0,
+      pending: null,
+      lastProgress: null,
+      flushTimer: null,
+      killTimer: null,
+      // A runner configured with a grace (tests) uses it for every kind.
+      cancelGraceMs: options.cancelGraceMs ?? spec.cancelGraceMs ?? 5000,
+      cancelReason: null,
+      finished: false,
+      waiters: [],
+    };
+    running.set(id, job);
+    child.on('message', (raw: unknown) => {
+      const message = WorkerToRunnerSchema.safeParse(raw);
+      if (message.success) onWorkerMessage(job, message.data);
+    });
+    child.on('error', (error) => {
+      finalize(job, 'failed', {
+        error: appError('WORKER_DIED', `Could not start the job's worker: ${error.message}`, 'Reinstall fieldkit; its files may be incomplete.'),
+      });
+    });
+    child.on('close', (code, signal) => {
+      onWorkerGone(job, code, signal);
+    });
+    emit({ type: 'started', jobId: id, at: createdAt, kind, title });
+    const startMessage: RunnerToWorker = { type: 'start', jobId: id, kind, params: parsed as never, ...(secrets ? { secrets } : {}) };
+    child.send(startMessage);
+    const record = store.get(id);
+    if (!record) throw new Error(`job ${id} vanished from the store`);
+    return record;
+  }
+
+  function whenFinished(jobId: string): Promise<JobRecord> {
+    const job = running.get(jobId);
+    if (!job) {
+      const record = store.get(jobId);
+      return record ? Promise.resolve(record) : Promise.reject(notFound(jobId));
+    }
+    return new Promise((resolve) => job.waiters.push(resolve));
+  }
+
+  async function cancel(jobId: string, reason = 'cancelled by the technician'): Promise<JobRecord> {
+    const job = running.get(jobId);
+    if (!job) {
+      const record = store.get(jobId);
+      if (!record) throw notFound(jobId);
+      if (record.state === 'running') {
+        throw new FieldkitError(
+          appError(
+            'CONFLICT',
+            `Job ${jobId} runs in another fieldkit process (pid ${String(store.ownerPid(jobId))}).`,
+            'Cancel it from the window or terminal that started it.',
+          ),
+        );
+      }
+      return record; // already final: cancelling is a no-op, not an error
+    }
+    if (job.cancelReason === null) {
+      job.cancelReason = reason;
+      const message: RunnerToWorker = { type: 'cancel', reason };
+      if (job.child.connected) job.child.send(message);
+      job.killTimer = setTimeout(() => job.child.kill('SIGKILL'), job.cancelGraceMs);
+    }
+    return whenFinished(jobId);
+  }
+
+  return {
+    start,
+    cancel,
+    whenFinished,
+    get: (jobId: string) => store.get(jobId),
+    list: (opts: { limit: number; state?: JobState | undefined }) => store.list(opts),
+    /** The worker's pid, for diagnostics and fault tests. */
+    workerPid: (jobId: string) => running.get(jobId)?.child.pid,
+    runningCount: () => running.size,
+    /** Cancels every running job and waits for each to end. */
+    async close(): Promise<void> {
+      await Promise.all([...running.keys()].map((id) => cancel(id, 'fieldkit is closing')));
+    },
+  };
+}
+
+function notFound(jobId: string): FieldkitError {
+  return new FieldkitError(appError('NOT_FOUND', `There is no job ${jobId}.`, 'List jobs with `fieldkit jobs` and use one of their ids.'));
+}
+
+function unknownFailure(): AppError {
+  return appError('INTERNAL', 'The job failed without saying why.', 'Run it again; if it repeats, report it with the job log.');
+}
+
+/** What a technician must see change: the phase and each target's state, not the byte counts. */
+function milestoneOf(progress: JobProgress): string {
+  return [progress.phase, ...(progress.targets ?? []).map((t) => `${t.device}:${t.state}`)].join('|');
+}

@@ -1,0 +1,74 @@
+/**
+ * Entry of a job's worker process. It runs exactly one job and ends with exactly one
+ * final message (done, failed or cancelled); if it dies before that, the runner fails
+ * the job itself. Started by the runner with an IPC channel; never run by hand.
+ */
+import { appError, isFieldkitError } from '../../../shared/errors.ts';
+import { jobKinds, type JobKindSpec } from './jobKinds.ts';
+import { JobCancelledError, JobFailedError } from './jobContext.ts';
+import { RunnerToWorkerSchema, toJsonValue, type WorkerToRunner } from './jobProtocol.ts';
+
+function send(message: WorkerToRunner): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) {
+      resolve();
+      return;
+    }
+    process.send(message, undefined, undefined, () => {
+      resolve();
+    });
+  });
+}
+
+const abort = new AbortController();
+let started = false;
+
+async function runJob(kind: keyof typeof jobKinds, rawParams: unknown, secrets: Record<string, string>): Promise<WorkerToRunner> {
+  const spec = jobKinds[kind] as JobKindSpec<unknown>;
+  const params = spec.params.safeParse(rawParams);
+  if (!params.success) {
+    return {
+      type: 'failed',
+      error: appError('BAD_REQUEST', `Job parameters for ${kind} are invalid: ${params.error.message}`, 'This is a bug in fieldkit; report it.'),
+    };
+  }
+  try {
+    const result = await spec.run(params.data, {
+      signal: abort.signal,
+      progress: (progress) => void send({ type: 'progress', progress }),
+      log: (level, message) => void send({ type: 'log', level, message }),
+      secrets,
+    });
+    return { type: 'done', result: toJsonValue(result) };
+  } catch (error) {
+    if (error instanceof JobCancelledError) return { type: 'cancelled', reason: error.message, ...(error.result === undefined ? {} : { result: toJsonValue(error.result) }) };
+    if (error instanceof JobFailedError) return { type: 'failed', error: error.appError, result: toJsonValue(error.result) };
+    if (isFieldkitError(error)) return { type: 'failed', error: error.appError };
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      type: 'failed',
+      error: appError('INTERNAL', `The job failed unexpectedly: ${message}`, 'Try again; if it repeats, report it with the job log.'),
+    };
+  }
+}
+
+process.on('message', (raw: unknown) => {
+  const message = RunnerToWorkerSchema.safeParse(raw);
+  if (!message.success) return;
+  if (message.data.type === 'cancel') {
+    abort.abort(message.data.reason);
+    return;
+  }
+  if (started) return;
+  started = true;
+  void runJob(message.data.kind, message.data.params, message.data.secrets ?? {}).then(async (final) => {
+    await send(final);
+    process.disconnect();
+  });
+});
+
+// The runner going away (app killed) must not leave an orphan worker doing raw I/O.
+process.on('disconnect', () => {
+  if (!abort.signal.aborted) abort.abort('the app that started this job went away');
+  setTimeout(() => process.exit(0), 2000).unref();
+});
