@@ -6,10 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../shared/jobs.ts';
-import { createEventBus } from '../../electron/api/eventBus.ts';
-import { createJobRunner } from '../../electron/jobs/jobRunner.ts';
-import { createJobStore } from '../../electron/jobs/jobStore.ts';
-import { openStore } from '../../electron/store/openStore.ts';
+import { createEventBus } from '../../electron/kernel/api/eventBus.ts';
+import { createJobRunner } from '../../electron/kernel/jobs/jobRunner.ts';
+import { createJobStore } from '../../electron/kernel/jobs/jobStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 /** A worker that reports three phases within a few milliseconds, then a burst of byte counts. */
