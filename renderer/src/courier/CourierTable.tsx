@@ -1,6 +1,6 @@
 import { Button, Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { ReconcileJournal } from '../../../shared/courier.ts';
-import { formatAgo } from '../devices/deviceText.ts';
+import { formatAgo } from '../format/time.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { useNow } from '../ui/useNow.ts';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
@@ -26,17 +26,17 @@ export function CourierTable({
 }) {
   const now = useNow(15_000);
   return (
-    <Table aria-label="Journals per device" className="courier-table">
+    <Table aria-label="Journals per device" className="data-table is-dense courier-table">
       <TableHeader>
         <Column isRowHeader className="col-device">
           Device
         </Column>
         <Column className="col-site">Site</Column>
-        <Column className="col-num col-held">Held</Column>
-        <Column className="col-num col-pending">To forward</Column>
-        <Column className="col-through">Through seq</Column>
-        <Column className="col-num col-lost">Lost on device</Column>
-        <Column className="col-num col-quarantined">Quarantined</Column>
+        <Column className="is-num col-held">Held</Column>
+        <Column className="is-num col-pending">To forward</Column>
+        <Column className="col-through is-num">Through seq</Column>
+        <Column className="is-num col-lost">Lost on device</Column>
+        <Column className="is-num col-quarantined">Quarantined</Column>
         <Column className="col-when">Last pull</Column>
         <Column className="col-when">Last forward</Column>
         <Column className="col-reconcile">Reconcile</Column>
@@ -52,7 +52,7 @@ export function CourierTable({
             <Row
               key={row.key}
               id={row.key}
-              className={`courier-row tone-${rowTone(row, reconcile)}`}
+              className={`data-row has-state-edge courier-row tone-${rowTone(row, reconcile)}`}
               data-testid="courier-row"
               data-device-id={row.agentDeviceId ?? ''}
               data-device-ref={row.device?.id ?? ''}
@@ -64,11 +64,11 @@ export function CourierTable({
                 {row.device === null && <span className="courier-agent-id">removed from this laptop</span>}
               </Cell>
               <Cell className="col-site">{row.site === '' ? <span className="muted">—</span> : row.site}</Cell>
-              <Cell className="col-num num">{row.journals.length === 0 ? <span className="muted">—</span> : count(row.held)}</Cell>
-              <Cell className="col-num num">
+              <Cell className="is-num num">{row.journals.length === 0 ? <span className="muted">—</span> : count(row.held)}</Cell>
+              <Cell className="is-num num">
                 {row.journals.length === 0 ? <span className="muted">—</span> : <span className={row.pending > 0 ? 'courier-pending-count' : 'muted'}>{count(row.pending)}</span>}
               </Cell>
-              <Cell className="col-through num">
+              <Cell className="col-through is-num num">
                 {row.journals.length === 0 ? (
                   <span className="muted">not pulled</span>
                 ) : (
@@ -82,7 +82,7 @@ export function CourierTable({
                   })
                 )}
               </Cell>
-              <Cell className="col-num num">
+              <Cell className="is-num num">
                 {row.journals.length === 0 ? (
                   <span className="muted">—</span>
                 ) : row.lostRecords === 0 ? (
@@ -93,7 +93,7 @@ export function CourierTable({
                   </span>
                 )}
               </Cell>
-              <Cell className="col-num num">
+              <Cell className="is-num num">
                 {row.journals.length === 0 ? <span className="muted">—</span> : row.quarantined === 0 ? <span className="muted">0</span> : <span className="tag is-caution">{count(row.quarantined)}</span>}
               </Cell>
               <Cell className="col-when num">{when(row.lastPullMs, now)}</Cell>

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Button, Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { QuarantineEntry } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
-import { formatAgo } from '../devices/deviceText.ts';
+import { formatAgo } from '../format/time.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
 import { count, seqSpan } from './courierText.ts';
@@ -67,7 +67,7 @@ export function QuarantinePanel({
       {shown.length > 0 && (
         <>
           <p className="quarantine-advice">Fix what the server complains about (usually the table&apos;s schema), then Retry. Discard only rows that can never be stored; the reason is kept with them.</p>
-          <Table aria-label="Rows refused by ClickHouse" className="quarantine-table">
+          <Table aria-label="Rows refused by ClickHouse" className="data-table is-dense quarantine-table">
             <TableHeader>
               <Column isRowHeader className="col-q-device">
                 Device
@@ -83,7 +83,7 @@ export function QuarantinePanel({
             </TableHeader>
             <TableBody>
               {shown.map((entry) => (
-                <Row key={entry.id} id={entry.id} className="quarantine-row" data-testid="quarantine-row" data-quarantine-id={entry.id}>
+                <Row key={entry.id} id={entry.id} className="data-row quarantine-row" data-testid="quarantine-row" data-quarantine-id={entry.id}>
                   <Cell className="col-q-device">
                     <span className="courier-device-name">{names.get(entry.device_id) ?? entry.device_id}</span>
                     <span className="courier-agent-id" title={`journal ${entry.journal_id}`}>

@@ -7,7 +7,7 @@ import type { CourierJournal } from '../../../shared/courier.ts';
 import type { Device } from '../../../shared/devices.ts';
 import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useEvent, type ApiQuery } from '../api/hooks.ts';
-import { useDevices } from '../devices/useDevices.ts';
+import { useDevices } from '../devices/index.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { useJobStore, useJobs } from '../jobs/useJobs.ts';
 

@@ -4,7 +4,7 @@ import type { BundleSummary } from '../../../shared/deploy.ts';
 import type { Device } from '../../../shared/devices.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
-import { FormField } from '../devices/FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { BundleCard } from './BundleCard.tsx';
 import { batchPreview, checkDeployForm, type DeployFormErrors } from './deployForm.ts';

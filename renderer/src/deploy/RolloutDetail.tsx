@@ -78,7 +78,7 @@ export function RolloutDetail({ rollout, onResumed }: { rollout: Rollout; onResu
       {resumeError !== null && <ErrorNotice error={resumeError} announce />}
       {cancel.error !== null && <ErrorNotice error={cancel.error} announce />}
       {rollout.state === 'running' && <JobProgressBar progress={job?.progress ?? { phase: 'starting', bytesDone: counts.done, bytesTotal: counts.total, unit: 'items', rateBytesPerSec: null, etaSeconds: null }} label={`Rollout of ${rollout.version}`} />}
-      <table className="devices-table rollout-table">
+      <table className="data-table rollout-table">
         <thead>
           <tr>
             <th className="col-device">Device</th>
@@ -122,8 +122,8 @@ function DeviceRow({ device, transcriptOpen, onToggle }: { device: DeviceDeployO
   const tone = statusTone(device.status);
   const took = device.startedAt !== null && device.endedAt !== null ? formatDuration((device.endedAt - device.startedAt) / 1000) : '';
   return (
-    <tr className={`device-row rollout-device is-${tone}`} data-testid="rollout-device" data-device={device.deviceName} data-status={device.status}>
-      <td className="device-name">{device.deviceName}</td>
+    <tr className={`data-row has-state-edge rollout-device is-${tone}`} data-testid="rollout-device" data-device={device.deviceName} data-status={device.status}>
+      <td className="rollout-device-name">{device.deviceName}</td>
       <td>
         <span className={`deploy-status is-${tone}`}>{statusLabels[device.status]}</span>
       </td>

@@ -15,8 +15,8 @@ import {
   type DeviceFormValues,
   type FieldErrors,
 } from './deviceForm.ts';
-import { FormField } from './FormField.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { FormField } from '../ui/FormField.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 
 /**
  * Register a device by SSH address or serial port. Enter submits, Escape cancels; an

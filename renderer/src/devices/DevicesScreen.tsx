@@ -5,7 +5,7 @@ import { useBridge } from '../api/hooks.ts';
 import { useJobs } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { AddDeviceDialog } from './AddDeviceDialog.tsx';
-import { ConfirmDialog } from './ConfirmDialog.tsx';
+import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
 import type { AddDevicePrefill } from './deviceForm.ts';
 import { DeviceNotices, type DeviceNotice } from './DeviceNotices.tsx';
 import { DeviceTable, type DeviceActions } from './DeviceTable.tsx';

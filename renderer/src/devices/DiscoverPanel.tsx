@@ -10,7 +10,7 @@ import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
 import type { AddDevicePrefill } from './deviceForm.ts';
 import { discoveryAddressOf } from './deviceText.ts';
-import { FormField } from './FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { useDiscovery } from './useDiscovery.ts';
 
 const subnetPattern = /^\d{1,3}(\.\d{1,3}){3}\/(2[2-9]|3[0-2])$/;
@@ -201,7 +201,7 @@ function DiscoveryOutcome({
       </p>
       <SourceNotes notes={sources} />
       {found.length > 0 && (
-        <Table aria-label="Found devices" className="found-table">
+        <Table aria-label="Found devices" className="data-table is-compact found-table">
           <TableHeader>
             <Column className="col-kind">Kind</Column>
             <Column isRowHeader className="col-address">
@@ -218,7 +218,7 @@ function DiscoveryOutcome({
             {found.map((entry) => {
               const known = entry.known || registered.has(entry.address);
               return (
-                <Row key={entry.address} id={entry.address} className={known ? 'found-row is-known' : 'found-row'} data-testid="discovered-row" data-address={entry.address} data-known={known}>
+                <Row key={entry.address} id={entry.address} className={known ? 'data-row found-row is-known' : 'data-row found-row'} data-testid="discovered-row" data-address={entry.address} data-known={known}>
                   <Cell className="col-kind">{entry.kind === 'ssh' ? 'SSH' : 'Serial'}</Cell>
                   <Cell className="col-address">
                     <span className="mono">{entry.address}</span>

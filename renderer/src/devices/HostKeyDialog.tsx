@@ -6,7 +6,7 @@ import { useBridge } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { fingerprintCommand, linkLabel } from './deviceText.ts';
 import { HostKeyChangedWarning } from './HostKeyChangedWarning.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 
 type Scan =
   | { state: 'scanning' }

@@ -5,8 +5,8 @@ import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import { useJobs } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
-import { FormField } from './FormField.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { FormField } from '../ui/FormField.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 import { emptyProvisionForm, provisionRequestFromForm, provisionSteps, stepLabel, stepsFromLog, summarizeProvision, type ProvisionFormValues } from './provisionView.ts';
 
 type Errors = Partial<Record<keyof ProvisionFormValues, string>>;

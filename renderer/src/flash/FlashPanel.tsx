@@ -3,8 +3,8 @@ import { Button, CheckboxButton, CheckboxField, Form } from 'react-aria-componen
 import type { AppError } from '../../../shared/errors.ts';
 import type { ImageSummary } from '../../../shared/flash.ts';
 import { useApi, useBridge, useEvent } from '../api/hooks.ts';
-import { FormField } from '../devices/FormField.tsx';
-import { orderDrivesForDisplay } from '../drives/driveOrder.ts';
+import { FormField } from '../ui/FormField.tsx';
+import { orderDrivesForDisplay } from '../drives/index.ts';
 import { useJobs, useJobStore } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { BrowseDialog } from './BrowseDialog.tsx';

@@ -3,7 +3,7 @@ import { Button, Form } from 'react-aria-components';
 import type { ClickHouseSettingsView, ClickHouseTestResult } from '../../../shared/clickhouseSettings.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { useApi, useBridge } from '../api/hooks.ts';
-import { FormField } from '../devices/FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { checkForm, formFromSettings, isDirty, patchFromForm, placeError, type ClickHouseField, type ClickHouseForm } from './clickhouseForm.ts';
 

@@ -3,7 +3,7 @@ import { Button, Form } from 'react-aria-components';
 import type { AppError } from '../../../shared/errors.ts';
 import type { HealthThresholds } from '../../../shared/fleetHealth.ts';
 import { useApi, useBridge } from '../api/hooks.ts';
-import { FormField } from '../devices/FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { formFromThresholds, isThresholdsDirty, parseThresholdsForm, thresholdFields, type ThresholdField, type ThresholdsForm } from './healthThresholdsForm.ts';
 
