@@ -4,6 +4,7 @@ import type { ReconcileResult } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useBridge, useEvent } from '../api/hooks.ts';
+import { resultNotReadable } from '../jobs/jobSummary.ts';
 import { useJobStore } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
@@ -58,11 +59,11 @@ export function CourierScreen() {
       show({ key, kind: 'failed', title: `${what} failed`, error: event.error });
     } else if (event.type === 'cancelled') {
       show({ key, kind: 'info', tone: 'neutral', text: `${what} cancelled (${event.reason}). What was already stored stays; the next run resumes from there.` });
-    } else if (job.kind === 'courier.pull') {
-      show({ key, kind: 'info', tone: 'ok', text: pullOutcome(event.result, name) });
     } else {
-      const outcome = forwardOutcome(event.result);
-      show({ key, kind: 'info', tone: outcome.tone, text: outcome.text });
+      const outcome = job.kind === 'courier.pull' ? pullOutcome(event.result, name) : forwardOutcome(event.result);
+      if (outcome === null) show({ key, kind: 'info', tone: 'warn', text: resultNotReadable(what) });
+      else if (typeof outcome === 'string') show({ key, kind: 'info', tone: 'ok', text: outcome });
+      else show({ key, kind: 'info', tone: outcome.tone, text: outcome.text });
     }
   });
 

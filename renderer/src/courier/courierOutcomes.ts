@@ -3,15 +3,20 @@ import { z } from 'zod';
 import { ForwardResultSchema } from '../../../shared/courier.ts';
 import { count, records } from './courierText.ts';
 
-/** The part of a pull's result this screen reads (the service's result has more). */
+/**
+ * The part of a pull's result this screen reads (the service's result has more).
+ * TODO(issue 13, typed job results): import `PullResultSchema` from shared/ instead once it
+ * moves there from electron/courier/pullDevice.ts; until then this re-declares the fields read here.
+ */
 const PullSummarySchema = z.object({
   deviceId: z.string(),
   journals: z.array(z.object({ new_records: z.number(), contiguous_seq: z.number(), agent_last_seq: z.number() })),
 });
 
-export function pullOutcome(result: unknown, deviceName: string): string {
+/** What a pull brought, or null when its result is not a pull's (the caller says so). */
+export function pullOutcome(result: unknown, deviceName: string): string | null {
   const pull = PullSummarySchema.safeParse(result);
-  if (!pull.success) return `Pulled ${deviceName}.`;
+  if (!pull.success) return null;
   const fresh = pull.data.journals.reduce((n, j) => n + j.new_records, 0);
   const through = pull.data.journals.map((j) => count(j.contiguous_seq)).join(', ');
   const what = fresh === 0 ? 'nothing new' : `${count(fresh)} new record${fresh === 1 ? '' : 's'}`;
@@ -19,9 +24,10 @@ export function pullOutcome(result: unknown, deviceName: string): string {
   return `${who}: pulled ${what}; held here through seq ${through}.`;
 }
 
-export function forwardOutcome(result: unknown): { text: string; tone: 'ok' | 'warn' } {
+/** What a forward did and whether it needs a look, or null when its result is not a forward's. */
+export function forwardOutcome(result: unknown): { text: string; tone: 'ok' | 'warn' } | null {
   const forward = ForwardResultSchema.safeParse(result);
-  if (!forward.success) return { text: 'Forward finished.', tone: 'ok' };
+  if (!forward.success) return null;
   const f = forward.data;
   if (f.forwarded === 0 && f.lossesForwarded === 0 && f.quarantined === 0) {
     return { text: `Nothing to forward: ClickHouse ${f.serverVersion} already has everything this laptop holds.`, tone: 'ok' };

@@ -3,6 +3,7 @@ import { Button, Form, Label, RadioButton, RadioField, RadioGroup } from 'react-
 import type { Device } from '../../../shared/devices.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
+import { resultNotReadable } from '../jobs/jobSummary.ts';
 import { useJobs } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { FormField } from '../ui/FormField.tsx';
@@ -64,7 +65,7 @@ export function ProvisionDialog({ device, onClose }: { device: Device; onClose: 
           ))}
           {job?.state === 'running' && <li className="muted">{job.progress?.phase ?? 'starting'}…</li>}
         </ol>
-        {job?.state === 'done' && <p role="status">{summarizeProvision(job.result)}</p>}
+        {job?.state === 'done' && <p role="status">{summarizeProvision(job.result) ?? resultNotReadable('Provisioning')}</p>}
         {job?.error && <ErrorNotice error={job.error} announce />}
         <div className="dialog-actions">
           <Button className="button" onPress={onClose}>
