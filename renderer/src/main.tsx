@@ -4,10 +4,11 @@
  */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-// Stylesheets cascade in import order. The table frame comes before the screens' sheets
-// (imported by the screens inside App), so a screen's column widths and edges adjust it;
+// Stylesheets cascade in import order. The table frame and the step panel come before the
+// screens' sheets (imported by the screens inside App), so a screen's rules adjust them;
 // tokens and the generic controls come after them, where they always were.
 import './ui/data-table.css';
+import './ui/panels.css';
 import { connectToFieldkit } from './api/connectToFieldkit.ts';
 import { ConnectionProvider } from './api/ConnectionProvider.tsx';
 import { App } from './shell/App.tsx';

@@ -101,8 +101,19 @@ describe('job summaries', () => {
   });
 
   it('tell the courier screen when a pull or forward result is unreadable, so its notice is not a false "ok"', async () => {
-    const { forwardOutcome, pullOutcome } = await import('../../renderer/src/courier/courierOutcomes.ts');
+    const { courierJobNotice, forwardOutcome, pullOutcome } = await import('../../renderer/src/courier/courierOutcomes.ts');
     expect(pullOutcome({ deviceId: 'pi-07' }, 'pi-07')).toBeNull();
     expect(forwardOutcome({ forwarded: 'many' })).toBeNull();
+    expect(courierJobNotice({ id: 'job_abcdef', kind: 'courier.forward', params: {} }, { type: 'done', jobId: 'job_abcdef', at: 1, result: null })).toEqual({
+      key: 'forward',
+      kind: 'info',
+      tone: 'warn',
+      text: 'Forward to ClickHouse finished, but its result could not be read: it is not in the form this fieldkit window expects.',
+    });
+    expect(courierJobNotice({ id: 'job_abcdef', kind: 'courier.pull', params: { deviceRef: 'd1', deviceName: 'pi-07' } }, { type: 'done', jobId: 'job_abcdef', at: 1, result: {} })).toMatchObject({
+      key: 'pull:d1',
+      tone: 'warn',
+      text: expect.stringMatching(/^Pull from pi-07 finished, but its result could not be read/) as unknown,
+    });
   });
 });

@@ -69,29 +69,10 @@ export function CourierTable({
                 {row.journals.length === 0 ? <span className="muted">—</span> : <span className={row.pending > 0 ? 'courier-pending-count' : 'muted'}>{count(row.pending)}</span>}
               </Cell>
               <Cell className="col-through is-num num">
-                {row.journals.length === 0 ? (
-                  <span className="muted">not pulled</span>
-                ) : (
-                  row.journals.map((journal) => {
-                    const { through, of } = throughSeq(journal);
-                    return (
-                      <span key={journal.journal_id} className="courier-through" title={`journal ${journal.journal_id}: every seq up to ${count(through)} is held here or explained by a loss record; the device had written ${count(of)} at the last pull`}>
-                        {count(through)} of {count(of)}
-                      </span>
-                    );
-                  })
-                )}
+                <ThroughSeq row={row} />
               </Cell>
               <Cell className="is-num num">
-                {row.journals.length === 0 ? (
-                  <span className="muted">—</span>
-                ) : row.lostRecords === 0 ? (
-                  <span className="muted">0</span>
-                ) : (
-                  <span className="courier-lost-count" title={`${count(row.losses)} loss record${row.losses === 1 ? '' : 's'} from the device (retention): the records were dropped on the device and the gap is explained`}>
-                    {count(row.lostRecords)}
-                  </span>
-                )}
+                <LostOnDevice row={row} />
               </Cell>
               <Cell className="is-num num">
                 {row.journals.length === 0 ? <span className="muted">—</span> : row.quarantined === 0 ? <span className="muted">0</span> : <span className="tag is-caution">{count(row.quarantined)}</span>}
@@ -165,4 +146,28 @@ function rowTone(row: CourierDeviceRow, reconcile: RowReconcile): 'ok' | 'warn' 
   if (row.pending > 0 || reconcile.kind === 'not_yet_pulled') return 'pending';
   if (reconcile.kind === 'complete') return 'ok';
   return 'idle';
+}
+
+/** Per journal: the seq held here without a gap, of the device's last seq at the last pull. */
+function ThroughSeq({ row }: { row: CourierDeviceRow }) {
+  if (row.journals.length === 0) return <span className="muted">not pulled</span>;
+  return row.journals.map((journal) => {
+    const { through, of } = throughSeq(journal);
+    return (
+      <span key={journal.journal_id} className="courier-through" title={`journal ${journal.journal_id}: every seq up to ${count(through)} is held here or explained by a loss record; the device had written ${count(of)} at the last pull`}>
+        {count(through)} of {count(of)}
+      </span>
+    );
+  });
+}
+
+/** Records the device dropped (retention) and explained with loss records. */
+function LostOnDevice({ row }: { row: CourierDeviceRow }) {
+  if (row.journals.length === 0) return <span className="muted">—</span>;
+  if (row.lostRecords === 0) return <span className="muted">0</span>;
+  return (
+    <span className="courier-lost-count" title={`${count(row.losses)} loss record${row.losses === 1 ? '' : 's'} from the device (retention): the records were dropped on the device and the gap is explained`}>
+      {count(row.lostRecords)}
+    </span>
+  );
 }

@@ -7,7 +7,7 @@ export function RolloutList({ rollouts, selected, resuming, onSelect, onResume }
   if (rollouts.length === 0) return null;
   return (
     <section className="rollout-list" aria-labelledby="rollout-list-heading">
-      <h2 id="rollout-list-heading" className="flash-heading">
+      <h2 id="rollout-list-heading" className="panel-heading">
         Rollouts
       </h2>
       <table className="data-table">

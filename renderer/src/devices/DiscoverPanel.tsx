@@ -74,20 +74,7 @@ export function DiscoverPanel({ devices, onAdd }: { devices: readonly Device[]; 
           className="is-subnet"
           description="Optional. Up to /22 (1022 hosts)."
         />
-        <div className="discover-sources" role="group" aria-label="Also look">
-          <SwitchField isSelected={mdns} onChange={setMdns}>
-            <SwitchButton className="switch">
-              <span className="switch-track" aria-hidden="true" />
-              mDNS <span className="muted">(_ssh._tcp)</span>
-            </SwitchButton>
-          </SwitchField>
-          <SwitchField isSelected={serial} onChange={setSerial}>
-            <SwitchButton className="switch">
-              <span className="switch-track" aria-hidden="true" />
-              Serial ports
-            </SwitchButton>
-          </SwitchField>
-        </div>
+        <DiscoverSources mdns={mdns} serial={serial} onMdns={setMdns} onSerial={setSerial} />
         <Disclosure className="advanced is-inline" isExpanded={advancedOpen} onExpandedChange={setAdvancedOpen}>
           <Heading className="advanced-heading">
             <Button slot="trigger" className="disclosure-trigger">
@@ -276,4 +263,24 @@ function prefillFrom(entry: Discovered): AddDevicePrefill {
   const port = Number(entry.address.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port)) return { kind: 'ssh', host: entry.address, port: 22, name: entry.name };
   return { kind: 'ssh', host: entry.address.slice(0, colon), port, name: entry.name };
+}
+
+/** Where else to look besides the subnet: mDNS and the serial ports. */
+function DiscoverSources({ mdns, serial, onMdns, onSerial }: { mdns: boolean; serial: boolean; onMdns: (on: boolean) => void; onSerial: (on: boolean) => void }) {
+  return (
+    <div className="discover-sources" role="group" aria-label="Also look">
+      <SwitchField isSelected={mdns} onChange={onMdns}>
+        <SwitchButton className="switch">
+          <span className="switch-track" aria-hidden="true" />
+          mDNS <span className="muted">(_ssh._tcp)</span>
+        </SwitchButton>
+      </SwitchField>
+      <SwitchField isSelected={serial} onChange={onSerial}>
+        <SwitchButton className="switch">
+          <span className="switch-track" aria-hidden="true" />
+          Serial ports
+        </SwitchButton>
+      </SwitchField>
+    </div>
+  );
 }

@@ -15,6 +15,8 @@ import { FlashProgress } from './FlashProgress.tsx';
 import { IdentityFields } from './IdentityFields.tsx';
 import { ImageSummaryCard } from './ImageSummaryCard.tsx';
 import './flash.css';
+import './flash-progress.css';
+import './flash-dialogs.css';
 
 type Dispatch = ActionDispatch<[event: FlashEvent]>;
 
@@ -71,8 +73,8 @@ export function FlashPanel() {
   }
 
   return (
-    <section className="flash-panel" aria-labelledby="flash-heading" data-testid="flash-panel">
-      <h2 id="flash-heading" className="flash-heading">
+    <section className="step-panel" aria-labelledby="flash-heading" data-testid="flash-panel">
+      <h2 id="flash-heading" className="panel-heading">
         Flash an image
       </h2>
       <ImageStep flow={flow} dispatch={dispatch} onRead={inspect} />
@@ -101,18 +103,18 @@ function ImageStep({ flow, dispatch, onRead }: { flow: FlashFlow; dispatch: Disp
   const flashing = flow.phase.name === 'flashing';
   const inspecting = flow.inspecting !== null;
   return (
-    <div className="flash-step">
+    <div className="step-section">
       <h3 className="step-title">
         <span className="step-number">1</span> Image
       </h3>
       <Form
-        className="image-picker"
+        className="path-picker"
         onSubmit={(event) => {
           event.preventDefault();
           onRead(flow.pathInput);
         }}
       >
-        <FormField label="Image file" value={flow.pathInput} onChange={(text) => { dispatch({ type: 'pathTyped', text }); }} placeholder="/home/you/Downloads/node-os-1.4.fkimg" mono className="image-path-field" />
+        <FormField label="Image file" value={flow.pathInput} onChange={(text) => { dispatch({ type: 'pathTyped', text }); }} placeholder="/home/you/Downloads/node-os-1.4.fkimg" mono className="path-field" />
         <Button className="button" onPress={() => { dispatch({ type: 'browseOpened' }); }} isDisabled={flashing}>
           Browse…
         </Button>
@@ -142,7 +144,7 @@ function DrivesStep({ flow, dispatch, drives, shownDrives, picked }: DrivesStepP
     sshKeyError(flow.sshKeys) !== null || duplicateDeviceIds(order, flow.drafts).size > 0 || picked.some((drive) => Object.keys(checkIdentity(flow.drafts[drive.device], keys).errors).length > 0);
   return (
     <>
-      <div className="flash-step">
+      <div className="step-section">
         <h3 className="step-title">
           <span className="step-number">2</span> Drives
           <span className="step-note">{picked.length === 0 ? 'Tick each drive to flash; refused drives say why.' : `${picked.length} picked`}</span>
@@ -151,7 +153,7 @@ function DrivesStep({ flow, dispatch, drives, shownDrives, picked }: DrivesStepP
         {drives.value === null ? <p className="muted">Looking for drives…</p> : <DrivePicker drives={shownDrives} picked={flow.picks} onChange={(devices) => { dispatch({ type: 'picksChanged', devices }); }} />}
       </div>
       {picked.length > 0 && (
-        <div className="flash-step">
+        <div className="step-section">
           <h3 className="step-title">
             <span className="step-number">3</span> First-boot identity <span className="step-note">optional</span>
           </h3>
@@ -191,7 +193,7 @@ function FlashingStep({ jobId, picked, onAgain, onNewImage }: { jobId: string; p
   const jobs = useJobs();
   const job = jobs.find((j) => j.id === jobId) ?? null;
   return (
-    <div className="flash-step">
+    <div className="step-section">
       <h3 className="step-title">
         <span className="step-number">4</span> {job?.state === 'running' || job === null ? 'Flashing' : 'Result'}
       </h3>
