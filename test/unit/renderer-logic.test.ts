@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Drive } from '../../shared/drives.ts';
 import { progressFigures } from '../../renderer/src/jobs/progressFigures.ts';
-import { summarizeReadCheck, summarizeReadCheckBriefly } from '../../renderer/src/jobs/readCheckSummary.ts';
+import { summarizeReadCheck, summarizeReadCheckBriefly } from '../../renderer/src/drives/readCheckSummary.ts';
 import { reconnectDelayMs } from '../../renderer/src/api/reconnectDelay.ts';
 import { orderDrivesForDisplay } from '../../renderer/src/drives/driveOrder.ts';
 
@@ -70,12 +70,50 @@ describe('drive order', () => {
 describe('job summaries', () => {
   it('say what a pull, a forward and a discovery did', async () => {
     const { summarizeJob } = await import('../../renderer/src/jobs/jobSummary.ts');
-    expect(summarizeJob({ kind: 'courier.pull', title: 'Pull journals from pi-07', result: { deviceId: 'pi-07', journals: [{ new_records: 1200, contiguous_seq: 1350, agent_last_seq: 1350 }] } })).toBe(
+    const { jobSummaries } = await import('../../renderer/src/shell/jobSummaries.ts');
+    expect(summarizeJob({ kind: 'courier.pull', title: 'Pull journals from pi-07', result: { deviceId: 'pi-07', journals: [{ new_records: 1200, contiguous_seq: 1350, agent_last_seq: 1350 }] } }, jobSummaries)).toBe(
       'pi-07: pulled 1,200 new records; held here through seq 1,350.',
     );
-    expect(summarizeJob({ kind: 'devices.discover', title: 'Look for devices', result: { probed: 254, found: [{ kind: 'ssh', address: '10.0.0.7:22', name: null, source: 'subnet', detail: null, known: false }] } })).toBe(
+    expect(summarizeJob({ kind: 'devices.discover', title: 'Look for devices', result: { probed: 254, found: [{ kind: 'ssh', address: '10.0.0.7:22', name: null, source: 'subnet', detail: null, known: false }] } }, jobSummaries)).toBe(
       'Found 1 (1 not yet added); 254 hosts probed.',
     );
-    expect(summarizeJob({ kind: 'courier.forward', title: 'Forward', result: null })).toBe('Forward finished.');
+    // A done forward always carries its result: without one, the panel must not claim it went fine.
+    expect(summarizeJob({ kind: 'courier.forward', title: 'Forward', result: null }, jobSummaries)).toBe(
+      'The job finished, but its result could not be read: it is not in the form this fieldkit window expects.',
+    );
+  });
+
+  it('say so when a result cannot be read, for every job kind, instead of a made-up "Finished."', async () => {
+    const { summarizeJob } = await import('../../renderer/src/jobs/jobSummary.ts');
+    const { jobSummaries } = await import('../../renderer/src/shell/jobSummaries.ts');
+    const { JobKindSchema } = await import('../../shared/jobs.ts');
+    for (const kind of JobKindSchema.options) {
+      for (const result of [null, { unexpected: true }, 'text']) {
+        expect(summarizeJob({ kind, title: `Pull journals from pi-07`, result }, jobSummaries), `${kind} with ${JSON.stringify(result)}`).toMatch(/^The job finished, but its result could not be read/);
+      }
+    }
+  });
+
+  it('come from the domain that owns each job kind, one summarizer per kind', async () => {
+    const { jobSummaries } = await import('../../renderer/src/shell/jobSummaries.ts');
+    const { JobKindSchema } = await import('../../shared/jobs.ts');
+    expect(Object.keys(jobSummaries).sort()).toEqual([...JobKindSchema.options].sort());
+  });
+
+  it('tell the courier screen when a pull or forward result is unreadable, so its notice is not a false "ok"', async () => {
+    const { courierJobNotice, forwardOutcome, pullOutcome } = await import('../../renderer/src/courier/courierOutcomes.ts');
+    expect(pullOutcome({ deviceId: 'pi-07' }, 'pi-07')).toBeNull();
+    expect(forwardOutcome({ forwarded: 'many' })).toBeNull();
+    expect(courierJobNotice({ id: 'job_abcdef', kind: 'courier.forward', params: {} }, { type: 'done', jobId: 'job_abcdef', at: 1, result: null })).toEqual({
+      key: 'forward',
+      kind: 'info',
+      tone: 'warn',
+      text: 'Forward to ClickHouse finished, but its result could not be read: it is not in the form this fieldkit window expects.',
+    });
+    expect(courierJobNotice({ id: 'job_abcdef', kind: 'courier.pull', params: { deviceRef: 'd1', deviceName: 'pi-07' } }, { type: 'done', jobId: 'job_abcdef', at: 1, result: {} })).toMatchObject({
+      key: 'pull:d1',
+      tone: 'warn',
+      text: expect.stringMatching(/^Pull from pi-07 finished, but its result could not be read/) as unknown,
+    });
   });
 });

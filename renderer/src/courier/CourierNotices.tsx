@@ -1,11 +1,7 @@
 import { Button } from 'react-aria-components';
-import type { AppError } from '../../../shared/errors.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import type { CourierNotice } from './courierOutcomes.ts';
 
-/** What the technician's last courier actions came to; one per subject (a device, the forward, …). */
-export type CourierNotice =
-  | { key: string; kind: 'info'; tone: 'ok' | 'warn' | 'neutral'; text: string }
-  | { key: string; kind: 'failed'; title: string; error: AppError };
 
 export function CourierNotices({ notices, onDismiss }: { notices: readonly CourierNotice[]; onDismiss: (key: string) => void }) {
   if (notices.length === 0) return null;

@@ -7,14 +7,14 @@ import { useApi, useBridge, useEvent } from '../api/hooks.ts';
 import { useJobStore } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
-import { CourierNotices, type CourierNotice } from './CourierNotices.tsx';
-import { forwardOutcome, pullOutcome } from './courierOutcomes.ts';
+import { CourierNotices } from './CourierNotices.tsx';
+import { courierJobNotice, type CourierNotice } from './courierOutcomes.ts';
 import { courierRows, type CourierDeviceRow } from './courierRows.ts';
 import { CourierTable } from './CourierTable.tsx';
 import { count, records } from './courierText.ts';
 import { QuarantinePanel } from './QuarantinePanel.tsx';
 import { ReconcilePanel } from './ReconcilePanel.tsx';
-import { jobParam, useCourierData, useRunningCourierJobs } from './useCourier.ts';
+import { useCourierData, useRunningCourierJobs } from './useCourier.ts';
 import './courier.css';
 
 type Reconcile = { result: ReconcileResult | null; error: AppError | null; checking: boolean; stale: boolean };
@@ -24,15 +24,11 @@ type Reconcile = { result: ReconcileResult | null; error: AppError | null; check
  * ClickHouse, and reconcile: every record there once, every gap explained.
  */
 export function CourierScreen() {
-  const bridge = useBridge();
   const store = useJobStore();
   const { journals, devices } = useCourierData();
   const quarantine = useApi('courier.quarantine.list', {});
   const running = useRunningCourierJobs();
   const [notices, setNotices] = useState<readonly CourierNotice[]>([]);
-  const [startingPulls, setStartingPulls] = useState<ReadonlySet<string>>(new Set());
-  const [startingForward, setStartingForward] = useState(false);
-  const [reconcile, setReconcile] = useState<Reconcile>({ result: null, error: null, checking: false, stale: false });
 
   const rows = useMemo(() => courierRows(devices.value ?? [], journals.value ?? []), [devices.value, journals.value]);
   const names = useMemo(() => new Map(rows.flatMap((row) => (row.agentDeviceId === null ? [] : [[row.agentDeviceId, row.name] as const]))), [rows]);
@@ -43,6 +39,7 @@ export function CourierScreen() {
   function dismiss(key: string): void {
     setNotices((all) => all.filter((n) => n.key !== key));
   }
+  const { startingPulls, startingForward, reconcile, setReconcile, pull, forward, runReconcile, retry } = useCourierActions(show, dismiss, quarantine.reload);
 
   // Say what each courier job came to, and refresh what depends on it.
   useEvent('job.event', (event) => {
@@ -51,92 +48,28 @@ export function CourierScreen() {
     if (job === undefined || !job.kind.startsWith('courier.')) return;
     quarantine.reload();
     setReconcile((r) => (r.result === null ? r : { ...r, stale: true }));
-    const name = jobParam(job, 'deviceName') ?? jobParam(job, 'deviceRef') ?? 'the device';
-    const key = job.kind === 'courier.pull' ? `pull:${jobParam(job, 'deviceRef') ?? job.id}` : 'forward';
-    const what = job.kind === 'courier.pull' ? `Pull from ${name}` : 'Forward to ClickHouse';
-    if (event.type === 'failed') {
-      show({ key, kind: 'failed', title: `${what} failed`, error: event.error });
-    } else if (event.type === 'cancelled') {
-      show({ key, kind: 'info', tone: 'neutral', text: `${what} cancelled (${event.reason}). What was already stored stays; the next run resumes from there.` });
-    } else if (job.kind === 'courier.pull') {
-      show({ key, kind: 'info', tone: 'ok', text: pullOutcome(event.result, name) });
-    } else {
-      const outcome = forwardOutcome(event.result);
-      show({ key, kind: 'info', tone: outcome.tone, text: outcome.text });
-    }
+    show(courierJobNotice(job, event));
   });
-
-  function pull(row: CourierDeviceRow): void {
-    const device = row.device;
-    if (device === null) return;
-    setStartingPulls((ids) => new Set(ids).add(device.id));
-    void bridge.invoke('courier.pull', { id: device.id }).then((result) => {
-      setStartingPulls((ids) => {
-        const next = new Set(ids);
-        next.delete(device.id);
-        return next;
-      });
-      if (result.ok) dismiss(`pull:${device.id}`);
-      else show({ key: `pull:${device.id}`, kind: 'failed', title: `Could not start a pull from ${device.name}`, error: result.error });
-    });
-  }
-
-  function forward(): void {
-    setStartingForward(true);
-    void bridge.invoke('courier.forward', {}).then((result) => {
-      setStartingForward(false);
-      if (result.ok) dismiss('forward');
-      else show({ key: 'forward', kind: 'failed', title: 'Could not start the forward', error: result.error });
-    });
-  }
-
-  function runReconcile(): void {
-    setReconcile((r) => ({ ...r, checking: true, error: null }));
-    void bridge.invoke('courier.reconcile', {}).then((result) => {
-      setReconcile((r) => (result.ok ? { result: result.value, error: null, checking: false, stale: false } : { ...r, error: result.error, checking: false }));
-    });
-  }
-
-  function retry(ids: number[] | null): void {
-    void bridge.invoke('courier.quarantine.retry', ids === null ? {} : { ids }).then((result) => {
-      quarantine.reload();
-      if (!result.ok) {
-        show({ key: 'quarantine', kind: 'failed', title: 'Could not retry the refused rows', error: result.error });
-        return;
-      }
-      const { requeued, jobId } = result.value;
-      show({
-        key: 'quarantine',
-        kind: 'info',
-        tone: 'neutral',
-        text: requeued === 0 ? 'Nothing to retry.' : `${count(requeued)} row${requeued === 1 ? '' : 's'} back in the queue${jobId === null ? '.' : '; forwarding them now.'}`,
-      });
-    });
-  }
 
   const totals = rows.reduce((t, row) => ({ held: t.held + row.held, pending: t.pending + row.pending, quarantined: t.quarantined + row.quarantined }), { held: 0, pending: 0, quarantined: 0 });
   const loadError = journals.error ?? devices.error;
   const forwardJob = running.forward;
   return (
     <div className="screen courier-screen">
-      <header className="screen-header">
-        <h1>Courier</h1>
-        <p className="screen-summary num" aria-live="polite">
-          {journals.value === null || devices.value === null
+      <CourierHeader
+        summary={
+          journals.value === null || devices.value === null
             ? journals.loading || devices.loading
               ? 'Loading…'
               : ''
-            : `${rows.length} device${rows.length === 1 ? '' : 's'} · ${records(totals.held)} held · ${count(totals.pending)} to forward${totals.quarantined > 0 ? ` · ${count(totals.quarantined)} quarantined` : ''}`}
-        </p>
-        <div className="header-actions">
-          <Button className="button" onPress={runReconcile} isPending={reconcile.checking}>
-            {reconcile.checking ? 'Reconciling…' : 'Reconcile'}
-          </Button>
-          <Button className="button is-primary" onPress={forward} isPending={startingForward} isDisabled={forwardJob !== null}>
-            Forward all
-          </Button>
-        </div>
-      </header>
+            : `${rows.length} device${rows.length === 1 ? '' : 's'} · ${records(totals.held)} held · ${count(totals.pending)} to forward${totals.quarantined > 0 ? ` · ${count(totals.quarantined)} quarantined` : ''}`
+        }
+        reconciling={reconcile.checking}
+        startingForward={startingForward}
+        forwarding={forwardJob !== null}
+        onReconcile={runReconcile}
+        onForward={forward}
+      />
       {loadError !== null && (
         <div className="courier-load-error">
           <ErrorNotice error={loadError} announce />
@@ -171,5 +104,85 @@ export function CourierScreen() {
         }}
       />
     </div>
+  );
+}
+
+/** Pull, Forward all, Reconcile and Retry: each starts at once and leaves a notice when it cannot. */
+function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key: string) => void, reloadQuarantine: () => void) {
+  const bridge = useBridge();
+  const [startingPulls, setStartingPulls] = useState<ReadonlySet<string>>(new Set());
+  const [startingForward, setStartingForward] = useState(false);
+  const [reconcile, setReconcile] = useState<Reconcile>({ result: null, error: null, checking: false, stale: false });
+
+  function pull(row: CourierDeviceRow): void {
+    const device = row.device;
+    if (device === null) return;
+    setStartingPulls((ids) => new Set(ids).add(device.id));
+    void bridge.invoke('courier.pull', { id: device.id }).then((result) => {
+      setStartingPulls((ids) => {
+        const next = new Set(ids);
+        next.delete(device.id);
+        return next;
+      });
+      if (result.ok) dismiss(`pull:${device.id}`);
+      else show({ key: `pull:${device.id}`, kind: 'failed', title: `Could not start a pull from ${device.name}`, error: result.error });
+    });
+  }
+
+  function forward(): void {
+    setStartingForward(true);
+    void bridge.invoke('courier.forward', {}).then((result) => {
+      setStartingForward(false);
+      if (result.ok) dismiss('forward');
+      else show({ key: 'forward', kind: 'failed', title: 'Could not start the forward', error: result.error });
+    });
+  }
+
+  function runReconcile(): void {
+    setReconcile((r) => ({ ...r, checking: true, error: null }));
+    void bridge.invoke('courier.reconcile', {}).then((result) => {
+      setReconcile((r) => (result.ok ? { result: result.value, error: null, checking: false, stale: false } : { ...r, error: result.error, checking: false }));
+    });
+  }
+
+  function retry(ids: number[] | null): void {
+    void bridge.invoke('courier.quarantine.retry', ids === null ? {} : { ids }).then((result) => {
+      reloadQuarantine();
+      if (!result.ok) {
+        show({ key: 'quarantine', kind: 'failed', title: 'Could not retry the refused rows', error: result.error });
+        return;
+      }
+      const { requeued, jobId } = result.value;
+      show({
+        key: 'quarantine',
+        kind: 'info',
+        tone: 'neutral',
+        text: requeued === 0 ? 'Nothing to retry.' : `${count(requeued)} row${requeued === 1 ? '' : 's'} back in the queue${jobId === null ? '.' : '; forwarding them now.'}`,
+      });
+    });
+  }
+
+  return { startingPulls, startingForward, reconcile, setReconcile, pull, forward, runReconcile, retry };
+}
+
+type CourierHeaderProps = { summary: string; reconciling: boolean; startingForward: boolean; forwarding: boolean; onReconcile: () => void; onForward: () => void };
+
+/** The title, what is held and waiting, Reconcile and Forward all. */
+function CourierHeader({ summary, reconciling, startingForward, forwarding, onReconcile, onForward }: CourierHeaderProps) {
+  return (
+    <header className="screen-header">
+      <h1>Courier</h1>
+      <p className="screen-summary num" aria-live="polite">
+        {summary}
+      </p>
+      <div className="header-actions">
+        <Button className="button" onPress={onReconcile} isPending={reconciling}>
+          {reconciling ? 'Reconciling…' : 'Reconcile'}
+        </Button>
+        <Button className="button is-primary" onPress={onForward} isPending={startingForward} isDisabled={forwarding}>
+          Forward all
+        </Button>
+      </div>
+    </header>
   );
 }

@@ -1,6 +1,6 @@
 import { Button, Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { ReconcileJournal } from '../../../shared/courier.ts';
-import { formatAgo } from '../devices/deviceText.ts';
+import { formatAgo } from '../format/time.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { useNow } from '../ui/useNow.ts';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
@@ -26,17 +26,17 @@ export function CourierTable({
 }) {
   const now = useNow(15_000);
   return (
-    <Table aria-label="Journals per device" className="courier-table">
+    <Table aria-label="Journals per device" className="data-table is-dense courier-table">
       <TableHeader>
         <Column isRowHeader className="col-device">
           Device
         </Column>
         <Column className="col-site">Site</Column>
-        <Column className="col-num col-held">Held</Column>
-        <Column className="col-num col-pending">To forward</Column>
-        <Column className="col-through">Through seq</Column>
-        <Column className="col-num col-lost">Lost on device</Column>
-        <Column className="col-num col-quarantined">Quarantined</Column>
+        <Column className="is-num col-held">Held</Column>
+        <Column className="is-num col-pending">To forward</Column>
+        <Column className="col-through is-num">Through seq</Column>
+        <Column className="is-num col-lost">Lost on device</Column>
+        <Column className="is-num col-quarantined">Quarantined</Column>
         <Column className="col-when">Last pull</Column>
         <Column className="col-when">Last forward</Column>
         <Column className="col-reconcile">Reconcile</Column>
@@ -52,7 +52,7 @@ export function CourierTable({
             <Row
               key={row.key}
               id={row.key}
-              className={`courier-row tone-${rowTone(row, reconcile)}`}
+              className={`data-row has-state-edge courier-row tone-${rowTone(row, reconcile)}`}
               data-testid="courier-row"
               data-device-id={row.agentDeviceId ?? ''}
               data-device-ref={row.device?.id ?? ''}
@@ -64,36 +64,17 @@ export function CourierTable({
                 {row.device === null && <span className="courier-agent-id">removed from this laptop</span>}
               </Cell>
               <Cell className="col-site">{row.site === '' ? <span className="muted">—</span> : row.site}</Cell>
-              <Cell className="col-num num">{row.journals.length === 0 ? <span className="muted">—</span> : count(row.held)}</Cell>
-              <Cell className="col-num num">
+              <Cell className="is-num num">{row.journals.length === 0 ? <span className="muted">—</span> : count(row.held)}</Cell>
+              <Cell className="is-num num">
                 {row.journals.length === 0 ? <span className="muted">—</span> : <span className={row.pending > 0 ? 'courier-pending-count' : 'muted'}>{count(row.pending)}</span>}
               </Cell>
-              <Cell className="col-through num">
-                {row.journals.length === 0 ? (
-                  <span className="muted">not pulled</span>
-                ) : (
-                  row.journals.map((journal) => {
-                    const { through, of } = throughSeq(journal);
-                    return (
-                      <span key={journal.journal_id} className="courier-through" title={`journal ${journal.journal_id}: every seq up to ${count(through)} is held here or explained by a loss record; the device had written ${count(of)} at the last pull`}>
-                        {count(through)} of {count(of)}
-                      </span>
-                    );
-                  })
-                )}
+              <Cell className="col-through is-num num">
+                <ThroughSeq row={row} />
               </Cell>
-              <Cell className="col-num num">
-                {row.journals.length === 0 ? (
-                  <span className="muted">—</span>
-                ) : row.lostRecords === 0 ? (
-                  <span className="muted">0</span>
-                ) : (
-                  <span className="courier-lost-count" title={`${count(row.losses)} loss record${row.losses === 1 ? '' : 's'} from the device (retention): the records were dropped on the device and the gap is explained`}>
-                    {count(row.lostRecords)}
-                  </span>
-                )}
+              <Cell className="is-num num">
+                <LostOnDevice row={row} />
               </Cell>
-              <Cell className="col-num num">
+              <Cell className="is-num num">
                 {row.journals.length === 0 ? <span className="muted">—</span> : row.quarantined === 0 ? <span className="muted">0</span> : <span className="tag is-caution">{count(row.quarantined)}</span>}
               </Cell>
               <Cell className="col-when num">{when(row.lastPullMs, now)}</Cell>
@@ -165,4 +146,28 @@ function rowTone(row: CourierDeviceRow, reconcile: RowReconcile): 'ok' | 'warn' 
   if (row.pending > 0 || reconcile.kind === 'not_yet_pulled') return 'pending';
   if (reconcile.kind === 'complete') return 'ok';
   return 'idle';
+}
+
+/** Per journal: the seq held here without a gap, of the device's last seq at the last pull. */
+function ThroughSeq({ row }: { row: CourierDeviceRow }) {
+  if (row.journals.length === 0) return <span className="muted">not pulled</span>;
+  return row.journals.map((journal) => {
+    const { through, of } = throughSeq(journal);
+    return (
+      <span key={journal.journal_id} className="courier-through" title={`journal ${journal.journal_id}: every seq up to ${count(through)} is held here or explained by a loss record; the device had written ${count(of)} at the last pull`}>
+        {count(through)} of {count(of)}
+      </span>
+    );
+  });
+}
+
+/** Records the device dropped (retention) and explained with loss records. */
+function LostOnDevice({ row }: { row: CourierDeviceRow }) {
+  if (row.journals.length === 0) return <span className="muted">—</span>;
+  if (row.lostRecords === 0) return <span className="muted">0</span>;
+  return (
+    <span className="courier-lost-count" title={`${count(row.losses)} loss record${row.losses === 1 ? '' : 's'} from the device (retention): the records were dropped on the device and the gap is explained`}>
+      {count(row.lostRecords)}
+    </span>
+  );
 }

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Button, Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { QuarantineEntry } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
-import { formatAgo } from '../devices/deviceText.ts';
+import { formatAgo } from '../format/time.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
 import { count, seqSpan } from './courierText.ts';
@@ -31,7 +31,6 @@ export function QuarantinePanel({
   onRetry: (ids: number[] | null) => void;
   onDiscarded: (discarded: number) => void;
 }) {
-  const now = useNow(30_000);
   const [discarding, setDiscarding] = useState<readonly QuarantineEntry[] | null>(null);
   const shown = entries ?? [];
   return (
@@ -67,67 +66,15 @@ export function QuarantinePanel({
       {shown.length > 0 && (
         <>
           <p className="quarantine-advice">Fix what the server complains about (usually the table&apos;s schema), then Retry. Discard only rows that can never be stored; the reason is kept with them.</p>
-          <Table aria-label="Rows refused by ClickHouse" className="quarantine-table">
-            <TableHeader>
-              <Column isRowHeader className="col-q-device">
-                Device
-              </Column>
-              <Column className="col-q-seq">Seq</Column>
-              <Column className="col-q-reason">Server&apos;s reason</Column>
-              <Column className="col-q-row">Row as sent</Column>
-              <Column className="col-q-tries">Tries</Column>
-              <Column className="col-q-when">Since</Column>
-              <Column className="col-q-actions">
-                <span className="visually-hidden">Actions</span>
-              </Column>
-            </TableHeader>
-            <TableBody>
-              {shown.map((entry) => (
-                <Row key={entry.id} id={entry.id} className="quarantine-row" data-testid="quarantine-row" data-quarantine-id={entry.id}>
-                  <Cell className="col-q-device">
-                    <span className="courier-device-name">{names.get(entry.device_id) ?? entry.device_id}</span>
-                    <span className="courier-agent-id" title={`journal ${entry.journal_id}`}>
-                      {entry.kind === 'loss' ? 'loss record' : 'record'} · journal {entry.journal_id.slice(0, 8)}
-                    </span>
-                  </Cell>
-                  <Cell className="col-q-seq num">{seqSpan(entry.seq, entry.to_seq)}</Cell>
-                  <Cell className="col-q-reason">
-                    <span className="quarantine-reason">{entry.reason}</span>
-                  </Cell>
-                  <Cell className="col-q-row">
-                    <code className="quarantine-preview" title={entry.preview}>
-                      {entry.preview}
-                    </code>
-                  </Cell>
-                  <Cell className="col-q-tries num">{count(entry.attempts)}</Cell>
-                  <Cell className="col-q-when num">{formatAgo(entry.quarantined_ms, now)}</Cell>
-                  <Cell className="col-q-actions">
-                    <div className="courier-actions">
-                      <Button
-                        className="button is-small"
-                        isDisabled={forwarding}
-                        onPress={() => {
-                          onRetry([entry.id]);
-                        }}
-                        aria-label={`Retry ${seqSpan(entry.seq, entry.to_seq)} of ${entry.device_id}`}
-                      >
-                        Retry
-                      </Button>
-                      <Button
-                        className="button is-small"
-                        onPress={() => {
-                          setDiscarding([entry]);
-                        }}
-                        aria-label={`Discard ${seqSpan(entry.seq, entry.to_seq)} of ${entry.device_id}`}
-                      >
-                        Discard…
-                      </Button>
-                    </div>
-                  </Cell>
-                </Row>
-              ))}
-            </TableBody>
-          </Table>
+          <QuarantineTable
+            entries={shown}
+            names={names}
+            forwarding={forwarding}
+            onRetry={onRetry}
+            onDiscard={(entry) => {
+              setDiscarding([entry]);
+            }}
+          />
           {total > shown.length && <p className="muted">Showing the first {count(shown.length)}.</p>}
         </>
       )}
@@ -144,5 +91,81 @@ export function QuarantinePanel({
         />
       )}
     </section>
+  );
+}
+
+type QuarantineTableProps = {
+  entries: readonly QuarantineEntry[];
+  names: ReadonlyMap<string, string>;
+  forwarding: boolean;
+  onRetry: (ids: number[]) => void;
+  onDiscard: (entry: QuarantineEntry) => void;
+};
+
+/** One row per refused record (or loss record): where from, the server's reason, the row as sent, Retry and Discard. */
+function QuarantineTable({ entries, names, forwarding, onRetry, onDiscard }: QuarantineTableProps) {
+  const now = useNow(30_000);
+  return (
+    <Table aria-label="Rows refused by ClickHouse" className="data-table is-dense quarantine-table">
+      <TableHeader>
+        <Column isRowHeader className="col-q-device">
+          Device
+        </Column>
+        <Column className="col-q-seq">Seq</Column>
+        <Column className="col-q-reason">Server&apos;s reason</Column>
+        <Column className="col-q-row">Row as sent</Column>
+        <Column className="col-q-tries">Tries</Column>
+        <Column className="col-q-when">Since</Column>
+        <Column className="col-q-actions">
+          <span className="visually-hidden">Actions</span>
+        </Column>
+      </TableHeader>
+      <TableBody>
+        {entries.map((entry) => (
+          <Row key={entry.id} id={entry.id} className="data-row quarantine-row" data-testid="quarantine-row" data-quarantine-id={entry.id}>
+            <Cell className="col-q-device">
+              <span className="courier-device-name">{names.get(entry.device_id) ?? entry.device_id}</span>
+              <span className="courier-agent-id" title={`journal ${entry.journal_id}`}>
+                {entry.kind === 'loss' ? 'loss record' : 'record'} · journal {entry.journal_id.slice(0, 8)}
+              </span>
+            </Cell>
+            <Cell className="col-q-seq num">{seqSpan(entry.seq, entry.to_seq)}</Cell>
+            <Cell className="col-q-reason">
+              <span className="quarantine-reason">{entry.reason}</span>
+            </Cell>
+            <Cell className="col-q-row">
+              <code className="quarantine-preview" title={entry.preview}>
+                {entry.preview}
+              </code>
+            </Cell>
+            <Cell className="col-q-tries num">{count(entry.attempts)}</Cell>
+            <Cell className="col-q-when num">{formatAgo(entry.quarantined_ms, now)}</Cell>
+            <Cell className="col-q-actions">
+              <div className="courier-actions">
+                <Button
+                  className="button is-small"
+                  isDisabled={forwarding}
+                  onPress={() => {
+                    onRetry([entry.id]);
+                  }}
+                  aria-label={`Retry ${seqSpan(entry.seq, entry.to_seq)} of ${entry.device_id}`}
+                >
+                  Retry
+                </Button>
+                <Button
+                  className="button is-small"
+                  onPress={() => {
+                    onDiscard(entry);
+                  }}
+                  aria-label={`Discard ${seqSpan(entry.seq, entry.to_seq)} of ${entry.device_id}`}
+                >
+                  Discard…
+                </Button>
+              </div>
+            </Cell>
+          </Row>
+        ))}
+      </TableBody>
+    </Table>
   );
 }

@@ -7,9 +7,10 @@ import type { CourierJournal } from '../../../shared/courier.ts';
 import type { Device } from '../../../shared/devices.ts';
 import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useEvent, type ApiQuery } from '../api/hooks.ts';
-import { useDevices } from '../devices/useDevices.ts';
+import { useDevices } from '../devices/index.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { useJobStore, useJobs } from '../jobs/useJobs.ts';
+import { jobParam } from './courierOutcomes.ts';
 
 export type CourierData = {
   journals: ApiQuery<CourierJournal[]>;
@@ -44,13 +45,6 @@ export function useCourierData(): CourierData {
 }
 
 /** A string field of a job's params (courier jobs carry `deviceRef` and `deviceName`). */
-export function jobParam(job: JobView, key: string): string | null {
-  const params = job.params;
-  if (typeof params !== 'object' || params === null || Array.isArray(params)) return null;
-  const value = params[key];
-  return typeof value === 'string' ? value : null;
-}
-
 export type RunningCourierJobs = {
   /** Running pulls by the laptop's device id. */
   pulls: ReadonlyMap<string, JobView>;

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
-import { useDevices } from '../devices/useDevices.ts';
+import { useDevices } from '../devices/index.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { NewRolloutPanel } from './NewRolloutPanel.tsx';
 import { RolloutDetail } from './RolloutDetail.tsx';

@@ -6,7 +6,7 @@ import { formatBytes, formatDuration } from '../../../shared/format.ts';
 import { formatBatchSizes } from '../../../shared/rolloutBatches.ts';
 import { useBridge } from '../api/hooks.ts';
 import { JobProgressBar } from '../jobs/JobProgressBar.tsx';
-import { useCancelJob, useJobStore } from '../jobs/useJobs.ts';
+import { useCancelJob, useJobStore, type CancelJob } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { TranscriptView } from './TranscriptView.tsx';
 import { canResume, countStatuses, groupByBatch, statusLabels, statusTone } from './rolloutView.ts';
@@ -45,30 +45,7 @@ export function RolloutDetail({ rollout, onResumed }: { rollout: Rollout; onResu
 
   return (
     <section className="rollout-detail" aria-labelledby={`rollout-${rollout.id}`} data-testid="rollout-detail" data-state={rollout.state}>
-      <header className="rollout-head">
-        <h2 id={`rollout-${rollout.id}`} className="flash-heading">
-          {rollout.bundleKind === 'agent' ? 'Agent' : rollout.bundleKind === 'model' ? 'Model' : 'OS image'} {rollout.version}
-        </h2>
-        <span className={`rollout-state is-${rollout.state}`} data-testid="rollout-state">
-          {stateLabels[rollout.state]}
-        </span>
-        <span className="muted num">
-          {counts.done} of {counts.total} done{counts.failed > 0 ? ` · ${counts.failed} failed` : ''} · batches {formatBatchSizes(rollout.batches)} · stop above {rollout.maxFailurePercent}%
-        </span>
-        <span className="mono muted rollout-id">{rollout.id}</span>
-        <div className="header-actions">
-          {rollout.state === 'running' && job !== null && (
-            <Button className="button" onPress={cancel.cancel} isPending={cancel.cancelling}>
-              {cancel.cancelling ? 'Stopping after the devices in flight…' : 'Stop'}
-            </Button>
-          )}
-          {canResume(rollout) && (
-            <Button className="button is-primary" onPress={resume} isPending={resuming} data-testid="resume-rollout">
-              Resume
-            </Button>
-          )}
-        </div>
-      </header>
+      <RolloutHead rollout={rollout} counts={counts} canStop={rollout.state === 'running' && job !== null} cancel={cancel} resuming={resuming} onResume={resume} />
       {rollout.stopReason !== null && (
         <p className="rollout-stop" role="status" data-testid="stop-reason">
           <span aria-hidden="true">■ </span>
@@ -78,7 +55,7 @@ export function RolloutDetail({ rollout, onResumed }: { rollout: Rollout; onResu
       {resumeError !== null && <ErrorNotice error={resumeError} announce />}
       {cancel.error !== null && <ErrorNotice error={cancel.error} announce />}
       {rollout.state === 'running' && <JobProgressBar progress={job?.progress ?? { phase: 'starting', bytesDone: counts.done, bytesTotal: counts.total, unit: 'items', rateBytesPerSec: null, etaSeconds: null }} label={`Rollout of ${rollout.version}`} />}
-      <table className="devices-table rollout-table">
+      <table className="data-table rollout-table">
         <thead>
           <tr>
             <th className="col-device">Device</th>
@@ -122,8 +99,8 @@ function DeviceRow({ device, transcriptOpen, onToggle }: { device: DeviceDeployO
   const tone = statusTone(device.status);
   const took = device.startedAt !== null && device.endedAt !== null ? formatDuration((device.endedAt - device.startedAt) / 1000) : '';
   return (
-    <tr className={`device-row rollout-device is-${tone}`} data-testid="rollout-device" data-device={device.deviceName} data-status={device.status}>
-      <td className="device-name">{device.deviceName}</td>
+    <tr className={`data-row has-state-edge rollout-device is-${tone}`} data-testid="rollout-device" data-device={device.deviceName} data-status={device.status}>
+      <td className="rollout-device-name">{device.deviceName}</td>
       <td>
         <span className={`deploy-status is-${tone}`}>{statusLabels[device.status]}</span>
       </td>
@@ -154,5 +131,44 @@ function DeviceRow({ device, transcriptOpen, onToggle }: { device: DeviceDeployO
         )}
       </td>
     </tr>
+  );
+}
+
+type RolloutHeadProps = {
+  rollout: Rollout;
+  counts: ReturnType<typeof countStatuses>;
+  canStop: boolean;
+  cancel: CancelJob;
+  resuming: boolean;
+  onResume: () => void;
+};
+
+/** What was rolled out, its state and counts, Stop while it runs, Resume when it stopped. */
+function RolloutHead({ rollout, counts, canStop, cancel, resuming, onResume }: RolloutHeadProps) {
+  return (
+    <header className="rollout-head">
+      <h2 id={`rollout-${rollout.id}`} className="panel-heading">
+        {rollout.bundleKind === 'agent' ? 'Agent' : rollout.bundleKind === 'model' ? 'Model' : 'OS image'} {rollout.version}
+      </h2>
+      <span className={`rollout-state is-${rollout.state}`} data-testid="rollout-state">
+        {stateLabels[rollout.state]}
+      </span>
+      <span className="muted num">
+        {counts.done} of {counts.total} done{counts.failed > 0 ? ` · ${counts.failed} failed` : ''} · batches {formatBatchSizes(rollout.batches)} · stop above {rollout.maxFailurePercent}%
+      </span>
+      <span className="mono muted rollout-id">{rollout.id}</span>
+      <div className="header-actions">
+        {canStop && (
+          <Button className="button" onPress={cancel.cancel} isPending={cancel.cancelling}>
+            {cancel.cancelling ? 'Stopping after the devices in flight…' : 'Stop'}
+          </Button>
+        )}
+        {canResume(rollout) && (
+          <Button className="button is-primary" onPress={onResume} isPending={resuming} data-testid="resume-rollout">
+            Resume
+          </Button>
+        )}
+      </div>
+    </header>
   );
 }

@@ -7,10 +7,10 @@ export function RolloutList({ rollouts, selected, resuming, onSelect, onResume }
   if (rollouts.length === 0) return null;
   return (
     <section className="rollout-list" aria-labelledby="rollout-list-heading">
-      <h2 id="rollout-list-heading" className="flash-heading">
+      <h2 id="rollout-list-heading" className="panel-heading">
         Rollouts
       </h2>
-      <table className="devices-table">
+      <table className="data-table">
         <thead>
           <tr>
             <th>Bundle</th>
@@ -27,7 +27,7 @@ export function RolloutList({ rollouts, selected, resuming, onSelect, onResume }
           {rollouts.map((r) => {
             const c = countStatuses(r.devices);
             return (
-              <tr key={r.id} className={`device-row${r.id === selected ? ' is-selected' : ''} is-${r.state === 'completed' && c.failed === 0 ? 'ok' : r.state === 'running' ? 'idle' : 'warn'}`} data-testid="rollout-row" data-state={r.state}>
+              <tr key={r.id} className={`data-row has-state-edge rollout-summary${r.id === selected ? ' is-selected' : ''} is-${r.state === 'completed' && c.failed === 0 ? 'ok' : r.state === 'running' ? 'idle' : 'warn'}`} data-testid="rollout-row" data-state={r.state}>
                 <td>
                   {r.bundleKind} {r.version}
                 </td>

@@ -15,8 +15,8 @@ import {
   type DeviceFormValues,
   type FieldErrors,
 } from './deviceForm.ts';
-import { FormField } from './FormField.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { FormField } from '../ui/FormField.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 
 /**
  * Register a device by SSH address or serial port. Enter submits, Escape cancels; an
@@ -64,7 +64,6 @@ export function AddDeviceDialog({ prefill, onClose, onAdded }: { prefill: AddDev
     });
   }
 
-  const ssh = values.kind === 'ssh';
   return (
     <ModalDialog title="Add device" onClose={onClose} testId="add-device-dialog">
       <Form
@@ -95,46 +94,14 @@ export function AddDeviceDialog({ prefill, onClose, onAdded }: { prefill: AddDev
           </div>
         </RadioGroup>
 
-        {ssh ? (
-          <div className="form-row">
-            <FormField label="Host" value={values.host} onChange={set('host')} error={errors.host} placeholder="10.0.0.7, pi-07.local or pi@10.0.0.7:22" autoFocus mono className="is-grow" />
-            <FormField label="Port" value={values.port} onChange={set('port')} error={errors.port} numeric className="is-port" />
-            <FormField label="User" value={values.username} onChange={set('username')} error={errors.username} mono className="is-user" />
-          </div>
-        ) : (
-          <div className="form-row">
-            <FormField label="Serial port" value={values.path} onChange={set('path')} error={errors.path} placeholder="/dev/ttyUSB0" autoFocus mono className="is-grow" />
-            <FormField label="Baud" value={values.baudRate} onChange={set('baudRate')} error={errors.baudRate} numeric className="is-baud" />
-            <FormField label="User" value={values.username} onChange={set('username')} error={errors.username} mono className="is-user" />
-          </div>
-        )}
+        <LinkFields values={values} errors={errors} set={set} />
 
         <div className="form-row">
           <FormField label="Name" value={values.name} onChange={set('name')} error={errors.name} placeholder="pi-07 (the address when empty)" className="is-grow" />
           <FormField label="Site" value={values.site} onChange={set('site')} error={errors.site} placeholder="depot, line 3 …" className="is-grow" />
         </div>
 
-        <Disclosure className="advanced" isExpanded={advancedOpen} onExpandedChange={setAdvancedOpen}>
-          <Heading className="advanced-heading">
-            <Button slot="trigger" className="disclosure-trigger">
-              <span className="disclosure-chevron" aria-hidden="true">
-                ▸
-              </span>
-              Advanced
-              {!advancedOpen && values.agentPrefix.trim() !== defaultAgentPrefix && <span className="muted"> · agent in {values.agentPrefix}</span>}
-            </Button>
-          </Heading>
-          <DisclosurePanel className="advanced-panel">
-            <FormField
-              label="Agent install prefix"
-              value={values.agentPrefix}
-              onChange={set('agentPrefix')}
-              error={errors.agentPrefix}
-              mono
-              description={<>Where deploy put the agent; fieldkit runs <code>&lt;prefix&gt;/current/bin/fieldkit-agent</code>.</>}
-            />
-          </DisclosurePanel>
-        </Disclosure>
+        <AdvancedFields values={values} errors={errors} set={set} open={advancedOpen} onOpen={setAdvancedOpen} />
 
         {formError !== null && <ErrorNotice error={formError} announce />}
 
@@ -148,5 +115,51 @@ export function AddDeviceDialog({ prefill, onClose, onAdded }: { prefill: AddDev
         </div>
       </Form>
     </ModalDialog>
+  );
+}
+
+type FieldsProps = { values: DeviceFormValues; errors: FieldErrors; set: (field: DeviceFormField) => (value: string) => void };
+
+/** How to reach it: host, port and user over SSH, or serial port, baud and user. */
+function LinkFields({ values, errors, set }: FieldsProps) {
+  return values.kind === 'ssh' ? (
+    <div className="form-row">
+      <FormField label="Host" value={values.host} onChange={set('host')} error={errors.host} placeholder="10.0.0.7, pi-07.local or pi@10.0.0.7:22" autoFocus mono className="is-grow" />
+      <FormField label="Port" value={values.port} onChange={set('port')} error={errors.port} numeric className="is-port" />
+      <FormField label="User" value={values.username} onChange={set('username')} error={errors.username} mono className="is-user" />
+    </div>
+  ) : (
+    <div className="form-row">
+      <FormField label="Serial port" value={values.path} onChange={set('path')} error={errors.path} placeholder="/dev/ttyUSB0" autoFocus mono className="is-grow" />
+      <FormField label="Baud" value={values.baudRate} onChange={set('baudRate')} error={errors.baudRate} numeric className="is-baud" />
+      <FormField label="User" value={values.username} onChange={set('username')} error={errors.username} mono className="is-user" />
+    </div>
+  );
+}
+
+/** The agent's install prefix, folded away unless it differs from the default or has an error. */
+function AdvancedFields({ values, errors, set, open, onOpen }: FieldsProps & { open: boolean; onOpen: (open: boolean) => void }) {
+  return (
+  <Disclosure className="advanced" isExpanded={open} onExpandedChange={onOpen}>
+    <Heading className="advanced-heading">
+      <Button slot="trigger" className="disclosure-trigger">
+        <span className="disclosure-chevron" aria-hidden="true">
+          ▸
+        </span>
+        Advanced
+        {!open && values.agentPrefix.trim() !== defaultAgentPrefix && <span className="muted"> · agent in {values.agentPrefix}</span>}
+      </Button>
+    </Heading>
+    <DisclosurePanel className="advanced-panel">
+      <FormField
+        label="Agent install prefix"
+        value={values.agentPrefix}
+        onChange={set('agentPrefix')}
+        error={errors.agentPrefix}
+        mono
+        description={<>Where deploy put the agent; fieldkit runs <code>&lt;prefix&gt;/current/bin/fieldkit-agent</code>.</>}
+      />
+    </DisclosurePanel>
+  </Disclosure>
   );
 }

@@ -1,7 +1,8 @@
 import { Button, Cell, Column, Menu, MenuItem, MenuTrigger, Popover, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { Device } from '../../../shared/devices.ts';
 import { useNow } from '../ui/useNow.ts';
-import { clockWarning, deviceStatus, formatAgo, hostKeyChanged, linkLabel, needsHostKey } from './deviceText.ts';
+import { formatAgo } from '../format/time.ts';
+import { clockWarning, deviceStatus, hostKeyChanged, linkLabel, needsHostKey } from './deviceText.ts';
 
 export type DeviceActions = {
   checkHostKey: (device: Device) => void;
@@ -18,7 +19,7 @@ const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', time
 export function DeviceTable({ devices, connecting, actions }: { devices: readonly Device[]; connecting: ReadonlySet<string>; actions: DeviceActions }) {
   const now = useNow(15_000);
   return (
-    <Table aria-label="Devices" className="devices-table">
+    <Table aria-label="Devices" className="data-table devices-table">
       <TableHeader>
         <Column isRowHeader className="col-name">
           Name
@@ -38,7 +39,7 @@ export function DeviceTable({ devices, connecting, actions }: { devices: readonl
           const status = deviceStatus(device);
           const clock = clockWarning(device.clockOffsetMs);
           return (
-            <Row key={device.id} id={device.id} className={`device-row is-${status.tone}`} data-testid="device-row" data-device-id={device.id} data-status={status.tone}>
+            <Row key={device.id} id={device.id} className={`data-row has-state-edge device-row is-${status.tone}`} data-testid="device-row" data-device-id={device.id} data-status={status.tone}>
               <Cell className="col-name">
                 <span className="device-name">{device.name}</span>
               </Cell>

@@ -10,7 +10,7 @@ import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
 import type { AddDevicePrefill } from './deviceForm.ts';
 import { discoveryAddressOf } from './deviceText.ts';
-import { FormField } from './FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { useDiscovery } from './useDiscovery.ts';
 
 const subnetPattern = /^\d{1,3}(\.\d{1,3}){3}\/(2[2-9]|3[0-2])$/;
@@ -74,20 +74,7 @@ export function DiscoverPanel({ devices, onAdd }: { devices: readonly Device[]; 
           className="is-subnet"
           description="Optional. Up to /22 (1022 hosts)."
         />
-        <div className="discover-sources" role="group" aria-label="Also look">
-          <SwitchField isSelected={mdns} onChange={setMdns}>
-            <SwitchButton className="switch">
-              <span className="switch-track" aria-hidden="true" />
-              mDNS <span className="muted">(_ssh._tcp)</span>
-            </SwitchButton>
-          </SwitchField>
-          <SwitchField isSelected={serial} onChange={setSerial}>
-            <SwitchButton className="switch">
-              <span className="switch-track" aria-hidden="true" />
-              Serial ports
-            </SwitchButton>
-          </SwitchField>
-        </div>
+        <DiscoverSources mdns={mdns} serial={serial} onMdns={setMdns} onSerial={setSerial} />
         <Disclosure className="advanced is-inline" isExpanded={advancedOpen} onExpandedChange={setAdvancedOpen}>
           <Heading className="advanced-heading">
             <Button slot="trigger" className="disclosure-trigger">
@@ -201,7 +188,7 @@ function DiscoveryOutcome({
       </p>
       <SourceNotes notes={sources} />
       {found.length > 0 && (
-        <Table aria-label="Found devices" className="found-table">
+        <Table aria-label="Found devices" className="data-table is-compact found-table">
           <TableHeader>
             <Column className="col-kind">Kind</Column>
             <Column isRowHeader className="col-address">
@@ -218,7 +205,7 @@ function DiscoveryOutcome({
             {found.map((entry) => {
               const known = entry.known || registered.has(entry.address);
               return (
-                <Row key={entry.address} id={entry.address} className={known ? 'found-row is-known' : 'found-row'} data-testid="discovered-row" data-address={entry.address} data-known={known}>
+                <Row key={entry.address} id={entry.address} className={known ? 'data-row found-row is-known' : 'data-row found-row'} data-testid="discovered-row" data-address={entry.address} data-known={known}>
                   <Cell className="col-kind">{entry.kind === 'ssh' ? 'SSH' : 'Serial'}</Cell>
                   <Cell className="col-address">
                     <span className="mono">{entry.address}</span>
@@ -276,4 +263,24 @@ function prefillFrom(entry: Discovered): AddDevicePrefill {
   const port = Number(entry.address.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port)) return { kind: 'ssh', host: entry.address, port: 22, name: entry.name };
   return { kind: 'ssh', host: entry.address.slice(0, colon), port, name: entry.name };
+}
+
+/** Where else to look besides the subnet: mDNS and the serial ports. */
+function DiscoverSources({ mdns, serial, onMdns, onSerial }: { mdns: boolean; serial: boolean; onMdns: (on: boolean) => void; onSerial: (on: boolean) => void }) {
+  return (
+    <div className="discover-sources" role="group" aria-label="Also look">
+      <SwitchField isSelected={mdns} onChange={onMdns}>
+        <SwitchButton className="switch">
+          <span className="switch-track" aria-hidden="true" />
+          mDNS <span className="muted">(_ssh._tcp)</span>
+        </SwitchButton>
+      </SwitchField>
+      <SwitchField isSelected={serial} onChange={onSerial}>
+        <SwitchButton className="switch">
+          <span className="switch-track" aria-hidden="true" />
+          Serial ports
+        </SwitchButton>
+      </SwitchField>
+    </div>
+  );
 }

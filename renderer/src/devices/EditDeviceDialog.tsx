@@ -5,8 +5,8 @@ import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { fieldErrorText } from './deviceForm.ts';
-import { FormField } from './FormField.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { FormField } from '../ui/FormField.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 
 type Errors = { name?: string; site?: string };
 

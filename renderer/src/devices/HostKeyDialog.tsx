@@ -6,7 +6,7 @@ import { useBridge } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { fingerprintCommand, linkLabel } from './deviceText.ts';
 import { HostKeyChangedWarning } from './HostKeyChangedWarning.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 
 type Scan =
   | { state: 'scanning' }
@@ -96,37 +96,7 @@ export function HostKeyDialog({
             </output>
           </figure>
           {scan.pinned === null ? (
-            <>
-              <ol className="compare-steps">
-                <li>
-                  On the Pi itself (its screen and keyboard, or a serial console), run
-                  <code className="command-line">{fingerprintCommand}</code>
-                </li>
-                <li>Check that the <code>SHA256:…</code> part it prints is the same as above, character for character.</li>
-                <li>If anything differs, press Cancel: something on the network may be answering in the Pi&apos;s place.</li>
-              </ol>
-              {trustError !== null && (trustError.code === 'HOST_KEY_CHANGED' ? <HostKeyChangedWarning error={trustError} deviceName={device.name} /> : <ErrorNotice error={trustError} announce />)}
-              <div className="dialog-actions">
-                {trustError?.code === 'HOST_KEY_CHANGED' && (
-                  <Button className="button is-quiet" onPress={scanAgain}>
-                    Read the key again
-                  </Button>
-                )}
-                <Button className="button" onPress={onClose}>
-                  Cancel
-                </Button>
-                <Button
-                  className="button is-primary"
-                  onPress={() => {
-                    trust(scan.fingerprint);
-                  }}
-                  isPending={trusting}
-                  isDisabled={trustError?.code === 'HOST_KEY_CHANGED'}
-                >
-                  {trusting ? 'Trusting…' : 'It matches — trust'}
-                </Button>
-              </div>
-            </>
+            <CompareAndTrust device={device} fingerprint={scan.fingerprint} trustError={trustError} trusting={trusting} onTrust={trust} onScanAgain={scanAgain} onClose={onClose} />
           ) : scan.pinned === scan.fingerprint ? (
             <>
               <p className="host-key-match" role="status">
@@ -139,32 +109,88 @@ export function HostKeyDialog({
               </div>
             </>
           ) : (
-            <>
-              <HostKeyChangedWarning
-                deviceName={device.name}
-                error={{
-                  code: 'HOST_KEY_CHANGED',
-                  message: `The host key of ${where} has CHANGED: it is now ${scan.fingerprint}, but ${scan.pinned} was pinned.`,
-                  hint: `If the Pi was reinstalled or its SD card replaced, forget its pinned key and check the new one on the Pi (${fingerprintCommand}). Otherwise something may be impersonating it: do not connect.`,
-                }}
-              />
-              <div className="dialog-actions">
-                <Button
-                  className="button is-quiet"
-                  onPress={() => {
-                    onForgetRequested(device);
-                  }}
-                >
-                  Forget pinned key…
-                </Button>
-                <Button className="button" onPress={onClose}>
-                  Close
-                </Button>
-              </div>
-            </>
+            <PinnedKeyChanged device={device} where={where} seen={scan.fingerprint} pinned={scan.pinned} onForgetRequested={onForgetRequested} onClose={onClose} />
           )}
         </>
       )}
     </ModalDialog>
+  );
+}
+
+type CompareAndTrustProps = {
+  device: Device;
+  fingerprint: string;
+  trustError: AppError | null;
+  trusting: boolean;
+  onTrust: (fingerprint: string) => void;
+  onScanAgain: () => void;
+  onClose: () => void;
+};
+
+/** No key pinned yet: how to compare on the Pi, then trust exactly the key read. */
+function CompareAndTrust({ device, fingerprint, trustError, trusting, onTrust, onScanAgain, onClose }: CompareAndTrustProps) {
+  return (
+    <>
+      <ol className="compare-steps">
+        <li>
+          On the Pi itself (its screen and keyboard, or a serial console), run
+          <code className="command-line">{fingerprintCommand}</code>
+        </li>
+        <li>Check that the <code>SHA256:…</code> part it prints is the same as above, character for character.</li>
+        <li>If anything differs, press Cancel: something on the network may be answering in the Pi&apos;s place.</li>
+      </ol>
+      {trustError !== null && (trustError.code === 'HOST_KEY_CHANGED' ? <HostKeyChangedWarning error={trustError} deviceName={device.name} /> : <ErrorNotice error={trustError} announce />)}
+      <div className="dialog-actions">
+        {trustError?.code === 'HOST_KEY_CHANGED' && (
+          <Button className="button is-quiet" onPress={onScanAgain}>
+            Read the key again
+          </Button>
+        )}
+        <Button className="button" onPress={onClose}>
+          Cancel
+        </Button>
+        <Button
+          className="button is-primary"
+          onPress={() => {
+            onTrust(fingerprint);
+          }}
+          isPending={trusting}
+          isDisabled={trustError?.code === 'HOST_KEY_CHANGED'}
+        >
+          {trusting ? 'Trusting…' : 'It matches — trust'}
+        </Button>
+      </div>
+    </>
+  );
+}
+
+type PinnedKeyChangedProps = { device: Device; where: string; seen: string; pinned: string; onForgetRequested: (device: Device) => void; onClose: () => void };
+
+/** The device shows another key than the pinned one: the warning, and forgetting the old key as a separate step. */
+function PinnedKeyChanged({ device, where, seen, pinned, onForgetRequested, onClose }: PinnedKeyChangedProps) {
+  return (
+    <>
+      <HostKeyChangedWarning
+        deviceName={device.name}
+        error={{
+          code: 'HOST_KEY_CHANGED',
+          message: `The host key of ${where} has CHANGED: it is now ${seen}, but ${pinned} was pinned.`,
+          hint: `If the Pi was reinstalled or its SD card replaced, forget its pinned key and check the new one on the Pi (${fingerprintCommand}). Otherwise something may be impersonating it: do not connect.`,
+        }}
+      />
+      <div className="dialog-actions">
+        <Button
+          className="button is-quiet"
+          onPress={() => {
+            onForgetRequested(device);
+          }}
+        >
+          Forget pinned key…
+        </Button>
+        <Button className="button" onPress={onClose}>
+          Close
+        </Button>
+      </div>
+    </>
   );
 }

@@ -4,8 +4,8 @@ import type { Device } from '../../../shared/devices.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import type { ResponseOf } from '../../../shared/api.ts';
 import { useBridge } from '../api/hooks.ts';
-import { FormField } from './FormField.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { FormField } from '../ui/FormField.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 
 /**
  * First contact: fieldkit's own key is not on the device yet, so it logs in once with the

@@ -3,10 +3,12 @@ import { Button, Form, Label, RadioButton, RadioField, RadioGroup } from 'react-
 import type { Device } from '../../../shared/devices.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
+import type { JobView } from '../jobs/jobStore.ts';
+import { resultNotReadable } from '../jobs/jobSummary.ts';
 import { useJobs } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
-import { FormField } from './FormField.tsx';
-import { ModalDialog } from './ModalDialog.tsx';
+import { FormField } from '../ui/FormField.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 import { emptyProvisionForm, provisionRequestFromForm, provisionSteps, stepLabel, stepsFromLog, summarizeProvision, type ProvisionFormValues } from './provisionView.ts';
 
 type Errors = Partial<Record<keyof ProvisionFormValues, string>>;
@@ -53,24 +55,9 @@ export function ProvisionDialog({ device, onClose }: { device: Device; onClose: 
   }
 
   if (jobId !== null) {
-    const steps = job === null ? [] : job.state === 'running' ? stepsFromLog(job.log) : provisionSteps(job.result);
     return (
       <ModalDialog title={`Provisioning over ${device.name}`} onClose={onClose} testId="provision-dialog" wide>
-        <ol className="provision-steps" aria-live="polite">
-          {steps.map((step) => (
-            <li key={step.name} className={step.changed ? 'is-changed' : 'is-unchanged'}>
-              <strong>{stepLabel(step.name)}</strong> <span className="muted">{step.changed ? 'changed' : 'unchanged'}</span> — {step.detail}
-            </li>
-          ))}
-          {job?.state === 'running' && <li className="muted">{job.progress?.phase ?? 'starting'}…</li>}
-        </ol>
-        {job?.state === 'done' && <p role="status">{summarizeProvision(job.result)}</p>}
-        {job?.error && <ErrorNotice error={job.error} announce />}
-        <div className="dialog-actions">
-          <Button className="button" onPress={onClose}>
-            {job?.state === 'running' ? 'Hide (keeps running)' : 'Close'}
-          </Button>
-        </div>
+        <ProvisionSteps job={job} onClose={onClose} />
       </ModalDialog>
     );
   }
@@ -109,23 +96,7 @@ export function ProvisionDialog({ device, onClose }: { device: Device; onClose: 
             ))}
           </div>
         </RadioGroup>
-        {m === 'static' && (
-          <div className="form-row">
-            <FormField label="Address" value={values.address} onChange={set('address')} error={errors.address} placeholder="192.168.1.17/24" mono className="is-grow" />
-            <FormField label="Gateway" value={values.gateway} onChange={set('gateway')} error={errors.gateway} placeholder="192.168.1.1" mono className="is-grow" />
-            <FormField label="DNS" value={values.dns} onChange={set('dns')} error={errors.dns} placeholder="192.168.1.1" mono className="is-grow" />
-          </div>
-        )}
-        {m === 'wifi' && (
-          <div className="form-row">
-            <FormField label="SSID" value={values.ssid} onChange={set('ssid')} error={errors.ssid} className="is-grow" />
-            <FormField label="Passphrase" value={values.psk} onChange={set('psk')} error={errors.psk} type="password" className="is-grow" />
-            <FormField label="Country" value={values.country} onChange={set('country')} error={errors.country} placeholder="DE" mono />
-          </div>
-        )}
-        {m === 'usb-gadget' && (
-          <FormField label="usb0 address" value={values.address} onChange={set('address')} error={errors.address} placeholder="10.55.0.1/24 (empty: link-local)" mono />
-        )}
+        <NetworkFields values={values} errors={errors} set={set} />
         <div className="form-row">
           <FormField label="Confirm SSH at" value={values.sshHost} onChange={set('sshHost')} error={errors.sshHost} placeholder="the address it gets" mono className="is-grow" />
           <FormField label="Console password" value={values.password} onChange={set('password')} type="password" description="Only if the console asks and none is saved." className="is-grow" />
@@ -141,5 +112,56 @@ export function ProvisionDialog({ device, onClose }: { device: Device; onClose: 
         </div>
       </Form>
     </ModalDialog>
+  );
+}
+
+/** The steps as the job reports them (its log while it runs, its result after), and how it ended. */
+function ProvisionSteps({ job, onClose }: { job: JobView | null; onClose: () => void }) {
+  const steps = job === null ? [] : job.state === 'running' ? stepsFromLog(job.log) : provisionSteps(job.result);
+  return (
+    <>
+      <ol className="provision-steps" aria-live="polite">
+        {steps.map((step) => (
+          <li key={step.name} className={step.changed ? 'is-changed' : 'is-unchanged'}>
+            <strong>{stepLabel(step.name)}</strong> <span className="muted">{step.changed ? 'changed' : 'unchanged'}</span> — {step.detail}
+          </li>
+        ))}
+        {job?.state === 'running' && <li className="muted">{job.progress?.phase ?? 'starting'}…</li>}
+      </ol>
+      {job?.state === 'done' && <p role="status">{summarizeProvision(job.result) ?? resultNotReadable('Provisioning')}</p>}
+      {job?.error && <ErrorNotice error={job.error} announce />}
+      <div className="dialog-actions">
+        <Button className="button" onPress={onClose}>
+          {job?.state === 'running' ? 'Hide (keeps running)' : 'Close'}
+        </Button>
+      </div>
+    </>
+  );
+}
+
+type NetworkFieldsProps = { values: ProvisionFormValues; errors: Errors; set: (field: keyof ProvisionFormValues) => (value: string) => void };
+
+/** What the chosen network mode needs: a static address, Wi-Fi credentials, or usb0's address. */
+function NetworkFields({ values, errors, set }: NetworkFieldsProps) {
+  return (
+    <>
+      {values.mode === 'static' && (
+        <div className="form-row">
+          <FormField label="Address" value={values.address} onChange={set('address')} error={errors.address} placeholder="192.168.1.17/24" mono className="is-grow" />
+          <FormField label="Gateway" value={values.gateway} onChange={set('gateway')} error={errors.gateway} placeholder="192.168.1.1" mono className="is-grow" />
+          <FormField label="DNS" value={values.dns} onChange={set('dns')} error={errors.dns} placeholder="192.168.1.1" mono className="is-grow" />
+        </div>
+      )}
+      {values.mode === 'wifi' && (
+        <div className="form-row">
+          <FormField label="SSID" value={values.ssid} onChange={set('ssid')} error={errors.ssid} className="is-grow" />
+          <FormField label="Passphrase" value={values.psk} onChange={set('psk')} error={errors.psk} type="password" className="is-grow" />
+          <FormField label="Country" value={values.country} onChange={set('country')} error={errors.country} placeholder="DE" mono />
+        </div>
+      )}
+      {values.mode === 'usb-gadget' && (
+        <FormField label="usb0 address" value={values.address} onChange={set('address')} error={errors.address} placeholder="10.55.0.1/24 (empty: link-local)" mono />
+      )}
+    </>
   );
 }

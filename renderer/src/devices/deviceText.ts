@@ -1,7 +1,7 @@
 /**
- * How a device reads in the table: its link, how long ago it was seen, whether its clock
- * is off, and its status in one word. Plain functions, so the words are the same wherever
- * a device is shown.
+ * How a device reads in the table: its link, whether its clock is off, and its status in
+ * one word ("2 min ago" is `formatAgo` in `../format/time.ts`). Plain functions, so the
+ * words are the same wherever a device is shown.
  */
 import type { Device, LinkSpec } from '../../../shared/devices.ts';
 import { formatSshAddress } from '../../../shared/sshAddress.ts';
@@ -35,18 +35,6 @@ export function discoveryAddressOf(link: LinkSpec): string | null {
 
 /** The command whose output the technician compares with ours, run on the Pi itself. */
 export const fingerprintCommand = 'ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub';
-
-/** "just now", "40 s ago", "2 min ago", "3 h ago", "5 d ago". */
-export function formatAgo(epochMs: number, now: number): string {
-  const seconds = Math.max(0, Math.round((now - epochMs) / 1000));
-  if (seconds < 10) return 'just now';
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.floor(hours / 24)} d ago`;
-}
 
 /** Offsets up to this are the round trip's noise, not a wrong clock. */
 const clockToleranceMs = 2000;

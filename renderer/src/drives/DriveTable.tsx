@@ -8,7 +8,7 @@ import { ReadCheckCell } from './ReadCheckCell.tsx';
 /** Every attached drive, one dense row each; refused drives muted but fully explained. */
 export function DriveTable({ drives }: { drives: readonly Drive[] }) {
   return (
-    <Table aria-label="Attached drives" className="drive-table">
+    <Table aria-label="Attached drives" className="data-table drive-table">
       <TableHeader>
         <Column isRowHeader className="col-drive">Drive</Column>
         <Column className="col-size">Size</Column>
@@ -63,8 +63,8 @@ export function DriveTable({ drives }: { drives: readonly Drive[] }) {
 }
 
 function driveRowClass(drive: Drive): string {
-  if (drive.flashable) return 'drive-row';
-  return drive.isSystem ? 'drive-row is-refused is-system' : 'drive-row is-refused';
+  if (drive.flashable) return 'data-row has-state-edge drive-row';
+  return drive.isSystem ? 'data-row has-state-edge drive-row is-refused is-system' : 'data-row has-state-edge drive-row is-refused';
 }
 
 function DriveDescription({ drive }: { drive: Drive }) {

@@ -1,13 +1,17 @@
+import type { ReactNode } from 'react';
 import { Button } from 'react-aria-components';
-import { FlashPanel } from '../flash/FlashPanel.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { DriveTable } from './DriveTable.tsx';
 import { orderDrivesForDisplay } from './driveOrder.ts';
 import { useDrives } from './useDrives.ts';
 import './drives.css';
 
-/** Drives & Flash: flash an image to drives, and what is plugged in, whether each may be flashed, and read checks. */
-export function DrivesScreen() {
+/**
+ * Drives & Flash: flash an image to drives, and what is plugged in, whether each may be
+ * flashed, and read checks. The flash panel comes from the shell (`flashPanel`), so this
+ * folder does not import `flash/`, which itself reads the drive order from here.
+ */
+export function DrivesScreen({ flashPanel }: { flashPanel: ReactNode }) {
   const { value: drives, error, loading, reload } = useDrives();
   const targets = drives?.filter((drive) => drive.flashable).length ?? 0;
   return (
@@ -22,7 +26,7 @@ export function DrivesScreen() {
           {loading && drives !== null ? 'Refreshing…' : 'Refresh'}
         </Button>
       </header>
-      <FlashPanel />
+      {flashPanel}
       <h2 className="section-heading">Attached drives</h2>
       {error !== null && <ErrorNotice error={error} announce />}
       {drives !== null && <DriveTable drives={orderDrivesForDisplay(drives)} />}

@@ -4,7 +4,7 @@ import { formatWhen } from '../format/time.ts';
 import { JobProgressBar } from '../jobs/JobProgressBar.tsx';
 import type { JobView } from '../jobs/jobStore.ts';
 import { progressFigures } from '../jobs/progressFigures.ts';
-import { summarizeReadCheckBriefly } from '../jobs/readCheckSummary.ts';
+import { summarizeReadCheckBriefly } from './readCheckSummary.ts';
 import { useCancelJob, useLatestJobForDevice } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
@@ -78,7 +78,7 @@ function LastReadCheck({ job }: { job: JobView }) {
       </div>
     );
   }
-  const outcome = job.state === 'cancelled' ? 'cancelled' : (summarizeReadCheckBriefly(job.result) ?? 'finished');
+  const outcome = job.state === 'cancelled' ? 'cancelled' : (summarizeReadCheckBriefly(job.result) ?? 'finished, but its result is not readable');
   return (
     <p className={`read-check-last is-${job.state}`}>
       Last check{when}: {outcome}

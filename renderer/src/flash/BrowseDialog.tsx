@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Button, Header, ListBox, ListBoxItem, ListBoxSection } from 'react-aria-components';
 import { formatBytes } from '../../../shared/format.ts';
 import { useApi } from '../api/hooks.ts';
-import { ModalDialog } from '../devices/ModalDialog.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 
 const kindLabels = { dir: 'folder', signed: 'signed image', plain: 'unsigned image' } as const;

@@ -3,7 +3,7 @@ import { Button, CheckboxButton, CheckboxField } from 'react-aria-components';
 import type { AppError } from '../../../shared/errors.ts';
 import type { ImageSummary } from '../../../shared/flash.ts';
 import { formatBytes, formatExactBytes } from '../../../shared/format.ts';
-import { ModalDialog } from '../devices/ModalDialog.tsx';
+import { ModalDialog } from '../ui/ModalDialog.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import type { IdentityDraft, PickedDrive } from './flashForm.ts';
 
@@ -61,7 +61,7 @@ export function ConfirmFlashDialog({
           </p>
         )}
         <CheckboxField isSelected={understood} onChange={setUnderstood} data-testid="confirm-tick">
-          <CheckboxButton className="confirm-tick">
+          <CheckboxButton className="plain-checkbox confirm-tick">
             <span className="checkbox-box" aria-hidden="true" />
             I checked the drive names and sizes: erase {picked.length === 1 ? 'it' : `all ${picked.length}`}.
           </CheckboxButton>

@@ -20,7 +20,7 @@ export function DrivePicker({ drives, picked, onChange }: { drives: readonly Dri
           data-testid="drive-choice"
           data-device={drive.device}
         >
-          <CheckboxButton className="drive-choice-button">
+          <CheckboxButton className="plain-checkbox drive-choice-button">
             <span className="checkbox-box" aria-hidden="true" />
             <span className="drive-choice-main">
             <span className="device-path">{drive.device}</span>

@@ -1,6 +1,6 @@
 import { Button, FieldError, Label, Text, TextArea, TextField } from 'react-aria-components';
 import { formatBytes } from '../../../shared/format.ts';
-import { FormField } from '../devices/FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { checkIdentity, duplicateDeviceIds, emptyIdentity, sshKeyError, sshKeyLines, withDeviceId, type IdentityDraft, type PickedDrive } from './flashForm.ts';
 
 export type IdentityFieldsProps = {

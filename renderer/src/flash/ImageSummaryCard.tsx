@@ -91,7 +91,7 @@ export function ImageSummaryCard({ image }: { image: ImageSummary }) {
         <Fact label="First boot">{firstBootLabels[image.firstBoot]}</Fact>
       </dl>
       {image.layout !== null && (
-        <table className="layout-table" data-testid="image-layout">
+        <table className="data-table is-compact is-auto layout-table" data-testid="image-layout">
           <caption>Partitions ({image.layout.table.toUpperCase()})</caption>
           <thead>
             <tr>

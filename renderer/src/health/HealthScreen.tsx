@@ -4,6 +4,7 @@ import { DevicePage } from './DevicePage.tsx';
 import { FleetGrid } from './FleetGrid.tsx';
 import { useFleetHealth } from './useFleetHealth.ts';
 import './health.css';
+import './device-page.css';
 
 /**
  * Health: the fleet grid (which Pi is cooking, which browned out, whose journal backs up),

@@ -5,8 +5,7 @@ import { formatWhen } from '../format/time.ts';
 import { JobProgressBar } from './JobProgressBar.tsx';
 import type { JobView } from './jobStore.ts';
 import { progressFigures } from './progressFigures.ts';
-import { summarizeJob } from './jobSummary.ts';
-import { useCancelJob } from './useJobs.ts';
+import { useCancelJob, useJobSummary } from './useJobs.ts';
 
 const stateLabels: Record<JobState, string> = {
   running: 'Running',
@@ -84,5 +83,9 @@ function FinishedOutcome({ job }: { job: JobView }) {
     const reason = job.cancelReason ?? job.error?.message ?? null;
     return <span className="job-note">{reason === null ? 'Cancelled; nothing was left half-done.' : `Cancelled: ${reason}`}</span>;
   }
-  return <span className="job-note">{summarizeJob(job)}</span>;
+  return <DoneNote job={job} />;
+}
+
+function DoneNote({ job }: { job: JobView }) {
+  return <span className="job-note">{useJobSummary(job)}</span>;
 }

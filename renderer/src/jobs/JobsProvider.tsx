@@ -1,17 +1,20 @@
 import { createContext, useEffect, useState, type ReactNode } from 'react';
 import { useBridge, useConnectionOpens, useEvent } from '../api/hooks.ts';
+import type { AllJobSummaries } from './jobSummary.ts';
 import { createJobStore, type JobStore } from './jobStore.ts';
 
 export const JobStoreContext = createContext<JobStore | null>(null);
+export const JobSummariesContext = createContext<AllJobSummaries | null>(null);
 
 /** How much history the panel shows; older jobs stay in the service's history. */
 const historyLimit = 30;
 
 /**
  * Keeps the job store current: history on start and after every reconnect (events sent
- * while the link was down are gone), live events in between.
+ * while the link was down are gone), live events in between. `summaries` (from the shell,
+ * one per job kind, each domain's own) word what a finished job did.
  */
-export function JobsProvider({ children }: { children: ReactNode }) {
+export function JobsProvider({ summaries, children }: { summaries: AllJobSummaries; children: ReactNode }) {
   const bridge = useBridge();
   const opens = useConnectionOpens();
   const [store] = useState(createJobStore);
@@ -47,5 +50,9 @@ export function JobsProvider({ children }: { children: ReactNode }) {
     };
   }, [bridge, opens, store]);
 
-  return <JobStoreContext value={store}>{children}</JobStoreContext>;
+  return (
+    <JobStoreContext value={store}>
+      <JobSummariesContext value={summaries}>{children}</JobSummariesContext>
+    </JobStoreContext>
+  );
 }

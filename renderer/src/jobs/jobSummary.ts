@@ -1,37 +1,29 @@
-/** One line for what any finished job did, from its kind and result. */
-import { DiscoveryResultSchema } from '../../../shared/api.ts';
-import type { JobRecord } from '../../../shared/jobs.ts';
-import { SlotUpdateOutcomeSchema, summarizeSlotUpdate } from '../../../shared/slots.ts';
-import { forwardOutcome, pullOutcome } from '../courier/courierOutcomes.ts';
-import { summarizeFlash } from '../flash/flashJobView.ts';
-import { summarizeRollout } from '../deploy/rolloutView.ts';
-import { summarizeProvision } from '../devices/provisionView.ts';
-import { summarizeReadCheck } from './readCheckSummary.ts';
+/**
+ * One line for what a finished job did, in the jobs panel. Each domain knows its own job
+ * kinds' results: it exports a `JobSummaries` map (its `jobSummaries.ts`), and the shell
+ * composes them into the one list `JobsProvider` is given. This folder imports no domain.
+ */
+import type { JobKind, JobRecord } from '../../../shared/jobs.ts';
 
-export function summarizeJob(job: Pick<JobRecord, 'kind' | 'result' | 'title'>): string {
-  switch (job.kind) {
-    case 'drives.readCheck':
-      return summarizeReadCheck(job.result) ?? 'Finished.';
-    case 'courier.pull':
-      return pullOutcome(job.result, job.title.replace(/^Pull journals from /, ''));
-    case 'courier.forward':
-      return forwardOutcome(job.result).text;
-    case 'flash.write':
-      return summarizeFlash(job.result) ?? 'Finished.';
-    case 'deploy.rollout':
-      return summarizeRollout(job.result) ?? 'Finished.';
-    case 'devices.provision':
-      return summarizeProvision(job.result) ?? 'Finished.';
-    case 'slots.update': {
-      const outcome = SlotUpdateOutcomeSchema.safeParse(job.result);
-      return outcome.success ? summarizeSlotUpdate(outcome.data) : 'Finished.';
-    }
-    case 'devices.discover': {
-      const found = DiscoveryResultSchema.safeParse(job.result);
-      if (!found.success) return 'Finished.';
-      const fresh = found.data.found.filter((f) => !f.known).length;
-      const probed = found.data.probed > 0 ? `; ${found.data.probed} hosts probed` : '';
-      return `Found ${found.data.found.length} (${fresh} not yet added)${probed}.`;
-    }
-  }
+export type SummarizedJob = Pick<JobRecord, 'kind' | 'result' | 'title'>;
+
+/**
+ * The line for a finished job of one kind, or null when its result is not one this window
+ * can read (then the panel says so, never a made-up "Finished.").
+ */
+export type JobSummarizer = (job: SummarizedJob) => string | null;
+
+/** What a domain contributes: a summarizer per job kind it owns. */
+export type JobSummaries = Partial<Record<JobKind, JobSummarizer>>;
+
+/** Every job kind has its summarizer; the shell's list is checked against this type. */
+export type AllJobSummaries = Readonly<Record<JobKind, JobSummarizer>>;
+
+/** What a window says when a job's result does not parse: the job ended, its outcome is unknown here. */
+export function resultNotReadable(what: string): string {
+  return `${what} finished, but its result could not be read: it is not in the form this fieldkit window expects.`;
+}
+
+export function summarizeJob(job: SummarizedJob, summaries: AllJobSummaries): string {
+  return summaries[job.kind](job) ?? resultNotReadable('The job');
 }

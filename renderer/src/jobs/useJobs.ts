@@ -3,12 +3,20 @@ import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import { deviceOfJob } from './jobDevice.ts';
 import type { JobStore, JobView } from './jobStore.ts';
-import { JobStoreContext } from './JobsProvider.tsx';
+import { summarizeJob, type SummarizedJob } from './jobSummary.ts';
+import { JobStoreContext, JobSummariesContext } from './JobsProvider.tsx';
 
 export function useJobStore(): JobStore {
   const store = useContext(JobStoreContext);
   if (store === null) throw new Error('useJobStore must be used inside <JobsProvider>.');
   return store;
+}
+
+/** The line for what a finished job did, worded by the domain that owns its kind. */
+export function useJobSummary(job: SummarizedJob): string {
+  const summaries = useContext(JobSummariesContext);
+  if (summaries === null) throw new Error('useJobSummary must be used inside <JobsProvider>.');
+  return summarizeJob(job, summaries);
 }
 
 /** All jobs this window knows, running first. */

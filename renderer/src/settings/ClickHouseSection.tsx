@@ -3,7 +3,7 @@ import { Button, Form } from 'react-aria-components';
 import type { ClickHouseSettingsView, ClickHouseTestResult } from '../../../shared/clickhouseSettings.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { useApi, useBridge } from '../api/hooks.ts';
-import { FormField } from '../devices/FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { checkForm, formFromSettings, isDirty, patchFromForm, placeError, type ClickHouseField, type ClickHouseForm } from './clickhouseForm.ts';
 
@@ -14,6 +14,43 @@ type Outcome = { kind: 'saved' } | { kind: 'tested'; result: ClickHouseTestResul
  * is set and never sends it back, so this form never shows it.
  */
 export function ClickHouseSection() {
+  const { loaded, saved, form, fieldErrors, busy, outcome, dirty, set, onSave, onTest, onClearPassword } = useClickHouseForm();
+  const passwordSet = saved?.passwordSet ?? false;
+  return (
+    <section aria-labelledby="clickhouse-heading" className="settings-section" data-testid="clickhouse-settings">
+      <h2 id="clickhouse-heading">ClickHouse</h2>
+      <p className="settings-lead">
+        Where the courier forwards the journals it carries. The first forward creates the table if it is missing. Saved on this laptop; the password goes to the
+        system&apos;s secret store and is never shown again.
+      </p>
+      {loaded.error !== null && <ErrorNotice error={loaded.error} announce />}
+      <Form
+        className="settings-form"
+        validationBehavior="aria"
+        onSubmit={(event) => {
+          event.preventDefault();
+          onSave();
+        }}
+      >
+        <ServerFields form={form} errors={fieldErrors} set={set} passwordSet={passwordSet} clearingPassword={busy === 'clear-password'} onClearPassword={onClearPassword} />
+        <TlsFields form={form} errors={fieldErrors} set={set} />
+        <div className="settings-actions">
+          <Button type="submit" className="button is-primary" isPending={busy === 'save'} isDisabled={!dirty && saved !== null}>
+            {busy === 'save' ? 'Saving…' : 'Save'}
+          </Button>
+          <Button className="button" onPress={onTest} isPending={busy === 'test'} isDisabled={saved === null && form.url.trim() === ''}>
+            {busy === 'test' ? 'Testing…' : 'Test connection'}
+          </Button>
+          {dirty && saved !== null && <span className="unsaved-note">Unsaved changes</span>}
+        </div>
+      </Form>
+      <TestOutcome outcome={outcome} />
+    </section>
+  );
+}
+
+/** The form's state and what Save, Test and Remove password do; filled from what is saved. */
+function useClickHouseForm() {
   const bridge = useBridge();
   const loaded = useApi('settings.clickhouse.get', {});
   const [saved, setSaved] = useState<ClickHouseSettingsView | null>(null);
@@ -95,105 +132,93 @@ export function ClickHouseSection() {
       else setOutcome({ kind: 'failed', action: 'save', error: result.error });
     });
   }
+  return { loaded, saved, form, fieldErrors, busy, outcome, dirty, set, onSave, onTest, onClearPassword };
+}
 
-  const passwordSet = saved?.passwordSet ?? false;
+type FieldsProps = {
+  form: ClickHouseForm;
+  errors: Partial<Record<ClickHouseField, string>>;
+  set: (field: ClickHouseField) => (value: string) => void;
+};
+
+/** URL, user, password (write-only: whether one is set, and Remove), database, table, cluster. */
+function ServerFields({ form, errors, set, passwordSet, clearingPassword, onClearPassword }: FieldsProps & { passwordSet: boolean; clearingPassword: boolean; onClearPassword: () => void }) {
   return (
-    <section aria-labelledby="clickhouse-heading" className="settings-section" data-testid="clickhouse-settings">
-      <h2 id="clickhouse-heading">ClickHouse</h2>
-      <p className="settings-lead">
-        Where the courier forwards the journals it carries. The first forward creates the table if it is missing. Saved on this laptop; the password goes to the
-        system&apos;s secret store and is never shown again.
-      </p>
-      {loaded.error !== null && <ErrorNotice error={loaded.error} announce />}
-      <Form
-        className="settings-form"
-        validationBehavior="aria"
-        onSubmit={(event) => {
-          event.preventDefault();
-          onSave();
-        }}
-      >
-        <fieldset className="settings-group">
-          <legend>Server</legend>
+    <fieldset className="settings-group">
+      <legend>Server</legend>
+      <FormField
+        label="URL"
+        value={form.url}
+        onChange={set('url')}
+        error={errors.url}
+        placeholder="https://clickhouse.example.com:8443"
+        description="The HTTP interface (port 8123, or 8443 with TLS), without user or password in it."
+        mono
+        className="is-wide"
+      />
+      <div className="form-row">
+        <FormField label="User" value={form.user} onChange={set('user')} error={errors.user} className="is-grow" mono />
+        <div className="password-field is-grow">
           <FormField
-            label="URL"
-            value={form.url}
-            onChange={set('url')}
-            error={fieldErrors.url}
-            placeholder="https://clickhouse.example.com:8443"
-            description="The HTTP interface (port 8123, or 8443 with TLS), without user or password in it."
-            mono
-            className="is-wide"
+            label="Password"
+            type="password"
+            value={form.password}
+            onChange={set('password')}
+            error={errors.password}
+            placeholder={passwordSet ? 'leave empty to keep the saved one' : 'none'}
           />
-          <div className="form-row">
-            <FormField label="User" value={form.user} onChange={set('user')} error={fieldErrors.user} className="is-grow" mono />
-            <div className="password-field is-grow">
-              <FormField
-                label="Password"
-                type="password"
-                value={form.password}
-                onChange={set('password')}
-                error={fieldErrors.password}
-                placeholder={passwordSet ? 'leave empty to keep the saved one' : 'none'}
-              />
-              <p className="password-state" data-testid="password-state">
-                {passwordSet ? (
-                  <>
-                    <span className="tag is-set">set</span>
-                    <Button className="button is-quiet is-small" onPress={onClearPassword} isPending={busy === 'clear-password'}>
-                      Remove password
-                    </Button>
-                  </>
-                ) : (
-                  <span className="tag">not set</span>
-                )}
-              </p>
-            </div>
-          </div>
-          <div className="form-row">
-            <FormField label="Database" value={form.database} onChange={set('database')} error={fieldErrors.database} className="is-grow" mono />
-            <FormField label="Table" value={form.table} onChange={set('table')} error={fieldErrors.table} description="Loss records go to <table>_loss beside it." className="is-grow" mono />
-            <FormField
-              label="Cluster (optional)"
-              value={form.cluster}
-              onChange={set('cluster')}
-              error={fieldErrors.cluster}
-              description="Set to create replicated tables ON CLUSTER with a Distributed table."
-              className="is-grow"
-              mono
-            />
-          </div>
-        </fieldset>
-        <fieldset className="settings-group">
-          <legend>TLS (optional, https:// only)</legend>
-          <FormField
-            label="CA certificate file"
-            value={form.caFile}
-            onChange={set('caFile')}
-            error={fieldErrors.caFile}
-            placeholder="/etc/ssl/private-ca.pem"
-            description="PEM. Only for a server signed by a private CA; the system's CAs are used otherwise."
-            mono
-            className="is-wide"
-          />
-          <div className="form-row">
-            <FormField label="Client certificate file" value={form.certFile} onChange={set('certFile')} error={fieldErrors.certFile} placeholder="/home/tech/fieldkit.crt" className="is-grow" mono />
-            <FormField label="Client key file" value={form.keyFile} onChange={set('keyFile')} error={fieldErrors.keyFile} placeholder="/home/tech/fieldkit.key" className="is-grow" mono />
-          </div>
-          <p className="form-description">For mutual TLS give both the certificate and its key (PEM), or neither.</p>
-        </fieldset>
-        <div className="settings-actions">
-          <Button type="submit" className="button is-primary" isPending={busy === 'save'} isDisabled={!dirty && saved !== null}>
-            {busy === 'save' ? 'Saving…' : 'Save'}
-          </Button>
-          <Button className="button" onPress={onTest} isPending={busy === 'test'} isDisabled={saved === null && form.url.trim() === ''}>
-            {busy === 'test' ? 'Testing…' : 'Test connection'}
-          </Button>
-          {dirty && saved !== null && <span className="unsaved-note">Unsaved changes</span>}
+          <p className="password-state" data-testid="password-state">
+            {passwordSet ? (
+              <>
+                <span className="tag is-set">set</span>
+                <Button className="button is-quiet is-small" onPress={onClearPassword} isPending={clearingPassword}>
+                  Remove password
+                </Button>
+              </>
+            ) : (
+              <span className="tag">not set</span>
+            )}
+          </p>
         </div>
-      </Form>
-      <TestOutcome outcome={outcome} />
-    </section>
+      </div>
+      <div className="form-row">
+        <FormField label="Database" value={form.database} onChange={set('database')} error={errors.database} className="is-grow" mono />
+        <FormField label="Table" value={form.table} onChange={set('table')} error={errors.table} description="Loss records go to <table>_loss beside it." className="is-grow" mono />
+        <FormField
+          label="Cluster (optional)"
+          value={form.cluster}
+          onChange={set('cluster')}
+          error={errors.cluster}
+          description="Set to create replicated tables ON CLUSTER with a Distributed table."
+          className="is-grow"
+          mono
+        />
+      </div>
+    </fieldset>
+  );
+}
+
+/** A private CA, and a client certificate and key for mutual TLS. */
+function TlsFields({ form, errors, set }: FieldsProps) {
+  return (
+    <fieldset className="settings-group">
+      <legend>TLS (optional, https:// only)</legend>
+      <FormField
+        label="CA certificate file"
+        value={form.caFile}
+        onChange={set('caFile')}
+        error={errors.caFile}
+        placeholder="/etc/ssl/private-ca.pem"
+        description="PEM. Only for a server signed by a private CA; the system's CAs are used otherwise."
+        mono
+        className="is-wide"
+      />
+      <div className="form-row">
+        <FormField label="Client certificate file" value={form.certFile} onChange={set('certFile')} error={errors.certFile} placeholder="/home/tech/fieldkit.crt" className="is-grow" mono />
+        <FormField label="Client key file" value={form.keyFile} onChange={set('keyFile')} error={errors.keyFile} placeholder="/home/tech/fieldkit.key" className="is-grow" mono />
+      </div>
+      <p className="form-description">For mutual TLS give both the certificate and its key (PEM), or neither.</p>
+    </fieldset>
   );
 }
 

@@ -3,7 +3,7 @@ import { Button, Form } from 'react-aria-components';
 import type { AppError } from '../../../shared/errors.ts';
 import type { HealthThresholds } from '../../../shared/fleetHealth.ts';
 import { useApi, useBridge } from '../api/hooks.ts';
-import { FormField } from '../devices/FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { formFromThresholds, isThresholdsDirty, parseThresholdsForm, thresholdFields, type ThresholdField, type ThresholdsForm } from './healthThresholdsForm.ts';
 
@@ -81,24 +81,15 @@ export function HealthThresholdsSection() {
             onSave();
           }}
         >
-          <fieldset className="settings-group thresholds-grid">
-            <legend>Thresholds</legend>
-            {thresholdFields.map((spec) => (
-              <FormField
-                key={spec.field}
-                label={`${spec.label} (${spec.unit})`}
-                value={form[spec.field]}
-                onChange={(value) => {
-                  setForm((f) => (f === null ? f : { ...f, [spec.field]: value }));
-                  setErrors((e) => ({ ...e, [spec.field]: undefined }));
-                  setOutcome(null);
-                }}
-                error={errors[spec.field]}
-                description={spec.description}
-                numeric
-              />
-            ))}
-          </fieldset>
+          <ThresholdFields
+            form={form}
+            errors={errors}
+            onEdit={(field, value) => {
+              setForm((f) => (f === null ? f : { ...f, [field]: value }));
+              setErrors((e) => ({ ...e, [field]: undefined }));
+              setOutcome(null);
+            }}
+          />
           <div className="settings-actions">
             <Button type="submit" className="button is-primary" isPending={busy === 'save'} isDisabled={!dirty}>
               {busy === 'save' ? 'Saving…' : 'Save thresholds'}
@@ -117,5 +108,29 @@ export function HealthThresholdsSection() {
       )}
       {outcome?.kind === 'failed' && <ErrorNotice error={outcome.error} announce />}
     </section>
+  );
+}
+
+type ThresholdFieldsProps = { form: ThresholdsForm; errors: Partial<Record<ThresholdField, string>>; onEdit: (field: ThresholdField, value: string) => void };
+
+/** One numeric field per threshold, with its unit and what it means. */
+function ThresholdFields({ form, errors, onEdit }: ThresholdFieldsProps) {
+  return (
+    <fieldset className="settings-group thresholds-grid">
+      <legend>Thresholds</legend>
+      {thresholdFields.map((spec) => (
+        <FormField
+          key={spec.field}
+          label={`${spec.label} (${spec.unit})`}
+          value={form[spec.field]}
+          onChange={(value) => {
+            onEdit(spec.field, value);
+          }}
+          error={errors[spec.field]}
+          description={spec.description}
+          numeric
+        />
+      ))}
+    </fieldset>
   );
 }

@@ -3,7 +3,7 @@ import { Button, Form, Label, SwitchButton, SwitchField, TextArea, TextField } f
 import type { AppError } from '../../../shared/errors.ts';
 import type { TrustedKey } from '../../../shared/trust.ts';
 import { useApi, useBridge } from '../api/hooks.ts';
-import { FormField } from '../devices/FormField.tsx';
+import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { RevokeKeyDialog } from './RevokeKeyDialog.tsx';
 
@@ -28,7 +28,7 @@ export function TrustSection() {
           {keys.loading ? 'Loading…' : 'No image keys are trusted yet.'}
         </p>
       ) : (
-        <table className="trust-table" data-testid="trust-table">
+        <table className="data-table trust-table" data-testid="trust-table">
           <thead>
             <tr>
               <th scope="col">Key id</th>

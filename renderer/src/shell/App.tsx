@@ -5,6 +5,7 @@ import { JobsPanel } from '../jobs/JobsPanel.tsx';
 import { JobsProvider } from '../jobs/JobsProvider.tsx';
 import { AccessTokenMissing, AccessTokenRefused } from './AccessScreens.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
+import { jobSummaries } from './jobSummaries.ts';
 import { Navigation } from './Navigation.tsx';
 import { ScreenPanels } from './ScreenPanels.tsx';
 import { isScreenId, type ScreenId } from './screens.tsx';
@@ -17,7 +18,7 @@ export function App() {
   if (state.kind === 'no-token') return <AccessTokenMissing />;
   if (state.kind === 'refused') return <AccessTokenRefused />;
   return (
-    <JobsProvider>
+    <JobsProvider summaries={jobSummaries}>
       <Shell />
     </JobsProvider>
   );

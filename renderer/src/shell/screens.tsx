@@ -3,6 +3,7 @@ import { CourierScreen } from '../courier/CourierScreen.tsx';
 import { DeployScreen } from '../deploy/DeployScreen.tsx';
 import { DevicesScreen } from '../devices/DevicesScreen.tsx';
 import { DrivesScreen } from '../drives/DrivesScreen.tsx';
+import { FlashPanel } from '../flash/FlashPanel.tsx';
 import { HealthScreen } from '../health/HealthScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
 
@@ -16,7 +17,7 @@ export type Screen = {
 
 /** In navigation order; Alt+1 … Alt+6 follow this order. */
 export const screens: readonly Screen[] = [
-  { id: 'drives', label: 'Drives & Flash', render: () => <DrivesScreen /> },
+  { id: 'drives', label: 'Drives & Flash', render: () => <DrivesScreen flashPanel={<FlashPanel />} /> },
   { id: 'devices', label: 'Devices', render: () => <DevicesScreen /> },
   { id: 'deploy', label: 'Deploy', render: () => <DeployScreen /> },
   { id: 'courier', label: 'Courier', render: () => <CourierScreen /> },

@@ -6,8 +6,8 @@
 import { useState, type ReactNode } from 'react';
 import { Button, Form } from 'react-aria-components';
 import type { AppError } from '../../../shared/errors.ts';
-import { FormField } from '../devices/FormField.tsx';
-import { ModalDialog } from '../devices/ModalDialog.tsx';
+import { FormField } from './FormField.tsx';
+import { ModalDialog } from './ModalDialog.tsx';
 import { ErrorNotice } from './ErrorNotice.tsx';
 
 const minReason = 3;

@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { Button } from 'react-aria-components';
 import type { AppError, Result } from '../../../shared/errors.ts';
-import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { ErrorNotice } from './ErrorNotice.tsx';
 import { ModalDialog } from './ModalDialog.tsx';
 
 /**

@@ -1,0 +1,8 @@
+/** The jobs panel's line for courier jobs (composed by the shell, see jobs/jobSummary.ts). */
+import type { JobSummaries } from '../jobs/jobSummary.ts';
+import { forwardOutcome, pullOutcome } from './courierOutcomes.ts';
+
+export const courierJobSummaries = {
+  'courier.pull': (job) => pullOutcome(job.result, job.title.replace(/^Pull journals from /, '')),
+  'courier.forward': (job) => forwardOutcome(job.result)?.text ?? null,
+} satisfies JobSummaries;
