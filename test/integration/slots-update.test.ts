@@ -83,7 +83,10 @@ describe('slot update on a virtual A/B Pi', () => {
   });
 
   it('commits a good image: A → B, then B → A with a second image', async () => {
+    const bootsBefore = pi.boots.length;
     const first = await update(at('2.0.fkimg'));
+    // The harness records a boot once systemd says running; the engine may finish first.
+    await pi.waitForBoots(bootsBefore + 1);
     expect(first.error).toBeUndefined();
     expect(first).toMatchObject({ status: 'committed', fromSlot: 'a', toSlot: 'b', endSlot: 'b' });
     // No agent on this Pi: systemd's view alone, and the transcript says so.
@@ -102,7 +105,9 @@ describe('slot update on a virtual A/B Pi', () => {
   }, 60_000);
 
   it('does not commit an image whose services fail, and the device is back on the old slot', async () => {
+    const bootsBefore = pi.boots.length;
     const outcome = await update(await image('4.0-bad', 'failing'));
+    await pi.waitForBoots(bootsBefore + 2); // the trial, and the boot back
     expect(outcome).toMatchObject({ status: 'rolled-back', fromSlot: 'a', toSlot: 'b', endSlot: 'a' });
     expect(outcome.error?.message).toMatch(/failed units: fieldkit-inference\.service/);
     expect(pi.boots.at(-2)).toMatchObject({ tryboot: true, slotVersion: '4.0-bad' });
@@ -123,7 +128,9 @@ describe('slot update on a virtual A/B Pi', () => {
   }, 60_000);
 
   it('rehearses: the new slot boots on trial, is not committed, and the device returns to the old slot', async () => {
+    const bootsBefore = pi.boots.length;
     const outcome = await update(await image('6.0'), { rehearse: true });
+    await pi.waitForBoots(bootsBefore + 2); // the trial, and the boot back
     expect(outcome).toMatchObject({ status: 'rehearsed', fromSlot: 'a', toSlot: 'b', endSlot: 'a' });
     expect(pi.boots.at(-2)).toMatchObject({ tryboot: true, bootPartition: 3, slotVersion: '6.0' });
     expect(pi.boots.at(-1)).toMatchObject({ tryboot: false, bootPartition: 2, slotVersion: '3.0' });
