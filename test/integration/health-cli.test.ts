@@ -70,10 +70,13 @@ describe('fieldkit health', () => {
     const run = await runCliProcess(['--json', 'health', 'pi-cool', '--for', '4'], env);
     expect(run.code, run.stderr).toBe(0);
     const views = run.stdout.trim().split('\n').map((line) => DeviceHealthViewSchema.parse(JSON.parse(line)));
-    expect(views.length).toBeGreaterThanOrEqual(2);
-    const stamps = views.map((v) => v.sample?.at_ms ?? 0);
-    expect(new Set(stamps).size).toBe(views.length);
-    expect(views.every((v) => v.deviceName === 'pi-cool' && v.sample?.device_id === 'pi-cool')).toBe(true);
+    expect(views.every((v) => v.deviceName === 'pi-cool')).toBe(true);
+    // A line per sample; a second without a new sample (a loaded machine) still gets a line,
+    // which carries the last sample it has, or none yet while connecting.
+    const samples = new Map(views.flatMap((v) => (v.sample === null ? [] : [[v.sample.at_ms, v.sample] as const])));
+    expect(samples.size).toBeGreaterThanOrEqual(2);
+    expect([...samples.values()].every((sample) => sample.device_id === 'pi-cool')).toBe(true);
+    for (const v of views) if (v.sample === null) expect(['connecting', 'stale', 'unreachable']).toContain(v.status);
   }, 30_000);
 
   it('redraws the live view each second with alerts and what to do, and stops on Ctrl-C', async () => {
