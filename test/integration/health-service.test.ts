@@ -202,7 +202,9 @@ describe('health service with real agents', () => {
     expect(before).toEqual({ deviceId: a.ref, minutes: [], events: [], pulledAtMs: null });
     // What the agent's daemon records: minutes and a brown-out.
     const writer = openHealthHistoryWriter(join(a.rig.config.data_dir, 'health.db'));
-    const t0 = Date.UTC(2026, 0, 15, 2, 13);
+    // An hour ago: inside the daemon's retention (it prunes older minutes on its own tick, so
+    // an old date could vanish before the pull) and before it started writing its own minutes.
+    const t0 = Math.floor((Date.now() - 3_600_000) / 60_000) * 60_000;
     const minute = { cpu_pct_avg: 12.5, temp_c_max: 61, mem_available_min_bytes: 5e9, disk_free_min_bytes: 20e9, throttled_raw_or: 0x50005, backlog_records_max: 40, inference_p95_ms: 33 };
     writer.writeMinute({ minute_ms: t0, ...minute });
     writer.writeMinute({ minute_ms: t0 + 60_000, ...minute, throttled_raw_or: 0x50000 });
