@@ -11,6 +11,7 @@ import {
   type ClickHouseSettingsView,
 } from '../../shared/clickhouseSettings.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
+import { readMetaValue, writeMetaValue } from '../kernel/store/metaValues.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 
 const META_KEY = 'settings.clickhouse';
@@ -18,14 +19,14 @@ export const CLICKHOUSE_PASSWORD_SECRET = 'clickhouse.password';
 
 /** The saved settings, or null when none were set. */
 export function loadClickHouseSettings(db: Store): ClickHouseSettings | null {
-  const row = db.prepare(`SELECT value FROM meta WHERE key = ?`).get(META_KEY) as { value: string } | undefined;
-  if (!row) return null;
-  const parsed = ClickHouseSettingsSchema.safeParse(JSON.parse(row.value));
+  const saved = readMetaValue(db, META_KEY);
+  if (saved === null) return null;
+  const parsed = ClickHouseSettingsSchema.safeParse(JSON.parse(saved));
   return parsed.success ? parsed.data : null;
 }
 
 export function saveClickHouseSettings(db: Store, settings: ClickHouseSettings): void {
-  db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(META_KEY, JSON.stringify(settings));
+  writeMetaValue(db, META_KEY, JSON.stringify(settings));
 }
 
 /** `current` with `patch` applied (the password aside), checked as a whole. */

@@ -48,17 +48,11 @@ export function createCourierHandlers(deps: {
 }): Pick<ApiHandlers, CourierMethods> {
   const courier = createCourierStore(deps.db);
   const quarantine = createQuarantineStore(deps.db);
-  const counts = deps.db.prepare(
-    `SELECT count(*) AS held, sum(forwarded_ms IS NULL AND quarantine_state IS NULL) AS pending FROM courier_records WHERE device_id = ? AND journal_id = ?`,
-  );
-  const lossCounts = deps.db.prepare(`SELECT count(*) AS losses, coalesce(sum(count), 0) AS lost FROM courier_losses WHERE device_id = ? AND journal_id = ?`);
-  const ownerPid = deps.db.prepare(`SELECT owner_pid FROM jobs WHERE id = ?`);
-  const lastForward = deps.db.prepare(`SELECT last_forward_ms FROM courier_journals WHERE device_id = ? AND journal_id = ?`);
 
   /** Two forwards at once would send the same rows twice (harmless, but wasted): one at a time. */
   function refuseIfForwarding(): void {
     const running = deps.jobs.list({ limit: 50, state: 'running' }).find((job) => job.kind === 'courier.forward');
-    if (running !== undefined && (deps.jobs.workerPid(running.id) !== undefined || isProcessAlive((ownerPid.get(running.id) as { owner_pid: number | null } | undefined)?.owner_pid ?? -1))) {
+    if (running !== undefined && (deps.jobs.workerPid(running.id) !== undefined || isProcessAlive(deps.jobs.ownerPid(running.id) ?? -1))) {
       throw new FieldkitError(appError('CONFLICT', `A forward is already running (${running.id}).`, `Wait for it to finish, or cancel it (fieldkit jobs cancel ${running.id}).`));
     }
   }
@@ -94,16 +88,15 @@ export function createCourierHandlers(deps: {
     },
     'courier.status': () => {
       const journals: CourierJournal[] = courier.journals().map((j) => {
-        const c = counts.get(j.device_id, j.journal_id) as { held: number; pending: number | null };
-        const l = lossCounts.get(j.device_id, j.journal_id) as { losses: number; lost: number };
-        const f = lastForward.get(j.device_id, j.journal_id) as { last_forward_ms: number | null } | undefined;
+        const c = courier.recordCounts(j.device_id, j.journal_id);
+        const l = courier.lossCounts(j.device_id, j.journal_id);
         return {
           device_id: j.device_id,
           journal_id: j.journal_id,
           device_ref: j.device_ref,
           site: j.site,
           held: c.held,
-          pending_forward: c.pending ?? 0,
+          pending_forward: c.pending,
           contiguous_seq: j.contiguous_seq,
           // A pull reads on past the head it saw first: the device's side is at least what is held.
           agent_last_seq: Math.max(j.agent_last_seq, j.contiguous_seq),
@@ -114,7 +107,7 @@ export function createCourierHandlers(deps: {
           last_pull_ms: j.last_pull_ms,
           last_clock_offset_ms: j.last_clock_offset_ms,
           quarantined: quarantine.countFor(j.device_id, j.journal_id),
-          last_forward_ms: f?.last_forward_ms ?? null,
+          last_forward_ms: courier.lastForwardMs(j.device_id, j.journal_id),
         };
       });
       return Promise.resolve({ journals });

@@ -8,14 +8,15 @@
  */
 import { createHash } from 'node:crypto';
 import { HEALTH_EVENTS_INSERT_COLUMNS, HEALTH_MINUTES_INSERT_COLUMNS } from '../../shared/clickhouseSchema.ts';
-import type { HealthMinute } from '../../shared/health.ts';
 import { throwIfCancelled } from '../kernel/jobs/jobContext.ts';
-import type { Store } from '../kernel/store/openStore.ts';
+import type { HealthHistoryStore } from './healthHistoryStore.ts';
 
 export type HealthInsert = (table: string, columns: readonly string[], body: string, token: string | null) => Promise<void>;
 
 export type HealthForwardDeps = {
-  db: Store;
+  history: HealthHistoryStore;
+  /** The site a device's rows are filed under: that of its most recently pulled journal. */
+  siteOf: (deviceId: string) => string | null;
   minutesTable: string;
   eventsTable: string;
   /** Who delivered it: `courier:<laptop id>`. */
@@ -28,32 +29,25 @@ export type HealthForwardDeps = {
   onBatch?: (rows: number) => void;
 };
 
-type MinuteRow = { device_id: string; minute_ms: number; minute: string; site: string | null };
-type EventRow = { device_id: string; at_ms: number; kind: string; detail: string; site: string | null };
-
-const siteOf = `(SELECT site FROM courier_journals j WHERE j.device_id = h.device_id ORDER BY last_pull_ms DESC LIMIT 1)`;
-
 function tokenFor(table: string, body: string): string {
   return `${table}:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
 }
 
-/** Health rows held here and not yet confirmed in ClickHouse. */
-export function pendingHealthRows(db: Store): { minutes: number; events: number } {
-  const m = db.prepare(`SELECT count(*) AS n FROM courier_health_minutes WHERE forwarded_ms IS NULL`).get() as { n: number };
-  const e = db.prepare(`SELECT count(*) AS n FROM courier_health_events WHERE forwarded_ms IS NULL`).get() as { n: number };
-  return { minutes: m.n, events: e.n };
+/** `siteOf`, asked once per device within one batch. */
+function sitesFor(siteOf: (deviceId: string) => string | null): (deviceId: string) => string {
+  const known = new Map<string, string>();
+  return (deviceId) => {
+    let site = known.get(deviceId);
+    if (site === undefined) {
+      site = siteOf(deviceId) ?? '';
+      known.set(deviceId, site);
+    }
+    return site;
+  };
 }
 
 export async function forwardHealthHistory(deps: HealthForwardDeps): Promise<{ minutes: number; events: number }> {
-  const { db } = deps;
-  const nextMinutes = db.prepare(
-    `SELECT device_id, minute_ms, minute, ${siteOf} AS site FROM courier_health_minutes h WHERE forwarded_ms IS NULL ORDER BY device_id, minute_ms LIMIT ?`,
-  );
-  const markMinute = db.prepare(`UPDATE courier_health_minutes SET forwarded_ms = ? WHERE device_id = ? AND minute_ms = ? AND minute = ?`);
-  const nextEvents = db.prepare(
-    `SELECT device_id, at_ms, kind, detail, ${siteOf} AS site FROM courier_health_events h WHERE forwarded_ms IS NULL ORDER BY device_id, at_ms, kind LIMIT ?`,
-  );
-  const markEvent = db.prepare(`UPDATE courier_health_events SET forwarded_ms = ? WHERE device_id = ? AND at_ms = ? AND kind = ?`);
+  const { history } = deps;
   const sent = { minutes: 0, events: 0 };
 
   // A row marked while sending cannot come back in the next read; one that stays pending
@@ -61,11 +55,12 @@ export async function forwardHealthHistory(deps: HealthForwardDeps): Promise<{ m
   const seen = new Set<string>();
   for (;;) {
     throwIfCancelled(deps.signal);
-    const rows = (nextMinutes.all(deps.batchRows + seen.size) as MinuteRow[]).filter((r) => !seen.has(`${r.device_id}\0${String(r.minute_ms)}`)).slice(0, deps.batchRows);
+    const rows = history.pendingMinutes(deps.batchRows + seen.size).filter((r) => !seen.has(`${r.device_id}\0${String(r.minute_ms)}`)).slice(0, deps.batchRows);
     if (rows.length === 0) break;
+    const site = sitesFor(deps.siteOf);
     const body = rows
       .map((r) => {
-        const m = JSON.parse(r.minute) as HealthMinute;
+        const m = r.parsed;
         return `${JSON.stringify({
           device_id: r.device_id,
           minute_ms: r.minute_ms,
@@ -76,16 +71,13 @@ export async function forwardHealthHistory(deps: HealthForwardDeps): Promise<{ m
           throttled_raw_or: m.throttled_raw_or,
           backlog_records_max: m.backlog_records_max,
           inference_p95_ms: m.inference_p95_ms,
-          site: r.site ?? '',
+          site: site(r.device_id),
           via: deps.via,
         })}\n`;
       })
       .join('');
     await deps.insert(deps.minutesTable, HEALTH_MINUTES_INSERT_COLUMNS, body, deps.dedupTokens ? tokenFor('health_minutes', body) : null);
-    const now = Date.now();
-    db.transaction(() => {
-      for (const r of rows) markMinute.run(now, r.device_id, r.minute_ms, r.minute);
-    })();
+    history.markMinutesForwarded(rows, Date.now());
     for (const r of rows) seen.add(`${r.device_id}\0${String(r.minute_ms)}`);
     sent.minutes += rows.length;
     deps.onBatch?.(rows.length);
@@ -93,14 +85,12 @@ export async function forwardHealthHistory(deps: HealthForwardDeps): Promise<{ m
 
   for (;;) {
     throwIfCancelled(deps.signal);
-    const rows = nextEvents.all(deps.batchRows) as EventRow[];
+    const rows = history.pendingEvents(deps.batchRows);
     if (rows.length === 0) break;
-    const body = rows.map((r) => `${JSON.stringify({ device_id: r.device_id, at_ms: r.at_ms, kind: r.kind, detail: r.detail, site: r.site ?? '', via: deps.via })}\n`).join('');
+    const site = sitesFor(deps.siteOf);
+    const body = rows.map((r) => `${JSON.stringify({ device_id: r.device_id, at_ms: r.at_ms, kind: r.kind, detail: r.detail, site: site(r.device_id), via: deps.via })}\n`).join('');
     await deps.insert(deps.eventsTable, HEALTH_EVENTS_INSERT_COLUMNS, body, deps.dedupTokens ? tokenFor('health_events', body) : null);
-    const now = Date.now();
-    db.transaction(() => {
-      for (const r of rows) markEvent.run(now, r.device_id, r.at_ms, r.kind);
-    })();
+    history.markEventsForwarded(rows, Date.now());
     sent.events += rows.length;
     deps.onBatch?.(rows.length);
   }

@@ -24,8 +24,9 @@ import { JobCancelledError, throwIfCancelled, type JobContext } from '../kernel/
 import { CLICKHOUSE_PASSWORD_SECRET, loadClickHouseSettings } from './clickhouseSettingsStore.ts';
 import { openStore, type Store } from '../kernel/store/openStore.ts';
 import { describeClickHouseFailure, openClickHouse, type ClickHouseConnection, type DescribedFailure } from './clickhouseConnection.ts';
-import { createCourierStore } from './courierStore.ts';
+import { createCourierStore, createForwardQueue, type ForwardLine, type PendingRecordsQuery } from './courierStore.ts';
 import { forwardHealthHistory } from './forwardHealth.ts';
+import { createHealthHistoryStore } from './healthHistoryStore.ts';
 import { createQuarantineStore, type QuarantineStore } from './quarantineStore.ts';
 
 export const ForwardParamsSchema = z.object({
@@ -38,8 +39,7 @@ export type ForwardParams = z.infer<typeof ForwardParamsSchema>;
 const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
 
-/** One row as held, serialized for JSONEachRow, with what marking and quarantine need. */
-type Line = { seq: number; to_seq: number; priority: number; line: string };
+type Line = ForwardLine;
 type Journal = { device_id: string; journal_id: string };
 
 export async function runForward(params: ForwardParams, ctx: JobContext): Promise<ForwardResult> {
@@ -62,6 +62,7 @@ export async function runForward(params: ForwardParams, ctx: JobContext): Promis
 
 async function forward(db: Store, connection: ClickHouseConnection, params: ForwardParams & { batchRows: number }, ctx: JobContext): Promise<ForwardResult> {
   const courier = createCourierStore(db);
+  const queue = createForwardQueue(db);
   const quarantine = createQuarantineStore(db);
   const lossVia = `courier:${courier.courierId()}`;
   const stats = { forwarded: 0, lossesForwarded: 0, batches: 0, quarantined: 0, retries: 0 };
@@ -119,38 +120,17 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     ctx.log('info', `Created ${connection.table}, ${connection.lossTable}, ${connection.healthMinutesTable} and ${connection.healthEventsTable} (where missing).`);
   }
 
-  total = pendingCount(db);
+  // Rows held but not yet in ClickHouse, quarantined ones aside.
+  total = Math.max(0, queue.unforwardedRecords() - quarantine.setAsideRecords());
   phase = 'forwarding';
   report();
 
-  // Every journal a pull noted (a pull notes its journals before storing a record).
-  const journals = db.prepare(`SELECT device_id, journal_id FROM courier_journals ORDER BY device_id, journal_id`).all() as Journal[];
-
-  const nextLosses = db.prepare(
-    `SELECT device_id, journal_id, from_seq, to_seq, count, priority, reason, at_ms, site FROM courier_losses
-     WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY from_seq, to_seq, priority LIMIT ?`,
-  );
-  const pendingRecords = `FROM courier_records WHERE device_id = @device_id AND journal_id = @journal_id AND seq > @after AND seq <= @through
-    AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY seq LIMIT @limit`;
-  const jsonLine = `json_object(${TELEMETRY_INSERT_COLUMNS.map((c) => `'${c}', ${c}`).join(', ')}) || char(10)`;
-  // The whole batch as one string, written by SQLite: no row objects, no JSON.stringify per row in JS.
-  const nextRecordBody = db.prepare(
-    `SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, string_agg(line, '' ORDER BY seq) AS body FROM (SELECT seq, ${jsonLine} AS line ${pendingRecords})`,
-  );
-  // Row by row: a batch with holes (marked by its exact seqs), or one to split.
-  const recordLines = db.prepare(`SELECT seq, seq AS to_seq, priority, ${jsonLine} AS line ${pendingRecords}`);
-  // Where a journal's unforwarded rows begin (on the partial index): the scan starts there, not at seq 1.
-  const firstPending = db.prepare(`SELECT min(seq) AS seq FROM courier_records WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL`);
-  const markRecords = db.prepare(`UPDATE courier_records SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? AND forwarded_ms IS NULL`);
-  const markLoss = db.prepare(`UPDATE courier_losses SET forwarded_ms = ? WHERE device_id = ? AND journal_id = ? AND from_seq = ? AND to_seq = ? AND priority = ?`);
-  const markJournal = db.prepare(`UPDATE courier_journals SET last_forward_ms = ? WHERE device_id = ? AND journal_id = ?`);
-
-  for (const journal of journals) {
+  for (const journal of queue.journals()) {
     const deliverer = createDeliverer({ connection, quarantine, journal, dedupTokens, withRetry, ctx, stats, onPhase: (p) => { phase = p; report(); } });
     // Loss records first: they explain the gaps in the records that follow.
     for (;;) {
       throwIfCancelled(ctx.signal);
-      const losses = (nextLosses.all(journal.device_id, journal.journal_id, params.batchRows) as LossRow[]).map((l): Line => ({
+      const losses = queue.pendingLosses(journal.device_id, journal.journal_id, params.batchRows).map((l): Line => ({
         seq: l.from_seq,
         to_seq: l.to_seq,
         priority: l.priority,
@@ -161,7 +141,7 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
         const now = Date.now();
         const lines = landed.lines();
         db.transaction(() => {
-          for (const l of lines) markLoss.run(now, journal.device_id, journal.journal_id, l.seq, l.to_seq, l.priority);
+          queue.markLossesForwarded(journal.device_id, journal.journal_id, lines, now);
           quarantine.forgetRequeued('loss', journal.device_id, journal.journal_id, landed.first, landed.last);
         })();
         stats.lossesForwarded += landed.count;
@@ -169,33 +149,27 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     }
 
     const readBatch = (after: number): Batch | null => {
-      const query = { device_id: journal.device_id, journal_id: journal.journal_id, after, through: Number.MAX_SAFE_INTEGER, limit: params.batchRows };
-      const head = nextRecordBody.get(query) as { n: number; first: number | null; last: number | null; body: string | null };
-      if (head.n === 0 || head.first === null || head.last === null) return null;
-      if (head.n !== head.last - head.first + 1) {
+      const query: PendingRecordsQuery = { device_id: journal.device_id, journal_id: journal.journal_id, after, through: Number.MAX_SAFE_INTEGER, limit: params.batchRows };
+      // The whole batch as one string, written by SQLite: no row objects, no JSON.stringify per row in JS.
+      const head = queue.recordBatch(query);
+      if (head === null) return null;
+      if (head.count !== head.last - head.first + 1) {
         // Holes (rows quarantined, or not pulled yet between safety events): a pull beside us
         // may fill them, so the rows are fixed now, in one read, and marked by their seqs.
-        return batchOfLines(recordLines.all(query) as Line[]);
+        return batchOfLines(queue.recordLines(query));
       }
       // Hole-free: every seq from first to last is in the batch, and no new row can appear
       // among them, so the rows can be listed later if the batch has to be split.
-      const { first, last, n } = head;
+      const { last } = head;
       let lines: Line[] | null = null;
-      return {
-        first,
-        last,
-        count: n,
-        body: head.body ?? '',
-        lines: () => (lines ??= recordLines.all({ ...query, through: last }) as Line[]),
-      };
+      return { ...head, lines: () => (lines ??= queue.recordLines({ ...query, through: last })) };
     };
     const markLanded = (landed: Batch): void => {
       const now = Date.now();
       // A batch without holes covers every seq from first to last: one range marks it exactly.
       const runs: [number, number][] = landed.count === landed.last - landed.first + 1 ? [[landed.first, landed.last]] : seqRuns(landed.lines());
       db.transaction(() => {
-        for (const [from, to] of runs) markRecords.run(now, journal.device_id, journal.journal_id, from, to);
-        markJournal.run(now, journal.device_id, journal.journal_id);
+        queue.markRecordsForwarded(journal.device_id, journal.journal_id, runs, now);
         quarantine.forgetRequeued('record', journal.device_id, journal.journal_id, landed.first, landed.last);
       })();
       stats.forwarded += landed.count;
@@ -204,7 +178,7 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
       report();
     };
 
-    const start = (firstPending.get(journal.device_id, journal.journal_id) as { seq: number | null }).seq;
+    const start = queue.firstPendingSeq(journal.device_id, journal.journal_id);
     for (let batch = start === null ? null : readBatch(start - 1); batch !== null; ) {
       throwIfCancelled(ctx.signal);
       // One batch on the wire while the next is read; each is marked the moment the server confirms it.
@@ -229,7 +203,8 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     Object.assign(
       health,
       await forwardHealthHistory({
-        db,
+        history: createHealthHistoryStore(db),
+        siteOf: (deviceId) => courier.latestSite(deviceId),
         minutesTable: connection.healthMinutesTable,
         eventsTable: connection.healthEventsTable,
         via: lossVia,
@@ -264,21 +239,12 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
   };
 }
 
-type LossRow = { device_id: string; journal_id: string; from_seq: number; to_seq: number; count: number; priority: number; reason: string; at_ms: number; site: string };
-
 class FailureError extends Error {
   readonly failure: DescribedFailure;
   constructor(failure: DescribedFailure, cause: unknown) {
     super(failure.error.message, { cause });
     this.failure = failure;
   }
-}
-
-/** Rows held but not yet in ClickHouse, quarantined ones aside (counted on the partial index alone). */
-function pendingCount(db: Store): number {
-  const unforwarded = db.prepare(`SELECT count(*) AS n FROM courier_records WHERE forwarded_ms IS NULL`).get() as { n: number };
-  const setAside = db.prepare(`SELECT count(*) AS n FROM courier_quarantine WHERE kind = 'record' AND state IN ('quarantined', 'discarded')`).get() as { n: number };
-  return Math.max(0, unforwarded.n - setAside.n);
 }
 
 /** Consecutive runs of seqs in sorted lines: [from, to] pairs. */

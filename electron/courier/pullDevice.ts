@@ -16,6 +16,7 @@ import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { verifyJournalBatch } from '../kernel/link/verifyJournalBatch.ts';
 import { openStore } from '../kernel/store/openStore.ts';
 import { createCourierStore, type CourierStore } from './courierStore.ts';
+import { createHealthHistoryStore, type HealthHistoryStore } from './healthHistoryStore.ts';
 
 export const PullParamsSchema = z.object({ dataDir: z.string(), deviceRef: z.string(), deviceName: z.string() });
 export type PullParams = z.infer<typeof PullParamsSchema>;
@@ -62,6 +63,7 @@ export async function runPull(params: PullParams, ctx: JobContext): Promise<Pull
   try {
     const devices = createDeviceStore(db);
     const courier = createCourierStore(db);
+    const healthHistory = createHealthHistoryStore(db);
     const device = devices.get(params.deviceRef);
     const password = device.link.kind === 'serial' ? ctx.secrets.password : undefined;
     // A link that drops mid-pull (Wi-Fi at a depot, a cable knocked) is reconnected a few
@@ -90,6 +92,7 @@ export async function runPull(params: PullParams, ctx: JobContext): Promise<Pull
           return await pullWithSession(session, {
             params,
             courier,
+            healthHistory,
             ctx,
             site: target.site,
             via: `courier:${link.kind}`,
@@ -126,6 +129,7 @@ async function pullWithSession(
   deps: {
     params: PullParams;
     courier: CourierStore;
+    healthHistory: HealthHistoryStore;
     ctx: JobContext;
     site: string;
     via: string;
@@ -257,8 +261,8 @@ async function pullWithSession(
   }
   await noteHeads(session, courier, journals);
   report('health history');
-  const history = await unwrap(client.call('health.history', { since_ms: courier.lastHealthMinute(hello.device_id) }));
-  courier.storeHealthHistory(hello.device_id, history.minutes, history.events);
+  const history = await unwrap(client.call('health.history', { since_ms: deps.healthHistory.lastMinute(hello.device_id) }));
+  deps.healthHistory.store(hello.device_id, history.minutes, history.events);
   courier.endPull(pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
   return { deviceRef: params.deviceRef, deviceId: hello.device_id, journals, clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs, healthMinutes: history.minutes.length };
 }

@@ -18,7 +18,8 @@ import { FieldkitError } from '../../shared/errors.ts';
 import { courierTables } from './clickhouseSettingsStore.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from './clickhouseConnection.ts';
-import { createCourierStore, type JournalState } from './courierStore.ts';
+import { createCourierStore, type CourierStore, type HeldRun, type JournalState } from './courierStore.ts';
+import { createQuarantineStore, type QuarantineStore } from './quarantineStore.ts';
 
 /** Seqs per window when looking for gaps: bounds the server's memory per query (8 bytes a seq). */
 export const GAP_WINDOW = 1 << 22;
@@ -149,26 +150,12 @@ export function explainMissing(missing: readonly Range[], layers: readonly Expla
   return out;
 }
 
-type HeldRun = { a: number; b: number; st: 'pending' | 'forwarded' | 'quarantined' | 'discarded' };
-
 /** What this laptop knows about one journal, as explanation layers over [from, to]. */
-export function explanationLayers(db: Store, journal: JournalState, from: number, to: number): ExplanationLayer[] {
-  const runs = db
-    .prepare(
-      `SELECT min(seq) AS a, max(seq) AS b, st FROM (
-         SELECT seq, st, seq - row_number() OVER (PARTITION BY st ORDER BY seq) AS grp FROM (
-           SELECT seq, coalesce(quarantine_state, CASE WHEN forwarded_ms IS NULL THEN 'pending' ELSE 'forwarded' END) AS st
-           FROM courier_records WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ?))
-       GROUP BY st, grp ORDER BY a`,
-    )
-    .all(journal.device_id, journal.journal_id, from, to) as HeldRun[];
-  const held = (st: HeldRun['st'], detail: string) => runs.filter((r) => r.st === st).map((r) => ({ from: r.a, to: r.b, detail }));
-  const discardReasons = db
-    .prepare(`SELECT seq, discard_reason FROM courier_quarantine WHERE kind = 'record' AND state = 'discarded' AND device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`)
-    .all(journal.device_id, journal.journal_id, from, to) as { seq: number; discard_reason: string | null }[];
-  const losses = db
-    .prepare(`SELECT from_seq, to_seq, reason FROM courier_losses WHERE device_id = ? AND journal_id = ? AND to_seq >= ? AND from_seq <= ? ORDER BY from_seq`)
-    .all(journal.device_id, journal.journal_id, from, to) as { from_seq: number; to_seq: number; reason: string }[];
+export function explanationLayers(stores: { courier: CourierStore; quarantine: QuarantineStore }, journal: JournalState, from: number, to: number): ExplanationLayer[] {
+  const runs = stores.courier.heldRuns(journal.device_id, journal.journal_id, from, to);
+  const held = (state: HeldRun['state'], detail: string) => runs.filter((r) => r.state === state).map((r) => ({ from: r.from, to: r.to, detail }));
+  const discarded = stores.quarantine.discardedRecords(journal.device_id, journal.journal_id, from, to);
+  const losses = stores.courier.lossRanges(journal.device_id, journal.journal_id, from, to);
   // Loss ranges of different priorities overlap: merge them (a part keeps the first range's words).
   const lossRanges: (Range & { detail: string })[] = [];
   for (const l of losses) {
@@ -179,7 +166,7 @@ export function explanationLayers(db: Store, journal: JournalState, from: number
   const layers: ExplanationLayer[] = [
     { reason: 'not_yet_forwarded', ranges: held('pending', '') },
     { reason: 'quarantined', ranges: held('quarantined', '') },
-    { reason: 'discarded', ranges: discardReasons.map((d) => ({ from: d.seq, to: d.seq, detail: d.discard_reason ?? '' })) },
+    { reason: 'discarded', ranges: discarded.map((d) => ({ from: d.seq, to: d.seq, detail: d.reason ?? '' })) },
     { reason: 'unknown', ranges: held('forwarded', 'forwarded from this laptop, yet not in ClickHouse') },
     { reason: 'lost_on_device', ranges: lossRanges },
   ];
@@ -222,6 +209,7 @@ export async function reconcileJournals(
 ): Promise<ReconcileJournal[]> {
   const nowMs = options.nowMs ?? Date.now();
   const courier = createCourierStore(db);
+  const quarantine = createQuarantineStore(db);
   const journals = courier.journals().filter((j) => options.deviceId === undefined || j.device_id === options.deviceId);
   if (journals.length === 0) return [];
   const stats = new Map<string, { n: number; d: number; lo: number; hi: number }>();
@@ -231,18 +219,17 @@ export async function reconcileJournals(
   }
   const perDevice = new Map<string, number>();
   for (const j of journals) perDevice.set(j.device_id, (perDevice.get(j.device_id) ?? 0) + 1);
-  const maxHeld = db.prepare(`SELECT max(seq) AS m FROM courier_records WHERE device_id = ? AND journal_id = ?`);
 
   const results: ReconcileJournal[] = [];
   for (const journal of journals) {
     const s = stats.get(`${journal.device_id}\n${journal.journal_id}`) ?? { n: 0, d: 0, lo: 0, hi: 0 };
-    const held = (maxHeld.get(journal.device_id, journal.journal_id) as { m: number | null }).m ?? 0;
+    const held = courier.maxHeldSeq(journal.device_id, journal.journal_id);
     const through = Math.max(journal.agent_last_seq, held, s.hi);
     const complete = s.d === through && s.lo === (through === 0 ? 0 : 1) && s.hi === through;
     const gaps = complete ? [] : await findMissingRanges(query, table, journal.device_id, journal.journal_id, through);
     const first = gaps[0];
     const last = gaps.at(-1);
-    const explained = first === undefined || last === undefined ? [] : explainMissing(gaps, explanationLayers(db, journal, first.from, last.to), { reason: 'unknown', detail: '' });
+    const explained = first === undefined || last === undefined ? [] : explainMissing(gaps, explanationLayers({ courier, quarantine }, journal, first.from, last.to), { reason: 'unknown', detail: '' });
     const byReason = Object.fromEntries(MissingReasonSchema.options.map((r) => [r, 0])) as Record<MissingReason, number>;
     for (const m of explained) byReason[m.reason] += m.count;
     const missingRecords = explained.reduce((n, m) => n + m.count, 0);

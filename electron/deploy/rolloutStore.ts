@@ -60,6 +60,9 @@ const DeviceRowSchema = z.object({
   ended_ms: z.number().nullable(),
 });
 
+const TranscriptRowSchema = z.object({ entry: z.string() });
+const BusyRowSchema = z.object({ device_id: z.string(), device_name: z.string(), id: z.string() });
+
 /** What the job needs beyond the contract's Rollout: how it was asked to run. */
 export type RolloutSettings = { order: 'given' | 'shuffle'; seed: number; stableSeconds: number };
 
@@ -133,7 +136,7 @@ export function createRolloutStore(db: Store) {
       startedAt: row.started_ms,
       endedAt: row.ended_ms,
       transcript: withTranscript
-        ? selectTranscript.all(rolloutId, row.device_id).map((r) => TranscriptEntrySchema.parse(JSON.parse((r as { entry: string }).entry)))
+        ? selectTranscript.all(rolloutId, row.device_id).map((r) => TranscriptEntrySchema.parse(JSON.parse(TranscriptRowSchema.parse(r).entry)))
         : [],
     };
   }
@@ -238,7 +241,8 @@ export function createRolloutStore(db: Store) {
     deviceStarted(id: string, deviceId: string, now: number): number {
       startDevice.run(now, id, deviceId);
       touch.run(now, id);
-      return (selectAttempts.get(id, deviceId) as { attempts: number } | undefined)?.attempts ?? 1;
+      const row = selectAttempts.get(id, deviceId);
+      return row === undefined ? 1 : DeviceRowSchema.pick({ attempts: true }).parse(row).attempts;
     },
     deviceVersion(id: string, deviceId: string, fromVersion: string | null): void {
       setFromVersion.run(fromVersion, id, deviceId);
@@ -269,7 +273,7 @@ export function createRolloutStore(db: Store) {
     stopOrphans(isJobRunning: (jobId: string) => boolean, now: number): string[] {
       const orphans = runningRollouts
         .all()
-        .map((row) => row as { id: string; job_id: string | null })
+        .map((row) => RolloutRowSchema.pick({ id: true, job_id: true }).parse(row))
         .filter((row) => row.job_id === null || !isJobRunning(row.job_id));
       for (const orphan of orphans) {
         finish(orphan.id, 'stopped', interruptedReason, now, interruptedError());
@@ -281,7 +285,7 @@ export function createRolloutStore(db: Store) {
       return new Map(
         devicesInRunning
           .all(exceptRolloutId)
-          .map((r) => r as { device_id: string; device_name: string; id: string })
+          .map((r) => BusyRowSchema.parse(r))
           .map((r) => [r.device_id, { name: r.device_name, rolloutId: r.id }]),
       );
     },

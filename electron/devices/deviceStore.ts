@@ -101,7 +101,8 @@ export function createDeviceStore(db: Store) {
     },
     add(input: { name?: string | undefined; site?: string | undefined; link: LinkSpec }, nowMs: number): Device {
       const key = linkKey(input.link);
-      const existing = db.prepare(`SELECT id, name FROM devices WHERE link_key = ?`).get(key) as { id: string; name: string } | undefined;
+      const found = db.prepare(`SELECT id, name FROM devices WHERE link_key = ?`).get(key);
+      const existing = found === undefined ? undefined : RowSchema.pick({ id: true, name: true }).parse(found);
       if (existing) {
         throw new FieldkitError(
           appError('CONFLICT', `${describeLink(input.link)} is already registered as ${existing.name} (${existing.id}).`, 'Use that device, or remove it first.', 'link'),

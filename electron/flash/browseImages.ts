@@ -4,19 +4,17 @@
  * the disk itself (it may be a browser on the web host), so the listing happens here.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { ResponseOf } from '../../shared/api.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { plainImageExtensions } from '../../shared/flash.ts';
 import type { Store } from '../kernel/store/openStore.ts';
+import { recentImages } from './recentImagesStore.ts';
 
 export type BrowseListing = ResponseOf<'flash.browse'>;
 export type BrowseEntry = BrowseListing['entries'][number];
-
-/** How many picked images the store keeps; the picker shows the ones still on disk. */
-const keptRecentImages = 12;
 
 /** 'signed' for a fieldkit image, 'plain' for a raw/compressed disk image, else null. */
 export function imageKindOf(fileName: string): 'signed' | 'plain' | null {
@@ -93,22 +91,4 @@ async function readFolder(folder: string): Promise<string[]> {
       cause,
     });
   }
-}
-
-/**
- * Remembers that the technician picked (inspected or flashed) the image at `imagePath`, so
- * the picker offers it first next time. Keeps the newest few.
- */
-export function rememberRecentImage(db: Store, imagePath: string, now: number = Date.now()): void {
-  const absolute = path.resolve(imagePath);
-  db.transaction(() => {
-    db.prepare('INSERT INTO recent_images (path, used_ms) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET used_ms = excluded.used_ms').run(absolute, now);
-    db.prepare('DELETE FROM recent_images WHERE path NOT IN (SELECT path FROM recent_images ORDER BY used_ms DESC LIMIT ?)').run(keptRecentImages);
-  })();
-}
-
-/** Remembered images, newest first, that are still on disk. */
-export function recentImages(db: Store): string[] {
-  const rows = db.prepare('SELECT path FROM recent_images ORDER BY used_ms DESC').all() as { path: string }[];
-  return rows.map((row) => row.path).filter((p) => existsSync(p));
 }

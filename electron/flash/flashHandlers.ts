@@ -5,7 +5,8 @@
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
 import type { Store } from '../kernel/store/openStore.ts';
-import { browseImages, rememberRecentImage } from './browseImages.ts';
+import { browseImages } from './browseImages.ts';
+import { rememberRecentImage } from './recentImagesStore.ts';
 import { inspectImage } from './inspectImage.ts';
 import { startFlash } from './startFlash.ts';
 

@@ -3,16 +3,17 @@
  */
 import type { FlashSettings } from '../../shared/trust.ts';
 import { FlashSettingsSchema } from '../../shared/trust.ts';
+import { readMetaValue, writeMetaValue } from '../kernel/store/metaValues.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 
 const FLASH_SETTINGS_KEY = 'settings.flash';
 
 export function loadFlashSettings(db: Store): FlashSettings {
-  const row = db.prepare(`SELECT value FROM meta WHERE key = ?`).get(FLASH_SETTINGS_KEY) as { value: string } | undefined;
+  const saved = readMetaValue(db, FLASH_SETTINGS_KEY);
   // Anything unreadable means the safe default: unsigned images refused.
-  if (row === undefined) return { allowUnsigned: false };
+  if (saved === null) return { allowUnsigned: false };
   try {
-    const parsed = FlashSettingsSchema.safeParse(JSON.parse(row.value));
+    const parsed = FlashSettingsSchema.safeParse(JSON.parse(saved));
     return parsed.success ? parsed.data : { allowUnsigned: false };
   } catch {
     return { allowUnsigned: false };
@@ -21,6 +22,6 @@ export function loadFlashSettings(db: Store): FlashSettings {
 
 export function saveFlashSettings(db: Store, settings: FlashSettings): FlashSettings {
   const checked = FlashSettingsSchema.parse(settings);
-  db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(FLASH_SETTINGS_KEY, JSON.stringify(checked));
+  writeMetaValue(db, FLASH_SETTINGS_KEY, JSON.stringify(checked));
   return checked;
 }

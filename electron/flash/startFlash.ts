@@ -14,7 +14,7 @@ import { listDrives } from '../drives/listDrives.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import type { Store } from '../kernel/store/openStore.ts';
-import { rememberRecentImage } from './browseImages.ts';
+import { rememberRecentImage } from './recentImagesStore.ts';
 import { imageKindOrRefuse, inspectImage, unsignedWarning } from './inspectImage.ts';
 import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import { loadFlashSettings } from './flashSettingsStore.ts';

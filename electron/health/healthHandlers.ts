@@ -1,6 +1,7 @@
 /** The health.* and settings.health.* methods of the app API. */
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import { createCourierStore } from '../courier/courierStore.ts';
+import { createHealthHistoryStore } from '../courier/healthHistoryStore.ts';
 import type { DeviceStore } from '../devices/deviceStore.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import type { HealthService } from './healthService.ts';
@@ -14,6 +15,7 @@ const HISTORY_LIMIT = 14 * 24 * 60;
 export function createHealthHandlers(deps: { db: Store; devices: DeviceStore; health: HealthService }): Pick<ApiHandlers, HealthMethods> {
   const { db, devices, health } = deps;
   const courier = createCourierStore(db);
+  const healthHistory = createHealthHistoryStore(db);
   return {
     'health.watch': ({ deviceIds, leaseSeconds }) => Promise.resolve(health.watch(deviceIds, leaseSeconds)),
     'health.fleet': () => Promise.resolve({ views: health.fleet() }),
@@ -22,7 +24,7 @@ export function createHealthHandlers(deps: { db: Store; devices: DeviceStore; he
       const device = devices.get(deviceId);
       // Pulls store history under the agent's own device id, learnt at the first contact.
       if (device.agentDeviceId === null) return Promise.resolve({ deviceId, minutes: [], events: [], pulledAtMs: null });
-      const history = courier.readHealthHistory(device.agentDeviceId, sinceMs ?? 0, HISTORY_LIMIT);
+      const history = healthHistory.read(device.agentDeviceId, sinceMs ?? 0, HISTORY_LIMIT);
       return Promise.resolve({ deviceId, ...history, pulledAtMs: courier.lastPullEndedMs(deviceId) });
     },
     'settings.health.get': () => Promise.resolve({ thresholds: loadHealthThresholds(db) }),

@@ -4,20 +4,21 @@
  */
 import { appError, badRequestFromZod, FieldkitError } from '../../shared/errors.ts';
 import { defaultHealthThresholds, HealthThresholdsSchema, type HealthThresholds, type HealthThresholdsPatch } from '../../shared/fleetHealth.ts';
+import { readMetaValue, writeMetaValue } from '../kernel/store/metaValues.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 
 const META_KEY = 'settings.health';
 
 /** The saved thresholds, or the defaults when none were saved (or the saved ones no longer parse). */
 export function loadHealthThresholds(db: Store): HealthThresholds {
-  const row = db.prepare(`SELECT value FROM meta WHERE key = ?`).get(META_KEY) as { value: string } | undefined;
-  if (!row) return defaultHealthThresholds;
-  const parsed = HealthThresholdsSchema.safeParse(JSON.parse(row.value));
+  const saved = readMetaValue(db, META_KEY);
+  if (saved === null) return defaultHealthThresholds;
+  const parsed = HealthThresholdsSchema.safeParse(JSON.parse(saved));
   return parsed.success ? parsed.data : defaultHealthThresholds;
 }
 
 export function saveHealthThresholds(db: Store, thresholds: HealthThresholds): void {
-  db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(META_KEY, JSON.stringify(thresholds));
+  writeMetaValue(db, META_KEY, JSON.stringify(thresholds));
 }
 
 /** `current` with `patch` applied, validated as a whole; throws BAD_REQUEST naming the field. */

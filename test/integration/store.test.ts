@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../electron/kernel/store/migrations.ts';
@@ -24,6 +26,45 @@ describe('laptop store', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     expect(db.pragma('user_version', { simple: true })).toBe(migrations.length);
     db.close();
+  });
+
+  // Pinned when the migrations were split one per file, from the single array every released
+  // laptop ran: a store created or migrated by the new files has exactly the old schema.
+  const releasedMigrationSha256 = [
+    '72f8ce2a72ce0e7792c66e63540cfc6c1bcf62574cd8ed6cd9d28513502c7141',
+    '9f030d96234e59ca133808885e21d8994d66fc9a5f0e4dc7ad00ea2a6842e880',
+    'cd4ae77e8d1c8b73fb87492e08d6c578530a94dba7e1f3571becbba0ded2d3d5',
+    '91c461b3d9d915b1d37cd0c91e90ae54cf67d0dd06077c4d5773be59d2884877',
+    'fee9a2eb0dd0f1c3e01c68ed428fc3c9f793b098bd059c80ceaf5e5404a7782e',
+    '2015a6b0a36d6e34b5083ef4e0d2491cc5102469a5629965161df630724d3bba',
+    '5a00b8540954ba36a3b87434fee0d320059161ba8045ec531d5d8de82f93194e',
+    'e710b694c0625f0b263a7dbeaa6219660b4d426500545297f5c990b0ba5fdc93',
+  ];
+
+  it('never changes a released migration: each keeps its text, number and place', () => {
+    const sha = migrations.map((sql) => createHash('sha256').update(sql).digest('hex'));
+    expect(sha.slice(0, releasedMigrationSha256.length)).toEqual(releasedMigrationSha256);
+    // One file per migration, numbered as its place in the list, none left out of it.
+    const files = readdirSync(join(import.meta.dirname, '../../electron/kernel/store/migrations')).sort();
+    expect(files.map((f) => Number(/^(\d{4})-[a-z0-9-]+\.ts$/.exec(f)?.[1]))).toEqual(migrations.map((_, i) => i + 1));
+  });
+
+  it('moves a store at any earlier schema to the same schema as a new one', () => {
+    const schemaOf = (db: Database.Database): unknown => db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name`).all();
+    const fresh = openStore(tempDir());
+    const latest = schemaOf(fresh);
+    fresh.close();
+    for (let version = 1; version < migrations.length; version++) {
+      const dir = tempDir();
+      const raw = new Database(join(dir, storeFileName));
+      for (const sql of migrations.slice(0, version)) raw.exec(sql);
+      raw.pragma(`user_version = ${version}`);
+      raw.close();
+      const db = openStore(dir);
+      expect(db.pragma('user_version', { simple: true })).toBe(migrations.length);
+      expect(schemaOf(db), `from schema ${version}`).toEqual(latest);
+      db.close();
+    }
   });
 
   it('refuses a store written by a newer fieldkit instead of guessing', () => {

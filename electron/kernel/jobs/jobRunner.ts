@@ -255,6 +255,8 @@ export function createJobRunner(options: {
     list: (opts: { limit: number; state?: JobState | undefined }) => store.list(opts),
     /** The worker's pid, for diagnostics and fault tests. */
     workerPid: (jobId: string) => running.get(jobId)?.child.pid,
+    /** The process that started the job, as its history records it (null: not recorded). */
+    ownerPid: (jobId: string) => store.ownerPid(jobId),
     runningCount: () => running.size,
     /** Cancels every running job and waits for each to end. */
     async close(): Promise<void> {

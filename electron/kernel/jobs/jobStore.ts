@@ -28,6 +28,9 @@ const JobRowSchema = z.object({
   error: z.string().nullable(),
 });
 
+const OwnerRowSchema = z.object({ owner_pid: z.number().nullable() });
+const RunningOwnerRowSchema = OwnerRowSchema.extend({ id: z.string() });
+
 const LogRowSchema = z.object({ at: z.number(), level: z.enum(['info', 'warn', 'error']), message: z.string() });
 
 export type JobStore = ReturnType<typeof createJobStore>;
@@ -95,8 +98,8 @@ export function createJobStore(db: Store) {
       return changes > 0;
     },
     ownerPid(id: string): number | null {
-      const row = selectOwner.get(id) as { owner_pid: number | null } | undefined;
-      return row?.owner_pid ?? null;
+      const row = selectOwner.get(id);
+      return row === undefined ? null : OwnerRowSchema.parse(row).owner_pid;
     },
     get(id: string): JobRecord | null {
       const row = selectOne.get(id);
@@ -118,7 +121,7 @@ export function createJobStore(db: Store) {
     failOrphans(now: number, isAlive: (pid: number) => boolean): string[] {
       const orphans = selectRunningOwners
         .all()
-        .map((row) => z.object({ id: z.string(), owner_pid: z.number().nullable() }).parse(row))
+        .map((row) => RunningOwnerRowSchema.parse(row))
         .filter((row) => row.owner_pid === null || !isAlive(row.owner_pid));
       const error = appError(
         'INTERRUPTED',

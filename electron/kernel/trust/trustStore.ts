@@ -4,20 +4,35 @@
  * "unknown") and the key cannot be quietly imported again, by a colleague or a script.
  */
 import path from 'node:path';
+import { z } from 'zod';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
 import type { TrustedKey } from '../../../shared/trust.ts';
 import { formatKeyId, parsePublicKey, publicKeyBase64, type MinisignPublicKey } from '../signing/minisignFormat.ts';
 import type { Store } from '../store/openStore.ts';
 import { checkImageManifest, readUnverifiedManifest, type ImageCheckOptions, type VerifiedImage } from '../image/verifyImage.ts';
 
-type KeyRow = { key_id: string; public_key: string; label: string; added_ms: number; revoked_ms: number | null; revoked_reason: string | null };
+const KeyRowSchema = z.object({
+  key_id: z.string(),
+  public_key: z.string(),
+  label: z.string(),
+  added_ms: z.number(),
+  revoked_ms: z.number().nullable(),
+  revoked_reason: z.string().nullable(),
+});
+type KeyRow = z.infer<typeof KeyRowSchema>;
 
 function toTrustedKey(row: KeyRow): TrustedKey {
   return { keyId: row.key_id, publicKey: row.public_key, label: row.label, addedMs: row.added_ms, revokedMs: row.revoked_ms, revokedReason: row.revoked_reason };
 }
 
 function keyRow(db: Store, keyId: string): KeyRow | undefined {
-  return db.prepare(`SELECT * FROM trusted_keys WHERE key_id = ?`).get(keyId) as KeyRow | undefined;
+  const row = db.prepare(`SELECT * FROM trusted_keys WHERE key_id = ?`).get(keyId);
+  return row === undefined ? undefined : KeyRowSchema.parse(row);
+}
+
+/** The key as stored, read back after writing it. */
+function writtenKey(db: Store, keyId: string): TrustedKey {
+  return toTrustedKey(KeyRowSchema.parse(db.prepare(`SELECT * FROM trusted_keys WHERE key_id = ?`).get(keyId)));
 }
 
 function describeRevoked(key: TrustedKey): string {
@@ -26,7 +41,10 @@ function describeRevoked(key: TrustedKey): string {
 
 /** Every key, newest first, revoked ones included. */
 export function listTrustedKeys(db: Store): TrustedKey[] {
-  return (db.prepare(`SELECT * FROM trusted_keys ORDER BY added_ms DESC, key_id`).all() as KeyRow[]).map(toTrustedKey);
+  return db
+    .prepare(`SELECT * FROM trusted_keys ORDER BY added_ms DESC, key_id`)
+    .all()
+    .map((row) => toTrustedKey(KeyRowSchema.parse(row)));
 }
 
 /** Trusts the key in `publicKeyText` (a .pub file's text, or its bare base64 line). */
@@ -49,7 +67,7 @@ export function importTrustedKey(db: Store, publicKeyText: string, label: string
     return known;
   }
   db.prepare(`INSERT INTO trusted_keys (key_id, public_key, label, added_ms) VALUES (?, ?, ?, ?)`).run(keyId, publicKeyBase64(key), label, now);
-  return toTrustedKey(keyRow(db, keyId) as KeyRow);
+  return writtenKey(db, keyId);
 }
 
 /** Revokes a key for good; revoking it again keeps the first date and reason. */
@@ -60,7 +78,7 @@ export function revokeTrustedKey(db: Store, keyId: string, reason: string, now: 
     throw new FieldkitError(appError('NOT_FOUND', `No trusted key has the id ${id}.`, 'List the trusted keys with `fieldkit trust list` and use one of their ids.', 'keyId'));
   }
   db.prepare(`UPDATE trusted_keys SET revoked_ms = ?, revoked_reason = ? WHERE key_id = ? AND revoked_ms IS NULL`).run(now, reason, id);
-  return toTrustedKey(keyRow(db, id) as KeyRow);
+  return writtenKey(db, id);
 }
 
 /** The keys verifyImage may use: the unrevoked ones. */
