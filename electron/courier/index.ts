@@ -32,4 +32,16 @@ export const courierDomain = defineDomain({
     };
   },
   cliCommands: [addCourierCommands, addForwardCommands],
+  cliCommandFor: {
+    'courier.pull': 'pull',
+    'courier.status': 'courier',
+    'courier.forward': 'forward',
+    'courier.reconcile': 'reconcile',
+    'courier.quarantine.list': 'quarantine list',
+    'courier.quarantine.retry': 'quarantine retry',
+    'courier.quarantine.discard': 'quarantine discard',
+    'settings.clickhouse.get': 'settings clickhouse',
+    'settings.clickhouse.set': 'settings clickhouse',
+    'settings.clickhouse.test': 'settings clickhouse --test',
+  },
 });

@@ -43,4 +43,5 @@ export const demoDomain = defineDomain({
     };
   },
   cliCommands: [],
+  cliCommandFor: {},
 });

@@ -38,4 +38,12 @@ export const deployDomain = defineDomain({
     };
   },
   cliCommands: [(program, ctx) => { addSigningCommands(program, ctx.io, () => ctx.json()); }, addDeployCommands, addSlotCommands],
+  cliCommandFor: {
+    'deploy.inspect': 'bundle inspect',
+    'deploy.start': 'rollout',
+    'deploy.list': 'rollout list',
+    'deploy.get': 'rollout show',
+    'deploy.resume': 'rollout resume',
+    'slots.update': 'slot-update',
+  },
 });

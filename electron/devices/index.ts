@@ -43,4 +43,15 @@ export const devicesDomain = defineDomain({
     return { handlers: devices.handlers };
   },
   cliCommands: [addDeviceCommands],
+  cliCommandFor: {
+    'devices.list': 'devices list',
+    'devices.add': 'devices add',
+    'devices.update': 'devices update',
+    'devices.remove': 'devices remove',
+    'devices.scanHostKey': 'devices scan-key',
+    'devices.trustHostKey': 'devices trust-key',
+    'devices.forgetHostKey': 'devices forget-key',
+    'devices.connect': 'devices connect',
+    'devices.discover': 'devices discover',
+  },
 });

@@ -28,4 +28,5 @@ export const drivesDomain = defineDomain({
     };
   },
   cliCommands: [addDriveCommands],
+  cliCommandFor: { 'drives.list': 'drives list', 'drives.readCheck': 'drives check' },
 });

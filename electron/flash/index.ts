@@ -30,4 +30,14 @@ export const flashDomain = defineDomain({
   start: (kernel) => ({ handlers: { ...createFlashHandlers(kernel), ...createTrustHandlers(kernel) } }),
   // `image list` joins the `image` group the first registrar makes.
   cliCommands: [addImageGroup, addImageListCommand, addTrustCommands, addFlashCommands],
+  cliCommandFor: {
+    'trust.list': 'trust list',
+    'trust.import': 'trust import',
+    'trust.revoke': 'trust revoke',
+    'settings.flash.get': 'settings flash',
+    'settings.flash.set': 'settings flash',
+    'flash.browse': 'image list',
+    'flash.inspect': 'image inspect',
+    'flash.start': 'flash',
+  },
 });

@@ -42,4 +42,12 @@ export const healthDomain = defineDomain({
     };
   },
   cliCommands: [addHealthCommands],
+  cliCommandFor: {
+    'health.watch': 'health DEVICE',
+    'health.fleet': 'health',
+    'health.device': 'health DEVICE',
+    'health.history': 'health DEVICE --history',
+    'settings.health.get': 'settings health',
+    'settings.health.set': 'settings health',
+  },
 });

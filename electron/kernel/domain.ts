@@ -43,6 +43,8 @@ export type Domain<H extends Partial<ApiHandlers> = Partial<ApiHandlers>, K exte
   start(kernel: KernelServices, services: DomainServices): StartedDomain<H> | Promise<StartedDomain<H>>;
   /** Its `fieldkit` commands, added in this order. */
   cliCommands: readonly CliCommands[];
+  /** The command that carries each of its API methods (a missing one is a compile error; the CLI tests run each). */
+  cliCommandFor: { readonly [M in keyof H]: string };
 };
 
 /** A domain with its handlers' and kinds' types kept, so app/ can check every API method and job kind has one. */

@@ -13,4 +13,5 @@ export const provisionDomain = defineDomain({
   jobKinds: provisionJobKinds,
   start: (kernel, services) => ({ handlers: createProvisionHandlers({ ...kernel, devices: services.use(devicesService).store }) }),
   cliCommands: [addProvisionCommand],
+  cliCommandFor: { 'devices.provision': 'provision' },
 });
