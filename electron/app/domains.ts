@@ -19,11 +19,11 @@ import { provisionDomain } from '../provision/index.ts';
 export const domains = [
   drivesDomain,
   devicesDomain,
-  healthDomain,
   provisionDomain,
   flashDomain,
   courierDomain,
   deployDomain,
+  healthDomain,
   demoDomain,
 ] as const;
 

@@ -23,10 +23,11 @@ export const courierDomain = defineDomain({
   name: 'courier',
   jobKinds: courierJobKinds,
   start(kernel, services) {
-    const liveSample = services.find(liveJournalSampleService);
+    // Looked up at each reconcile: the health domain starts after this one (and a process may run without it).
+    const liveSample: LiveJournalSample = (ref) => services.find(liveJournalSampleService)?.(ref) ?? null;
     return {
       handlers: {
-        ...createCourierHandlers({ ...kernel, devices: services.use(devicesService).store, ...(liveSample ? { liveSample } : {}) }),
+        ...createCourierHandlers({ ...kernel, devices: services.use(devicesService).store, liveSample }),
         ...createSettingsHandlers(kernel),
       },
     };
