@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAppServices } from '../electron/app/appServices.ts';
-import { PullResultSchema } from '../electron/courier/pullDevice.ts';
+import { PullResultSchema } from '../shared/courier.ts';
 import { ingestWithAgentCli, syntheticEvents } from '../test/support/agentEvents.ts';
 import { installTestAgent } from '../test/support/installTestAgent.ts';
 import { startSshd, testPassword, testUser } from '../test/support/sshd.ts';

@@ -17,6 +17,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createEventBus } from '../electron/kernel/api/eventBus.ts';
+import { jobKinds } from '../electron/app/domains.ts';
+import { defaultWorkerLaunch } from '../electron/app/jobWorkerLaunch.ts';
 import { createJobRunner } from '../electron/kernel/jobs/jobRunner.ts';
 import { createJobStore } from '../electron/kernel/jobs/jobStore.ts';
 import { openStore } from '../electron/kernel/store/openStore.ts';
@@ -55,7 +57,7 @@ async function benchDriveRead(): Promise<void> {
       Array.from({ length: rounds }, () => seconds(() => execFileSync('sh', ['-c', `dd if=${zram.device} bs=4M status=none | sha256sum`]))),
     );
     const db = openStore(dir.path);
-    const runner = createJobRunner({ store: createJobStore(db), bus: createEventBus() });
+    const runner = createJobRunner({ kinds: jobKinds, store: createJobStore(db), bus: createEventBus(), launch: defaultWorkerLaunch() });
     const ours: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const start = performance.now();

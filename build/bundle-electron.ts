@@ -60,7 +60,7 @@ export async function bundleElectron(outDir: string = defaultOutDir): Promise<Bu
   const cliHasHashbang = (await readFile(cliEntry, 'utf8')).startsWith('#!');
   const results = await Promise.all([
     build({ ...nodeEsm, entryPoints: [path.join(root, 'electron', 'main.ts')], outfile: path.join(outDir, 'main.js') }),
-    build({ ...nodeEsm, entryPoints: [path.join(root, 'electron', 'kernel', 'jobs', 'jobWorker.ts')], outfile: path.join(outDir, 'jobWorker.js') }),
+    build({ ...nodeEsm, entryPoints: [path.join(root, 'electron', 'app', 'jobWorkerMain.ts')], outfile: path.join(outDir, 'jobWorker.js') }),
     // Beside jobWorker.js: helperChannel.ts (bundled into the worker) starts it from there.
     build({ ...nodeEsm, entryPoints: [path.join(root, 'electron', 'flash', 'flashHelper.ts')], outfile: path.join(outDir, 'flashHelper.js') }),
     build({

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ClickHouseSettingsPatchSchema, ClickHouseSettingsViewSchema, ClickHouseTestResultSchema, BatchRowsSchema } from './clickhouseSettings.ts';
 import { CourierJournalSchema, QuarantineEntrySchema, QuarantineIdSchema, ReconcileResultSchema } from './courier.ts';
-import { DeviceRefSchema, DeviceSchema, DiscoveredSchema, DiscoverySourceNoteSchema, LinkSpecSchema } from './devices.ts';
+import { DeviceRefSchema, DeviceSchema, LinkSpecSchema } from './devices.ts';
 import { DriveSchema, type Drive } from './drives.ts';
 import { JobEventSchema, JobIdSchema, JobRecordSchema, JobStateSchema } from './jobs.ts';
 import { FlashSettingsSchema, KeyIdSchema, TrustedKeySchema } from './trust.ts';
@@ -341,12 +341,8 @@ export const methods = {
   },
 } as const satisfies Record<string, MethodSpec>;
 
-export const DiscoveryResultSchema = z.object({
-  found: z.array(DiscoveredSchema),
-  probed: z.number().int().nonnegative(),
-  /** Sources that were unavailable or searched another way, and why (absent in results of older versions). */
-  sources: z.array(DiscoverySourceNoteSchema).default([]),
-});
+/** The devices.discover job's result (it lives in devices.ts, with the job's other types). */
+export { DiscoveryResultSchema } from './devices.ts';
 
 export const events = {
   /** Sent within 2 s of a drive appearing, going, or changing (mounts, size). */

@@ -28,6 +28,27 @@ export const CourierJournalSchema = z.object({
 });
 export type CourierJournal = z.infer<typeof CourierJournalSchema>;
 
+/** What one pull job carried (the courier.pull job's result). */
+export const PullResultSchema = z.object({
+  deviceRef: z.string(),
+  deviceId: z.string(),
+  journals: z.array(
+    z.object({
+      journal_id: z.string(),
+      pulled: z.number().int(),
+      new_records: z.number().int(),
+      contiguous_seq: z.number().int(),
+      agent_last_seq: z.number().int(),
+      losses: z.number().int(),
+      forwarded_reported: z.number().int(),
+    }),
+  ),
+  clockOffsetMs: z.number(),
+  roundTripMs: z.number(),
+  healthMinutes: z.number().int(),
+});
+export type PullResult = z.infer<typeof PullResultSchema>;
+
 /** What one forward job did. */
 export const ForwardResultSchema = z.object({
   serverVersion: z.string(),

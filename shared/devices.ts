@@ -106,3 +106,12 @@ export const DiscoverySourceNoteSchema = z.object({
   message: z.string(),
 });
 export type DiscoverySourceNote = z.infer<typeof DiscoverySourceNoteSchema>;
+
+/** What the devices.discover job found. */
+export const DiscoveryResultSchema = z.object({
+  found: z.array(DiscoveredSchema),
+  probed: z.number().int().nonnegative(),
+  /** Sources that were unavailable or searched another way, and why (absent in results of older versions). */
+  sources: z.array(DiscoverySourceNoteSchema).default([]),
+});
+export type DiscoveryResult = z.infer<typeof DiscoveryResultSchema>;

@@ -4,11 +4,52 @@
  * (done, failed or cancelled).
  */
 import { z } from 'zod';
+import { PullResultSchema, ForwardResultSchema } from './courier.ts';
+import { RolloutJobResultSchema } from './deploy.ts';
+import { DiscoveryResultSchema } from './devices.ts';
+import { ReadCheckResultSchema } from './drives.ts';
 import { AppErrorSchema } from './errors.ts';
-import { FlashTargetProgressSchema } from './flash.ts';
+import { FlashResultSchema, FlashTargetProgressSchema } from './flash.ts';
+import { ProvisionJobResultSchema, ProvisionStoppedResultSchema } from './provision.ts';
+import { SlotUpdateOutcomeSchema } from './slots.ts';
 
 export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward', 'flash.write', 'deploy.rollout', 'devices.provision', 'slots.update']);
 export type JobKind = z.infer<typeof JobKindSchema>;
+
+/**
+ * What each kind of job returns when done. The job's kind (in its domain) carries the same
+ * schema, and the runner checks every result a worker sends against it before it is
+ * recorded; a reader (the renderer, the CLI) parses `record.result` with it.
+ */
+export const jobResultSchemas = {
+  'drives.readCheck': ReadCheckResultSchema,
+  'devices.discover': DiscoveryResultSchema,
+  'courier.pull': PullResultSchema,
+  'courier.forward': ForwardResultSchema,
+  'flash.write': FlashResultSchema,
+  'deploy.rollout': RolloutJobResultSchema,
+  'devices.provision': ProvisionJobResultSchema,
+  'slots.update': SlotUpdateOutcomeSchema,
+} as const satisfies Record<JobKind, z.ZodType>;
+export type JobResultOf<K extends JobKind> = z.infer<(typeof jobResultSchemas)[K]>;
+
+/**
+ * What a job of each kind that failed or was cancelled may still carry (one drive of two
+ * flashed, the devices a stopped rollout reached); where absent here, the same as its result.
+ */
+export const jobStoppedResultSchemas = {
+  'devices.provision': ProvisionStoppedResultSchema,
+} as const satisfies Partial<Record<JobKind, z.ZodType>>;
+
+/**
+ * A job record's result read as its kind's type: null when it has none, or when it is not
+ * what that kind returns (a stopped provisioning's steps, a record of an older version).
+ */
+export function jobResultOf<K extends JobKind>(record: { kind: JobKind; result: unknown }, kind: K): JobResultOf<K> | null {
+  if (record.kind !== kind || record.result === null) return null;
+  const parsed = jobResultSchemas[kind].safeParse(record.result);
+  return parsed.success ? (parsed.data as JobResultOf<K>) : null;
+}
 
 export const JobStateSchema = z.enum(['running', 'done', 'failed', 'cancelled']);
 export type JobState = z.infer<typeof JobStateSchema>;

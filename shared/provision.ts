@@ -105,6 +105,10 @@ export type ProvisionResult = z.infer<typeof ProvisionResultSchema>;
 export const ProvisionJobResultSchema = ProvisionResultSchema.extend({ device: DeviceSchema });
 export type ProvisionJobResult = z.infer<typeof ProvisionJobResultSchema>;
 
+/** What a devices.provision job that failed or was cancelled still carries: the steps it took and the console transcript. */
+export const ProvisionStoppedResultSchema = z.object({ steps: z.array(ProvisionStepSchema), transcript: z.array(TranscriptEntrySchema) });
+export type ProvisionStoppedResult = z.infer<typeof ProvisionStoppedResultSchema>;
+
 export const ProvisionRequestSchema = z.strictObject({
   /** A registered serial device: the console the Pi is provisioned over. */
   id: DeviceRefSchema,

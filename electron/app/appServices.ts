@@ -1,38 +1,27 @@
 /**
  * The laptop-side services behind the app API: one instance per process (Electron main,
- * the web host, or a CLI invocation), all sharing the data folder's store.
+ * the web host, or a CLI invocation), all sharing the data folder's store. The kernel's
+ * services are made here; every domain of app/domains.ts is started on them, in order, and
+ * its handlers join the API.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { arch, platform } from 'node:os';
-import type { AppInfo } from '../../shared/api.ts';
-import { appError, FieldkitError } from '../../shared/errors.ts';
+import { methods, type AppInfo, type MethodName } from '../../shared/api.ts';
 import { createEventBus, type EventBus } from '../kernel/api/eventBus.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
-import { createCourierHandlers, liveJournalSample } from '../courier/courierHandlers.ts';
-import { createDeviceHandlers } from '../devices/deviceHandlers.ts';
-import { serialPasswordSecret } from '../devices/deviceStore.ts';
-import { createHealthHandlers } from '../health/healthHandlers.ts';
-import { createHealthService, type HealthService } from '../health/healthService.ts';
-import { loadHealthThresholds } from '../health/healthSettingsStore.ts';
-import { demoSiteName, startDemoSite, type DemoSite } from '../demo/demoSite.ts';
-import { startDemoClickHouse, type DemoClickHouse } from '../demo/demoClickHouse.ts';
-import { adoptDemoClickHouse } from '../demo/demoClickHouseSettings.ts';
-import { watchDeviceNodes } from '../drives/deviceNodeEvents.ts';
-import { startDriveWatcher, type DriveWatcher } from '../drives/driveWatcher.ts';
-import { listDrives } from '../drives/listDrives.ts';
+import type { KernelServices, StartedDomain } from '../kernel/domain.ts';
+import { createDomainServices, type DomainServices, type ServiceKey } from '../kernel/domainServices.ts';
+import { createJobHandlers } from '../kernel/jobs/jobHandlers.ts';
 import { createJobRunner, type JobRunner, type WorkerLaunch } from '../kernel/jobs/jobRunner.ts';
 import { createJobStore, isProcessAlive } from '../kernel/jobs/jobStore.ts';
 import { createFileSecretStore, type SecretStore } from '../kernel/secrets/secretStore.ts';
-import { createFlashHandlers } from '../flash/flashHandlers.ts';
-import { createRolloutHandlers } from '../deploy/rolloutHandlers.ts';
-import { createProvisionHandlers } from '../provision/provisionHandlers.ts';
-import { inspectBundle } from '../deploy/rolloutEngine.ts';
-import { createTrustHandlers } from '../flash/trustHandlers.ts';
-import { createSettingsHandlers } from '../courier/clickhouseSettingsHandlers.ts';
-import { createSlotHandlers } from '../deploy/slots/slotHandlers.ts';
-import { inspectOsImage, isOsImagePath } from '../deploy/slots/slotRollout.ts';
 import { openStore } from '../kernel/store/openStore.ts';
+import { demoOption } from '../demo/index.ts';
+import { slotPlatformOption, type SlotPlatform } from '../deploy/index.ts';
+import { drivesOptions } from '../drives/index.ts';
+import { healthLingerMs, healthService, type HealthService } from '../health/index.ts';
+import { domains, jobKinds, type AppJobKinds, type DomainMethods } from './domains.ts';
+import { defaultWorkerLaunch } from './jobWorkerLaunch.ts';
 
 export type { WorkerLaunch } from '../kernel/jobs/jobRunner.ts';
 
@@ -40,9 +29,11 @@ export type AppServices = {
   handlers: ApiHandlers;
   events: EventBus;
   info: AppInfo;
-  jobs: JobRunner;
+  jobs: JobRunner<AppJobKinds>;
   /** Live health: the CLI's `health` view subscribes to it directly. */
   health: HealthService;
+  /** A service a domain provides, by the key its index.ts exports. */
+  use<T>(key: ServiceKey<T>): T;
   close(): Promise<void>;
 };
 
@@ -63,6 +54,8 @@ export type AppServicesOptions = {
   healthLingerMs?: number;
   /** Run the demo site (three local agents with synthetic producers): true, or 'auto' = only while no real device is registered. */
   demo?: boolean | 'auto';
+  /** Slot updates against virtual Pis (tests): where their firmware files are. Unset for real Pis. */
+  slotPlatform?: SlotPlatform;
 };
 
 export async function createAppServices(options: AppServicesOptions): Promise<AppServices> {
@@ -73,7 +66,7 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
   const db = openStore(options.dataDir);
   const jobStore = createJobStore(db);
   jobStore.failOrphans(Date.now(), isProcessAlive);
-  const jobs = createJobRunner({ store: jobStore, bus: events, ...(options.worker ? { launch: options.worker } : {}) });
+  const jobs = createJobRunner({ kinds: jobKinds, store: jobStore, bus: events, launch: options.worker ?? defaultWorkerLaunch() });
   const info: AppInfo = {
     name: 'fieldkit',
     version: options.version,
@@ -82,105 +75,64 @@ export async function createAppServices(options: AppServicesOptions): Promise<Ap
     arch: arch(),
     runtime: `Node ${process.versions.node}${process.versions.electron ? `, Electron ${process.versions.electron}` : ''}`,
   };
-  const listAll = () => listDrives({ dataDir: options.dataDir });
-  const watcher: DriveWatcher | null = options.watchDrives
-    ? startDriveWatcher({
-        list: listAll,
-        onChange: (drives) => {
-          events.emit('drives.changed', { drives });
-        },
-        onError,
-        ...(options.driveIntervalMs ? { intervalMs: options.driveIntervalMs } : {}),
-      })
-    : null;
-  const stopNodeEvents = watcher ? watchDeviceNodes(() => { watcher.nudge(); }) : () => undefined;
-
   const secrets = options.secretStore ?? createFileSecretStore(options.dataDir);
-  const devices = createDeviceHandlers({ db, events, jobs, dataDir: options.dataDir, secrets });
+  const kernel: KernelServices = { db, events, jobs, dataDir: options.dataDir, secrets, info, onError };
+  const services = domainOptions(options);
 
-  const health = createHealthService({
-    devices: devices.devices,
-    events,
-    thresholds: loadHealthThresholds(db),
-    appKey: () => devices.appKey(),
-    serialPassword: async (device) => {
-      const password = await secrets.get(serialPasswordSecret(device.id));
-      return password === null || password === '' ? undefined : password;
-    },
-    onError,
-    ...(options.healthLingerMs === undefined ? {} : { lingerMs: options.healthLingerMs }),
-  });
-
-  const rollouts = createRolloutHandlers({ db, events, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, inspect: (file, keys) => (isOsImagePath(file) ? inspectOsImage(file, keys) : inspectBundle(file, keys)) });
-
-  const handlers: ApiHandlers = {
-    ...devices.handlers,
-    ...createProvisionHandlers({ devices: devices.devices, jobs, events, secrets, dataDir: options.dataDir }),
-    ...rollouts.handlers,
-    ...createCourierHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir, secrets, liveSample: (ref) => liveJournalSample(health, ref) }),
-    ...createSettingsHandlers({ db, secrets }),
-    ...createTrustHandlers({ db }),
-    ...createSlotHandlers({ db, jobs, devices: devices.devices, dataDir: options.dataDir }),
-    ...createHealthHandlers({ db, devices: devices.devices, health }),
-    'app.info': () => Promise.resolve(info),
-    'drives.list': async ({ imageSizeBytes }) => {
-      if (imageSizeBytes === undefined) return { drives: watcher ? await watcher.refresh() : await listAll() };
-      return { drives: await listDrives({ dataDir: options.dataDir, imageSizeBytes }) };
-    },
-    'drives.readCheck': async ({ device, maxBytes }) => {
-      const drives = await listAll();
-      const drive = drives.find((d) => d.device === device || d.raw === device);
-      if (!drive) {
-        throw new FieldkitError(
-          appError('NOT_FOUND', `No drive ${device} is attached.`, 'Pick a drive from the drive list (`fieldkit drives`); it may have been unplugged.', 'device'),
-        );
-      }
-      if (drive.sizeBytes === null) {
-        throw new FieldkitError(appError('UNAVAILABLE', `${device} reports no size, so there is nothing to read.`, 'Reinsert the card or drive and try again.'));
-      }
-      const job = jobs.start('drives.readCheck', { device: drive.raw, sizeBytes: drive.sizeBytes, ...(maxBytes ? { maxBytes } : {}) });
-      return { jobId: job.id };
-    },
-    'jobs.list': ({ limit, state }) => Promise.resolve({ jobs: jobs.list({ limit: limit ?? 50, state }) }),
-    'jobs.get': ({ jobId }) => {
-      const job = jobs.get(jobId);
-      if (!job) throw new FieldkitError(appError('NOT_FOUND', `There is no job ${jobId}.`, 'List jobs with `fieldkit jobs` and use one of their ids.', 'jobId'));
-      return Promise.resolve({ job });
-    },
-    'jobs.cancel': async ({ jobId }) => ({ job: await jobs.cancel(jobId) }),
-    ...createFlashHandlers({ db, jobs, dataDir: options.dataDir }),
-  };
-
-  const wantsDemo =
-    options.demo === true || (options.demo === 'auto' && devices.devices.list().every((d) => d.site === demoSiteName));
-  const demo: DemoSite | null = wantsDemo ? await startDemoSite({ dataDir: options.dataDir, devices: devices.devices }) : null;
-  if (demo) events.emit('devices.changed', { devices: devices.devices.list() });
-  let demoClickHouse: DemoClickHouse | null = null;
-  if (demo) {
-    const demoDir = join(options.dataDir, 'demo');
-    const outcome = await startDemoClickHouse({ demoDir });
-    if ('started' in outcome) {
-      demoClickHouse = outcome.started;
-      info.demo = { clickhouse: { url: outcome.started.url, settings: adoptDemoClickHouse(db, outcome.started.url, demoDir) } };
-    } else {
-      info.demo = { clickhouse: outcome };
-    }
+  const started: StartedDomain[] = [];
+  async function stopDomains(): Promise<void> {
+    for (const domain of started.reverse()) await domain.close?.();
   }
+  try {
+    for (const domain of domains) started.push(await domain.start(kernel, services));
+  } catch (error) {
+    // Nothing half-started is left running: the domains already up are stopped again.
+    await jobs.close();
+    await stopDomains();
+    db.close();
+    throw error;
+  }
+
+  const handlers = composeHandlers(started, {
+    'app.info': () => Promise.resolve(info),
+    ...createJobHandlers(jobs),
+  });
 
   return {
     handlers,
     events,
     info,
     jobs,
-    health,
+    health: services.use(healthService),
+    use: (key) => services.use(key),
     async close() {
-      stopNodeEvents();
-      watcher?.stop();
-      await health.close();
       await jobs.close();
-      await demo?.stop();
-      await demoClickHouse?.stop();
+      await stopDomains();
       db.close();
     },
   };
+}
+
+/** The options some domains take, provided under the keys their index.ts exports. */
+function domainOptions(options: AppServicesOptions): DomainServices {
+  const services = createDomainServices();
+  services.provide(drivesOptions, { watch: options.watchDrives === true, ...(options.driveIntervalMs ? { intervalMs: options.driveIntervalMs } : {}) });
+  services.provide(demoOption, options.demo ?? false);
+  if (options.healthLingerMs !== undefined) services.provide(healthLingerMs, options.healthLingerMs);
+  if (options.slotPlatform !== undefined) services.provide(slotPlatformOption, options.slotPlatform);
+  return services;
+}
+
+/**
+ * Every domain's handlers and the app's own as one table. `own` must cover every method no
+ * domain handles (a compile error otherwise); a method that still has no handler at run
+ * time is a bug said at startup.
+ */
+function composeHandlers(started: readonly StartedDomain[], own: Pick<ApiHandlers, Exclude<MethodName, DomainMethods>>): ApiHandlers {
+  const handlers: Partial<ApiHandlers> = { ...own };
+  for (const domain of started) Object.assign(handlers, domain.handlers);
+  const missing = (Object.keys(methods) as MethodName[]).filter((method) => handlers[method] === undefined);
+  if (missing.length > 0) throw new Error(`No domain handles ${missing.join(', ')}.`);
+  // Every method checked just above.
+  return handlers as ApiHandlers;
 }

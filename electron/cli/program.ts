@@ -5,81 +5,32 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { AppInfo, MethodName, RequestOf, ResponseOf } from '../../shared/api.ts';
-import type { Drive } from '../../shared/drives.ts';
 import { isFieldkitError, type AppError } from '../../shared/errors.ts';
-import { formatBytes, formatDuration } from '../../shared/format.ts';
+import { formatDuration } from '../../shared/format.ts';
 import { JobStateSchema, type JobRecord } from '../../shared/jobs.ts';
 import { dispatch } from '../kernel/api/dispatch.ts';
-import { createAppServices, type AppServices } from '../app/appServices.ts';
+import { createAppServices, type AppServices, type AppServicesOptions } from '../app/appServices.ts';
 import { appVersion, defaultDataDir, rendererDir } from '../app/appPaths.ts';
+import { domains } from '../app/domains.ts';
 import { startWebHost } from '../kernel/host/webHost.ts';
-import type { CliContext } from './cliContext.ts';
+import { contractNumber, UsageError, usageErrorFromContract } from '../kernel/cli/cliArguments.ts';
+import type { CliContext } from '../kernel/cli/cliContext.ts';
 import { exitCodes, type CliIo } from '../kernel/cli/cliIo.ts';
 import { formatTable } from '../kernel/cli/formatTable.ts';
-import { followJob, progressText } from '../kernel/cli/jobProgress.ts';
-import { contractNumber, UsageError, usageErrorFromContract } from './cliArguments.ts';
-import { addSigningCommands } from '../deploy/cli/signingCommands.ts';
-import { addImageCommands } from '../flash/cli/imageCommands.ts';
-import { addDeviceCommands } from '../devices/cli/deviceCommands.ts';
-import { addProvisionCommand } from '../provision/cli/provisionCommand.ts';
-import { addCourierCommands } from '../courier/cli/courierCommands.ts';
-import { addForwardCommands } from '../courier/cli/forwardCommands.ts';
-import { addTrustCommands } from '../flash/cli/trustCommands.ts';
-import { addFlashCommands } from '../flash/cli/flashCommands.ts';
-import { addImageListCommand } from '../flash/cli/imageListCommand.ts';
-import { addDeployCommands } from '../deploy/cli/deployCommands.ts';
-import { addSlotCommands } from '../deploy/cli/slotCommands.ts';
-import { addHealthCommands } from '../health/cli/healthCommands.ts';
+import { describeJob } from '../kernel/cli/jobReport.ts';
 
-/** The command that carries each API method; the type makes a missing one a compile error. */
-export const cliCommandFor = {
-  'app.info': 'info',
-  'drives.list': 'drives list',
-  'drives.readCheck': 'drives check',
-  'jobs.list': 'jobs list',
-  'jobs.get': 'jobs show',
-  'jobs.cancel': 'jobs cancel',
-  'devices.list': 'devices list',
-  'devices.add': 'devices add',
-  'devices.update': 'devices update',
-  'devices.remove': 'devices remove',
-  'devices.scanHostKey': 'devices scan-key',
-  'devices.trustHostKey': 'devices trust-key',
-  'devices.forgetHostKey': 'devices forget-key',
-  'devices.connect': 'devices connect',
-  'devices.discover': 'devices discover',
-  'devices.provision': 'provision',
-  'courier.pull': 'pull',
-  'courier.status': 'courier',
-  'courier.forward': 'forward',
-  'courier.reconcile': 'reconcile',
-  'courier.quarantine.list': 'quarantine list',
-  'courier.quarantine.retry': 'quarantine retry',
-  'courier.quarantine.discard': 'quarantine discard',
-  'settings.clickhouse.get': 'settings clickhouse',
-  'settings.clickhouse.set': 'settings clickhouse',
-  'settings.clickhouse.test': 'settings clickhouse --test',
-  'trust.list': 'trust list',
-  'trust.import': 'trust import',
-  'trust.revoke': 'trust revoke',
-  'settings.flash.get': 'settings flash',
-  'settings.flash.set': 'settings flash',
-  'flash.browse': 'image list',
-  'flash.inspect': 'image inspect',
-  'flash.start': 'flash',
-  'deploy.inspect': 'bundle inspect',
-  'deploy.start': 'rollout',
-  'deploy.list': 'rollout list',
-  'deploy.get': 'rollout show',
-  'deploy.resume': 'rollout resume',
-  'slots.update': 'slot-update',
-  'health.watch': 'health DEVICE',
-  'health.fleet': 'health',
-  'health.device': 'health DEVICE',
-  'health.history': 'health DEVICE --history',
-  'settings.health.get': 'settings health',
-  'settings.health.set': 'settings health',
-} as const satisfies Record<MethodName, string>;
+/**
+ * The command that carries each API method: the program's own, and each domain's (a domain
+ * missing one for a method it handles does not compile; cli.test.ts runs each with --help).
+ */
+export const cliCommandFor = composeCliCommandFor();
+
+function composeCliCommandFor(): Readonly<Record<MethodName, string>> {
+  const all: Partial<Record<MethodName, string>> = { 'app.info': 'info', 'jobs.list': 'jobs list', 'jobs.get': 'jobs show', 'jobs.cancel': 'jobs cancel' };
+  for (const domain of domains) Object.assign(all, domain.cliCommandFor);
+  // Complete: the program's own methods above, and every domain names one for each method it handles (compile-checked).
+  return all as Record<MethodName, string>;
+}
 
 type GlobalOptions = { json?: boolean; dataDir?: string };
 
@@ -91,8 +42,11 @@ class CallFailed extends Error {
   }
 }
 
+/** What the process running the CLI sets beyond the command line (tests: a virtual Pi's slot platform). */
+export type CliOptions = { services?: Omit<AppServicesOptions, 'dataDir' | 'version' | 'watchDrives' | 'demo'> };
+
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo, options: CliOptions = {}): Promise<number> {
   // A holder, not a `let`: the services are opened lazily inside command actions.
   const opened: { services: AppServices | null } = { services: null };
   let exitCode: number = exitCodes.ok;
@@ -100,7 +54,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   async function open(watchDrives = false, demo = false): Promise<AppServices> {
-    opened.services ??= await createAppServices({ dataDir: globals().dataDir ?? defaultDataDir(), version: appVersion(), watchDrives, demo });
+    opened.services ??= await createAppServices({ ...options.services, dataDir: globals().dataDir ?? defaultDataDir(), version: appVersion(), watchDrives, demo });
     return opened.services;
   }
   async function call<M extends MethodName>(method: M, params: RequestOf<M>): Promise<ResponseOf<M>> {
@@ -130,26 +84,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const info = await call('app.info', {});
       const { demo: _demo, ...plain } = info;
       print(info, () => formatTable(Object.entries(plain), [{ header: 'FIELD', value: ([k]) => k }, { header: 'VALUE', value: ([, v]) => v }]));
-    });
-
-  const drives = program.command('drives').description('list drives and check them');
-  drives
-    .command('list', { isDefault: true })
-    .description('list drives and whether each may be flashed')
-    .addOption(new Option('--image-size <bytes>', 'refuse drives smaller than this').argParser(positiveInt))
-    .action(async (opts: { imageSize?: number }) => {
-      const { drives: list } = await call('drives.list', opts.imageSize === undefined ? {} : { imageSizeBytes: opts.imageSize });
-      print({ drives: list }, () => (list.length === 0 ? 'No drives found.' : formatTable(list, driveColumns)));
-    });
-  drives
-    .command('check <device>')
-    .description('read a whole drive once: real read speed, unreadable regions, SHA-256 (a job; Ctrl-C cancels)')
-    .addOption(new Option('--max-bytes <bytes>', 'stop after this many bytes (a quick check)').argParser(positiveInt))
-    .action(async (device: string, opts: { maxBytes?: number }) => {
-      const s = await open();
-      const { jobId } = await call('drives.readCheck', { device, ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}) });
-      const record = await followJob(jobId, { events: s.events, jobs: s.jobs, io, json: globals().json === true });
-      exitCode = reportJob(record, io, globals().json === true);
     });
 
   const jobs = program.command('jobs').description('job history, details and cancellation');
@@ -199,14 +133,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       await host.close();
     });
 
-  addSigningCommands(program, io, () => globals().json === true);
-  addImageCommands(
-    program,
-    io,
-    () => globals().json === true,
-    async () => (await call('trust.list', {})).keys,
-    async (imagePath) => (await call('flash.inspect', { imagePath })).image,
-  );
   const context: CliContext = {
     io,
     json: () => globals().json === true,
@@ -217,16 +143,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       exitCode = code;
     },
   };
-  addDeviceCommands(program, context);
-  addProvisionCommand(program, context);
-  addCourierCommands(program, context);
-  addForwardCommands(program, context);
-  addTrustCommands(program, context);
-  addFlashCommands(program, context);
-  addImageListCommand(program, context);
-  addDeployCommands(program, context);
-  addSlotCommands(program, context);
-  addHealthCommands(program, context);
+  for (const domain of domains) for (const addCommands of domain.cliCommands) addCommands(program, context);
 
   // The command being run, for the usage line after a wrong argument; and that line after commander's own refusals.
   let running: Command = program;
@@ -281,37 +198,6 @@ function exitCodeFor(error: unknown, running: Command, io: CliIo, json: boolean)
   io.stderr(`error: ${message}\n`);
   return exitCodes.failed;
 }
-
-function reportJob(record: JobRecord, io: CliIo, json: boolean): number {
-  if (!json) io.stdout(describeJob(record) + '\n');
-  if (record.state === 'done') return exitCodes.ok;
-  if (record.state === 'cancelled') return exitCodes.cancelled;
-  return exitCodes.failed;
-}
-
-function describeJob(job: JobRecord): string {
-  const lines = [`${job.id}  ${job.title}`, `state: ${job.state}`];
-  if (job.progress) {
-    const p = job.progress;
-    lines.push(`progress: ${progressText(p)}`);
-  }
-  if (job.error) lines.push(`error: ${job.error.message}`, `what to do: ${job.error.hint}`);
-  if (job.result !== null) lines.push(`result: ${JSON.stringify(job.result, null, 2)}`);
-  for (const line of job.log) lines.push(`  ${new Date(line.at).toISOString()} ${line.level}: ${line.message}`);
-  return lines.join('\n');
-}
-
-const driveColumns = [
-  { header: 'DEVICE', value: (d: Drive) => d.device },
-  { header: 'SIZE', value: (d: Drive) => (d.sizeBytes === null ? '?' : formatBytes(d.sizeBytes)), align: 'right' as const },
-  { header: 'BUS', value: (d: Drive) => d.busType },
-  { header: 'DESCRIPTION', value: (d: Drive) => d.description },
-  {
-    header: 'FLASH',
-    value: (d: Drive) =>
-      d.flashable ? ['yes.', ...d.warnings.map((w) => w.message)].join(' ') : `no. ${d.refusals.map((r) => r.message).join(' ')}`,
-  },
-];
 
 const jobColumns = [
   { header: 'ID', value: (j: JobRecord) => j.id },

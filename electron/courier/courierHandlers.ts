@@ -2,9 +2,9 @@
 import type { CourierJournal } from '../../shared/courier.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
-import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
-import type { HealthService } from '../health/healthService.ts';
+import { serialPasswordSecret, type DeviceStore } from '../devices/index.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { courierJobKinds } from './jobKinds.ts';
 import { isProcessAlive } from '../kernel/jobs/jobStore.ts';
 import { CLICKHOUSE_PASSWORD_SECRET } from './clickhouseSettingsStore.ts';
 import type { SecretStore } from '../kernel/secrets/secretStore.ts';
@@ -27,20 +27,9 @@ type CourierMethods =
 /** The newest live health sample of a device (its laptop ref), if this process has one. */
 export type LiveJournalSample = (deviceRef: string) => { agentDeviceId: string; backlogRecords: number; atMs: number } | null;
 
-/** The health service's newest sample of a device, as reconcile needs it (null: none in this process, or the device is gone). */
-export function liveJournalSample(health: Pick<HealthService, 'device'>, deviceRef: string): ReturnType<LiveJournalSample> {
-  try {
-    const { view } = health.device(deviceRef);
-    if (view.sample === null || view.lastSampleMs === null) return null;
-    return { agentDeviceId: view.sample.device_id, backlogRecords: view.sample.journal.backlog_records, atMs: view.lastSampleMs };
-  } catch {
-    return null;
-  }
-}
-
 export function createCourierHandlers(deps: {
   db: Store;
-  jobs: JobRunner;
+  jobs: JobRunner<typeof courierJobKinds>;
   devices: DeviceStore;
   dataDir: string;
   secrets: SecretStore;

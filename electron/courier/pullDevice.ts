@@ -7,10 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { PullResult } from '../../shared/courier.ts';
 import { appError, FieldkitError, type Result } from '../../shared/errors.ts';
 import type { Priority } from '../../shared/journal.ts';
-import { agentRpcCommand, openAgentSession, openDeviceLink, type AgentSession } from '../devices/deviceConnection.ts';
-import { createDeviceStore } from '../devices/deviceStore.ts';
+import { agentRpcCommand, createDeviceStore, openAgentSession, openDeviceLink, type AgentSession } from '../devices/index.ts';
+
 import { throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { verifyJournalBatch } from '../kernel/link/verifyJournalBatch.ts';
@@ -20,26 +21,6 @@ import { createHealthHistoryStore, type HealthHistoryStore } from './healthHisto
 
 export const PullParamsSchema = z.object({ dataDir: z.string(), deviceRef: z.string(), deviceName: z.string() });
 export type PullParams = z.infer<typeof PullParamsSchema>;
-
-export const PullResultSchema = z.object({
-  deviceRef: z.string(),
-  deviceId: z.string(),
-  journals: z.array(
-    z.object({
-      journal_id: z.string(),
-      pulled: z.number().int(),
-      new_records: z.number().int(),
-      contiguous_seq: z.number().int(),
-      agent_last_seq: z.number().int(),
-      losses: z.number().int(),
-      forwarded_reported: z.number().int(),
-    }),
-  ),
-  clockOffsetMs: z.number(),
-  roundTripMs: z.number(),
-  healthMinutes: z.number().int(),
-});
-export type PullResult = z.infer<typeof PullResultSchema>;
 
 type BatchSize = { records: number; bytes: number; window: number; idleTimeoutMs: number };
 

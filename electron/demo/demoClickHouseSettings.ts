@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyClickHouseSettingsPatch, loadClickHouseSettings, saveClickHouseSettings } from '../courier/clickhouseSettingsStore.ts';
+import { applyClickHouseSettingsPatch, loadClickHouseSettings, saveClickHouseSettings } from '../courier/index.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 
 export type DemoSettingsOutcome = 'prefilled' | 'kept';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DeviceStore } from '../devices/deviceStore.ts';
+import type { DeviceStore } from '../devices/index.ts';
 import { freePort } from '../kernel/net/freePort.ts';
 import { startDemoThermal } from './demoThermal.ts';
 import { startSyntheticProducer } from './syntheticProducer.ts';

@@ -4,8 +4,7 @@
  * device's link the way a pull does, and hands the engine's outcome back to the job.
  */
 import type { TrustedKey } from '../../shared/trust.ts';
-import { describeLink } from '../devices/deviceStore.ts';
-import { openDeviceLink } from '../devices/deviceConnection.ts';
+import { describeLink, openDeviceLink } from '../devices/index.ts';
 import { toAppError } from '../kernel/api/dispatch.ts';
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { deployBundle } from './deployBundle.ts';

@@ -9,14 +9,17 @@ import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import type { EventBus } from '../kernel/api/eventBus.ts';
-import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
+import { serialPasswordSecret, type DeviceStore } from '../devices/index.ts';
 import { listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
 import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 import type { Store } from '../kernel/store/openStore.ts';
+import { inspectArtifact } from './deployArtifact.ts';
+import type { deployJobKinds } from './jobKinds.ts';
 import { rolloutPasswordSecret } from './rolloutJob.ts';
 import { planBatches } from './rolloutPlan.ts';
 import { createRolloutStore, interruptedError, type RolloutStore } from './rolloutStore.ts';
+import type { SlotPlatform } from './slots/slotUpdate.ts';
 
 type DeployMethods = 'deploy.inspect' | 'deploy.start' | 'deploy.list' | 'deploy.get' | 'deploy.resume';
 
@@ -24,12 +27,12 @@ export type RolloutHandlerDeps = {
   db: Store;
   /** devices.changed goes out when a rollout ends: it recorded what each device now runs. */
   events: EventBus;
-  jobs: JobRunner;
+  jobs: JobRunner<typeof deployJobKinds>;
   devices: DeviceStore;
   dataDir: string;
   secrets: SecretStore;
-  /** Reads a bundle without trusting it (electron/deploy's engine). */
-  inspect: (bundlePath: string, trustedKeys: ReturnType<typeof listTrustedKeys>) => Promise<BundleSummary>;
+  /** For OS images: a virtual Pi's firmware files (tests); absent for real Pis. */
+  slotPlatform?: SlotPlatform | undefined;
 };
 
 export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pick<ApiHandlers, DeployMethods>; rollouts: RolloutStore } {
@@ -40,7 +43,7 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
   rollouts.stopOrphans((jobId) => deps.jobs.get(jobId)?.state === 'running', Date.now());
 
   async function inspect(bundlePath: string): Promise<BundleSummary> {
-    return deps.inspect(bundlePath, listTrustedKeys(deps.db));
+    return inspectArtifact(bundlePath, listTrustedKeys(deps.db));
   }
 
   /** Serial consoles may ask for a login each time: their passwords go to the worker as secrets. */
@@ -85,7 +88,7 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
     const deviceIds = rollout.devices.map((d) => d.deviceId);
     const job = deps.jobs.start(
       'deploy.rollout',
-      { dataDir: deps.dataDir, rolloutId: rollout.id, version: rollout.version, deviceCount: deviceIds.length, resumed },
+      { dataDir: deps.dataDir, rolloutId: rollout.id, version: rollout.version, deviceCount: deviceIds.length, resumed, ...(deps.slotPlatform === undefined ? {} : { slotPlatform: deps.slotPlatform }) },
       await secretsFor(deviceIds),
     );
     rollouts.attachJob(rollout.id, job.id, Date.now());

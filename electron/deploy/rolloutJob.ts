@@ -6,15 +6,16 @@
  */
 import { z } from 'zod';
 import type { Device } from '../../shared/devices.ts';
-import type { Rollout, TranscriptEntry } from '../../shared/deploy.ts';
+import type { BundleKind, Rollout, TranscriptEntry } from '../../shared/deploy.ts';
 import { appError, type AppError } from '../../shared/errors.ts';
 import { formatBytes, formatDuration } from '../../shared/format.ts';
 import { toAppError } from '../kernel/api/dispatch.ts';
-import { createDeviceStore } from '../devices/deviceStore.ts';
+import { createDeviceStore } from '../devices/index.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { openStore, type Store } from '../kernel/store/openStore.ts';
 import { finishedStatuses, judgeBatch } from './rolloutPlan.ts';
 import { createRolloutStore, interruptedError, type DeviceResult, type RolloutStore } from './rolloutStore.ts';
+import { SlotPlatformSchema } from './slots/slotJob.ts';
 
 export const RolloutJobParamsSchema = z.object({
   dataDir: z.string(),
@@ -23,6 +24,8 @@ export const RolloutJobParamsSchema = z.object({
   version: z.string(),
   deviceCount: z.number().int().positive(),
   resumed: z.boolean().default(false),
+  /** For an OS image: where a virtual Pi's firmware files are (tests); absent for real Pis. */
+  slotPlatform: SlotPlatformSchema.optional(),
 });
 export type RolloutJobParams = z.infer<typeof RolloutJobParamsSchema>;
 
@@ -49,8 +52,8 @@ export type DeployRequest = {
 /** Deploys a bundle to one device; the engine behind it is electron/deploy/deployBundle.ts. */
 export type DeviceDeployer = (request: DeployRequest) => Promise<DeviceResult>;
 
-/** Makes the deployer for one job, once the rollout (its bundle) and the store are at hand. */
-export type DeployerFactory = (rollout: { bundlePath: string; db: Store }) => DeviceDeployer;
+/** Makes the deployer for one job, once the rollout (its bundle, and what kind it was inspected as) and the store are at hand. */
+export type DeployerFactory = (rollout: { bundlePath: string; bundleKind: BundleKind; db: Store }) => DeviceDeployer;
 
 export function rolloutJobTitle(p: RolloutJobParams): string {
   const what = `${p.deviceCount} device${p.deviceCount === 1 ? '' : 's'}`;
@@ -64,7 +67,7 @@ export async function runRollout(params: RolloutJobParams, ctx: JobContext, depl
     const store = createRolloutStore(db);
     const devices = createDeviceStore(db);
     const rollout = store.get(params.rolloutId, { transcripts: false });
-    const deploy = deployerFor({ bundlePath: rollout.bundlePath, db });
+    const deploy = deployerFor({ bundlePath: rollout.bundlePath, bundleKind: rollout.bundleKind, db });
     const settings = store.settings(params.rolloutId);
     const rows = store.devices(params.rolloutId);
     const total = rows.length;

@@ -3,6 +3,7 @@ import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts
 import type { EventBus } from '../kernel/api/eventBus.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { devicesJobKinds } from './jobKinds.ts';
 import { loadOrCreateAppSshKey, type AppSshKey } from '../kernel/link/appSshKey.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { agentRpcCommand, openAgentSession, openDeviceLink, scanHostKey } from './deviceConnection.ts';
@@ -11,7 +12,7 @@ import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 
 type DeviceMethods = 'devices.list' | 'devices.add' | 'devices.update' | 'devices.remove' | 'devices.scanHostKey' | 'devices.trustHostKey' | 'devices.forgetHostKey' | 'devices.connect' | 'devices.discover';
 
-export function createDeviceHandlers(deps: { db: Store; events: EventBus; jobs: JobRunner; dataDir: string; secrets: SecretStore; now?: () => number }): {
+export function createDeviceHandlers(deps: { db: Store; events: EventBus; jobs: JobRunner<typeof devicesJobKinds>; dataDir: string; secrets: SecretStore; now?: () => number }): {
   handlers: Pick<ApiHandlers, DeviceMethods>;
   devices: DeviceStore;
   appKey(): AppSshKey;

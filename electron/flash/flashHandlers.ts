@@ -4,6 +4,7 @@
  */
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { flashJobKinds } from './jobKinds.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { browseImages } from './browseImages.ts';
 import { rememberRecentImage } from './recentImagesStore.ts';
@@ -12,7 +13,7 @@ import { startFlash } from './startFlash.ts';
 
 type FlashMethods = 'flash.browse' | 'flash.inspect' | 'flash.start';
 
-export type FlashHandlerDeps = { db: Store; jobs: JobRunner; dataDir: string };
+export type FlashHandlerDeps = { db: Store; jobs: JobRunner<typeof flashJobKinds>; dataDir: string };
 
 export function createFlashHandlers(deps: FlashHandlerDeps): Pick<ApiHandlers, FlashMethods> {
   return {

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { FlashStartRequest } from '../../shared/flash.ts';
 import { formatBytes } from '../../shared/format.ts';
-import { listDrives } from '../drives/listDrives.ts';
+import { listDrives } from '../drives/index.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { flashJobKinds } from './jobKinds.ts';
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { rememberRecentImage } from './recentImagesStore.ts';
@@ -19,7 +20,7 @@ import { imageKindOrRefuse, inspectImage, unsignedWarning } from './inspectImage
 import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import { loadFlashSettings } from './flashSettingsStore.ts';
 
-export type StartFlashDeps = { db: Store; jobs: JobRunner; dataDir: string };
+export type StartFlashDeps = { db: Store; jobs: JobRunner<typeof flashJobKinds>; dataDir: string };
 
 export async function startFlash(deps: StartFlashDeps, request: FlashStartRequest): Promise<{ jobId: string }> {
   const { imagePath } = request;

@@ -1,8 +1,7 @@
 /** The health.* and settings.health.* methods of the app API. */
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
-import { createCourierStore } from '../courier/courierStore.ts';
-import { createHealthHistoryStore } from '../courier/healthHistoryStore.ts';
-import type { DeviceStore } from '../devices/deviceStore.ts';
+import { createCourierStore, createHealthHistoryStore } from '../courier/index.ts';
+import type { DeviceStore } from '../devices/index.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import type { HealthService } from './healthService.ts';
 import { applyHealthThresholdsPatch, loadHealthThresholds, saveHealthThresholds } from './healthSettingsStore.ts';

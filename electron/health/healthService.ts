@@ -13,7 +13,7 @@ import type { DeviceHealthView, DeviceSample, HealthAlert, HealthThresholds } fr
 import type { HealthSample } from '../../shared/health.ts';
 import { evaluateAlerts, statusOf, statusRank, type BacklogPoint, type LinkState } from '../../shared/healthAlerts.ts';
 import type { EventBus } from '../kernel/api/eventBus.ts';
-import type { DeviceStore } from '../devices/deviceStore.ts';
+import type { DeviceStore } from '../devices/index.ts';
 import type { AppSshKey } from '../kernel/link/appSshKey.ts';
 import { startDeviceWatcher, type DeviceWatcher, type DeviceWatcherOptions } from './deviceWatcher.ts';
 

@@ -6,12 +6,13 @@
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { EventBus } from '../kernel/api/eventBus.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
-import { serialPasswordSecret, type DeviceStore } from '../devices/deviceStore.ts';
+import { serialPasswordSecret, type DeviceStore } from '../devices/index.ts';
 import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
+import type { provisionJobKinds } from './jobKinds.ts';
 import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 import { provisionSecrets } from './provisionJob.ts';
 
-export function createProvisionHandlers(deps: { devices: DeviceStore; jobs: JobRunner; events: EventBus; secrets: SecretStore; dataDir: string }): Pick<ApiHandlers, 'devices.provision'> {
+export function createProvisionHandlers(deps: { devices: DeviceStore; jobs: JobRunner<typeof provisionJobKinds>; events: EventBus; secrets: SecretStore; dataDir: string }): Pick<ApiHandlers, 'devices.provision'> {
   return {
     'devices.provision': async ({ id, identity, network, wifiPsk, user, sshHost, sshPort, password }) => {
       const device = deps.devices.get(id);

@@ -9,7 +9,7 @@ import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
 import { ProvisionIdentitySchema, ProvisionNetworkSchema, type ProvisionJobResult, type ProvisionResult, type ProvisionStep } from '../../shared/provision.ts';
 import { toAppError } from '../kernel/api/dispatch.ts';
-import { createDeviceStore, linkKey, type DeviceStore } from '../devices/deviceStore.ts';
+import { createDeviceStore, linkKey, type DeviceStore } from '../devices/index.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { connectSerial } from '../kernel/link/serialLink.ts';

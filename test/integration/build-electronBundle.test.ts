@@ -13,6 +13,7 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventBus } from '../../electron/kernel/api/eventBus.ts';
 import { startFlashHelper } from '../../electron/flash/helperChannel.ts';
+import { jobKinds } from '../../electron/app/domains.ts';
 import { createJobRunner } from '../../electron/kernel/jobs/jobRunner.ts';
 import { createJobStore } from '../../electron/kernel/jobs/jobStore.ts';
 import { openStore } from '../../electron/kernel/store/openStore.ts';
@@ -113,6 +114,7 @@ describe('build/bundle-electron.ts', () => {
     mkdirSync(dataDir);
     const db = openStore(dataDir);
     const runner = createJobRunner({
+      kinds: jobKinds,
       store: createJobStore(db),
       bus: createEventBus(),
       launch: { execPath: process.execPath, script: path.join(outDir, 'jobWorker.js'), env: {} },

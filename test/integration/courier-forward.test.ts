@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForwardResultSchema } from '../../shared/courier.ts';
-import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
+import { PullResultSchema } from '../../shared/courier.ts';
 import { syntheticEvents } from '../support/agentEvents.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouseServer.ts';
 import { startCourierRig, type CourierRig } from '../support/courierRig.ts';

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
+import { PullResultSchema } from '../../shared/courier.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { storeFileName } from '../../electron/kernel/store/openStore.ts';
 import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
-import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
+import { PullResultSchema } from '../../shared/courier.ts';
 import { connectSerial } from '../../electron/kernel/link/serialLink.ts';
 import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PullResultSchema } from '../../electron/courier/pullDevice.ts';
+import { PullResultSchema } from '../../shared/courier.ts';
 import { createAppServices } from '../../electron/app/appServices.ts';
 import { syntheticSecond } from '../../electron/demo/syntheticProducer.ts';
 import { IngestEventSchema } from '../../shared/journal.ts';

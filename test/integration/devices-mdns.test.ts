@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DiscoveryResult } from '../../electron/devices/discovery/discoverDevices.ts';
+import type { DiscoveryResult } from '../../shared/devices.ts';
 
 /** mDNS discovery against a real responder, in a network namespace of the test's own. */
 describe('mDNS discovery', () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../shared/jobs.ts';
 import { createEventBus } from '../../electron/kernel/api/eventBus.ts';
+import { jobKinds } from '../../electron/app/domains.ts';
 import { createJobRunner } from '../../electron/kernel/jobs/jobRunner.ts';
 import { createJobStore } from '../../electron/kernel/jobs/jobStore.ts';
 import { openStore } from '../../electron/kernel/store/openStore.ts';
@@ -20,7 +21,8 @@ process.once('message', async () => {
   await send({ type: 'progress', progress: { phase: 'checking', bytesDone: 0, bytesTotal: 100 } });
   await send({ type: 'progress', progress: { phase: 'writing', bytesDone: 1, bytesTotal: 100 } });
   for (let i = 2; i <= 100; i++) await send({ type: 'progress', progress: { phase: 'writing', bytesDone: i, bytesTotal: 100 } });
-  await send({ type: 'done', result: null });
+  // A result a read check returns: the runner checks it against the kind's schema.
+  await send({ type: 'done', result: { device: '/dev/null', bytesRead: 0, sizeBytes: 0, sha256: null, seconds: 0, averageBytesPerSecond: 0, badRegions: [] } });
   process.disconnect();
 });
 `;
@@ -40,7 +42,7 @@ describe('job progress milestones', () => {
     bus.subscribe((name, payload) => {
       if (name === 'job.event') events.push(payload as JobEvent);
     });
-    const runner = createJobRunner({ store: createJobStore(db), bus, launch: { execPath: process.execPath, script, env: {} } });
+    const runner = createJobRunner({ kinds: jobKinds, store: createJobStore(db), bus, launch: { execPath: process.execPath, script, env: {} } });
     try {
       const job = runner.start('drives.readCheck', { device: '/dev/null', sizeBytes: 0 });
       const record = await runner.whenFinished(job.id);

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../shared/jobs.ts';
 import { createEventBus } from '../../electron/kernel/api/eventBus.ts';
+import { jobKinds, type AppJobKinds } from '../../electron/app/domains.ts';
+import { defaultWorkerLaunch } from '../../electron/app/jobWorkerLaunch.ts';
 import { createJobRunner, type JobRunner } from '../../electron/kernel/jobs/jobRunner.ts';
 import { createJobStore } from '../../electron/kernel/jobs/jobStore.ts';
 import { openStore, type Store } from '../../electron/kernel/store/openStore.ts';
@@ -12,7 +14,7 @@ import { createZram, fillRandom, type ZramDevice } from '../support/zram.ts';
 describe('job runner', () => {
   const dir = makeTempDir();
   let db: Store;
-  let runner: JobRunner;
+  let runner: JobRunner<AppJobKinds>;
   let events: JobEvent[];
   let small: ZramDevice;
   let huge: ZramDevice;
@@ -38,7 +40,7 @@ describe('job runner', () => {
     bus.subscribe((name, payload) => {
       if (name === 'job.event') events.push(payload as JobEvent);
     });
-    runner = createJobRunner({ store: createJobStore(db), bus, cancelGraceMs });
+    runner = createJobRunner({ kinds: jobKinds, store: createJobStore(db), bus, launch: defaultWorkerLaunch(), cancelGraceMs });
   }
 
   afterEach(async () => {

@@ -2,8 +2,8 @@
  * `fieldkit slot-update`, the real CLI in its own process, against a data folder that knows
  * the virtual A/B Pi (test/support/virtualSite/firmware.ts) the way a technician sets it up:
  * added over SSH, host key scanned and pinned, fieldkit's key authorised, the image
- * signer's key trusted. The Pi's firmware is played by the harness, so the slot code is
- * pointed at its device tree with FIELDKIT_SLOT_PLATFORM.
+ * signer's key trusted. The Pi's firmware is played by the harness, so the CLI runs with the
+ * virtual Pi's firmware files as the app's slot platform (test/support/virtualPiCli.ts).
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,9 +12,9 @@ import { packImage } from '../../electron/kernel/image/packImage.ts';
 import { loadOrCreateAppSshKey } from '../../electron/kernel/link/appSshKey.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
-import { slotPlatformEnv } from '../../electron/deploy/slots/slotHandlers.ts';
 import { SlotUpdateOutcomeSchema } from '../../shared/slots.ts';
 import { runCliProcess, startCliProcess } from '../support/runCliProcess.ts';
+import { virtualPiCliEntry } from '../support/virtualPiCli.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 import { startVirtualAbPi, type VirtualAbPi } from '../support/virtualSite/firmware.ts';
 import { makeAbDisk, type SlotBehaviour } from '../support/virtualSite/firmwareDisk.ts';
@@ -35,7 +35,7 @@ async function image(version: string, signer = key, behaviour: SlotBehaviour = '
 }
 
 function fieldkit(args: string[]) {
-  return runCliProcess(['--data-dir', dataDir, ...args], { [slotPlatformEnv]: JSON.stringify(pi.platform) });
+  return runCliProcess([JSON.stringify(pi.platform), '--data-dir', dataDir, ...args], {}, virtualPiCliEntry);
 }
 
 async function runningSlot(): Promise<string> {
@@ -135,7 +135,7 @@ describe('fieldkit slot-update on a virtual A/B Pi', () => {
 
   it('an image whose services fail is not committed: exit 1 with the reason; a second update of the busy device is refused', async () => {
     const bad = await image('5.0-bad', key, 'failing');
-    const child = startCliProcess(['--data-dir', dataDir, 'slot-update', deviceId, bad], { [slotPlatformEnv]: JSON.stringify(pi.platform) });
+    const child = startCliProcess([JSON.stringify(pi.platform), '--data-dir', dataDir, 'slot-update', deviceId, bad], {}, virtualPiCliEntry);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -5,8 +5,9 @@ export const cliEntry = 'electron/cli/fieldkit.ts';
 
 export type CliRun = { code: number | null; stdout: string; stderr: string };
 
-export function runCliProcess(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const child = startCliProcess(args, env);
+/** `entry`: the CLI's entry (a test's own, such as virtualPiCli.ts, runs the same program with options). */
+export function runCliProcess(args: readonly string[], env: Record<string, string> = {}, entry = cliEntry): Promise<CliRun> {
+  const child = startCliProcess(args, env, entry);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -19,6 +20,6 @@ export function runCliProcess(args: readonly string[], env: Record<string, strin
   });
 }
 
-export function startCliProcess(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [cliEntry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCliProcess(args: readonly string[], env: Record<string, string> = {}, entry = cliEntry): ChildProcess {
+  return spawn(process.execPath, [entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -3,7 +3,7 @@
  * already switched: its worker is not killed after the default 5 s.
  */
 import { describe, expect, it } from 'vitest';
-import { jobKinds } from '../../electron/kernel/jobs/jobKinds.ts';
+import { jobKinds } from '../../electron/app/domains.ts';
 
 describe('cancel grace per job kind', () => {
   it('gives deploy.rollout enough time for a rollback (restart, hello up to 15 s, a hold), others the default', () => {

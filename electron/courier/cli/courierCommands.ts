@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import type { CourierJournal } from '../../../shared/courier.ts';
 import { count, records } from '../../../shared/courierVerdict.ts';
-import { PullResultSchema, type PullResult } from '../pullDevice.ts';
-import { resolveDevice } from '../../cli/cliArguments.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import { PullResultSchema, type PullResult } from '../../../shared/courier.ts';
+import { resolveDevice } from '../../devices/index.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';

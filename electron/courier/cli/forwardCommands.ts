@@ -9,9 +9,10 @@ import { FORWARD_BATCH_ROWS } from '../../../shared/clickhouseSettings.ts';
 import type { ForwardResult, QuarantineEntry, ReconcileJournal } from '../../../shared/courier.ts';
 import { ForwardResultSchema } from '../../../shared/courier.ts';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
-import { contractNumber, resolveDevice, UsageError } from '../../cli/cliArguments.ts';
+import { contractNumber, UsageError } from '../../kernel/cli/cliArguments.ts';
+import { resolveDevice } from '../../devices/index.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';
 

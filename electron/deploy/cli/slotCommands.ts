@@ -2,8 +2,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatBytes, formatDuration } from '../../../shared/format.ts';
 import { SlotUpdateOutcomeSchema, summarizeSlotUpdate } from '../../../shared/slots.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
-import { deviceFor } from '../../devices/cli/deviceCommands.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
+import { deviceFor } from '../../devices/index.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';
 

@@ -8,28 +8,24 @@ import path from 'node:path';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
 import type { ApiHandlers } from '../../kernel/api/dispatch.ts';
 import { createRolloutStore } from '../rolloutStore.ts';
-import type { DeviceStore } from '../../devices/deviceStore.ts';
+import type { DeviceStore } from '../../devices/index.ts';
 import { checkImageManifestTrusted, listTrustedKeys } from '../../kernel/trust/trustStore.ts';
 import type { JobRunner } from '../../kernel/jobs/jobRunner.ts';
 import type { Store } from '../../kernel/store/openStore.ts';
-import { SlotJobParamsSchema, type SlotJobParams } from './slotJob.ts';
+import type { deployJobKinds } from '../jobKinds.ts';
+import type { SlotJobParams } from './slotJob.ts';
 import type { SlotPlatform } from './slotUpdate.ts';
 
-/**
- * Where the Pi-side facts are on a device that is not a real Pi: the virtual A/B Pi of the
- * tests plays the firmware under /run/fieldkit-firmware. Unset on a technician's laptop.
- */
-export const slotPlatformEnv = 'FIELDKIT_SLOT_PLATFORM';
+export type SlotHandlerDeps = {
+  db: Store;
+  jobs: JobRunner<typeof deployJobKinds>;
+  devices: DeviceStore;
+  dataDir: string;
+  /** A virtual Pi's firmware files (tests); absent for real Pis. */
+  platform?: SlotPlatform | undefined;
+};
 
-export function platformFromEnv(): SlotPlatform | undefined {
-  const text = process.env[slotPlatformEnv];
-  if (text === undefined || text === '') return undefined;
-  const parsed = SlotJobParamsSchema.shape.platform.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new FieldkitError(appError('BAD_REQUEST', `${slotPlatformEnv} is not {deviceTreeDir, cmdlinePath, disk}.`, `Unset ${slotPlatformEnv}; it is only for virtual Pis.`));
-  return parsed.data;
-}
-
-export function createSlotHandlers(deps: { db: Store; jobs: JobRunner; devices: DeviceStore; dataDir: string }): Pick<ApiHandlers, 'slots.update'> {
+export function createSlotHandlers(deps: SlotHandlerDeps): Pick<ApiHandlers, 'slots.update'> {
   const rollouts = createRolloutStore(deps.db);
 
   function refuseBusy(deviceId: string, name: string): void {
@@ -62,7 +58,7 @@ export function createSlotHandlers(deps: { db: Store; jobs: JobRunner; devices: 
       // The manifest and every signature, before a job exists (the job verifies the payload in full).
       await checkImageManifestTrusted(listTrustedKeys(deps.db), path.resolve(request.imagePath));
       refuseBusy(device.id, device.name);
-      const platform = platformFromEnv();
+      const { platform } = deps;
       const params: SlotJobParams = {
         dataDir: deps.dataDir,
         deviceId: device.id,

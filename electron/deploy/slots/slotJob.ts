@@ -9,13 +9,19 @@ import { z } from 'zod';
 import { appError } from '../../../shared/errors.ts';
 import type { TranscriptEntry } from '../../../shared/deploy.ts';
 import { summarizeSlotUpdate, type SlotUpdateOutcome } from '../../../shared/slots.ts';
-import { openDeviceLink } from '../../devices/deviceConnection.ts';
-import { createDeviceStore } from '../../devices/deviceStore.ts';
+import { createDeviceStore, openDeviceLink } from '../../devices/index.ts';
 import { trustedKeysForVerify } from '../../kernel/trust/trustStore.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../../kernel/jobs/jobContext.ts';
 import { loadOrCreateAppSshKey } from '../../kernel/link/appSshKey.ts';
 import { openStore } from '../../kernel/store/openStore.ts';
-import { slotUpdate } from './slotUpdate.ts';
+import { slotUpdate, type SlotPlatform } from './slotUpdate.ts';
+
+/**
+ * Where the Pi-side facts are when not a real Pi's /proc: the virtual A/B Pi of the tests
+ * plays the firmware under its own folder. Given to the deploy domain by whoever starts
+ * the app (never read from the environment); absent for real Pis.
+ */
+export const SlotPlatformSchema = z.object({ deviceTreeDir: z.string(), cmdlinePath: z.string(), disk: z.string() }) satisfies z.ZodType<SlotPlatform>;
 
 export const SlotJobParamsSchema = z.object({
   dataDir: z.string(),
@@ -24,8 +30,7 @@ export const SlotJobParamsSchema = z.object({
   imagePath: z.string(),
   rehearse: z.boolean(),
   bootTimeoutMs: z.number().int().positive(),
-  /** Where the Pi-side facts are when not a real Pi's /proc (the virtual A/B Pi of the tests). */
-  platform: z.object({ deviceTreeDir: z.string(), cmdlinePath: z.string(), disk: z.string() }).optional(),
+  platform: SlotPlatformSchema.optional(),
 });
 export type SlotJobParams = z.infer<typeof SlotJobParamsSchema>;
 

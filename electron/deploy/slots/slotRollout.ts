@@ -13,18 +13,12 @@ import type { TrustedKey } from '../../../shared/trust.ts';
 import { toAppError } from '../../kernel/api/dispatch.ts';
 import type { DeviceDeployer } from '../rolloutJob.ts';
 import type { DeviceResult } from '../rolloutStore.ts';
-import { openDeviceLink } from '../../devices/deviceConnection.ts';
+import { openDeviceLink } from '../../devices/index.ts';
 import { checkImageManifestTrusted } from '../../kernel/trust/trustStore.ts';
 import { readUnverifiedManifest } from '../../kernel/image/verifyImage.ts';
 import { loadOrCreateAppSshKey } from '../../kernel/link/appSshKey.ts';
 import { parsePublicKey } from '../../kernel/signing/minisignFormat.ts';
-import { platformFromEnv } from './slotHandlers.ts';
-import { slotUpdate } from './slotUpdate.ts';
-
-/** A rollout of an OS image rather than a bundle: the file is a signed fieldkit image. */
-export function isOsImagePath(file: string): boolean {
-  return file.toLowerCase().endsWith('.fkimg');
-}
+import { slotUpdate, type SlotPlatform } from './slotUpdate.ts';
 
 /** How long each reboot of a device in a slot rollout may take. */
 export const rolloutBootTimeoutMs = 180_000;
@@ -78,10 +72,10 @@ export function slotDeviceResult(outcome: SlotUpdateOutcome, fallbackVersion: st
 }
 
 /** The per-device half of an OS slot rollout. */
-export function createSlotDeployer(options: { dataDir: string; trustedKeys: readonly TrustedKey[] }): DeviceDeployer {
+export function createSlotDeployer(options: { dataDir: string; trustedKeys: readonly TrustedKey[]; platform?: SlotPlatform | undefined }): DeviceDeployer {
   const appKey = loadOrCreateAppSshKey(options.dataDir);
   const trustedKeys = options.trustedKeys.filter((k) => k.revokedMs === null).map((k) => parsePublicKey(k.publicKey));
-  const platform = platformFromEnv();
+  const { platform } = options;
   return async function updateSlot(request) {
     const { device } = request;
     if (device.link.kind !== 'ssh') {

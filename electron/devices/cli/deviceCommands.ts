@@ -6,8 +6,9 @@ import type { Device, LinkSpec } from '../../../shared/devices.ts';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
 import { parseSshAddress as parseAddress } from '../../../shared/sshAddress.ts';
 import { describeLink } from '../deviceStore.ts';
-import { contractNumber, resolveDevice } from '../../cli/cliArguments.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import { contractNumber } from '../../kernel/cli/cliArguments.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
+import { deviceFor } from './resolveDevice.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';
@@ -33,12 +34,6 @@ export function parseSshAddress(text: string): LinkSpec {
 function readPasswordFromStdin(): string {
   const text = readFileSync(0, 'utf8');
   return text.replace(/\r?\n$/, '');
-}
-
-/** The registered device `wanted` names (its id, or the name of exactly one device). */
-export async function deviceFor(ctx: CliContext, wanted: string): Promise<Device> {
-  const { devices } = await ctx.call('devices.list', {});
-  return resolveDevice(devices, wanted);
 }
 
 export function addDeviceCommands(program: Command, ctx: CliContext): void {

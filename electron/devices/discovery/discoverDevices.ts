@@ -5,7 +5,7 @@
  * and the others still run.
  */
 import { z } from 'zod';
-import type { Discovered, DiscoverySourceNote } from '../../../shared/devices.ts';
+import type { Discovered, DiscoveryResult, DiscoverySourceNote } from '../../../shared/devices.ts';
 import { throwIfCancelled, type JobContext } from '../../kernel/jobs/jobContext.ts';
 import { browseSshServices } from './browseMdns.ts';
 import { listSerialPorts, type SerialListOptions } from './listSerialPorts.ts';
@@ -21,7 +21,7 @@ export const DiscoverParamsSchema = z.object({
 });
 export type DiscoverParams = z.infer<typeof DiscoverParamsSchema>;
 
-export type DiscoveryResult = { found: Discovered[]; probed: number; sources: DiscoverySourceNote[] };
+export type { DiscoveryResult } from '../../../shared/devices.ts';
 
 /** Where each source looks; tests point the serial lister at fixture trees. */
 export type DiscoverySources = { serial?: SerialListOptions };

@@ -13,7 +13,7 @@ import { appError, FieldkitError } from '../../../shared/errors.ts';
 import { FlashIdentitySchema, FlashResultSchema, type FlashIdentityInput, type FlashTargetResult, type ImageSummary } from '../../../shared/flash.ts';
 import { formatBytes, formatDuration } from '../../../shared/format.ts';
 import { readTextFile } from '../../kernel/signing/minisign.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { ResponseOf } from '../../../shared/api.ts';
 import { formatBytes } from '../../../shared/format.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 
 type Listing = ResponseOf<'flash.browse'>;

@@ -5,7 +5,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { FlashSettings, TrustedKey } from '../../../shared/trust.ts';
 import { readTextFile } from '../../kernel/signing/minisign.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);

@@ -13,8 +13,9 @@ import { formatBytes, formatDuration } from '../../../shared/format.ts';
 import type { HealthEvent, HealthMinute } from '../../../shared/health.ts';
 import { describeService } from '../../../shared/agentServiceAlerts.ts';
 import { decodeThrottled, describeThrottling } from '../../../shared/throttling.ts';
-import { resolveDevice } from '../../cli/cliArguments.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import { resolveDevice } from '../../devices/index.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
+import { healthService } from '../healthServiceKey.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 
 /** The lease the CLI renews while it shows a device (renewed at a third of it). */
@@ -224,7 +225,7 @@ export function addHealthCommands(program: Command, ctx: CliContext): void {
 async function showFleet(ctx: CliContext): Promise<void> {
   const services = await ctx.open();
   await ctx.call('health.watch', { leaseSeconds: LEASE_SECONDS });
-  const settled = () => services.health.fleet().every((v) => v.sample !== null || v.status === 'unreachable');
+  const settled = () => services.use(healthService).fleet().every((v) => v.sample !== null || v.status === 'unreachable');
   const until = Date.now() + FLEET_WAIT_MS;
   while (!settled() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
   const { views } = await ctx.call('health.fleet', {});
@@ -240,7 +241,7 @@ async function followDevice(ctx: CliContext, device: Device, forMs: number | nul
   const renewal = setInterval(() => {
     void renew().catch(() => undefined);
   }, (LEASE_SECONDS * 1000) / 3);
-  let latest: DeviceHealthView = services.health.device(device.id).view;
+  let latest: DeviceHealthView = services.use(healthService).device(device.id).view;
   let lastLineMs = Date.now();
   const line = (view: DeviceHealthView): void => {
     lastLineMs = Date.now();
@@ -258,7 +259,7 @@ async function followDevice(ctx: CliContext, device: Device, forMs: number | nul
   // samples do not come, a line each second says so (stale, unreachable, connecting).
   const silentLines = json
     ? setInterval(() => {
-        const view = services.health.device(device.id).view;
+        const view = services.use(healthService).device(device.id).view;
         const sampleFresh = view.lastSampleMs !== null && Date.now() - view.lastSampleMs < SILENT_AFTER_MS;
         if (!sampleFresh && Date.now() - lastLineMs >= 950) line(view);
       }, 1000)

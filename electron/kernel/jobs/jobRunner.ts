@@ -2,15 +2,16 @@
  * Runs each job in its own worker process and turns what the worker says into job
  * events and history. The runner, not the worker, decides the final state when the
  * worker misbehaves: a worker that exits without a final event fails the job, one that
- * ignores a cancel is killed after a grace period.
+ * ignores a cancel is killed after a grace period, and a result that is not what the
+ * job's kind returns fails the job. The kinds are given to it (app/ composes them from
+ * the domains); the worker script too, since the worker's entry lives in app/.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { appError, FieldkitError, type AppError } from '../../../shared/errors.ts';
 import { isFinalJobEvent, type JobEvent, type JobKind, type JobProgress, type JobRecord, type JobState } from '../../../shared/jobs.ts';
 import type { EventBus } from '../api/eventBus.ts';
-import { jobKinds, type JobKindSpec, type JobParamsOf } from './jobKinds.ts';
+import type { JobKindMap, JobKindSpec, JobParamsOf } from './jobKind.ts';
 import { WorkerToRunnerSchema, type RunnerToWorker, type WorkerToRunner } from './jobProtocol.ts';
 import type { JobStore } from './jobStore.ts';
 import { createProgressMeter, type ProgressMeter } from './progressMeter.ts';
@@ -21,17 +22,12 @@ export type WorkerLaunch = { execPath: string; script: string; env: Record<strin
 const progressIntervalMs = 100; // ≤ 10 progress events per second per job
 const progressSaveIntervalMs = 1000;
 
-/** The worker beside this module: the .ts source under Node, the .js bundle when built. */
-export function defaultWorkerLaunch(): WorkerLaunch {
-  const self = fileURLToPath(import.meta.url);
-  const script = self.endsWith('.ts')
-    ? fileURLToPath(new URL('./jobWorker.ts', import.meta.url))
-    : fileURLToPath(new URL('./jobWorker.js', import.meta.url));
-  return { execPath: process.execPath, script, env: {} };
-}
+type FinalMessage = Extract<WorkerToRunner, { type: 'done' | 'failed' | 'cancelled' }>;
 
 type RunningJob = {
   id: string;
+  kind: JobKind;
+  spec: JobKindSpec;
   child: ChildProcess;
   meter: ProgressMeter;
   lastEmitAt: number;
@@ -47,17 +43,42 @@ type RunningJob = {
   waiters: ((record: JobRecord) => void)[];
 };
 
-export type JobRunner = ReturnType<typeof createJobRunner>;
+/**
+ * The runner as code that starts jobs sees it. `M` is the kinds it may start: a domain's
+ * handlers take `JobRunner<typeof itsKinds>`, so a start of its own kind is type-checked
+ * without the domain knowing the others.
+ */
+export type JobRunner<M extends JobKindMap = JobKindMap> = {
+  /** Starts a job; `secrets` go to its worker over IPC and are never written to job history. */
+  start<K extends keyof M & JobKind>(kind: K, params: JobParamsOf<M[K]>, secrets?: Record<string, string>): JobRecord;
+  /** Cancels a running job and resolves with its final record (a finished job: at once). */
+  cancel(jobId: string, reason?: string): Promise<JobRecord>;
+  whenFinished(jobId: string): Promise<JobRecord>;
+  get(jobId: string): JobRecord | null;
+  list(opts: { limit: number; state?: JobState | undefined }): JobRecord[];
+  /** The worker's pid, for diagnostics and fault tests. */
+  workerPid(jobId: string): number | undefined;
+  /** The process that started the job, as its history records it (null: not recorded). */
+  ownerPid(jobId: string): number | null;
+  runningCount(): number;
+  /** Cancels every running job and waits for each to end. */
+  close(): Promise<void>;
+};
 
-export function createJobRunner(options: {
+export type JobRunnerOptions<M extends JobKindMap> = {
+  /** Every kind this runner can start; the worker `launch` runs must know the same ones. */
+  kinds: M;
   store: JobStore;
   bus: EventBus;
-  launch?: WorkerLaunch;
+  /** The worker's entry (app/jobWorkerMain.ts, or its bundle). */
+  launch: WorkerLaunch;
   cancelGraceMs?: number;
   now?: () => number;
-}) {
-  const { store, bus } = options;
-  const launch = options.launch ?? defaultWorkerLaunch();
+};
+
+export function createJobRunner<M extends JobKindMap>(options: JobRunnerOptions<M>): JobRunner<M> {
+  const { store, bus, launch } = options;
+  const kinds: JobKindMap = options.kinds;
   const now = options.now ?? Date.now;
   const running = new Map<string, RunningJob>();
 
@@ -135,15 +156,28 @@ export function createJobRunner(options: {
         return;
       }
       case 'done':
-        finalize(job, 'done', { result: message.result });
-        return;
       case 'failed':
-        finalize(job, 'failed', { error: message.error, ...(message.result === undefined ? {} : { result: message.result }) });
-        return;
       case 'cancelled':
-        finalize(job, 'cancelled', { reason: job.cancelReason ?? message.reason, ...(message.result === undefined ? {} : { result: message.result }) });
+        onFinalMessage(job, message);
         return;
     }
+  }
+
+  /**
+   * The worker's final word, its result checked against the kind's schema: the result
+   * crosses a process here, and what a worker sends may be wrong. A result that does not
+   * parse is never recorded as if it were one; the job fails saying so.
+   */
+  function onFinalMessage(job: RunningJob, message: FinalMessage): void {
+    const checked = checkResult(job, message);
+    if (!checked.ok) {
+      finalize(job, 'failed', { error: checked.error });
+      return;
+    }
+    const result = checked.result === undefined ? {} : { result: checked.result };
+    if (message.type === 'done') finalize(job, 'done', result);
+    else if (message.type === 'failed') finalize(job, 'failed', { error: message.error, ...result });
+    else finalize(job, 'cancelled', { reason: job.cancelReason ?? message.reason, ...result });
   }
 
   function onWorkerGone(job: RunningJob, code: number | null, signal: NodeJS.Signals | null): void {
@@ -162,9 +196,11 @@ export function createJobRunner(options: {
     });
   }
 
-  /** Starts a job; `secrets` go to its worker over IPC and are never written to job history. */
-  function start<K extends JobKind>(kind: K, params: JobParamsOf<K>, secrets?: Record<string, string>): JobRecord {
-    const spec = jobKinds[kind] as JobKindSpec<unknown>;
+  function start(kind: JobKind, params: unknown, secrets?: Record<string, string>): JobRecord {
+    const spec = kinds[kind];
+    if (spec === undefined) {
+      throw new FieldkitError(appError('INTERNAL', `This fieldkit cannot run ${kind} jobs: no domain contributes that kind.`, 'This is a bug in fieldkit; report it.'));
+    }
     const parsed = spec.params.parse(params);
     const id = `job_${now().toString(36)}${randomBytes(5).toString('hex')}`;
     const title = spec.title(parsed);
@@ -178,6 +214,8 @@ export function createJobRunner(options: {
     });
     const job: RunningJob = {
       id,
+      kind,
+      spec,
       child,
       meter: createProgressMeter(),
       lastEmitAt: 0,
@@ -251,14 +289,11 @@ export function createJobRunner(options: {
     start,
     cancel,
     whenFinished,
-    get: (jobId: string) => store.get(jobId),
-    list: (opts: { limit: number; state?: JobState | undefined }) => store.list(opts),
-    /** The worker's pid, for diagnostics and fault tests. */
-    workerPid: (jobId: string) => running.get(jobId)?.child.pid,
-    /** The process that started the job, as its history records it (null: not recorded). */
-    ownerPid: (jobId: string) => store.ownerPid(jobId),
+    get: (jobId) => store.get(jobId),
+    list: (opts) => store.list(opts),
+    workerPid: (jobId) => running.get(jobId)?.child.pid,
+    ownerPid: (jobId) => store.ownerPid(jobId),
     runningCount: () => running.size,
-    /** Cancels every running job and waits for each to end. */
     async close(): Promise<void> {
       await Promise.all([...running.keys()].map((id) => cancel(id, 'fieldkit is closing')));
     },
@@ -267,6 +302,28 @@ export function createJobRunner(options: {
 
 function notFound(jobId: string): FieldkitError {
   return new FieldkitError(appError('NOT_FOUND', `There is no job ${jobId}.`, 'List jobs with `fieldkit jobs` and use one of their ids.'));
+}
+
+type CheckedResult = { ok: true; result: unknown } | { ok: false; error: AppError };
+
+/** The final message's result parsed with its kind's schema (`undefined`: it carried none, which only a stopped job may). */
+function checkResult(job: RunningJob, message: FinalMessage): CheckedResult {
+  const raw = message.result;
+  const schema = message.type === 'done' ? job.spec.result : (job.spec.stoppedResult ?? job.spec.result);
+  if (raw === undefined && message.type !== 'done') return { ok: true, result: undefined };
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, result: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.map(String).join('.')}`;
+  const ended = message.type === 'done' ? 'finished' : message.type === 'failed' ? `failed (${message.error.message})` : 'was cancelled';
+  return {
+    ok: false,
+    error: appError(
+      'INTERNAL',
+      `The ${job.kind} job ${ended}, but its result is not what a ${job.kind} job returns (${issue?.message ?? 'not valid'}${where}), so it was not recorded.`,
+      'This is a bug in fieldkit; report it with the job log. Check what the job worked on (the drive or the device) before relying on it.',
+    ),
+  };
 }
 
 function unknownFailure(): AppError {

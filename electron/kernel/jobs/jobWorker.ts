@@ -1,10 +1,12 @@
 /**
- * Entry of a job's worker process. It runs exactly one job and ends with exactly one
+ * The loop of a job's worker process. It runs exactly one job and ends with exactly one
  * final message (done, failed or cancelled); if it dies before that, the runner fails
- * the job itself. Started by the runner with an IPC channel; never run by hand.
+ * the job itself. The process's entry (app/jobWorkerMain.ts) calls `runJobWorker` with
+ * the kinds the domains contribute; the runner starts it with an IPC channel.
  */
+import type { JobKind } from '../../../shared/jobs.ts';
 import { appError, isFieldkitError } from '../../../shared/errors.ts';
-import { jobKinds, type JobKindSpec } from './jobKinds.ts';
+import type { JobKindMap } from './jobKind.ts';
 import { JobCancelledError, JobFailedError } from './jobContext.ts';
 import { RunnerToWorkerSchema, toJsonValue, type WorkerToRunner } from './jobProtocol.ts';
 
@@ -20,11 +22,11 @@ function send(message: WorkerToRunner): Promise<void> {
   });
 }
 
-const abort = new AbortController();
-let started = false;
-
-async function runJob(kind: keyof typeof jobKinds, rawParams: unknown, secrets: Record<string, string>): Promise<WorkerToRunner> {
-  const spec = jobKinds[kind] as JobKindSpec<unknown>;
+async function runJob(kinds: JobKindMap, kind: JobKind, rawParams: unknown, secrets: Record<string, string>, signal: AbortSignal): Promise<WorkerToRunner> {
+  const spec = kinds[kind];
+  if (spec === undefined) {
+    return { type: 'failed', error: appError('INTERNAL', `This job worker cannot run ${kind} jobs: no domain contributes that kind.`, 'This is a bug in fieldkit; report it.') };
+  }
   const params = spec.params.safeParse(rawParams);
   if (!params.success) {
     return {
@@ -34,7 +36,7 @@ async function runJob(kind: keyof typeof jobKinds, rawParams: unknown, secrets: 
   }
   try {
     const result = await spec.run(params.data, {
-      signal: abort.signal,
+      signal,
       progress: (progress) => void send({ type: 'progress', progress }),
       log: (level, message) => void send({ type: 'log', level, message }),
       secrets,
@@ -52,23 +54,28 @@ async function runJob(kind: keyof typeof jobKinds, rawParams: unknown, secrets: 
   }
 }
 
-process.on('message', (raw: unknown) => {
-  const message = RunnerToWorkerSchema.safeParse(raw);
-  if (!message.success) return;
-  if (message.data.type === 'cancel') {
-    abort.abort(message.data.reason);
-    return;
-  }
-  if (started) return;
-  started = true;
-  void runJob(message.data.kind, message.data.params, message.data.secrets ?? {}).then(async (final) => {
-    await send(final);
-    process.disconnect();
+/** Serves this process as a job worker for `kinds`: waits for the runner's start, runs that one job, reports and disconnects. */
+export function runJobWorker(kinds: JobKindMap): void {
+  const abort = new AbortController();
+  let started = false;
+  process.on('message', (raw: unknown) => {
+    const message = RunnerToWorkerSchema.safeParse(raw);
+    if (!message.success) return;
+    if (message.data.type === 'cancel') {
+      abort.abort(message.data.reason);
+      return;
+    }
+    if (started) return;
+    started = true;
+    void runJob(kinds, message.data.kind, message.data.params, message.data.secrets ?? {}, abort.signal).then(async (final) => {
+      await send(final);
+      process.disconnect();
+    });
   });
-});
 
-// The runner going away (app killed) must not leave an orphan worker doing raw I/O.
-process.on('disconnect', () => {
-  if (!abort.signal.aborted) abort.abort('the app that started this job went away');
-  setTimeout(() => process.exit(0), 2000).unref();
-});
+  // The runner going away (app killed) must not leave an orphan worker doing raw I/O.
+  process.on('disconnect', () => {
+    if (!abort.signal.aborted) abort.abort('the app that started this job went away');
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+}

@@ -9,7 +9,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { TranscriptEntry } from '../../../shared/deploy.ts';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
 import { ProvisionNetworkSchema, type ProvisionNetworkInput, type ProvisionStep } from '../../../shared/provision.ts';
-import type { CliContext } from '../../cli/cliContext.ts';
+import type { CliContext } from '../../kernel/cli/cliContext.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';
 

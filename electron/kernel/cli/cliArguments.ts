@@ -1,16 +1,14 @@
 /**
  * How every command reads its arguments, so the same mistake gets the same answer
- * everywhere: a device is its id or the name of exactly one device; a number is checked
- * against the bound the API contract itself enforces; and a wrong argument is a
- * `UsageError` (exit 2, the message once, then the command's usage), never a contract
- * message from the dispatcher.
+ * everywhere: a number is checked against the bound the API contract itself enforces, and
+ * a wrong argument is a `UsageError` (exit 2, the message once, then the command's usage),
+ * never a contract message from the dispatcher. (A device argument is resolved by the
+ * devices domain: `resolveDevice` in devices/index.ts.)
  */
 import { InvalidArgumentError } from 'commander';
 import type { z } from 'zod';
-import { methods, type MethodName } from '../../shared/api.ts';
-import type { Device } from '../../shared/devices.ts';
-import { appError, type AppError } from '../../shared/errors.ts';
-import { describeLink } from '../devices/deviceStore.ts';
+import { methods, type MethodName } from '../../../shared/api.ts';
+import { appError, type AppError } from '../../../shared/errors.ts';
 
 /** The command line was wrong: said once, with the usage of the command, exit 2. */
 export class UsageError extends Error {
@@ -19,27 +17,6 @@ export class UsageError extends Error {
     super(error.message);
     this.appError = error;
   }
-}
-
-const listHint = 'List devices with `fieldkit devices` and use a name or an id from there.';
-
-/** One device named by `wanted`: its id, or the name of exactly one device. Ambiguous names are refused, listing the candidates. */
-export function resolveDevice(all: readonly Device[], wanted: string, field = 'device'): Device {
-  const byId = all.find((d) => d.id === wanted);
-  if (byId) return byId;
-  const byName = all.filter((d) => d.name === wanted);
-  const [only] = byName;
-  if (only !== undefined && byName.length === 1) return only;
-  if (byName.length > 1) {
-    const candidates = byName.map((d) => `${d.id} (${d.site === '' ? 'no site' : d.site}, ${d.link.kind === 'local' ? 'local' : `${d.link.kind} ${describeLink(d.link)}`})`);
-    throw new UsageError(appError('BAD_REQUEST', `${String(byName.length)} devices are named ${wanted}: ${candidates.join('; ')}.`, 'Name the one you mean by its id.', field));
-  }
-  throw new UsageError(appError('NOT_FOUND', `No device is called ${wanted}.`, listHint, field));
-}
-
-/** Each of `wanted` resolved as `resolveDevice` does; the ids, in order. */
-export function resolveDeviceIds(all: readonly Device[], wanted: readonly string[], field = 'devices'): string[] {
-  return wanted.map((w) => resolveDevice(all, w, field).id);
 }
 
 type NumberBounds = { min: number | null; max: number | null; int: boolean };
