@@ -17,7 +17,7 @@
  * back from its target to its importer.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
@@ -160,11 +160,14 @@ function graphOf(texts: ReadonlyMap<string, string>, files: ReadonlySet<string>)
   return { files, texts, edges, ...components(edges) };
 }
 
-/** Reads the repo's source files and builds their graph. */
-export function buildImportGraph(root: string): ImportGraph {
-  const list = listSourceFiles(root);
+function graphFromDisk(root: string, list: readonly string[]): ImportGraph {
   const texts = new Map(list.map((file) => [file, readFileSync(path.join(root, file), 'utf8')]));
   return graphOf(texts, new Set(list));
+}
+
+/** Reads the repo's source files and builds their graph. */
+export function buildImportGraph(root: string): ImportGraph {
+  return graphFromDisk(root, listSourceFiles(root));
 }
 
 /** The graph with one file's text replaced (a file being linted that differs from disk, or is not on disk). */
@@ -215,19 +218,34 @@ export function cycleFingerprint(graph: ImportGraph): string {
 }
 
 /**
- * How long one reading of the repo serves. A CLI run reads the repo once (a whole-repo lint
- * rereads it a few times, about a quarter second each); a long-lived process (an editor's
- * ESLint server) sees other files' saved changes within this time. The file being linted is
- * always taken from its current text (`withFileText`), saved or not.
+ * How long one reading of the repo is trusted without a look at the disk. After that, the
+ * source files are listed and stat'ed again (a few milliseconds) and read again only if one
+ * was added, removed or changed: a whole-repo lint reads the repo once, and a long-lived
+ * process (an editor's ESLint server) sees other files' saved changes within this time. The
+ * file being linted is always taken from its current text (`withFileText`), saved or not.
  */
-const graphLifetimeMs = 10_000;
-const graphs = new Map<string, { graph: ImportGraph; readAt: number }>();
+const trustedForMs = 5_000;
+const graphs = new Map<string, { graph: ImportGraph; stamp: string; checkedAt: number }>();
 
-/** The graph of the repo at `root`, read at most `graphLifetimeMs` ago. */
+/** What changes when a source file is added, removed or written. */
+function diskStamp(root: string, files: readonly string[]): string {
+  return files.map((file) => {
+    const stat = statSync(path.join(root, file));
+    return `${file}\0${stat.mtimeMs}\0${stat.size}`;
+  }).join('\n');
+}
+
+/** The graph of the repo at `root` as it is on disk now (give or take `trustedForMs`). */
 export function currentImportGraph(root: string): ImportGraph {
   const cached = graphs.get(root);
-  if (cached !== undefined && Date.now() - cached.readAt < graphLifetimeMs) return cached.graph;
-  const graph = buildImportGraph(root);
-  graphs.set(root, { graph, readAt: Date.now() });
+  if (cached !== undefined && Date.now() - cached.checkedAt < trustedForMs) return cached.graph;
+  const list = listSourceFiles(root);
+  const stamp = diskStamp(root, list);
+  if (cached?.stamp === stamp) {
+    cached.checkedAt = Date.now();
+    return cached.graph;
+  }
+  const graph = graphFromDisk(root, list);
+  graphs.set(root, { graph, stamp, checkedAt: Date.now() });
   return graph;
 }
