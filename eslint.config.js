@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import reactHooks from 'eslint-plugin-react-hooks';
 import { defineConfig } from 'eslint/config';
+import { fieldkitPlugin, importCyclesKey } from './build/eslint/fieldkitPlugin.ts';
 
 /**
  * Layering (DESIGN.md): shared imports nothing of ours; renderer imports only shared;
@@ -15,11 +16,19 @@ const nodeBuiltins = { group: ['node:*'], message: 'shared/ and renderer/ run in
 /** @param {string[]} dirs @param {string} message */
 const ours = (dirs, message) => ({ group: dirs.flatMap((d) => [`**/${d}/**`, `**/${d}`]), message });
 
+/**
+ * Inside electron/ (electron/README.md): the kernel imports no domain or face; a domain reaches
+ * a sibling only through its index.ts, and no face. And no import cycles anywhere in the repo.
+ * Both rules are ours: build/eslint/.
+ */
+const root = import.meta.dirname;
+
 export default defineConfig(
   { ignores: ['dist/**', 'release/**', 'node_modules/**', 'test-results/**', 'coverage/**'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {
+    plugins: { fieldkit: fieldkitPlugin },
     languageOptions: {
       parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'electron/cli/fieldkit-bin.mjs'] }, tsconfigRootDir: import.meta.dirname },
       globals: { ...globals.node },
@@ -31,6 +40,7 @@ export default defineConfig(
       '@typescript-eslint/consistent-type-imports': 'error',
       'func-style': ['error', 'declaration', { allowArrowFunctions: true }],
       'no-restricted-imports': ['error', { paths: [electronImport] }],
+      'fieldkit/no-import-cycles': ['error', { root, cyclesKey: importCyclesKey(root) }],
     },
   },
   {
@@ -72,6 +82,10 @@ export default defineConfig(
         patterns: [ours(['renderer', 'agent'], 'Laptop-side code imports shared/ and Node only (the agent is reached over RPC).')],
       }],
     },
+  },
+  {
+    files: ['electron/**'],
+    rules: { 'fieldkit/electron-layers': ['error', { root }] },
   },
   {
     files: ['electron/main.ts', 'electron/preload.ts'],

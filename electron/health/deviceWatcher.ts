@@ -7,7 +7,7 @@
 import type { Device } from '../../shared/devices.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
 import type { HealthSample } from '../../shared/health.ts';
-import { agentRpcCommand, openAgentSession, openDeviceLink } from '../devices/deviceConnection.ts';
+import { agentRpcCommand, openAgentSession, openDeviceLink } from '../devices/index.ts';
 import type { AppSshKey } from '../kernel/link/appSshKey.ts';
 
 export type WatcherLinkState = 'connecting' | 'up' | 'down';
