@@ -71,7 +71,7 @@ describe('job summaries', () => {
   it('say what a pull, a forward and a discovery did', async () => {
     const { summarizeJob } = await import('../../renderer/src/jobs/jobSummary.ts');
     const { jobSummaries } = await import('../../renderer/src/shell/jobSummaries.ts');
-    expect(summarizeJob({ kind: 'courier.pull', title: 'Pull journals from pi-07', result: { deviceId: 'pi-07', journals: [{ new_records: 1200, contiguous_seq: 1350, agent_last_seq: 1350 }] } }, jobSummaries)).toBe(
+    expect(summarizeJob({ kind: 'courier.pull', title: 'Pull journals from pi-07', result: { deviceRef: 'dev_1', deviceId: 'pi-07', journals: [{ journal_id: 'j1', pulled: 1200, new_records: 1200, contiguous_seq: 1350, agent_last_seq: 1350, losses: 0, forwarded_reported: 0 }], clockOffsetMs: 0, roundTripMs: 3, healthMinutes: 0 } }, jobSummaries)).toBe(
       'pi-07: pulled 1,200 new records; held here through seq 1,350.',
     );
     expect(summarizeJob({ kind: 'devices.discover', title: 'Look for devices', result: { probed: 254, found: [{ kind: 'ssh', address: '10.0.0.7:22', name: null, source: 'subnet', detail: null, known: false }] } }, jobSummaries)).toBe(

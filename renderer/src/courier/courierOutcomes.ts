@@ -1,25 +1,14 @@
 /** One line for what a finished pull or forward did, from its job result. */
-import { z } from 'zod';
-import { ForwardResultSchema } from '../../../shared/courier.ts';
+import { ForwardResultSchema, PullResultSchema } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import type { FinalJobEvent } from '../../../shared/jobs.ts';
 import { resultNotReadable } from '../jobs/jobSummary.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { count, records } from './courierText.ts';
 
-/**
- * The part of a pull's result this screen reads (the service's result has more).
- * TODO(issue 13, typed job results): import `PullResultSchema` from shared/ instead once it
- * moves there from electron/courier/pullDevice.ts; until then this re-declares the fields read here.
- */
-const PullSummarySchema = z.object({
-  deviceId: z.string(),
-  journals: z.array(z.object({ new_records: z.number(), contiguous_seq: z.number(), agent_last_seq: z.number() })),
-});
-
 /** What a pull brought, or null when its result is not a pull's (the caller says so). */
 export function pullOutcome(result: unknown, deviceName: string): string | null {
-  const pull = PullSummarySchema.safeParse(result);
+  const pull = PullResultSchema.safeParse(result);
   if (!pull.success) return null;
   const fresh = pull.data.journals.reduce((n, j) => n + j.new_records, 0);
   const through = pull.data.journals.map((j) => count(j.contiguous_seq)).join(', ');
