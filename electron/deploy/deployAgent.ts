@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { AgentBundleManifest, BundleFile } from '../../shared/agentBundle.ts';
 import type { AgentConfigInput } from '../../shared/agentConfig.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { helloWithRetry, runAgentGates, type AgentPaths, type GateFailure } from './agentGates.ts';
 import { armGuard, clockTime, disarmGuard, guardSeconds, type ArmedGuard } from './deviceGuard.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { TranscriptEntry } from '../../shared/deploy.ts';
-import { shellQuote, type ExecResult, type Link } from '../kernel/link/linkApi.ts';
+import { type ExecResult, type Link } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 
 const outputTailBytes = 4096;
 

@@ -9,7 +9,8 @@
 import { parseArgs } from 'node:util';
 import { appError } from '../../shared/errors.ts';
 import type { FlashTargetResult } from '../../shared/flash.ts';
-import { connectToWorker, type HelperFlashRequest, type HelperTargetUpdate, type WorkerLink } from './helperChannel.ts';
+import { connectToWorker, type WorkerLink } from './helperChannel.ts';
+import type { HelperFlashRequest, HelperTargetUpdate } from './helperMessages.ts';
 import { flashTarget } from './flashTarget.ts';
 
 /** Per-target progress goes out at most this often (state changes go at once). */

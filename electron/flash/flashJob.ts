@@ -12,7 +12,8 @@ import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts
 import { FlashIdentitySchema, type FlashResult, type FlashTargetProgress, type FlashTargetResult } from '../../shared/flash.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { createProgressMeter, type ProgressMeter } from '../kernel/jobs/progressMeter.ts';
-import { startFlashHelper, type HelperTargetUpdate } from './helperChannel.ts';
+import { startFlashHelper } from './helperChannel.ts';
+import type { HelperTargetUpdate } from './helperMessages.ts';
 import { incompleteLabel } from './writeImage.ts';
 
 export const FlashJobParamsSchema = z.object({

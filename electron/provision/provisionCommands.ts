@@ -6,7 +6,8 @@
  */
 import type { TranscriptEntry } from '../../shared/deploy.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { shellQuote, type ExecResult, type Link } from '../kernel/link/linkApi.ts';
+import { type ExecResult, type Link } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 
 const outputTailBytes = 4096;
 const redacted = '••••••';

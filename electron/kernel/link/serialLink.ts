@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
-import { shellQuote, type ExecOptions, type ExecResult, type Link, type LinkStream, type UploadOptions } from './linkApi.ts';
+import { type ExecOptions, type ExecResult, type Link, type LinkStream, type UploadOptions } from './linkApi.ts';
+import { shellQuote } from './shellQuote.ts';
 import { openSerialConsole, type ConsoleCredentials, type ConsolePort, type SerialConsole } from './serialConsole.ts';
 
 /** Raw bytes per upload chunk: its base64 fits one console line with room to spare. */

@@ -12,7 +12,8 @@ import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type SFTPWra
 import { appError, FieldkitError } from '../../../shared/errors.ts';
 import type { AppSshKey } from './appSshKey.ts';
 import { hostKeyFingerprint } from './hostKeyFingerprint.ts';
-import { shellQuote, type ExecOptions, type ExecResult, type Link, type LinkStream, type UploadOptions } from './linkApi.ts';
+import { type ExecOptions, type ExecResult, type Link, type LinkStream, type UploadOptions } from './linkApi.ts';
+import { shellQuote } from './shellQuote.ts';
 
 export type SshTarget = { host: string; port: number; username: string };
 
