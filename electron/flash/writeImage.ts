@@ -19,11 +19,10 @@ import type { Board, ImageManifest } from '../../shared/image.ts';
 import type { MinisignPublicKey } from '../kernel/signing/minisignFormat.ts';
 import { payloadDecoder } from '../kernel/image/zeroFrames.ts';
 import { blockSink, Cancelled, deviceSize, DriveWriter, fileBlocks, ImageReadError, incompleteLabel, isWriterError, openFailure, refuse, WriteQueue, type BlockHandler, type SkippedFreeSpace, type WriteProgress } from './driveWriter.ts';
-import { BlockMapChecker } from './blockMapChecker.ts';
 import { discardFree } from './discardFree.ts';
 import { precheckPayload } from './payloadPrecheck.ts';
 import { piecesIn, planWrites } from './writePlan.ts';
-import type { RangeMismatch } from '../kernel/image/rangeChecker.ts';
+import { BlockMapChecker, type RangeMismatch } from '../kernel/image/rangeChecker.ts';
 import { checkImageManifest } from '../kernel/image/verifyImage.ts';
 
 export { deviceSize, incompleteLabel, writeBlockBytes, type SkippedFreeSpace, type WriteProgress } from './driveWriter.ts';
