@@ -12,6 +12,7 @@ import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts
 import { FlashIdentitySchema, type FlashResult, type FlashTargetProgress, type FlashTargetResult } from '../../shared/flash.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { createProgressMeter, type ProgressMeter } from '../kernel/jobs/progressMeter.ts';
+import { createProgressThrottle } from '../kernel/jobs/progressThrottle.ts';
 import { startFlashHelper } from './helperChannel.ts';
 import type { HelperTargetUpdate } from './helperMessages.ts';
 import { incompleteLabel } from './writeImage.ts';
@@ -88,12 +89,7 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
   const meters = new Map<string, ProgressMeter>(params.targets.map((t) => [t.device, createProgressMeter()]));
   const results = new Map<string, FlashTargetResult>();
 
-  let lastEmit = 0;
-  const pendingEmit: { timer: NodeJS.Timeout | null } = { timer: null };
   const emitNow = (): void => {
-    lastEmit = Date.now();
-    if (pendingEmit.timer !== null) clearTimeout(pendingEmit.timer);
-    pendingEmit.timer = null;
     const targets = [...progress.values()];
     const active = targets.filter((t) => !finalStates.has(t.state));
     const phase = active.some((t) => t.state === 'writing') ? 'writing' : active.some((t) => t.state === 'verifying') ? 'verifying' : (active[0]?.state ?? 'finished');
@@ -103,10 +99,10 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
     const known = counted.length > 0 && counted.every((t) => t.bytesTotal !== null && t.state !== 'checking');
     ctx.progress({ phase, bytesDone: done, bytesTotal: known ? counted.reduce((sum, t) => sum + 2 * (t.bytesTotal ?? 0), 0) : null, targets });
   };
+  // A drive's new state goes out at once; byte counts at most every progressIntervalMs.
+  const emits = createProgressThrottle<undefined>(emitNow, { intervalMs: progressIntervalMs });
   const emitSoon = (urgent: boolean): void => {
-    const since = Date.now() - lastEmit;
-    if (urgent || since >= progressIntervalMs) emitNow();
-    else pendingEmit.timer ??= setTimeout(emitNow, progressIntervalMs - since);
+    emits.offer(undefined, urgent);
   };
   const onUpdate = (update: HelperTargetUpdate): void => {
     const current = progress.get(update.device);
@@ -120,7 +116,7 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
     progress.set(update.device, { ...current, state: update.state, bytesDone, bytesTotal, rateBytesPerSec: keep ? null : measured.rateBytesPerSec, etaSeconds: keep ? null : measured.etaSeconds });
     emitSoon(update.state !== current.state);
   };
-  emitNow();
+  emitSoon(true);
 
   const untouched = (error: AppError): FlashResult => ({
     image: { path: params.imagePath, kind: params.kind, product: params.product, version: params.version },
@@ -214,7 +210,7 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
       if (current !== undefined) progress.set(target.device, { ...current, state: untouched ? 'refused' : 'incomplete', rateBytesPerSec: null, etaSeconds: null });
     }
   } finally {
-    if (pendingEmit.timer !== null) clearTimeout(pendingEmit.timer);
+    emits.cancel();
     await helper.close();
   }
   emitNow();
