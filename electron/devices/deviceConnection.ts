@@ -8,7 +8,7 @@ import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts';
 import { createAgentRpcClient, type AgentRpcClient } from '../kernel/link/agentRpcClient.ts';
 import type { AppSshKey } from '../kernel/link/appSshKey.ts';
-import { type Link, type LinkStream } from '../kernel/link/linkApi.ts';
+import type { Link, LinkStream } from '../kernel/link/linkApi.ts';
 import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { createLocalLink } from '../kernel/link/localLink.ts';
 import { connectSerial } from '../kernel/link/serialLink.ts';
