@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeviceStore } from '../devices/index.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { freePort } from '../kernel/net/freePort.ts';
 import { startDemoThermal } from './demoThermal.ts';
 import { startSyntheticProducer } from './syntheticProducer.ts';
@@ -25,10 +26,6 @@ export function demoAgentCommand(env: NodeJS.ProcessEnv = process.env): { execPa
   return { execPath: process.execPath, entry, env: env.ELECTRON_RUN_AS_NODE !== undefined || process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {} };
 }
 
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 export async function startDemoSite(options: { dataDir: string; devices: DeviceStore; eventsPerSecond?: number; log?: (line: string) => void }): Promise<DemoSite> {
   const agent = demoAgentCommand();

@@ -9,7 +9,7 @@ import { AgentConfigSchema, type AgentConfig } from '../../shared/agentConfig.ts
 import type { HealthGateName } from '../../shared/deploy.ts';
 import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { openAgentSession, type AgentSession } from '../devices/index.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import type { RemoteSteps } from './remoteSteps.ts';
 import { holdsStable, unitState } from './serviceControl.ts';
 

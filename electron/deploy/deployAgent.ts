@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { AgentBundleManifest, BundleFile } from '../../shared/agentBundle.ts';
 import type { AgentConfigInput } from '../../shared/agentConfig.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { helloWithRetry, runAgentGates, type AgentPaths, type GateFailure } from './agentGates.ts';
 import { armGuard, clockTime, disarmGuard, guardSeconds, type ArmedGuard } from './deviceGuard.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';
@@ -163,8 +163,23 @@ export async function deployAgentBundle(ctx: DeployContext, manifest: AgentBundl
     return ctx.finish('updated', null);
   }
 
-  // Rollback. Once begun it finishes even when the deploy was cancelled: a device left
-  // between releases is worse than a cancel that takes a few more seconds.
+  return rollBackAfter(ctx, failure, { version: manifest.version, paths, unitCtx, previous, olderPrevious, guard });
+}
+
+/**
+ * The new release failed a gate, or the deploy was cancelled after the switch: back to
+ * `previous` (or the service stopped when there is none). Once begun it finishes even when the
+ * deploy was cancelled: a device left between releases is worse than a cancel that takes a
+ * few more seconds.
+ */
+async function rollBackAfter(
+  ctx: DeployContext,
+  failure: GateFailure,
+  options: { version: string; paths: AgentPaths; unitCtx: Parameters<typeof installUnitScript>[0]; previous: string | null; olderPrevious: string | null; guard: ArmedGuard | null },
+): Promise<DeployResult> {
+  const { remote, result } = ctx;
+  const { version, paths, unitCtx, previous, olderPrevious, guard } = options;
+  const { prefix, unit: unitName } = paths;
   const cancelledNow = failure.error.code === 'CANCELLED';
   const steady = remote.uncancellable();
   ctx.progress('rollback');
@@ -176,25 +191,25 @@ export async function deployAgentBundle(ctx: DeployContext, manifest: AgentBundl
       return ctx.finish(
         'failed',
         cancelledNow
-          ? appError('CANCELLED', `The deploy of ${manifest.version} was cancelled after the switch; there was no earlier release to return to, so the service was stopped.`, 'Deploy again when ready.')
-          : appError(failure.error.code, `${manifest.version} failed its ${failure.gate} gate: ${failure.error.message} There was no earlier release to return to, so the service was stopped.`, failure.error.hint),
+          ? appError('CANCELLED', `The deploy of ${version} was cancelled after the switch; there was no earlier release to return to, so the service was stopped.`, 'Deploy again when ready.')
+          : appError(failure.error.code, `${version} failed its ${failure.gate} gate: ${failure.error.message} There was no earlier release to return to, so the service was stopped.`, failure.error.hint),
       );
     }
     const back = await rollBackTo(ctx, steady, { paths, unitCtx, previous, olderPrevious });
     if (back !== null) {
-      const what = cancelledNow ? `The deploy of ${manifest.version} was cancelled after the switch` : `${manifest.version} failed its ${failure.gate} gate (${failure.error.message})`;
+      const what = cancelledNow ? `The deploy of ${version} was cancelled after the switch` : `${version} failed its ${failure.gate} gate (${failure.error.message})`;
       const guardNote = guard === null ? '' : ` The device-side guard stays armed and tries again at ${clockTime(guard.firesAt)}.`;
       return ctx.finish('failed', appError('UNAVAILABLE', `${what}, and going back to ${previous} failed too: ${back.message}${guardNote}`, 'The device needs attention: read the transcript and the unit log, then deploy a known-good version.'));
     }
     if (guard !== null) await disarmGuard(steady, 'rollback', prefix, guard);
   } catch (error) {
     if (guard === null) throw error;
-    return ctx.finish('failed', guardWillRevert(asAppError(error), manifest.version, guard));
+    return ctx.finish('failed', guardWillRevert(asAppError(error), version, guard));
   }
   if (cancelledNow) {
-    return ctx.finish('rolled-back', appError('CANCELLED', `The deploy of ${manifest.version} was cancelled after the switch: ${previous} was restored and is healthy.`, 'Deploy again when ready.'));
+    return ctx.finish('rolled-back', appError('CANCELLED', `The deploy of ${version} was cancelled after the switch: ${previous} was restored and is healthy.`, 'Deploy again when ready.'));
   }
-  return ctx.finish('rolled-back', appError(failure.error.code, `${manifest.version} failed its ${failure.gate} gate: ${failure.error.message} ${previous} was restored and is healthy.`, failure.error.hint));
+  return ctx.finish('rolled-back', appError(failure.error.code, `${version} failed its ${failure.gate} gate: ${failure.error.message} ${previous} was restored and is healthy.`, failure.error.hint));
 }
 
 function asAppError(error: unknown): AppError {

@@ -8,7 +8,7 @@
 import type { AppError } from '../../shared/errors.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ModelBundleManifest } from '../../shared/modelBundle.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { combineRefusals } from './deployAgent.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';
 import { assembleRelease, missingObjects, prepareStore, pruneReleases, releaseIntact, sendObjects } from './objectStore.ts';

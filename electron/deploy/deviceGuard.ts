@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appError, type AppError } from '../../shared/errors.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import type { RemoteSteps } from './remoteSteps.ts';
 
 export const guardUnit = 'fieldkit-agent-guard';

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { BundleFile } from '../../shared/agentBundle.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { FieldkitError } from '../../shared/errors.ts';
 import { cancelled, linkLost, type RemoteSteps } from './remoteSteps.ts';
 import type { BundleFileCache } from './signedBundle.ts';

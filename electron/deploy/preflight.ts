@@ -6,7 +6,7 @@
  */
 import type { AgentArch } from '../../shared/agentBundle.ts';
 import { appError, FieldkitError, type AppError } from '../../shared/errors.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import type { RemoteSteps } from './remoteSteps.ts';
 
 export type DeviceFacts = {

@@ -4,7 +4,7 @@
  * not a round trip per second), and read its last log lines when something failed.
  */
 import { appError, type AppError } from '../../shared/errors.ts';
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import type { RemoteSteps } from './remoteSteps.ts';
 
 export type UnitState = { activeState: string; nRestarts: number; mainPid: number };

@@ -15,6 +15,7 @@ import { openDevice } from './fat/blockIo.ts';
 import { FatVolume } from './fat/fatVolume.ts';
 import { layoutOf } from '../kernel/image/imageLayout.ts';
 import { readPartitionTable } from '../kernel/image/partitionTable.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 
 const run = promisify(execFile);
 
@@ -57,10 +58,6 @@ export function bootPartition(layout: PartitionLayout, device: string): ImagePar
 /** The partition layout read from a drive or raw image (plain images carry no manifest). */
 export async function readDeviceLayout(device: string): Promise<PartitionLayout> {
   return layoutOf(await readPartitionTable(device));
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 function yamlString(value: string): string {

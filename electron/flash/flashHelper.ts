@@ -9,8 +9,10 @@
 import { parseArgs } from 'node:util';
 import { appError } from '../../shared/errors.ts';
 import type { FlashTargetResult } from '../../shared/flash.ts';
-import { connectToWorker, type HelperFlashRequest, type HelperTargetUpdate, type WorkerLink } from './helperChannel.ts';
+import { connectToWorker, type WorkerLink } from './helperChannel.ts';
+import type { HelperFlashRequest, HelperTargetUpdate } from './helperMessages.ts';
 import { flashTarget } from './flashTarget.ts';
+import { createProgressThrottle, type ProgressThrottle } from '../kernel/jobs/progressThrottle.ts';
 
 /** Per-target progress goes out at most this often (state changes go at once). */
 const progressIntervalMs = 100;
@@ -27,29 +29,25 @@ function exitSoon(code: number): void {
 }
 
 async function runFlash(link: WorkerLink, request: HelperFlashRequest): Promise<void> {
-  const lastSent = new Map<string, { at: number; state: string }>();
-  const pending = new Map<string, HelperTargetUpdate>();
-  const flush = setInterval(() => {
-    for (const [device, update] of pending) {
-      link.send({ type: 'target', update });
-      lastSent.set(device, { at: Date.now(), state: update.state });
-    }
-    pending.clear();
-  }, progressIntervalMs);
+  // Per drive: a new state goes out at once, byte counts at most every progressIntervalMs.
+  const throttles = request.targets.map(() =>
+    createProgressThrottle(
+      (update: HelperTargetUpdate) => {
+        link.send({ type: 'target', update });
+      },
+      { intervalMs: progressIntervalMs },
+    ),
+  );
   try {
     await Promise.all(
-      request.targets.map(async (target): Promise<FlashTargetResult> => {
+      request.targets.map(async (target, index): Promise<FlashTargetResult> => {
+        const throttle = throttles[index] as ProgressThrottle<HelperTargetUpdate>;
+        let state: string | null = null;
         const result = await flashTarget(request, target, abort.signal, {
           update: (u) => {
             const update = { device: target.device, ...u };
-            const last = lastSent.get(target.device);
-            if (last === undefined || last.state !== update.state || Date.now() - last.at >= progressIntervalMs) {
-              pending.delete(target.device);
-              link.send({ type: 'target', update });
-              lastSent.set(target.device, { at: Date.now(), state: update.state });
-            } else {
-              pending.set(target.device, update);
-            }
+            throttle.offer(update, update.state !== state);
+            state = update.state;
           },
           log: (level, message) => {
             link.send({ type: 'log', level, message });
@@ -68,13 +66,13 @@ async function runFlash(link: WorkerLink, request: HelperFlashRequest): Promise<
             ejected: false,
           }),
         );
-        pending.delete(target.device);
+        throttle.cancel();
         link.send({ type: 'result', result });
         return result;
       }),
     );
   } finally {
-    clearInterval(flush);
+    for (const throttle of throttles) throttle.cancel();
   }
   link.send({ type: 'finished' });
 }

@@ -12,7 +12,9 @@ import { appError, isFieldkitError, type AppError } from '../../shared/errors.ts
 import { FlashIdentitySchema, type FlashResult, type FlashTargetProgress, type FlashTargetResult } from '../../shared/flash.ts';
 import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { createProgressMeter, type ProgressMeter } from '../kernel/jobs/progressMeter.ts';
-import { startFlashHelper, type HelperTargetUpdate } from './helperChannel.ts';
+import { createProgressThrottle } from '../kernel/jobs/progressThrottle.ts';
+import { startFlashHelper } from './helperChannel.ts';
+import type { HelperFlashRequest, HelperTargetUpdate } from './helperMessages.ts';
 import { incompleteLabel } from './writeImage.ts';
 
 export const FlashJobParamsSchema = z.object({
@@ -79,20 +81,18 @@ export function flashJobTitle(params: FlashJobParams): string {
   return `Flash ${image} to ${params.targets.map((t) => t.device).join(', ')}`;
 }
 
-export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Promise<FlashResult> {
-  for (const warning of params.warnings) ctx.log('warn', warning);
+/**
+ * Every drive's progress as the job shows it: updated from the helper's per-drive updates and
+ * results, each drive's rate measured on its own, and the combined progress (write and
+ * read-back work of every drive) emitted — a drive's new state at once, byte counts at most
+ * every progressIntervalMs.
+ */
+function driveBoard(params: FlashJobParams, ctx: JobContext) {
   const progress = new Map<string, FlashTargetProgress>(
     params.targets.map((t) => [t.device, { device: t.device, description: t.description, state: 'queued', bytesDone: 0, bytesTotal: null, rateBytesPerSec: null, etaSeconds: null }]),
   );
   const meters = new Map<string, ProgressMeter>(params.targets.map((t) => [t.device, createProgressMeter()]));
-  const results = new Map<string, FlashTargetResult>();
-
-  let lastEmit = 0;
-  const pendingEmit: { timer: NodeJS.Timeout | null } = { timer: null };
   const emitNow = (): void => {
-    lastEmit = Date.now();
-    if (pendingEmit.timer !== null) clearTimeout(pendingEmit.timer);
-    pendingEmit.timer = null;
     const targets = [...progress.values()];
     const active = targets.filter((t) => !finalStates.has(t.state));
     const phase = active.some((t) => t.state === 'writing') ? 'writing' : active.some((t) => t.state === 'verifying') ? 'verifying' : (active[0]?.state ?? 'finished');
@@ -102,24 +102,77 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
     const known = counted.length > 0 && counted.every((t) => t.bytesTotal !== null && t.state !== 'checking');
     ctx.progress({ phase, bytesDone: done, bytesTotal: known ? counted.reduce((sum, t) => sum + 2 * (t.bytesTotal ?? 0), 0) : null, targets });
   };
-  const emitSoon = (urgent: boolean): void => {
-    const since = Date.now() - lastEmit;
-    if (urgent || since >= progressIntervalMs) emitNow();
-    else pendingEmit.timer ??= setTimeout(emitNow, progressIntervalMs - since);
+  const emits = createProgressThrottle<undefined>(emitNow, { intervalMs: progressIntervalMs });
+  return {
+    /** How far a drive got (undefined for one the job does not flash). */
+    reached: (device: string): FlashTargetProgress | undefined => progress.get(device),
+    update(update: HelperTargetUpdate): void {
+      const current = progress.get(update.device);
+      const meter = meters.get(update.device);
+      if (current === undefined || meter === undefined) return;
+      // Customising and ejecting report no bytes of their own: keep the image's.
+      const keep = update.bytesTotal === null && (update.state === 'customising' || update.state === 'ejecting');
+      const bytesDone = keep ? current.bytesDone : update.bytesDone;
+      const bytesTotal = keep ? current.bytesTotal : update.bytesTotal;
+      const measured = meter.update({ phase: update.state, bytesDone, bytesTotal }, Date.now());
+      progress.set(update.device, { ...current, state: update.state, bytesDone, bytesTotal, rateBytesPerSec: keep ? null : measured.rateBytesPerSec, etaSeconds: keep ? null : measured.etaSeconds });
+      emits.offer(undefined, update.state !== current.state);
+    },
+    /** A drive ended in `state` (its result's status). */
+    ended(device: string, state: FlashTargetProgress['state']): void {
+      const current = progress.get(device);
+      if (current !== undefined) progress.set(device, { ...current, state, rateBytesPerSec: null, etaSeconds: null });
+    },
+    /** Emits the progress now. */
+    emitNow: (): void => {
+      emits.offer(undefined, true);
+    },
+    stop: (): void => {
+      emits.cancel();
+    },
+    /** The final progress, after every drive has its result. */
+    emitFinal: emitNow,
   };
-  const onUpdate = (update: HelperTargetUpdate): void => {
-    const current = progress.get(update.device);
-    const meter = meters.get(update.device);
-    if (current === undefined || meter === undefined) return;
-    // Customising and ejecting report no bytes of their own: keep the image's.
-    const keep = update.bytesTotal === null && (update.state === 'customising' || update.state === 'ejecting');
-    const bytesDone = keep ? current.bytesDone : update.bytesDone;
-    const bytesTotal = keep ? current.bytesTotal : update.bytesTotal;
-    const measured = meter.update({ phase: update.state, bytesDone, bytesTotal }, Date.now());
-    progress.set(update.device, { ...current, state: update.state, bytesDone, bytesTotal, rateBytesPerSec: keep ? null : measured.rateBytesPerSec, etaSeconds: keep ? null : measured.etaSeconds });
-    emitSoon(update.state !== current.state);
+}
+
+/** The result of a drive the helper ended without reporting on: refused if it was never touched, else incomplete. */
+function unreported(target: FlashJobParams['targets'][number], reached: FlashTargetProgress | undefined, cancelled: boolean, lostWhy: string | null): FlashTargetResult {
+  const untouched = reached === undefined || reached.state === 'queued' || reached.state === 'preparing';
+  return {
+    device: target.device,
+    description: target.description,
+    status: untouched ? 'refused' : 'incomplete',
+    label: untouched ? null : incompleteLabel,
+    error: cancelled
+      ? appError('CANCELLED', `The flash of ${target.device} was cancelled${untouched ? ' before anything was written' : `; the drive is ${incompleteLabel}`}.`, untouched ? 'The drive is unchanged.' : 'Flash it again before using it.')
+      : appError('WORKER_DIED', `The flash of ${target.device} stopped: ${lostWhy ?? 'the flash helper ended without a result'}.`, untouched ? 'Nothing was written; flash it again.' : 'Flash it again before using it.'),
+    bytesWritten: 0,
+    bytesVerified: 0,
+    seconds: 0,
+    firstBootFiles: [],
+    ejected: false,
   };
-  emitNow();
+}
+
+/** What the helper is asked to do: the job's image onto each of its drives. */
+function helperRequest(params: FlashJobParams): HelperFlashRequest {
+  return {
+    imagePath: params.imagePath,
+    kind: params.kind,
+    trustedKeys: params.trustedKeys,
+    targets: params.targets.map((t) => ({ device: t.device, raw: t.raw, description: t.description, ...(t.identity === undefined ? {} : { identity: t.identity }) })),
+    skipZeroBlocks: params.skipZeroBlocks,
+    writeAll: params.writeAll,
+    eject: params.eject,
+    appSshPublicKey: params.appSshPublicKey,
+  };
+}
+
+export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Promise<FlashResult> {
+  for (const warning of params.warnings) ctx.log('warn', warning);
+  const board = driveBoard(params, ctx);
+  const results = new Map<string, FlashTargetResult>();
+  board.emitNow();
 
   const untouched = (error: AppError): FlashResult => ({
     image: { path: params.imagePath, kind: params.kind, product: params.product, version: params.version },
@@ -138,7 +191,7 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
       helper.onMessage((message) => {
         switch (message.type) {
           case 'target':
-            onUpdate(message.update);
+            board.update(message.update);
             return;
           case 'log':
             ctx.log(message.level, message.message);
@@ -146,15 +199,14 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
           case 'result': {
             const r = message.result;
             results.set(r.device, r);
-            const current = progress.get(r.device);
-            if (current !== undefined) progress.set(r.device, { ...current, state: r.status, rateBytesPerSec: null, etaSeconds: null });
+            board.ended(r.device, r.status);
             ctx.log(
               r.status === 'success' ? 'info' : 'error',
               r.status === 'success'
                 ? `${r.device}: written and verified (${r.bytesVerified} bytes read back) in ${r.seconds.toFixed(1)} s${r.ejected ? ', ejected' : ''}.`
                 : `${r.device}: ${r.status === 'refused' ? 'refused, nothing written' : incompleteLabel} — ${r.error?.message ?? ''}`,
             );
-            emitSoon(true);
+            board.emitNow();
             return;
           }
           case 'finished':
@@ -174,49 +226,22 @@ export async function runFlashJob(params: FlashJobParams, ctx: JobContext): Prom
       helper.send({ type: 'cancel', reason: typeof ctx.signal.reason === 'string' ? ctx.signal.reason : 'cancelled' });
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    helper.send({
-      type: 'flash',
-      request: {
-        imagePath: params.imagePath,
-        kind: params.kind,
-        trustedKeys: params.trustedKeys,
-        targets: params.targets.map((t) => ({ device: t.device, raw: t.raw, description: t.description, ...(t.identity === undefined ? {} : { identity: t.identity }) })),
-        skipZeroBlocks: params.skipZeroBlocks,
-        writeAll: params.writeAll,
-        eject: params.eject,
-        appSshPublicKey: params.appSshPublicKey,
-      },
-    });
+    helper.send({ type: 'flash', request: helperRequest(params) });
     const lostWhy = await finished;
     ctx.signal.removeEventListener('abort', onAbort);
 
     // Any drive the helper did not report on ended with it: it may hold a partial image.
     for (const target of params.targets) {
       if (results.has(target.device)) continue;
-      const reached = progress.get(target.device);
-      const untouched = reached === undefined || reached.state === 'queued' || reached.state === 'preparing';
-      results.set(target.device, {
-        device: target.device,
-        description: target.description,
-        status: untouched ? 'refused' : 'incomplete',
-        label: untouched ? null : incompleteLabel,
-        error: ctx.signal.aborted
-          ? appError('CANCELLED', `The flash of ${target.device} was cancelled${untouched ? ' before anything was written' : `; the drive is ${incompleteLabel}`}.`, untouched ? 'The drive is unchanged.' : 'Flash it again before using it.')
-          : appError('WORKER_DIED', `The flash of ${target.device} stopped: ${lostWhy ?? 'the flash helper ended without a result'}.`, untouched ? 'Nothing was written; flash it again.' : 'Flash it again before using it.'),
-        bytesWritten: 0,
-        bytesVerified: 0,
-        seconds: 0,
-        firstBootFiles: [],
-        ejected: false,
-      });
-      const current = progress.get(target.device);
-      if (current !== undefined) progress.set(target.device, { ...current, state: untouched ? 'refused' : 'incomplete', rateBytesPerSec: null, etaSeconds: null });
+      const result = unreported(target, board.reached(target.device), ctx.signal.aborted, lostWhy);
+      results.set(target.device, result);
+      board.ended(target.device, result.status);
     }
   } finally {
-    if (pendingEmit.timer !== null) clearTimeout(pendingEmit.timer);
+    board.stop();
     await helper.close();
   }
-  emitNow();
+  board.emitFinal();
 
   const result: FlashResult = {
     image: { path: params.imagePath, kind: params.kind, product: params.product, version: params.version },

@@ -13,7 +13,7 @@ import type { FlashTargetResult, FlashTargetState } from '../../shared/flash.ts'
 import { parsePublicKey } from '../kernel/signing/minisignFormat.ts';
 import { ejectDrive, unmountDrive } from './driveMounts.ts';
 import { applyFirstBoot, firstBootKind, readDeviceLayout, type FirstBootFile } from './firstBoot.ts';
-import type { HelperFlashRequest, HelperTargetUpdate } from './helperChannel.ts';
+import type { HelperFlashRequest, HelperTargetUpdate } from './helperMessages.ts';
 import { writePlainImageToDrive, type PlainWriteResult } from './plainImage.ts';
 import { incompleteLabel, writeImageToDrive, type WriteImageResult, type WriteProgress } from './writeImage.ts';
 

@@ -16,7 +16,7 @@ import { listUstar, readUstarMember } from '../kernel/signing/ustarArchive.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { imageKindOf } from './browseImages.ts';
 import { firstBootKind } from './firstBoot.ts';
-import { inspectPlainImage } from './plainImage.ts';
+import { inspectPlainImage } from './plain/inspectPlainImage.ts';
 import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import { loadFlashSettings } from './flashSettingsStore.ts';
 import { readUnverifiedManifest } from '../kernel/image/verifyImage.ts';

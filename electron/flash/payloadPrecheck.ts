@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { UstarMember } from '../kernel/signing/ustarArchive.ts';
-import { Cancelled, ImageReadError, refuse } from './driveWriter.ts';
+import { Cancelled, ImageReadError, refuse } from './writer/writerErrors.ts';
 
 const chunkBytes = 4 << 20;
 

@@ -6,7 +6,7 @@
  * bytes: data ranges by their signed SHA-256, the rest as zeros.
  */
 import type { ImageManifest } from '../../shared/image.ts';
-import type { WrittenRange } from './driveWriter.ts';
+import type { WrittenRange } from './writer/readBack.ts';
 
 export type Span = { offset: number; length: number };
 

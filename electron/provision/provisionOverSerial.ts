@@ -11,7 +11,8 @@ import { appError, FieldkitError, isFieldkitError } from '../../shared/errors.ts
 import type { ProvisionIdentity, ProvisionNetwork, ProvisionResult, ProvisionStep, ProvisionStepName } from '../../shared/provision.ts';
 import type { AppSshKey } from '../kernel/link/appSshKey.ts';
 import { hostKeyFingerprint } from '../kernel/link/hostKeyFingerprint.ts';
-import { shellQuote, type Link } from '../kernel/link/linkApi.ts';
+import type { Link } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { connectSsh } from '../kernel/link/sshLink.ts';
 import { withDwc2Overlay, withGadgetModules } from './bootConfig.ts';
 import { backendLabel, chooseNetworkBackend, describeNetwork, interfaceOf, planNetwork, wifiCountryModprobe, withInterfacesSource, wpaPskHex, type NetworkFacts } from './networkPlan.ts';

@@ -4,7 +4,7 @@
  * owner), and replaces it by rename only if anything differs. One round trip per file,
  * and the answer says whether it changed — which is what makes every step idempotent.
  */
-import { shellQuote } from '../kernel/link/linkApi.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import type { ProvisionCommands } from './provisionCommands.ts';
 
 export type RemoteFile = {

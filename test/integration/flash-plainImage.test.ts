@@ -10,7 +10,8 @@ import { closeSync, openSync, readFileSync, truncateSync, writeFileSync, writeSy
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
-import { inspectPlainImage, writePlainImageToDrive, type PlainWriteResult } from '../../electron/flash/plainImage.ts';
+import { inspectPlainImage } from '../../electron/flash/plain/inspectPlainImage.ts';
+import { writePlainImageToDrive, type PlainWriteResult } from '../../electron/flash/plainImage.ts';
 import { isFieldkitError, type AppError } from '../../shared/errors.ts';
 import { createFreezableLoop, createLoop, type FreezableLoop, type LoopDevice } from '../support/loopDevice.ts';
 import { makeTempDir } from '../support/tempDir.ts';

@@ -11,7 +11,7 @@ import { HealthSampleSchema } from '../../shared/health.ts';
 import type { JournalBatch } from '../../shared/journal.ts';
 import { frameMagic } from '../../shared/rpcFrame.ts';
 import { createAgentRpcClient, type AgentRpcClient } from '../../electron/kernel/link/agentRpcClient.ts';
-import { shellQuote } from '../../electron/kernel/link/linkApi.ts';
+import { shellQuote } from '../../electron/kernel/link/shellQuote.ts';
 import { createLocalLink } from '../../electron/kernel/link/localLink.ts';
 import { verifyJournalBatch } from '../../electron/kernel/link/verifyJournalBatch.ts';
 import { agentVersion } from '../../agent/version.ts';

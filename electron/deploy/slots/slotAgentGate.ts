@@ -10,7 +10,7 @@ import type { JournalInfo } from '../../../shared/journal.ts';
 import { appError, isFieldkitError, type AppError } from '../../../shared/errors.ts';
 import { helloWithRetry, type AgentPaths } from '../agentGates.ts';
 import type { RemoteSteps } from '../remoteSteps.ts';
-import { shellQuote } from '../../kernel/link/linkApi.ts';
+import { shellQuote } from '../../kernel/link/shellQuote.ts';
 
 /** Where the agent bundle installs (build/agent/installFiles.ts defaultLayout, its unit and user). */
 export const slotAgentPaths: AgentPaths = { prefix: '/opt/fieldkit-agent', configPath: '/etc/fieldkit-agent/config.json', unit: 'fieldkit-agent.service', serviceUser: 'fieldkit-agent' };

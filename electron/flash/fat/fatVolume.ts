@@ -12,7 +12,7 @@ import type { BlockIo } from './blockIo.ts';
 import { parseBootSector, type FatGeometry } from './bootSector.ts';
 import { attrDirectory, deletedMark, parseDirectory, shortEntry, slotBytes, type DirEntry } from './directory.ts';
 import { corrupt, FatTable } from './fatTable.ts';
-import { checkLongName, displayShortName, exactShortName, lfnChecksum, longNameEntries, sameName, uniqueShortName, type ShortName } from './names.ts';
+import { checkLongName, displayShortName, entryNames, sameName } from './names.ts';
 
 export type FatFileInfo = { name: string; shortName: string; size: number; directory: boolean };
 
@@ -176,21 +176,10 @@ export class FatVolume {
     // Checks the old chain before anything is written: a damaged one is refused, not followed.
     const oldChain = existing !== undefined && existing.firstCluster >= 2 ? fat.chain(existing.firstCluster) : [];
 
-    // Names: a plain 8.3 name needs only its short entry; anything else gets long-name slots
-    // and a unique short alias (the replaced file's own alias is kept).
+    // Names: the replaced file's own short alias is kept.
     const taken = new Set(dir.shortNames);
     if (existing !== undefined) taken.delete(existing.short.toString('latin1'));
-    const exact = exactShortName(name);
-    let short: ShortName;
-    let caseFlags = 0;
-    let longSlots: Buffer[] = [];
-    if (exact !== null && !taken.has(exact.short.toString('latin1'))) {
-      short = exact.short;
-      caseFlags = exact.caseFlags;
-    } else {
-      short = existing !== undefined && existing.slots.length > 1 ? existing.short : uniqueShortName(name, taken);
-      longSlots = longNameEntries(name, lfnChecksum(short));
-    }
+    const { short, caseFlags, longSlots } = entryNames(name, taken, existing !== undefined && existing.slots.length > 1 ? existing.short : null);
     const slotsNeeded = longSlots.length + 1;
 
     // Directory slots: the replaced file's slots count as free.

@@ -169,3 +169,15 @@ export function displayShortName(short: ShortName, caseFlags: number): string {
 export function sameName(a: string, b: string): boolean {
   return a.toUpperCase() === b.toUpperCase();
 }
+
+/**
+ * The directory names of file `name`: a plain 8.3 name needs only its short entry; anything
+ * else gets long-name slots and a unique short alias — `keep` (a replaced file's own alias)
+ * when given.
+ */
+export function entryNames(name: string, taken: ReadonlySet<string>, keep: ShortName | null): { short: ShortName; caseFlags: number; longSlots: Buffer[] } {
+  const exact = exactShortName(name);
+  if (exact !== null && !taken.has(exact.short.toString('latin1'))) return { short: exact.short, caseFlags: exact.caseFlags, longSlots: [] };
+  const short = keep ?? uniqueShortName(name, taken);
+  return { short, caseFlags: 0, longSlots: longNameEntries(name, lfnChecksum(short)) };
+}

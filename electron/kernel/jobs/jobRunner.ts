@@ -15,6 +15,7 @@ import type { JobKindMap, JobKindSpec, JobParamsOf } from './jobKind.ts';
 import { WorkerToRunnerSchema, type RunnerToWorker, type WorkerToRunner } from './jobProtocol.ts';
 import type { JobStore } from './jobStore.ts';
 import { createProgressMeter, type ProgressMeter } from './progressMeter.ts';
+import { createProgressThrottle, type ProgressThrottle } from './progressThrottle.ts';
 
 /** How to start a worker: Node itself, or Electron's binary with ELECTRON_RUN_AS_NODE. */
 export type WorkerLaunch = { execPath: string; script: string; env: Record<string, string> };
@@ -30,11 +31,10 @@ type RunningJob = {
   spec: JobKindSpec;
   child: ChildProcess;
   meter: ProgressMeter;
-  lastEmitAt: number;
+  /** ≤ 10 progress events a second; a phase or drive state is never replaced unseen. */
+  progress: ProgressThrottle<JobProgress>;
   lastSaveAt: number;
-  pending: JobProgress | null;
   lastProgress: JobProgress | null;
-  flushTimer: NodeJS.Timeout | null;
   killTimer: NodeJS.Timeout | null;
   /** This kind's grace after a cancel before the worker is killed. */
   cancelGraceMs: number;
@@ -86,15 +86,8 @@ export function createJobRunner<M extends JobKindMap>(options: JobRunnerOptions<
     bus.emit('job.event', event);
   }
 
-  function emitProgress(job: RunningJob, progress: JobProgress): void {
-    // A flush timer left from before would fire less than 100 ms after this event.
-    if (job.flushTimer) {
-      clearTimeout(job.flushTimer);
-      job.flushTimer = null;
-    }
-    const at = now();
-    job.lastEmitAt = at;
-    job.pending = null;
+  /** What the job's progress throttle lets through, at `at`. */
+  function emitProgress(job: RunningJob, progress: JobProgress, at: number): void {
     job.lastProgress = progress;
     emit({ type: 'progress', jobId: job.id, at, progress });
     if (at - job.lastSaveAt >= progressSaveIntervalMs) {
@@ -103,30 +96,12 @@ export function createJobRunner<M extends JobKindMap>(options: JobRunnerOptions<
     }
   }
 
-  function onProgress(job: RunningJob, progress: JobProgress): void {
-    const sinceLast = now() - job.lastEmitAt;
-    if (sinceLast >= progressIntervalMs) {
-      emitProgress(job, progress);
-      return;
-    }
-    // A phase or drive state is never replaced unseen (a one-second "checking image" would
-    // vanish between two events): the superseded event goes out now. Such steps are rare,
-    // so the rate stays about 10/s.
-    if (job.pending && milestoneOf(job.pending) !== milestoneOf(progress)) emitProgress(job, job.pending);
-    job.pending = progress;
-    job.flushTimer ??= setTimeout(() => {
-      job.flushTimer = null;
-      if (job.pending && !job.finished) emitProgress(job, job.pending);
-    }, progressIntervalMs - sinceLast);
-  }
-
   function finalize(job: RunningJob, state: Exclude<JobState, 'running'>, detail: { result?: unknown; error?: AppError; reason?: string }): void {
     if (job.finished) return;
     job.finished = true;
-    if (job.flushTimer) clearTimeout(job.flushTimer);
     if (job.killTimer) clearTimeout(job.killTimer);
     // The last bytes count is what a technician reads after the fact: never drop it.
-    if (job.pending) emitProgress(job, job.pending);
+    job.progress.flush();
     const at = now();
     if (job.lastProgress) store.saveProgress(job.id, job.lastProgress);
     store.finish(job.id, state, at, detail.result ?? null, detail.error ?? null);
@@ -147,7 +122,7 @@ export function createJobRunner<M extends JobKindMap>(options: JobRunnerOptions<
     if (job.finished) return;
     switch (message.type) {
       case 'progress':
-        onProgress(job, job.meter.update(message.progress, now()));
+        job.progress.offer(job.meter.update(message.progress, now()));
         return;
       case 'log': {
         const at = now();
@@ -218,11 +193,17 @@ export function createJobRunner<M extends JobKindMap>(options: JobRunnerOptions<
       spec,
       child,
       meter: createProgressMeter(),
-      lastEmitAt: 0,
+      // A phase or drive state is never replaced unseen (a one-second "checking image" would
+      // vanish between two events): the superseded event goes out at once. Such steps are
+      // rare, so the rate stays about 10/s.
+      progress: createProgressThrottle(
+        (progress: JobProgress, at: number) => {
+          emitProgress(job, progress, at);
+        },
+        { intervalMs: progressIntervalMs, now, keepsApart: (kept, next) => milestoneOf(kept) !== milestoneOf(next) },
+      ),
       lastSaveAt: 0,
-      pending: null,
       lastProgress: null,
-      flushTimer: null,
       killTimer: null,
       // A runner configured with a grace (tests) uses it for every kind.
       cancelGraceMs: options.cancelGraceMs ?? spec.cancelGraceMs ?? 5000,

@@ -47,8 +47,3 @@ export type Link = {
   openStream(command: string): Promise<LinkStream>;
   close(): Promise<void>;
 };
-
-/** Quotes one argument for a POSIX shell on the far side. */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}

@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
-import { shellQuote, type ExecOptions, type ExecResult, type Link, type LinkStream, type UploadOptions } from './linkApi.ts';
+import type { ExecOptions, ExecResult, Link, LinkStream, UploadOptions } from './linkApi.ts';
+import { shellQuote } from './shellQuote.ts';
 import { openSerialConsole, type ConsoleCredentials, type ConsolePort, type SerialConsole } from './serialConsole.ts';
 
 /** Raw bytes per upload chunk: its base64 fits one console line with room to spare. */
@@ -89,51 +90,6 @@ export function createSerialLink(shell: SerialConsole, closePort: () => Promise<
     return { code: result.code, signal: null, stdout: Buffer.from(result.stdout, 'utf8'), stderr: Buffer.from(result.stderr, 'utf8') };
   }
 
-  async function upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<{ sha256: string; bytes: number }> {
-    const data = await readFile(localPath);
-    const part = `${remotePath}.fieldkit-part`;
-    await mustRun(`: > ${shellQuote(part)}`);
-    for (let offset = 0; offset < data.length; offset += chunkBytes) {
-      if (options.signal?.aborted) {
-        await shell.run(`rm -f ${shellQuote(part)}`);
-        throw new FieldkitError(appError('CANCELLED', `Upload to ${describe}:${remotePath} was cancelled.`, 'Start it again when ready.'));
-      }
-      const chunk = data.subarray(offset, offset + chunkBytes);
-      const want = createHash('sha256').update(chunk).digest('hex');
-      let ok = false;
-      for (let attempt = 0; attempt < chunkRetries && !ok; attempt++) {
-        // Cut back to the chunk's start first: a failed attempt may have appended garbage.
-        const result = await shell.run(
-          `truncate -s ${offset} ${shellQuote(part)} && printf %s ${shellQuote(chunk.toString('base64'))} | base64 -d | tee -a ${shellQuote(part)} | sha256sum`,
-        );
-        ok = result.code === 0 && result.stdout.startsWith(want);
-      }
-      if (!ok) {
-        await shell.run(`rm -f ${shellQuote(part)}`);
-        throw new FieldkitError(
-          appError('IO_ERROR', `Upload to ${describe}:${remotePath} failed at byte ${offset} after ${chunkRetries} tries.`, 'The serial line is too noisy: check the cable and ground, or use the network.'),
-        );
-      }
-      options.onProgress?.(Math.min(offset + chunkBytes, data.length), data.length);
-    }
-    const expected = createHash('sha256').update(data).digest('hex');
-    const check = await shell.run(`sha256sum ${shellQuote(part)}`);
-    if (!check.stdout.startsWith(expected)) {
-      await shell.run(`rm -f ${shellQuote(part)}`);
-      throw new FieldkitError(appError('IO_ERROR', `The upload to ${describe}:${remotePath} arrived damaged; it was removed.`, 'Try again.'));
-    }
-    const mode = (options.mode ?? 0o644).toString(8);
-    await mustRun(`chmod ${mode} ${shellQuote(part)} && mv -f ${shellQuote(part)} ${shellQuote(remotePath)}`);
-    return { sha256: expected, bytes: data.length };
-  }
-
-  async function mustRun(command: string): Promise<void> {
-    const result = await shell.run(command);
-    if (result.code !== 0) {
-      throw new FieldkitError(appError('IO_ERROR', `\`${command.slice(0, 60)}\` failed on ${describe}: ${result.stderr.trim()}`, 'Check free space and permissions on the device.'));
-    }
-  }
-
   async function openStream(command: string): Promise<LinkStream> {
     const readable = new PassThrough();
     let detach: (() => void) | null = null;
@@ -170,13 +126,62 @@ export function createSerialLink(shell: SerialConsole, closePort: () => Promise<
     kind: 'serial',
     describe,
     exec,
-    upload,
+    upload: (localPath, remotePath, options) => uploadOverConsole(shell, localPath, remotePath, options),
     openStream,
     close: async () => {
       shell.close();
       await closePort();
     },
   };
+}
+
+/**
+ * Uploads over the console in base64 chunks, each checked by its SHA-256 on the device and
+ * retried; the whole file is checked before it takes its final name.
+ */
+async function uploadOverConsole(shell: SerialConsole, localPath: string, remotePath: string, options: UploadOptions = {}): Promise<{ sha256: string; bytes: number }> {
+  const describe = shell.port.describe;
+  const mustRun = async (command: string): Promise<void> => {
+    const result = await shell.run(command);
+    if (result.code !== 0) {
+      throw new FieldkitError(appError('IO_ERROR', `\`${command.slice(0, 60)}\` failed on ${describe}: ${result.stderr.trim()}`, 'Check free space and permissions on the device.'));
+    }
+  };
+  const data = await readFile(localPath);
+  const part = `${remotePath}.fieldkit-part`;
+  await mustRun(`: > ${shellQuote(part)}`);
+  for (let offset = 0; offset < data.length; offset += chunkBytes) {
+    if (options.signal?.aborted) {
+      await shell.run(`rm -f ${shellQuote(part)}`);
+      throw new FieldkitError(appError('CANCELLED', `Upload to ${describe}:${remotePath} was cancelled.`, 'Start it again when ready.'));
+    }
+    const chunk = data.subarray(offset, offset + chunkBytes);
+    const want = createHash('sha256').update(chunk).digest('hex');
+    let ok = false;
+    for (let attempt = 0; attempt < chunkRetries && !ok; attempt++) {
+      // Cut back to the chunk's start first: a failed attempt may have appended garbage.
+      const result = await shell.run(
+        `truncate -s ${offset} ${shellQuote(part)} && printf %s ${shellQuote(chunk.toString('base64'))} | base64 -d | tee -a ${shellQuote(part)} | sha256sum`,
+      );
+      ok = result.code === 0 && result.stdout.startsWith(want);
+    }
+    if (!ok) {
+      await shell.run(`rm -f ${shellQuote(part)}`);
+      throw new FieldkitError(
+        appError('IO_ERROR', `Upload to ${describe}:${remotePath} failed at byte ${offset} after ${chunkRetries} tries.`, 'The serial line is too noisy: check the cable and ground, or use the network.'),
+      );
+    }
+    options.onProgress?.(Math.min(offset + chunkBytes, data.length), data.length);
+  }
+  const expected = createHash('sha256').update(data).digest('hex');
+  const check = await shell.run(`sha256sum ${shellQuote(part)}`);
+  if (!check.stdout.startsWith(expected)) {
+    await shell.run(`rm -f ${shellQuote(part)}`);
+    throw new FieldkitError(appError('IO_ERROR', `The upload to ${describe}:${remotePath} arrived damaged; it was removed.`, 'Try again.'));
+  }
+  const mode = (options.mode ?? 0o644).toString(8);
+  await mustRun(`chmod ${mode} ${shellQuote(part)} && mv -f ${shellQuote(part)} ${shellQuote(remotePath)}`);
+  return { sha256: expected, bytes: data.length };
 }
 
 function aborted(signal: AbortSignal, command: string): Promise<never> {

@@ -12,7 +12,8 @@ import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type SFTPWra
 import { appError, FieldkitError } from '../../../shared/errors.ts';
 import type { AppSshKey } from './appSshKey.ts';
 import { hostKeyFingerprint } from './hostKeyFingerprint.ts';
-import { shellQuote, type ExecOptions, type ExecResult, type Link, type LinkStream, type UploadOptions } from './linkApi.ts';
+import type { ExecOptions, ExecResult, Link, LinkStream, UploadOptions } from './linkApi.ts';
+import { shellQuote } from './shellQuote.ts';
 
 export type SshTarget = { host: string; port: number; username: string };
 
@@ -39,21 +40,7 @@ export async function connectSsh(options: {
   const client = new ssh2.Client();
   // Written by ssh2's callbacks during connect (a holder, so TypeScript sees the writes).
   const seen: { fingerprint: string; refusal: FieldkitError | null; usedPassword: boolean } = { fingerprint: '', refusal: null, usedPassword: false };
-  // The app's key first; the password (first contact only) after it.
-  const methods: AnyAuthMethod[] = [{ type: 'publickey', username: target.username, key: options.appKey.privateKey }];
-  if (options.password !== undefined) {
-    const password = options.password;
-    methods.push(
-      { type: 'password', username: target.username, password },
-      {
-        type: 'keyboard-interactive',
-        username: target.username,
-        prompt: (_name, _instructions, _lang, prompts, finish) => {
-          finish(prompts.map(() => password));
-        },
-      },
-    );
-  }
+  const methods = authMethods(target.username, options.appKey, options.password);
   let next = 0;
 
   // ssh2 may emit more than one error for one failure (a reset, then "Connection lost before
@@ -80,38 +67,7 @@ export async function connectSsh(options: {
         if (method) callback(method);
         else callback(false as unknown as AnyAuthMethod); // false ends authentication: all methods tried
       },
-      hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
-        seen.fingerprint = hostKeyFingerprint(key);
-        const { pinned, acceptFirstContact } = options.hostKey;
-        if (pinned !== null) {
-          if (pinned !== seen.fingerprint) {
-            seen.refusal = new FieldkitError(
-              appError(
-                'HOST_KEY_CHANGED',
-                `The host key of ${where} has CHANGED: it is now ${seen.fingerprint}, but ${pinned} was pinned. fieldkit did not connect.`,
-                'If the Pi was reinstalled or its SD card replaced, forget its pinned key in Devices and accept the new one after checking it on the Pi (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub). Otherwise something may be impersonating it: do not connect.',
-              ),
-            );
-          }
-          verify(pinned === seen.fingerprint);
-          return;
-        }
-        if (!acceptFirstContact) {
-          seen.refusal = untrusted(where, seen.fingerprint);
-          verify(false);
-          return;
-        }
-        acceptFirstContact(seen.fingerprint).then(
-          (yes) => {
-            if (!yes) seen.refusal = untrusted(where, seen.fingerprint);
-            verify(yes);
-          },
-          () => {
-            seen.refusal = untrusted(where, seen.fingerprint);
-            verify(false);
-          },
-        );
-      },
+      hostVerifier: hostKeyVerifier(where, options.hostKey, seen),
     });
   });
 
@@ -133,6 +89,64 @@ export async function connectSsh(options: {
       }),
   };
   return link;
+}
+
+/** The app's key first; the password (first contact only) after it. */
+function authMethods(username: string, appKey: AppSshKey, password: string | undefined): AnyAuthMethod[] {
+  const methods: AnyAuthMethod[] = [{ type: 'publickey', username, key: appKey.privateKey }];
+  if (password !== undefined) {
+    methods.push(
+      { type: 'password', username, password },
+      {
+        type: 'keyboard-interactive',
+        username,
+        prompt: (_name, _instructions, _lang, prompts, finish) => {
+          finish(prompts.map(() => password));
+        },
+      },
+    );
+  }
+  return methods;
+}
+
+/**
+ * ssh2's host verifier for `policy`: a pinned key must be the one presented (another is
+ * HOST_KEY_CHANGED); an unpinned one only on an explicit yes to first contact. Records the
+ * fingerprint, and the refusal, in `seen`.
+ */
+function hostKeyVerifier(where: string, policy: HostKeyPolicy, seen: { fingerprint: string; refusal: FieldkitError | null }): (key: Buffer, verify: (valid: boolean) => void) => void {
+  return (key, verify) => {
+    seen.fingerprint = hostKeyFingerprint(key);
+    const { pinned, acceptFirstContact } = policy;
+    if (pinned !== null) {
+      if (pinned !== seen.fingerprint) {
+        seen.refusal = new FieldkitError(
+          appError(
+            'HOST_KEY_CHANGED',
+            `The host key of ${where} has CHANGED: it is now ${seen.fingerprint}, but ${pinned} was pinned. fieldkit did not connect.`,
+            'If the Pi was reinstalled or its SD card replaced, forget its pinned key in Devices and accept the new one after checking it on the Pi (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub). Otherwise something may be impersonating it: do not connect.',
+          ),
+        );
+      }
+      verify(pinned === seen.fingerprint);
+      return;
+    }
+    if (!acceptFirstContact) {
+      seen.refusal = untrusted(where, seen.fingerprint);
+      verify(false);
+      return;
+    }
+    acceptFirstContact(seen.fingerprint).then(
+      (yes) => {
+        if (!yes) seen.refusal = untrusted(where, seen.fingerprint);
+        verify(yes);
+      },
+      () => {
+        seen.refusal = untrusted(where, seen.fingerprint);
+        verify(false);
+      },
+    );
+  };
 }
 
 /** Adds fieldkit's public key to the device user's authorized_keys (idempotent). */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseIdentityFile } from '../../../electron/flash/cli/flashCommands.ts';
 import { parseMountInfo } from '../../../electron/flash/driveMounts.ts';
 import { summarizeFlashFailures } from '../../../electron/flash/flashJob.ts';
-import { elevationFor, helperCommand } from '../../../electron/flash/helperChannel.ts';
+import { elevationFor, helperCommand } from '../../../electron/flash/elevation/elevation.ts';
 import { isFieldkitError } from '../../../shared/errors.ts';
 import type { FlashTargetResult } from '../../../shared/flash.ts';
 

@@ -52,24 +52,39 @@ export function looksLikeExt(superblock: Buffer): boolean {
   return superblock.length >= 1024 && superblock.readUInt16LE(0x38) === extMagic;
 }
 
-/** The free blocks of the ext filesystem at `start` (bytes into the image), `size` bytes long, as absolute byte ranges. */
-export async function extFreeRanges(readAt: ReadAt, start: number, size: number): Promise<FreeSpaceResult> {
-  const sb = await readAt(start + superblockOffset, 1024);
-  if (!looksLikeExt(sb)) return notRecognised('no ext superblock');
+/** What the superblock says of the filesystem's layout. */
+type ExtGeometry = {
+  blockSize: number;
+  logBlock: number;
+  revision: number;
+  compat: number;
+  incompat: number;
+  roCompat: number;
+  is64: boolean;
+  blocksCount: number;
+  firstDataBlock: number;
+  blocksPerGroup: number;
+  inodesPerGroup: number;
+  inodeSize: number;
+  descSize: number;
+};
+
+/** The filesystem's layout from its superblock, or why it is not one whose free blocks we read. */
+function superblockGeometry(sb: Buffer, size: number): ExtGeometry | string {
   const u32 = (at: number): number => sb.readUInt32LE(at);
   const logBlock = u32(0x18);
-  if (logBlock > 6) return notRecognised(`block size 1024 << ${logBlock} is implausible`);
+  if (logBlock > 6) return `block size 1024 << ${logBlock} is implausible`;
   const blockSize = 1024 << logBlock;
   const revision = u32(0x4c);
   const compat = revision >= 1 ? u32(0x5c) : 0;
   const incompat = revision >= 1 ? u32(0x60) : 0;
   const roCompat = revision >= 1 ? u32(0x64) : 0;
   const unknownIncompat = incompat & ~knownIncompat;
-  if (unknownIncompat !== 0) return notRecognised(`incompatible features 0x${unknownIncompat.toString(16)} (journal to replay, meta_bg or newer) are not understood`);
+  if (unknownIncompat !== 0) return `incompatible features 0x${unknownIncompat.toString(16)} (journal to replay, meta_bg or newer) are not understood`;
   const unknownRo = roCompat & ~knownRoCompat;
-  if (unknownRo !== 0) return notRecognised(`read-only-compatible features 0x${unknownRo.toString(16)} (bigalloc, snapshots or newer) are not understood`);
+  if (unknownRo !== 0) return `read-only-compatible features 0x${unknownRo.toString(16)} (bigalloc, snapshots or newer) are not understood`;
   const state = sb.readUInt16LE(0x3a);
-  if ((state & stateValid) === 0 || (state & stateErrors) !== 0) return notRecognised('the filesystem was not cleanly unmounted or has errors');
+  if ((state & stateValid) === 0 || (state & stateErrors) !== 0) return 'the filesystem was not cleanly unmounted or has errors';
 
   const is64 = (incompat & incompat64bit) !== 0;
   const blocksCount = u32(0x04) + (is64 ? u32(0x150) * 2 ** 32 : 0);
@@ -79,17 +94,16 @@ export async function extFreeRanges(readAt: ReadAt, start: number, size: number)
   const inodeSize = revision >= 1 ? sb.readUInt16LE(0x58) : 128;
   const descSize = is64 ? sb.readUInt16LE(0xfe) : 32;
   if (blocksPerGroup === 0 || blocksPerGroup > blockSize * 8 || inodeSize < 128 || descSize < 32 || (is64 && descSize < 64) || firstDataBlock !== (blockSize === 1024 ? 1 : 0)) {
-    return notRecognised('the superblock geometry is implausible');
+    return 'the superblock geometry is implausible';
   }
-  if (u32(0x1c) !== logBlock) return notRecognised('cluster size differs from block size (bigalloc)');
-  if (blocksCount * blockSize > size) return notRecognised(`the filesystem (${blocksCount * blockSize} bytes) is larger than its partition (${size} bytes)`);
+  if (u32(0x1c) !== logBlock) return 'cluster size differs from block size (bigalloc)';
+  if (blocksCount * blockSize > size) return `the filesystem (${blocksCount * blockSize} bytes) is larger than its partition (${size} bytes)`;
+  return { blockSize, logBlock, revision, compat, incompat, roCompat, is64, blocksCount, firstDataBlock, blocksPerGroup, inodesPerGroup, inodeSize, descSize };
+}
 
-  const groupCount = Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup);
-  const gdtBlocks = Math.ceil((groupCount * descSize) / blockSize);
-  const reservedGdtBlocks = revision >= 1 ? sb.readUInt16LE(0xce) : 0;
-  const inodeTableBlocks = Math.ceil((inodesPerGroup * inodeSize) / blockSize);
-  const gdt = await readAt(start + (firstDataBlock + 1) * blockSize, gdtBlocks * blockSize);
-  if (gdt.length < groupCount * descSize) return notRecognised('the group descriptor table is cut short');
+/** The block groups' descriptors. */
+function parseGroups(gdt: Buffer, groupCount: number, geo: ExtGeometry): Group[] {
+  const { descSize, is64 } = geo;
   const groups: Group[] = [];
   for (let g = 0; g < groupCount; g++) {
     const d = g * descSize;
@@ -102,24 +116,51 @@ export async function extFreeRanges(readAt: ReadAt, start: number, size: number)
       flags: gdt.readUInt16LE(d + 0x12),
     });
   }
-  // The kernel trusts BLOCK_UNINIT only when the descriptors are checksummed; so do we.
-  const uninitTrusted = (roCompat & (roCompatGdtCsum | roCompatMetadataCsum)) !== 0;
+  return groups;
+}
+
+/**
+ * The blocks always kept, whatever a bitmap says: superblocks and their backups, descriptor
+ * tables, bitmaps, inode tables — as sorted [from, to) block extents.
+ */
+function metadataExtents(sb: Buffer, geo: ExtGeometry, groups: readonly Group[], gdtBlocks: number): [number, number][] {
+  const { compat, roCompat, firstDataBlock, blocksPerGroup } = geo;
+  const reservedGdtBlocks = geo.revision >= 1 ? sb.readUInt16LE(0xce) : 0;
+  const inodeTableBlocks = Math.ceil((geo.inodesPerGroup * geo.inodeSize) / geo.blockSize);
   const sparseSuper2 = (compat & compatSparseSuper2) !== 0;
-  const backupGroups = new Set([u32(0x24c), u32(0x250)]);
+  const backupGroups = new Set([sb.readUInt32LE(0x24c), sb.readUInt32LE(0x250)]);
   const hasSuperBackup = (g: number): boolean => {
     if (g === 0) return true;
     if (sparseSuper2) return backupGroups.has(g);
     if ((roCompat & roCompatSparseSuper) === 0) return true;
     return isSparseBackupGroup(g);
   };
-
-  // Always kept, whatever a bitmap says: superblocks, descriptor tables, bitmaps, inode tables.
   const metadata: [number, number][] = [];
   for (const [g, group] of groups.entries()) {
     const groupStart = firstDataBlock + g * blocksPerGroup;
     if (hasSuperBackup(g)) metadata.push([groupStart, groupStart + 1 + gdtBlocks + reservedGdtBlocks]);
     metadata.push([group.blockBitmap, group.blockBitmap + 1], [group.inodeBitmap, group.inodeBitmap + 1], [group.inodeTable, group.inodeTable + inodeTableBlocks]);
   }
+  return metadata;
+}
+
+/** The free blocks of the ext filesystem at `start` (bytes into the image), `size` bytes long, as absolute byte ranges. */
+export async function extFreeRanges(readAt: ReadAt, start: number, size: number): Promise<FreeSpaceResult> {
+  const sb = await readAt(start + superblockOffset, 1024);
+  if (!looksLikeExt(sb)) return notRecognised('no ext superblock');
+  const geo = superblockGeometry(sb, size);
+  if (typeof geo === 'string') return notRecognised(geo);
+  const { blockSize, compat, incompat, roCompat, is64, blocksCount, firstDataBlock, blocksPerGroup, descSize } = geo;
+
+  const groupCount = Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup);
+  const gdtBlocks = Math.ceil((groupCount * descSize) / blockSize);
+  const gdt = await readAt(start + (firstDataBlock + 1) * blockSize, gdtBlocks * blockSize);
+  if (gdt.length < groupCount * descSize) return notRecognised('the group descriptor table is cut short');
+  const groups = parseGroups(gdt, groupCount, geo);
+  // The kernel trusts BLOCK_UNINIT only when the descriptors are checksummed; so do we.
+  const uninitTrusted = (roCompat & (roCompatGdtCsum | roCompatMetadataCsum)) !== 0;
+
+  const metadata = metadataExtents(sb, geo, groups, gdtBlocks);
   for (const [a, b] of metadata) {
     if (a < firstDataBlock || b > blocksCount) return notRecognised('a group descriptor points outside the filesystem');
   }
