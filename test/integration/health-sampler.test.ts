@@ -363,7 +363,7 @@ describe('sampling cost', () => {
     // Its own work (reading /proc and /sys, the journal gauge, the service check) stays under
     // 5 ms a sample: half a percent of a core at 1 Hz. Measured apart from the spawn, whose
     // cost grows with the load of a shared test machine. (3.5–4.4 ms seen on a loaded 2-core
-    // box: worth profiling, mostly the journal gauge's scan of new records.)
+    // box: worth profiling.)
     expect(perSampleMs - perSpawnMs).toBeLessThan(5);
   });
 });
