@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createAppServices } from '../../electron/app/appServices.ts';
 import { findClickHouseServer, startDemoClickHouse } from '../../electron/demo/demoClickHouse.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 describe('the demo brings its own ClickHouse', () => {
   const dir = makeTempDir();
@@ -25,8 +26,17 @@ describe('the demo brings its own ClickHouse', () => {
 
       const { devices } = await services.handlers['devices.list']({});
       for (const device of devices) {
-        const { jobId } = await services.handlers['courier.pull']({ id: device.id });
-        expect((await services.jobs.whenFinished(jobId)).error).toBeNull();
+        // A demo agent journals from its first second; pull again until it had something to carry.
+        await waitFor(
+          async () => {
+            const { jobId } = await services.handlers['courier.pull']({ id: device.id });
+            const record = await services.jobs.whenFinished(jobId);
+            expect(record.error).toBeNull();
+            const { journals } = await services.handlers['courier.status']({});
+            return journals.some((j) => j.device_ref === device.id && j.contiguous_seq > 10) || null;
+          },
+          { timeoutMs: 30_000, what: `${device.name} to have journaled records to pull` },
+        );
       }
       const forward = await services.handlers['courier.forward']({ retryForSeconds: 60 });
       expect((await services.jobs.whenFinished(forward.jobId)).error).toBeNull();
