@@ -4,7 +4,11 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import reactHooks from 'eslint-plugin-react-hooks';
 import { defineConfig } from 'eslint/config';
-import { fieldkitPlugin, importCyclesKey } from './build/eslint/fieldkitPlugin.ts';
+// The layering rules are TypeScript, which Node runs directly only from 24 on: say so instead of crashing.
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  throw new Error(`fieldkit's lint needs Node 24 (this is ${process.versions.node}): run \`nvm use\` (see .nvmrc) or put Node 24 first on PATH, as .ci/run does.`);
+}
+const { fieldkitPlugin, importCyclesKey } = await import('./build/eslint/fieldkitPlugin.ts');
 
 /**
  * Layering (DESIGN.md): shared imports nothing of ours; renderer imports only shared;
