@@ -4,42 +4,55 @@
  * (done, failed or cancelled).
  */
 import { z } from 'zod';
-import { PullResultSchema, ForwardResultSchema } from './courier.ts';
-import { RolloutJobResultSchema } from './deploy.ts';
-import { DiscoveryResultSchema } from './devices.ts';
-import { ReadCheckResultSchema } from './drives.ts';
+import { courierJobs } from './api/courierMethods.ts';
+import { deployJobs } from './api/deployMethods.ts';
+import { devicesJobs } from './api/devicesMethods.ts';
+import { drivesJobs } from './api/drivesMethods.ts';
+import { flashJobs } from './api/flashMethods.ts';
 import { AppErrorSchema } from './errors.ts';
-import { FlashResultSchema, FlashTargetProgressSchema } from './flash.ts';
-import { ProvisionJobResultSchema, ProvisionStoppedResultSchema } from './provision.ts';
-import { SlotUpdateOutcomeSchema } from './slots.ts';
+import { FlashTargetProgressSchema } from './flash.ts';
+import { JobIdSchema, type JobKindContract } from './jobId.ts';
 
-export const JobKindSchema = z.enum(['drives.readCheck', 'devices.discover', 'courier.pull', 'courier.forward', 'flash.write', 'deploy.rollout', 'devices.provision', 'slots.update']);
-export type JobKind = z.infer<typeof JobKindSchema>;
+export { JobIdSchema, type JobKindContract } from './jobId.ts';
+
+/**
+ * Every job kind: each domain declares its own in its contract file (shared/api/<domain>Methods.ts),
+ * so adding a kind touches only that domain's files; a new domain adds one line here.
+ */
+const jobContracts = {
+  ...drivesJobs,
+  ...devicesJobs,
+  ...courierJobs,
+  ...flashJobs,
+  ...deployJobs,
+} as const satisfies Record<string, JobKindContract>;
+type JobContracts = typeof jobContracts;
+
+export type JobKind = keyof JobContracts;
+const jobKinds = Object.keys(jobContracts) as [JobKind, ...JobKind[]];
+export const JobKindSchema = z.enum(jobKinds);
 
 /**
  * What each kind of job returns when done. The job's kind (in its domain) carries the same
  * schema, and the runner checks every result a worker sends against it before it is
  * recorded; a reader (the renderer, the CLI) parses `record.result` with it.
  */
-export const jobResultSchemas = {
-  'drives.readCheck': ReadCheckResultSchema,
-  'devices.discover': DiscoveryResultSchema,
-  'courier.pull': PullResultSchema,
-  'courier.forward': ForwardResultSchema,
-  'flash.write': FlashResultSchema,
-  'deploy.rollout': RolloutJobResultSchema,
-  'devices.provision': ProvisionJobResultSchema,
-  'slots.update': SlotUpdateOutcomeSchema,
-} as const satisfies Record<JobKind, z.ZodType>;
+export const jobResultSchemas = Object.fromEntries(jobKinds.map((kind) => [kind, jobContracts[kind].result])) as {
+  [K in JobKind]: JobContracts[K]['result'];
+};
 export type JobResultOf<K extends JobKind> = z.infer<(typeof jobResultSchemas)[K]>;
 
+type StoppedKinds = { [K in JobKind]: JobContracts[K] extends { stopped: z.ZodType } ? K : never }[JobKind];
 /**
  * What a job of each kind that failed or was cancelled may still carry (one drive of two
  * flashed, the devices a stopped rollout reached); where absent here, the same as its result.
  */
-export const jobStoppedResultSchemas = {
-  'devices.provision': ProvisionStoppedResultSchema,
-} as const satisfies Partial<Record<JobKind, z.ZodType>>;
+export const jobStoppedResultSchemas = Object.fromEntries(
+  jobKinds.flatMap((kind) => {
+    const contract: JobKindContract = jobContracts[kind];
+    return contract.stopped === undefined ? [] : [[kind, contract.stopped]];
+  }),
+) as { [K in StoppedKinds]: JobContracts[K] extends { stopped: infer S } ? S : never };
 
 /**
  * A job record's result read as its kind's type: null when it has none, or when it is not
@@ -53,8 +66,6 @@ export function jobResultOf<K extends JobKind>(record: { kind: JobKind; result: 
 
 export const JobStateSchema = z.enum(['running', 'done', 'failed', 'cancelled']);
 export type JobState = z.infer<typeof JobStateSchema>;
-
-export const JobIdSchema = z.string().regex(/^job_[0-9a-z]{6,40}$/, 'a job id looks like job_ followed by letters and digits');
 
 export const JobProgressSchema = z.object({
   /** What the job is doing now, in words a technician understands ("reading", "verifying"). */

@@ -1,9 +1,9 @@
 /** The courier: pulling journals, forwarding to ClickHouse (and where to), reconcile, quarantine. */
 import { z } from 'zod';
 import { ClickHouseSettingsPatchSchema, ClickHouseSettingsViewSchema, ClickHouseTestResultSchema, BatchRowsSchema } from '../clickhouseSettings.ts';
-import { CourierJournalSchema, QuarantineEntrySchema, QuarantineIdSchema, ReconcileResultSchema } from '../courier.ts';
+import { CourierJournalSchema, ForwardResultSchema, PullResultSchema, QuarantineEntrySchema, QuarantineIdSchema, ReconcileResultSchema } from '../courier.ts';
 import { DeviceRefSchema } from '../devices.ts';
-import { JobIdSchema } from '../jobs.ts';
+import { JobIdSchema, type JobKindContract } from '../jobId.ts';
 import type { MethodSpec } from './methodSpec.ts';
 
 export const courierMethods = {
@@ -75,3 +75,9 @@ export const courierMethods = {
     response: ClickHouseTestResultSchema,
   },
 } as const satisfies Record<string, MethodSpec>;
+
+/** The courier's job kinds and what each returns. */
+export const courierJobs = {
+  'courier.pull': { result: PullResultSchema },
+  'courier.forward': { result: ForwardResultSchema },
+} as const satisfies Record<string, JobKindContract>;

@@ -1,8 +1,8 @@
 /** Deploying signed bundles to devices, and OS updates of A/B Pis. */
 import { z } from 'zod';
-import { JobIdSchema } from '../jobs.ts';
-import { BundleSummarySchema, RolloutIdSchema, RolloutSchema, RolloutStartRequestSchema } from '../deploy.ts';
-import { SlotUpdateRequestSchema } from '../slots.ts';
+import { JobIdSchema, type JobKindContract } from '../jobId.ts';
+import { BundleSummarySchema, RolloutIdSchema, RolloutJobResultSchema, RolloutSchema, RolloutStartRequestSchema } from '../deploy.ts';
+import { SlotUpdateOutcomeSchema, SlotUpdateRequestSchema } from '../slots.ts';
 import type { MethodSpec } from './methodSpec.ts';
 
 export const deployMethods = {
@@ -37,3 +37,9 @@ export const deployMethods = {
     response: z.object({ jobId: JobIdSchema }),
   },
 } as const satisfies Record<string, MethodSpec>;
+
+/** The deploy domain's job kinds (rollouts; one Pi's OS slot update) and what each returns. */
+export const deployJobs = {
+  'deploy.rollout': { result: RolloutJobResultSchema },
+  'slots.update': { result: SlotUpdateOutcomeSchema },
+} as const satisfies Record<string, JobKindContract>;

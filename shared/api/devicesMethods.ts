@@ -1,8 +1,8 @@
 /** Devices this laptop knows: adding, host keys, connecting, discovery, provisioning. */
 import { z } from 'zod';
-import { DeviceRefSchema, DeviceSchema, LinkSpecSchema } from '../devices.ts';
-import { JobIdSchema } from '../jobs.ts';
-import { ProvisionRequestSchema } from '../provision.ts';
+import { DeviceRefSchema, DeviceSchema, DiscoveryResultSchema, LinkSpecSchema } from '../devices.ts';
+import { JobIdSchema, type JobKindContract } from '../jobId.ts';
+import { ProvisionJobResultSchema, ProvisionRequestSchema, ProvisionStoppedResultSchema } from '../provision.ts';
 import type { MethodSpec } from './methodSpec.ts';
 
 export const devicesMethods = {
@@ -65,3 +65,9 @@ export const devicesMethods = {
     response: z.object({ jobId: JobIdSchema }),
   },
 } as const satisfies Record<string, MethodSpec>;
+
+/** The devices domain's job kinds (discovery; provisioning, run by the provision domain) and what each returns. */
+export const devicesJobs = {
+  'devices.discover': { result: DiscoveryResultSchema },
+  'devices.provision': { result: ProvisionJobResultSchema, stopped: ProvisionStoppedResultSchema },
+} as const satisfies Record<string, JobKindContract>;

@@ -1,7 +1,7 @@
 /** Drives attached to this computer. */
 import { z } from 'zod';
-import { DriveSchema } from '../drives.ts';
-import { JobIdSchema } from '../jobs.ts';
+import { DriveSchema, ReadCheckResultSchema } from '../drives.ts';
+import { JobIdSchema, type JobKindContract } from '../jobId.ts';
 import type { MethodSpec } from './methodSpec.ts';
 
 export const drivesMethods = {
@@ -23,3 +23,8 @@ export const drivesMethods = {
     response: z.object({ jobId: JobIdSchema }),
   },
 } as const satisfies Record<string, MethodSpec>;
+
+/** The drives domain's job kinds and what each returns. */
+export const drivesJobs = {
+  'drives.readCheck': { result: ReadCheckResultSchema },
+} as const satisfies Record<string, JobKindContract>;

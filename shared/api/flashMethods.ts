@@ -1,8 +1,8 @@
 /** Flashing: the trusted signing keys, the unsigned-image policy, picking and inspecting an image, the flash itself. */
 import { z } from 'zod';
-import { JobIdSchema } from '../jobs.ts';
+import { JobIdSchema, type JobKindContract } from '../jobId.ts';
 import { FlashSettingsSchema, KeyIdSchema, TrustedKeySchema } from '../trust.ts';
-import { FlashStartRequestSchema, ImageSummarySchema } from '../flash.ts';
+import { FlashResultSchema, FlashStartRequestSchema, ImageSummarySchema } from '../flash.ts';
 import type { MethodSpec } from './methodSpec.ts';
 
 export const flashMethods = {
@@ -64,3 +64,8 @@ export const flashMethods = {
     response: z.object({ jobId: JobIdSchema }),
   },
 } as const satisfies Record<string, MethodSpec>;
+
+/** The flash domain's job kind and what it returns (on a failed or cancelled flash too: the drives that finished). */
+export const flashJobs = {
+  'flash.write': { result: FlashResultSchema },
+} as const satisfies Record<string, JobKindContract>;
