@@ -99,7 +99,7 @@ describe('the backup stream verifier', () => {
 
   it('refuses a flipped byte in a file, a manifest that lists another file, and a manifest not last', () => {
     const flipped = stream();
-    flipped[3 * 512 + 10] ^= 0xff; // inside the second file's content (after its header at 1024)
+    flipped.writeUInt8((flipped.readUInt8(3 * 512 + 10) ^ 0xff) & 0xff, 3 * 512 + 10); // inside the second file's content (after its header at 1024)
     expect(() => run(flipped, 4096).verifier.finish()).toThrow(/SHA-256/);
     const extra = stream(files, { manifest: manifestOf([...files, { path: '/etc/other', bytes: Buffer.from('x') }]) });
     expect(() => run(extra, 4096).verifier.finish()).toThrow(/in the manifest but not in the stream/);
@@ -111,7 +111,7 @@ describe('the backup stream verifier', () => {
     const trailing = Buffer.concat([stream(), Buffer.from('x'.repeat(512))]);
     expect(() => run(trailing, 4096)).toThrow(/follow the end/);
     const header = stream();
-    header[0] ^= 0x01;
+    header.writeUInt8(header.readUInt8(0) ^ 0x01, 0);
     expect(() => run(header, 4096)).toThrow(/checksum/);
   });
 });
