@@ -23,7 +23,8 @@ import { openStore } from '../kernel/store/openStore.ts';
 import { streamClassIntoRestic } from './backupJobItem.ts';
 import { backupStreamCommand, serialSecondsFor, skipReason } from './backupJobPlan.ts';
 import { createBackupRunStore, type BackupRunStore } from './backupRunStore.ts';
-import { passwordSecretName, RepoTargetSchema, type RepoTarget } from './jobParams.ts';
+import { RepoTargetSchema, type RepoTarget } from './jobParams.ts';
+import { passwordSecret } from './repositories.ts';
 import { openResticSink } from './resticSink.ts';
 
 export const BackupRunParamsSchema = z.object({
@@ -122,14 +123,14 @@ async function runPlanned(planned: Item[], deps: { params: BackupRunParams; ctx:
           link = await openDeviceLink(device, { appKey, password });
           linkOf = device.id;
         }
-        const password = ctx.secrets[passwordSecretName(target)];
+        const password = ctx.secrets[passwordSecret(target)];
         if (password === undefined) throw new FieldkitError(appError('INTERNAL', `The ${target.kind} repository's password did not reach the backup job.`, 'This is a bug in fieldkit; report it.'));
         const streamed = await streamClassIntoRestic({
           link,
           command: backupStreamCommand(device, backupClass),
           backupClass,
           expectedDeviceId: device.agentDeviceId ?? undefined,
-          openRestic: () => openResticSink({ target, password, device, backupClass }),
+          openRestic: () => openResticSink({ target, password, device, backupClass, dataDir: params.dataDir }),
           signal: ctx.signal,
           onBytes: (n) => {
             bytesRead = n;

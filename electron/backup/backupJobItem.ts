@@ -23,19 +23,21 @@ export type ResticSink = {
 
 export type StreamedClass = { verified: VerifiedStream; snapshotId: string; dataAdded: number };
 
+/** Writes with backpressure; rejects when the sink is destroyed (restic died or was killed) instead of waiting forever. */
 function write(stdin: Writable, chunk: Buffer): Promise<void> | null {
+  if (stdin.destroyed) return Promise.reject(new Error('restic stopped reading'));
   if (stdin.write(chunk)) return null;
   return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      stdin.off('error', onError);
-      resolve();
-    };
-    const onError = (error: Error) => {
+    const settle = (error: Error | null) => {
       stdin.off('drain', onDrain);
-      reject(error);
+      stdin.off('close', onClose);
+      if (error === null) resolve();
+      else reject(error);
     };
+    const onDrain = () => { settle(null); };
+    const onClose = () => { settle(new Error('restic stopped reading')); };
     stdin.once('drain', onDrain);
-    stdin.once('error', onError);
+    stdin.once('close', onClose);
   });
 }
 
@@ -77,11 +79,13 @@ export async function streamClassIntoRestic(options: {
   // restic failing early (a locked or wrong-password repository) ends the stream at once.
   restic.done.catch((error: unknown) => {
     resticFailure.error = error instanceof Error ? error : new Error(String(error));
+    restic.stdin.destroy();
     source.close();
   });
   restic.stdin.on('error', () => undefined);
   const onAbort = () => {
     restic.kill();
+    restic.stdin.destroy();
     source.close();
   };
   signal.addEventListener('abort', onAbort, { once: true });
@@ -104,7 +108,9 @@ export async function streamClassIntoRestic(options: {
     return { verified, snapshotId: summary.snapshotId, dataAdded: summary.dataAdded };
   } catch (error) {
     restic.kill();
+    restic.stdin.destroy();
     source.close();
+    if (resticFailure.error !== null && !isFieldkitError(error)) throw resticFailure.error;
     if (error instanceof JobCancelledError || isFieldkitError(error)) throw error;
     if (signal.aborted) throw new JobCancelledError(typeof signal.reason === 'string' ? signal.reason : 'cancelled');
     throw new FieldkitError(appError('IO_ERROR', `The ${backupClass} backup from ${link.describe} failed: ${error instanceof Error ? error.message : String(error)}. No snapshot was kept.`, 'Run the backup again.'), { cause: error });

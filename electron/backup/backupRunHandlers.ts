@@ -22,7 +22,7 @@ import { BackupRunParamsSchema } from './backupJob.ts';
 import { createBackupRunStore, type BackupRunRow } from './backupRunStore.ts';
 import { deviceFreshness, freshnessAlerts, type FreshnessInputs } from './freshness.ts';
 import type { backupJobKinds } from './jobKinds.ts';
-import { passwordSecretName } from './jobParams.ts';
+import { passwordSecret } from './repositories.ts';
 import { prepareLaptopRepos } from './laptopRepos.ts';
 import { createRepositoryStore } from './repositoryStore.ts';
 
@@ -97,8 +97,8 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
       const refs = chosen.map((d) => d.id);
       const prepared = await prepareLaptopRepos(kernel, repos);
       const secrets: Record<string, string> = {
-        [passwordSecretName(prepared.main.target)]: prepared.main.password,
-        [passwordSecretName(prepared.secrets.target)]: prepared.secrets.password,
+        [passwordSecret(prepared.main.target)]: prepared.main.password,
+        [passwordSecret(prepared.secrets.target)]: prepared.secrets.password,
       };
       const serial = chosen.find((d) => d.link.kind === 'serial');
       if (serial !== undefined) {
