@@ -9,11 +9,17 @@ import { addBackupRepoCommands } from './cli/backupRepoCommands.ts';
 import { backupJobKinds } from './jobKinds.ts';
 import { createRunHandlers } from './pendingRun.ts';
 
+export { backupFromStdin, type StdinBackup, type StdinBackupRequest, type StdinBackupResult } from './restic/backupFromStdin.ts';
+export { findRestic } from './restic/resticBinary.ts';
+export { createBackupSettings } from './backupSettings.ts';
+export { createRepositoryStore, type RepositoryStore } from './repositoryStore.ts';
+export { passwordSecret, resticRepoFor, targetsOf } from './repositories.ts';
+
 export const backupDomain = defineDomain({
   name: 'backup',
   jobKinds: backupJobKinds,
-  start() {
-    return { handlers: { ...createRunHandlers(), ...createBackupHandlers() } };
+  start(kernel) {
+    return { handlers: { ...createRunHandlers(), ...createBackupHandlers(kernel) } };
   },
   cliCommands: [addBackupRepoCommands],
   cliCommandFor: {
