@@ -151,8 +151,9 @@ describe('backup repositories', () => {
     if (!preview.dryRun) throw new Error('expected a preview');
     const main = laptopMain();
     const oracle = JSON.parse(restic(main.location, await secret('laptop', 'main', main.location), ['forget', '--dry-run', '--json', '--group-by', 'host,paths', '--path', '/state.tar', '--keep-last', '2'])) as { host: string; keep: { id: string }[]; remove: { id: string }[] | null }[];
-    const byHost = (groups: { deviceId?: string; host?: string; keep: { id?: string; resticId?: string }[]; remove: { id?: string; resticId?: string }[] | null }[]) =>
-      Object.fromEntries(groups.map((g) => [g.deviceId ?? g.host, { keep: g.keep.map((s) => s.resticId ?? s.id).sort(), remove: (g.remove ?? []).map((s) => s.resticId ?? s.id).sort() }]));
+    type Ids = { keep: (string | undefined)[]; remove: (string | undefined)[] };
+    const byHost = (groups: { deviceId?: string; host?: string; keep: { id?: string; resticId?: string }[]; remove: { id?: string; resticId?: string }[] | null }[]): Record<string, Ids> =>
+      Object.fromEntries(groups.map((g) => [g.deviceId ?? g.host ?? '', { keep: g.keep.map((s) => s.resticId ?? s.id).sort(), remove: (g.remove ?? []).map((s) => s.resticId ?? s.id).sort() }]));
     expect(byHost(preview.preview.groups)).toEqual(byHost(oracle));
     expect(byHost(preview.preview.groups)['pi-a']?.remove).toHaveLength(2);
     const started = await services.handlers['backup.forget']({ dryRun: false, class: 'state', repo: 'laptop' });
