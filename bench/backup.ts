@@ -8,8 +8,6 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { createRepositoryStore } from '../electron/backup/repositoryStore.ts';
-import { openStore } from '../electron/kernel/store/openStore.ts';
 import { BackupRunResultSchema } from '../shared/backup.ts';
 import { formatBytes } from '../shared/format.ts';
 import { onPi } from '../test/support/deployRig.ts';
@@ -39,13 +37,8 @@ export async function benchBackup(): Promise<void> {
     const config = JSON.parse(await onPi(pi, 'sudo -n cat /etc/fieldkit-agent/config.json')) as { ingest: { port: number }; data_dir?: string };
     await fillJournal(config.ingest.port, journalBytes);
     await onPi(pi, `sudo -n sh -c 'mkdir -p /srv/app-data && head -c ${String(dataBytes)} /dev/urandom > /srv/app-data/blob.bin'`);
-    const db = openStore(rollout.dataDir);
-    const repos = createRepositoryStore(db);
-    const settings = repos.loadSettings();
-    repos.saveSettings({ ...settings, policies: { ...settings.policies, data: { ...settings.policies.data, extraPaths: ['/srv/app-data'] } } });
-    db.close();
-
     const services = await rollout.open();
+    await services.handlers['settings.backup.set']({ policies: { data: { extraPaths: ['/srv/app-data'] } } });
     const ref = (await services.handlers['devices.list']({})).devices[0]?.id ?? '';
     const run = async () => {
       const start = performance.now();

@@ -8,7 +8,7 @@
  * window, so what it already backed up good is not taken again.
  */
 import { randomBytes } from 'node:crypto';
-import type { BackupFreshness, BackupSnapshot, RepoRole } from '../../shared/backup.ts';
+import type { BackupFreshness, BackupProblem, BackupSnapshot, RepoRole } from '../../shared/backup.ts';
 import { BackupClassSchema, type BackupClass } from '../../shared/backupStream.ts';
 import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
@@ -59,7 +59,22 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
       }
       return out;
     };
-    return { runs, policies: settings.policies, copiesOf, nowMs: Date.now() };
+    const problems = latestProblems();
+    const problemOf = (deviceId: string, backupClass: BackupClass) => problems.find((p) => p.deviceId === deviceId && p.class === backupClass) ?? null;
+    return { runs, policies: settings.policies, copiesOf, problemOf, nowMs: Date.now() };
+  }
+
+  /** What the newest verification of each repository found wrong (an older failure fixed since does not count). */
+  function latestProblems(): BackupProblem[] {
+    const seen = new Set<string>();
+    const out: BackupProblem[] = [];
+    for (const entry of repos.history({ limit: 200 })) {
+      const key = `${entry.role}:${entry.kind}:${entry.location}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(...entry.problems);
+    }
+    return out;
   }
 
   function resolveSelection(request: { deviceIds?: string[] | undefined; site?: string | undefined; all?: boolean | undefined }): Device[] {
@@ -139,7 +154,7 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
         modelVersion: run.modelVersion,
         copies: ['laptop', ...given.copiesOf(run)],
       }));
-      return Promise.resolve({ freshness, snapshots, problems: [] });
+      return Promise.resolve({ freshness, snapshots, problems: latestProblems() });
     },
   };
   return { handlers, freshnessAlerts: freshnessAlertsOf };

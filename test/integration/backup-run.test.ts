@@ -13,9 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppServices } from '../../electron/app/appServices.ts';
-import { createRepositoryStore } from '../../electron/backup/repositoryStore.ts';
 import { decodeOpenSshPrivateKey } from '../../electron/kernel/link/opensshEd25519.ts';
-import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { BackupRunResultSchema } from '../../shared/backup.ts';
 import { BACKUP_MANIFEST_NAME, BackupManifestSchema } from '../../shared/backupStream.ts';
 import { dumpSnapshot, goodSnapshotsOf, laptopRepo, onDeviceMidStream, resticProcessesOn, resticSnapshotsOf, startIngest } from '../support/backupRig.ts';
@@ -53,12 +51,8 @@ beforeAll(async () => {
   ingestPort = (JSON.parse(await onPi(pi, 'sudo -n cat /etc/fieldkit-agent/config.json')) as { ingest: { port: number } }).ingest.port;
   // User data the technician declared: big enough that a cut lands mid-stream.
   await onPi(pi, "sudo -n sh -c 'mkdir -p /srv/app-data && head -c 83886080 /dev/urandom > /srv/app-data/blob.bin && echo v1 > /srv/app-data/settings.txt'");
-  const db = openStore(rollout.dataDir);
-  const repos = createRepositoryStore(db);
-  const settings = repos.loadSettings();
-  repos.saveSettings({ ...settings, policies: { ...settings.policies, data: { ...settings.policies.data, extraPaths: ['/srv/app-data'] } } });
-  db.close();
   services = await rollout.open();
+  await app().handlers['settings.backup.set']({ policies: { data: { extraPaths: ['/srv/app-data'] } } });
   ref = (await app().handlers['devices.list']({})).devices[0]?.id ?? '';
 }, 300_000);
 
