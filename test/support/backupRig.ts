@@ -6,7 +6,7 @@
  * the machine is).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BackupClass } from '../../shared/backupStream.ts';
 import { createBackupRunStore } from '../../electron/backup/backupRunStore.ts';
@@ -33,6 +33,7 @@ export async function laptopRepo(dataDir: string, backupClass: BackupClass): Pro
 
 /** Snapshots restic holds of one class (whatever the app recorded). */
 export async function resticSnapshotsOf(dataDir: string, backupClass: BackupClass): Promise<string[]> {
+  if (!existsSync(path.join(dataDir, 'backups', backupClass === 'secrets' ? 'secrets' : 'main', 'config'))) return [];
   return (await listSnapshots(await laptopRepo(dataDir, backupClass), { tags: [`class=${backupClass}`] })).map((s) => s.id);
 }
 
