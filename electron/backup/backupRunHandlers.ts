@@ -96,11 +96,15 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
   }
 
   const alertCache = new Map<string, { atMs: number; alerts: HealthAlert[] }>();
+  // Settings, copies and verification problems are read once per cache period for the whole fleet.
+  let sharedInputs: { atMs: number; inputs: FreshnessInputs } | null = null;
   const freshnessAlertsOf: BackupFreshnessAlerts = (ref) => {
+    const now = Date.now();
     const cached = alertCache.get(ref);
-    if (cached !== undefined && Date.now() - cached.atMs < ALERT_CACHE_MS) return cached.alerts;
+    if (cached !== undefined && now - cached.atMs < ALERT_CACHE_MS) return cached.alerts;
+    if (sharedInputs === null || now - sharedInputs.atMs >= ALERT_CACHE_MS) sharedInputs = { atMs: now, inputs: inputs() };
     const device = devices.find(ref);
-    const alerts = device === null ? [] : freshnessAlerts(device, deviceFreshness(device, inputs()), Date.now());
+    const alerts = device === null ? [] : freshnessAlerts(device, deviceFreshness(device, { ...sharedInputs.inputs, nowMs: now }), now);
     alertCache.set(ref, { atMs: Date.now(), alerts });
     return alerts;
   };
@@ -121,6 +125,7 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
         if (password !== null) secrets.password = password;
       }
       alertCache.clear();
+      sharedInputs = null;
       const job = kernel.jobs.start(
         'backup.run',
         {
