@@ -38,7 +38,8 @@ export async function benchBackup(): Promise<void> {
     await fillJournal(config.ingest.port, journalBytes);
     await onPi(pi, `sudo -n sh -c 'mkdir -p /srv/app-data && head -c ${String(dataBytes)} /dev/urandom > /srv/app-data/blob.bin'`);
     const services = await rollout.open();
-    await services.handlers['settings.backup.set']({ policies: { data: { extraPaths: ['/srv/app-data'] } } });
+    // The repositories exist before the clock starts, as the baseline's does (restic init is not a backup).
+    await services.handlers['settings.backup.set']({ createLaptop: true, policies: { data: { extraPaths: ['/srv/app-data'] } } });
     const ref = (await services.handlers['devices.list']({})).devices[0]?.id ?? '';
     const run = async () => {
       const start = performance.now();
