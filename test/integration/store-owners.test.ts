@@ -26,8 +26,8 @@ const owners: Record<string, string> = {
   trusted_keys: 'electron/kernel/trust/trustStore.ts',
   recent_images: 'electron/flash/recentImagesStore.ts',
   rollouts: 'electron/deploy/rolloutStore.ts',
-  rollout_devices: 'electron/deploy/rolloutStore.ts',
-  rollout_transcript: 'electron/deploy/rolloutStore.ts',
+  rollout_devices: 'electron/deploy/rolloutDeviceStore.ts',
+  rollout_transcript: 'electron/deploy/rolloutTranscriptStore.ts',
 };
 
 function sourceFiles(dir: string): string[] {
