@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { appMethods } from './api/appMethods.ts';
+import { backupMethods } from './api/backupMethods.ts';
 import { courierMethods } from './api/courierMethods.ts';
 import { deployMethods } from './api/deployMethods.ts';
 import { devicesMethods } from './api/devicesMethods.ts';
@@ -33,6 +34,7 @@ export const methods = {
   ...flashMethods,
   ...deployMethods,
   ...healthMethods,
+  ...backupMethods,
 } as const satisfies Record<string, MethodSpec>;
 
 /** The devices.discover job's result (it lives in devices.ts, with the job's other types). */

@@ -4,6 +4,7 @@
  * (done, failed or cancelled).
  */
 import { z } from 'zod';
+import { backupJobs } from './api/backupMethods.ts';
 import { courierJobs } from './api/courierMethods.ts';
 import { deployJobs } from './api/deployMethods.ts';
 import { devicesJobs } from './api/devicesMethods.ts';
@@ -25,6 +26,7 @@ const jobContracts = {
   ...courierJobs,
   ...flashJobs,
   ...deployJobs,
+  ...backupJobs,
 } as const satisfies Record<string, JobKindContract>;
 type JobContracts = typeof jobContracts;
 

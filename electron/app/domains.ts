@@ -7,6 +7,7 @@
 import { JobKindSchema, type JobKind } from '../../shared/jobs.ts';
 import type { Domain } from '../kernel/domain.ts';
 import type { JobKindSpec } from '../kernel/jobs/jobKind.ts';
+import { backupDomain } from '../backup/index.ts';
 import { courierDomain } from '../courier/index.ts';
 import { demoDomain } from '../demo/index.ts';
 import { deployDomain } from '../deploy/index.ts';
@@ -24,6 +25,7 @@ export const domains = [
   courierDomain,
   deployDomain,
   healthDomain,
+  backupDomain,
   demoDomain,
 ] as const;
 

@@ -28,6 +28,9 @@ const owners: Record<string, string> = {
   rollouts: 'electron/deploy/rolloutStore.ts',
   rollout_devices: 'electron/deploy/rolloutDeviceStore.ts',
   rollout_transcript: 'electron/deploy/rolloutTranscriptStore.ts',
+  backup_repositories: 'electron/backup/repositoryStore.ts',
+  backup_copies: 'electron/backup/repositoryStore.ts',
+  backup_verifications: 'electron/backup/repositoryStore.ts',
 };
 
 function sourceFiles(dir: string): string[] {

@@ -12,6 +12,7 @@ import { trustedKeys } from './migrations/0005-trusted-keys.ts';
 import { recentImages } from './migrations/0006-recent-images.ts';
 import { rollouts } from './migrations/0007-rollouts.ts';
 import { healthForwarded } from './migrations/0008-health-forwarded.ts';
+import { backupRepositories } from './migrations/0009-backup-repositories.ts';
 
 export const migrations: readonly string[] = [
   jobHistory,
@@ -22,4 +23,5 @@ export const migrations: readonly string[] = [
   recentImages,
   rollouts,
   healthForwarded,
+  backupRepositories,
 ];

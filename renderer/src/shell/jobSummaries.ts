@@ -2,6 +2,7 @@
  * The one list of job summaries: each domain's own map, composed here. The type makes the
  * build fail when a job kind in shared/jobs.ts has no summary.
  */
+import { backupJobSummaries } from '../backup/jobSummaries.ts';
 import { courierJobSummaries } from '../courier/jobSummaries.ts';
 import { deployJobSummaries } from '../deploy/jobSummaries.ts';
 import { devicesJobSummaries } from '../devices/jobSummaries.ts';
@@ -15,4 +16,5 @@ export const jobSummaries = {
   ...flashJobSummaries,
   ...deployJobSummaries,
   ...courierJobSummaries,
+  ...backupJobSummaries,
 } satisfies AllJobSummaries;

@@ -13,6 +13,7 @@ import type { ImageSummary } from '../../../shared/flash.ts';
 import type { BundleSummary, Rollout } from '../../../shared/deploy.ts';
 import { defaultHealthThresholds, type DeviceHealthView } from '../../../shared/fleetHealth.ts';
 import type { ApiHandlers } from '../../../electron/kernel/api/dispatch.ts';
+import { createBackupStubs, sampleBackupRequests } from './backupStubs.ts';
 
 export const sampleJob: JobRecord = {
   id: 'job_abc123',
@@ -106,6 +107,7 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'health.history': { deviceId: sampleDevice.id },
   'settings.health.get': {},
   'settings.health.set': { tempWarningC: 75 },
+  ...sampleBackupRequests,
 };
 
 export const sampleBundleSummary: BundleSummary = {
@@ -388,6 +390,7 @@ export function createStubHandlers(): StubHandlers {
       record('settings.health.set', params);
       return Promise.resolve({ thresholds: { ...defaultHealthThresholds, ...(params.tempWarningC === undefined ? {} : { tempWarningC: params.tempWarningC }) } });
     },
+    ...createBackupStubs(record),
   };
   return { handlers, calls };
 }

@@ -1,0 +1,37 @@
+/** What the backup domain's own jobs are started with (no secret here: passwords travel as job secrets). */
+import { z } from 'zod';
+import { BackupClassSchema } from '../../shared/backupStream.ts';
+import { RepoKindSchema, RepoRoleSchema, RetentionSchema } from '../../shared/backup.ts';
+
+/** A repository as a job reaches it: where, and the secret name its password travels under. */
+export const RepoTargetSchema = z.object({
+  role: RepoRoleSchema,
+  kind: RepoKindSchema,
+  location: z.string(),
+});
+export type RepoTarget = z.infer<typeof RepoTargetSchema>;
+
+export const VerifyParamsSchema = z.object({
+  dataDir: z.string(),
+  repos: z.array(RepoTargetSchema).min(1),
+  subsetRuns: z.number().int().positive(),
+  sampleFiles: z.number().int().positive(),
+});
+export type VerifyParams = z.infer<typeof VerifyParamsSchema>;
+
+export const CopyParamsSchema = z.object({
+  dataDir: z.string(),
+  to: z.enum(['site', 'offsite']),
+  pairs: z.array(z.object({ from: RepoTargetSchema, to: RepoTargetSchema })).min(1),
+});
+export type CopyParams = z.infer<typeof CopyParamsSchema>;
+
+export const ForgetParamsSchema = z.object({
+  dataDir: z.string(),
+  repos: z.array(RepoTargetSchema).min(1),
+  deviceId: z.string().nullable(),
+  class: BackupClassSchema.nullable(),
+  retention: z.object({ config: RetentionSchema, state: RetentionSchema, data: RetentionSchema, secrets: RetentionSchema }),
+});
+export type ForgetParams = z.infer<typeof ForgetParamsSchema>;
+
