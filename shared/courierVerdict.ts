@@ -18,6 +18,7 @@
  * for any other reason (lost on device, not yet forwarded, quarantined, unknown…).
  */
 import type { MissingRange, MissingReason } from './courier.ts';
+import { formatAgo } from './format.ts';
 
 /** The device's latest seq as the laptop last heard it. */
 export type DeviceHead = {
@@ -66,18 +67,6 @@ export function count(n: number): string {
 /** "1 record", "1,350 records". */
 export function records(n: number): string {
   return `${count(n)} record${n === 1 ? '' : 's'}`;
-}
-
-/** "just now", "40 s ago", "8 min ago", "3 h ago", "2 d ago". */
-export function ago(epochMs: number, nowMs: number): string {
-  const seconds = Math.max(0, Math.round((nowMs - epochMs) / 1000));
-  if (seconds < 10) return 'just now';
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.floor(hours / 24)} d ago`;
 }
 
 const LOSS_WORDS: Record<string, string> = {
@@ -136,12 +125,12 @@ export function reconcileVerdict(input: VerdictInput): Verdict {
 
 function judge(input: VerdictInput): Omit<Verdict, 'sentence'> {
   const dupText = input.duplicates > 0 ? `; ${input.duplicates} duplicate${input.duplicates === 1 ? '' : 's'} awaiting merge` : '';
-  const pulled = `pulled ${ago(input.lastPullMs, input.nowMs)}`;
+  const pulled = `pulled ${formatAgo(input.lastPullMs, input.nowMs)}`;
   const exactUnpulled = input.missing.filter((m) => onlyWaitingOnDevice(m.reason)).reduce((n, m) => n + m.count, 0);
   const beyond = input.headBeyond;
   const notYetPulled = exactUnpulled + (beyond?.records ?? 0);
   const estimated = beyond !== null && beyond.source === 'health';
-  const where = beyond === null ? '' : ` (the device was at ${estimated ? 'about ' : ''}seq ${beyond.seq} ${ago(beyond.atMs, input.nowMs)})`;
+  const where = beyond === null ? '' : ` (the device was at ${estimated ? 'about ' : ''}seq ${beyond.seq} ${formatAgo(beyond.atMs, input.nowMs)})`;
   const unpulledText = `not yet pulled: ${estimated ? 'about ' : ''}${records(notYetPulled)}${where}`;
 
   if (input.missing.length === 0 && beyond === null) {

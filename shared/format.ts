@@ -41,3 +41,15 @@ export function formatDuration(seconds: number | null): string {
   const rest = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }
+
+/** How long ago, in the words the CLI and the UI both use: "just now", "40 s ago", "8 min ago", "3 h ago", "2 d ago". */
+export function formatAgo(epochMs: number, nowMs: number): string {
+  const seconds = Math.max(0, Math.round((nowMs - epochMs) / 1000));
+  if (seconds < 10) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} d ago`;
+}

@@ -37,6 +37,7 @@
  */
 
 import { crc32c } from './crc32c.ts';
+import { FrameWindow } from './frameWindow.ts';
 
 export const frameMagic = Uint8Array.of(0xf1, 0x4b, 0x01, 0xd7);
 export const frameVersion = 1;
@@ -57,6 +58,8 @@ const pushSliceBytes = 1024 * 1024;
 const initialBufferBytes = 64 * 1024;
 
 const utf8Encoder = new TextEncoder();
+/** Fatal: a payload that is not UTF-8 is refused, not patched with U+FFFD. Stateless between calls (no streaming). */
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Thrown by the encoders when a payload exceeds the frame bound; the caller should send less at once. */
 export class FrameTooLargeError extends RangeError {
@@ -156,141 +159,186 @@ export type FrameDecoder = {
 
 export type FrameDecoderOptions = { maxPayloadBytes?: number };
 
-/** An incremental, resynchronising frame decoder (see the file comment for the format). */
-export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
-  const maxPayloadBytes = options.maxPayloadBytes ?? defaultMaxPayloadBytes;
-  const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-  const stats: DecoderStats = { frames: 0, frameBytes: 0, skippedBytes: 0, badFrames: 0 };
-  let buf = new Uint8Array(initialBufferBytes);
-  let start = 0;
-  let end = 0;
+/** A header's verdict: what follows it, or the fault to report and why. */
+type HeaderCheck = { ok: true; type: number; length: number } | { ok: false; fault: 'header_crc' | 'header_field'; detail: string };
+
+/** Checks the 16-byte header at `at`: its CRC, then the version, type, flags and length this decoder accepts. */
+function checkHeader(bytes: Uint8Array, at: number, maxPayloadBytes: number): HeaderCheck {
+  if (crc32c(bytes, at, at + 12) !== readU32(bytes, at + 12)) {
+    return { ok: false, fault: 'header_crc', detail: 'frame header failed its CRC32C (noise that looked like a frame start, or a damaged header)' };
+  }
+  const version = bytes[at + 4] ?? 0;
+  const type = bytes[at + 5] ?? 0;
+  const flags = (bytes[at + 6] ?? 0) | ((bytes[at + 7] ?? 0) << 8);
+  const length = readU32(bytes, at + 8);
+  const refusal =
+    version !== frameVersion
+      ? `frame version ${version} (this side speaks ${frameVersion}: update the older of agent and app)`
+      : type !== FrameType.json && type !== FrameType.binary
+        ? `unknown frame type ${type}`
+        : flags !== 0
+          ? `unknown frame flags 0x${flags.toString(16)}`
+          : length > maxPayloadBytes
+            ? `frame length ${length} exceeds the ${maxPayloadBytes}-byte bound`
+            : null;
+  return refusal === null ? { ok: true, type, length } : { ok: false, fault: 'header_field', detail: refusal };
+}
+
+/** Decodes the payload of a frame whose CRCs held. */
+function decodePayload(type: number, payload: Uint8Array, frameBytes: number): DecodedItem {
+  if (type === FrameType.binary) {
+    if (payload.length < 4) return { kind: 'fault', fault: 'payload_invalid', bytes: frameBytes, detail: 'binary frame shorter than its 4-byte channel id' };
+    // A copy: the buffer is reused for the next frames.
+    return { kind: 'binary', channel: readU32(payload, 0), data: payload.slice(4), frameBytes };
+  }
+  try {
+    return { kind: 'message', message: JSON.parse(utf8Decoder.decode(payload)) as unknown, frameBytes };
+  } catch (error) {
+    return { kind: 'fault', fault: 'payload_invalid', bytes: frameBytes, detail: `frame payload is not UTF-8 JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+/**
+ * The resynchronising scan behind createFrameDecoder: finds each magic in the held bytes,
+ * checks the header and payload after it, and accounts for every byte it skips (one
+ * 'garbage' item per run of skipped bytes, and the counts in `stats`).
+ */
+class FrameScanner {
+  readonly window = new FrameWindow(initialBufferBytes);
+  readonly stats: DecoderStats = { frames: 0, frameBytes: 0, skippedBytes: 0, badFrames: 0 };
+  private readonly maxPayloadBytes: number;
   /** Dropped bytes not yet reported, coalesced into one 'garbage' item per run. */
-  let pendingGarbage = 0;
+  private pendingGarbage = 0;
   /** For a JSON frame waiting on its payload: how far the payload was searched for a magic. */
-  let interruptScannedTo = -1;
+  private interruptScannedTo = -1;
 
-  function append(piece: Uint8Array): void {
-    if (end + piece.length > buf.length) {
-      const held = end - start;
-      const needed = held + piece.length;
-      if (needed <= buf.length) {
-        buf.copyWithin(0, start, end);
+  constructor(maxPayloadBytes: number) {
+    this.maxPayloadBytes = maxPayloadBytes;
+  }
+
+  /** Takes one slice of input and appends the frames and faults it completes to `out`. */
+  push(piece: Uint8Array, out: DecodedItem[]): void {
+    const moved = this.window.append(piece);
+    if (this.interruptScannedTo >= 0) this.interruptScannedTo -= moved;
+    this.drain(out);
+    this.window.releaseIfIdle();
+  }
+
+  /**
+   * The stream ended, so what is held is incomplete. A frame cut short may have swallowed
+   * whole frames after it as its (binary) payload: report it, step past its magic and rescan.
+   */
+  finish(out: DecodedItem[]): void {
+    const window = this.window;
+    while (window.end > window.start) {
+      if (window.held >= 4 && this.isMagicAt(window.start)) {
+        this.fault(out, 'truncated', window.held, `the link closed ${window.held} bytes into a frame`);
+        this.drop(1);
       } else {
-        const grown = new Uint8Array(Math.max(needed, buf.length * 2));
-        grown.set(buf.subarray(start, end), 0);
-        buf = grown;
+        this.drop(window.held);
       }
-      if (interruptScannedTo >= 0) interruptScannedTo -= start;
-      start = 0;
-      end = held;
+      this.drain(out);
     }
-    buf.set(piece, end);
-    end += piece.length;
+    this.flushGarbage(out);
+    window.clear();
+    this.interruptScannedTo = -1;
+    window.releaseIfIdle();
   }
 
-  function drop(n: number): void {
-    start += n;
-    pendingGarbage += n;
-    stats.skippedBytes += n;
-    interruptScannedTo = -1;
-  }
-
-  function flushGarbage(out: DecodedItem[]): void {
-    if (pendingGarbage > 0) {
-      out.push({ kind: 'fault', fault: 'garbage', bytes: pendingGarbage, detail: `skipped ${pendingGarbage} bytes outside frames` });
-      pendingGarbage = 0;
+  flushGarbage(out: DecodedItem[]): void {
+    if (this.pendingGarbage > 0) {
+      out.push({ kind: 'fault', fault: 'garbage', bytes: this.pendingGarbage, detail: `skipped ${this.pendingGarbage} bytes outside frames` });
+      this.pendingGarbage = 0;
     }
   }
 
-  function fault(out: DecodedItem[], kind: FrameFaultKind, bytes: number, detail: string): void {
-    stats.badFrames++;
-    flushGarbage(out);
+  private drop(n: number): void {
+    this.window.start += n;
+    this.pendingGarbage += n;
+    this.stats.skippedBytes += n;
+    this.interruptScannedTo = -1;
+  }
+
+  private fault(out: DecodedItem[], kind: FrameFaultKind, bytes: number, detail: string): void {
+    this.stats.badFrames++;
+    this.flushGarbage(out);
     out.push({ kind: 'fault', fault: kind, bytes, detail });
   }
 
-  function isMagicAt(i: number): boolean {
-    return buf[i] === magic0 && buf[i + 1] === magic1 && buf[i + 2] === magic2 && buf[i + 3] === magic3;
+  private isMagicAt(i: number): boolean {
+    const bytes = this.window.bytes;
+    return bytes[i] === magic0 && bytes[i + 1] === magic1 && bytes[i + 2] === magic2 && bytes[i + 3] === magic3;
   }
 
   /** True when the bytes held so far (fewer than four) could still grow into a magic. */
-  function isMagicPrefixAt(i: number): boolean {
-    for (let k = i; k < end; k++) if (buf[k] !== frameMagic[k - i]) return false;
+  private isMagicPrefixAt(i: number): boolean {
+    for (let k = i; k < this.window.end; k++) if (this.window.bytes[k] !== frameMagic[k - i]) return false;
     return true;
   }
 
-  /** Moves `start` to the next magic; false when more input is needed. */
-  function seekMagic(): boolean {
+  /** Moves the window's start to the next magic; false when more input is needed. */
+  private seekMagic(): boolean {
+    const window = this.window;
     for (;;) {
-      const found = buf.subarray(start, end).indexOf(magic0);
+      const found = window.bytes.subarray(window.start, window.end).indexOf(magic0);
       if (found < 0) {
-        drop(end - start);
+        this.drop(window.held);
         return false;
       }
-      if (found > 0) drop(found);
-      if (end - start < 4) {
-        if (isMagicPrefixAt(start)) return false;
-      } else if (isMagicAt(start)) {
+      if (found > 0) this.drop(found);
+      if (window.held < 4) {
+        if (this.isMagicPrefixAt(window.start)) return false;
+      } else if (this.isMagicAt(window.start)) {
         return true;
       }
-      drop(1);
+      this.drop(1);
     }
   }
 
-  /** Decodes what is buffered; appends frames and faults to `out`. */
-  function drain(out: DecodedItem[]): void {
+  /** Decodes what is held; appends frames and faults to `out`. */
+  private drain(out: DecodedItem[]): void {
+    const window = this.window;
     for (;;) {
-      if (!seekMagic()) return;
-      if (end - start < frameHeaderBytes) return;
-      const headerCrc = readU32(buf, start + 12);
-      if (crc32c(buf, start, start + 12) !== headerCrc) {
-        fault(out, 'header_crc', frameHeaderBytes, 'frame header failed its CRC32C (noise that looked like a frame start, or a damaged header)');
-        drop(1);
+      if (!this.seekMagic()) return;
+      if (window.held < frameHeaderBytes) return;
+      const header = checkHeader(window.bytes, window.start, this.maxPayloadBytes);
+      if (!header.ok) {
+        this.fault(out, header.fault, frameHeaderBytes, header.detail);
+        this.drop(1);
         continue;
       }
-      const version = buf[start + 4] ?? 0;
-      const type = buf[start + 5] ?? 0;
-      const flags = (buf[start + 6] ?? 0) | ((buf[start + 7] ?? 0) << 8);
-      const length = readU32(buf, start + 8);
-      const refusal =
-        version !== frameVersion
-          ? `frame version ${version} (this side speaks ${frameVersion}: update the older of agent and app)`
-          : type !== FrameType.json && type !== FrameType.binary
-            ? `unknown frame type ${type}`
-            : flags !== 0
-              ? `unknown frame flags 0x${flags.toString(16)}`
-              : length > maxPayloadBytes
-                ? `frame length ${length} exceeds the ${maxPayloadBytes}-byte bound`
-                : null;
-      if (refusal !== null) {
-        fault(out, 'header_field', frameHeaderBytes, refusal);
-        drop(1);
-        continue;
-      }
-      const payloadStart = start + frameHeaderBytes;
+      const { type, length } = header;
+      const payloadStart = window.start + frameHeaderBytes;
       const frameEnd = payloadStart + length + frameTrailerBytes;
-      if (end < frameEnd) {
-        if (type === FrameType.json && interruptedAt(payloadStart, Math.min(end, payloadStart + length), out)) continue;
+      if (window.end < frameEnd) {
+        if (type === FrameType.json && this.interruptedAt(payloadStart, Math.min(window.end, payloadStart + length), out)) continue;
         return;
       }
-      interruptScannedTo = -1;
-      if (crc32c(buf, payloadStart, payloadStart + length) !== readU32(buf, payloadStart + length)) {
-        fault(out, 'payload_crc', frameHeaderBytes + length + frameTrailerBytes, `frame payload of ${length} bytes failed its CRC32C (bits flipped or bytes lost on the link)`);
-        drop(1);
+      this.interruptScannedTo = -1;
+      if (crc32c(window.bytes, payloadStart, payloadStart + length) !== readU32(window.bytes, payloadStart + length)) {
+        this.fault(out, 'payload_crc', frameHeaderBytes + length + frameTrailerBytes, `frame payload of ${length} bytes failed its CRC32C (bits flipped or bytes lost on the link)`);
+        this.drop(1);
         continue;
       }
-      const frameBytes = frameEnd - start;
-      const item = decodePayload(type, payloadStart, length, frameBytes);
-      flushGarbage(out);
-      if (item.kind === 'fault') {
-        stats.badFrames++;
-        stats.skippedBytes += frameBytes;
-      } else {
-        stats.frames++;
-        stats.frameBytes += frameBytes;
-      }
-      out.push(item);
-      start = frameEnd;
+      this.emitFrame(type, payloadStart, length, frameEnd, out);
     }
+  }
+
+  /** A frame whose CRCs held: decodes it, counts it, and moves past it. */
+  private emitFrame(type: number, payloadStart: number, length: number, frameEnd: number, out: DecodedItem[]): void {
+    const window = this.window;
+    const frameBytes = frameEnd - window.start;
+    const item = decodePayload(type, window.bytes.subarray(payloadStart, payloadStart + length), frameBytes);
+    this.flushGarbage(out);
+    if (item.kind === 'fault') {
+      this.stats.badFrames++;
+      this.stats.skippedBytes += frameBytes;
+    } else {
+      this.stats.frames++;
+      this.stats.frameBytes += frameBytes;
+    }
+    out.push(item);
+    window.start = frameEnd;
   }
 
   /**
@@ -298,88 +346,54 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
    * it means this frame lost bytes and the next frame has begun: give up on this one now
    * rather than swallow the following frames as its payload.
    */
-  function interruptedAt(payloadStart: number, searchEnd: number, out: DecodedItem[]): boolean {
-    let from = Math.max(payloadStart, interruptScannedTo);
+  private interruptedAt(payloadStart: number, searchEnd: number, out: DecodedItem[]): boolean {
+    const window = this.window;
+    let from = Math.max(payloadStart, this.interruptScannedTo);
     for (;;) {
-      const found = from < searchEnd ? buf.subarray(from, searchEnd).indexOf(magic0) : -1;
+      const found = from < searchEnd ? window.bytes.subarray(from, searchEnd).indexOf(magic0) : -1;
       if (found < 0) {
         // Re-check the last three bytes next time: a magic may be arriving across pushes.
-        interruptScannedTo = Math.max(payloadStart, searchEnd - 3);
+        this.interruptScannedTo = Math.max(payloadStart, searchEnd - 3);
         return false;
       }
       const at = from + found;
-      if (end - at < 4) {
-        interruptScannedTo = at;
+      if (window.end - at < 4) {
+        this.interruptScannedTo = at;
         return false;
       }
-      if (isMagicAt(at)) {
-        fault(out, 'interrupted', at - start, `a frame was cut short after ${at - start - frameHeaderBytes} payload bytes (the link lost bytes); the next frame follows`);
-        drop(at - start);
+      if (this.isMagicAt(at)) {
+        const cut = at - window.start;
+        this.fault(out, 'interrupted', cut, `a frame was cut short after ${cut - frameHeaderBytes} payload bytes (the link lost bytes); the next frame follows`);
+        this.drop(cut);
         return true;
       }
       from = at + 1;
     }
   }
+}
 
-  function decodePayload(type: number, payloadStart: number, length: number, frameBytes: number): DecodedItem {
-    const payload = buf.subarray(payloadStart, payloadStart + length);
-    if (type === FrameType.binary) {
-      if (length < 4) return { kind: 'fault', fault: 'payload_invalid', bytes: frameBytes, detail: 'binary frame shorter than its 4-byte channel id' };
-      // A copy: the buffer is reused for the next frames.
-      return { kind: 'binary', channel: readU32(payload, 0), data: payload.slice(4), frameBytes };
-    }
-    try {
-      return { kind: 'message', message: JSON.parse(utf8Decoder.decode(payload)) as unknown, frameBytes };
-    } catch (error) {
-      return { kind: 'fault', fault: 'payload_invalid', bytes: frameBytes, detail: `frame payload is not UTF-8 JSON: ${error instanceof Error ? error.message : String(error)}` };
-    }
-  }
-
-  function releaseIfIdle(): void {
-    if (start === end) {
-      start = 0;
-      end = 0;
-      // Give back the memory of a big frame once it is decoded.
-      if (buf.length > 4 * initialBufferBytes) buf = new Uint8Array(initialBufferBytes);
-    }
-  }
-
+/** An incremental, resynchronising frame decoder (see the file comment for the format). */
+export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
+  const scanner = new FrameScanner(options.maxPayloadBytes ?? defaultMaxPayloadBytes);
   return {
     push(chunk) {
       const out: DecodedItem[] = [];
       for (let offset = 0; offset < chunk.length; offset += pushSliceBytes) {
-        append(chunk.subarray(offset, Math.min(chunk.length, offset + pushSliceBytes)));
-        drain(out);
-        releaseIfIdle();
+        scanner.push(chunk.subarray(offset, Math.min(chunk.length, offset + pushSliceBytes)), out);
       }
-      flushGarbage(out);
+      scanner.flushGarbage(out);
       return out;
     },
     end() {
       const out: DecodedItem[] = [];
-      // What is held is incomplete. A frame cut short may have swallowed whole frames
-      // after it as its (binary) payload: report it, step past its magic and rescan.
-      while (end > start) {
-        if (end - start >= 4 && isMagicAt(start)) {
-          fault(out, 'truncated', end - start, `the link closed ${end - start} bytes into a frame`);
-          drop(1);
-        } else {
-          drop(end - start);
-        }
-        drain(out);
-      }
-      flushGarbage(out);
-      start = 0;
-      end = 0;
-      interruptScannedTo = -1;
-      releaseIfIdle();
+      scanner.finish(out);
       return out;
     },
     get stats() {
-      return stats;
+      return scanner.stats;
     },
     get bufferedBytes() {
-      return end - start;
+      return scanner.window.held;
     },
   };
 }

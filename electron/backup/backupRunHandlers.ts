@@ -19,12 +19,12 @@ import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
 import type { DeviceStore } from '../devices/index.ts';
 import { serialPasswordSecret } from '../devices/index.ts';
 import { BackupRunParamsSchema } from './backupJob.ts';
-import { createBackupRunStore, type BackupRunRow } from './backupRunStore.ts';
+import { createBackupRunStore, type BackupRunRow, type BackupRunStore } from './backupRunStore.ts';
 import { deviceFreshness, freshnessAlerts, type FreshnessInputs } from './freshness.ts';
 import type { backupJobKinds } from './jobKinds.ts';
-import { passwordSecret } from './repositories.ts';
+import { locationOf, passwordSecret } from './repositories.ts';
 import { prepareLaptopRepos } from './laptopRepos.ts';
-import { createRepositoryStore } from './repositoryStore.ts';
+import { createRepositoryStore, type RepositoryStore } from './repositoryStore.ts';
 
 /** A previous run older than this is not resumed: a new one starts its own window. */
 const RESUME_WITHIN_MS = 24 * 60 * 60_000;
@@ -37,45 +37,49 @@ function sameSelection(a: { refs: string[]; classes: string[] }, b: { refs: stri
   return a.refs.join(',') === b.refs.join(',') && a.classes.join(',') === b.classes.join(',');
 }
 
+/** What freshness is judged with: the policies, where copies are, what verification found; read once per call. */
+function freshnessInputs(runs: BackupRunStore, repos: RepositoryStore, dataDir: string): FreshnessInputs {
+  const settings = repos.loadSettings();
+  const held = new Map<string, Set<string>>();
+  const copiesOf = (run: BackupRunRow): RepoRole[] => {
+    const out: RepoRole[] = [];
+    for (const role of ['site', 'offsite'] as const) {
+      const location = locationOf(role, run.repo.kind, settings, dataDir);
+      if (location === null || run.snapshotId === null) continue;
+      const key = `${role}:${run.repo.kind}`;
+      let set = held.get(key);
+      if (set === undefined) {
+        set = repos.copiesHeld(role, run.repo.kind, location);
+        held.set(key, set);
+      }
+      if (set.has(run.snapshotId)) out.push(role);
+    }
+    return out;
+  };
+  const problems = newestProblems(repos);
+  const problemOf = (deviceId: string, backupClass: BackupClass) => problems.find((p) => p.deviceId === deviceId && p.class === backupClass) ?? null;
+  return { runs, policies: settings.policies, copiesOf, problemOf, nowMs: Date.now() };
+}
+
+/** What the newest verification of each repository found wrong (an older failure fixed since does not count). */
+function newestProblems(repos: RepositoryStore): BackupProblem[] {
+  const seen = new Set<string>();
+  const out: BackupProblem[] = [];
+  for (const entry of repos.history({ limit: 200 })) {
+    const key = `${entry.role}:${entry.kind}:${entry.location}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(...entry.problems);
+  }
+  return out;
+}
+
 export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typeof backupJobKinds> }, devices: DeviceStore) {
   const runs = createBackupRunStore(kernel.db);
   const repos = createRepositoryStore(kernel.db);
 
-  function inputs(): FreshnessInputs {
-    const settings = repos.loadSettings();
-    const held = new Map<string, Set<string>>();
-    const copiesOf = (run: BackupRunRow): RepoRole[] => {
-      const out: RepoRole[] = [];
-      for (const role of ['site', 'offsite'] as const) {
-        const location = role === 'site' ? settings.siteDrivePath : settings.offsiteUrl;
-        if (location === null || run.snapshotId === null) continue;
-        const key = `${role}:${run.repo.kind}`;
-        let set = held.get(key);
-        if (set === undefined) {
-          set = repos.copiesHeld(role, run.repo.kind, location);
-          held.set(key, set);
-        }
-        if (set.has(run.snapshotId)) out.push(role);
-      }
-      return out;
-    };
-    const problems = latestProblems();
-    const problemOf = (deviceId: string, backupClass: BackupClass) => problems.find((p) => p.deviceId === deviceId && p.class === backupClass) ?? null;
-    return { runs, policies: settings.policies, copiesOf, problemOf, nowMs: Date.now() };
-  }
-
-  /** What the newest verification of each repository found wrong (an older failure fixed since does not count). */
-  function latestProblems(): BackupProblem[] {
-    const seen = new Set<string>();
-    const out: BackupProblem[] = [];
-    for (const entry of repos.history({ limit: 200 })) {
-      const key = `${entry.role}:${entry.kind}:${entry.location}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(...entry.problems);
-    }
-    return out;
-  }
+  const inputs = (): FreshnessInputs => freshnessInputs(runs, repos, kernel.dataDir);
+  const latestProblems = (): BackupProblem[] => newestProblems(repos);
 
   function resolveSelection(request: { deviceIds?: string[] | undefined; site?: string | undefined; all?: boolean | undefined }): Device[] {
     const all = devices.list();

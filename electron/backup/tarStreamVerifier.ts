@@ -88,6 +88,64 @@ function paxPath(records: Buffer): string | null {
   return found;
 }
 
+function parseManifest(bytes: Buffer, expected: { deviceId?: string; class?: BackupManifest['class'] }): BackupManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw bad('the manifest is not JSON');
+  }
+  const parsed = BackupManifestSchema.safeParse(json);
+  if (!parsed.success) throw bad(`the manifest does not match the format (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+  const m = parsed.data;
+  if (expected.deviceId !== undefined && m.deviceId !== expected.deviceId) throw bad(`the manifest names device ${m.deviceId}, not ${expected.deviceId}`);
+  if (expected.class !== undefined && m.class !== expected.class) throw bad(`the manifest is for class ${m.class}, not ${expected.class}`);
+  return m;
+}
+
+/** Every member of the stream is in the manifest with its size and hash, and nothing listed is absent. */
+function compare(m: BackupManifest, seen: ReadonlyMap<string, { size: number; sha256: string }>): void {
+  const listed = new Map(m.files.map((f) => [f.path, f]));
+  for (const [path, got] of seen) {
+    const entry = listed.get(path);
+    if (entry === undefined) throw bad(`${path} is in the stream but not in the manifest`);
+    if (entry.size !== got.size) throw bad(`${path} has ${String(got.size)} bytes, the manifest says ${String(entry.size)}`);
+    if (entry.sha256 !== got.sha256) throw bad(`${path} does not match its SHA-256 in the manifest`);
+  }
+  for (const path of listed.keys()) if (!seen.has(path)) throw bad(`${path} is in the manifest but not in the stream`);
+}
+
+/** Passes on all but the last HOLD_BACK_BYTES seen so far (big chunks without a copy). */
+/** A header's type, size and name (ustar prefix joined), its checksum checked. */
+function parseHeader(block: Buffer, offset: number): { type: string; size: number; plain: string } {
+  if (!checksumHolds(block)) throw bad(`a tar header's checksum does not match (at byte ${String(offset)})`);
+  const prefix = block.subarray(257, 263).toString('latin1').startsWith('ustar') ? cString(block, 345, 155) : '';
+  return {
+    type: String.fromCharCode(block[156] ?? 0).replace('\0', '0'),
+    size: octal(block, 124, 12, 'size'),
+    plain: prefix === '' ? cString(block, 0, 100) : `${prefix}/${cString(block, 0, 100)}`,
+  };
+}
+
+function createHoldBack(): { pass(chunk: Buffer): Buffer[]; held(): Buffer } {
+  let held: Buffer = Buffer.alloc(0);
+  return {
+    pass(chunk) {
+      if (chunk.length >= HOLD_BACK_BYTES) {
+        const out = held.length === 0 ? [] : [held];
+        out.push(chunk.subarray(0, chunk.length - HOLD_BACK_BYTES));
+        held = Buffer.from(chunk.subarray(chunk.length - HOLD_BACK_BYTES));
+        return out;
+      }
+      const all = Buffer.concat([held, chunk]);
+      const cut = Math.max(0, all.length - HOLD_BACK_BYTES);
+      held = Buffer.from(all.subarray(cut));
+      return cut === 0 ? [] : [all.subarray(0, cut)];
+    },
+    held: () => held,
+  };
+}
+
 export type TarStreamVerifier = {
   /** Takes the next bytes from the device; returns what may be passed on now. */
   feed(chunk: Buffer): Buffer[];
@@ -99,7 +157,7 @@ export type TarStreamVerifier = {
 export function createTarStreamVerifier(expected: { deviceId?: string; class?: BackupManifest['class'] } = {}): TarStreamVerifier {
   let state: State = { kind: 'header' };
   let pending: Buffer = Buffer.alloc(0);
-  let held: Buffer = Buffer.alloc(0);
+  const holdBack = createHoldBack();
   let total = 0;
   let nextName: string | null = null;
   let manifest: BackupManifest | null = null;
@@ -113,11 +171,7 @@ export function createTarStreamVerifier(expected: { deviceId?: string; class?: B
       return;
     }
     if (manifest !== null) throw bad('a member follows the manifest, which must be last');
-    if (!checksumHolds(block)) throw bad(`a tar header's checksum does not match (at byte ${String(offset)})`);
-    const type = String.fromCharCode(block[156] ?? 0).replace('\0', '0');
-    const size = octal(block, 124, 12, 'size');
-    const prefix = block.subarray(257, 263).toString('latin1').startsWith('ustar') ? cString(block, 345, 155) : '';
-    const plain = prefix === '' ? cString(block, 0, 100) : `${prefix}/${cString(block, 0, 100)}`;
+    const { type, size, plain } = parseHeader(block, offset);
     const name = nextName ?? plain;
     if (type === 'x' || type === 'L') {
       if (size > MAX_META_BYTES) throw bad('a long-name header is too big');
@@ -140,7 +194,7 @@ export function createTarStreamVerifier(expected: { deviceId?: string; class?: B
     const { member, hash, keep } = state;
     if (member.type === 'x') nextName = paxPath(Buffer.concat(keep ?? [])) ?? nextName;
     else if (member.type === 'L') nextName = Buffer.concat(keep ?? []).toString('utf8').replace(/\0+$/, '');
-    else if (member.name === BACKUP_MANIFEST_NAME) manifest = parseManifest(Buffer.concat(keep ?? []));
+    else if (member.name === BACKUP_MANIFEST_NAME) manifest = parseManifest(Buffer.concat(keep ?? []), expected);
     else if (hash !== null) {
       const path = `/${member.name.replace(/^\.?\/+/, '')}`;
       if (seen.has(path)) throw bad(`${path} appears twice`);
@@ -149,21 +203,6 @@ export function createTarStreamVerifier(expected: { deviceId?: string; class?: B
     }
     const pad = (BLOCK - (member.size % BLOCK)) % BLOCK;
     state = pad === 0 ? { kind: 'header' } : { kind: 'padding', left: pad, after: 'header' };
-  }
-
-  function parseManifest(bytes: Buffer): BackupManifest {
-    let json: unknown;
-    try {
-      json = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      throw bad('the manifest is not JSON');
-    }
-    const parsed = BackupManifestSchema.safeParse(json);
-    if (!parsed.success) throw bad(`the manifest does not match the format (${parsed.error.issues[0]?.message ?? 'invalid'})`);
-    const m = parsed.data;
-    if (expected.deviceId !== undefined && m.deviceId !== expected.deviceId) throw bad(`the manifest names device ${m.deviceId}, not ${expected.deviceId}`);
-    if (expected.class !== undefined && m.class !== expected.class) throw bad(`the manifest is for class ${m.class}, not ${expected.class}`);
-    return m;
   }
 
   /** Consumes what `pending` holds, as far as whole steps allow. */
@@ -203,43 +242,19 @@ export function createTarStreamVerifier(expected: { deviceId?: string; class?: B
     pending = at === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(at));
   }
 
-  function compare(m: BackupManifest): void {
-    const listed = new Map(m.files.map((f) => [f.path, f]));
-    for (const [path, got] of seen) {
-      const entry = listed.get(path);
-      if (entry === undefined) throw bad(`${path} is in the stream but not in the manifest`);
-      if (entry.size !== got.size) throw bad(`${path} has ${String(got.size)} bytes, the manifest says ${String(entry.size)}`);
-      if (entry.sha256 !== got.sha256) throw bad(`${path} does not match its SHA-256 in the manifest`);
-    }
-    for (const path of listed.keys()) if (!seen.has(path)) throw bad(`${path} is in the manifest but not in the stream`);
-  }
-
   return {
     feed(chunk) {
       total += chunk.length;
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       advance();
-      // Pass on all but the last HOLD_BACK_BYTES seen so far (big chunks without a copy).
-      if (chunk.length >= HOLD_BACK_BYTES) {
-        const out = held.length === 0 ? [] : [held];
-        out.push(chunk.subarray(0, chunk.length - HOLD_BACK_BYTES));
-        held = Buffer.from(chunk.subarray(chunk.length - HOLD_BACK_BYTES));
-        return out;
-      }
-      const all = Buffer.concat([held, chunk]);
-      const cut = Math.max(0, all.length - HOLD_BACK_BYTES);
-      held = Buffer.from(all.subarray(cut));
-      return cut === 0 ? [] : [all.subarray(0, cut)];
+      return holdBack.pass(chunk);
     },
     finish() {
-      if (pending.length !== 0 || state.kind !== 'end') {
-        throw bad(state.kind === 'end' || manifest !== null ? 'it stopped before both end-of-archive zero blocks' : `it stopped after ${String(total)} bytes, before the manifest (the link dropped or the device command died)`);
-      }
-      if (state.zeroBlocks < 2) throw bad('it stopped before both end-of-archive zero blocks');
       const m: BackupManifest | null = manifest;
-      if (m === null) throw bad('it has no manifest');
-      compare(m);
-      return { tail: held, verified: { manifest: m, streamBytes: total, files: seen.size, fileBytes } };
+      if (m === null) throw bad(`it stopped after ${String(total)} bytes, before the manifest (the link dropped or the device command died)`);
+      if (pending.length !== 0 || state.kind !== 'end' || state.zeroBlocks < 2) throw bad('it stopped before both end-of-archive zero blocks');
+      compare(m, seen);
+      return { tail: holdBack.held(), verified: { manifest: m, streamBytes: total, files: seen.size, fileBytes } };
     },
     bytesRead: () => total,
   };

@@ -77,62 +77,6 @@ export async function runCli(argv: readonly string[], io: CliIo, options: CliOpt
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
 
-  program
-    .command('info')
-    .description('show version, platform and data folder')
-    .action(async () => {
-      const info = await call('app.info', {});
-      const { demo: _demo, ...plain } = info;
-      print(info, () => formatTable(Object.entries(plain), [{ header: 'FIELD', value: ([k]) => k }, { header: 'VALUE', value: ([, v]) => v }]));
-    });
-
-  const jobs = program.command('jobs').description('job history, details and cancellation');
-  jobs
-    .command('list', { isDefault: true })
-    .description('list jobs, newest first (history survives restarts)')
-    .addOption(new Option('--limit <n>', 'how many (at most 500)').argParser(contractNumber('jobs.list', 'limit')))
-    .addOption(new Option('--state <state>', 'only jobs in this state').choices(JobStateSchema.options))
-    .action(async (opts: { limit?: number; state?: JobRecord['state'] }) => {
-      const { jobs: list } = await call('jobs.list', { ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.state ? { state: opts.state } : {}) });
-      print({ jobs: list }, () => (list.length === 0 ? 'No jobs yet.' : formatTable(list, jobColumns)));
-    });
-  jobs
-    .command('show <jobId>')
-    .description('one job: progress, result or error, last log lines')
-    .action(async (jobId: string) => {
-      const { job } = await call('jobs.get', { jobId });
-      print({ job }, () => describeJob(job));
-    });
-  jobs
-    .command('cancel <jobId>')
-    .description('cancel a running job and wait until it has stopped')
-    .action(async (jobId: string) => {
-      const { job } = await call('jobs.cancel', { jobId });
-      print({ job }, () => describeJob(job));
-    });
-
-  program
-    .command('serve')
-    .description('serve the fieldkit UI to a browser on this computer (127.0.0.1 only, with an access token)')
-    .addOption(new Option('--port <port>', 'port to listen on (default: a free one)').argParser(portNumber))
-    .option('--demo', 'also run the demo site: three agents on this computer with synthetic data')
-    .action(async (opts: { port?: number; demo?: boolean }) => {
-      const s = await open(true, opts.demo === true);
-      const host = await startWebHost({ handlers: s.handlers, events: s.events, staticDir: rendererDir(), ...(opts.port ? { port: opts.port } : {}) });
-      if (globals().json) io.stdout(JSON.stringify({ url: host.url, port: host.port, dataDir: s.info.dataDir }) + '\n');
-      else io.stdout(`fieldkit is serving its UI at\n\n  ${host.url}\n\nOpen that URL in a browser on this computer (it carries the access token). Ctrl-C stops.\n${demoLine(s.info)}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      await host.close();
-    });
-
   const context: CliContext = {
     io,
     json: () => globals().json === true,
@@ -143,6 +87,9 @@ export async function runCli(argv: readonly string[], io: CliIo, options: CliOpt
       exitCode = code;
     },
   };
+  addInfoCommand(program, context);
+  addJobsCommands(program, context);
+  addServeCommand(program, context, (demo) => open(true, demo));
   for (const domain of domains) for (const addCommands of domain.cliCommands) addCommands(program, context);
 
   // The command being run, for the usage line after a wrong argument; and that line after commander's own refusals.
@@ -160,6 +107,74 @@ export async function runCli(argv: readonly string[], io: CliIo, options: CliOpt
     if (opened.services) await opened.services.close();
   }
   return exitCode;
+}
+
+/** `fieldkit info`. */
+function addInfoCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('info')
+    .description('show version, platform and data folder')
+    .action(async () => {
+      const info = await ctx.call('app.info', {});
+      const { demo: _demo, ...plain } = info;
+      ctx.print(info, () => formatTable(Object.entries(plain), [{ header: 'FIELD', value: ([k]) => k }, { header: 'VALUE', value: ([, v]) => v }]));
+    });
+}
+
+/** `fieldkit jobs …`: the job history every domain's jobs land in. */
+function addJobsCommands(program: Command, ctx: CliContext): void {
+  const jobs = program.command('jobs').description('job history, details and cancellation');
+  jobs
+    .command('list', { isDefault: true })
+    .description('list jobs, newest first (history survives restarts)')
+    .addOption(new Option('--limit <n>', 'how many (at most 500)').argParser(contractNumber('jobs.list', 'limit')))
+    .addOption(new Option('--state <state>', 'only jobs in this state').choices(JobStateSchema.options))
+    .action(async (opts: { limit?: number; state?: JobRecord['state'] }) => {
+      const { jobs: list } = await ctx.call('jobs.list', { ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.state ? { state: opts.state } : {}) });
+      ctx.print({ jobs: list }, () => (list.length === 0 ? 'No jobs yet.' : formatTable(list, jobColumns)));
+    });
+  jobs
+    .command('show <jobId>')
+    .description('one job: progress, result or error, last log lines')
+    .action(async (jobId: string) => {
+      const { job } = await ctx.call('jobs.get', { jobId });
+      ctx.print({ job }, () => describeJob(job));
+    });
+  jobs
+    .command('cancel <jobId>')
+    .description('cancel a running job and wait until it has stopped')
+    .action(async (jobId: string) => {
+      const { job } = await ctx.call('jobs.cancel', { jobId });
+      ctx.print({ job }, () => describeJob(job));
+    });
+}
+
+/**
+ * `fieldkit serve`: the UI over the web host until Ctrl-C. `openServing` opens the services
+ * as the app does (watching drives, with the demo site on --demo), not as a one-shot command.
+ */
+function addServeCommand(program: Command, ctx: CliContext, openServing: (demo: boolean) => Promise<AppServices>): void {
+  program
+    .command('serve')
+    .description('serve the fieldkit UI to a browser on this computer (127.0.0.1 only, with an access token)')
+    .addOption(new Option('--port <port>', 'port to listen on (default: a free one)').argParser(portNumber))
+    .option('--demo', 'also run the demo site: three agents on this computer with synthetic data')
+    .action(async (opts: { port?: number; demo?: boolean }) => {
+      const s = await openServing(opts.demo === true);
+      const host = await startWebHost({ handlers: s.handlers, events: s.events, staticDir: rendererDir(), ...(opts.port ? { port: opts.port } : {}) });
+      if (ctx.json()) ctx.io.stdout(JSON.stringify({ url: host.url, port: host.port, dataDir: s.info.dataDir }) + '\n');
+      else ctx.io.stdout(`fieldkit is serving its UI at\n\n  ${host.url}\n\nOpen that URL in a browser on this computer (it carries the access token). Ctrl-C stops.\n${demoLine(s.info)}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await host.close();
+    });
 }
 
 /** Every subcommand, depth first. */

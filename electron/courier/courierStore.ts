@@ -56,11 +56,23 @@ function toJournalState(r: Row): JournalState {
 
 export type CourierStore = ReturnType<typeof createCourierStore>;
 
+/** What a pull writes, custody state, status counts and what reconcile reads: the parts below, by subject. */
 export function createCourierStore(db: Store) {
-  const insertRecord = db.prepare(
-    `INSERT OR IGNORE INTO courier_records (device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload, site, via, clock_offset_ms, pull_id, pulled_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  return {
+    /** This laptop's courier id, made once: custody on the device is kept per courier. */
+    courierId(): string {
+      const saved = readMetaValue(db, 'courier_id');
+      if (saved !== null) return saved;
+      return keepFirstMetaValue(db, 'courier_id', `laptop:${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`);
+    },
+    ...journalCustody(db),
+    ...heldRecords(db),
+    ...pullLog(db),
+  };
+}
+
+/** Per journal: what the agent said of it, how far custody and forwarding got. */
+function journalCustody(db: Store) {
   const upsertJournal = db.prepare(
     `INSERT INTO courier_journals (device_id, journal_id, device_ref, site, first_pull_ms, last_pull_ms, contiguous_seq, agent_last_seq, agent_first_seq, last_clock_offset_ms)
      VALUES (@device_id, @journal_id, @device_ref, @site, @now, @now, 0, @agent_last_seq, @agent_first_seq, @clock_offset_ms)
@@ -69,15 +81,8 @@ export function createCourierStore(db: Store) {
        agent_last_seq = excluded.agent_last_seq, agent_first_seq = excluded.agent_first_seq,
        last_clock_offset_ms = excluded.last_clock_offset_ms`,
   );
-  const advanceContiguous = db.prepare(
-    `UPDATE courier_journals SET contiguous_seq = max(contiguous_seq, ?), last_pull_ms = ? WHERE device_id = ? AND journal_id = ?`,
-  );
   const selectJournal = db.prepare(`SELECT * FROM courier_journals WHERE device_id = ? AND journal_id = ?`);
   const selectJournals = db.prepare(`SELECT * FROM courier_journals ORDER BY device_id, first_pull_ms`);
-  const insertLoss = db.prepare(
-    `INSERT OR IGNORE INTO courier_losses (device_id, journal_id, from_seq, to_seq, count, priority, reason, at_ms, site, pulled_ms)
-     VALUES (@device_id, @journal_id, @from_seq, @to_seq, @count, @priority, @reason, @at_ms, @site, @now)`,
-  );
   const updateHead = db.prepare(
     `UPDATE courier_journals SET agent_last_seq = max(?, contiguous_seq), agent_first_seq = ?, forwarded_reported_seq = max(forwarded_reported_seq, ?), last_pull_ms = ?
      WHERE device_id = ? AND journal_id = ?`,
@@ -88,16 +93,80 @@ export function createCourierStore(db: Store) {
   const firstUnconfirmed = db.prepare(
     `SELECT min(seq) AS seq FROM courier_records WHERE device_id = ? AND journal_id = ? AND forwarded_ms IS NULL AND quarantine_state IS NOT 'discarded'`,
   );
-  const insertPull = db.prepare(`INSERT INTO courier_pulls (id, device_ref, device_id, started_ms, clock_offset_ms, round_trip_ms) VALUES (?, ?, ?, ?, ?, ?)`);
-  const updatePull = db.prepare(`UPDATE courier_pulls SET ended_ms = ?, records = ? WHERE id = ?`);
-  const selectLastPullEnd = db.prepare(`SELECT max(ended_ms) AS m FROM courier_pulls WHERE device_ref = ?`);
+  const selectLastForward = db.prepare(`SELECT last_forward_ms FROM courier_journals WHERE device_id = ? AND journal_id = ?`);
+  const selectLatestSite = db.prepare(`SELECT site FROM courier_journals WHERE device_id = ? ORDER BY last_pull_ms DESC LIMIT 1`);
+
+  function journal(deviceId: string, journalId: string): JournalState | null {
+    const row = journals.rowOrNull(selectJournal.get(deviceId, journalId));
+    return row === null ? null : toJournalState(row);
+  }
+
+  return {
+    journal,
+    journals(): JournalState[] {
+      return selectJournals.all().map((raw) => toJournalState(journals.row(raw)));
+    },
+    /** Records what the agent says about a journal at the start of a pull. */
+    noteJournal(j: { device_id: string; journal_id: string; device_ref: string | null; site: string; agent_last_seq: number; agent_first_seq: number; clock_offset_ms: number; now: number }): JournalState {
+      upsertJournal.run({ ...j, clock_offset_ms: Math.round(j.clock_offset_ms) });
+      return toJournalState(journals.row(selectJournal.get(j.device_id, j.journal_id)));
+    },
+    /**
+     * The agent's head as it answered at the end of a pull: what reconcile may call
+     * complete is measured against this, and the time it was heard is the pull's end.
+     * The forwarded mark is the device's own (this laptop's reports, another courier's,
+     * the uplink's), which a later health sample's backlog counts from.
+     */
+    noteHead(deviceId: string, journalId: string, head: { last_seq: number; first_seq: number; forwarded_seq: number }, now: number): void {
+      updateHead.run(head.last_seq, head.first_seq, head.forwarded_seq, now, deviceId, journalId);
+    },
+    markCustodyAcked(deviceId: string, journalId: string, seq: number): void {
+      updateCustodyAcked.run(seq, deviceId, journalId);
+    },
+    markForwardReported(deviceId: string, journalId: string, seq: number): void {
+      updateForwardReported.run(seq, deviceId, journalId);
+    },
+    /**
+     * The highest seq through which everything this laptop holds of the journal is
+     * confirmed in ClickHouse (and no further than what it holds contiguously).
+     */
+    forwardedThrough(deviceId: string, journalId: string): number {
+      const state = journal(deviceId, journalId);
+      if (!state) return 0;
+      const pending = records.intOrNull(records.row(firstUnconfirmed.get(deviceId, journalId)), 'seq');
+      return pending === null ? state.contiguous_seq : Math.min(state.contiguous_seq, pending - 1);
+    },
+    /** When a forward last confirmed a batch of this journal; null if never. */
+    lastForwardMs(deviceId: string, journalId: string): number | null {
+      const row = journals.rowOrNull(selectLastForward.get(deviceId, journalId));
+      return row === null ? null : journals.intOrNull(row, 'last_forward_ms');
+    },
+    /** The site of the device's most recently pulled journal (what its health history is filed under); null if none. */
+    latestSite(deviceId: string): string | null {
+      const row = journals.rowOrNull(selectLatestSite.get(deviceId));
+      return row === null ? null : journals.text(row, 'site');
+    },
+  };
+}
+
+/** The records and loss records held: stored by a pull, counted for courier.status, read by reconcile. */
+function heldRecords(db: Store) {
+  const insertRecord = db.prepare(
+    `INSERT OR IGNORE INTO courier_records (device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload, site, via, clock_offset_ms, pull_id, pulled_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const advanceContiguous = db.prepare(
+    `UPDATE courier_journals SET contiguous_seq = max(contiguous_seq, ?), last_pull_ms = ? WHERE device_id = ? AND journal_id = ?`,
+  );
+  const insertLoss = db.prepare(
+    `INSERT OR IGNORE INTO courier_losses (device_id, journal_id, from_seq, to_seq, count, priority, reason, at_ms, site, pulled_ms)
+     VALUES (@device_id, @journal_id, @from_seq, @to_seq, @count, @priority, @reason, @at_ms, @site, @now)`,
+  );
   const countHeld = db.prepare(`SELECT count(*) AS n FROM courier_records WHERE device_id = ? AND journal_id = ?`);
   const selectRecordCounts = db.prepare(
     `SELECT count(*) AS held, sum(forwarded_ms IS NULL AND quarantine_state IS NULL) AS pending FROM courier_records WHERE device_id = ? AND journal_id = ?`,
   );
   const selectLossCounts = db.prepare(`SELECT count(*) AS losses, coalesce(sum(count), 0) AS lost FROM courier_losses WHERE device_id = ? AND journal_id = ?`);
-  const selectLastForward = db.prepare(`SELECT last_forward_ms FROM courier_journals WHERE device_id = ? AND journal_id = ?`);
-  const selectLatestSite = db.prepare(`SELECT site FROM courier_journals WHERE device_id = ? ORDER BY last_pull_ms DESC LIMIT 1`);
   const selectMaxHeld = db.prepare(`SELECT max(seq) AS m FROM courier_records WHERE device_id = ? AND journal_id = ?`);
   const selectHeldRuns = db.prepare(
     `SELECT min(seq) AS a, max(seq) AS b, st FROM (
@@ -110,27 +179,7 @@ export function createCourierStore(db: Store) {
     `SELECT from_seq, to_seq, reason FROM courier_losses WHERE device_id = ? AND journal_id = ? AND to_seq >= ? AND from_seq <= ? ORDER BY from_seq`,
   );
 
-  function journal(deviceId: string, journalId: string): JournalState | null {
-    const row = journals.rowOrNull(selectJournal.get(deviceId, journalId));
-    return row === null ? null : toJournalState(row);
-  }
-
   return {
-    /** This laptop's courier id, made once: custody on the device is kept per courier. */
-    courierId(): string {
-      const saved = readMetaValue(db, 'courier_id');
-      if (saved !== null) return saved;
-      return keepFirstMetaValue(db, 'courier_id', `laptop:${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`);
-    },
-    journal,
-    journals(): JournalState[] {
-      return selectJournals.all().map((raw) => toJournalState(journals.row(raw)));
-    },
-    /** Records what the agent says about a journal at the start of a pull. */
-    noteJournal(j: { device_id: string; journal_id: string; device_ref: string | null; site: string; agent_last_seq: number; agent_first_seq: number; clock_offset_ms: number; now: number }): JournalState {
-      upsertJournal.run({ ...j, clock_offset_ms: Math.round(j.clock_offset_ms) });
-      return toJournalState(journals.row(selectJournal.get(j.device_id, j.journal_id)));
-    },
     /**
      * Stores a verified batch and, in the same transaction, moves the contiguous watermark
      * (only forward): after a crash either both happened or neither.
@@ -159,41 +208,6 @@ export function createCourierStore(db: Store) {
     storeLosses(lossRecords: readonly LossRecord[], site: string, now: number): number {
       return db.transaction(() => lossRecords.reduce((n, l) => n + insertLoss.run({ ...l, site, now }).changes, 0))();
     },
-    /**
-     * The agent's head as it answered at the end of a pull: what reconcile may call
-     * complete is measured against this, and the time it was heard is the pull's end.
-     * The forwarded mark is the device's own (this laptop's reports, another courier's,
-     * the uplink's), which a later health sample's backlog counts from.
-     */
-    noteHead(deviceId: string, journalId: string, head: { last_seq: number; first_seq: number; forwarded_seq: number }, now: number): void {
-      updateHead.run(head.last_seq, head.first_seq, head.forwarded_seq, now, deviceId, journalId);
-    },
-    markCustodyAcked(deviceId: string, journalId: string, seq: number): void {
-      updateCustodyAcked.run(seq, deviceId, journalId);
-    },
-    markForwardReported(deviceId: string, journalId: string, seq: number): void {
-      updateForwardReported.run(seq, deviceId, journalId);
-    },
-    /**
-     * The highest seq through which everything this laptop holds of the journal is
-     * confirmed in ClickHouse (and no further than what it holds contiguously).
-     */
-    forwardedThrough(deviceId: string, journalId: string): number {
-      const state = journal(deviceId, journalId);
-      if (!state) return 0;
-      const pending = records.intOrNull(records.row(firstUnconfirmed.get(deviceId, journalId)), 'seq');
-      return pending === null ? state.contiguous_seq : Math.min(state.contiguous_seq, pending - 1);
-    },
-    /** When a pull of this device (its ref) last finished; null if never. */
-    lastPullEndedMs(deviceRef: string): number | null {
-      return pulls.intOrNull(pulls.row(selectLastPullEnd.get(deviceRef)), 'm');
-    },
-    startPull(pull: { id: string; deviceRef: string; deviceId: string; now: number; clockOffsetMs: number; roundTripMs: number }): void {
-      insertPull.run(pull.id, pull.deviceRef, pull.deviceId, pull.now, Math.round(pull.clockOffsetMs), Math.round(pull.roundTripMs));
-    },
-    endPull(id: string, recordCount: number, now: number): void {
-      updatePull.run(now, recordCount, id);
-    },
     countRecords(deviceId: string, journalId: string): number {
       return records.int(records.row(countHeld.get(deviceId, journalId)), 'n');
     },
@@ -206,16 +220,6 @@ export function createCourierStore(db: Store) {
     lossCounts(deviceId: string, journalId: string): { losses: number; lost: number } {
       const row = losses.row(selectLossCounts.get(deviceId, journalId));
       return { losses: losses.int(row, 'losses'), lost: losses.int(row, 'lost') };
-    },
-    /** When a forward last confirmed a batch of this journal; null if never. */
-    lastForwardMs(deviceId: string, journalId: string): number | null {
-      const row = journals.rowOrNull(selectLastForward.get(deviceId, journalId));
-      return row === null ? null : journals.intOrNull(row, 'last_forward_ms');
-    },
-    /** The site of the device's most recently pulled journal (what its health history is filed under); null if none. */
-    latestSite(deviceId: string): string | null {
-      const row = journals.rowOrNull(selectLatestSite.get(deviceId));
-      return row === null ? null : journals.text(row, 'site');
     },
     /** The highest seq held of a journal (0 if none). */
     maxHeldSeq(deviceId: string, journalId: string): number {
@@ -234,6 +238,25 @@ export function createCourierStore(db: Store) {
         const row = losses.row(raw);
         return { from_seq: losses.int(row, 'from_seq'), to_seq: losses.int(row, 'to_seq'), reason: losses.text(row, 'reason') };
       });
+    },
+  };
+}
+
+/** The pulls themselves: when each began and ended, and how many records it brought. */
+function pullLog(db: Store) {
+  const insertPull = db.prepare(`INSERT INTO courier_pulls (id, device_ref, device_id, started_ms, clock_offset_ms, round_trip_ms) VALUES (?, ?, ?, ?, ?, ?)`);
+  const updatePull = db.prepare(`UPDATE courier_pulls SET ended_ms = ?, records = ? WHERE id = ?`);
+  const selectLastPullEnd = db.prepare(`SELECT max(ended_ms) AS m FROM courier_pulls WHERE device_ref = ?`);
+  return {
+    startPull(pull: { id: string; deviceRef: string; deviceId: string; now: number; clockOffsetMs: number; roundTripMs: number }): void {
+      insertPull.run(pull.id, pull.deviceRef, pull.deviceId, pull.now, Math.round(pull.clockOffsetMs), Math.round(pull.roundTripMs));
+    },
+    endPull(id: string, recordCount: number, now: number): void {
+      updatePull.run(now, recordCount, id);
+    },
+    /** When a pull of this device (its ref) last finished; null if never. */
+    lastPullEndedMs(deviceRef: string): number | null {
+      return pulls.intOrNull(pulls.row(selectLastPullEnd.get(deviceRef)), 'm');
     },
   };
 }

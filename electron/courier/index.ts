@@ -8,7 +8,8 @@ import { serviceKey } from '../kernel/domainServices.ts';
 import { devicesService } from '../devices/index.ts';
 import { createSettingsHandlers } from './clickhouseSettingsHandlers.ts';
 import { addCourierCommands } from './cli/courierCommands.ts';
-import { addForwardCommands } from './cli/forwardCommands.ts';
+import { addClickHouseSettingsCommand } from './cli/clickhouseSettingsCommand.ts';
+import { addForwardCommands, addQuarantineCommands } from './cli/forwardCommands.ts';
 import { createCourierHandlers, type LiveJournalSample } from './courierHandlers.ts';
 import { courierJobKinds } from './jobKinds.ts';
 
@@ -33,7 +34,7 @@ export const courierDomain = defineDomain({
       },
     };
   },
-  cliCommands: [addCourierCommands, addForwardCommands],
+  cliCommands: [addCourierCommands, addForwardCommands, addQuarantineCommands, addClickHouseSettingsCommand],
   cliCommandFor: {
     'courier.pull': 'pull',
     'courier.status': 'courier',

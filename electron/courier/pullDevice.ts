@@ -9,14 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { PullResult } from '../../shared/courier.ts';
 import { appError, FieldkitError, type Result } from '../../shared/errors.ts';
-import type { Priority } from '../../shared/journal.ts';
+import type { JournalInfo, Priority } from '../../shared/journal.ts';
 import { agentRpcCommand, createDeviceStore, openAgentSession, openDeviceLink, type AgentSession } from '../devices/index.ts';
 
 import { throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { verifyJournalBatch } from '../kernel/link/verifyJournalBatch.ts';
 import { openStore } from '../kernel/store/openStore.ts';
-import { createCourierStore, type CourierStore } from './courierStore.ts';
+import { createCourierStore, type CourierStore, type JournalState } from './courierStore.ts';
 import { createHealthHistoryStore, type HealthHistoryStore } from './healthHistoryStore.ts';
 
 export const PullParamsSchema = z.object({ dataDir: z.string(), deviceRef: z.string(), deviceName: z.string() });
@@ -105,20 +105,142 @@ async function unwrap<T>(promise: Promise<Result<T>>): Promise<T> {
   return result.value;
 }
 
-async function pullWithSession(
-  session: AgentSession,
-  deps: {
-    params: PullParams;
-    courier: CourierStore;
-    healthHistory: HealthHistoryStore;
-    ctx: JobContext;
-    site: string;
-    via: string;
-    batch: BatchSize;
-    onContact: (c: { agentDeviceId: string; journalId: string; agentVersion: string; modelVersion: string; clockOffsetMs: number; atMs: number }) => void;
-  },
-): Promise<PullResult> {
-  const { courier, ctx, params } = deps;
+type PullDeps = {
+  params: PullParams;
+  courier: CourierStore;
+  healthHistory: HealthHistoryStore;
+  ctx: JobContext;
+  site: string;
+  via: string;
+  batch: BatchSize;
+  onContact: (c: { agentDeviceId: string; journalId: string; agentVersion: string; modelVersion: string; clockOffsetMs: number; atMs: number }) => void;
+};
+
+/** What pulling each journal of one session shares: the session, the pull's ids, and progress over all journals. */
+type SessionPull = { deps: PullDeps; session: AgentSession; courierId: string; pullId: string; progress: { done: number; total: number } };
+
+/** Where one journal's pull stands: the watermark reached, what was counted, how much custody is owed. */
+type JournalCursor = {
+  contiguous: number;
+  /** Records moved past the watermark since custody was last acknowledged. */
+  sinceAck: number;
+  newRecords: number;
+  pulled: number;
+  /**
+   * Safety events are read first and then again by the full read (it starts at the
+   * watermark, below them): counted once, by seq.
+   */
+  safetySeqs: Set<number>;
+};
+
+function report(pull: SessionPull, phase: string): void {
+  const { done, total } = pull.progress;
+  pull.deps.ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items' });
+}
+
+/** Acknowledges custody through the watermark, unless nothing is owed. */
+async function ackCustody(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor): Promise<void> {
+  if (cursor.contiguous <= state.custody_acked_seq && cursor.sinceAck === 0) return;
+  const acked = await unwrap(pull.session.client.call('custody.ack', { courier_id: pull.courierId, journal_id: journal.journal_id, through_seq: cursor.contiguous }));
+  pull.deps.courier.markCustodyAcked(journal.device_id, journal.journal_id, acked.through_seq);
+  cursor.sinceAck = 0;
+}
+
+/** One `journal.read` stream after the watermark (only `priorities`, when given): every batch verified, then stored. */
+async function readJournal(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
+  const { deps, session } = pull;
+  const stream = session.client.stream(
+    'journal.read',
+    { journal_id: journal.journal_id, after_seq: cursor.contiguous, batch_records: deps.batch.records, batch_bytes: deps.batch.bytes, ...(priorities ? { priorities } : {}) },
+    { window: deps.batch.window, idleTimeoutMs: deps.batch.idleTimeoutMs },
+  );
+  for await (const batch of stream) {
+    if (deps.ctx.signal.aborted) {
+      stream.cancel();
+      break;
+    }
+    const verified = verifyJournalBatch(batch);
+    if (!verified.ok) {
+      stream.cancel();
+      throw new FieldkitError(verified.error);
+    }
+    const last = batch.records.at(-1);
+    if (!last) continue;
+    if (batch.records.some((r) => r.device_id !== journal.device_id)) {
+      stream.cancel();
+      throw new FieldkitError(appError('VERIFICATION_FAILED', `Journal ${journal.journal_id} sent records of another device.`, 'Update the agent on this device; then pull again.'));
+    }
+    // A priority-filtered read leaves holes below its last seq: it must not move the watermark.
+    const inserted = deps.courier.storeBatch({ records: batch.records, site: deps.site, via: deps.via, clockOffsetMs: session.clockOffsetMs, pullId: pull.pullId, now: Date.now(), contiguousThrough: priorities ? null : last.seq });
+    cursor.newRecords += inserted;
+    for (const r of batch.records) {
+      if (priorities) cursor.safetySeqs.add(r.seq);
+      else if (cursor.safetySeqs.has(r.seq)) continue;
+      cursor.pulled++;
+    }
+    if (!priorities) {
+      pull.progress.done += last.seq - cursor.contiguous;
+      cursor.contiguous = last.seq;
+      cursor.sinceAck += batch.records.length;
+      if (cursor.sinceAck >= ackEveryRecords) await ackCustody(pull, journal, state, cursor);
+    }
+    report(pull, priorities ? 'pulling safety events' : 'pulling');
+  }
+  await unwrap(stream.result);
+}
+
+/**
+ * A frame damaged on the line (a serial console carries kernel messages) ends the stream
+ * at the gap; what came before it is stored, so read again from there.
+ */
+async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
+  const { ctx } = pull.deps;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await readJournal(pull, journal, state, cursor, priorities);
+      return;
+    } catch (error) {
+      const retryable = error instanceof FieldkitError && (error.appError.code === 'IO_ERROR' || error.appError.code === 'UNAVAILABLE') && !pull.session.client.closed;
+      if (!retryable || attempt >= 10 || ctx.signal.aborted) throw error;
+      ctx.log('warn', `Journal read interrupted (${error.appError.message}); reading again from seq ${cursor.contiguous}.`);
+    }
+  }
+}
+
+/** One journal: safety events first, then everything after the watermark; custody acknowledged; losses and forwarding exchanged. */
+async function pullJournal(pull: SessionPull, journal: JournalInfo, state: JournalState): Promise<PullResult['journals'][number]> {
+  const { courier, ctx, site } = pull.deps;
+  const client = pull.session.client;
+  const cursor: JournalCursor = { contiguous: state.contiguous_seq, sinceAck: 0, newRecords: 0, pulled: 0, safetySeqs: new Set() };
+  report(pull, 'pulling safety events');
+  await readJournalWithRetries(pull, journal, state, cursor, [1]);
+  throwIfCancelled(ctx.signal);
+  await readJournalWithRetries(pull, journal, state, cursor, undefined);
+  await ackCustody(pull, journal, state, cursor);
+  throwIfCancelled(ctx.signal);
+  const losses = await unwrap(client.call('loss.list', { journal_id: journal.journal_id, after_seq: 0 }));
+  courier.storeLosses(losses.losses, site, Date.now());
+  // Tell the agent what reached ClickHouse through this laptop, so it may prune.
+  const forwarded = courier.forwardedThrough(journal.device_id, journal.journal_id);
+  let forwardedReported = state.forwarded_reported_seq;
+  if (forwarded > state.forwarded_reported_seq) {
+    const answer = await unwrap(client.call('forwarded.ack', { by: pull.courierId, journal_id: journal.journal_id, through_seq: forwarded }));
+    courier.markForwardReported(journal.device_id, journal.journal_id, answer.forwarded_seq);
+    forwardedReported = answer.forwarded_seq;
+  }
+  return {
+    journal_id: journal.journal_id,
+    pulled: cursor.pulled,
+    new_records: cursor.newRecords,
+    contiguous_seq: cursor.contiguous,
+    agent_last_seq: journal.last_seq,
+    losses: losses.losses.length,
+    forwarded_reported: forwardedReported,
+  };
+}
+
+async function pullWithSession(session: AgentSession, deps: PullDeps): Promise<PullResult> {
+  const { courier, params } = deps;
   const { client, hello } = session;
   deps.onContact({ agentDeviceId: hello.device_id, journalId: hello.journal_id, agentVersion: hello.agent_version, modelVersion: hello.model_version, clockOffsetMs: session.clockOffsetMs, atMs: Date.now() });
   const courierId = courier.courierId();
@@ -138,110 +260,15 @@ async function pullWithSession(
     }),
   );
   const total = info.journals.reduce((sum, j, i) => sum + Math.max(0, j.last_seq - (states[i]?.contiguous_seq ?? 0)), 0);
-  let done = 0;
-  const report = (phase: string) => {
-    ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items' });
-  };
+  const pull: SessionPull = { deps, session, courierId, pullId, progress: { done: 0, total } };
   const journals: PullResult['journals'] = [];
-
   for (const [index, journal] of info.journals.entries()) {
     const state = states[index];
     if (!state) continue;
-    let newRecords = 0;
-    let pulled = 0;
-    // Safety events are read first and then again by the full read (it starts at the
-    // watermark, below them): counted once, by seq.
-    const safetySeqs = new Set<number>();
-    let contiguous = state.contiguous_seq;
-    let sinceAck = 0;
-    const ack = async () => {
-      if (contiguous <= state.custody_acked_seq && sinceAck === 0) return;
-      const acked = await unwrap(client.call('custody.ack', { courier_id: courierId, journal_id: journal.journal_id, through_seq: contiguous }));
-      courier.markCustodyAcked(journal.device_id, journal.journal_id, acked.through_seq);
-      sinceAck = 0;
-    };
-    const read = async (priorities: Priority[] | undefined) => {
-      const stream = client.stream(
-        'journal.read',
-        { journal_id: journal.journal_id, after_seq: contiguous, batch_records: deps.batch.records, batch_bytes: deps.batch.bytes, ...(priorities ? { priorities } : {}) },
-        { window: deps.batch.window, idleTimeoutMs: deps.batch.idleTimeoutMs },
-      );
-      for await (const batch of stream) {
-        if (ctx.signal.aborted) {
-          stream.cancel();
-          break;
-        }
-        const verified = verifyJournalBatch(batch);
-        if (!verified.ok) {
-          stream.cancel();
-          throw new FieldkitError(verified.error);
-        }
-        const last = batch.records.at(-1);
-        if (!last) continue;
-        if (batch.records.some((r) => r.device_id !== journal.device_id)) {
-          stream.cancel();
-          throw new FieldkitError(appError('VERIFICATION_FAILED', `Journal ${journal.journal_id} sent records of another device.`, 'Update the agent on this device; then pull again.'));
-        }
-        // A priority-filtered read leaves holes below its last seq: it must not move the watermark.
-        const inserted = courier.storeBatch({ records: batch.records, site: deps.site, via: deps.via, clockOffsetMs: session.clockOffsetMs, pullId, now: Date.now(), contiguousThrough: priorities ? null : last.seq });
-        newRecords += inserted;
-        for (const r of batch.records) {
-          if (priorities) safetySeqs.add(r.seq);
-          else if (safetySeqs.has(r.seq)) continue;
-          pulled++;
-        }
-        if (!priorities) {
-          done += last.seq - contiguous;
-          contiguous = last.seq;
-          sinceAck += batch.records.length;
-          if (sinceAck >= ackEveryRecords) await ack();
-        }
-        report(priorities ? 'pulling safety events' : 'pulling');
-      }
-      await unwrap(stream.result);
-    };
-    // A frame damaged on the line (a serial console carries kernel messages) ends the
-    // stream at the gap; what came before it is stored, so read again from there.
-    const readWithRetries = async (priorities: Priority[] | undefined) => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await read(priorities);
-          return;
-        } catch (error) {
-          const retryable = error instanceof FieldkitError && (error.appError.code === 'IO_ERROR' || error.appError.code === 'UNAVAILABLE') && !client.closed;
-          if (!retryable || attempt >= 10 || ctx.signal.aborted) throw error;
-          ctx.log('warn', `Journal read interrupted (${error.appError.message}); reading again from seq ${contiguous}.`);
-        }
-      }
-    };
-    report('pulling safety events');
-    await readWithRetries([1]);
-    throwIfCancelled(ctx.signal);
-    await readWithRetries(undefined);
-    await ack();
-    throwIfCancelled(ctx.signal);
-    const losses = await unwrap(client.call('loss.list', { journal_id: journal.journal_id, after_seq: 0 }));
-    courier.storeLosses(losses.losses, deps.site, Date.now());
-    // Tell the agent what reached ClickHouse through this laptop, so it may prune.
-    const forwarded = courier.forwardedThrough(journal.device_id, journal.journal_id);
-    let forwardedReported = state.forwarded_reported_seq;
-    if (forwarded > state.forwarded_reported_seq) {
-      const answer = await unwrap(client.call('forwarded.ack', { by: courierId, journal_id: journal.journal_id, through_seq: forwarded }));
-      courier.markForwardReported(journal.device_id, journal.journal_id, answer.forwarded_seq);
-      forwardedReported = answer.forwarded_seq;
-    }
-    journals.push({
-      journal_id: journal.journal_id,
-      pulled,
-      new_records: newRecords,
-      contiguous_seq: contiguous,
-      agent_last_seq: journal.last_seq,
-      losses: losses.losses.length,
-      forwarded_reported: forwardedReported,
-    });
+    journals.push(await pullJournal(pull, journal, state));
   }
   await noteHeads(session, courier, journals);
-  report('health history');
+  report(pull, 'health history');
   const history = await unwrap(client.call('health.history', { since_ms: deps.healthHistory.lastMinute(hello.device_id) }));
   deps.healthHistory.store(hello.device_id, history.minutes, history.events);
   courier.endPull(pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());

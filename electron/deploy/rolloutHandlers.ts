@@ -1,39 +1,24 @@
 /**
  * The deploy.* methods of the app API. A deploy to a few devices and a rollout to forty
  * are the same thing: a stored rollout (rolloutStore.ts) run by the `deploy.rollout` job
- * (rolloutJob.ts). Everything that can be refused is refused here, before a job exists.
+ * (rolloutJob.ts), started by rolloutLaunch.ts. Everything that can be refused is refused
+ * here (rolloutRefusals.ts), before a job exists.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import type { BundleSummary, Rollout, RolloutStartRequest } from '../../shared/deploy.ts';
-import type { Device } from '../../shared/devices.ts';
+import type { BundleSummary, RolloutStartRequest } from '../../shared/deploy.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
-import type { EventBus } from '../kernel/api/eventBus.ts';
-import { serialPasswordSecret, type DeviceStore } from '../devices/index.ts';
 import { listTrustedKeys } from '../kernel/trust/trustStore.ts';
-import type { JobRunner } from '../kernel/jobs/jobRunner.ts';
-import type { SecretStore } from '../kernel/secrets/secretStore.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { inspectArtifact } from './deployArtifact.ts';
-import type { deployJobKinds } from './jobKinds.ts';
-import { rolloutPasswordSecret } from './rolloutJob.ts';
+import { createRolloutLaunch, type RolloutLaunchDeps } from './rolloutLaunch.ts';
 import { planBatches } from './rolloutPlan.ts';
-import { createRolloutStore, interruptedError, type RolloutStore } from './rolloutStore.ts';
-import type { SlotPlatform } from './slots/slotUpdate.ts';
+import { refuseBusy, refuseLocal } from './rolloutRefusals.ts';
+import { createRolloutStore, type RolloutStore } from './rolloutStore.ts';
 
 type DeployMethods = 'deploy.inspect' | 'deploy.start' | 'deploy.list' | 'deploy.get' | 'deploy.resume';
 
-export type RolloutHandlerDeps = {
-  db: Store;
-  /** devices.changed goes out when a rollout ends: it recorded what each device now runs. */
-  events: EventBus;
-  jobs: JobRunner<typeof deployJobKinds>;
-  devices: DeviceStore;
-  dataDir: string;
-  secrets: SecretStore;
-  /** For OS images: a virtual Pi's firmware files (tests); absent for real Pis. */
-  slotPlatform?: SlotPlatform | undefined;
-};
+export type RolloutHandlerDeps = RolloutLaunchDeps & { db: Store };
 
 export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pick<ApiHandlers, DeployMethods>; rollouts: RolloutStore } {
   const rollouts = createRolloutStore(deps.db);
@@ -46,85 +31,12 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
     return inspectArtifact(bundlePath, listTrustedKeys(deps.db));
   }
 
-  /** Serial consoles may ask for a login each time: their passwords go to the worker as secrets. */
-  async function secretsFor(deviceIds: readonly string[]): Promise<Record<string, string>> {
-    const secrets: Record<string, string> = {};
-    for (const id of deviceIds) {
-      const device = deps.devices.find(id);
-      if (device?.link.kind !== 'serial') continue;
-      const password = await deps.secrets.get(serialPasswordSecret(id));
-      if (password) secrets[rolloutPasswordSecret(id)] = password;
-    }
-    return secrets;
-  }
-
-  function refuseBusy(rolloutId: string | null, deviceIds: readonly string[]): void {
-    // An OS slot update (electron/deploy/slots) reboots the device under any deploy.
-    const updating = deps.jobs
-      .list({ limit: 200, state: 'running' })
-      .find((job) => job.kind === 'slots.update' && deviceIds.includes(String((job.params as { deviceId?: unknown } | null)?.deviceId)));
-    if (updating !== undefined) {
-      throw new FieldkitError(appError('CONFLICT', `${updating.title} is running (${updating.id}).`, `Wait for it to finish (fieldkit jobs show ${updating.id}), then start the rollout.`));
-    }
-    const busy = rollouts.busyDevices(rolloutId ?? '');
-    const clash = deviceIds.flatMap((id) => {
-      const b = busy.get(id);
-      return b === undefined ? [] : [b];
-    });
-    const first = clash[0];
-    if (first !== undefined) {
-      throw new FieldkitError(
-        appError(
-          'CONFLICT',
-          `${clash.map((c) => c.name).join(', ')} ${clash.length === 1 ? 'is' : 'are'} already being deployed by rollout ${first.rolloutId}.`,
-          `Wait for that rollout to end, or cancel it (its job in the jobs panel, or fieldkit jobs cancel), then try again.`,
-        ),
-      );
-    }
-  }
-
-  /** Starts the job for a stored rollout and keeps the rollout honest if the worker dies. */
-  async function launch(rollout: Rollout, resumed: boolean): Promise<string> {
-    const deviceIds = rollout.devices.map((d) => d.deviceId);
-    const job = deps.jobs.start(
-      'deploy.rollout',
-      { dataDir: deps.dataDir, rolloutId: rollout.id, version: rollout.version, deviceCount: deviceIds.length, resumed, ...(deps.slotPlatform === undefined ? {} : { slotPlatform: deps.slotPlatform }) },
-      await secretsFor(deviceIds),
-    );
-    rollouts.attachJob(rollout.id, job.id, Date.now());
-    // A worker killed (or crashed) mid-rollout cannot record that itself.
-    void deps.jobs.whenFinished(job.id).then(
-      () => {
-        deps.events.emit('devices.changed', { devices: deps.devices.list() });
-        const now = rollouts.get(rollout.id, { transcripts: false });
-        if (now.state === 'running' && now.jobId === job.id) {
-          rollouts.finish(rollout.id, 'stopped', 'The rollout job ended without finishing (its worker stopped); resume to carry on.', Date.now(), interruptedError());
-        }
-      },
-      () => undefined,
-    );
-    return job.id;
-  }
-
-  /** A local link runs on this computer (the demo site): a deploy there would install a system service on the laptop itself. */
-  function refuseLocal(devices: readonly Device[]): void {
-    const local = devices.filter((d) => d.link.kind === 'local');
-    if (local.length > 0) {
-      throw new FieldkitError(
-        appError(
-          'BAD_REQUEST',
-          `${local.map((d) => d.name).join(', ')} ${local.length === 1 ? 'runs' : 'run'} on this computer (a demo or local agent), not on a Pi.`,
-          'Deploy to devices reached over SSH or a serial console; leave demo devices out.',
-          'deviceIds',
-        ),
-      );
-    }
-  }
+  const launch = createRolloutLaunch(deps, rollouts);
 
   async function start(request: RolloutStartRequest): Promise<{ rolloutId: string; jobId: string }> {
     const devices = request.deviceIds.map((id) => deps.devices.get(id));
     refuseLocal(devices);
-    refuseBusy(null, request.deviceIds);
+    refuseBusy(deps.jobs, rollouts, null, request.deviceIds);
     const bundle = await inspect(request.bundlePath);
     const problem = bundle.problems[0];
     if (problem !== undefined) {
@@ -168,7 +80,7 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
       );
     }
     refuseLocal(rollout.devices.flatMap((d) => deps.devices.find(d.deviceId) ?? []));
-    refuseBusy(rolloutId, rollout.devices.map((d) => d.deviceId));
+    refuseBusy(deps.jobs, rollouts, rolloutId, rollout.devices.map((d) => d.deviceId));
     return launch(rollout, true);
   }
 

@@ -4,25 +4,19 @@
  * the service follows the union of live leases, one self-reconnecting watcher per device,
  * and closes a device's link ~30 s after its last lease ends (so flipping between
  * screens does not reconnect). Each device keeps its last 15 minutes of samples for a
- * device page's first paint, and a sparse backlog history for the "growing" alert.
- * Changes go out as `health.changed`, at most 4 times a second in all.
+ * device page's first paint, and a sparse backlog history for the "growing" alert
+ * (deviceHealthState.ts). Changes go out as `health.changed`, at most 4 times a second in all.
  */
 import type { Device } from '../../shared/devices.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { DeviceHealthView, DeviceSample, HealthAlert, HealthThresholds } from '../../shared/fleetHealth.ts';
 import type { HealthSample } from '../../shared/health.ts';
-import { evaluateAlerts, statusOf, statusRank, type BacklogPoint, type LinkState } from '../../shared/healthAlerts.ts';
+import { statusRank } from '../../shared/healthAlerts.ts';
 import type { EventBus } from '../kernel/api/eventBus.ts';
 import type { DeviceStore } from '../devices/index.ts';
 import type { AppSshKey } from '../kernel/link/appSshKey.ts';
+import { judgeAlerts, newDeviceState, recordSample, viewKey, viewOf, type DeviceState } from './deviceHealthState.ts';
 import { startDeviceWatcher, type DeviceWatcher, type DeviceWatcherOptions } from './deviceWatcher.ts';
-
-const RECENT_MS = 15 * 60_000;
-/** 15 minutes at 1 Hz, and some. */
-const RECENT_MAX = 960;
-/** The backlog history keeps one point per this long: enough for a 2-hour "growing" window. */
-const BACKLOG_STEP_MS = 10_000;
-const BACKLOG_KEEP_MS = 125 * 60_000;
 
 export type HealthServiceOptions = {
   devices: DeviceStore;
@@ -47,20 +41,6 @@ export type HealthServiceOptions = {
   extraAlerts?: (deviceRef: string) => HealthAlert[];
 };
 
-type DeviceState = {
-  ref: string;
-  watcher: DeviceWatcher | null;
-  link: LinkState;
-  linkError: string | null;
-  sample: HealthSample | null;
-  lastSampleMs: number | null;
-  recent: HealthSample[];
-  backlog: BacklogPoint[];
-  alerts: HealthAlert[];
-  /** The view last sent, to send only what changed. */
-  sentKey: string;
-};
-
 export type HealthService = {
   /** Adds a lease; returns every device watched now and when this lease ends. */
   watch(deviceIds: readonly string[] | undefined, leaseSeconds: number): { watching: string[]; leaseUntilMs: number };
@@ -72,148 +52,172 @@ export type HealthService = {
   close(): Promise<void>;
 };
 
+/** Who asked to watch what, until when: leases on all devices, and on some. */
+type Leases = {
+  add(deviceIds: readonly string[] | undefined, untilMs: number): void;
+  /** When the last lease covering this device ends. */
+  wantedUntil(ref: string): number;
+  forget(ref: string): void;
+  /** Forgets device leases that ended more than `lingerMs` before `nowMs`. */
+  prune(nowMs: number, lingerMs: number): void;
+};
+
+function createLeases(): Leases {
+  let allUntilMs = 0;
+  const deviceUntilMs = new Map<string, number>();
+  return {
+    add(deviceIds, untilMs) {
+      if (deviceIds === undefined) allUntilMs = Math.max(allUntilMs, untilMs);
+      else for (const ref of deviceIds) deviceUntilMs.set(ref, Math.max(deviceUntilMs.get(ref) ?? 0, untilMs));
+    },
+    wantedUntil: (ref) => Math.max(allUntilMs, deviceUntilMs.get(ref) ?? 0),
+    forget(ref) {
+      deviceUntilMs.delete(ref);
+    },
+    prune(nowMs, lingerMs) {
+      for (const [ref, until] of deviceUntilMs) if (until + lingerMs < nowMs) deviceUntilMs.delete(ref);
+    },
+  };
+}
+
+/** `health.changed` at most once per interval: what changed meanwhile leaves in one event. */
+type ChangeEmitter = {
+  addSample(sample: DeviceSample): void;
+  /** Sends the changes soon: at once if the last event is old enough, else when it is. */
+  schedule(): void;
+  close(): void;
+};
+
+function createChangeEmitter(options: { now: () => number; intervalMs: number; changedViews: () => DeviceHealthView[]; events: EventBus }): ChangeEmitter {
+  let pendingSamples: DeviceSample[] = [];
+  let lastEmitMs = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+
+  function flush(): void {
+    timer = null;
+    if (closed) return;
+    const changed = options.changedViews();
+    const samples = pendingSamples;
+    pendingSamples = [];
+    if (changed.length === 0 && samples.length === 0) return;
+    lastEmitMs = options.now();
+    options.events.emit('health.changed', { views: changed, samples });
+  }
+
+  return {
+    addSample(sample) {
+      pendingSamples.push(sample);
+    },
+    schedule() {
+      if (timer !== null || closed) return;
+      const wait = Math.max(0, lastEmitMs + options.intervalMs - options.now());
+      // Even with no wait, go through the timer queue: samples of several devices that
+      // arrive together leave in one event.
+      timer = setTimeout(flush, wait);
+    },
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+function requireDevice(devices: DeviceStore, ref: string): Device {
+  const device = devices.find(ref);
+  if (!device) {
+    throw new FieldkitError(appError('NOT_FOUND', `There is no device ${ref}.`, 'List devices with `fieldkit devices` (or the Devices screen) and use one of their ids.', 'deviceId'));
+  }
+  return device;
+}
+
+/** Starts following one device; its samples and link changes go to `on`. */
+function startWatching(
+  options: HealthServiceOptions,
+  device: Device,
+  state: DeviceState,
+  on: { onSample(state: DeviceState, sample: HealthSample): void; onLinkChange(): void },
+): void {
+  state.link = state.sample === null ? 'connecting' : state.link;
+  state.watcher = startDeviceWatcher({
+    ...options.watcher,
+    device: () => options.devices.find(device.id),
+    appKey: () => options.appKey(),
+    serialPassword: (d) => options.serialPassword(d),
+    onSample: (sample) => {
+      on.onSample(state, sample);
+    },
+    onLink: (link, error) => {
+      state.link = link;
+      state.linkError = error;
+      on.onLinkChange();
+    },
+  });
+}
+
+/** Stops every watcher, waiting at most 3 s: one in the middle of connecting finishes its attempt first, and must not hold the app's exit. */
+async function stopAllWatchers(states: Iterable<DeviceState>): Promise<void> {
+  const watchers: DeviceWatcher[] = [];
+  for (const state of states) {
+    if (state.watcher) watchers.push(state.watcher);
+    state.watcher = null;
+  }
+  await Promise.race([Promise.all(watchers.map((w) => w.stop())), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+}
+
+/** Another domain's alerts for a device; one that throws costs its alerts, never the health view. */
+function extraAlertsSafely(extra: HealthServiceOptions['extraAlerts'], ref: string, onError: (error: unknown) => void): HealthAlert[] {
+  try {
+    return extra?.(ref) ?? [];
+  } catch (error) {
+    onError(error);
+    return [];
+  }
+}
+
 export function createHealthService(options: HealthServiceOptions): HealthService {
   const now = options.now ?? Date.now;
   const lingerMs = options.lingerMs ?? 30_000;
-  const emitIntervalMs = options.emitIntervalMs ?? 250;
   const onError = options.onError ?? ((error: unknown) => { console.error(error); });
   let thresholds = options.thresholds;
-  let allUntilMs = 0;
-  const deviceUntilMs = new Map<string, number>();
+  const leases = createLeases();
   const states = new Map<string, DeviceState>();
-  let pendingSamples: DeviceSample[] = [];
-  let lastEmitMs = 0;
-  let emitTimer: NodeJS.Timeout | null = null;
   let closed = false;
 
-  function stateOf(ref: string): DeviceState {
-    let state = states.get(ref);
-    if (!state) {
-      state = { ref, watcher: null, link: 'connecting', linkError: null, sample: null, lastSampleMs: null, recent: [], backlog: [], alerts: [], sentKey: '' };
-      states.set(ref, state);
-    }
-    return state;
-  }
+  const extraAlertsOf = (ref: string): HealthAlert[] => extraAlertsSafely(options.extraAlerts, ref, onError);
 
   function reevaluate(state: DeviceState): void {
-    state.alerts = evaluateAlerts({
-      sample: state.sample,
-      lastSampleMs: state.lastSampleMs,
-      backlog: state.backlog,
-      thresholds,
-      nowMs: now(),
-      previous: state.alerts,
-    });
+    judgeAlerts(state, thresholds, now());
   }
 
-  function extraAlertsOf(ref: string): HealthAlert[] {
-    try {
-      return options.extraAlerts?.(ref) ?? [];
-    } catch (error) {
-      onError(error);
-      return [];
-    }
-  }
-
-  function viewOf(device: Device, state: DeviceState | undefined): DeviceHealthView {
-    const extra = extraAlertsOf(device.id);
-    if (!state) {
-      return { deviceId: device.id, deviceName: device.name, site: device.site, status: 'connecting', sample: null, lastSampleMs: null, alerts: extra, linkError: null };
-    }
-    const alerts = [...state.alerts, ...extra];
-    return {
-      deviceId: device.id,
-      deviceName: device.name,
-      site: device.site,
-      status: statusOf(alerts, { link: state.link, hasSample: state.sample !== null }),
-      sample: state.sample,
-      lastSampleMs: state.lastSampleMs,
-      alerts,
-      linkError: state.link === 'up' ? null : state.linkError,
-    };
-  }
-
-  /** What a view shows, minus the parts that change without meaning anything (an alert's age, the stale counter). */
-  function keyOf(view: DeviceHealthView): string {
-    return JSON.stringify([view.status, view.lastSampleMs, view.linkError, view.deviceName, view.site, view.alerts.map((a) => [a.code, a.severity, a.code === 'stale' ? '' : a.title])]);
-  }
-
-  function flush(): void {
-    emitTimer = null;
-    if (closed) return;
+  /** The views that differ from what was last sent, marked as sent. */
+  function changedViews(): DeviceHealthView[] {
     const changed: DeviceHealthView[] = [];
     for (const device of options.devices.list()) {
       const state = states.get(device.id);
       if (!state) continue;
-      const view = viewOf(device, state);
-      const key = keyOf(view);
+      const view = viewOf(device, state, extraAlertsOf(device.id));
+      const key = viewKey(view);
       if (key === state.sentKey) continue;
       state.sentKey = key;
       changed.push(view);
     }
-    const samples = pendingSamples;
-    pendingSamples = [];
-    if (changed.length === 0 && samples.length === 0) return;
-    lastEmitMs = now();
-    options.events.emit('health.changed', { views: changed, samples });
+    return changed;
   }
 
-  function scheduleFlush(): void {
-    if (emitTimer !== null || closed) return;
-    const wait = Math.max(0, lastEmitMs + emitIntervalMs - now());
-    // Even with no wait, go through the timer queue: samples of several devices that
-    // arrive together leave in one event.
-    emitTimer = setTimeout(flush, wait);
-  }
+  const emitter = createChangeEmitter({ now, intervalMs: options.emitIntervalMs ?? 250, changedViews, events: options.events });
 
   function onSample(state: DeviceState, sample: HealthSample): void {
-    const at = now();
-    state.sample = sample;
-    state.lastSampleMs = at;
-    state.link = 'up';
-    state.linkError = null;
-    state.recent.push(sample);
-    // By the device's clock, as charts draw them; the cap holds if that clock jumps back.
-    const cutoff = sample.at_ms - RECENT_MS;
-    let drop = Math.max(0, state.recent.length - RECENT_MAX);
-    while (drop < state.recent.length - 1 && (state.recent[drop]?.at_ms ?? 0) < cutoff) drop++;
-    if (drop > 0) state.recent.splice(0, drop);
-    const lastPoint = state.backlog.at(-1);
-    if (!lastPoint || at - lastPoint.atMs >= BACKLOG_STEP_MS) {
-      state.backlog.push({ atMs: at, records: sample.journal.backlog_records });
-      while ((state.backlog[0]?.atMs ?? at) < at - BACKLOG_KEEP_MS) state.backlog.shift();
-    }
+    recordSample(state, sample, now());
     reevaluate(state);
-    pendingSamples.push({ deviceId: state.ref, sample });
-    scheduleFlush();
-  }
-
-  function startWatching(device: Device, state: DeviceState): void {
-    state.link = state.sample === null ? 'connecting' : state.link;
-    state.watcher = startDeviceWatcher({
-      ...options.watcher,
-      device: () => options.devices.find(device.id),
-      appKey: () => options.appKey(),
-      serialPassword: (d) => options.serialPassword(d),
-      onSample: (sample) => {
-        onSample(state, sample);
-      },
-      onLink: (link, error) => {
-        state.link = link;
-        state.linkError = error;
-        scheduleFlush();
-      },
-    });
+    emitter.addSample({ deviceId: state.ref, sample });
+    emitter.schedule();
   }
 
   function stopWatching(state: DeviceState): void {
     const watcher = state.watcher;
     state.watcher = null;
     watcher?.stop().catch(onError);
-  }
-
-  function wantedUntil(ref: string): number {
-    return Math.max(allUntilMs, deviceUntilMs.get(ref) ?? 0);
   }
 
   /** Starts and stops watchers to match the leases, and notices devices that went quiet. */
@@ -223,11 +227,14 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
     const known = new Set<string>();
     for (const device of options.devices.list()) {
       known.add(device.id);
-      const until = wantedUntil(device.id);
       const state = states.get(device.id);
-      if (t < until + lingerMs) {
-        const s = state ?? stateOf(device.id);
-        if (!s.watcher) startWatching(device, s);
+      if (t < leases.wantedUntil(device.id) + lingerMs) {
+        let s = state;
+        if (!s) {
+          s = newDeviceState(device.id);
+          states.set(device.id, s);
+        }
+        if (!s.watcher) startWatching(options, device, s, { onSample, onLinkChange: () => { emitter.schedule(); } });
       } else if (state?.watcher) {
         stopWatching(state);
       }
@@ -238,58 +245,43 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
       if (known.has(ref)) continue;
       stopWatching(state);
       states.delete(ref);
-      deviceUntilMs.delete(ref);
+      leases.forget(ref);
     }
-    for (const [ref, until] of deviceUntilMs) if (until + lingerMs < t) deviceUntilMs.delete(ref);
-    scheduleFlush();
+    leases.prune(t, lingerMs);
+    emitter.schedule();
   }
 
   const ticker = setInterval(tick, options.tickMs ?? 1000);
 
-  function requireDevice(ref: string): Device {
-    const device = options.devices.find(ref);
-    if (!device) {
-      throw new FieldkitError(appError('NOT_FOUND', `There is no device ${ref}.`, 'List devices with `fieldkit devices` (or the Devices screen) and use one of their ids.', 'deviceId'));
-    }
-    return device;
-  }
-
   return {
     watch(deviceIds, leaseSeconds) {
       const until = now() + leaseSeconds * 1000;
-      if (deviceIds === undefined) {
-        allUntilMs = Math.max(allUntilMs, until);
-      } else {
-        for (const ref of deviceIds) requireDevice(ref);
-        for (const ref of deviceIds) deviceUntilMs.set(ref, Math.max(deviceUntilMs.get(ref) ?? 0, until));
-      }
+      for (const ref of deviceIds ?? []) requireDevice(options.devices, ref);
+      leases.add(deviceIds, until);
       tick();
       const watching = [...states.values()].filter((s) => s.watcher !== null).map((s) => s.ref);
       return { watching, leaseUntilMs: until };
     },
     fleet() {
-      const views = options.devices.list().map((device) => viewOf(device, states.get(device.id)));
+      const views = options.devices.list().map((device) => viewOf(device, states.get(device.id), extraAlertsOf(device.id)));
       return views.sort((a, b) => statusRank(a.status) - statusRank(b.status) || a.deviceName.localeCompare(b.deviceName));
     },
     device(ref) {
-      const device = requireDevice(ref);
+      const device = requireDevice(options.devices, ref);
       const state = states.get(ref);
-      return { view: viewOf(device, state), recent: state ? [...state.recent] : [] };
+      return { view: viewOf(device, state, extraAlertsOf(ref)), recent: state ? [...state.recent] : [] };
     },
     thresholds: () => thresholds,
     setThresholds(next) {
       thresholds = next;
       for (const state of states.values()) reevaluate(state);
-      scheduleFlush();
+      emitter.schedule();
     },
     async close() {
       closed = true;
       clearInterval(ticker);
-      if (emitTimer) clearTimeout(emitTimer);
-      const watchers = [...states.values()].map((s) => s.watcher).filter((w): w is DeviceWatcher => w !== null);
-      for (const state of states.values()) state.watcher = null;
-      // A watcher in the middle of connecting finishes its attempt first; do not hold the app's exit for it.
-      await Promise.race([Promise.all(watchers.map((w) => w.stop())), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+      emitter.close();
+      await stopAllWatchers(states.values());
     },
   };
 }

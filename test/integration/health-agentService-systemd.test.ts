@@ -8,9 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppServices } from '../../electron/app/appServices.ts';
-import type { EventPayloadOf } from '../../shared/api.ts';
 import type { DeviceHealthView } from '../../shared/fleetHealth.ts';
 import { onPi } from '../support/deployRig.ts';
+import { nextHealthView, watchHealthLikeAScreen, type HealthViewSeen } from '../support/healthViews.ts';
 import { startRolloutSite, type RolloutSite } from '../support/rolloutSite.ts';
 import { runCliProcess } from '../support/runCliProcess.ts';
 import type { VirtualPi } from '../support/virtualSite.ts';
@@ -19,32 +19,16 @@ let rollout: RolloutSite;
 let services: AppServices | null = null;
 let pi: VirtualPi;
 let ref: string;
-let renewal: NodeJS.Timeout | undefined;
+let watch: { stop(): void } | undefined;
 
 function open(): AppServices {
   if (services === null) throw new Error('services closed');
   return services;
 }
 
-/** Resolves with the first view of the device (from now on) that passes `test`, and how long it took. */
-function nextView(test: (v: DeviceHealthView) => boolean, timeoutMs: number): Promise<{ view: DeviceHealthView; afterMs: number }> {
-  const from = Date.now();
-  const app = open();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      const now = app.health.device(ref).view;
-      reject(new Error(`no matching view within ${String(timeoutMs)} ms; last: ${now.status} ${JSON.stringify(now.alerts.map((a) => a.title))} ${JSON.stringify(now.sample?.service)} ${now.linkError ?? ''}`));
-    }, timeoutMs);
-    const unsubscribe = app.events.subscribe((name, payload) => {
-      if (name !== 'health.changed') return;
-      const view = (payload as EventPayloadOf<'health.changed'>).views.find((v) => v.deviceId === ref && test(v));
-      if (!view) return;
-      clearTimeout(timer);
-      unsubscribe();
-      resolve({ view, afterMs: Date.now() - from });
-    });
-  });
+/** The next view of the device that passes `test`, and how long it took. */
+function nextView(test: (v: DeviceHealthView) => boolean, timeoutMs: number): Promise<HealthViewSeen> {
+  return nextHealthView(open(), ref, test, timeoutMs);
 }
 
 const codes = (v: DeviceHealthView) => v.alerts.map((a) => a.code);
@@ -59,14 +43,11 @@ beforeAll(async () => {
   const device = (await app.handlers['devices.list']({})).devices[0];
   if (device === undefined) throw new Error('no device');
   ref = device.id;
-  await app.handlers['health.watch']({ leaseSeconds: 15 });
-  renewal = setInterval(() => {
-    void app.handlers['health.watch']({ leaseSeconds: 15 });
-  }, 3000);
+  watch = await watchHealthLikeAScreen(app);
 }, 240_000);
 
 afterAll(async () => {
-  clearInterval(renewal);
+  watch?.stop();
   await services?.close();
   await rollout.stop();
 });
@@ -95,7 +76,7 @@ describe('the agent service under systemd, watched over SSH', () => {
 
   it('`fieldkit health` and `fieldkit health DEVICE` say the same', async () => {
     // The CLI opens the same data folder: the app's services let go of it first.
-    clearInterval(renewal);
+    watch?.stop();
     await services?.close();
     services = null;
     const env = { FIELDKIT_DATA_DIR: rollout.dataDir };
@@ -108,11 +89,7 @@ describe('the agent service under systemd, watched over SSH', () => {
     expect(device.stdout).toMatch(/service\s+stopped \(systemd inactive\/dead\)/);
     expect(device.stdout).toMatch(/→ Start it on the Pi: `sudo systemctl start fieldkit-agent`/);
     services = await rollout.open();
-    const app = services;
-    await app.handlers['health.watch']({ leaseSeconds: 15 });
-    renewal = setInterval(() => {
-      void app.handlers['health.watch']({ leaseSeconds: 15 });
-    }, 3000);
+    watch = await watchHealthLikeAScreen(services);
     const ok = nextView((v) => v.status === 'ok', 30_000);
     await onPi(pi, 'sudo -n systemctl start fieldkit-agent');
     await ok;

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
 import { freePort } from '../../electron/kernel/net/freePort.ts';
-import type { EventPayloadOf } from '../../shared/api.ts';
 import type { DeviceHealthView } from '../../shared/fleetHealth.ts';
 import { startAgentDaemon, type AgentDaemon } from '../support/agentDaemonProcess.ts';
 import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
+import { nextHealthView, watchHealthLikeAScreen, type HealthViewSeen } from '../support/healthViews.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 const dir = makeTempDir('fieldkit-health-agent-service-');
@@ -21,30 +21,15 @@ let rig: AgentRpcRig;
 let port: number;
 let daemon: AgentDaemon;
 let ref: string;
-let renewal: NodeJS.Timeout | undefined;
+let watch: { stop(): void } | undefined;
 
 function quote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Resolves with the first view of the device (from now on) that passes `test`, and how long it took. */
-function nextView(test: (v: DeviceHealthView) => boolean, timeoutMs: number): Promise<{ view: DeviceHealthView; afterMs: number }> {
-  const from = Date.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      const now = services.health.device(ref).view;
-      reject(new Error(`no matching view within ${String(timeoutMs)} ms; last: ${now.status} ${JSON.stringify(now.alerts.map((a) => a.title))} ${JSON.stringify(now.sample?.service)}`));
-    }, timeoutMs);
-    const unsubscribe = services.events.subscribe((name, payload) => {
-      if (name !== 'health.changed') return;
-      const view = (payload as EventPayloadOf<'health.changed'>).views.find((v) => v.deviceId === ref && test(v));
-      if (!view) return;
-      clearTimeout(timer);
-      unsubscribe();
-      resolve({ view, afterMs: Date.now() - from });
-    });
-  });
+/** The next view of the device that passes `test`, and how long it took. */
+function nextView(test: (v: DeviceHealthView) => boolean, timeoutMs: number): Promise<HealthViewSeen> {
+  return nextHealthView(services, ref, test, timeoutMs);
 }
 
 const codes = (v: DeviceHealthView) => v.alerts.map((a) => a.code);
@@ -62,14 +47,11 @@ beforeAll(async () => {
   services = await createAppServices({ dataDir: join(dir.path, 'data'), version: 'test' });
   const command = [process.execPath, ...agentRpcArgs(rig.configPath)].map(quote).join(' ');
   ({ device: { id: ref } } = await services.handlers['devices.add']({ name: 'pi-plain', site: 'depot', link: { kind: 'local', agentCommand: command } }));
-  await services.handlers['health.watch']({ leaseSeconds: 15 });
-  renewal = setInterval(() => {
-    void services.handlers['health.watch']({ leaseSeconds: 15 });
-  }, 3000);
+  watch = await watchHealthLikeAScreen(services);
 }, 30_000);
 
 afterAll(async () => {
-  clearInterval(renewal);
+  watch?.stop();
   await services.close();
   daemon.child.kill('SIGKILL');
   rig.remove();

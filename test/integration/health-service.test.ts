@@ -17,6 +17,7 @@ import { HealthSampleSchema } from '../../shared/health.ts';
 import { freePort } from '../../electron/kernel/net/freePort.ts';
 import { startAgentDaemon, type AgentDaemon } from '../support/agentDaemonProcess.ts';
 import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
+import { nextHealthView, type HealthViewSeen } from '../support/healthViews.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
 type Changed = EventPayloadOf<'health.changed'> & { atMs: number };
@@ -51,21 +52,8 @@ const changes: Changed[] = [];
 const renewal: { timer: NodeJS.Timeout | undefined } = { timer: undefined };
 
 /** Resolves with the first event (from now on) whose view of `ref` passes `test`. */
-function nextView(ref: string, test: (v: DeviceHealthView) => boolean, timeoutMs: number): Promise<{ view: DeviceHealthView; atMs: number }> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`no matching view of ${ref} within ${String(timeoutMs)} ms`));
-    }, timeoutMs);
-    const unsubscribe = services.events.subscribe((name, payload) => {
-      if (name !== 'health.changed') return;
-      const view = (payload as EventPayloadOf<'health.changed'>).views.find((v) => v.deviceId === ref && test(v));
-      if (!view) return;
-      clearTimeout(timer);
-      unsubscribe();
-      resolve({ view, atMs: Date.now() });
-    });
-  });
+function nextView(ref: string, test: (v: DeviceHealthView) => boolean, timeoutMs: number): Promise<HealthViewSeen> {
+  return nextHealthView(services, ref, test, timeoutMs);
 }
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { createCourierStore } from '../../electron/courier/courierStore.ts';
 import { createQuarantineStore } from '../../electron/courier/quarantineStore.ts';
 import { openStore, storeFileName } from '../../electron/kernel/store/openStore.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
-import { makeTempDir } from '../support/tempDir.ts';
+import { tempDirs } from '../support/tempDir.ts';
 
 const root = join(import.meta.dirname, '../..');
 
@@ -26,8 +26,8 @@ const owners: Record<string, string> = {
   trusted_keys: 'electron/kernel/trust/trustStore.ts',
   recent_images: 'electron/flash/recentImagesStore.ts',
   rollouts: 'electron/deploy/rolloutStore.ts',
-  rollout_devices: 'electron/deploy/rolloutStore.ts',
-  rollout_transcript: 'electron/deploy/rolloutStore.ts',
+  rollout_devices: 'electron/deploy/rolloutDeviceStore.ts',
+  rollout_transcript: 'electron/deploy/rolloutTranscriptStore.ts',
   backup_repositories: 'electron/backup/repositoryStore.ts',
   backup_copies: 'electron/backup/repositoryStore.ts',
   backup_verifications: 'electron/backup/repositoryStore.ts',
@@ -48,15 +48,11 @@ const sources = sourceFiles(join(root, 'electron'))
   .map((file) => ({ file, text: readFileSync(join(root, file), 'utf8') }));
 
 describe('who owns which table of the laptop store', () => {
-  const dirs: { remove(): void }[] = [];
+  const dirs = tempDirs();
   afterEach(() => {
-    for (const d of dirs.splice(0)) d.remove();
+    dirs.removeAll();
   });
-  function tempDir(): string {
-    const d = makeTempDir();
-    dirs.push(d);
-    return d.path;
-  }
+  const tempDir = dirs.make;
 
   it('gives every table one owner, and no other file writes SQL against it', () => {
     const db = openStore(tempDir());

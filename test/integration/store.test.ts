@@ -7,18 +7,14 @@ import { migrations } from '../../electron/kernel/store/migrations.ts';
 import { openStore, storeFileName } from '../../electron/kernel/store/openStore.ts';
 import { createJobStore } from '../../electron/kernel/jobs/jobStore.ts';
 import { isFieldkitError } from '../../shared/errors.ts';
-import { makeTempDir } from '../support/tempDir.ts';
+import { tempDirs } from '../support/tempDir.ts';
 
 describe('laptop store', () => {
-  const dirs: { remove(): void }[] = [];
+  const dirs = tempDirs();
   afterEach(() => {
-    for (const d of dirs.splice(0)) d.remove();
+    dirs.removeAll();
   });
-  function tempDir(): string {
-    const d = makeTempDir();
-    dirs.push(d);
-    return d.path;
-  }
+  const tempDir = dirs.make;
 
   it('opens in WAL mode with full sync, at the latest schema', () => {
     const db = openStore(tempDir());

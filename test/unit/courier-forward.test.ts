@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeClickHouseFailure } from '../../electron/courier/clickhouseConnection.ts';
-import { forwardToken, seqRuns } from '../../electron/courier/forwardJob.ts';
+import { forwardToken, seqRuns } from '../../electron/courier/forwardDelivery.ts';
 import { applyClickHouseSettingsPatch } from '../../electron/courier/clickhouseSettingsStore.ts';
 import { checkForm, formFromSettings, placeError } from '../../renderer/src/settings/clickhouseForm.ts';
 import { clickHouseUrlProblem, ClickHouseSettingsPatchSchema } from '../../shared/clickhouseSettings.ts';

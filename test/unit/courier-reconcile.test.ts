@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { explainMissing, headFromBacklog, sqlString, unionRanges, type ExplanationLayer } from '../../electron/courier/reconcile.ts';
 import type { MissingRange } from '../../shared/courier.ts';
-import { ago, reasonWords, reconcileVerdict } from '../../shared/courierVerdict.ts';
+import { reasonWords, reconcileVerdict } from '../../shared/courierVerdict.ts';
+import { formatAgo as ago } from '../../shared/format.ts';
 
 const r = (from: number, to: number, detail = '') => ({ from, to, detail });
 

@@ -38,7 +38,14 @@ function readPasswordFromStdin(): string {
 
 export function addDeviceCommands(program: Command, ctx: CliContext): void {
   const devices = program.command('devices').description('devices: register, trust host keys, connect, discover');
+  addRegistryCommands(devices, ctx);
+  addHostKeyCommands(devices, ctx);
+  addConnectCommand(devices, ctx);
+  addDiscoverCommand(devices, ctx);
+}
 
+/** `devices list|add|update|remove`: the devices this laptop knows. */
+function addRegistryCommands(devices: Command, ctx: CliContext): void {
   devices
     .command('list', { isDefault: true })
     .description('list registered devices')
@@ -87,7 +94,10 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
       const result = await ctx.call('devices.remove', { id: device.id });
       ctx.print(result, () => `Removed ${device.name} (${device.id}).`);
     });
+}
 
+/** `devices scan-key|trust-key|forget-key`: an SSH device's host key, compared by a person before it is pinned. */
+function addHostKeyCommands(devices: Command, ctx: CliContext): void {
   devices
     .command('scan-key <device>')
     .description("show an SSH device's host key fingerprint, to compare with the Pi's own (the device by name or id)")
@@ -124,7 +134,10 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
       const { device } = await ctx.call('devices.forgetHostKey', { id });
       ctx.print({ device }, () => `Forgot the host key of ${device.name}. Scan and accept the new one before connecting.`);
     });
+}
 
+/** `devices connect`: reach the device and greet its agent (first contact installs fieldkit's key). */
+function addConnectCommand(devices: Command, ctx: CliContext): void {
   devices
     .command('connect <device>')
     .description("connect and greet the agent; with a password (first contact) fieldkit's key is installed (the device by name or id)")
@@ -138,7 +151,10 @@ export function addDeviceCommands(program: Command, ctx: CliContext): void {
         `${d.name}: agent ${d.agentVersion ?? '?'} (device ${d.agentDeviceId ?? '?'}, journal ${d.journalId ?? '?'}), clock offset ${d.clockOffsetMs ?? '?'} ms, round trip ${result.roundTripMs?.toFixed(0) ?? '?'} ms`,
       );
     });
+}
 
+/** `devices discover`: a job that looks for devices not yet registered. */
+function addDiscoverCommand(devices: Command, ctx: CliContext): void {
   devices
     .command('discover')
     .description('look for devices: serial ports, mDNS, and SSH on a subnet you name (a job; Ctrl-C cancels)')

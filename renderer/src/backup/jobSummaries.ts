@@ -21,8 +21,10 @@ export const backupJobSummaries = {
     const parsed = VerifyResultSchema.safeParse(job.result);
     if (!parsed.success) return null;
     const bad = parsed.data.entries.filter((e) => !e.ok).length;
+    const restored = parsed.data.entries.reduce((sum, e) => sum + e.samples.length, 0);
+    if (bad === 0 && restored === 0) return 'Verified: repositories sound, but no snapshot to restore yet.';
     return bad === 0
-      ? `Verified ${plural(parsed.data.entries.length, 'repository', 'repositories')}: all restorable.`
+      ? `Verified ${plural(parsed.data.entries.length, 'repository', 'repositories')}: ${plural(restored, 'snapshot')} restored and matching.`
       : `Verification found problems in ${plural(bad, 'repository', 'repositories')}: see Backups.`;
   },
   'backup.copy': (job) => {

@@ -1,6 +1,6 @@
 import { Button, Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { ReconcileJournal } from '../../../shared/courier.ts';
-import { formatAgo } from '../format/time.ts';
+import { formatAgo } from '../../../shared/format.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { useNow } from '../ui/useNow.ts';
 import { CourierJobProgress } from './CourierJobProgress.tsx';

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Button, Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { QuarantineEntry } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
-import { formatAgo } from '../format/time.ts';
+import { formatAgo } from '../../../shared/format.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
 import { count, seqSpan } from './courierText.ts';

@@ -1,7 +1,7 @@
 import { Button, Cell, Column, Menu, MenuItem, MenuTrigger, Popover, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { Device } from '../../../shared/devices.ts';
 import { useNow } from '../ui/useNow.ts';
-import { formatAgo } from '../format/time.ts';
+import { formatAgo } from '../../../shared/format.ts';
 import { clockWarning, deviceStatus, hostKeyChanged, linkLabel, needsHostKey } from './deviceText.ts';
 
 export type DeviceActions = {

@@ -1,6 +1,6 @@
 /**
  * How a device reads in the table: its link, whether its clock is off, and its status in
- * one word ("2 min ago" is `formatAgo` in `../format/time.ts`). Plain functions, so the
+ * one word ("2 min ago" is `formatAgo` in `shared/format.ts`). Plain functions, so the
  * words are the same wherever a device is shown.
  */
 import type { Device, LinkSpec } from '../../../shared/devices.ts';

@@ -16,6 +16,7 @@ type Outcome = { kind: 'saved' } | { kind: 'tested'; result: ClickHouseTestResul
 export function ClickHouseSection() {
   const { loaded, saved, form, fieldErrors, busy, outcome, dirty, set, onSave, onTest, onClearPassword } = useClickHouseForm();
   const passwordSet = saved?.passwordSet ?? false;
+  const field = (name: ClickHouseField): FieldBinding => ({ value: form[name], onChange: set(name), error: fieldErrors[name] });
   return (
     <section aria-labelledby="clickhouse-heading" className="settings-section" data-testid="clickhouse-settings">
       <h2 id="clickhouse-heading">ClickHouse</h2>
@@ -32,8 +33,8 @@ export function ClickHouseSection() {
           onSave();
         }}
       >
-        <ServerFields form={form} errors={fieldErrors} set={set} passwordSet={passwordSet} clearingPassword={busy === 'clear-password'} onClearPassword={onClearPassword} />
-        <TlsFields form={form} errors={fieldErrors} set={set} />
+        <ServerFields field={field} passwordSet={passwordSet} clearingPassword={busy === 'clear-password'} onClearPassword={onClearPassword} />
+        <TlsFields field={field} />
         <div className="settings-actions">
           <Button type="submit" className="button is-primary" isPending={busy === 'save'} isDisabled={!dirty && saved !== null}>
             {busy === 'save' ? 'Saving…' : 'Save'}
@@ -135,36 +136,34 @@ function useClickHouseForm() {
   return { loaded, saved, form, fieldErrors, busy, outcome, dirty, set, onSave, onTest, onClearPassword };
 }
 
+/** What one field of the form shows and does: its value, its change, its one error. */
+type FieldBinding = { value: string; onChange: (value: string) => void; error: string | undefined };
+
 type FieldsProps = {
-  form: ClickHouseForm;
-  errors: Partial<Record<ClickHouseField, string>>;
-  set: (field: ClickHouseField) => (value: string) => void;
+  /** Binds a FormField to `field` of the form: `<FormField label="URL" {...field('url')} />`. */
+  field: (name: ClickHouseField) => FieldBinding;
 };
 
 /** URL, user, password (write-only: whether one is set, and Remove), database, table, cluster. */
-function ServerFields({ form, errors, set, passwordSet, clearingPassword, onClearPassword }: FieldsProps & { passwordSet: boolean; clearingPassword: boolean; onClearPassword: () => void }) {
+function ServerFields({ field, passwordSet, clearingPassword, onClearPassword }: FieldsProps & { passwordSet: boolean; clearingPassword: boolean; onClearPassword: () => void }) {
   return (
     <fieldset className="settings-group">
       <legend>Server</legend>
       <FormField
         label="URL"
-        value={form.url}
-        onChange={set('url')}
-        error={errors.url}
+        {...field('url')}
         placeholder="https://clickhouse.example.com:8443"
         description="The HTTP interface (port 8123, or 8443 with TLS), without user or password in it."
         mono
         className="is-wide"
       />
       <div className="form-row">
-        <FormField label="User" value={form.user} onChange={set('user')} error={errors.user} className="is-grow" mono />
+        <FormField label="User" {...field('user')} className="is-grow" mono />
         <div className="password-field is-grow">
           <FormField
             label="Password"
             type="password"
-            value={form.password}
-            onChange={set('password')}
-            error={errors.password}
+            {...field('password')}
             placeholder={passwordSet ? 'leave empty to keep the saved one' : 'none'}
           />
           <p className="password-state" data-testid="password-state">
@@ -182,13 +181,11 @@ function ServerFields({ form, errors, set, passwordSet, clearingPassword, onClea
         </div>
       </div>
       <div className="form-row">
-        <FormField label="Database" value={form.database} onChange={set('database')} error={errors.database} className="is-grow" mono />
-        <FormField label="Table" value={form.table} onChange={set('table')} error={errors.table} description="Loss records go to <table>_loss beside it." className="is-grow" mono />
+        <FormField label="Database" {...field('database')} className="is-grow" mono />
+        <FormField label="Table" {...field('table')} description="Loss records go to <table>_loss beside it." className="is-grow" mono />
         <FormField
           label="Cluster (optional)"
-          value={form.cluster}
-          onChange={set('cluster')}
-          error={errors.cluster}
+          {...field('cluster')}
           description="Set to create replicated tables ON CLUSTER with a Distributed table."
           className="is-grow"
           mono
@@ -199,23 +196,21 @@ function ServerFields({ form, errors, set, passwordSet, clearingPassword, onClea
 }
 
 /** A private CA, and a client certificate and key for mutual TLS. */
-function TlsFields({ form, errors, set }: FieldsProps) {
+function TlsFields({ field }: FieldsProps) {
   return (
     <fieldset className="settings-group">
       <legend>TLS (optional, https:// only)</legend>
       <FormField
         label="CA certificate file"
-        value={form.caFile}
-        onChange={set('caFile')}
-        error={errors.caFile}
+        {...field('caFile')}
         placeholder="/etc/ssl/private-ca.pem"
         description="PEM. Only for a server signed by a private CA; the system's CAs are used otherwise."
         mono
         className="is-wide"
       />
       <div className="form-row">
-        <FormField label="Client certificate file" value={form.certFile} onChange={set('certFile')} error={errors.certFile} placeholder="/home/tech/fieldkit.crt" className="is-grow" mono />
-        <FormField label="Client key file" value={form.keyFile} onChange={set('keyFile')} error={errors.keyFile} placeholder="/home/tech/fieldkit.key" className="is-grow" mono />
+        <FormField label="Client certificate file" {...field('certFile')} placeholder="/home/tech/fieldkit.crt" className="is-grow" mono />
+        <FormField label="Client key file" {...field('keyFile')} placeholder="/home/tech/fieldkit.key" className="is-grow" mono />
       </div>
       <p className="form-description">For mutual TLS give both the certificate and its key (PEM), or neither.</p>
     </fieldset>

@@ -85,7 +85,15 @@ function u32(value: number): Buffer {
   return b;
 }
 
-/** `[all]` / `[tryboot]` sections of autoboot.txt; the firmware's view of it. */
+/**
+ * `[all]` / `[tryboot]` sections of autoboot.txt; the firmware's view of it.
+ *
+ * Deliberately its own, not electron/deploy/slots/tryboot.ts's `parseAutoboot` (which it
+ * resembles line for line): this is the firmware that the autoboot.txt the product writes
+ * is tested against, so it must not share the product's reading of that file. Were it
+ * imported, a parsing bug would boot the slot the product believes it chose, and the slot
+ * tests would pass by construction.
+ */
 export function parseAutoboot(text: string): Record<string, Record<string, string>> {
   const sections: Record<string, Record<string, string>> = { all: {} };
   let current = 'all';
