@@ -72,11 +72,9 @@ export const defaultBackupPolicies: BackupPolicies = {
 export const VerifySettingsSchema = z.strictObject({
   /** `restic check --read-data-subset=k/n`: each run reads 1/n of the data; a full pass takes n runs. */
   subsetRuns: z.number().int().min(1).max(1000),
-  /** Files restored (to memory) and hashed per latest snapshot of each device × class. */
-  sampleFiles: z.number().int().min(1).max(1000),
 });
 export type VerifySettings = z.infer<typeof VerifySettingsSchema>;
-export const defaultVerifySettings: VerifySettings = { subsetRuns: 10, sampleFiles: 5 };
+export const defaultVerifySettings: VerifySettings = { subsetRuns: 10 };
 
 /** One restic repository (a role's main or secrets repository). */
 export const RepositoryViewSchema = z.object({

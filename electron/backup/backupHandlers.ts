@@ -47,7 +47,7 @@ export function createBackupHandlers(deps: BackupDeps & { jobs: JobRunner<typeof
       const roles = repo === undefined ? RepoRoleSchema.options.filter((r) => settingsApi.get().repositories.some((v) => v.role === r && v.initialized)) : [repo];
       if (roles.length === 0) throw new FieldkitError(appError('NOT_FOUND', 'There is no backup repository to verify yet.', 'Back up a device first (fieldkit backup DEVICE).'));
       const repos = roles.flatMap(createdTargets);
-      const job = deps.jobs.start('backup.verify', { dataDir: deps.dataDir, repos, subsetRuns: settings.verify.subsetRuns, sampleFiles: settings.verify.sampleFiles }, await secretsFor(repos));
+      const job = deps.jobs.start('backup.verify', { dataDir: deps.dataDir, repos, subsetRuns: settings.verify.subsetRuns }, await secretsFor(repos));
       return { jobId: job.id };
     },
     'backup.copy': async ({ to }) => {

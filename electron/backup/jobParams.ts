@@ -15,7 +15,6 @@ export const VerifyParamsSchema = z.object({
   dataDir: z.string(),
   repos: z.array(RepoTargetSchema).min(1),
   subsetRuns: z.number().int().positive(),
-  sampleFiles: z.number().int().positive(),
 });
 export type VerifyParams = z.infer<typeof VerifyParamsSchema>;
 
