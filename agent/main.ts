@@ -8,6 +8,8 @@
  *                                NDJSON of records (or loss records) to stdout, for rescue
  *     ingest [--file F] [--json] append events from stdin or a file (NDJSON; --json: one event)
  *     rpc                        the framed RPC on stdin/stdout (the laptop runs this)
+ *     backup-stream --class C [--path P]...
+ *                                one backup class as a tar stream on stdout (agent/backup/)
  *     version                    versions as JSON
  *
  * Exit codes: 0 done, 1 failed (the error and what to do are printed), 2 wrong command line.
@@ -43,6 +45,9 @@ commands:
                                records after seq N as NDJSON on stdout (--losses: loss records)
   ingest [--file F] [--json]   append events from stdin or F (NDJSON; --json: one JSON event)
   rpc                          serve the fieldkit RPC on stdin/stdout
+  backup-stream --class <config|state|data|secrets> [--path /abs]...
+                               one backup class as a tar stream on stdout, manifest last
+                               (exit 0 only once all of it is written)
   version                      print versions as JSON
 
 --config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)
@@ -54,6 +59,7 @@ const commandOptions: Record<string, readonly string[]> = {
   export: ['after', 'limit', 'losses'],
   ingest: ['file', 'json'],
   rpc: [],
+  'backup-stream': ['class', 'path'],
   version: [],
   help: [],
 };
@@ -63,7 +69,7 @@ class UsageError extends Error {}
 type Args = {
   command: string;
   config: string | undefined;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   after: number;
   limit: number;
 };
@@ -82,6 +88,8 @@ function parseCommandLine(argv: readonly string[]): Args {
         limit: { type: 'string' },
         losses: { type: 'boolean' },
         file: { type: 'string' },
+        class: { type: 'string' },
+        path: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -274,6 +282,34 @@ async function rpc(configPath: string, config: AgentConfig): Promise<number> {
   }
 }
 
+/** `backup-stream`: the class's tar on stdout; a reader that goes away (EPIPE) or a signal fails it. */
+async function backupStream(configPath: string, config: AgentConfig, cls: string | undefined, paths: readonly string[]): Promise<number> {
+  const { BackupClassSchema } = await import('../shared/backupStream.ts');
+  const parsed = BackupClassSchema.safeParse(cls);
+  if (!parsed.success) throw new UsageError(`backup-stream needs --class config, state, data or secrets${cls === undefined ? '' : `, not '${cls}'`}`);
+  const { writeClassStream, removeTempSnapshotsNow } = await import('./backup/classStream.ts');
+  const { stdoutSink } = await import('./backup/stdoutSink.ts');
+  const onSignal = (signal: NodeJS.Signals): void => {
+    removeTempSnapshotsNow();
+    process.stderr.write(`error: stopped by ${signal}: the stream is incomplete and is not a backup\nhint: Run the backup again.\n`);
+    process.exit(1);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, onSignal);
+  const out = stdoutSink(process.stdout);
+  const manifest = await writeClassStream({
+    cls: parsed.data,
+    config,
+    configPath,
+    extraPaths: paths,
+    agentVersion,
+    sink: out.sink,
+    note: (message) => process.stderr.write(`note: ${message}\n`),
+  });
+  const bytes = manifest.files.reduce((sum, f) => sum + f.size, 0);
+  process.stderr.write(`backup-stream: ${manifest.class}: ${String(manifest.files.length)} files, ${String(bytes)} bytes${manifest.missing.length === 0 ? '' : `; missing: ${manifest.missing.join(', ')}`}\n`);
+  return 0;
+}
+
 function versionInfo(): Record<string, string> {
   return { agent_version: agentVersion, node_version: process.versions.node, sqlite_version: process.versions.sqlite ?? '', platform: platform(), arch: arch() };
 }
@@ -310,6 +346,8 @@ async function main(argv: readonly string[]): Promise<number> {
         return await ingest(config, typeof v.file === 'string' ? v.file : undefined, v.json === true);
       case 'rpc':
         return await rpc(configPath, config);
+      case 'backup-stream':
+        return await backupStream(configPath, config, typeof v.class === 'string' ? v.class : undefined, Array.isArray(v.path) ? v.path : []);
       default:
         throw new UsageError(`unknown command '${args.command}'`);
     }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { KindSchema, PrioritySchema } from './journal.ts';
 
+const AbsolutePathSchema = z.string().startsWith('/', 'an absolute path');
 const HhMmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM');
 
 export const AgentConfigSchema = z.strictObject({
@@ -63,6 +64,27 @@ export const AgentConfigSchema = z.strictObject({
     })
     .nullable()
     .default(null),
+  /** What `fieldkit-agent backup-stream` sends for each class, and the daemon's own state snapshots (agent/backup/README.md). */
+  backup: z
+    .strictObject({
+      /** Files or folders under /etc (or anywhere) the technician adds to the config class. */
+      extra_config_paths: z.array(AbsolutePathSchema).default([]),
+      /** The user data class: files or folders (walked recursively). */
+      data_paths: z.array(AbsolutePathSchema).default([]),
+      /** More secrets: TLS client keys, tokens of other services the Pi runs. */
+      secret_paths: z.array(AbsolutePathSchema).default([]),
+      /** Where the deploy keeps models (`<prefix>/models`, its `active` link names the running version). */
+      models_dir: AbsolutePathSchema.default('/opt/fieldkit-agent/models'),
+      /** Where /etc is; tests point it elsewhere, as health.proc_root. */
+      etc_root: AbsolutePathSchema.default('/etc'),
+      /** How often the daemon snapshots its state databases (seconds). */
+      snapshot_interval_seconds: z.number().int().positive().default(3600),
+      /** Where the snapshots go; null: `<data_dir>/snapshots`. A USB drive's mount point works (it must be writable by the agent). */
+      snapshot_folder: AbsolutePathSchema.nullable().default(null),
+      /** How many snapshots to keep (the newest). */
+      keep_snapshots: z.number().int().min(1).max(10_000).default(24),
+    })
+    .prefault({}),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;

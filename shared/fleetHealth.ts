@@ -44,6 +44,8 @@ export const AlertCodeSchema = z.enum([
   'agent-wedged',
   'agent-service-unknown',
   'journal-not-writable',
+  /** No good backup of a class within its window (the backup domain's freshness). */
+  'backup-stale',
 ]);
 export type AlertCode = z.infer<typeof AlertCodeSchema>;
 

@@ -1,5 +1,6 @@
 /** Health of one Pi, sampled by its agent each second and summarised per minute. */
 import { z } from 'zod';
+import { DeviceSnapshotStatusSchema } from './backupStream.ts';
 
 /** `vcgencmd get_throttled` decoded: bits 0-3 now, bits 16-19 since boot. */
 export const ThrottleFlagsSchema = z.object({
@@ -108,6 +109,8 @@ export const HealthSampleSchema = z.object({
     .nullable(),
   /** The agent service's state; absent from agents older than this field (judged "unknown", never "running"). */
   service: AgentServiceSchema.optional(),
+  /** The daemon's own state snapshots (issue 14); absent from agents older than this field and from samples not taken by the daemon. */
+  backup_snapshots: DeviceSnapshotStatusSchema.optional(),
 });
 export type HealthSample = z.infer<typeof HealthSampleSchema>;
 

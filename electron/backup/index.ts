@@ -3,19 +3,32 @@
  * (on this laptop, a site drive, off-site), verified, copied and pruned. What the other
  * domains may use of it is exported here.
  */
+import { devicesService } from '../devices/index.ts';
 import { defineDomain } from '../kernel/domain.ts';
+import { serviceKey } from '../kernel/domainServices.ts';
 import { createBackupHandlers } from './backupHandlers.ts';
+import { createRunHandlers, type BackupFreshnessAlerts } from './backupRunHandlers.ts';
 import { addBackupRepoCommands } from './cli/backupRepoCommands.ts';
+import { addBackupRunCommands } from './cli/backupRunCommands.ts';
 import { backupJobKinds } from './jobKinds.ts';
-import { createRunHandlers } from './pendingRun.ts';
+
+export type { BackupFreshnessAlerts } from './backupRunHandlers.ts';
+
+/**
+ * A device's backup freshness as health alerts ("No good backup of state for 9 days"): the
+ * health domain lists them with the device's own, in the fleet grid and `fieldkit health`.
+ */
+export const backupFreshnessService = serviceKey<BackupFreshnessAlerts>('the backup freshness alerts');
 
 export const backupDomain = defineDomain({
   name: 'backup',
   jobKinds: backupJobKinds,
-  start() {
-    return { handlers: { ...createRunHandlers(), ...createBackupHandlers() } };
+  start(kernel, services) {
+    const run = createRunHandlers(kernel, services.use(devicesService).store);
+    services.provide(backupFreshnessService, run.freshnessAlerts);
+    return { handlers: { ...run.handlers, ...createBackupHandlers() } };
   },
-  cliCommands: [addBackupRepoCommands],
+  cliCommands: [addBackupRunCommands, addBackupRepoCommands],
   cliCommandFor: {
     'backup.start': 'backup',
     'backup.list': 'backup list',

@@ -5,15 +5,17 @@ import { defineJobKind } from '../kernel/jobs/jobKind.ts';
 import { runCopy } from './copyJob.ts';
 import { runForget } from './forgetJob.ts';
 import { CopyParamsSchema, ForgetParamsSchema, VerifyParamsSchema } from './jobParams.ts';
-import { BackupRunParamsSchema, runBackup } from './pendingRun.ts';
+import { BackupRunParamsSchema, runBackup } from './backupJob.ts';
 import { runVerify } from './verifyJob.ts';
 
 export const backupJobKinds = {
   'backup.run': defineJobKind({
     params: BackupRunParamsSchema,
-    title: () => 'Back up devices',
+    title: (p) => `Back up ${p.devices.length === 1 ? (p.devices[0]?.name ?? '') : `${String(p.devices.length)} devices`} (${p.classes.join(', ')})`,
     run: runBackup,
     result: jobResultSchemas['backup.run'],
+    // Stops at once: the item in progress kills restic (no snapshot), nothing else to undo.
+    cancelGraceMs: 10_000,
   }),
   'backup.verify': defineJobKind({
     params: VerifyParamsSchema,

@@ -35,7 +35,3 @@ export const ForgetParamsSchema = z.object({
 });
 export type ForgetParams = z.infer<typeof ForgetParamsSchema>;
 
-/** The job-secret name a repository's password travels under. */
-export function passwordSecretName(target: RepoTarget): string {
-  return `restic:${target.role}:${target.kind}`;
-}

@@ -40,6 +40,11 @@ export type HealthServiceOptions = {
   /** Passed to each device's watcher (backoff, sample interval). */
   watcher?: Pick<DeviceWatcherOptions, 'intervalMs' | 'backoffMs' | 'maxBackoffMs' | 'connectTimeoutMs'>;
   onError?: (error: unknown) => void;
+  /**
+   * Alerts judged outside the samples (a device's backups overdue), listed with the
+   * device's own even while it is offline: a stale backup matters most then.
+   */
+  extraAlerts?: (deviceRef: string) => HealthAlert[];
 };
 
 type DeviceState = {
@@ -101,18 +106,29 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
     });
   }
 
-  function viewOf(device: Device, state: DeviceState | undefined): DeviceHealthView {
-    if (!state) {
-      return { deviceId: device.id, deviceName: device.name, site: device.site, status: 'connecting', sample: null, lastSampleMs: null, alerts: [], linkError: null };
+  function extraAlertsOf(ref: string): HealthAlert[] {
+    try {
+      return options.extraAlerts?.(ref) ?? [];
+    } catch (error) {
+      onError(error);
+      return [];
     }
+  }
+
+  function viewOf(device: Device, state: DeviceState | undefined): DeviceHealthView {
+    const extra = extraAlertsOf(device.id);
+    if (!state) {
+      return { deviceId: device.id, deviceName: device.name, site: device.site, status: 'connecting', sample: null, lastSampleMs: null, alerts: extra, linkError: null };
+    }
+    const alerts = [...state.alerts, ...extra];
     return {
       deviceId: device.id,
       deviceName: device.name,
       site: device.site,
-      status: statusOf(state.alerts, { link: state.link, hasSample: state.sample !== null }),
+      status: statusOf(alerts, { link: state.link, hasSample: state.sample !== null }),
       sample: state.sample,
       lastSampleMs: state.lastSampleMs,
-      alerts: state.alerts,
+      alerts,
       linkError: state.link === 'up' ? null : state.linkError,
     };
   }

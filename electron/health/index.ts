@@ -2,6 +2,7 @@
  * The health domain: live health of the devices (links held while someone watches),
  * alerts against thresholds, and the stored per-minute history.
  */
+import { backupFreshnessService } from '../backup/index.ts';
 import { liveJournalSampleService } from '../courier/index.ts';
 import { devicesService } from '../devices/index.ts';
 import { defineDomain } from '../kernel/domain.ts';
@@ -32,6 +33,8 @@ export const healthDomain = defineDomain({
       appKey: () => devices.appKey(),
       serialPassword: (device) => devices.serialPassword(device),
       onError: kernel.onError,
+      // Looked up each time: the backup domain may be absent from a process.
+      extraAlerts: (ref) => services.find(backupFreshnessService)?.(ref) ?? [],
       ...(lingerMs === undefined ? {} : { lingerMs }),
     });
     services.provide(healthService, health);

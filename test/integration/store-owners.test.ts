@@ -31,6 +31,7 @@ const owners: Record<string, string> = {
   backup_repositories: 'electron/backup/repositoryStore.ts',
   backup_copies: 'electron/backup/repositoryStore.ts',
   backup_verifications: 'electron/backup/repositoryStore.ts',
+  backup_runs: 'electron/backup/backupRunStore.ts',
 };
 
 function sourceFiles(dir: string): string[] {

@@ -3,8 +3,10 @@ import type { Command } from 'commander';
 import type { CourierJournal } from '../../../shared/courier.ts';
 import { count, records } from '../../../shared/courierVerdict.ts';
 import { PullResultSchema, type PullResult } from '../../../shared/courier.ts';
+import { BackupRunResultSchema } from '../../../shared/backup.ts';
+import type { Device } from '../../../shared/devices.ts';
 import { resolveDevice } from '../../devices/index.ts';
-import type { CliContext } from '../../kernel/cli/cliContext.ts';
+import type { CliContext, CliServices } from '../../kernel/cli/cliContext.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';
@@ -43,7 +45,8 @@ export function addCourierCommands(program: Command, ctx: CliContext): void {
   program
     .command('pull <device>')
     .description("pull a device's journals to this laptop, safety events first (a job; Ctrl-C cancels, the next pull resumes); the device by name or id")
-    .action(async (wanted: string) => {
+    .option('--backup', 'then back the device up too (every class; see `fieldkit backup`): pull + backup in one visit')
+    .action(async (wanted: string, options: { backup?: boolean }) => {
       const services = await ctx.open();
       const { devices } = await ctx.call('devices.list', {});
       const device = resolveDevice(devices, wanted);
@@ -52,10 +55,12 @@ export function addCourierCommands(program: Command, ctx: CliContext): void {
       if (record.state === 'done') {
         const result = PullResultSchema.safeParse(record.result);
         if (!ctx.json()) ctx.io.stdout(`${result.success ? describePull(device.name, result.data) : `Pulled ${device.name}.`}\n`);
+        // The visit's backup runs after the pull, over a fresh link: a failed pull never starts it.
+        if (options.backup === true) await backupAfterPull(ctx, services, device);
         return;
       }
       ctx.setExitCode(record.state === 'cancelled' ? exitCodes.cancelled : exitCodes.failed);
-      if (!ctx.json()) ctx.io.stderr(`${record.error?.message ?? 'Cancelled; the next pull resumes where this one stopped.'}\n${record.error ? `what to do: ${record.error.hint}\n` : ''}`);
+      if (!ctx.json()) ctx.io.stderr(`${record.error?.message ?? 'Cancelled; the next pull resumes where this one stopped.'}\n${record.error ? `what to do: ${record.error.hint}\n` : ''}${options.backup === true ? 'The backup was not started: pull first, then back up.\n' : ''}`);
     });
 
   program
@@ -65,4 +70,17 @@ export function addCourierCommands(program: Command, ctx: CliContext): void {
       const { journals } = await ctx.call('courier.status', {});
       ctx.print({ journals }, () => (journals.length === 0 ? 'Nothing carried yet. Pull a device with `fieldkit pull <device>` (its name or id).' : formatTable(journals, journalColumns)));
     });
+}
+
+/** The backup half of `pull --backup`: the backup job of the device, followed like any job. */
+async function backupAfterPull(ctx: CliContext, services: CliServices, device: Device): Promise<void> {
+  const { jobId } = await ctx.call('backup.start', { deviceIds: [device.id] });
+  const record = await followJob(jobId, { events: services.events, jobs: services.jobs, io: ctx.io, json: ctx.json() });
+  const result = BackupRunResultSchema.safeParse(record.result);
+  if (!ctx.json() && result.success) {
+    for (const item of result.data.items) ctx.io.stdout(`backup ${item.deviceName} ${item.class}: ${item.status === 'done' ? `snapshot ${item.snapshotId?.slice(0, 8) ?? ''}` : item.status === 'skipped' ? `skipped${item.error === null ? '' : ` — ${item.error.message}`}` : `FAILED — ${item.error?.message ?? ''}`}\n`);
+  }
+  if (record.state === 'done') return;
+  ctx.setExitCode(record.state === 'cancelled' ? exitCodes.cancelled : exitCodes.failed);
+  if (!ctx.json()) ctx.io.stderr(`The pull completed; the backup did not: ${record.error?.message ?? 'cancelled'}\nwhat to do: ${record.error?.hint ?? `fieldkit backup ${device.name}`}\n`);
 }

@@ -13,6 +13,7 @@ import { recentImages } from './migrations/0006-recent-images.ts';
 import { rollouts } from './migrations/0007-rollouts.ts';
 import { healthForwarded } from './migrations/0008-health-forwarded.ts';
 import { backupRepositories } from './migrations/0009-backup-repositories.ts';
+import { backupRuns } from './migrations/0010-backup-runs.ts';
 
 export const migrations: readonly string[] = [
   jobHistory,
@@ -24,4 +25,5 @@ export const migrations: readonly string[] = [
   rollouts,
   healthForwarded,
   backupRepositories,
+  backupRuns,
 ];

@@ -14,6 +14,8 @@ export const HealthTile = memo(function HealthTile({ view, onOpen }: { view: Dev
   const sample = view.sample;
   const disk = sample === null ? null : fullestDisk(sample.disks);
   const power = sample === null ? null : powerWords(sample);
+  // Overdue backups are marked on the tile itself, also while the Pi is offline.
+  const backup = view.alerts.find((a) => a.code === 'backup-stale');
   const open = (): void => {
     onOpen(view.deviceId);
   };
@@ -33,6 +35,11 @@ export const HealthTile = memo(function HealthTile({ view, onOpen }: { view: Dev
         <span className={`status-badge status-${view.status}`} data-testid="tile-status">
           {statusLabels[view.status]}
         </span>
+        {backup !== undefined && (
+          <span className="tile-backup-marker" data-testid="tile-backup-marker" title={`${backup.title}. ${backup.action}`} aria-label={backup.title}>
+            backup overdue
+          </span>
+        )}
       </header>
       {sample === null ? (
         <p className="tile-waiting">{view.linkError ?? (view.status === 'unreachable' ? 'Cannot reach this device.' : 'Waiting for the first sample…')}</p>
