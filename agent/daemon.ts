@@ -12,6 +12,7 @@ import type { AgentConfig } from '../shared/agentConfig.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordDaemonStart, recordDaemonStop, type DaemonState } from './health/daemonStateFile.ts';
+import { startStateSnapshots } from './backup/stateSnapshots.ts';
 import { createHealthSource } from './health/healthSource.ts';
 import type { HealthSource } from './health/healthApi.ts';
 import { createGroupCommitter } from './ingest/groupCommit.ts';
@@ -73,12 +74,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // The uplink's status feeds health samples; the sampler is made after it.
     const uplink: Uplink = startUplink({ config, journal, log: (message) => { log('info', message, { part: 'uplink' }); } });
     closers.push({ what: 'uplink', close: () => uplink.stop() });
+    // Scheduled consistent snapshots of the state databases (agent/backup/README.md).
+    const snapshots = startStateSnapshots({ config, log });
+    closers.push({ what: 'state snapshots', close: () => snapshots.stop() });
     const health: HealthSource = createHealthSource({
       config,
       journal,
       agentVersion,
       record: true,
       uplinkState: () => uplink.status(),
+      backupSnapshots: () => snapshots.status(),
       log: (message) => { log('warn', message, { part: 'health' }); },
     });
     closers.push({ what: 'health', close: () => { health.close(); } });

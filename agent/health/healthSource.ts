@@ -14,7 +14,9 @@
 import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig } from '../../shared/agentConfig.ts';
+import type { DeviceSnapshotStatus } from '../../shared/backupStream.ts';
 import type { HealthSample } from '../../shared/health.ts';
+import { readLastAttempt, snapshotStatus } from '../backup/snapshotFolder.ts';
 import type { Journal } from '../journal/journalApi.ts';
 import type { UplinkStatus } from '../uplink/uplinkStatus.ts';
 import { UPLINK_OFF } from '../uplink/uplinkStatus.ts';
@@ -51,6 +53,11 @@ export type HealthSourceOptions = {
   serviceState?: boolean;
   /** Where systemd says it is PID 1 (tests point it elsewhere). */
   systemdRunDir?: string;
+  /**
+   * The state snapshots' status: the daemon passes its scheduler's; other processes read the
+   * snapshot folder and the daemon's last-attempt file (agent/backup/snapshotFolder.ts).
+   */
+  backupSnapshots?: () => DeviceSnapshotStatus;
 };
 
 /** Only the fields a health sample carries (the uplink's own status has more). */
@@ -68,6 +75,7 @@ export function createHealthSource(options: HealthSourceOptions): HealthSource {
   const sys = config.health.sys_root;
   const historyPath = join(config.data_dir, HEALTH_DB_FILE);
   const latency = createInferenceLatency();
+  const backupSnapshots = options.backupSnapshots ?? ((): DeviceSnapshotStatus => snapshotStatus(config, readLastAttempt(config.data_dir)?.error ?? null));
   const service: ServiceProbe | null =
     (options.serviceState ?? options.record !== true) ? createServiceProbe({ config, journal, runCommand: defaultRunCommand, now, systemdRunDir: options.systemdRunDir }) : null;
 
@@ -119,6 +127,7 @@ export function createHealthSource(options: HealthSourceOptions): HealthSource {
       model_version: config.model_version === '' ? null : config.model_version,
       inference,
       ...(serviceState === undefined ? {} : { service: serviceState }),
+      backup_snapshots: backupSnapshots(),
     };
   }
 
