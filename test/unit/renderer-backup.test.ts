@@ -78,6 +78,14 @@ describe('backup rows', () => {
     expect(rows[0]?.problems).toEqual([]);
   });
 
+  it("joins on the laptop's id the service gives, even when the device entry does not know its agent's id yet", () => {
+    const rows = backupRows(devices, { freshness: [...all('pi-1'), ...all('pi-2-agent', { deviceRef: 'dev_bbbbbb' })], snapshots: [{ ...snapshot('pi-2-agent', 5), deviceRef: 'dev_bbbbbb' }], problems: [] });
+    expect(rows.map((r) => r.key)).toEqual(['dev_aaaaaa', 'dev_bbbbbb']);
+    expect(rows[1]?.staleClasses).toEqual([]);
+    expect(rows[1]?.snapshots).toHaveLength(1);
+    expect(rows[1]?.agentDeviceId).toBe('pi-2-agent');
+  });
+
   it('names overdue classes in the summary', () => {
     const rows = backupRows(devices.slice(0, 1), { freshness: [...all('pi-1').slice(1), fresh('pi-1', 'config', { stale: true, ageSeconds: 40 * 86_400 })], snapshots: [], problems: [] });
     expect(rows[0]?.staleClasses).toEqual(['config']);

@@ -48,7 +48,7 @@ export function BackupTable({ rows, selected, onSelect, expanded, onExpand, star
           const device = row.device;
           return (
             <Fragment key={row.key}>
-              <tr className={`data-row has-state-edge backup-row tone-${rowTone(row)}`} data-testid="backup-row" data-device-id={row.agentDeviceId ?? ''} data-stale={row.staleClasses.join(' ')}>
+              <tr className={`data-row has-state-edge backup-row tone-${rowTone(row)}`} data-testid="backup-row" data-device-name={row.name} data-device-id={row.agentDeviceId ?? ''} data-stale={row.staleClasses.join(' ')}>
                 <td className="col-select">
                   {device !== null && (
                     <CheckboxField isSelected={selected.has(device.id)} onChange={(on) => { onSelect(device.id, on); }}>

@@ -50,7 +50,8 @@ export function BackupsScreen() {
     show(backupJobNotice(job, event));
   });
 
-  const names = useMemo(() => new Map((rows ?? []).flatMap((r) => (r.agentDeviceId === null ? [] : [[r.agentDeviceId, r.name] as const]))), [rows]);
+  // Retention names devices as restic does: the agent's id, or the laptop's while the agent never answered.
+  const names = useMemo(() => new Map((rows ?? []).flatMap((r) => [r.agentDeviceId, r.device?.id ?? null].flatMap((id) => (id === null ? [] : [[id, r.name] as const])))), [rows]);
   const sites = useMemo(() => [...new Set((rows ?? []).flatMap((r) => (r.device === null || r.site === '' ? [] : [r.site])))].sort(), [rows]);
   const backingUp = running.some((j) => j.kind === 'backup.run');
   const copying = runningCopies(running);
@@ -118,7 +119,14 @@ export function BackupsScreen() {
         {settings.value !== null && `Each class must have a good backup within its window (${windowsWords(settings.value.settings.policies)}); an overdue class raises a health alert. `}
         <strong>Verify</strong> reads a slice of each repository and restores sample files, checking them against the device&apos;s own SHA-256 list.
       </p>
-      {settings.error !== null && <ErrorNotice error={settings.error} />}
+      {settings.error !== null && (
+        <section className="backup-section" aria-labelledby="repositories-heading">
+          <h2 id="repositories-heading" className="section-heading">
+            Repositories
+          </h2>
+          <ErrorNotice error={settings.error} />
+        </section>
+      )}
       {settings.value !== null && (
         <RepositoriesPanel settings={settings.value.settings} copying={copying} onCopy={actions.copy} onSaved={(keys) => { reload(); if (keys.length > 0) setDialog({ kind: 'keys', keys }); }} />
       )}

@@ -13,16 +13,14 @@ const shownSnapshots = 30;
 /** An expanded device: what verification found wrong (and what to do), then its snapshots newest first. */
 export function DeviceBackups({ row }: { row: BackupDeviceRow }) {
   const now = useNow(30_000);
-  const history = useApi('backup.history', row.agentDeviceId === null ? { limit: 20 } : { deviceId: row.agentDeviceId, limit: 20 });
+  const history = useApi('backup.history', { deviceId: row.agentDeviceId ?? row.device?.id ?? row.key, limit: 20 });
   const samples = latestSamples(history.value?.entries ?? []);
   return (
-    <div className="device-backups" data-testid="device-backups" data-device-id={row.agentDeviceId ?? ''}>
+    <div className="device-backups" data-testid="device-backups" data-device-name={row.name}>
       {row.problems.length > 0 && <ProblemList problems={row.problems} />}
       {row.snapshots.length === 0 ? (
         <p className="backup-empty-detail">
-          {row.agentDeviceId === null
-            ? `No backups of ${row.name} yet: its agent has not answered this laptop. Back it up once it is reachable.`
-            : `No snapshots of ${row.name} on any repository yet: back it up.`}
+          No snapshots of {row.name} on any repository yet: back it up.
         </p>
       ) : (
         <table className="data-table is-compact snapshot-table" aria-label={`Snapshots of ${row.name}`}>
@@ -50,7 +48,7 @@ export function DeviceBackups({ row }: { row: BackupDeviceRow }) {
                 <td>{versionWords(s)}</td>
                 <td>{copiesWords(s.copies)}</td>
                 <td>
-                  <VerifiedCell snapshot={s} samples={samples} loading={history.loading} now={now} />
+                  <VerifiedCell snapshot={s} samples={samples} loading={history.loading} failed={history.error !== null} now={now} />
                 </td>
                 <td className="mono">{shortId(s.resticId)}</td>
               </tr>
@@ -59,7 +57,12 @@ export function DeviceBackups({ row }: { row: BackupDeviceRow }) {
         </table>
       )}
       {row.snapshots.length > shownSnapshots && <p className="backup-more">{plural(row.snapshots.length - shownSnapshots, 'older snapshot')} not shown; the CLI lists them all: fieldkit backup list --json.</p>}
-      {history.error !== null && <ErrorNotice error={history.error} compact />}
+      {history.error !== null && (
+        <div className="backup-history-error">
+          <p className="backup-more">Could not read the verification history:</p>
+          <ErrorNotice error={history.error} compact />
+        </div>
+      )}
     </div>
   );
 }
@@ -93,9 +96,10 @@ function latestSamples(entries: readonly VerificationEntry[]): ReadonlyMap<strin
   return found;
 }
 
-function VerifiedCell({ snapshot, samples, loading, now }: { snapshot: BackupSnapshot; samples: ReadonlyMap<string, Sample>; loading: boolean; now: number }) {
+function VerifiedCell({ snapshot, samples, loading, failed, now }: { snapshot: BackupSnapshot; samples: ReadonlyMap<string, Sample>; loading: boolean; failed: boolean; now: number }) {
   const found = samples.get(snapshot.resticId);
-  if (found === undefined) return <span className="muted">{loading ? '…' : 'not verified yet'}</span>;
+  // Without the history this window cannot know: never say "not verified" then.
+  if (found === undefined) return <span className="muted">{failed ? 'unknown (history unavailable)' : loading ? '…' : 'not verified yet'}</span>;
   const { sample, at } = found;
   if (sample.ok) {
     const sqlite = sample.sqliteChecked > 0 ? `, ${plural(sample.sqliteChecked, 'database')} intact` : '';

@@ -29,27 +29,52 @@ export type BackupDeviceRow = {
 
 export type BackupListing = { freshness: readonly BackupFreshness[]; snapshots: readonly BackupSnapshot[]; problems: readonly BackupProblem[] };
 
-/** Rows in the order of the device list, then devices known only by their backups (by id). */
+/**
+ * Rows in the order of the device list, then devices known only by their backups (by id).
+ * A line belongs to a device by the laptop's id it carries (`deviceRef`), else by the
+ * agent's id the device entry knows.
+ */
 export function backupRows(devices: readonly Device[], listing: BackupListing): BackupDeviceRow[] {
-  const byAgent = new Map<string, BackupFreshness[]>();
-  for (const f of listing.freshness) byAgent.set(f.deviceId, [...(byAgent.get(f.deviceId) ?? []), f]);
-  const claimed = new Set<string>();
+  const ownerOf = ownerFinder(devices);
+  const byOwner = new Map<string, BackupFreshness[]>();
+  for (const f of listing.freshness) {
+    const owner = ownerOf(f) ?? `agent:${f.deviceId}`;
+    byOwner.set(owner, [...(byOwner.get(owner) ?? []), f]);
+  }
   const rows = devices.map((device) => {
-    const agentId = device.agentDeviceId;
-    if (agentId !== null) claimed.add(agentId);
-    return buildRow(device.id, device, device.name, agentId, device.site, agentId === null ? [] : (byAgent.get(agentId) ?? []), listing);
+    const own = byOwner.get(device.id) ?? [];
+    const agentId = device.agentDeviceId ?? own.find((f) => f.deviceId !== device.id)?.deviceId ?? null;
+    return buildRow(device.id, device, device.name, agentId, device.site, own, listing, ownerOf);
   });
-  const orphans = [...byAgent.keys()].filter((id) => !claimed.has(id)).sort((a, b) => a.localeCompare(b));
-  for (const agentId of orphans) {
-    const own = byAgent.get(agentId) ?? [];
-    rows.push(buildRow(`agent:${agentId}`, null, own[0]?.deviceName ?? agentId, agentId, own[0]?.site ?? '', own, listing));
+  const orphans = [...byOwner.keys()].filter((key) => key.startsWith('agent:')).sort((a, b) => a.localeCompare(b));
+  for (const key of orphans) {
+    const own = byOwner.get(key) ?? [];
+    const agentId = key.slice('agent:'.length);
+    rows.push(buildRow(key, null, own[0]?.deviceName ?? agentId, agentId, own[0]?.site ?? '', own, listing, ownerOf));
   }
   return rows;
 }
 
-function buildRow(key: string, device: Device | null, name: string, agentDeviceId: string | null, site: string, own: readonly BackupFreshness[], listing: BackupListing): BackupDeviceRow {
-  const classes = Object.fromEntries(backupClasses.map((c) => [c, own.find((f) => f.class === c) ?? null])) as Record<BackupClass, BackupFreshness | null>;
-  const mine = <T extends { deviceId: string | null }>(items: readonly T[]) => (agentDeviceId === null ? [] : items.filter((i) => i.deviceId === agentDeviceId));
+type Owned = { deviceId: string | null; deviceRef?: string | null | undefined };
+
+/** The laptop device id a line belongs to, or null when no registered device claims it. */
+function ownerFinder(devices: readonly Device[]): (item: Owned) => string | null {
+  const refs = new Set(devices.map((d) => d.id));
+  const byAgent = new Map(devices.flatMap((d) => (d.agentDeviceId === null ? [] : [[d.agentDeviceId, d.id] as const])));
+  return (item) => {
+    const ref = item.deviceRef ?? null;
+    if (ref !== null && refs.has(ref)) return ref;
+    if (item.deviceId === null) return null;
+    return byAgent.get(item.deviceId) ?? (refs.has(item.deviceId) ? item.deviceId : null);
+  };
+}
+
+function buildRow(key: string, device: Device | null, name: string, agentDeviceId: string | null, site: string, own: readonly BackupFreshness[], listing: BackupListing, ownerOf: (item: Owned) => string | null): BackupDeviceRow {
+  // Newest first, so a class listed twice shows its latest good backup.
+  const newest = [...own].sort((a, b) => (b.lastGoodAt ?? -1) - (a.lastGoodAt ?? -1));
+  const classes = Object.fromEntries(backupClasses.map((c) => [c, newest.find((f) => f.class === c) ?? null])) as Record<BackupClass, BackupFreshness | null>;
+  const mine = <T extends Owned>(items: readonly T[]) =>
+    items.filter((i) => (device === null ? i.deviceId !== null && ownerOf(i) === null && i.deviceId === agentDeviceId : ownerOf(i) === device.id));
   return {
     key,
     device,
