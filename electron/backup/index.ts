@@ -20,13 +20,19 @@ export type { BackupFreshnessAlerts } from './backupRunHandlers.ts';
  */
 export const backupFreshnessService = serviceKey<BackupFreshnessAlerts>('the backup freshness alerts');
 
+export { backupFromStdin, type StdinBackup, type StdinBackupRequest, type StdinBackupResult } from './restic/backupFromStdin.ts';
+export { findRestic } from './restic/resticBinary.ts';
+export { createBackupSettings } from './backupSettings.ts';
+export { createRepositoryStore, type RepositoryStore } from './repositoryStore.ts';
+export { passwordSecret, resticRepoFor, targetsOf } from './repositories.ts';
+
 export const backupDomain = defineDomain({
   name: 'backup',
   jobKinds: backupJobKinds,
   start(kernel, services) {
     const run = createRunHandlers(kernel, services.use(devicesService).store);
     services.provide(backupFreshnessService, run.freshnessAlerts);
-    return { handlers: { ...run.handlers, ...createBackupHandlers() } };
+    return { handlers: { ...run.handlers, ...createBackupHandlers(kernel) } };
   },
   cliCommands: [addBackupRunCommands, addBackupRepoCommands],
   cliCommandFor: {
