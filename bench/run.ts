@@ -12,6 +12,8 @@
  *   a zstd image vs `zstd -dc | dd` + the same read-back, and a 25%-mapped image vs a fully mapped one.
  * - the Health screen with fifty simulated devices at 1 Hz through the web host in Chromium (bench/healthUi.ts):
  *   renderer main-thread busy share against a 10% budget, device-page frame rate against 30 fps.
+ * - backup of a virtual Pi (200 MB journal, 50 MB config and data) vs `ssh pi 'tar c …' | restic backup --stdin`,
+ *   and a backup of the unchanged Pi against the first one's time (bench/backup.ts).
  *
  * Each bench is a module exporting one async function; they run in turn.
  */
@@ -27,6 +29,7 @@ import { makeTempDir } from '../test/support/tempDir.ts';
 import { createZram, fillRandom } from '../test/support/zram.ts';
 import { benchAgentIngest } from './agentIngest.ts';
 import { benchAgentRpcRead } from './agentRpcRead.ts';
+import { benchBackup } from './backup.ts';
 import { benchCourierPull } from './courierPull.ts';
 import { benchCourierForward } from './courierForward.ts';
 import { benchFlashWrite } from './flashWrite.ts';
@@ -80,7 +83,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward, benchFlashWrite, benchHealthUi];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward, benchFlashWrite, benchHealthUi, benchBackup];
 for (const bench of benches) {
   await bench();
   console.log('');

@@ -36,6 +36,8 @@ export const BackupRunParamsSchema = z.object({
   /** A device × class backed up good since then is done already (the run this one resumes). */
   windowStartMs: z.number().int(),
   repos: z.object({ main: RepoTargetSchema, secrets: RepoTargetSchema }),
+  /** Paths the policy adds to each class (`--path` of backup-stream). */
+  extraPaths: z.partialRecord(BackupClassSchema, z.array(z.string())).default({}),
 });
 export type BackupRunParams = z.infer<typeof BackupRunParamsSchema>;
 
@@ -127,7 +129,7 @@ async function runPlanned(planned: Item[], deps: { params: BackupRunParams; ctx:
         if (password === undefined) throw new FieldkitError(appError('INTERNAL', `The ${target.kind} repository's password did not reach the backup job.`, 'This is a bug in fieldkit; report it.'));
         const streamed = await streamClassIntoRestic({
           link,
-          command: backupStreamCommand(device, backupClass),
+          command: backupStreamCommand(device, backupClass, params.extraPaths[backupClass] ?? []),
           backupClass,
           expectedDeviceId: device.agentDeviceId ?? undefined,
           openRestic: () => openResticSink({ target, password, device, backupClass, dataDir: params.dataDir }),

@@ -16,8 +16,9 @@ export const serialClasses: readonly BackupClass[] = ['config', 'secrets'];
  * The command that writes one class's tar stream on stdout. It runs as root (`sudo -n`:
  * secrets and SSH host keys are root's, the journal the agent user's) and never prompts.
  */
-export function backupStreamCommand(device: Device, backupClass: BackupClass): string {
-  const args = `backup-stream --class ${backupClass}`;
+export function backupStreamCommand(device: Device, backupClass: BackupClass, extraPaths: readonly string[] = []): string {
+  // Paths the technician added to the class in the backup policy travel as --path.
+  const args = [`backup-stream --class ${backupClass}`, ...extraPaths.map((p) => `--path ${shellQuote(p)}`)].join(' ');
   if (device.link.kind === 'local') {
     const command = device.link.agentCommand.trim();
     if (!/\srpc$/.test(command)) {

@@ -115,6 +115,7 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
           classes,
           windowStartMs: windowStart(refs, classes),
           repos: { main: prepared.main.target, secrets: prepared.secrets.target },
+          extraPaths: Object.fromEntries(classes.map((c) => [c, repos.loadSettings().policies[c].extraPaths])),
         },
         secrets,
       );

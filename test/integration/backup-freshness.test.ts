@@ -47,7 +47,7 @@ beforeAll(async () => {
   services = await createAppServices({ dataDir, version: 'test', demo: false });
   // No agent answers here: freshness must show for a device that cannot be reached too.
   for (const [i, name] of ['old-pi', 'never-pi', 'new-pi'].entries()) {
-    const { device } = await services.handlers['devices.add']({ name, site: 'depot', link: { kind: 'ssh', host: '127.0.0.1', port: 9 + i, username: 'pi' } });
+    const { device } = await services.handlers['devices.add']({ name, site: 'depot', link: { kind: 'ssh', host: '127.0.0.1', port: 9 + i, username: 'pi', agentPrefix: '/opt/fieldkit-agent' } });
     refs[name] = device.id;
   }
   await services.close();
