@@ -22,7 +22,7 @@ import { BackupRunParamsSchema } from './backupJob.ts';
 import { createBackupRunStore, type BackupRunRow } from './backupRunStore.ts';
 import { deviceFreshness, freshnessAlerts, type FreshnessInputs } from './freshness.ts';
 import type { backupJobKinds } from './jobKinds.ts';
-import { passwordSecret } from './repositories.ts';
+import { locationOf, passwordSecret } from './repositories.ts';
 import { prepareLaptopRepos } from './laptopRepos.ts';
 import { createRepositoryStore } from './repositoryStore.ts';
 
@@ -47,7 +47,8 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
     const copiesOf = (run: BackupRunRow): RepoRole[] => {
       const out: RepoRole[] = [];
       for (const role of ['site', 'offsite'] as const) {
-        const location = role === 'site' ? settings.siteDrivePath : settings.offsiteUrl;
+        // The copy's own repository of this kind (<site drive>/fieldkit-backups/<kind>, <url>/<kind>), as the copy job records it.
+        const location = locationOf(role, run.repo.kind, settings, kernel.dataDir);
         if (location === null || run.snapshotId === null) continue;
         const key = `${role}:${run.repo.kind}`;
         let set = held.get(key);
