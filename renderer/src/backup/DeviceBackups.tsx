@@ -1,6 +1,8 @@
 import type { BackupProblem, BackupSnapshot, SampleRestore, VerificationEntry } from '../../../shared/backup.ts';
 import { formatBytes } from '../../../shared/format.ts';
-import { useApi } from '../api/hooks.ts';
+import { isFinalJobEvent } from '../../../shared/jobs.ts';
+import { useApi, useEvent } from '../api/hooks.ts';
+import { useJobStore } from '../jobs/useJobs.ts';
 import { formatAgo } from '../format/time.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
@@ -13,7 +15,16 @@ const shownSnapshots = 30;
 /** An expanded device: what verification found wrong (and what to do), then its snapshots newest first. */
 export function DeviceBackups({ row }: { row: BackupDeviceRow }) {
   const now = useNow(30_000);
-  const history = useApi('backup.history', { deviceId: row.agentDeviceId ?? row.device?.id ?? row.key, limit: 20 });
+  // Matched to snapshots by restic id, which is exact; the device ids in samples are restic's host names.
+  const history = useApi('backup.history', { limit: 40 });
+  const store = useJobStore();
+  const reloadHistory = history.reload;
+  // A verification that just ended (here or from the CLI) is new history.
+  useEvent('job.event', (event) => {
+    if (!isFinalJobEvent(event)) return;
+    const kind = store.get(event.jobId)?.kind;
+    if (kind === undefined || kind === 'backup.verify') reloadHistory();
+  });
   const samples = latestSamples(history.value?.entries ?? []);
   return (
     <div className="device-backups" data-testid="device-backups" data-device-name={row.name}>

@@ -111,7 +111,7 @@ function RoleLine({ role, repos, now, action }: { role: RepoRole; repos: readonl
 
 /** "created · verified 2 h ago · copied 1 d ago", or what is missing, in words. */
 function repoFacts(repos: readonly RepositoryView[], role: RepoRole, now: number): string {
-  if (repos.every((r) => !r.initialized)) return role === 'laptop' ? 'not created yet (the first backup creates it)' : 'not created yet (the first copy creates it)';
+  if (repos.every((r) => !r.initialized)) return role === 'laptop' ? 'not created yet (the first backup creates it)' : 'not created yet: save the place again to create it';
   const verified = repos.map((r) => r.lastVerifiedAt).filter((t) => t !== null);
   const failed = repos.some((r) => r.lastVerifyOk === false);
   const parts = [failed ? 'verification FAILED' : verified.length === 0 ? 'never verified' : `verified ${formatAgo(Math.min(...verified), now)}`];

@@ -17,7 +17,7 @@ export function RetentionDialog({ names, onClose, onStarted }: { names: Readonly
   const bridge = useBridge();
   const preview = useApi('backup.forget', { dryRun: true, repo: 'laptop' });
   const [confirming, setConfirming] = useState(false);
-  const groups = preview.value?.dryRun === true ? preview.value.preview.groups : null;
+  const groups = preview.value?.dryRun === true ? sortGroups(preview.value.preview.groups, names) : null;
   const removing = groups?.reduce((n, g) => n + g.remove.length, 0) ?? 0;
 
   if (confirming) {
@@ -43,7 +43,14 @@ export function RetentionDialog({ names, onClose, onStarted }: { names: Readonly
   return (
     <ModalDialog title="Retention preview" onClose={onClose} wide testId="retention-preview">
       <div className="dialog-body">
-        {preview.error !== null && <ErrorNotice error={preview.error} announce />}
+        {preview.error !== null && (
+          <>
+            <ErrorNotice error={preview.error} announce />
+            <Button className="button is-small retention-retry" onPress={preview.reload} isPending={preview.loading}>
+              Ask again
+            </Button>
+          </>
+        )}
         {groups === null && preview.error === null && <p className="muted">Asking restic what the rules keep (a dry run, nothing is removed)…</p>}
         {groups !== null && groups.length === 0 && <p>No snapshots on this laptop yet: nothing to keep or remove.</p>}
         {groups !== null && groups.length > 0 && (
@@ -112,4 +119,14 @@ function rulesWords(r: Retention): string {
     ['monthly', r.keepMonthly],
   ] as const;
   return rules.filter(([, n]) => n > 0).map(([what, n]) => `${what} ${String(n)}`).join(', ') || 'keeps nothing';
+}
+
+const classOrder = ['config', 'state', 'data', 'secrets'];
+
+/** Groups with something to remove first, then by device name and class, so the list reads like the table. */
+function sortGroups(groups: readonly RetentionGroup[], names: ReadonlyMap<string, string>): RetentionGroup[] {
+  const name = (g: RetentionGroup) => names.get(g.deviceId) ?? g.deviceId;
+  return [...groups].sort(
+    (a, b) => Number(b.remove.length > 0) - Number(a.remove.length > 0) || name(a).localeCompare(name(b)) || classOrder.indexOf(a.class) - classOrder.indexOf(b.class),
+  );
 }
