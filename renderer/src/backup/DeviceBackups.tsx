@@ -117,7 +117,7 @@ function VerifiedCell({ snapshot, samples, loading, failed, now }: { snapshot: B
     return (
       <span className="verified is-ok" title={exactTime.format(at)}>
         <span aria-hidden="true">✓ </span>
-        {plural(sample.filesChecked, 'file')} restored and matched{sqlite}, {formatAgo(at, now)}
+        {sample.filesChecked === 0 ? 'restored (the class holds no files)' : `${plural(sample.filesChecked, 'file')} restored and matched${sqlite}`}, {formatAgo(at, now)}
       </span>
     );
   }
