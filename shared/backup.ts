@@ -137,6 +137,11 @@ export type RecoveryKey = z.infer<typeof RecoveryKeySchema>;
 
 /** A snapshot as the app lists it. */
 export const BackupSnapshotSchema = z.object({
+  /**
+   * The laptop's device entry it was taken from, when known: `deviceId` is the agent's own id,
+   * which the laptop's entry may not know yet (so the Backups screen joins on this).
+   */
+  deviceRef: z.string().nullable().optional(),
   /** The repository it was found in (the laptop's, or a copy's when the laptop no longer has it). */
   repo: RepoRoleSchema,
   resticId: ResticIdSchema,
@@ -171,6 +176,8 @@ export type BackupProblem = z.infer<typeof BackupProblemSchema>;
 /** Freshness of one device × class. */
 export const BackupFreshnessSchema = z.object({
   deviceId: z.string(),
+  /** The laptop's device entry (`deviceId` is the agent's id, unknown to the entry until its agent answers). */
+  deviceRef: z.string().nullable().optional(),
   /** The laptop's name for the device, when it knows it. */
   deviceName: z.string().nullable(),
   site: z.string().nullable(),

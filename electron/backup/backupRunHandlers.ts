@@ -153,6 +153,7 @@ export function createRunHandlers(kernel: KernelServices & { jobs: JobRunner<typ
         repo: run.repo.role,
         resticId: run.snapshotId ?? '',
         deviceId: run.deviceId,
+        deviceRef: run.deviceRef,
         site: run.site,
         class: run.class,
         time: run.endedMs,

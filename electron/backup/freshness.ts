@@ -35,6 +35,7 @@ export function freshnessOf(device: Pick<Device, 'id' | 'name' | 'site' | 'agent
   const deviceId = good?.deviceId ?? device.agentDeviceId ?? device.id;
   return {
     deviceId,
+    deviceRef: device.id,
     deviceName: device.name,
     site: device.site,
     class: backupClass,

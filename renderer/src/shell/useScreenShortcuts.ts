@@ -2,7 +2,7 @@ import { useEffect, useEffectEvent } from 'react';
 import { screens, type ScreenId } from './screens.tsx';
 
 /**
- * Alt+1 … Alt+6 jump to a screen from anywhere. Matching on `code` rather than `key`
+ * Alt+1 … Alt+7 jump to a screen from anywhere. Matching on `code` rather than `key`
  * because on macOS Option+1 types "¡", and on AZERTY the digits need Shift.
  */
 export function useScreenShortcuts(select: (id: ScreenId) => void): void {
