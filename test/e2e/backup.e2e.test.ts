@@ -164,7 +164,7 @@ describe('Backups screen in Chromium', () => {
 
   it('verifies: every repository restorable, and each snapshot says what its sample restore proved', async () => {
     await page.getByRole('button', { name: 'Verify', exact: true }).click();
-    await expect.poll(() => notice('backup.verify').textContent(), { timeout: 120_000 }).toMatch(/^Verified 4 repositories: all restorable\./);
+    await expect.poll(() => notice('backup.verify').textContent(), { timeout: 120_000 }).toMatch(/^Verified 4 repositories: \d+ snapshots restored and matching\./);
     const detail = page.locator('[data-testid="device-backups"][data-device-name="demo-pi-01"]');
     const state = detail.locator('[data-testid="snapshot-row"][data-class="state"]');
     await expect.poll(() => state.textContent(), { timeout: 20_000 }).toMatch(/✓ \d+ files? restored and matched, \d+ databases? intact/);
