@@ -128,6 +128,7 @@ async function runPass(env: VisitEnv, slots: VisitSlots, run: DeviceRun, pass: '
       if (pass === 'safety') {
         await safetyPass(env, visited);
         tracker.update(run.ref, { state: 'safety_done', records: visited.safetyRecords, bytes: visited.bytesBefore, note: 'safety events carried; the rest follows once every device has sent its own' });
+        ctx.log('info', `${run.name}: ${visited.safetyRecords.toLocaleString('en-US')} safety events carried.`);
       } else {
         run.pull = await bulkPass(env, visited);
         done(env, run, visited);

@@ -9,8 +9,10 @@ import type { JobEvent } from '../../shared/jobs.ts';
 import { SiteVisitResultSchema } from '../../shared/siteVisit.ts';
 import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
+import { runCliProcess, startCliProcess } from '../support/runCliProcess.ts';
 import { startSshd, testUser } from '../support/sshd.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 const perDevice = 5000;
 /** syntheticEvents makes every 97th event a safety event (priority 1). */
@@ -163,6 +165,45 @@ describe('courier site visit', () => {
       expect(custodyOf(agent)).toBe(total);
     }
   });
+
+  it('from the CLI: per-device lines, Ctrl-C cancels cleanly, --json events end with the per-device result', async () => {
+    const env = { FIELDKIT_DATA_DIR: join(dir.path, 'data') };
+    expect((await runCliProcess(['pull'], env)).code).toBe(2);
+    expect((await runCliProcess(['pull', 'north-01', '--site', 'north'], env)).code).toBe(2);
+    const more = 30_000;
+    for (const agent of agents) ingestWithAgentCli(launcher(agent), syntheticEvents(more));
+    const total = perDevice + 40_000 + more;
+
+    const child = startCliProcess(['pull', '--site', 'north', '--parallel', '2'], env);
+    let stderr = '';
+    let stdout = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor(() => /north-0\d: [\d,]+ safety events carried/.test(stderr), { timeoutMs: 30_000, what: 'a device line saying its safety events were carried' });
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toMatch(/Pulling 5 devices, 2 at a time/);
+    expect(stderr).toMatch(/Cancelling/);
+    expect(stderr).toMatch(/Cancelled: what was stored stays/);
+    expect(stdout).toMatch(/^DEVICE\s+STATUS\s+RECORDS/m);
+    expect(stdout).toMatch(/cancelled/);
+
+    const run = await runCliProcess(['--json', 'pull', '--all', '--parallel', '3'], env);
+    expect(run.code, run.stderr).toBe(1);
+    const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as JobEvent);
+    const last = events.at(-1);
+    expect(last?.type).toBe('failed');
+    const result = SiteVisitResultSchema.parse(last?.type === 'failed' ? last.result : null);
+    expect(result.maxInFlight).toBeLessThanOrEqual(3);
+    expect(result.devices.filter((d) => d.status === 'failed').map((d) => d.name).sort()).toEqual(['north-05', 'south-01']);
+    expect(events.some((e) => e.type === 'log' && /^north-05: .*trying again/.test(e.message))).toBe(true);
+    for (const agent of agents) {
+      expect(result.devices.find((d) => d.name === agent.deviceId)?.status).toBe('done');
+      expect(store('SELECT count(*) AS n, count(DISTINCT seq) AS d FROM courier_records WHERE device_id = ?', agent.deviceId)).toEqual({ n: total, d: total });
+      expect(custodyOf(agent)).toBe(total);
+    }
+  }, 120_000);
 
   it('refuses a site with no devices, naming the sites it knows', async () => {
     await expect(services.handlers['courier.visit']({ site: 'west', parallel: 4 })).rejects.toThrow(/No device on this laptop is at site "west"/);
