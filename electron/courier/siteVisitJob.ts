@@ -96,7 +96,7 @@ function finish(ctx: JobContext, result: SiteVisitResult): SiteVisitResult {
   }
   const failed = result.devices.filter((d) => d.status === 'failed');
   if (failed.length === 0) return result;
-  const names = failed.map((d) => `${d.name} (${d.error?.message ?? 'failed'})`).join('; ');
+  const names = failed.map((d) => `${d.name} (${sentence(d.error?.message ?? 'failed')})`).join('; ');
   throw new JobFailedError(
     appError(
       'UNAVAILABLE',
@@ -144,11 +144,11 @@ async function runPass(env: VisitEnv, slots: VisitSlots, run: DeviceRun, pass: '
       slots.release();
     }
     if (!transientCodes.has(failure.code) || attempt >= visitAttempts) {
-      fail(env, run, { ...failure, message: `${failure.message}${attempt > 1 ? ` (after ${attempt} tries)` : ''}` });
+      fail(env, run, attempt > 1 ? { ...failure, message: `${sentence(failure.message)} (after ${attempt} tries).` } : failure);
       return;
     }
     const waitMs = backoffMs * 2 ** (attempt - 1);
-    const note = `${failure.message}; trying again in ${waitMs / 1000} s (try ${attempt + 1} of ${visitAttempts})`;
+    const note = `${sentence(failure.message)}; trying again in ${waitMs / 1000} s (try ${attempt + 1} of ${visitAttempts})`;
     tracker.update(run.ref, { state: 'retrying', bytes: visited.bytesBefore, note });
     ctx.log('warn', `${run.name}: ${note}`);
     try {
@@ -158,6 +158,11 @@ async function runPass(env: VisitEnv, slots: VisitSlots, run: DeviceRun, pass: '
       return;
     }
   }
+}
+
+/** A message without its closing period, to go on with more words. */
+function sentence(message: string): string {
+  return message.replace(/\.$/, '');
 }
 
 function done(env: VisitEnv, run: DeviceRun, visited: VisitedDevice): void {
