@@ -19,7 +19,7 @@ const deviceColumns = [
   { header: 'RECORDS', value: (d: VisitDeviceOutcome) => (d.pull?.journals.reduce((n, j) => n + j.pulled, 0) ?? d.safetyRecords).toLocaleString('en-US'), align: 'right' as const },
   { header: 'SAFETY', value: (d: VisitDeviceOutcome) => d.safetyRecords.toLocaleString('en-US'), align: 'right' as const },
   { header: 'BYTES', value: (d: VisitDeviceOutcome) => formatBytes(d.bytes), align: 'right' as const },
-  { header: 'TRIES', value: (d: VisitDeviceOutcome) => String(d.attempts), align: 'right' as const },
+  { header: 'RETRIES', value: (d: VisitDeviceOutcome) => String(d.retries), align: 'right' as const },
   { header: 'WHAT TO DO', value: (d: VisitDeviceOutcome) => (d.error === null ? '' : `${d.error.message} — ${d.error.hint}`), wrap: 70 },
 ];
 
