@@ -100,7 +100,7 @@ function finish(ctx: JobContext, result: SiteVisitResult): SiteVisitResult {
   throw new JobFailedError(
     appError(
       'UNAVAILABLE',
-      `${failed.length} of ${result.devices.length} devices could not be pulled: ${names}. The other ${result.devices.length - failed.length} were pulled.`,
+      `${failed.length} of ${result.devices.length} devices could not be pulled: ${names}.${failed.length < result.devices.length ? ` The other ${result.devices.length - failed.length} were pulled.` : ''}`,
       failed.length === 1 ? (failed[0]?.error?.hint ?? 'Pull it again when it can be reached.') : 'See each device’s line for what to do; pull those devices again when they can be reached.',
     ),
     result,
