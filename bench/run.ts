@@ -7,6 +7,7 @@
  * - agent journal.read through the RPC over a pipe vs a raw node:sqlite SELECT (bench/agentRpcRead.ts).
  * - agent ingest over HTTP with durable acks vs raw node:sqlite inserts (bench/agentIngest.ts).
  * - courier pull over SSH on loopback vs `ssh … cat` of the same records (bench/courierPull.ts).
+ * - a site visit of 8 devices x 100k records vs pulling them one after another (bench/siteVisit.ts).
  * - courier forward into a local ClickHouse vs clickhouse-client inserting the same rows (bench/courierForward.ts).
  * - flash write + read-back to zram (bench/flashWrite.ts): a raw image vs `dd oflag=direct` + `dd iflag=direct | sha256sum`,
  *   a zstd image vs `zstd -dc | dd` + the same read-back, and a 25%-mapped image vs a fully mapped one.
@@ -34,6 +35,7 @@ import { benchCourierPull } from './courierPull.ts';
 import { benchCourierForward } from './courierForward.ts';
 import { benchFlashWrite } from './flashWrite.ts';
 import { benchHealthUi } from './healthUi.ts';
+import { benchSiteVisit } from './siteVisit.ts';
 
 const sizeBytes = 1024 * 1024 * 1024;
 const rounds = 3;
@@ -83,7 +85,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchCourierForward, benchFlashWrite, benchHealthUi, benchBackup];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchSiteVisit, benchCourierForward, benchFlashWrite, benchHealthUi, benchBackup];
 for (const bench of benches) {
   await bench();
   console.log('');

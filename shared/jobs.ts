@@ -13,6 +13,7 @@ import { flashJobs } from './api/flashMethods.ts';
 import { AppErrorSchema } from './errors.ts';
 import { FlashTargetProgressSchema } from './flash.ts';
 import { JobIdSchema, type JobKindContract } from './jobId.ts';
+import { VisitProgressSchema } from './siteVisit.ts';
 
 export { JobIdSchema, type JobKindContract } from './jobId.ts';
 
@@ -81,6 +82,8 @@ export const JobProgressSchema = z.object({
   etaSeconds: z.number().nonnegative().nullable(),
   /** Per-drive progress of a flash to several drives; the totals above are their sum. */
   targets: z.array(FlashTargetProgressSchema).optional(),
+  /** A site visit's overall bytes and its line per device. */
+  visit: VisitProgressSchema.optional(),
 });
 export type JobProgress = z.infer<typeof JobProgressSchema>;
 

@@ -14,9 +14,11 @@ import type { DeviceHead } from '../../shared/courierVerdict.ts';
 import { createCourierStore, type JournalState } from './courierStore.ts';
 import { createQuarantineStore } from './quarantineStore.ts';
 import { headFromBacklog, reconcileWithClickHouse } from './reconcile.ts';
+import { createVisitHandler } from './siteVisitHandler.ts';
 
 type CourierMethods =
   | 'courier.pull'
+  | 'courier.visit'
   | 'courier.status'
   | 'courier.forward'
   | 'courier.reconcile'
@@ -75,6 +77,7 @@ export function createCourierHandlers(deps: {
       const job = deps.jobs.start('courier.pull', { dataDir: deps.dataDir, deviceRef: device.id, deviceName: device.name }, password ? { password } : undefined);
       return { jobId: job.id };
     },
+    'courier.visit': createVisitHandler(deps),
     'courier.status': () => {
       const journals: CourierJournal[] = courier.journals().map((j) => {
         const c = courier.recordCounts(j.device_id, j.journal_id);

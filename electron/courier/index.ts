@@ -37,6 +37,7 @@ export const courierDomain = defineDomain({
   cliCommands: [addCourierCommands, addForwardCommands, addQuarantineCommands, addClickHouseSettingsCommand],
   cliCommandFor: {
     'courier.pull': 'pull',
+    'courier.visit': 'pull',
     'courier.status': 'courier',
     'courier.forward': 'forward',
     'courier.reconcile': 'reconcile',

@@ -3,6 +3,7 @@ import { jobResultSchemas } from '../../shared/jobs.ts';
 import { defineJobKind } from '../kernel/jobs/jobKind.ts';
 import { ForwardParamsSchema, runForward } from './forwardJob.ts';
 import { PullParamsSchema, runPull } from './pullDevice.ts';
+import { runSiteVisit, SiteVisitParamsSchema, visitTitle } from './siteVisitJob.ts';
 
 export const courierJobKinds = {
   'courier.pull': defineJobKind({
@@ -16,5 +17,13 @@ export const courierJobKinds = {
     title: () => 'Forward journals to ClickHouse',
     run: runForward,
     result: jobResultSchemas['courier.forward'],
+  }),
+  'courier.visit': defineJobKind({
+    params: SiteVisitParamsSchema,
+    title: (p) => visitTitle(p),
+    run: runSiteVisit,
+    result: jobResultSchemas['courier.visit'],
+    // Every device in flight stops at its next batch and acknowledges what it stored.
+    cancelGraceMs: 30_000,
   }),
 };

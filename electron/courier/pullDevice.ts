@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { PullResult } from '../../shared/courier.ts';
 import { appError, FieldkitError, type Result } from '../../shared/errors.ts';
 import type { JournalInfo, Priority } from '../../shared/journal.ts';
+import type { Device } from '../../shared/devices.ts';
 import { agentRpcCommand, createDeviceStore, openAgentSession, openDeviceLink, type AgentSession } from '../devices/index.ts';
 
 import { throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
@@ -64,31 +65,38 @@ export async function runPull(params: PullParams, ctx: JobContext): Promise<Pull
     }
 
     async function pullOnce(target: typeof device, pass: string | undefined): Promise<PullResult> {
-      const link = await openDeviceLink(target, { appKey: loadOrCreateAppSshKey(params.dataDir), password: pass }).catch((error: unknown) => {
-        throw authHint(error);
-      });
-      try {
-        const session = await openAgentSession(link, agentRpcCommand(target));
-        try {
-          return await pullWithSession(session, {
-            params,
-            courier,
-            healthHistory,
-            ctx,
-            site: target.site,
-            via: `courier:${link.kind}`,
-            batch: batchSizeFor(link.kind),
-            onContact: (c) => devices.recordContact(params.deviceRef, c),
-          });
-        } finally {
-          await session.close();
-        }
-      } finally {
-        await link.close();
-      }
+      return withAgentSession(target, params.dataDir, pass, (session, linkKind) =>
+        pullWithSession(session, {
+          params,
+          courier,
+          healthHistory,
+          ctx,
+          site: target.site,
+          via: `courier:${linkKind}`,
+          batch: batchSizeFor(linkKind),
+          onContact: (c) => devices.recordContact(params.deviceRef, c),
+        }),
+      );
     }
   } finally {
     db.close();
+  }
+}
+
+/** Opens the device's link and its agent's RPC, runs `work`, and closes both whatever happens. */
+export async function withAgentSession<T>(device: Device, dataDir: string, password: string | undefined, work: (session: AgentSession, linkKind: Device['link']['kind']) => Promise<T>): Promise<T> {
+  const link = await openDeviceLink(device, { appKey: loadOrCreateAppSshKey(dataDir), password }).catch((error: unknown) => {
+    throw authHint(error);
+  });
+  try {
+    const session = await openAgentSession(link, agentRpcCommand(device));
+    try {
+      return await work(session, link.kind);
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await link.close();
   }
 }
 
@@ -99,13 +107,13 @@ function authHint(error: unknown): unknown {
   return error;
 }
 
-async function unwrap<T>(promise: Promise<Result<T>>): Promise<T> {
+export async function unwrap<T>(promise: Promise<Result<T>>): Promise<T> {
   const result = await promise;
   if (!result.ok) throw new FieldkitError(result.error);
   return result.value;
 }
 
-type PullDeps = {
+export type PullDeps = {
   params: PullParams;
   courier: CourierStore;
   healthHistory: HealthHistoryStore;
@@ -114,13 +122,21 @@ type PullDeps = {
   via: string;
   batch: BatchSize;
   onContact: (c: { agentDeviceId: string; journalId: string; agentVersion: string; modelVersion: string; clockOffsetMs: number; atMs: number }) => void;
+  /**
+   * Safety events a site visit already carried, by journal, in an earlier session: those
+   * journals skip the safety read, and its records are counted once.
+   */
+  safetyPulled?: ReadonlyMap<string, SafetyCarried>;
 };
 
+/** A journal's safety events carried by an earlier session: their seqs, and how many were new to this laptop. */
+export type SafetyCarried = { seqs: ReadonlySet<number>; newRecords: number };
+
 /** What pulling each journal of one session shares: the session, the pull's ids, and progress over all journals. */
-type SessionPull = { deps: PullDeps; session: AgentSession; courierId: string; pullId: string; progress: { done: number; total: number } };
+export type SessionPull = { deps: PullDeps; session: AgentSession; courierId: string; pullId: string; progress: { done: number; total: number } };
 
 /** Where one journal's pull stands: the watermark reached, what was counted, how much custody is owed. */
-type JournalCursor = {
+export type JournalCursor = {
   contiguous: number;
   /** Records moved past the watermark since custody was last acknowledged. */
   sinceAck: number;
@@ -193,7 +209,7 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
  * A frame damaged on the line (a serial console carries kernel messages) ends the stream
  * at the gap; what came before it is stored, so read again from there.
  */
-async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
+export async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
   const { ctx } = pull.deps;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -211,10 +227,13 @@ async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, s
 async function pullJournal(pull: SessionPull, journal: JournalInfo, state: JournalState): Promise<PullResult['journals'][number]> {
   const { courier, ctx, site } = pull.deps;
   const client = pull.session.client;
-  const cursor: JournalCursor = { contiguous: state.contiguous_seq, sinceAck: 0, newRecords: 0, pulled: 0, safetySeqs: new Set() };
-  report(pull, 'pulling safety events');
-  await readJournalWithRetries(pull, journal, state, cursor, [1]);
-  throwIfCancelled(ctx.signal);
+  const carried = pull.deps.safetyPulled?.get(journal.journal_id);
+  const cursor: JournalCursor = { contiguous: state.contiguous_seq, sinceAck: 0, newRecords: carried?.newRecords ?? 0, pulled: carried?.seqs.size ?? 0, safetySeqs: new Set(carried?.seqs) };
+  if (carried === undefined) {
+    report(pull, 'pulling safety events');
+    await readJournalWithRetries(pull, journal, state, cursor, [1]);
+    throwIfCancelled(ctx.signal);
+  }
   await readJournalWithRetries(pull, journal, state, cursor, undefined);
   await ackCustody(pull, journal, state, cursor);
   throwIfCancelled(ctx.signal);
@@ -239,7 +258,11 @@ async function pullJournal(pull: SessionPull, journal: JournalInfo, state: Journ
   };
 }
 
-async function pullWithSession(session: AgentSession, deps: PullDeps): Promise<PullResult> {
+/**
+ * The start every session's pull shares: the contact recorded, a pull row, the agent's
+ * journals noted with the laptop's state of each, and the records to read in all.
+ */
+export async function beginSessionPull(session: AgentSession, deps: PullDeps): Promise<{ pull: SessionPull; journals: { journal: JournalInfo; state: JournalState }[] }> {
   const { courier, params } = deps;
   const { client, hello } = session;
   deps.onContact({ agentDeviceId: hello.device_id, journalId: hello.journal_id, agentVersion: hello.agent_version, modelVersion: hello.model_version, clockOffsetMs: session.clockOffsetMs, atMs: Date.now() });
@@ -261,17 +284,20 @@ async function pullWithSession(session: AgentSession, deps: PullDeps): Promise<P
   );
   const total = info.journals.reduce((sum, j, i) => sum + Math.max(0, j.last_seq - (states[i]?.contiguous_seq ?? 0)), 0);
   const pull: SessionPull = { deps, session, courierId, pullId, progress: { done: 0, total } };
+  return { pull, journals: info.journals.flatMap((journal, index) => (states[index] ? [{ journal, state: states[index] }] : [])) };
+}
+
+export async function pullWithSession(session: AgentSession, deps: PullDeps): Promise<PullResult> {
+  const { courier, params } = deps;
+  const { client, hello } = session;
+  const { pull, journals: found } = await beginSessionPull(session, deps);
   const journals: PullResult['journals'] = [];
-  for (const [index, journal] of info.journals.entries()) {
-    const state = states[index];
-    if (!state) continue;
-    journals.push(await pullJournal(pull, journal, state));
-  }
+  for (const { journal, state } of found) journals.push(await pullJournal(pull, journal, state));
   await noteHeads(session, courier, journals);
   report(pull, 'health history');
   const history = await unwrap(client.call('health.history', { since_ms: deps.healthHistory.lastMinute(hello.device_id) }));
   deps.healthHistory.store(hello.device_id, history.minutes, history.events);
-  courier.endPull(pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
+  courier.endPull(pull.pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
   return { deviceRef: params.deviceRef, deviceId: hello.device_id, journals, clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs, healthMinutes: history.minutes.length };
 }
 

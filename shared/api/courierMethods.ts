@@ -4,6 +4,7 @@ import { ClickHouseSettingsPatchSchema, ClickHouseSettingsViewSchema, ClickHouse
 import { CourierJournalSchema, ForwardResultSchema, PullResultSchema, QuarantineEntrySchema, QuarantineIdSchema, ReconcileResultSchema } from '../courier.ts';
 import { DeviceRefSchema } from '../devices.ts';
 import { JobIdSchema, type JobKindContract } from '../jobId.ts';
+import { SiteVisitResultSchema, VisitRequestSchema } from '../siteVisit.ts';
 import type { MethodSpec } from './methodSpec.ts';
 
 export const courierMethods = {
@@ -11,6 +12,11 @@ export const courierMethods = {
     summary: "Pull a device's journals to this laptop, safety events first, with custody (a job).",
     request: z.strictObject({ id: DeviceRefSchema }),
     response: z.object({ jobId: JobIdSchema }),
+  },
+  'courier.visit': {
+    summary: 'Pull every device of a site (or some, or all) in one job, a few at a time: safety events of every device first, failures retried then reported.',
+    request: VisitRequestSchema,
+    response: z.object({ jobId: JobIdSchema, devices: z.number().int().positive() }),
   },
   'courier.status': {
     summary: 'What this laptop holds per device and journal: records, pending forward, watermarks, losses.',
@@ -80,4 +86,5 @@ export const courierMethods = {
 export const courierJobs = {
   'courier.pull': { result: PullResultSchema },
   'courier.forward': { result: ForwardResultSchema },
+  'courier.visit': { result: SiteVisitResultSchema },
 } as const satisfies Record<string, JobKindContract>;

@@ -1,15 +1,19 @@
 /** `fieldkit pull` and `fieldkit courier`: carry journals and see what is carried. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CourierJournal } from '../../../shared/courier.ts';
 import { count, records } from '../../../shared/courierVerdict.ts';
 import { PullResultSchema, type PullResult } from '../../../shared/courier.ts';
 import { BackupRunResultSchema } from '../../../shared/backup.ts';
 import type { Device } from '../../../shared/devices.ts';
+import { appError } from '../../../shared/errors.ts';
+import { defaultVisitParallel } from '../../../shared/siteVisit.ts';
 import { resolveDevice } from '../../devices/index.ts';
+import { contractNumber, UsageError } from '../../kernel/cli/cliArguments.ts';
 import type { CliContext, CliServices } from '../../kernel/cli/cliContext.ts';
 import { exitCodes } from '../../kernel/cli/cliIo.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
 import { followJob } from '../../kernel/cli/jobProgress.ts';
+import { runVisitCommand } from './visitCommand.ts';
 
 const journalColumns = [
   { header: 'DEVICE', value: (j: CourierJournal) => j.device_id },
@@ -43,24 +47,39 @@ export function describePull(name: string, result: PullResult): string {
 
 export function addCourierCommands(program: Command, ctx: CliContext): void {
   program
-    .command('pull <device>')
-    .description("pull a device's journals to this laptop, safety events first (a job; Ctrl-C cancels, the next pull resumes); the device by name or id")
-    .option('--backup', 'then back the device up too (every class; see `fieldkit backup`): pull + backup in one visit')
-    .action(async (wanted: string, options: { backup?: boolean }) => {
+    .command('pull [device]')
+    .description("pull a device's journals to this laptop, safety events first (a job; Ctrl-C cancels, the next pull resumes); the device by name or id, or every device of a site (--site) or all of them (--all) in one visit")
+    .option('--site <site>', 'pull every device of this site in one job')
+    .option('--all', 'pull every device on this laptop in one job')
+    .addOption(new Option('--parallel <n>', `with --site or --all: devices pulled at once (default ${defaultVisitParallel})`).argParser(contractNumber('courier.visit', 'parallel')))
+    .option('--backup', 'one device: then back it up too (every class; see `fieldkit backup`): pull + backup in one visit')
+    .action(async (wanted: string | undefined, opts: { site?: string; all?: boolean; parallel?: number; backup?: boolean }) => {
+      const visit = opts.site !== undefined || opts.all === true;
+      if ((wanted === undefined) === !visit || (opts.site !== undefined && opts.all === true) || (!visit && opts.parallel !== undefined)) {
+        throw new UsageError(appError('BAD_REQUEST', 'Say what to pull: one device, or --site <site>, or --all (--parallel goes with the last two).', 'fieldkit pull pi-07 · fieldkit pull --site north-field --parallel 6 · fieldkit pull --all'));
+      }
+      if (visit && opts.backup === true) {
+        throw new UsageError(appError('BAD_REQUEST', '--backup goes with one device; a site is backed up on its own after the visit.', 'fieldkit pull --site north-field, then fieldkit backup --site north-field'));
+      }
+      if (visit) {
+        const { backup: _backup, ...visitOpts } = opts;
+        await runVisitCommand(ctx, { ...visitOpts, parallel: opts.parallel ?? defaultVisitParallel });
+        return;
+      }
       const services = await ctx.open();
       const { devices } = await ctx.call('devices.list', {});
-      const device = resolveDevice(devices, wanted);
+      const device = resolveDevice(devices, wanted ?? '');
       const { jobId } = await ctx.call('courier.pull', { id: device.id });
       const record = await followJob(jobId, { events: services.events, jobs: services.jobs, io: ctx.io, json: ctx.json() });
       if (record.state === 'done') {
         const result = PullResultSchema.safeParse(record.result);
         if (!ctx.json()) ctx.io.stdout(`${result.success ? describePull(device.name, result.data) : `Pulled ${device.name}.`}\n`);
         // The visit's backup runs after the pull, over a fresh link: a failed pull never starts it.
-        if (options.backup === true) await backupAfterPull(ctx, services, device);
+        if (opts.backup === true) await backupAfterPull(ctx, services, device);
         return;
       }
       ctx.setExitCode(record.state === 'cancelled' ? exitCodes.cancelled : exitCodes.failed);
-      if (!ctx.json()) ctx.io.stderr(`${record.error?.message ?? 'Cancelled; the next pull resumes where this one stopped.'}\n${record.error ? `what to do: ${record.error.hint}\n` : ''}${options.backup === true ? 'The backup was not started: pull first, then back up.\n' : ''}`);
+      if (!ctx.json()) ctx.io.stderr(`${record.error?.message ?? 'Cancelled; the next pull resumes where this one stopped.'}\n${record.error ? `what to do: ${record.error.hint}\n` : ''}${opts.backup === true ? 'The backup was not started: pull first, then back up.\n' : ''}`);
     });
 
   program

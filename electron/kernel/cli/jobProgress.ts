@@ -50,7 +50,8 @@ export async function followJob(jobId: string, deps: { events: EventBus; jobs: J
       phase: p.phase,
       done: progressAmount(p.bytesDone, p.unit),
       total_text: p.bytesTotal === null ? '?' : progressAmount(p.bytesTotal, p.unit),
-      rate: progressRate(p),
+      // A site visit counts records; the bytes that carried them and their rate go beside.
+      rate: p.visit === undefined ? progressRate(p) : `${progressRate(p)} | ${formatBytes(p.visit.bytes)}, ${formatRate(p.visit.bytesPerSec)}`,
       eta_text: formatDuration(p.etaSeconds),
     };
     if (bar) {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppErrorSchema } from '../../../shared/errors.ts';
 import { FlashTargetProgressSchema } from '../../../shared/flash.ts';
 import { JobKindSchema } from '../../../shared/jobs.ts';
+import { VisitProgressSchema } from '../../../shared/siteVisit.ts';
 
 export const RunnerToWorkerSchema = z.discriminatedUnion('type', [
   z.object({
@@ -27,6 +28,8 @@ export const WorkerProgressSchema = z.object({
   unit: z.enum(['bytes', 'items']).optional(),
   /** Per-drive progress of a flash, passed through as JobProgress.targets. */
   targets: z.array(FlashTargetProgressSchema).optional(),
+  /** A site visit's lines per device, passed through as JobProgress.visit. */
+  visit: VisitProgressSchema.optional(),
 });
 export type WorkerProgress = z.infer<typeof WorkerProgressSchema>;
 

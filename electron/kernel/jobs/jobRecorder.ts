@@ -189,5 +189,5 @@ function unknownFailure(): AppError {
 
 /** What a technician must see change: the phase and each target's state, not the byte counts. */
 function milestoneOf(progress: JobProgress): string {
-  return [progress.phase, ...(progress.targets ?? []).map((t) => `${t.device}:${t.state}`)].join('|');
+  return [progress.phase, ...(progress.targets ?? []).map((t) => `${t.device}:${t.state}`), ...(progress.visit?.devices ?? []).map((d) => `${d.deviceRef}:${d.state}`)].join('|');
 }

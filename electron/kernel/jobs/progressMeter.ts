@@ -35,6 +35,7 @@ export function createProgressMeter(): ProgressMeter {
         rateBytesPerSec: rate,
         etaSeconds: eta === null ? null : Math.round(eta),
         ...(progress.targets === undefined ? {} : { targets: progress.targets }),
+        ...(progress.visit === undefined ? {} : { visit: progress.visit }),
       };
     },
   };

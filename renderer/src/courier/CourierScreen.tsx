@@ -14,6 +14,7 @@ import { CourierTable } from './CourierTable.tsx';
 import { count, records } from './courierText.ts';
 import { QuarantinePanel } from './QuarantinePanel.tsx';
 import { ReconcilePanel } from './ReconcilePanel.tsx';
+import { SiteVisitButtons, SiteVisitPanel, sitesOf, useVisitAction } from './SiteVisit.tsx';
 import { useCourierData, useRunningCourierJobs } from './useCourier.ts';
 import './courier.css';
 
@@ -40,6 +41,8 @@ export function CourierScreen() {
     setNotices((all) => all.filter((n) => n.key !== key));
   }
   const { startingPulls, startingForward, reconcile, setReconcile, pull, forward, runReconcile, retry } = useCourierActions(show, dismiss, quarantine.reload);
+  const visits = useVisitAction(show, dismiss);
+  const sites = useMemo(() => sitesOf(devices.value ?? []), [devices.value]);
 
   // Say what each courier job came to, and refresh what depends on it.
   useEvent('job.event', (event) => {
@@ -69,6 +72,7 @@ export function CourierScreen() {
         forwarding={forwardJob !== null}
         onReconcile={runReconcile}
         onForward={forward}
+        pullAll={{ starting: visits.starting === '', busy: running.visit !== null || (devices.value ?? []).length === 0, onPress: () => { visits.visit(null); } }}
       />
       {loadError !== null && (
         <div className="courier-load-error">
@@ -82,9 +86,12 @@ export function CourierScreen() {
           <CourierJobProgress job={forwardJob} label="the forward to ClickHouse" />
         </section>
       )}
+      {running.visit !== null && <SiteVisitPanel job={running.visit} />}
+      <SiteVisitButtons sites={sites} busy={running.visit !== null} starting={visits.starting} onVisit={visits.visit} />
       <CourierTable rows={rows} pulls={running.pulls} starting={startingPulls} reconciled={reconcile.result?.journals ?? null} onPull={pull} />
       <p className="courier-how">
         <strong>Pull</strong> copies a device&apos;s journal to this laptop (safety events first); the device keeps its copy until ClickHouse has it.{' '}
+        <strong>Pull all</strong> (or a site) pulls many devices in one job, a few at a time, safety events of every device before the rest.{' '}
         <strong>Forward all</strong> sends everything held to ClickHouse, each record once. <strong>Reconcile</strong> asks ClickHouse what it has and explains every gap.
       </p>
       {(reconcile.result !== null || reconcile.error !== null || reconcile.checking) && (
@@ -165,10 +172,19 @@ function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key:
   return { startingPulls, startingForward, reconcile, setReconcile, pull, forward, runReconcile, retry };
 }
 
-type CourierHeaderProps = { summary: string; reconciling: boolean; startingForward: boolean; forwarding: boolean; onReconcile: () => void; onForward: () => void };
+type CourierHeaderProps = {
+  summary: string;
+  reconciling: boolean;
+  startingForward: boolean;
+  forwarding: boolean;
+  onReconcile: () => void;
+  onForward: () => void;
+  /** Pull all: every device in one visit. */
+  pullAll: { starting: boolean; busy: boolean; onPress: () => void };
+};
 
 /** The title, what is held and waiting, Reconcile and Forward all. */
-function CourierHeader({ summary, reconciling, startingForward, forwarding, onReconcile, onForward }: CourierHeaderProps) {
+function CourierHeader({ summary, reconciling, startingForward, forwarding, onReconcile, onForward, pullAll }: CourierHeaderProps) {
   return (
     <header className="screen-header">
       <h1>Courier</h1>
@@ -176,6 +192,9 @@ function CourierHeader({ summary, reconciling, startingForward, forwarding, onRe
         {summary}
       </p>
       <div className="header-actions">
+        <Button className="button" onPress={pullAll.onPress} isPending={pullAll.starting} isDisabled={pullAll.busy}>
+          Pull all
+        </Button>
         <Button className="button" onPress={onReconcile} isPending={reconciling}>
           {reconciling ? 'Reconciling…' : 'Reconcile'}
         </Button>

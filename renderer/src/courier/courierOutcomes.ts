@@ -5,6 +5,7 @@ import type { FinalJobEvent } from '../../../shared/jobs.ts';
 import { resultNotReadable } from '../jobs/jobSummary.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { count, records } from './courierText.ts';
+import { visitOutcome } from './visitOutcome.ts';
 
 /** What a pull brought, or null when its result is not a pull's (the caller says so). */
 export function pullOutcome(result: unknown, deviceName: string): string | null {
@@ -50,13 +51,14 @@ export type CourierNotice =
 /** The notice above the table for a courier job that just ended: one per device pulled, one for the forward. */
 export function courierJobNotice(job: Pick<JobView, 'id' | 'kind' | 'params'>, event: FinalJobEvent): CourierNotice {
   const name = jobParam(job, 'deviceName') ?? jobParam(job, 'deviceRef') ?? 'the device';
-  const key = job.kind === 'courier.pull' ? `pull:${jobParam(job, 'deviceRef') ?? job.id}` : 'forward';
-  const what = job.kind === 'courier.pull' ? `Pull from ${name}` : 'Forward to ClickHouse';
+  const visit = job.kind === 'courier.visit';
+  const key = job.kind === 'courier.pull' ? `pull:${jobParam(job, 'deviceRef') ?? job.id}` : visit ? 'visit' : 'forward';
+  const what = job.kind === 'courier.pull' ? `Pull from ${name}` : visit ? `Visit of ${jobParam(job, 'scope') ?? 'the devices'}` : 'Forward to ClickHouse';
   if (event.type === 'failed') return { key, kind: 'failed', title: `${what} failed`, error: event.error };
   if (event.type === 'cancelled') {
     return { key, kind: 'info', tone: 'neutral', text: `${what} cancelled (${event.reason}). What was already stored stays; the next run resumes from there.` };
   }
-  const outcome = job.kind === 'courier.pull' ? pullOutcome(event.result, name) : forwardOutcome(event.result);
+  const outcome = job.kind === 'courier.pull' ? pullOutcome(event.result, name) : visit ? visitOutcome(event.result) : forwardOutcome(event.result);
   if (outcome === null) return { key, kind: 'info', tone: 'warn', text: resultNotReadable(what) };
   if (typeof outcome === 'string') return { key, kind: 'info', tone: 'ok', text: outcome };
   return { key, kind: 'info', tone: outcome.tone, text: outcome.text };

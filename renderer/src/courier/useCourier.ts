@@ -49,6 +49,8 @@ export type RunningCourierJobs = {
   /** Running pulls by the laptop's device id. */
   pulls: ReadonlyMap<string, JobView>;
   forward: JobView | null;
+  /** A running site visit (one at a time). */
+  visit: JobView | null;
 };
 
 /** The courier jobs running now, wherever they were started. */
@@ -57,6 +59,7 @@ export function useRunningCourierJobs(): RunningCourierJobs {
   return useMemo(() => {
     const pulls = new Map<string, JobView>();
     let forward: JobView | null = null;
+    let visit: JobView | null = null;
     for (const job of jobs) {
       if (job.state !== 'running') continue;
       if (job.kind === 'courier.pull') {
@@ -64,8 +67,10 @@ export function useRunningCourierJobs(): RunningCourierJobs {
         if (ref !== null && !pulls.has(ref)) pulls.set(ref, job);
       } else if (job.kind === 'courier.forward' && forward === null) {
         forward = job;
+      } else if (job.kind === 'courier.visit' && visit === null) {
+        visit = job;
       }
     }
-    return { pulls, forward };
+    return { pulls, forward, visit };
   }, [jobs]);
 }

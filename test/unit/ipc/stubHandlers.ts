@@ -75,6 +75,7 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'devices.discover': { subnet: '10.0.0.0/24' },
   'devices.provision': { id: sampleDevice.id, identity: { hostname: 'pi-017', deviceId: 'pi-017', site: 'north' }, network: { mode: 'static', address: '10.0.0.17/24', gateway: '10.0.0.1', dns: ['10.0.0.1'] } },
   'courier.pull': { id: sampleDevice.id },
+  'courier.visit': { site: 'north-field', parallel: 4 },
   'courier.status': {},
   'courier.forward': { batchRows: 20_000 },
   'courier.reconcile': { deviceId: 'pi-07' },
@@ -268,6 +269,10 @@ export function createStubHandlers(): StubHandlers {
     'courier.pull': (params) => {
       record('courier.pull', params);
       return Promise.resolve({ jobId: sampleJob.id });
+    },
+    'courier.visit': (params) => {
+      record('courier.visit', params);
+      return Promise.resolve({ jobId: sampleJob.id, devices: 1 });
     },
     'courier.status': (params) => {
       record('courier.status', params);
