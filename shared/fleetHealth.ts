@@ -46,6 +46,8 @@ export const AlertCodeSchema = z.enum([
   'journal-not-writable',
   /** No good backup of a class within its window (the backup domain's freshness). */
   'backup-stale',
+  /** The agent's own state snapshots on the device fail, or the newest is overdue. */
+  'device-snapshots-failing',
 ]);
 export type AlertCode = z.infer<typeof AlertCodeSchema>;
 

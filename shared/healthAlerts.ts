@@ -7,6 +7,7 @@
 import type { AlertSeverity, DeviceHealthStatus, HealthAlert, HealthThresholds } from './fleetHealth.ts';
 import type { HealthSample } from './health.ts';
 import { serviceAlerts } from './agentServiceAlerts.ts';
+import { deviceSnapshotAlerts } from './deviceSnapshotAlerts.ts';
 import { decodeThrottled } from './throttling.ts';
 
 /** The journal backlog at one moment (laptop clock), kept by whoever watches the device. */
@@ -274,7 +275,7 @@ export function evaluateAlerts(input: AlertInput): HealthAlert[] {
   const drafts: Draft[] = [];
   if (sample !== null) {
     // The service first: a dead agent matters more than anything its last figures say.
-    drafts.push(...serviceAlerts(sample), ...temperatureAlerts(sample, thresholds), ...throttlingAlerts(sample), ...diskAlerts(sample, thresholds), ...storageWearAlerts(sample, thresholds));
+    drafts.push(...serviceAlerts(sample), ...temperatureAlerts(sample, thresholds), ...throttlingAlerts(sample), ...diskAlerts(sample, thresholds), ...storageWearAlerts(sample, thresholds), ...deviceSnapshotAlerts(sample));
   }
   drafts.push(...backlogAlerts(input), ...staleAlert(input));
   const previous = new Map(input.previous.map((a) => [identityOf(a), a.sinceMs]));

@@ -292,3 +292,34 @@ describe('agent service alerts', () => {
     expect(codes(list)).toEqual(['agent-stopped', 'temp-warning']);
   });
 });
+
+describe('the agent’s own state snapshots', () => {
+  const HOUR_S = 3600;
+  const snapshots = (patch: Partial<NonNullable<HealthSample['backup_snapshots']>> = {}): Partial<HealthSample> => ({
+    backup_snapshots: { folder: '/var/lib/fieldkit-agent/snapshots', newestGoodAt: NOW - 30 * MIN, newestGoodBytes: 4e6, count: 24, intervalSeconds: HOUR_S, lastError: null, ...patch },
+  });
+
+  it('raise nothing while the newest good one is within two intervals, or before the first one of a fresh agent', () => {
+    expect(codes(alerts(snapshots()))).toEqual([]);
+    expect(codes(alerts(snapshots({ newestGoodAt: NOW - 2 * 60 * MIN })))).toEqual([]);
+    expect(codes(alerts(snapshots({ newestGoodAt: null, count: 0 })))).toEqual([]);
+    expect(codes(alerts())).toEqual([]);
+  });
+
+  it('a failing snapshot is a warning naming the error, the folder and how old the newest good one is', () => {
+    const list = alerts(snapshots({ lastError: 'No space left on device', newestGoodAt: NOW - 3 * 60 * MIN }));
+    expect(codes(list)).toEqual(['device-snapshots-failing']);
+    expect(list[0]?.severity).toBe('warning');
+    expect(list[0]?.explanation).toContain('No space left on device');
+    expect(list[0]?.explanation).toContain('3 h old');
+    expect(list[0]?.action).toContain('/var/lib/fieldkit-agent/snapshots');
+    expect(statusOf(list, { link: 'up', hasSample: true })).toBe('warning');
+  });
+
+  it('a newest good snapshot far older than the interval (a stopped timer) is overdue, judged on the device clock', () => {
+    const list = alerts(snapshots({ newestGoodAt: NOW - 5 * 60 * MIN }));
+    expect(codes(list)).toEqual(['device-snapshots-failing']);
+    expect(list[0]?.title).toBe('On-device snapshot overdue');
+    expect(list[0]?.explanation).toContain('5 h old');
+  });
+});
