@@ -2,7 +2,8 @@
  * A class's change token: a SHA-256 over what restic itself looks at to decide a file did
  * not change (path, size, mtime, ctime, inode), for every file the class's stream would
  * send, taken WITHOUT reading any file's contents. For a SQLite database that is the
- * database file and its `-wal` (a commit changes one or the other). The token also covers
+ * database file and its `-wal` (a commit changes one or the other; the -wal without its
+ * ctime, see walStatLine). The token also covers
  * what the manifest says besides the files (device id, site, agent, image and model
  * versions, the paths asked for and the ones missing), so a stream that would differ in any
  * of it gets another token.
@@ -29,10 +30,15 @@ function statLine(path: string, stat: Stats): string {
   return `${path}\0${String(stat.size)}\0${String(stat.mtimeMs)}\0${String(stat.ctimeMs)}\0${String(stat.ino)}`;
 }
 
-/** A file that may be absent (a database's -wal after a clean close). */
-function optionalStatLine(path: string): string {
+/**
+ * A database's -wal. Absent and empty are the same (no frames: the database file holds it
+ * all) — a read-only open, as every backup-stream does, creates an empty one. Without its
+ * ctime: SQLite running as root re-owns the -wal (fchown) each time it opens it, which moves
+ * the ctime and nothing else; every write to a -wal moves its mtime.
+ */
+function walStatLine(path: string): string {
   const stat = statSync(path, { throwIfNoEntry: false });
-  return stat === undefined ? `${path}\0absent` : statLine(path, stat);
+  return stat === undefined || stat.size === 0 ? `${path}\0empty` : `${path}\0${String(stat.size)}\0${String(stat.mtimeMs)}\0${String(stat.ino)}`;
 }
 
 /** The token of `cls` as it is on the device now. Throws as the stream would (an unreadable folder). */
@@ -56,7 +62,7 @@ export function classChangeToken(cls: BackupClass, ctx: ChangeTokenContext): str
     if (source.kind === 'sqlite') {
       if (seen.has(path)) continue;
       seen.add(path);
-      lines.push(`sqlite\0${optionalStatLine(path)}\0${optionalStatLine(`${path}-wal`)}`);
+      lines.push(`sqlite\0${statLine(path, statSync(path))}\0${walStatLine(`${path}-wal`)}`);
     } else if (source.kind === 'bytes') {
       if (seen.has(path)) continue;
       seen.add(path);
