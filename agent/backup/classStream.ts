@@ -57,7 +57,7 @@ async function sendDatabase(writer: TarWriter, path: string, isJournal: boolean,
   const temp = tempSnapshotPath(path);
   liveTemps.add(temp);
   try {
-    const facts = await snapshotDatabase(path, temp);
+    const facts = await snapshotDatabase(path, temp, { durable: false });
     const stat = statSync(path);
     const written = await writer.addFile(memberHeader(path, stat), temp, facts.bytes);
     progress.files.push(manifestEntry(path, stat, written, 'sqlite'));
