@@ -10,6 +10,8 @@
  *     rpc                        the framed RPC on stdin/stdout (the laptop runs this)
  *     backup-stream --class C [--path P]...
  *                                one backup class as a tar stream on stdout (agent/backup/)
+ *     backup-probe --classes C,C [--path C=P]... --json
+ *                                per class a change token from file metadata (no contents read)
  *     version                    versions as JSON
  *
  * Exit codes: 0 done, 1 failed (the error and what to do are printed), 2 wrong command line.
@@ -48,6 +50,9 @@ commands:
   backup-stream --class <config|state|data|secrets> [--path /abs]...
                                one backup class as a tar stream on stdout, manifest last
                                (exit 0 only once all of it is written)
+  backup-probe --classes <c1,c2,…> [--path <class>=/abs]... --json
+                               per class the change token of what it holds now, from file
+                               metadata only (the laptop skips a class that did not change)
   version                      print versions as JSON
 
 --config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)
@@ -60,6 +65,7 @@ const commandOptions: Record<string, readonly string[]> = {
   ingest: ['file', 'json'],
   rpc: [],
   'backup-stream': ['class', 'path'],
+  'backup-probe': ['classes', 'path', 'json'],
   version: [],
   help: [],
 };
@@ -89,6 +95,7 @@ function parseCommandLine(argv: readonly string[]): Args {
         losses: { type: 'boolean' },
         file: { type: 'string' },
         class: { type: 'string' },
+        classes: { type: 'string' },
         path: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
@@ -310,6 +317,15 @@ async function backupStream(configPath: string, config: AgentConfig, cls: string
   return 0;
 }
 
+/** `backup-probe`: each class's change token as JSON on stdout (agent/backup/probeCommand.ts). */
+async function backupProbe(configPath: string, config: AgentConfig, classes: string, paths: readonly string[]): Promise<number> {
+  const { probeClasses } = await import('./backup/probeCommand.ts');
+  const answer = probeClasses({ config, configPath, agentVersion, classes, paths });
+  if ('usage' in answer) throw new UsageError(answer.usage);
+  await write(answer.output);
+  return 0;
+}
+
 function versionInfo(): Record<string, string> {
   return { agent_version: agentVersion, node_version: process.versions.node, sqlite_version: process.versions.sqlite ?? '', platform: platform(), arch: arch() };
 }
@@ -348,6 +364,8 @@ async function main(argv: readonly string[]): Promise<number> {
         return await rpc(configPath, config);
       case 'backup-stream':
         return await backupStream(configPath, config, typeof v.class === 'string' ? v.class : undefined, Array.isArray(v.path) ? v.path : []);
+      case 'backup-probe':
+        return await backupProbe(configPath, config, typeof v.classes === 'string' ? v.classes : '', Array.isArray(v.path) ? v.path : []);
       default:
         throw new UsageError(`unknown command '${args.command}'`);
     }

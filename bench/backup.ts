@@ -52,7 +52,7 @@ export async function benchBackup(): Promise<void> {
     const again = await run();
     await services.close();
     const streamed = first.result.items.reduce((n, i) => n + i.bytesRead, 0);
-    console.log(`  (fieldkit backup: first ${first.seconds.toFixed(1)} s, unchanged ${again.seconds.toFixed(1)} s, ${formatBytes(streamed)} streamed)`);
+    console.log(`  (fieldkit backup: first ${first.seconds.toFixed(1)} s, unchanged ${again.seconds.toFixed(1)} s, ${formatBytes(streamed)} streamed; unchanged run: ${again.result.items.map((i) => `${i.class} ${i.status}`).join(', ')})`);
 
     // Baseline: the same files, tarred by the Pi and piped into a fresh restic repository.
     const repo = path.join(rollout.dataDir, 'bench-baseline-repo');

@@ -202,7 +202,11 @@ export const BackupItemResultSchema = z.object({
   deviceId: z.string(),
   deviceName: z.string(),
   class: BackupClassSchema,
-  status: z.enum(['done', 'failed', 'skipped']),
+  /**
+   * 'unchanged': the device's probe showed nothing changed since the last good snapshot
+   * (`snapshotId`), so nothing was streamed; that snapshot is confirmed current as of now.
+   */
+  status: z.enum(['done', 'unchanged', 'failed', 'skipped']),
   snapshotId: ResticIdSchema.nullable(),
   /** Bytes of the stream restic read. */
   bytesRead: z.number().int().nonnegative(),

@@ -62,6 +62,13 @@ export const BackupManifestSchema = z.object({
   missing: z.array(z.string()).default([]),
   /** For a journal: the highest seq in the snapshot, so a restore knows what it holds. */
   journalLastSeq: z.number().int().nonnegative().nullable().default(null),
+  /**
+   * The class's change token taken when the stream STARTED (SHA-256 over path, size, mtime,
+   * ctime and inode of every file, as restic judges change; the agent's changeToken.ts).
+   * A later `backup-probe` with the same token means nothing changed since this stream.
+   * Older agents omit it: their classes are always streamed.
+   */
+  changeToken: Sha256HexSchema.optional(),
 });
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;
 

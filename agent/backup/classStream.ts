@@ -15,6 +15,7 @@ import type { AgentConfig } from '../../shared/agentConfig.ts';
 import { BACKUP_MANIFEST_NAME, BackupManifestSchema, type BackupClass, type BackupManifest, type BackupManifestFile } from '../../shared/backupStream.ts';
 import { journalPath } from '../journal/openJournal.ts';
 import { planClass, type PlannedSource } from './backupClasses.ts';
+import { classChangeToken } from './changeToken.ts';
 import { activeModelVersion, imageVersion } from './deviceFacts.ts';
 import { removeStaleTempSnapshots, snapshotDatabase, tempSnapshotPath } from './sqliteSnapshot.ts';
 import { createTarWriter, type TarMemberHeader, type TarSink, type TarWriter } from './tarWriter.ts';
@@ -56,7 +57,7 @@ async function sendDatabase(writer: TarWriter, path: string, isJournal: boolean,
   const temp = tempSnapshotPath(path);
   liveTemps.add(temp);
   try {
-    const facts = await snapshotDatabase(path, temp);
+    const facts = await snapshotDatabase(path, temp, { durable: false });
     const stat = statSync(path);
     const written = await writer.addFile(memberHeader(path, stat), temp, facts.bytes);
     progress.files.push(manifestEntry(path, stat, written, 'sqlite'));
@@ -99,6 +100,8 @@ export async function writeClassStream(options: ClassStreamOptions): Promise<Bac
   for (const path of options.extraPaths) {
     if (!path.startsWith('/')) throw Object.assign(new Error(`--path ${path} is not an absolute path`), { hint: 'Give the full path on the device, such as /srv/app/data.' });
   }
+  // Before anything is read: a file written while the stream runs makes the next probe differ.
+  const changeToken = classChangeToken(cls, { config, configPath: options.configPath, extraPaths: options.extraPaths, agentVersion: options.agentVersion });
   const plan = planClass(cls, { config, configPath: resolve(options.configPath), extraPaths: options.extraPaths });
   const progress: Progress = { files: [], missing: [...plan.missing], sent: new Set(), journalLastSeq: null };
   const writer = createTarWriter(options.sink);
@@ -116,6 +119,7 @@ export async function writeClassStream(options: ClassStreamOptions): Promise<Bac
     files: progress.files,
     missing: progress.missing,
     journalLastSeq: progress.journalLastSeq,
+    changeToken,
   } satisfies BackupManifest);
   const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   await writer.addBytes({ name: BACKUP_MANIFEST_NAME, mode: 0o644, mtimeMs: takenAt, uid: 0, gid: 0 }, bytes);

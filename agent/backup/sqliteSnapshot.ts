@@ -26,8 +26,12 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Copies `source` to `target` consistently; the target is complete, checked and synced when this resolves. */
-export async function snapshotDatabase(source: string, target: string): Promise<SnapshotFacts> {
+/**
+ * Copies `source` to `target` consistently; the target is complete and checked when this
+ * resolves, and synced unless `durable: false` (a stream's temp copy, read back at once
+ * from the page cache and removed: forcing it to the SD card only costs time).
+ */
+export async function snapshotDatabase(source: string, target: string, options: { durable: boolean } = { durable: true }): Promise<SnapshotFacts> {
   try {
     const live = new DatabaseSync(source, { readOnly: true, timeout: busyTimeoutMs });
     try {
@@ -50,7 +54,7 @@ export async function snapshotDatabase(source: string, target: string): Promise<
     } finally {
       copy.close();
     }
-    fsyncFile(target);
+    if (options.durable) fsyncFile(target);
     return { bytes: statSync(target).size, journalLastSeq };
   } catch (error) {
     rmSync(target, { force: true });

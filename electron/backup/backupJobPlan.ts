@@ -18,12 +18,25 @@ export const serialClasses: readonly BackupClass[] = ['config', 'secrets'];
  */
 export function backupStreamCommand(device: Device, backupClass: BackupClass, extraPaths: readonly string[] = []): string {
   // Paths the technician added to the class in the backup policy travel as --path.
-  const args = [`backup-stream --class ${backupClass}`, ...extraPaths.map((p) => `--path ${shellQuote(p)}`)].join(' ');
+  return agentCommand(device, [`backup-stream --class ${backupClass}`, ...extraPaths.map((p) => `--path ${shellQuote(p)}`)].join(' '));
+}
+
+/**
+ * The command that prints each class's change token (agent/backup/changeToken.ts) as JSON:
+ * all classes of the device in one command, so one exec, one sudo, one agent start.
+ */
+export function backupProbeCommand(device: Device, classes: readonly BackupClass[], extraPaths: Partial<Record<BackupClass, readonly string[]>>): string {
+  const paths = classes.flatMap((c) => (extraPaths[c] ?? []).map((p) => `--path ${shellQuote(`${c}=${p}`)}`));
+  return agentCommand(device, [`backup-probe --classes ${classes.join(',')}`, ...paths, '--json'].join(' '));
+}
+
+/** `fieldkit-agent <args>` as root on the device, by its link (derived as the RPC command is). */
+function agentCommand(device: Device, args: string): string {
   if (device.link.kind === 'local') {
     const command = device.link.agentCommand.trim();
     if (!/\srpc$/.test(command)) {
       throw new FieldkitError(
-        appError('BAD_REQUEST', `${device.name}'s agent command does not end in \`rpc\`, so fieldkit cannot tell how to run its backup-stream.`, "Set the device's agent command to `<agent> rpc` (Devices → edit)."),
+        appError('BAD_REQUEST', `${device.name}'s agent command does not end in \`rpc\`, so fieldkit cannot tell how to run its backup commands.`, "Set the device's agent command to `<agent> rpc` (Devices → edit)."),
       );
     }
     return `${command.replace(/\srpc$/, '')} ${args}`;

@@ -35,9 +35,13 @@ export type BackupRunRow = {
   journalLastSeq: number | null;
   missing: string[];
   error: AppError | null;
+  /** The device's change token the snapshot's stream carried (null: an agent without probes). */
+  changeToken: string | null;
+  /** No new snapshot: the device was unchanged since `snapshotId`, confirmed at `endedMs`. */
+  unchanged: boolean;
 };
 
-export type NewBackupRun = Omit<BackupRunRow, 'id'>;
+export type NewBackupRun = Omit<BackupRunRow, 'id' | 'changeToken' | 'unchanged'> & { changeToken?: string | null; unchanged?: boolean };
 
 const runs = rowReader('backup_runs');
 const StringListSchema = z.array(z.string());
@@ -68,6 +72,8 @@ function runRow(value: unknown): BackupRunRow {
     journalLastSeq: runs.intOrNull(r, 'journal_last_seq'),
     missing: runs.json(r, 'missing', StringListSchema),
     error: error === null ? null : runs.json(r, 'error', AppErrorSchema),
+    changeToken: runs.textOrNull(r, 'change_token'),
+    unchanged: runs.int(r, 'unchanged') === 1,
   };
 }
 
@@ -76,9 +82,9 @@ export type BackupRunStore = ReturnType<typeof createBackupRunStore>;
 export function createBackupRunStore(db: Store) {
   const insert = db.prepare(
     `INSERT INTO backup_runs (job_id, device_ref, device_id, device_name, site, class, outcome, snapshot_id, repo_role, repo_kind, repo_location,
-       started_ms, ended_ms, stream_bytes, bytes_added, files, file_bytes, agent_version, image_version, model_version, journal_last_seq, missing, error)
+       started_ms, ended_ms, stream_bytes, bytes_added, files, file_bytes, agent_version, image_version, model_version, journal_last_seq, missing, error, change_token, unchanged)
      VALUES (@jobId, @deviceRef, @deviceId, @deviceName, @site, @class, @outcome, @snapshotId, @repoRole, @repoKind, @repoLocation,
-       @startedMs, @endedMs, @streamBytes, @bytesAdded, @files, @fileBytes, @agentVersion, @imageVersion, @modelVersion, @journalLastSeq, @missing, @error)`,
+       @startedMs, @endedMs, @streamBytes, @bytesAdded, @files, @fileBytes, @agentVersion, @imageVersion, @modelVersion, @journalLastSeq, @missing, @error, @changeToken, @unchanged)`,
   );
   const lastGoodByRef = db.prepare(`SELECT * FROM backup_runs WHERE device_ref = ? AND class = ? AND outcome = 'good' ORDER BY ended_ms DESC, id DESC LIMIT 1`);
   const lastByRef = db.prepare(`SELECT * FROM backup_runs WHERE device_ref = ? AND class = ? ORDER BY ended_ms DESC, id DESC LIMIT 1`);
@@ -92,6 +98,8 @@ export function createBackupRunStore(db: Store) {
         repoLocation: run.repo.location,
         missing: JSON.stringify(run.missing),
         error: run.error === null ? null : JSON.stringify(run.error),
+        changeToken: run.changeToken ?? null,
+        unchanged: run.unchanged === true ? 1 : 0,
       });
       return Number(info.lastInsertRowid);
     },

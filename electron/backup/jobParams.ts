@@ -11,6 +11,20 @@ export const RepoTargetSchema = z.object({
 });
 export type RepoTarget = z.infer<typeof RepoTargetSchema>;
 
+export const BackupRunParamsSchema = z.object({
+  dataDir: z.string(),
+  /** This run's id (kept with each device × class it records). */
+  runId: z.string(),
+  devices: z.array(z.object({ ref: z.string(), name: z.string() })).min(1),
+  classes: z.array(BackupClassSchema).min(1),
+  /** A device × class backed up good since then is done already (the run this one resumes). */
+  windowStartMs: z.number().int(),
+  repos: z.object({ main: RepoTargetSchema, secrets: RepoTargetSchema }),
+  /** Paths the policy adds to each class (`--path` of backup-stream). */
+  extraPaths: z.partialRecord(BackupClassSchema, z.array(z.string())).default({}),
+});
+export type BackupRunParams = z.infer<typeof BackupRunParamsSchema>;
+
 export const VerifyParamsSchema = z.object({
   dataDir: z.string(),
   repos: z.array(RepoTargetSchema).min(1),

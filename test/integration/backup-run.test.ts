@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppServices } from '../../electron/app/appServices.ts';
+import { createBackupRunStore } from '../../electron/backup/backupRunStore.ts';
+import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { decodeOpenSshPrivateKey } from '../../electron/kernel/link/opensshEd25519.ts';
 import { BackupRunResultSchema } from '../../shared/backup.ts';
 import { BACKUP_MANIFEST_NAME, BackupManifestSchema } from '../../shared/backupStream.ts';
@@ -31,6 +33,22 @@ let ref: string;
 let ingestPort: number;
 const work = makeTempDir('fieldkit-backup-run-');
 const startedMs = Date.now();
+
+/** A process's parent pid (from /proc). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The newest backup_runs row of the Pi's class. */
+function lastRunOf(backupClass: 'config' | 'state' | 'data' | 'secrets') {
+  const db = openStore(rollout.dataDir);
+  try {
+    return createBackupRunStore(db).lastAttempt(ref, backupClass);
+  } finally {
+    db.close();
+  }
+}
 
 function app(): AppServices {
   if (services === null) throw new Error('services closed');
@@ -94,18 +112,55 @@ describe('backing up a Pi over SSH into restic', () => {
     }
   }, 120_000);
 
-  it('a second backup of an unchanged Pi adds almost nothing to the repository', async () => {
+  it('a second backup after a small change streams the changed class again and adds almost nothing to the repository', async () => {
     const first = await backup(['config', 'data', 'secrets']);
     expect(first.record.state, first.record.error?.message).toBe('done');
     const firstAdded = first.result.items.reduce((n, i) => n + i.bytesAdded, 0);
     expect(first.result.items.find((i) => i.class === 'data')?.bytesRead).toBeGreaterThan(80 * 1024 * 1024);
+    await onPi(pi, "sudo -n sh -c 'echo v1b > /srv/app-data/settings.txt'");
     const second = await backup(['config', 'data', 'secrets']);
     expect(second.record.state, second.record.error?.message).toBe('done');
     const secondAdded = second.result.items.reduce((n, i) => n + i.bytesAdded, 0);
     console.log(`first backup added ${String(firstAdded)} bytes, the second ${String(secondAdded)}`);
     expect(firstAdded).toBeGreaterThan(80 * 1024 * 1024);
     expect(secondAdded).toBeLessThan(firstAdded / 100);
-    expect(second.result.items.every((i) => i.status === 'done' && i.snapshotId !== null)).toBe(true);
+    // The changed class is streamed whole (restic deduplicates it); the others did not change.
+    expect(second.result.items.map((i) => [i.class, i.status])).toEqual([['config', 'unchanged'], ['data', 'done'], ['secrets', 'unchanged']]);
+    expect(second.result.items.find((i) => i.class === 'data')?.bytesRead).toBeGreaterThan(80 * 1024 * 1024);
+  }, 180_000);
+
+  it("an unchanged Pi's next backup streams nothing and is recorded as confirmed-unchanged, pointing at the existing snapshots", async () => {
+    const resticBefore = await resticSnapshotsOf(rollout.dataDir, 'data');
+    const lastBefore = lastRunOf('data');
+    const t0 = Date.now();
+    const again = await backup(['config', 'data', 'secrets']);
+    expect(again.record.state, again.record.error?.message).toBe('done');
+    expect(again.result.items.map((i) => i.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(again.result.items.every((i) => i.bytesRead === 0 && i.bytesAdded === 0)).toBe(true);
+    expect(again.result.items.find((i) => i.class === 'data')?.snapshotId).toBe(lastBefore?.snapshotId);
+    // No new snapshot in restic; the row points at the old one, confirmed now (freshness counts it).
+    expect((await resticSnapshotsOf(rollout.dataDir, 'data')).sort()).toEqual([...resticBefore].sort());
+    const row = lastRunOf('data');
+    expect(row).toMatchObject({ outcome: 'good', unchanged: true, snapshotId: lastBefore?.snapshotId, streamBytes: lastBefore?.streamBytes });
+    expect(row?.endedMs).toBeGreaterThanOrEqual(t0);
+    const { freshness } = await app().handlers['backup.list']({});
+    expect(freshness.find((f) => f.class === 'data')?.lastGoodAt).toBe(row?.endedMs);
+    const cli = await runCliProcess(['backup', pi.name, '--class', 'config'], { FIELDKIT_DATA_DIR: rollout.dataDir });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`${pi.name} config: unchanged since snapshot [0-9a-f]{8}, confirmed now \\(nothing streamed\\)`));
+  }, 180_000);
+
+  it('a previous snapshot that was forgotten is not trusted: the class is streamed again', async () => {
+    const last = lastRunOf('data');
+    const repo = await laptopRepo(rollout.dataDir, 'data');
+    execFileSync('restic', ['-r', repo.location, 'forget', last?.snapshotId ?? ''], { env: { ...process.env, RESTIC_PASSWORD: repo.password } });
+    const again = await backup(['data']);
+    expect(again.record.state, again.record.error?.message).toBe('done');
+    const item = again.result.items[0];
+    expect(item).toMatchObject({ class: 'data', status: 'done' });
+    expect(item?.snapshotId).not.toBe(last?.snapshotId);
+    expect(item?.bytesRead).toBeGreaterThan(80 * 1024 * 1024);
+    expect(await resticSnapshotsOf(rollout.dataDir, 'data')).toContain(item?.snapshotId);
   }, 180_000);
 
   it('a link cut mid-stream leaves no snapshot, good or in restic; the rerun takes only what did not finish', async () => {
@@ -115,7 +170,7 @@ describe('backing up a Pi over SSH into restic', () => {
     await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'pkill -KILL -f "^sshd: pi"', marker: '/run/brun-cut' });
     const cut = await backup(['config', 'data']);
     expect(cut.record.state).toBe('failed');
-    expect(cut.result.items.find((i) => i.class === 'config')?.status).toBe('done');
+    expect(cut.result.items.find((i) => i.class === 'config')?.status).toBe('unchanged');
     const data = cut.result.items.find((i) => i.class === 'data');
     expect(data?.status).toBe('failed');
     expect(data?.error?.message).toMatch(/No snapshot was kept/);
@@ -156,6 +211,29 @@ describe('backing up a Pi over SSH into restic', () => {
     expect(again.stdout).toMatch(new RegExp(`${pi.name} data: .* read, .* new in the repository \\(snapshot [0-9a-f]{8}\\)`));
     expect(goodSnapshotsOf(rollout.dataDir, 'data')).toHaveLength(goodBefore.length + 1);
     expect(isProcessRunning(cli.pid ?? 0)).toBe(false);
+    services = await rollout.open();
+  }, 180_000);
+
+  it('a job worker killed with -9 mid-backup leaves no snapshot in restic, not even one the app never counted', async () => {
+    await services?.close();
+    services = null;
+    const env = { FIELDKIT_DATA_DIR: rollout.dataDir };
+    const resticBefore = await resticSnapshotsOf(rollout.dataDir, 'data');
+    await onPi(pi, "sudo -n sh -c 'echo v4 > /srv/app-data/settings.txt'");
+    await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'kill -STOP $q', marker: '/run/bperf-frozen' });
+    const cli = startCliProcess(['backup', pi.name, '--class', 'data', '--json'], env);
+    await waitFor(async () => (await pi.exec('test -f /run/bperf-frozen')).code === 0, { timeoutMs: 60_000, what: 'the device stream frozen mid-way' });
+    const repo = await laptopRepo(rollout.dataDir, 'data');
+    const restics = resticProcessesOn(repo.location);
+    expect(restics).toHaveLength(1);
+    // The worker is restic's parent: killed outright, it cannot kill restic itself.
+    const worker = parentOf(restics[0] ?? 0);
+    expect(worker).not.toBe(cli.pid);
+    process.kill(worker, 'SIGKILL');
+    await waitFor(() => resticProcessesOn(repo.location).length === 0, { timeoutMs: 15_000, what: 'restic gone after its worker' });
+    await waitFor(() => cli.exitCode !== null || cli.signalCode !== null, { timeoutMs: 30_000, what: 'the CLI to end' });
+    await onPi(pi, 'sudo -n pkill -KILL -f "backup-strea[m] --class data" || true');
+    expect((await resticSnapshotsOf(rollout.dataDir, 'data')).sort()).toEqual([...resticBefore].sort());
     services = await rollout.open();
   }, 180_000);
 

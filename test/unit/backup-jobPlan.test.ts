@@ -4,7 +4,7 @@
  * estimate from the baud rate), the policy's extra paths quoted.
  */
 import { describe, expect, it } from 'vitest';
-import { backupStreamCommand, serialSecondsFor, skipReason } from '../../electron/backup/backupJobPlan.ts';
+import { backupProbeCommand, backupStreamCommand, serialSecondsFor, skipReason } from '../../electron/backup/backupJobPlan.ts';
 import type { Device } from '../../shared/devices.ts';
 
 function device(link: Device['link']): Device {
@@ -19,6 +19,12 @@ describe('the backup job plan', () => {
     const command = backupStreamCommand(ssh, 'data', ['/srv/app data', "/srv/o'clock"]);
     expect(command).toContain("exec sudo -n '/opt/fieldkit-agent/current/bin/fieldkit-agent' backup-stream --class data --path '/srv/app data' --path '/srv/o'\\''clock'");
     expect(command).toContain('else exec sudo -n fieldkit-agent backup-stream --class data');
+  });
+
+  it('probes every class of a device in one command, each extra path tagged with its class', () => {
+    const command = backupProbeCommand(ssh, ['config', 'data'], { data: ['/srv/app data'], state: ['/ignored'] });
+    expect(command).toContain("exec sudo -n '/opt/fieldkit-agent/current/bin/fieldkit-agent' backup-probe --classes config,data --path 'data=/srv/app data' --json");
+    expect(command).not.toContain('/ignored');
   });
 
   it("replaces a local device's rpc with backup-stream, and refuses a command it cannot derive", () => {

@@ -55,6 +55,7 @@ const snapshotColumns = [
 export function describeItem(item: BackupItemResult): string {
   const name = `${item.deviceName} ${item.class}`;
   if (item.status === 'done') return `${name}: ${formatBytes(item.bytesRead)} read, ${formatBytes(item.bytesAdded)} new in the repository (snapshot ${item.snapshotId?.slice(0, 8) ?? ''})`;
+  if (item.status === 'unchanged') return `${name}: unchanged since snapshot ${item.snapshotId?.slice(0, 8) ?? ''}, confirmed now (nothing streamed)`;
   if (item.status === 'skipped') return `${name}: ${item.error === null ? `already backed up in this run (snapshot ${item.snapshotId?.slice(0, 8) ?? ''})` : `skipped — ${item.error.message}`}`;
   return `${name}: FAILED — ${item.error?.message ?? 'no snapshot'} (nothing of it counts)`;
 }

@@ -58,6 +58,8 @@ export function backupFromStdin(request: StdinBackupRequest): StdinBackup {
     signal: killer.signal,
     onAbort: 'kill',
     stdin: request.stdin,
+    // A worker killed mid-stream must not look like the end of the stream to restic.
+    holdStdin: true,
     ...(request.cacheDir === undefined ? {} : { cacheDir: request.cacheDir }),
     onLine: (line) => {
       const parsed = BackupMessageSchema.safeParse(safeJson(line));

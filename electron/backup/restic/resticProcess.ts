@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { FieldkitError } from '../../../shared/errors.ts';
 import { findRestic } from './resticBinary.ts';
 import { resticError, type ResticFailure } from './resticErrors.ts';
+import { openStdinHolder, type StdinHolder } from './stdinHolder.ts';
 
 /** A repository as restic opens it. */
 export type ResticRepo = {
@@ -33,6 +34,11 @@ export type ResticCall = {
   onAbort?: 'interrupt' | 'kill';
   graceMs?: number;
   stdin?: Readable | null;
+  /**
+   * restic sees the end of `stdin` only after it ended normally, never because this
+   * process died (stdinHolder.ts): for `backup --stdin`, where the end means "commit".
+   */
+  holdStdin?: boolean;
   /** Each stdout line (stdout is then not collected). */
   onLine?: (line: string) => void;
   /** Raw stdout (for dump); no line splitting, nothing collected. */
@@ -77,10 +83,12 @@ function splitLines(onLine: (line: string) => void): (chunk: Buffer) => void {
 /** Starts restic; `done` settles when it exits, rejecting with an AppError that says what to do. */
 export function startRestic(call: ResticCall): { child: ChildProcess; done: Promise<ResticOutcome>; kill(): void } {
   const binary = findRestic();
+  const holder = call.stdin && call.holdStdin === true ? openStdinHolder() : null;
   const child = spawn(binary, [...repoArgs(call), ...call.args], {
     env: resticEnv(call),
-    stdio: [call.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: [holder?.readFd ?? (call.stdin ? 'pipe' : 'ignore'), 'pipe', 'pipe'],
   });
+  if (holder !== null && call.stdin) feedThroughHolder(holder, call.stdin, child);
   let stdout = '';
   let stderr = '';
   const stdoutLines = call.onLine === undefined ? null : splitLines(call.onLine);
@@ -95,7 +103,7 @@ export function startRestic(call: ResticCall): { child: ChildProcess; done: Prom
     stderr = (stderr + chunk.toString('utf8')).slice(-64 * 1024);
     stderrLines?.(chunk);
   });
-  if (call.stdin && child.stdin) {
+  if (holder === null && call.stdin && child.stdin) {
     // restic closing its stdin early (it failed) is reported by its exit, not as EPIPE.
     child.stdin.on('error', () => undefined);
     call.stdin.pipe(child.stdin);
@@ -131,6 +139,24 @@ export function startRestic(call: ResticCall): { child: ChildProcess; done: Prom
     });
   });
   return { child, done, kill };
+}
+
+/** The stream's bytes into the holder's FIFO; restic sees the end only once `stdin` ended normally and every byte is in. */
+function feedThroughHolder(holder: StdinHolder, stdin: Readable, child: ChildProcess): void {
+  if (child.pid === undefined) {
+    holder.dispose();
+    return;
+  }
+  holder.started(child.pid);
+  let ended = false;
+  stdin.once('end', () => { ended = true; });
+  // restic gone early (it failed, or was killed): EPIPE here; its exit says what happened.
+  holder.writable.on('error', () => undefined);
+  holder.writable.once('close', () => {
+    if (ended) holder.release();
+  });
+  child.once('close', () => { holder.dispose(); });
+  stdin.pipe(holder.writable);
 }
 
 /** restic exited non-zero; `failure` keeps what it said for callers that read more of it (check). */

@@ -14,6 +14,7 @@ import { rollouts } from './migrations/0007-rollouts.ts';
 import { healthForwarded } from './migrations/0008-health-forwarded.ts';
 import { backupRepositories } from './migrations/0009-backup-repositories.ts';
 import { backupRuns } from './migrations/0010-backup-runs.ts';
+import { backupUnchanged } from './migrations/0011-backup-unchanged.ts';
 
 export const migrations: readonly string[] = [
   jobHistory,
@@ -26,4 +27,5 @@ export const migrations: readonly string[] = [
   healthForwarded,
   backupRepositories,
   backupRuns,
+  backupUnchanged,
 ];

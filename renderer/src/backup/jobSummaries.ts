@@ -13,9 +13,10 @@ export const backupJobSummaries = {
     if (!parsed.success) return null;
     const items = parsed.data.items;
     const done = items.filter((i) => i.status === 'done');
+    const unchanged = items.filter((i) => i.status === 'unchanged').length;
     const failed = items.filter((i) => i.status === 'failed').length;
     const added = done.reduce((sum, i) => sum + i.bytesAdded, 0);
-    return `Backed up ${plural(done.length, 'class', 'classes')} (${formatBytes(added)} added)${failed > 0 ? `; ${failed} failed` : ''}.`;
+    return `Backed up ${plural(done.length, 'class', 'classes')} (${formatBytes(added)} added)${unchanged > 0 ? `; ${plural(unchanged, 'class', 'classes')} unchanged since the last snapshot, confirmed` : ''}${failed > 0 ? `; ${failed} failed` : ''}.`;
   },
   'backup.verify': (job) => {
     const parsed = VerifyResultSchema.safeParse(job.result);
