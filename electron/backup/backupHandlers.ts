@@ -14,6 +14,8 @@ type Methods = 'backup.verify' | 'backup.copy' | 'backup.forget' | 'backup.histo
 
 export function createBackupHandlers(deps: BackupDeps & { jobs: JobRunner<typeof backupJobKinds> }): Pick<ApiHandlers, Methods> {
   const store = createRepositoryStore(deps.db);
+  /** The retention previews of this app, one after the other (see backup.forget). */
+  let previews: Promise<unknown> = Promise.resolve();
   const settingsApi = createBackupSettings(deps);
 
   /** A role's repositories, which must have been created (settings.backup.set, or the first backup). */
@@ -67,9 +69,16 @@ export function createBackupHandlers(deps: BackupDeps & { jobs: JobRunner<typeof
         const job = deps.jobs.start('backup.forget', { dataDir: deps.dataDir, repos: targets, ...scope }, secrets);
         return { dryRun: false, jobId: job.id };
       }
-      const groups = [];
-      for (const t of targets) groups.push(...(await forgetIn(resticRepoFor(t, secrets[passwordSecret(t)] ?? '', deps.dataDir), t.kind, scope, true)));
-      return { dryRun: true, preview: { groups } };
+      // A preview is `restic forget --dry-run`, which takes the repository's exclusive lock: two at
+      // once (a screen asking again, the CLI beside the UI) would refuse each other as "locked".
+      // They queue here instead, one after the other.
+      const preview = previews.then(async () => {
+        const groups = [];
+        for (const t of targets) groups.push(...(await forgetIn(resticRepoFor(t, secrets[passwordSecret(t)] ?? '', deps.dataDir), t.kind, scope, true)));
+        return { dryRun: true as const, preview: { groups } };
+      });
+      previews = preview.catch(() => undefined);
+      return preview;
     },
     'backup.history': ({ repo, deviceId, limit }) => Promise.resolve({ entries: store.history({ role: repo, deviceId, limit }) }),
     'settings.backup.get': () => Promise.resolve({ settings: settingsApi.get() }),

@@ -156,6 +156,9 @@ describe('backup repositories', () => {
       Object.fromEntries(groups.map((g) => [g.deviceId ?? g.host ?? '', { keep: g.keep.map((s) => s.resticId ?? s.id).sort(), remove: (g.remove ?? []).map((s) => s.resticId ?? s.id).sort() }]));
     expect(byHost(preview.preview.groups)).toEqual(byHost(oracle));
     expect(byHost(preview.preview.groups)['pi-a']?.remove).toHaveLength(2);
+    // Previews asked at once (a screen asking again, the CLI beside it) queue instead of refusing each other as locked.
+    const together = await Promise.all([0, 1, 2].map(() => services.handlers['backup.forget']({ dryRun: true, repo: 'laptop' })));
+    for (const p of together) expect(p.dryRun && byHost(p.preview.groups.filter((g) => g.class === 'state'))).toEqual(byHost(oracle));
     const started = await services.handlers['backup.forget']({ dryRun: false, class: 'state', repo: 'laptop' });
     if (started.dryRun) throw new Error('expected a job');
     const applied = await finished(started.jobId);
