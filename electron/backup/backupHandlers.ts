@@ -1,4 +1,4 @@
-/** The backup.* and settings.backup.* methods this domain answers itself (brun's backup.start/list are elsewhere). */
+/** The backup.* and settings.backup.* methods this domain answers itself (backup.start and backup.list are in backupRunHandlers.ts). */
 import { RepoRoleSchema, type RepoRole } from '../../shared/backup.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';

@@ -191,8 +191,8 @@ describe('Backups screen in Chromium', () => {
     await page.getByRole('button', { name: 'Hide', exact: true }).click();
     await page.getByRole('button', { name: 'Retention…' }).click();
     const preview = page.getByTestId('retention-preview');
-    // restic may still hold the repository a moment after the backup (brun/brepo: see the report); the dialog
-    // says so and offers to ask again, as a technician would.
+    // Another restic run on the repository (a job still ending) makes the preview refuse as locked; the
+    // dialog says so and offers to ask again, as a technician would.
     const total = preview.getByTestId('retention-total');
     const again = preview.getByRole('button', { name: 'Ask again' });
     await total.or(again).waitFor({ timeout: 60_000 });

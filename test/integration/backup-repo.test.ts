@@ -1,5 +1,5 @@
 /**
- * The backup repositories with real restic (issue 14, brepo): creation with separate
+ * The backup repositories with real restic (issue 14): creation with separate
  * passwords and recovery keys shown once, verification that finds a flipped byte in a pack,
  * restic copy to an sftp repository on the loopback sshd then verified there, retention
  * preview equal to restic's own dry run and applied exactly, and clear errors for a wrong

@@ -167,14 +167,14 @@ describe('backing up a Pi over SSH into restic', () => {
     const goodBefore = goodSnapshotsOf(rollout.dataDir, 'data');
     const resticBefore = await resticSnapshotsOf(rollout.dataDir, 'data');
     await onPi(pi, "sudo -n sh -c 'echo v2 > /srv/app-data/settings.txt'");
-    await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'pkill -KILL -f "^sshd: pi"', marker: '/run/brun-cut' });
+    await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'pkill -KILL -f "^sshd: pi"', marker: '/run/fieldkit-test-cut' });
     const cut = await backup(['config', 'data']);
     expect(cut.record.state).toBe('failed');
     expect(cut.result.items.find((i) => i.class === 'config')?.status).toBe('unchanged');
     const data = cut.result.items.find((i) => i.class === 'data');
     expect(data?.status).toBe('failed');
     expect(data?.error?.message).toMatch(/No snapshot was kept/);
-    expect((await onPi(pi, 'test -f /run/brun-cut && echo cut')).trim()).toBe('cut');
+    expect((await onPi(pi, 'test -f /run/fieldkit-test-cut && echo cut')).trim()).toBe('cut');
     const repo = await laptopRepo(rollout.dataDir, 'data');
     await waitFor(() => resticProcessesOn(repo.location).length === 0, { timeoutMs: 10_000, what: 'no restic left running' });
     expect(goodSnapshotsOf(rollout.dataDir, 'data')).toEqual(goodBefore);
@@ -194,9 +194,9 @@ describe('backing up a Pi over SSH into restic', () => {
     const resticBefore = await resticSnapshotsOf(rollout.dataDir, 'data');
     await onPi(pi, "sudo -n sh -c 'echo v3 > /srv/app-data/settings.txt'");
     // The device's stream is frozen mid-way, so the kill lands while restic holds half of it.
-    await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'kill -STOP $q', marker: '/run/brun-frozen' });
+    await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'kill -STOP $q', marker: '/run/fieldkit-test-frozen' });
     const cli = startCliProcess(['backup', pi.name, '--class', 'data', '--json'], env);
-    await waitFor(async () => (await pi.exec('test -f /run/brun-frozen')).code === 0, { timeoutMs: 60_000, what: 'the device stream frozen mid-way' });
+    await waitFor(async () => (await pi.exec('test -f /run/fieldkit-test-frozen')).code === 0, { timeoutMs: 60_000, what: 'the device stream frozen mid-way' });
     const repo = await laptopRepo(rollout.dataDir, 'data');
     expect(resticProcessesOn(repo.location).length).toBeGreaterThan(0);
     cli.kill('SIGKILL');
@@ -220,9 +220,9 @@ describe('backing up a Pi over SSH into restic', () => {
     const env = { FIELDKIT_DATA_DIR: rollout.dataDir };
     const resticBefore = await resticSnapshotsOf(rollout.dataDir, 'data');
     await onPi(pi, "sudo -n sh -c 'echo v4 > /srv/app-data/settings.txt'");
-    await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'kill -STOP $q', marker: '/run/bperf-frozen' });
+    await onDeviceMidStream(pi, { backupClass: 'data', afterBytes: 20 * 1024 * 1024, action: 'kill -STOP $q', marker: '/run/fieldkit-test-worker-frozen' });
     const cli = startCliProcess(['backup', pi.name, '--class', 'data', '--json'], env);
-    await waitFor(async () => (await pi.exec('test -f /run/bperf-frozen')).code === 0, { timeoutMs: 60_000, what: 'the device stream frozen mid-way' });
+    await waitFor(async () => (await pi.exec('test -f /run/fieldkit-test-worker-frozen')).code === 0, { timeoutMs: 60_000, what: 'the device stream frozen mid-way' });
     const repo = await laptopRepo(rollout.dataDir, 'data');
     const restics = resticProcessesOn(repo.location);
     expect(restics).toHaveLength(1);

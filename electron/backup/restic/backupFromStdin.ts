@@ -1,5 +1,5 @@
 /**
- * `restic backup --stdin` of one class's tar stream, for the backup job (brun). The caller
+ * `restic backup --stdin` of one class's tar stream, for the backup job (backupJob.ts). The caller
  * holds the stream and decides whether it is a backup: `abort()` (or the signal) kills
  * restic with SIGKILL, so a stream that turned out bad never becomes a snapshot — restic
  * writes its snapshot only after stdin ends, and a killed restic writes nothing.
