@@ -46,7 +46,7 @@ export function RepositoriesPanel({ settings, copying, onSaved, onCopy }: Reposi
         <span className="backup-section-summary">Passwords: {settings.passwordStore}. The secrets class has repositories of its own, with their own key.</span>
       </header>
       {settings.warnings.map((w) => (
-        <p key={w} className="backup-warning" role="note">
+        <p key={w} className="inline-warning" role="note">
           {w}
         </p>
       ))}
@@ -60,7 +60,7 @@ export function RepositoriesPanel({ settings, copying, onSaved, onCopy }: Reposi
           </Button>
         </div>
       )}
-      <ul className="repository-list">
+      <ul className="boxed-list repository-list">
         {roles.map((role) => (
           <RoleLine
             key={role}

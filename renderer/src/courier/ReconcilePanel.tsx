@@ -41,7 +41,7 @@ export function ReconcilePanel({
       </header>
       {error !== null && <ErrorNotice error={error} announce />}
       {stale && result !== null && !checking && (
-        <p className="reconcile-stale">A pull or forward has finished since this check: press Reconcile again for the current picture.</p>
+        <p className="inline-warning">A pull or forward has finished since this check: press Reconcile again for the current picture.</p>
       )}
       {result !== null && result.journals.length > 0 && (
         <ul className="reconcile-list">
