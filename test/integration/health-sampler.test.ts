@@ -278,11 +278,13 @@ describe('health history (the daemon records, any process reads)', () => {
     const stopWatching = daemon.watch(100, (s) => samples.push(s));
     await waitFor('samples in the first minute', () => samples.length >= 3);
     r.write('sys/class/thermal/thermal_zone0/temp', '86500\n');
-    await waitFor('a hot sample', () => samples.some((s) => s.temp_c === 86.5));
+    // The recorder samples on its own timer: wait until it, not only this watcher, saw the
+    // hot reading (its temp_high event) before the clock moves to the next minute.
+    const reader = createHealthSource({ config: r.config, journal: r.journal, agentVersion: '1.4.2' });
+    await waitFor('the recorder to see the hot sample', () => reader.history(0).events.some((e) => e.kind === 'temp_high'));
     r.clock.ms += MIN;
     await waitFor('a sample in the next minute', () => samples.some((s) => s.at_ms >= r.clock.ms));
-    // Another process reads the history while the daemon still runs.
-    const reader = createHealthSource({ config: r.config, journal: r.journal, agentVersion: '1.4.2' });
+    // Another reader sees the finished minute while the daemon still runs.
     const history = await waitFor('the finished minute', () => {
       const h = reader.history(0);
       return h.minutes.length > 0 ? h : undefined;
