@@ -39,9 +39,12 @@ export type ClickHouseConnection = {
   ensureSchema(signal?: AbortSignal): Promise<void>;
   /**
    * Inserts JSONEachRow text (lines ending in "\n") into `table`, naming `columns`.
-   * Resolves only when the server acknowledged the whole insert.
+   * Resolves only when the server acknowledged the whole insert. `deduplicate: false`
+   * (rows sent again because reconcile found them gone) turns the server's insert
+   * deduplication off and sends no token: the server may remember the block, or the
+   * token, from the first time, and would silently skip it.
    */
-  insertJsonLines(table: string, columns: readonly string[], body: string, token: string | null, bodySent?: () => void): Promise<void>;
+  insertJsonLines(table: string, columns: readonly string[], body: string, token: string | null, bodySent?: () => void, deduplicate?: boolean): Promise<void>;
   /** Runs a SELECT and returns its rows (JSONEachRow). */
   queryRows<T>(sql: string, signal?: AbortSignal): Promise<T[]>;
   close(): Promise<void>;
@@ -83,6 +86,10 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
     http_agent: agent,
     // Failures come back to the forward job, which says once what happened.
     log: { level: ClickHouseLogLevel.OFF },
+    // Through a Distributed table, an insert is acknowledged only once every shard it touches
+    // has written it (by default the node would queue it on its disk, answer, and send later):
+    // the forward marks rows after the ack, so the ack must mean the rows are in the shard.
+    ...(settings.cluster === null ? {} : { clickhouse_settings: { insert_distributed_sync: 1 } }),
   });
   const names = courierTables(settings);
   const table = qualifiedTable(settings.database, names.table);
@@ -135,7 +142,7 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
       statements.push(...healthSchema({ database: settings.database, ...healthNames }, settings.cluster === null ? undefined : { cluster: settings.cluster, database: settings.database }));
       for (const query of statements) await client.command({ query, ...(signal ? { abort_signal: signal } : {}) });
     },
-    async insertJsonLines(into, columns, text, token, bodySent) {
+    async insertJsonLines(into, columns, text, token, bodySent, deduplicate = true) {
       if (text === '') return;
       // Compressed here in one piece (zlib's thread pool, level 1) rather than streamed by the
       // client: the body then leaves in a few large writes while the next batch is being read.
@@ -148,7 +155,7 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
         query: `INSERT INTO ${into} (${columns.join(', ')}) FORMAT JSONEachRow`,
         values,
         http_headers: { 'Content-Encoding': 'gzip' },
-        clickhouse_settings: token === null ? {} : { insert_deduplication_token: token },
+        clickhouse_settings: !deduplicate ? { insert_deduplicate: 0 } : token === null ? {} : { insert_deduplication_token: token },
       });
       // The server answers an insert only once it has taken every row; the body is empty.
       result.stream.resume();
