@@ -86,16 +86,16 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
     http_agent: agent,
     // Failures come back to the forward job, which says once what happened.
     log: { level: ClickHouseLogLevel.OFF },
-    // Through a Distributed table, an insert is acknowledged only once every shard it touches
-    // has written it (by default the node would queue it on its disk, answer, and send later):
-    // the forward marks rows after the ack, so the ack must mean the rows are in the shard.
-    ...(settings.cluster === null ? {} : { clickhouse_settings: { insert_distributed_sync: 1 } }),
   });
   const names = courierTables(settings);
   const table = qualifiedTable(settings.database, names.table);
   const lossTable = qualifiedTable(settings.database, names.lossTable);
   const healthNames = { minutesTable: 'health_minutes', eventsTable: 'health_events' } as const;
   let version: string | null = null;
+  // Through a Distributed table, an insert is acknowledged only once every shard it touches
+  // has written it (by default the node would queue it on its disk, answer, and send later):
+  // the forward marks rows after the ack, so the ack must mean the rows are in the shard.
+  const distributedSync = settings.cluster === null ? {} : { insert_distributed_sync: 1 as const };
 
   async function serverVersion(signal?: AbortSignal): Promise<string> {
     if (version !== null) return version;
@@ -155,7 +155,7 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
         query: `INSERT INTO ${into} (${columns.join(', ')}) FORMAT JSONEachRow`,
         values,
         http_headers: { 'Content-Encoding': 'gzip' },
-        clickhouse_settings: !deduplicate ? { insert_deduplicate: 0 } : token === null ? {} : { insert_deduplication_token: token },
+        clickhouse_settings: { ...distributedSync, ...(!deduplicate ? { insert_deduplicate: 0 } : token === null ? {} : { insert_deduplication_token: token }) },
       });
       // The server answers an insert only once it has taken every row; the body is empty.
       result.stream.resume();
