@@ -83,7 +83,8 @@ async function reconcileOne(rig: CourierRig): Promise<ReconcileJournal> {
 }
 
 describe('a courier forwarding through the Distributed table of a 2 × 2 cluster', () => {
-  const total = 60_000;
+  // Shard 02's device has the most: its forward must still be running when a replica is killed after its first batch.
+  const totals = { '01': 40_000, '02': 150_000 } as const;
   const rigs: Record<'01' | '02', CourierRig> = {} as Record<'01' | '02', CourierRig>;
   const ids = { '01': '', '02': '' };
   beforeAll(async () => {
@@ -92,7 +93,7 @@ describe('a courier forwarding through the Distributed table of a 2 × 2 cluster
       // Month-old records: what a courier carries back from a site it visits rarely.
       const rig = await startCourierRig({ deviceId: ids[shard] });
       rigs[shard] = rig;
-      rig.ingest(syntheticEvents(total, { startMs: Date.now() - MONTH_MS }));
+      rig.ingest(syntheticEvents(totals[shard], { startMs: Date.now() - MONTH_MS }));
       expect((await rig.pull()).state).toBe('done');
       await rig.services.handlers['settings.clickhouse.set']({ url: entry.url, database: DATABASE, table: 'telemetry', cluster: cluster.name, batchRows: 10_000 });
     }
@@ -103,6 +104,7 @@ describe('a courier forwarding through the Distributed table of a 2 × 2 cluster
 
   it('creates the schema ON CLUSTER, survives a replica SIGKILLed mid-forward, and every record is once on both replicas of its shard', async () => {
     const rig = rigs['02'];
+    const total = totals['02'];
     const started = await dispatch(rig.services.handlers, 'courier.forward', {});
     if (!started.ok) throw new Error(started.error.message);
     const { jobId } = started.value as { jobId: string };
@@ -126,23 +128,27 @@ describe('a courier forwarding through the Distributed table of a 2 × 2 cluster
 
     await victim.start();
     const other = rigs['01'];
-    expect(ForwardResultSchema.parse((await other.forward()).result)).toMatchObject({ forwarded: total, pending: 0 });
+    expect(ForwardResultSchema.parse((await other.forward()).result)).toMatchObject({ forwarded: totals['01'], pending: 0 });
     await syncReplicas();
     expect(await finalByNode(ids['02'])).toEqual(expectedByNode('02', total));
-    expect(await finalByNode(ids['01'])).toEqual(expectedByNode('01', total));
+    expect(await finalByNode(ids['01'])).toEqual(expectedByNode('01', totals['01']));
     // The Distributed table answers across shards: each device once under FINAL.
     expect((await entry.client(`SELECT device_id, count() FROM ${DATABASE}.telemetry FINAL GROUP BY device_id ORDER BY device_id`)).trim().split('\n').sort()).toEqual(
-      [`${ids['01']}\t${total}`, `${ids['02']}\t${total}`].sort(),
+      [`${ids['01']}\t${totals['01']}`, `${ids['02']}\t${total}`].sort(),
     );
-    for (const r of [rig, other]) {
-      const journal = await reconcileOne(r);
-      expect(journal).toMatchObject({ status: 'complete', missing_records: 0, expected_through: total, clickhouse: { distinct: total, min_seq: 1, max_seq: total } });
+    for (const shard of ['01', '02'] as const) {
+      const journal = await reconcileOne(rigs[shard]);
+      const n = totals[shard];
+      expect(journal).toMatchObject({ status: 'complete', missing_records: 0, expected_through: n, clickhouse: { distinct: n, min_seq: 1, max_seq: n } });
     }
   }, 180_000);
 
   it('forwards the same month-old records twice, beyond the dedup window: once under FINAL, and reconcile judges by the rows present', async () => {
     const rig = rigs['01'];
-    // The server has forgotten the first forward's blocks: at most `window` hashes remain per table.
+    const total = totals['01'];
+    // Two more blocks on the shard (other writers), then the window of 2 holds none of the first forward's.
+    const shard01 = cluster.nodes.find((n) => n.shard === '01') as ClusterNode;
+    for (const seq of [1, 2]) await shard01.query(`INSERT INTO ${DATABASE}.telemetry_local (device_id, journal_id, seq, ts_ms) VALUES ('another-writer', 'j', ${seq}, 0)`);
     await waitFor(async () => Number((await entry.query(`SELECT count() FROM system.zookeeper WHERE path = '/clickhouse/tables/01/${DATABASE}/telemetry_local/blocks'`)).trim()) <= 2, {
       timeoutMs: 30_000,
       what: 'the replicated table to forget block hashes beyond its window of 2',
@@ -166,6 +172,7 @@ describe('a courier forwarding through the Distributed table of a 2 × 2 cluster
 
   it('after a central delete, reconcile names the records gone and requeues them; the next forward brings them back exactly once', async () => {
     const rig = rigs['02'];
+    const total = totals['02'];
     const holder = cluster.nodes.find((n) => n.shard === '02') as ClusterNode;
     await holder.query(`ALTER TABLE ${DATABASE}.telemetry_local DELETE WHERE device_id = ${sql(ids['02'])} AND seq BETWEEN 1001 AND 3000`);
     // The mutation is replicated: wait until both replicas of the shard have applied it.
