@@ -188,6 +188,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'EN
 const TRANSIENT_SERVER_CODES = new Set(['3', '159', '160', '164', '202', '203', '209', '210', '225', '241', '242', '252', '319', '373', '394', '425', '999']);
 /** Server codes that mean "this data cannot be parsed or stored as these types". */
 const DATA_SERVER_CODES = new Set(['6', '25', '26', '27', '32', '33', '38', '41', '49', '53', '69', '70', '72', '117', '131', '190', '691', '695']);
+/** A Distributed insert whose connection to a shard's replica broke (see describeClickHouseFailure). */
+const REMOTE_NODE_FAILURE = /Insertion status:|while receiving packet from|Connection reset by peer|Connection refused \(/i;
 const AUTH_SERVER_CODES = new Set(['192', '193', '194', '195', '516']);
 const PERMISSION_SERVER_CODES = new Set(['164', '497']);
 
@@ -215,6 +217,17 @@ export function describeClickHouseFailure(error: unknown, url: string): Describe
       kind: 'transient',
       serverCode,
       error: appError('UNAVAILABLE', `ClickHouse at ${url} is not reachable (${code === '' ? short : code}).`, 'Check the network and that the server is up; forward again later. Nothing is lost: this laptop keeps every record until ClickHouse confirms it.'),
+    };
+  }
+  // A node behind the Distributed table went away mid-insert. 18.16 says "Code: 32 … Attempt
+  // to read after eof: Insertion status: Wrote 3 blocks … on shard 1 replica 0", current
+  // servers "… while receiving packet from host:port": code 32 is also bad input, but these
+  // are the cluster, not the data. Sent again, the batch lands on the shard's other replica.
+  if (REMOTE_NODE_FAILURE.test(message)) {
+    return {
+      kind: 'transient',
+      serverCode,
+      error: appError('UNAVAILABLE', `A ClickHouse node behind ${url} failed during the insert${label}: ${short}`, 'A replica of the cluster went away; the batch is sent again (its key keeps it once). Nothing is lost.'),
     };
   }
   // OpenSSL's words for "the other side did not answer in TLS": an https:// URL at a plain-HTTP port.

@@ -108,17 +108,23 @@ describe('a courier forwarding through the Distributed table of a 2 × 2 cluster
     const started = await dispatch(rig.services.handlers, 'courier.forward', {});
     if (!started.ok) throw new Error(started.error.message);
     const { jobId } = started.value as { jobId: string };
-    // The first batch is acknowledged: the shard-02 replica that took it is the one to kill.
-    await waitFor(() => rig.held().forwarded >= 10_000, { timeoutMs: 60_000, what: 'the first batch to be acknowledged', intervalMs: 20 });
+    // Mid-insert: the shard-02 replica the Distributed table is writing a batch to is the one to kill.
     const shard02 = cluster.nodes.filter((n) => n.shard === '02');
-    const counts = await Promise.all(shard02.map(async (n) => Number((await n.query(`SELECT count() FROM ${DATABASE}.telemetry_local`)).trim())));
-    const victim = (counts[1] ?? 0) > (counts[0] ?? 0) ? shard02[1] : shard02[0];
-    if (victim === undefined) throw new Error('no shard-02 replica');
+    const victim = await waitFor(async () => {
+      for (const node of shard02) {
+        if ((await node.query(`SELECT count() FROM system.processes WHERE query LIKE '%INSERT INTO %telemetry_local%' AND query NOT LIKE '%system.processes%'`)).trim() !== '0') return node;
+      }
+      return null;
+    }, { timeoutMs: 60_000, what: 'a batch to be on its way into a shard-02 replica', intervalMs: 5 });
     await victim.kill();
     expect(rig.held().pending).toBeGreaterThan(0);
     const job = await rig.services.jobs.whenFinished(jobId);
     expect(job.error).toBeNull();
-    expect(ForwardResultSchema.parse(job.result)).toMatchObject({ forwarded: total, pending: 0, quarantined: 0 });
+    const result = ForwardResultSchema.parse(job.result);
+    expect(result).toMatchObject({ forwarded: total, pending: 0, quarantined: 0 });
+    // The insert the replica died in failed as the cluster's failure, not the data's: waited and sent again, never split.
+    expect(result.retries).toBeGreaterThan(0);
+    expect(job.log.some((l) => l.level === 'warn' && l.message.startsWith('A ClickHouse node behind') && l.message.includes('failed during the insert'))).toBe(true);
     // Tables of the generated schema, on every node, by the forward's own ON CLUSTER DDL.
     for (const node of cluster.nodes.filter((n) => n !== victim)) {
       expect((await node.query(`SELECT name, engine FROM system.tables WHERE database = '${DATABASE}' AND name LIKE 'telemetry%' ORDER BY name`)).trim().split('\n')).toEqual([
