@@ -187,7 +187,7 @@ describe('recovery on the virtual site', () => {
     const restore = history.runs.find((r) => r.kind === 'restore' && r.ok);
     expect(restore).toBeDefined();
     const runbook = await app().handlers['recovery.runbook']({ runId: restore?.id ?? 0 });
-    expect(runbook.markdown).toMatch(/sudo -n systemctl stop fieldkit-agent\.service[\s\S]*backup-restore --class config[\s\S]*sudo -n systemctl start fieldkit-agent\.service/);
+    expect(runbook.markdown).toMatch(/sudo -n systemctl stop '?fieldkit-agent\.service'?[\s\S]*backup-restore --class config[\s\S]*sudo -n systemctl start '?fieldkit-agent\.service/);
     // The undo point exists: the backup taken first is a restore point of its own.
     const undo = /--snapshot (run_[0-9a-z]+)/.exec(cli.stdout)?.[1];
     expect((await app().handlers['recovery.points']({ deviceId: sourceRef })).points.some((p) => p.id === undo)).toBe(true);
