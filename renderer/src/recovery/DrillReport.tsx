@@ -3,6 +3,21 @@ import { ageWords } from '../backup/backupText.ts';
 
 const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
+/** Short names for the steps (the full title, with the device, is the tooltip). */
+const stepLabels: Readonly<Record<string, string>> = {
+  connect: 'Connect to the spare',
+  'check-snapshot': 'Check the snapshots',
+  'backup-before': 'Back up first',
+  'stop-services': 'Stop services',
+  'restore-config': 'Restore config',
+  'restore-state': 'Restore state',
+  'restore-data': 'Restore data',
+  'restore-secrets': 'Restore secrets',
+  'check-device-databases': 'Check databases on the spare',
+  'start-services': 'Start services',
+  'verify-service': 'Verify hello, journal, ingest, health',
+};
+
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -15,9 +30,9 @@ function StepBars({ steps }: { steps: readonly RecoveryStep[] }) {
       <tbody>
         {steps.map((s) => (
           <tr key={`${s.name}:${String(s.startedAt)}`} data-testid="drill-step" data-step={s.name} data-status={s.status}>
-            <td className="drill-step-title" title={s.detail ?? undefined}>
+            <td className="drill-step-title" title={`${s.title}${s.detail === null ? '' : ` — ${s.detail}`}`}>
               {s.status === 'failed' ? '✗ ' : s.status === 'skipped' ? '– ' : ''}
-              {s.title}
+              {stepLabels[s.name] ?? s.title}
             </td>
             <td className="drill-step-bar" aria-hidden="true">
               <span className={`drill-bar is-${s.status}`} style={{ width: `${String(Math.max(1, Math.round((s.durationMs / total) * 100)))}%` }} />
