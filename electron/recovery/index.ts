@@ -30,10 +30,10 @@ export const recoveryDomain = defineDomain({
   },
   cliCommands: [addRecoveryCommands],
   cliCommandFor: {
-    'recovery.points': 'restore --list',
-    'recovery.restore': 'restore',
-    'recovery.drill': 'drill',
+    'recovery.points': 'restore DEVICE --list',
+    'recovery.restore': 'restore DEVICE',
+    'recovery.drill': 'drill DEVICE --onto SPARE',
     'recovery.history': 'drill --history',
-    'recovery.runbook': 'drill --runbook',
+    'recovery.runbook': 'drill --runbook ID',
   },
 });
