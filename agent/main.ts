@@ -12,6 +12,8 @@
  *                                one backup class as a tar stream on stdout (agent/backup/)
  *     backup-probe --classes C,C [--path C=P]... --json
  *                                per class a change token from file metadata (no contents read)
+ *     backup-restore --class C | --check-db P...
+ *                                a class's tar from stdin checked, then put in place (agent/backup/restoreClass.ts)
  *     version                    versions as JSON
  *
  * Exit codes: 0 done, 1 failed (the error and what to do are printed), 2 wrong command line.
@@ -53,6 +55,10 @@ commands:
   backup-probe --classes <c1,c2,…> [--path <class>=/abs]... --json
                                per class the change token of what it holds now, from file
                                metadata only (the laptop skips a class that did not change)
+  backup-restore --class C [--keep /abs]... [--keep-config key]... [--expect-device ID]
+  backup-restore --check-db /abs...
+                               a class's tar (as backup-stream wrote it) from stdin, every file
+                               checked against the manifest before any is replaced; or databases checked
   version                      print versions as JSON
 
 --config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)
@@ -66,6 +72,7 @@ const commandOptions: Record<string, readonly string[]> = {
   rpc: [],
   'backup-stream': ['class', 'path'],
   'backup-probe': ['classes', 'path', 'json'],
+  'backup-restore': ['class', 'keep', 'keep-config', 'expect-device', 'check-db'],
   version: [],
   help: [],
 };
@@ -97,6 +104,10 @@ function parseCommandLine(argv: readonly string[]): Args {
         class: { type: 'string' },
         classes: { type: 'string' },
         path: { type: 'string', multiple: true },
+        keep: { type: 'string', multiple: true },
+        'keep-config': { type: 'string', multiple: true },
+        'expect-device': { type: 'string' },
+        'check-db': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -366,6 +377,8 @@ async function main(argv: readonly string[]): Promise<number> {
         return await backupStream(configPath, config, typeof v.class === 'string' ? v.class : undefined, Array.isArray(v.path) ? v.path : []);
       case 'backup-probe':
         return await backupProbe(configPath, config, typeof v.classes === 'string' ? v.classes : '', Array.isArray(v.path) ? v.path : []);
+      case 'backup-restore':
+        return await (await import('./backup/restoreCommand.ts')).backupRestore(configPath, v, (message) => new UsageError(message));
       default:
         throw new UsageError(`unknown command '${args.command}'`);
     }
