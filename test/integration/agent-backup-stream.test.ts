@@ -191,6 +191,36 @@ describe('fieldkit-agent backup-stream', () => {
     expect(readdirSync(s.data).filter((n) => n.startsWith('.fieldkit-backup-'))).toEqual([]);
   });
 
+  it('sends a database copy while its integrity_check runs, and a copy that fails the check ends the stream with no manifest (exit 1)', async () => {
+    const s = await setup();
+    // A database whose pages copy fine but whose index disagrees with its table: the online
+    // backup copies it as it is, and only integrity_check can tell.
+    mkdirSync(s.data, { recursive: true });
+    const damaged = join(s.data, 'health.db');
+    const db = new DatabaseSync(damaged);
+    db.exec('CREATE TABLE t (k TEXT); CREATE INDEX t_k ON t (k)');
+    for (let i = 0; i < 50; i++) db.prepare('INSERT INTO t (k) VALUES (?)').run(`key-${String(i).padStart(4, '0')}`);
+    const root = Number((db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 't_k'").get() as { rootpage: number }).rootpage);
+    const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+    db.close();
+    const bytes = readFileSync(damaged);
+    const page = bytes.subarray((root - 1) * pageSize, root * pageSize);
+    const at = page.indexOf('key-0007');
+    expect(at).toBeGreaterThan(0);
+    page.write('kez-0007', at, 'latin1');
+    writeFileSync(damaged, bytes);
+
+    const run = await runBackupStream(s.config, ['--class', 'state'], join(s.dir, 'state.tar'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/fails integrity_check/);
+    const sent = readFileSync(run.tarPath);
+    // The copy went out while it was checked (its member header is in the stream) ...
+    expect(sent.includes(Buffer.from(damaged.slice(1)))).toBe(true);
+    // ... but the stream never got its manifest or end blocks: the laptop keeps nothing of it.
+    expect(sent.includes(Buffer.from(BACKUP_MANIFEST_NAME))).toBe(false);
+    expect(readdirSync(s.data).filter((n) => n.startsWith('.fieldkit-backup-'))).toEqual([]);
+  });
+
   it('refuses a command line without a class or with a relative --path', async () => {
     const s = await setup();
     const noClass = await runBackupStream(s.config, [], join(s.dir, 'x.tar'));
