@@ -200,8 +200,8 @@ describe('fieldkit-agent backup-stream', () => {
     const db = new DatabaseSync(damaged);
     db.exec('CREATE TABLE t (k TEXT); CREATE INDEX t_k ON t (k)');
     for (let i = 0; i < 50; i++) db.prepare('INSERT INTO t (k) VALUES (?)').run(`key-${String(i).padStart(4, '0')}`);
-    const root = Number((db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 't_k'").get() as { rootpage: number }).rootpage);
-    const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+    const root = (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 't_k'").get() as { rootpage: number }).rootpage;
+    const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
     db.close();
     const bytes = readFileSync(damaged);
     const page = bytes.subarray((root - 1) * pageSize, root * pageSize);

@@ -16,7 +16,7 @@ import { openStore } from '../../electron/kernel/store/openStore.ts';
 import { JobKindSchema } from '../../shared/jobs.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
-const recorder = fileURLToPath(new URL('../support/moduleLoadRecorder.mjs', import.meta.url));
+const recorder = fileURLToPath(new URL('../support/moduleLoadRecorder.ts', import.meta.url));
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('job worker loading', () => {

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 
 const out = process.env.FIELDKIT_RECORD_MODULES;
-const loaded = new Set();
+const loaded = new Set<string>();
 registerHooks({
   load(url, context, next) {
     if (url.startsWith('file:')) loaded.add(url);
