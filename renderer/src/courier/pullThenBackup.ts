@@ -8,7 +8,7 @@ import { useRef, useState } from 'react';
 import { SiteVisitResultSchema } from '../../../shared/siteVisit.ts';
 import type { FinalJobEvent } from '../../../shared/jobs.ts';
 import { useBridge } from '../api/hooks.ts';
-import { backupJobSummaries } from '../backup/jobSummaries.ts';
+import { backupJobSummaries } from '../backup/index.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { jobParam, type CourierNotice } from './courierOutcomes.ts';
 
