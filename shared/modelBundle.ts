@@ -39,3 +39,12 @@ export type ModelBundleManifest = z.infer<typeof ModelBundleManifestSchema>;
 export function modelBundleFileName(name: string, version: string): string {
   return `${modelBundleProduct}-${name}-${version}.tar`;
 }
+
+/**
+ * Where deploy keeps the manifest of an installed model version on the device, beside the
+ * versions in `<prefix>/models` (hidden, so the release folders stay the bundle's files
+ * alone): the state backup class names the active model by it (agent/backup/modelSources.ts).
+ */
+export function installedModelManifestPath(modelsDir: string, version: string): string {
+  return `${modelsDir}/.manifests/${version}.json`;
+}

@@ -13,6 +13,7 @@ import type { BackupClass } from '../../shared/backupStream.ts';
 import { HEALTH_DB_FILE } from '../health/healthHistory.ts';
 import { journalPath } from '../journal/openJournal.ts';
 import { redactConfig } from '../rpc/configRedaction.ts';
+import { planModel } from './modelSources.ts';
 
 /** Files under /etc picked by folder and name. `optional`: absent is normal (not listed as missing). */
 export type EtcSelector = { dir: string; name: string | RegExp; optional: boolean; why: string; when?: (text: string) => boolean };
@@ -131,7 +132,9 @@ export function planClass(cls: BackupClass, ctx: PlanContext): ClassPlan {
         if (existsSync(path)) sources.push({ kind: 'sqlite', path });
         else missing.push(path);
       }
-      return { sources: [...sources, ...extra(ctx.extraPaths)], missing };
+      // The active model's manifest, and its files only where no signed bundle holds them.
+      const model = planModel(config.backup.models_dir);
+      return { sources: [...sources, ...extra(model.paths), ...extra(ctx.extraPaths)], missing: [...missing, ...model.missing] };
     }
     case 'data':
       return { sources: [...extra(config.backup.data_paths), ...extra(ctx.extraPaths)], missing: [] };

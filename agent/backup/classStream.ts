@@ -1,7 +1,8 @@
 /**
  * One class as the backup stream of shared/backupStream.ts: every file of the class's plan
  * (backupClasses.ts) under its device path, SQLite databases as consistent snapshots
- * (sqliteSnapshot.ts) under their ORIGINAL path, then the manifest LAST with the SHA-256 of
+ * (sqliteSnapshot.ts; each copy sent while its integrity_check runs, and counted only once
+ * it passed) under their ORIGINAL path, then the manifest LAST with the SHA-256 of
  * exactly the bytes sent, then the two zero blocks. Nothing here decides that a backup is
  * good: the laptop does, from a complete stream and the command's exit 0.
  *
@@ -17,7 +18,7 @@ import { journalPath } from '../journal/openJournal.ts';
 import { planClass, type PlannedSource } from './backupClasses.ts';
 import { classChangeToken } from './changeToken.ts';
 import { activeModelVersion, imageVersion } from './deviceFacts.ts';
-import { removeStaleTempSnapshots, snapshotDatabase, tempSnapshotPath } from './sqliteSnapshot.ts';
+import { checkIntegrity, copyDatabase, removeStaleTempSnapshots, tempSnapshotPath } from './sqliteSnapshot.ts';
 import { createTarWriter, type TarMemberHeader, type TarSink, type TarWriter } from './tarWriter.ts';
 import { walkFiles } from './walkFiles.ts';
 
@@ -57,11 +58,19 @@ async function sendDatabase(writer: TarWriter, path: string, isJournal: boolean,
   const temp = tempSnapshotPath(path);
   liveTemps.add(temp);
   try {
-    const facts = await snapshotDatabase(path, temp, { durable: false });
-    const stat = statSync(path);
-    const written = await writer.addFile(memberHeader(path, stat), temp, facts.bytes);
-    progress.files.push(manifestEntry(path, stat, written, 'sqlite'));
-    if (isJournal) progress.journalLastSeq = facts.journalLastSeq;
+    const facts = await copyDatabase(path, temp);
+    // Checked while it is sent: the member counts (and the manifest can be written) only
+    // once the copy passed, so a failed check still ends the stream without a manifest.
+    const check = checkIntegrity(temp, path);
+    try {
+      const stat = statSync(path);
+      const written = await writer.addFile(memberHeader(path, stat), temp, facts.bytes);
+      await check.passed;
+      progress.files.push(manifestEntry(path, stat, written, 'sqlite'));
+      if (isJournal) progress.journalLastSeq = facts.journalLastSeq;
+    } finally {
+      check.stop();
+    }
   } finally {
     rmSync(temp, { force: true });
     liveTemps.delete(temp);

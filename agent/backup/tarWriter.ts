@@ -122,19 +122,28 @@ export function createTarWriter(sink: TarSink): TarWriter {
       check();
       const hash = createHash('sha256');
       const input = await open(path, 'r');
+      const readAt = async (position: number): Promise<Buffer> => {
+        const buffer = Buffer.allocUnsafe(Math.min(copyChunk, size - position));
+        const { bytesRead } = await input.read(buffer, 0, buffer.length, position);
+        return buffer.subarray(0, bytesRead);
+      };
+      // The next chunk is read while this one is hashed and written: the disk and the
+      // reader (ssh) work at once instead of taking turns.
+      let next: Promise<Buffer> | null = size > 0 ? readAt(0) : null;
       try {
         await writeHeaders(header, size);
         let done = 0;
-        while (done < size) {
-          const buffer = Buffer.allocUnsafe(Math.min(copyChunk, size - done));
-          const { bytesRead } = await input.read(buffer, 0, buffer.length, done);
-          if (bytesRead === 0) throw new Error(`${path} shrank from ${String(size)} to ${String(done)} bytes while it was being sent`);
-          const chunk = buffer.subarray(0, bytesRead);
+        while (next !== null) {
+          const chunk = await next;
+          if (chunk.length === 0) throw new Error(`${path} shrank from ${String(size)} to ${String(done)} bytes while it was being sent`);
+          done += chunk.length;
+          next = done < size ? readAt(done) : null;
           hash.update(chunk);
           await sink(chunk);
-          done += bytesRead;
         }
       } finally {
+        // A read still under way (the sink failed) settles before the file is closed.
+        await next?.catch(() => undefined);
         await input.close();
       }
       const pad = padding(size);

@@ -7,7 +7,7 @@
  */
 import type { AppError } from '../../shared/errors.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import type { ModelBundleManifest } from '../../shared/modelBundle.ts';
+import { installedModelManifestPath, type ModelBundleManifest } from '../../shared/modelBundle.ts';
 import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { combineRefusals } from './deployAgent.ts';
 import type { DeployContext, DeployResult } from './deployTypes.ts';
@@ -25,6 +25,17 @@ function switchActive(prefix: string, to: string, previous: string | null): stri
     `ln -sfn ${shellQuote(to)} .active.tmp && mv -T .active.tmp active`,
     'sync',
   ].join('\n');
+}
+
+/**
+ * Keeps the bundle's manifest beside the model versions (shared/modelBundle.ts), so the
+ * device can say which signed bundle its active model came from: the state backup class
+ * holds it instead of the model files that bundle can deploy again.
+ */
+async function keepManifest(remote: RemoteSteps, prefix: string, manifest: ModelBundleManifest): Promise<void> {
+  const path = installedModelManifestPath(`${prefix}/models`, manifest.version);
+  const script = ['set -eu', `install -d -m 0755 ${shellQuote(`${prefix}/models/.manifests`)}`, `cat > ${shellQuote(`${path}.tmp`)}`, `mv -f ${shellQuote(`${path}.tmp`)} ${shellQuote(path)}`].join('\n');
+  await remote.must('install', script, `Keeping the manifest of model ${manifest.version} (backups name the model by it)`, { sudo: true, stdin: `${JSON.stringify(manifest, null, 2)}\n` });
 }
 
 async function healthCommandPasses(remote: RemoteSteps, step: string, command: string, untilMs: number): Promise<AppError | null> {
@@ -75,6 +86,7 @@ export async function deployModelBundle(ctx: DeployContext, manifest: ModelBundl
   ctx.progress('install');
   const inUse = [facts.activeModel, facts.previousModel].filter((v): v is string => v !== null && v !== manifest.version);
   await assembleRelease(remote, { prefix, folder: 'models', version: manifest.version, files: manifest.files, inUse });
+  await keepManifest(remote, prefix, manifest);
 
   ctx.progress('switch');
   const previous = facts.activeModel !== null && facts.activeModel !== manifest.version ? facts.activeModel : facts.previousModel;

@@ -216,4 +216,65 @@ describe('Backups screen in Chromium', () => {
     await expect.poll(() => notice('backup.forget').textContent(), { timeout: 120_000 }).toMatch(new RegExp(`^Retention applied: ${snapshots(fresh)} removed\\.`));
     expect(pageErrors).toEqual([]);
   }, 240_000);
+
+  it('edits each class\'s window, retention and added paths in Policies…: bad values said beside their fields and nothing saved, then saved through the API', async () => {
+    const before = (await services.handlers['settings.backup.get']({})).settings.policies;
+    await page.getByRole('button', { name: 'Policies…' }).click();
+    const dialog = page.getByTestId('backup-policies');
+    await dialog.waitFor();
+    expect(await dialog.getByRole('textbox', { name: 'State window in days' }).inputValue()).toBe(String(before.state.freshnessDays));
+
+    await dialog.getByRole('textbox', { name: 'State window in days' }).fill('0');
+    await dialog.getByRole('textbox', { name: 'Data keep daily' }).fill('seven');
+    await dialog.getByRole('textbox', { name: 'Data: paths added on each device' }).fill('/srv/app-data\nrelative/dir');
+    await dialog.getByRole('button', { name: 'Save policies' }).click();
+    expect(await dialog.getByTestId('policies-invalid').textContent()).toBe('3 fields need another value (said beside each); nothing was saved.');
+    expect(await dialog.locator('[data-testid="policy-row"][data-class="state"] .field-error').textContent()).toBe('Whole days, 1 to 3650.');
+    expect(await dialog.locator('[data-testid="policy-row"][data-class="data"] .field-error').textContent()).toBe('A whole number, 0 to 10000.');
+    expect(await dialog.getByText('A path on the device starts with /: “relative/dir”.').count()).toBe(1);
+    await page.screenshot({ path: join(shots, 'backup-policies-invalid.png') });
+    expect((await services.handlers['settings.backup.get']({})).settings.policies).toEqual(before);
+
+    await dialog.getByRole('textbox', { name: 'State window in days' }).fill('3');
+    await dialog.getByRole('textbox', { name: 'Data keep daily' }).fill('5');
+    await dialog.getByRole('textbox', { name: 'Data: paths added on each device' }).fill('/srv/app-data\n/srv/models-cache\n');
+    await page.screenshot({ path: join(shots, 'backup-policies.png') });
+    await dialog.getByRole('button', { name: 'Save policies' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const after = (await services.handlers['settings.backup.get']({})).settings.policies;
+    expect(after.state.freshnessDays).toBe(3);
+    expect(after.data.retention).toEqual({ ...before.data.retention, keepDaily: 5 });
+    expect(after.data.extraPaths).toEqual(['/srv/app-data', '/srv/models-cache']);
+    expect(after.config).toEqual(before.config);
+    // The screen judges freshness by the saved window at once.
+    await expect.poll(() => page.locator('.backup-how').textContent()).toContain('State 3 d');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('pulls and backs up in one go from the Courier screen, per device and for Pull all: each line says both parts', async () => {
+    await page.getByRole('tab', { name: /Courier/ }).click();
+    await page.getByRole('heading', { name: 'Courier', level: 1 }).waitFor();
+    const courierRow = (name: string): Locator => page.getByTestId('courier-row').filter({ hasText: name });
+    await courierRow('demo-pi-01').waitFor({ timeout: 20_000 });
+    const backupsBefore = (await services.handlers['jobs.list']({})).jobs.filter((j) => j.kind === 'backup.run').length;
+    await page.getByTestId('pull-then-backup').click();
+    expect(await page.getByRole('switch', { name: 'Back up after pulling' }).isChecked()).toBe(true);
+
+    await courierRow('demo-pi-01').getByRole('button', { name: 'Pull demo-pi-01' }).click();
+    const line = page.locator('[data-testid="courier-notice"]').filter({ hasText: 'demo-pi-01: pulled' });
+    await expect.poll(() => line.textContent(), { timeout: 120_000 }).toMatch(/^demo-pi-01: pulled .*; held here through seq [\d,]+\. Backed up [0-4] class(es)? \(.* added\)/);
+    expect(await line.getAttribute('class')).toContain('is-ok');
+    const backups = (await services.handlers['jobs.list']({})).jobs.filter((j) => j.kind === 'backup.run');
+    expect(backups.length).toBe(backupsBefore + 1);
+    expect(backups[0]?.state).toBe('done');
+    await page.screenshot({ path: join(shots, 'courier-pull-backup.png') });
+
+    await page.getByRole('button', { name: 'Pull all', exact: true }).click();
+    const visit = page.locator('[data-testid="courier-notice"][data-notice="visit"]');
+    await expect.poll(() => visit.textContent(), { timeout: 180_000 }).toMatch(/^Visited .*: 3 of 3 devices pulled.* Backed up [0-9]+ class(es)? \(.* added\)/);
+    const visitBackup = (await services.handlers['jobs.list']({})).jobs.find((j) => j.kind === 'backup.run');
+    expect(visitBackup?.title).toBe('Back up 3 devices (config, state, data, secrets)');
+    await page.screenshot({ path: join(shots, 'courier-visit-backup.png') });
+    expect(pageErrors).toEqual([]);
+  }, 360_000);
 });

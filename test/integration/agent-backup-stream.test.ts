@@ -3,12 +3,14 @@
  * ingesting over HTTP; GNU tar and sha256sum read the streams back.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentConfigInput } from '../../shared/agentConfig.ts';
 import { BACKUP_MANIFEST_NAME } from '../../shared/backupStream.ts';
+import { installedModelManifestPath, type ModelBundleManifest } from '../../shared/modelBundle.ts';
 import { agentEntry, startAgentDaemon, writeAgentConfig } from '../support/agentDaemonProcess.ts';
 import { syntheticEvents } from '../support/agentEvents.ts';
 import { extractedHashes, extractStream, runBackupStream, tarList } from '../support/backupStreamRun.ts';
@@ -152,6 +154,61 @@ describe('fieldkit-agent backup-stream', () => {
     expect(configManifest.missing).toEqual([join(s.etc, 'systemd/system/fieldkit-agent.service')]);
   });
 
+  it("holds the active model's signed manifest and only the model files no signed bundle holds", async () => {
+    const s = await setup({ model_version: 'from-config' });
+    const models = join(s.dir, 'models');
+    const writeModel = (version: string, files: Record<string, string>) => {
+      mkdirSync(join(models, version), { recursive: true });
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(models, version, name), text);
+    };
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    writeModel('v2', { 'model.bin': 'FKMODEL v2 weights', 'labels.txt': 'person\n', 'calibration.json': '{"local":true}' });
+    writeModel('v1', { 'model.bin': 'hand-copied weights' });
+    mkdirSync(join(models, '.manifests'));
+    // What deploy keeps of the signed bundle (shared/modelBundle.ts): calibration.json is not in it.
+    const signed: ModelBundleManifest = {
+      manifest_version: 1,
+      product: 'fieldkit-model',
+      name: 'people-detector',
+      version: 'v2',
+      created_at: '2026-12-01T10:00:00.000Z',
+      install: { prefix: '/opt/fieldkit-agent', service: 'inference.service', health_command: null },
+      files: [
+        { path: 'model.bin', sha256: sha('FKMODEL v2 weights'), size: 18, mode: 0o644 },
+        { path: 'labels.txt', sha256: sha('person\n'), size: 7, mode: 0o644 },
+      ],
+    };
+    writeFileSync(installedModelManifestPath(models, 'v2'), JSON.stringify(signed));
+    symlinkSync('v2', join(models, 'active'));
+    const config = JSON.parse(readFileSync(s.config, 'utf8')) as { backup: Record<string, unknown> };
+    writeFileSync(s.config, JSON.stringify({ ...config, backup: { ...config.backup, models_dir: models } }));
+
+    const fromBundle = await runBackupStream(s.config, ['--class', 'state'], join(s.dir, 'v2.tar'));
+    expect(fromBundle.code).toBe(0);
+    const v2 = extractStream(fromBundle.tarPath, join(s.dir, 'v2'));
+    expect(v2.modelVersion).toBe('v2');
+    const paths = v2.files.map((f) => f.path);
+    // The manifest names every file with its size and SHA-256 and the bundle (name, version) it came from.
+    expect(paths).toContain(installedModelManifestPath(models, 'v2'));
+    expect(JSON.parse(readFileSync(join(s.dir, 'v2', installedModelManifestPath(models, 'v2').slice(1)), 'utf8'))).toEqual(signed);
+    expect(paths).toContain(join(models, 'v2', 'calibration.json'));
+    expect(paths).not.toContain(join(models, 'v2', 'model.bin'));
+    expect(paths).not.toContain(join(models, 'v2', 'labels.txt'));
+
+    // A file that is not what the bundle installed (another size) is backed up.
+    writeFileSync(join(models, 'v2', 'labels.txt'), 'person\nbicycle\n');
+    const changed = await runBackupStream(s.config, ['--class', 'state'], join(s.dir, 'v2b.tar'));
+    expect(extractStream(changed.tarPath, join(s.dir, 'v2b')).files.map((f) => f.path)).toContain(join(models, 'v2', 'labels.txt'));
+
+    // An active model no signed bundle names: all its files.
+    rmSync(join(models, 'active'));
+    symlinkSync('v1', join(models, 'active'));
+    const byHand = await runBackupStream(s.config, ['--class', 'state'], join(s.dir, 'v1.tar'));
+    const v1 = extractStream(byHand.tarPath, join(s.dir, 'v1'));
+    expect(v1.modelVersion).toBe('v1');
+    expect(v1.files.filter((f) => f.path.startsWith(models)).map((f) => f.path)).toEqual([join(models, 'v1', 'model.bin')]);
+  });
+
   it('walks data folders (long and non-ASCII names via pax), names a missing path, and skips a symlink inside a folder', async () => {
     const s = await setup({}, {});
     const app = join(s.dir, 'app-data');
@@ -188,6 +245,36 @@ describe('fieldkit-agent backup-stream', () => {
     const code = await exited;
     expect(code).toBe(1);
     expect(stderr).toMatch(/went away before its end.*not a backup/);
+    expect(readdirSync(s.data).filter((n) => n.startsWith('.fieldkit-backup-'))).toEqual([]);
+  });
+
+  it('sends a database copy while its integrity_check runs, and a copy that fails the check ends the stream with no manifest (exit 1)', async () => {
+    const s = await setup();
+    // A database whose pages copy fine but whose index disagrees with its table: the online
+    // backup copies it as it is, and only integrity_check can tell.
+    mkdirSync(s.data, { recursive: true });
+    const damaged = join(s.data, 'health.db');
+    const db = new DatabaseSync(damaged);
+    db.exec('CREATE TABLE t (k TEXT); CREATE INDEX t_k ON t (k)');
+    for (let i = 0; i < 50; i++) db.prepare('INSERT INTO t (k) VALUES (?)').run(`key-${String(i).padStart(4, '0')}`);
+    const root = (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 't_k'").get() as { rootpage: number }).rootpage;
+    const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+    db.close();
+    const bytes = readFileSync(damaged);
+    const page = bytes.subarray((root - 1) * pageSize, root * pageSize);
+    const at = page.indexOf('key-0007');
+    expect(at).toBeGreaterThan(0);
+    page.write('kez-0007', at, 'latin1');
+    writeFileSync(damaged, bytes);
+
+    const run = await runBackupStream(s.config, ['--class', 'state'], join(s.dir, 'state.tar'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/fails integrity_check/);
+    const sent = readFileSync(run.tarPath);
+    // The copy went out while it was checked (its member header is in the stream) ...
+    expect(sent.includes(Buffer.from(damaged.slice(1)))).toBe(true);
+    // ... but the stream never got its manifest or end blocks: the laptop keeps nothing of it.
+    expect(sent.includes(Buffer.from(BACKUP_MANIFEST_NAME))).toBe(false);
     expect(readdirSync(s.data).filter((n) => n.startsWith('.fieldkit-backup-'))).toEqual([]);
   });
 

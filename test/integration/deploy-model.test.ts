@@ -8,13 +8,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModelBundle } from '../../electron/deploy/buildModelBundle.ts';
 import { deployBundle, type DeployResult } from '../../electron/deploy/deployBundle.ts';
-import { inspectBundle } from '../../electron/deploy/signedBundle.ts';
+import { inspectBundle, openBundle } from '../../electron/deploy/signedBundle.ts';
 import { importTrustedKey, listTrustedKeys } from '../../electron/kernel/trust/trustStore.ts';
 import type { Link } from '../../electron/kernel/link/linkApi.ts';
 import { generateSecretKey } from '../../electron/kernel/signing/minisign.ts';
 import { formatPublicKey, publicKeyOf } from '../../electron/kernel/signing/minisignFormat.ts';
 import { openStore } from '../../electron/kernel/store/openStore.ts';
-import type { ModelBundleManifest } from '../../shared/modelBundle.ts';
+import { installedModelManifestPath, type ModelBundleManifest } from '../../shared/modelBundle.ts';
 import type { TrustedKey } from '../../shared/trust.ts';
 import { linkTo, onPi } from '../support/deployRig.ts';
 import { makeTempDir } from '../support/tempDir.ts';
@@ -101,6 +101,10 @@ describe('deploying model bundles', () => {
     expect(first.status, explain(first)).toBe('updated');
     expect(first.bytesSent).toBe(summary.totalBytes);
     expect((await onPi(pi, 'readlink /opt/fieldkit-agent/models/active; systemctl is-active inference')).trim().split('\n')).toEqual(['1.0.0', 'active']);
+    // The signed manifest stays on the device: the state backup names the model by it instead of copying its files.
+    const kept = JSON.parse(await onPi(pi, `cat ${installedModelManifestPath('/opt/fieldkit-agent/models', '1.0.0')}`)) as ModelBundleManifest;
+    expect(kept).toMatchObject({ name: 'people-detector', version: '1.0.0' });
+    expect(kept.files).toEqual((await openBundle(v1, trustedKeys)).files);
 
     // New weights, same labels: only model.bin crosses.
     const second = await deploy(await model('2.0.0', weights('FKMODEL v1', 2)));

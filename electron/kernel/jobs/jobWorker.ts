@@ -2,11 +2,12 @@
  * The loop of a job's worker process. It runs exactly one job and ends with exactly one
  * final message (done, failed or cancelled); if it dies before that, the runner fails
  * the job itself. The process's entry (app/jobWorkerMain.ts) calls `runJobWorker` with
- * the kinds the domains contribute; the runner starts it with an IPC channel.
+ * how to load a kind the domains contribute (only the job's own is loaded); the runner
+ * starts it with an IPC channel.
  */
 import type { JobKind } from '../../../shared/jobs.ts';
 import { appError, isFieldkitError } from '../../../shared/errors.ts';
-import type { JobKindMap } from './jobKind.ts';
+import type { JobKindSpec } from './jobKind.ts';
 import { JobCancelledError, JobFailedError } from './jobContext.ts';
 import { RunnerToWorkerSchema, toJsonValue, type WorkerToRunner } from './jobProtocol.ts';
 
@@ -22,8 +23,17 @@ function send(message: WorkerToRunner): Promise<void> {
   });
 }
 
-async function runJob(kinds: JobKindMap, kind: JobKind, rawParams: unknown, secrets: Record<string, string>, signal: AbortSignal): Promise<WorkerToRunner> {
-  const spec = kinds[kind];
+/** The spec of one kind, loaded when its job arrives; undefined when no domain contributes it. */
+export type JobKindLoader = (kind: JobKind) => Promise<JobKindSpec | undefined>;
+
+async function runJob(load: JobKindLoader, kind: JobKind, rawParams: unknown, secrets: Record<string, string>, signal: AbortSignal): Promise<WorkerToRunner> {
+  let spec: JobKindSpec | undefined;
+  try {
+    spec = await load(kind);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { type: 'failed', error: appError('INTERNAL', `This job worker could not load the ${kind} job: ${message}`, 'Reinstall fieldkit; if it repeats, report it.') };
+  }
   if (spec === undefined) {
     return { type: 'failed', error: appError('INTERNAL', `This job worker cannot run ${kind} jobs: no domain contributes that kind.`, 'This is a bug in fieldkit; report it.') };
   }
@@ -54,8 +64,8 @@ async function runJob(kinds: JobKindMap, kind: JobKind, rawParams: unknown, secr
   }
 }
 
-/** Serves this process as a job worker for `kinds`: waits for the runner's start, runs that one job, reports and disconnects. */
-export function runJobWorker(kinds: JobKindMap): void {
+/** Serves this process as a job worker: waits for the runner's start, loads that job's kind, runs it, reports and disconnects. */
+export function runJobWorker(load: JobKindLoader): void {
   const abort = new AbortController();
   let started = false;
   process.on('message', (raw: unknown) => {
@@ -67,7 +77,7 @@ export function runJobWorker(kinds: JobKindMap): void {
     }
     if (started) return;
     started = true;
-    void runJob(kinds, message.data.kind, message.data.params, message.data.secrets ?? {}, abort.signal).then(async (final) => {
+    void runJob(load, message.data.kind, message.data.params, message.data.secrets ?? {}, abort.signal).then(async (final) => {
       await send(final);
       process.disconnect();
     });

@@ -14,12 +14,13 @@ import { BackupTable } from './BackupTable.tsx';
 import { BackUpDialog } from './BackUpDialog.tsx';
 import { RecoveryKeyDialog } from './RecoveryKeyDialog.tsx';
 import { RepositoriesPanel } from './RepositoriesPanel.tsx';
+import { PoliciesDialog } from './PoliciesDialog.tsx';
 import { RetentionDialog } from './RetentionDialog.tsx';
 import { useBackupActions } from './useBackupActions.ts';
 import { runningCopies, useBackupsData, useRunningBackupJobs } from './useBackups.ts';
 import './backup.css';
 
-type Dialog = { kind: 'none' } | { kind: 'backup' } | { kind: 'retention' } | { kind: 'keys'; keys: readonly RecoveryKey[] };
+type Dialog = { kind: 'none' } | { kind: 'backup' } | { kind: 'retention' } | { kind: 'policies' } | { kind: 'keys'; keys: readonly RecoveryKey[] };
 
 /**
  * Backups: per device and class, the last good backup and whether it is within its window,
@@ -64,6 +65,7 @@ export function BackupsScreen() {
       <BackupsHeader
         summary={rows === null ? (listing.loading || devicesLoading ? 'Loading…' : '') : backupSummary(rows)}
         onRetention={() => { setDialog({ kind: 'retention' }); }}
+        onPolicies={settings.value === null ? null : () => { setDialog({ kind: 'policies' }); }}
         onVerify={actions.verify}
         verifyStarting={actions.starting.has('verify')}
         verifying={running.some((j) => j.kind === 'backup.verify')}
@@ -118,6 +120,9 @@ export function BackupsScreen() {
         />
       )}
       {dialog.kind === 'retention' && <RetentionDialog names={names} onClose={() => { setDialog({ kind: 'none' }); }} onStarted={() => { setDialog({ kind: 'none' }); }} />}
+      {dialog.kind === 'policies' && settings.value !== null && (
+        <PoliciesDialog policies={settings.value.settings.policies} onClose={() => { setDialog({ kind: 'none' }); }} onSaved={() => { setDialog({ kind: 'none' }); reload(); }} />
+      )}
       {dialog.kind === 'keys' && <RecoveryKeyDialog keys={dialog.keys} onClose={() => { setDialog({ kind: 'none' }); }} />}
     </div>
   );
@@ -138,6 +143,8 @@ function windowsWords(policies: BackupPolicies): string {
 function BackupsHeader(props: {
   summary: string;
   onRetention: () => void;
+  /** Null while the settings are not loaded (nothing to edit yet). */
+  onPolicies: (() => void) | null;
   onVerify: () => void;
   verifyStarting: boolean;
   verifying: boolean;
@@ -151,6 +158,9 @@ function BackupsHeader(props: {
         {props.summary}
       </p>
       <div className="header-actions">
+        <Button className="button" onPress={() => props.onPolicies?.()} isDisabled={props.onPolicies === null}>
+          Policies…
+        </Button>
         <Button className="button" onPress={props.onRetention}>
           Retention…
         </Button>

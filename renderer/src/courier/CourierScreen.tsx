@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { Button } from 'react-aria-components';
+import { Button, SwitchButton, SwitchField } from 'react-aria-components';
 import type { ReconcileResult } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { isFinalJobEvent } from '../../../shared/jobs.ts';
@@ -12,6 +12,7 @@ import { courierJobNotice, type CourierNotice } from './courierOutcomes.ts';
 import { courierRows, type CourierDeviceRow } from './courierRows.ts';
 import { CourierTable } from './CourierTable.tsx';
 import { count, records } from './courierText.ts';
+import { usePullThenBackup } from './pullThenBackup.ts';
 import { QuarantinePanel } from './QuarantinePanel.tsx';
 import { ReconcilePanel } from './ReconcilePanel.tsx';
 import { SiteVisitButtons, SiteVisitPanel, sitesOf, useVisitAction } from './SiteVisit.tsx';
@@ -40,18 +41,24 @@ export function CourierScreen() {
   function dismiss(key: string): void {
     setNotices((all) => all.filter((n) => n.key !== key));
   }
-  const { startingPulls, startingForward, reconcile, setReconcile, pull, forward, runReconcile, retry } = useCourierActions(show, dismiss, quarantine.reload);
-  const visits = useVisitAction(show, dismiss);
+  const thenBackup = usePullThenBackup(show);
+  const { startingPulls, startingForward, reconcile, setReconcile, pull, forward, runReconcile, retry } = useCourierActions(show, dismiss, quarantine.reload, thenBackup.started);
+  const visits = useVisitAction(show, dismiss, thenBackup.started);
   const sites = useMemo(() => sitesOf(devices.value ?? []), [devices.value]);
 
   // Say what each courier job came to, and refresh what depends on it.
   useEvent('job.event', (event) => {
     if (!isFinalJobEvent(event)) return;
     const job = store.get(event.jobId);
+    if (job?.kind === 'backup.run') {
+      const after = thenBackup.backupEnded(job, event);
+      if (after !== null) show(after);
+      return;
+    }
     if (job === undefined || !job.kind.startsWith('courier.')) return;
     quarantine.reload();
     setReconcile((r) => (r.result === null ? r : { ...r, stale: true }));
-    show(courierJobNotice(job, event));
+    show(thenBackup.courierEnded(job, event, courierJobNotice(job, event)));
   });
 
   const totals = rows.reduce((t, row) => ({ held: t.held + row.held, pending: t.pending + row.pending, quarantined: t.quarantined + row.quarantined }), { held: 0, pending: 0, quarantined: 0 });
@@ -87,11 +94,20 @@ export function CourierScreen() {
         </section>
       )}
       {running.visit !== null && <SiteVisitPanel job={running.visit} />}
-      <SiteVisitButtons sites={sites} busy={running.visit !== null} starting={visits.starting} onVisit={visits.visit} />
+      <div className="courier-visit-row">
+        <SiteVisitButtons sites={sites} busy={running.visit !== null} starting={visits.starting} onVisit={visits.visit} />
+        <SwitchField className="courier-then-backup" isSelected={thenBackup.enabled} onChange={thenBackup.setEnabled}>
+          <SwitchButton className="switch" data-testid="pull-then-backup">
+            <span className="switch-track" aria-hidden="true" />
+            Back up after pulling
+          </SwitchButton>
+        </SwitchField>
+      </div>
       <CourierTable rows={rows} pulls={running.pulls} starting={startingPulls} reconciled={reconcile.result?.journals ?? null} onPull={pull} />
       <p className="courier-how">
         <strong>Pull</strong> copies a device&apos;s journal to this laptop (safety events first); the device keeps its copy until ClickHouse has it.{' '}
         <strong>Pull all</strong> (or a site) pulls many devices in one job, a few at a time, safety events of every device before the rest.{' '}
+        With <strong>Back up after pulling</strong> on, each device pulled completely is then backed up (see Backups), and its line says both.{' '}
         <strong>Forward all</strong> sends everything held to ClickHouse, each record once. <strong>Reconcile</strong> asks ClickHouse what it has and explains every gap.
       </p>
       {(reconcile.result !== null || reconcile.error !== null || reconcile.checking) && (
@@ -115,7 +131,7 @@ export function CourierScreen() {
 }
 
 /** Pull, Forward all, Reconcile and Retry: each starts at once and leaves a notice when it cannot. */
-function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key: string) => void, reloadQuarantine: () => void) {
+function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key: string) => void, reloadQuarantine: () => void, onPullStarted: (jobId: string, key: string) => void) {
   const bridge = useBridge();
   const [startingPulls, setStartingPulls] = useState<ReadonlySet<string>>(new Set());
   const [startingForward, setStartingForward] = useState(false);
@@ -131,8 +147,10 @@ function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key:
         next.delete(device.id);
         return next;
       });
-      if (result.ok) dismiss(`pull:${device.id}`);
-      else show({ key: `pull:${device.id}`, kind: 'failed', title: `Could not start a pull from ${device.name}`, error: result.error });
+      if (result.ok) {
+        dismiss(`pull:${device.id}`);
+        onPullStarted(result.value.jobId, `pull:${device.id}`);
+      } else show({ key: `pull:${device.id}`, kind: 'failed', title: `Could not start a pull from ${device.name}`, error: result.error });
     });
   }
 

@@ -15,7 +15,11 @@ import { CourierJobProgress } from './CourierJobProgress.tsx';
 import { count } from './courierText.ts';
 
 /** Starting a visit of one site (or all devices: null); a notice when it cannot start. */
-export function useVisitAction(show: (notice: CourierNotice) => void, dismiss: (key: string) => void): { starting: string | null; visit: (site: string | null) => void } {
+export function useVisitAction(
+  show: (notice: CourierNotice) => void,
+  dismiss: (key: string) => void,
+  onStarted: (jobId: string, key: string) => void = () => undefined,
+): { starting: string | null; visit: (site: string | null) => void } {
   const bridge = useBridge();
   // The site being started, '' for all devices.
   const [starting, setStarting] = useState<string | null>(null);
@@ -23,8 +27,10 @@ export function useVisitAction(show: (notice: CourierNotice) => void, dismiss: (
     setStarting(site ?? '');
     void bridge.invoke('courier.visit', site === null ? { all: true } : { site }).then((result) => {
       setStarting(null);
-      if (result.ok) dismiss('visit');
-      else show({ key: 'visit', kind: 'failed', title: site === null ? 'Could not start pulling all devices' : `Could not start pulling site ${site}`, error: result.error });
+      if (result.ok) {
+        dismiss('visit');
+        onStarted(result.value.jobId, 'visit');
+      } else show({ key: 'visit', kind: 'failed', title: site === null ? 'Could not start pulling all devices' : `Could not start pulling site ${site}`, error: result.error });
     });
   }
   return { starting, visit };
