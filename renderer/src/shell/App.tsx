@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Tabs } from 'react-aria-components';
 import { useConnectionSnapshot } from '../api/hooks.ts';
-import { JobsPanel } from '../jobs/JobsPanel.tsx';
+import { JobsStatusBar } from '../jobs/JobsStatusBar.tsx';
 import { JobsProvider } from '../jobs/JobsProvider.tsx';
 import { AccessTokenMissing, AccessTokenRefused } from './AccessScreens.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
@@ -50,7 +50,7 @@ function Shell() {
         <main className="screen-area">
           <ScreenPanels />
         </main>
-        <JobsPanel />
+        <JobsStatusBar />
       </div>
     </Tabs>
   );
