@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Tabs } from 'react-aria-components';
 import { useConnectionSnapshot } from '../api/hooks.ts';
+import { ScreenMemoryProvider } from '../ui/ScreenMemory.tsx';
 import { JobsStatusBar } from '../jobs/JobsStatusBar.tsx';
 import { JobsProvider } from '../jobs/JobsProvider.tsx';
 import { AccessTokenMissing, AccessTokenRefused } from './AccessScreens.tsx';
@@ -19,7 +20,9 @@ export function App() {
   if (state.kind === 'refused') return <AccessTokenRefused />;
   return (
     <JobsProvider summaries={jobSummaries}>
-      <Shell />
+      <ScreenMemoryProvider>
+        <Shell />
+      </ScreenMemoryProvider>
     </JobsProvider>
   );
 }
