@@ -161,6 +161,9 @@ describe('Flash at 1366×768: a remembered image, the jobs bar out of the way, o
       const toast = page.locator('[data-testid="job-toast"][data-state="done"]');
       await toast.waitFor({ timeout: 30_000 });
       expect(await toast.textContent()).toContain('Flashed demo-os 1.3.0 to 1 of 1 drive, each verified.');
+      // The notice sits in the bar, over nothing the screen shows.
+      const toastBox = await toast.boundingBox();
+      expect(toastBox !== null && !intersects(toastBox, screenBox)).toBe(true);
       await page.screenshot({ path: app.shot('flash-workspace-done.png') });
       expect(await bar.textContent()).toContain('0 running · 1 finished');
       await toast.getByRole('button', { name: /^Show / }).click();

@@ -11,8 +11,9 @@ const shownMs = { done: 8000, cancelled: 8000, failed: 20_000 } as const;
 const maxToasts = 3;
 
 /**
- * Brief notices for jobs that end, over the bottom right corner of the window: what ended,
- * how, and "Show" to open the job in the full list. Each goes by itself, or with ✕.
+ * Brief notices for jobs that end, inside the jobs bar (so they never cover the screen):
+ * the newest one — what ended, how, and "Show" to open the job in the full list — with how
+ * many more wait behind it. Each goes by itself after a while, or with ✕.
  */
 export function JobToasts({ onShow }: { onShow: (jobId: string) => void }) {
   const [ended, setEnded] = useState<readonly string[]>([]);
@@ -25,13 +26,13 @@ export function JobToasts({ onShow }: { onShow: (jobId: string) => void }) {
   };
   // The store applies the final event too: a notice shows once its job reads as ended there.
   const shown = ended.flatMap((id) => jobs.filter((job) => job.id === id && job.state !== 'running'));
-  if (shown.length === 0) return null;
+  const newest = shown.at(-1);
+  if (newest === undefined) return null;
   return (
-    <ol className="job-toasts" aria-label="Jobs that ended">
-      {shown.map((job) => (
-        <JobToast key={job.id} job={job} onShow={() => { dismiss(job.id); onShow(job.id); }} onDismiss={() => { dismiss(job.id); }} />
-      ))}
-    </ol>
+    <div className="job-toasts">
+      <JobToast key={newest.id} job={newest} onShow={() => { dismiss(newest.id); onShow(newest.id); }} onDismiss={() => { dismiss(newest.id); }} />
+      {shown.length > 1 && <span className="job-toasts-more num">+{shown.length - 1}</span>}
+    </div>
   );
 }
 
@@ -48,11 +49,15 @@ function JobToast({ job, onShow, onDismiss }: { job: JobView; onShow: () => void
     return () => { clearTimeout(timer); };
   }, [job.state]);
   return (
-    <li className={`job-toast is-${job.state}`} role={job.state === 'failed' ? 'alert' : 'status'} data-testid="job-toast" data-job-id={job.id} data-state={job.state}>
-      <p className="job-toast-text">
-        <span className="job-toast-title" title={job.title}>
-          <strong>{headings[job.state]}:</strong> {job.title}
-        </span>
+    <div className={`job-toast is-${job.state}`} role={job.state === 'failed' ? 'alert' : 'status'} data-testid="job-toast" data-job-id={job.id} data-state={job.state}>
+      <p className="job-toast-text" title={`${job.title}: ${line}`}>
+        <strong>{headings[job.state]}:</strong>{' '}
+        {/* A finished job's summary names what it did; a stopped one needs its name before the reason. */}
+        {job.state !== 'done' && (
+          <>
+            <span className="job-toast-title">{job.title}</span> —{' '}
+          </>
+        )}
         <span className="job-toast-line">{line}</span>
       </p>
       <Button className="button is-small" onPress={onShow} aria-label={`Show ${job.title} in the jobs list`}>
@@ -61,6 +66,6 @@ function JobToast({ job, onShow, onDismiss }: { job: JobView; onShow: () => void
       <Button className="button is-quiet is-small" onPress={onDismiss} aria-label="Dismiss">
         ✕
       </Button>
-    </li>
+    </div>
   );
 }

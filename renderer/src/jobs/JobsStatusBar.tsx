@@ -41,6 +41,7 @@ export function JobsStatusBar() {
         ))}
         {running.length > shownRunning && <li className="status-more num">+{running.length - shownRunning} more running</li>}
       </ul>
+      <JobToasts onShow={openAt} />
       <DialogTrigger isOpen={open} onOpenChange={(next) => { setOpen(next); if (!next) setFocusJob(null); }}>
         <Button ref={trigger} className="button is-quiet is-small status-toggle" data-testid="jobs-toggle">
           <span className="num">
@@ -58,7 +59,6 @@ export function JobsStatusBar() {
           </Dialog>
         </Popover>
       </DialogTrigger>
-      <JobToasts onShow={openAt} />
     </footer>
   );
 }
@@ -73,12 +73,12 @@ function StatusJob({ job }: { job: JobView }) {
       <span className="status-job-title" title={job.title}>
         {job.title}
       </span>
-      <span className="status-job-phase">{phase}</span>
+      <span className="status-job-phase">{figures.percent === null ? `${phase} · ${figures.amount}` : phase}</span>
       <span className="status-job-bar">
         <JobProgressBar progress={job.progress} label={`Progress of ${job.title}`} />
       </span>
       <span className="status-job-percent num" data-testid="status-job-percent">
-        {figures.percent ?? figures.amount}
+        {figures.percent ?? ''}
       </span>
       <span className="status-job-rate num" title="Rate over the last few seconds">
         {figures.rate ?? ''}
