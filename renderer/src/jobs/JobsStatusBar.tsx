@@ -81,7 +81,8 @@ function StatusJob({ job }: { job: JobView }) {
         {figures.percent ?? ''}
       </span>
       <span className="status-job-rate num" title="Rate over the last few seconds">
-        {figures.rate ?? ''}
+        {/* A dash until the service has measured a rate, as in the full list: the column does not jump. */}
+        {figures.rate ?? (job.progress?.unit === 'items' ? '' : '– MB/s')}
         {figures.eta === null ? '' : ` · ${figures.eta} left`}
       </span>
       <Button className="button is-small" onPress={cancel} isPending={cancelling} aria-label={`Cancel ${job.title}`}>
