@@ -3,12 +3,16 @@ import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import { useDevices } from '../devices/index.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { NewRolloutPanel } from './NewRolloutPanel.tsx';
 import { RolloutDetail } from './RolloutDetail.tsx';
 import { RolloutList } from './RolloutList.tsx';
 import { countStatuses } from './rolloutView.ts';
 import { useRollout, useRolloutList } from './useRollouts.ts';
 import './deploy.css';
+
+/** The rollout the technician opened, kept while they visit other screens. */
+const chosenMemory = memoryKey<string | null>('deploy.chosenRollout');
 
 /**
  * Deploy: send a signed agent or model bundle to devices in batches, a canary first, and
@@ -19,7 +23,7 @@ export function DeployScreen() {
   const bridge = useBridge();
   const devices = useDevices();
   const list = useRolloutList();
-  const [chosen, setChosen] = useState<string | null>(null);
+  const [chosen, setChosen] = useRememberedState<string | null>(chosenMemory, null);
   const [resuming, setResuming] = useState<string | null>(null);
   const [resumeError, setResumeError] = useState<AppError | null>(null);
   const rollouts = useMemo(() => list.value ?? [], [list.value]);
