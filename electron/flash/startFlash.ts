@@ -25,8 +25,9 @@ export type StartFlashDeps = { db: Store; jobs: JobRunner<typeof flashJobKinds>;
 export async function startFlash(deps: StartFlashDeps, request: FlashStartRequest): Promise<{ jobId: string }> {
   const { imagePath } = request;
   const name = path.basename(imagePath);
-  const kind = imageKindOrRefuse(imagePath);
+  // Inspect first: it says what the path is (missing, a folder) before judging its name.
   const summary = await inspectImage(deps.db, imagePath);
+  const kind = imageKindOrRefuse(imagePath);
   const keys = listTrustedKeys(deps.db);
   let rawBytes: number | undefined;
   if (kind === 'signed') {
