@@ -19,6 +19,7 @@ import { rememberRecentImage } from './recentImagesStore.ts';
 import { imageKindOrRefuse, inspectImage, unsignedWarning } from './inspectImage.ts';
 import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import { loadFlashSettings } from './flashSettingsStore.ts';
+import { driveLabel } from '../../shared/drives.ts';
 
 export type StartFlashDeps = { db: Store; jobs: JobRunner<typeof flashJobKinds>; dataDir: string };
 
@@ -59,7 +60,7 @@ export async function startFlash(deps: StartFlashDeps, request: FlashStartReques
       return [];
     }
     if (!drive.flashable) {
-      problems.push(`${drive.device} (${drive.description}) may not be flashed: ${drive.refusals.map((r) => r.message).join(' ')}`);
+      problems.push(`${driveLabel(drive)} may not be flashed: ${drive.refusals.map((r) => r.message).join(' ')}`);
       return [];
     }
     if (drive.sizeBytes !== target.expectSizeBytes) {

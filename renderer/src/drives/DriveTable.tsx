@@ -1,5 +1,5 @@
 import { Cell, Column, Row, Table, TableBody, TableHeader } from 'react-aria-components';
-import type { Drive } from '../../../shared/drives.ts';
+import { driveModel, type Drive } from '../../../shared/drives.ts';
 import { formatBytes, formatExactBytes } from '../../../shared/format.ts';
 import { DriveFlags } from './DriveFlags.tsx';
 import { DriveStatus } from './DriveStatus.tsx';
@@ -68,11 +68,9 @@ function driveRowClass(drive: Drive): string {
 }
 
 function DriveDescription({ drive }: { drive: Drive }) {
-  // Virtual devices often have no model; their "description" is the path again.
-  if (drive.description === '' || drive.description === drive.device) {
-    return <span className="device-description muted">No model name</span>;
-  }
-  return <span className="device-description">{drive.description}</span>;
+  const model = driveModel(drive);
+  if (model === null) return <span className="device-description muted">No model name</span>;
+  return <span className="device-description">{model}</span>;
 }
 
 function Mountpoints({ drive }: { drive: Drive }) {
