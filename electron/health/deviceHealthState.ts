@@ -27,10 +27,12 @@ export type DeviceState = {
   alerts: HealthAlert[];
   /** The view last sent, to send only what changed. */
   sentKey: string;
+  /** The sample time last written to the device store as its "last seen". */
+  seenWrittenMs: number | null;
 };
 
 export function newDeviceState(ref: string): DeviceState {
-  return { ref, watcher: null, link: 'connecting', linkError: null, sample: null, lastSampleMs: null, recent: [], backlog: [], alerts: [], sentKey: '' };
+  return { ref, watcher: null, link: 'connecting', linkError: null, sample: null, lastSampleMs: null, recent: [], backlog: [], alerts: [], sentKey: '', seenWrittenMs: null };
 }
 
 /** Takes in a sample that arrived at `atMs` (laptop clock); the caller re-judges the alerts. */

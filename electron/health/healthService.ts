@@ -18,6 +18,9 @@ import type { AppSshKey } from '../kernel/link/appSshKey.ts';
 import { judgeAlerts, newDeviceState, recordSample, viewKey, viewOf, type DeviceState } from './deviceHealthState.ts';
 import { startDeviceWatcher, type DeviceWatcher, type DeviceWatcherOptions } from './deviceWatcher.ts';
 
+/** Devices reads "last seen" to the second below a minute; a write every 5 s keeps it true without a write per sample. */
+export const SEEN_WRITE_MS = 5000;
+
 export type HealthServiceOptions = {
   devices: DeviceStore;
   events: EventBus;
@@ -27,6 +30,8 @@ export type HealthServiceOptions = {
   now?: () => number;
   /** How long a device's link stays open after its last lease ends. */
   lingerMs?: number;
+  /** How often a watched device's newest sample time is written to the device store as its "last seen". */
+  seenWriteMs?: number;
   /** Shortest gap between two health.changed events. */
   emitIntervalMs?: number;
   /** How often leases, staleness and lingering links are checked. */
@@ -178,6 +183,7 @@ function extraAlertsSafely(extra: HealthServiceOptions['extraAlerts'], ref: stri
 export function createHealthService(options: HealthServiceOptions): HealthService {
   const now = options.now ?? Date.now;
   const lingerMs = options.lingerMs ?? 30_000;
+  const seenWriteMs = options.seenWriteMs ?? SEEN_WRITE_MS;
   const onError = options.onError ?? ((error: unknown) => { console.error(error); });
   let thresholds = options.thresholds;
   const leases = createLeases();
@@ -207,14 +213,33 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
 
   const emitter = createChangeEmitter({ now, intervalMs: options.emitIntervalMs ?? 250, changedViews, events: options.events });
 
+  /**
+   * Devices shows the store's "last seen"; Health shows the newest sample. Writing each sample
+   * to the store (at most every `seenWriteMs`, and the newest when the link closes) keeps them
+   * one truth instead of "2 min ago" beside "0 s ago".
+   */
+  function writeSeen(state: DeviceState, force: boolean): void {
+    const at = state.lastSampleMs;
+    if (at === null || at === state.seenWrittenMs) return;
+    if (!force && state.seenWrittenMs !== null && at - state.seenWrittenMs < seenWriteMs) return;
+    state.seenWrittenMs = at;
+    try {
+      options.devices.recordSeen(state.ref, at);
+    } catch (error) {
+      onError(error);
+    }
+  }
+
   function onSample(state: DeviceState, sample: HealthSample): void {
     recordSample(state, sample, now());
+    writeSeen(state, false);
     reevaluate(state);
     emitter.addSample({ deviceId: state.ref, sample });
     emitter.schedule();
   }
 
   function stopWatching(state: DeviceState): void {
+    writeSeen(state, true);
     const watcher = state.watcher;
     state.watcher = null;
     watcher?.stop().catch(onError);
@@ -281,6 +306,7 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
       closed = true;
       clearInterval(ticker);
       emitter.close();
+      for (const state of states.values()) writeSeen(state, true);
       await stopAllWatchers(states.values());
     },
   };
