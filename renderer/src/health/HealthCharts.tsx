@@ -3,8 +3,8 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { HealthThresholds } from '../../../shared/fleetHealth.ts';
 import type { HealthSample } from '../../../shared/health.ts';
-import { lonePoints, timeDomain } from './chartGeometry.ts';
-import { chartColours, hoverReadout, timeAxis, valueAxis, type ChartColours } from './chartParts.ts';
+import { lonePoints } from './chartGeometry.ts';
+import { chartColours, hoverReadout, timeAxis, timeRange, valueAxis, type ChartColours } from './chartParts.ts';
 import { chartData, chartSpecs, type ChartSpec } from './healthCharts.ts';
 
 /** Where the charts read their samples; `subscribe` is told when samples were added. */
@@ -112,7 +112,7 @@ function chartOptions(spec: ChartSpec, width: number, colours: ChartColours): uP
     height: chartHeight,
     scales: {
       // At least a minute wide, newest at the right, so the first seconds read as seconds.
-      x: { time: true, range: (_u, min, max) => timeDomain(min, max, minSpanSeconds, 'end') ?? [min, max] },
+      x: { time: true, range: timeRange(minSpanSeconds, 'end') },
       y: spec.range === undefined ? { auto: true } : { range: [spec.range[0], spec.range[1]] },
     },
     series: [

@@ -4,8 +4,8 @@ import type { DeviceHealthHistory } from '../../../shared/fleetHealth.ts';
 import type { HealthEvent } from '../../../shared/health.ts';
 import { useApi } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
-import { lonePoints, timeDomain } from './chartGeometry.ts';
-import { chartColours, hoverReadout, timeAxis, valueAxis } from './chartParts.ts';
+import { lonePoints } from './chartGeometry.ts';
+import { chartColours, hoverReadout, timeAxis, timeRange, valueAxis } from './chartParts.ts';
 import { historyData } from './healthCharts.ts';
 import { describeEvent, isTroubleEvent } from './healthText.ts';
 
@@ -74,7 +74,7 @@ function MinuteChart({ history }: { history: DeviceHealthHistory }) {
         width: Math.max(300, node.clientWidth),
         height: historyHeight,
         scales: {
-          x: { time: true, range: (_u, min, max) => timeDomain(min, max, historyMinSpanSeconds, 'centre') ?? [min, max] },
+          x: { time: true, range: timeRange(historyMinSpanSeconds, 'centre') },
           temp: { auto: true },
           pct: { range: [0, 100] },
         },

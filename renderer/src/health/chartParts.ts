@@ -3,7 +3,7 @@
  * widest label, and a hover readout that says the time and each line's value there.
  */
 import type uPlot from 'uplot';
-import { axisWidth, formatWithUnit } from './chartGeometry.ts';
+import { axisWidth, formatWithUnit, timeDomain } from './chartGeometry.ts';
 
 export type ChartColours = { axis: string; grid: string };
 
@@ -20,6 +20,18 @@ export function chartColours(): ChartColours {
 
 function baseAxis(colours: ChartColours): uPlot.Axis {
   return { stroke: colours.axis, grid: { stroke: colours.grid, width: 1 }, ticks: { stroke: colours.grid, width: 1 }, font: axisFont };
+}
+
+/**
+ * The x range from the data itself (see timeDomain). Not from the min and max uPlot passes:
+ * for a single point on a time scale uPlot makes the max 86,400 / 0.001 s later — 1,000 days,
+ * the "axis from 2027 to 2029" one pulled minute used to get.
+ */
+export function timeRange(minSpanSeconds: number, anchor: 'end' | 'centre'): uPlot.Range.Function {
+  return (u, min, max) => {
+    const xs = u.data[0];
+    return timeDomain(xs[0] ?? null, xs[xs.length - 1] ?? null, minSpanSeconds, anchor) ?? [min, max];
+  };
 }
 
 /** A time axis in local clock time; seconds only while the window is short, the date once it spans days. */
@@ -44,7 +56,9 @@ export function valueAxis(colours: ChartColours, unit: string, options: { scale?
     ...(options.right === true ? { side: 1 } : {}),
     ...(options.grid === false ? { grid: { show: false } } : {}),
     values: (_u, splits) => splits.map((value) => formatWithUnit(value, unit)),
-    size: (u, values) => {
+    size: (u, values: readonly string[] | null) => {
+      // uPlot asks once before it has any labels (values is null then, despite its types).
+      if (values === null) return axisWidth([], () => 0);
       const context = u.ctx;
       context.save();
       context.font = axisFont;
@@ -72,6 +86,12 @@ export function hoverReadout(lines: readonly HoverLine[]): uPlot.Plugin {
         readout.dataset.testid = 'chart-hover';
         readout.hidden = true;
         u.over.appendChild(readout);
+      },
+      // The x range drawn, in seconds, on the chart's root: tests check what the axis spans.
+      setScale: (u, key) => {
+        if (key !== 'x') return;
+        u.root.dataset.xMin = String(u.scales.x?.min ?? '');
+        u.root.dataset.xMax = String(u.scales.x?.max ?? '');
       },
       setCursor: (u) => {
         if (readout === null) return;
