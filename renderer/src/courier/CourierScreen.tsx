@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useEffectEvent, useMemo, useState } from 'react';
 import { Button } from 'react-aria-components';
 import type { ReconcileResult } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
@@ -6,6 +6,7 @@ import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useBridge, useEvent } from '../api/hooks.ts';
 import { useJobStore } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
 import { CourierNotices } from './CourierNotices.tsx';
 import { courierJobNotice, type CourierNotice } from './courierOutcomes.ts';
@@ -20,6 +21,10 @@ import './courier.css';
 
 type Reconcile = { result: ReconcileResult | null; error: AppError | null; checking: boolean; stale: boolean };
 
+/** Kept while the technician is on other screens: the notices, and the last reconcile (asked again on return). */
+const noticesMemory = memoryKey<readonly CourierNotice[]>('courier.notices');
+const reconcileMemory = memoryKey<Reconcile>('courier.reconcile');
+
 /**
  * Courier: the laptop as data mule. Pull each device's journals, forward what is held to
  * ClickHouse, and reconcile: every record there once, every gap explained.
@@ -29,7 +34,7 @@ export function CourierScreen() {
   const { journals, devices } = useCourierData();
   const quarantine = useApi('courier.quarantine.list', {});
   const running = useRunningCourierJobs();
-  const [notices, setNotices] = useState<readonly CourierNotice[]>([]);
+  const [notices, setNotices] = useRememberedState(noticesMemory, []);
 
   const rows = useMemo(() => courierRows(devices.value ?? [], journals.value ?? []), [devices.value, journals.value]);
   const names = useMemo(() => new Map(rows.flatMap((row) => (row.agentDeviceId === null ? [] : [[row.agentDeviceId, row.name] as const]))), [rows]);
@@ -119,7 +124,8 @@ function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key:
   const bridge = useBridge();
   const [startingPulls, setStartingPulls] = useState<ReadonlySet<string>>(new Set());
   const [startingForward, setStartingForward] = useState(false);
-  const [reconcile, setReconcile] = useState<Reconcile>({ result: null, error: null, checking: false, stale: false });
+  const [reconcile, setReconcile] = useRememberedState<Reconcile>(reconcileMemory, { result: null, error: null, checking: false, stale: false });
+  const [enteredWith] = useState(reconcile);
 
   function pull(row: CourierDeviceRow): void {
     const device = row.device;
@@ -151,6 +157,15 @@ function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key:
       setReconcile((r) => (result.ok ? { result: result.value, error: null, checking: false, stale: false } : { ...r, error: result.error, checking: false }));
     });
   }
+
+  // Back on the screen with a verdict shown (or one asked for while away): the verdicts stay
+  // and are asked for again, as pulls and forwards may have ended meanwhile.
+  const refreshOnEntry = useEffectEvent(() => {
+    if (enteredWith.result !== null || enteredWith.checking) runReconcile();
+  });
+  useEffect(() => {
+    refreshOnEntry();
+  }, []);
 
   function retry(ids: number[] | null): void {
     void bridge.invoke('courier.quarantine.retry', ids === null ? {} : { ids }).then((result) => {

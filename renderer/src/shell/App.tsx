@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import { Tabs } from 'react-aria-components';
 import { useConnectionSnapshot } from '../api/hooks.ts';
-import { JobsPanel } from '../jobs/JobsPanel.tsx';
+import { ScreenMemoryProvider } from '../ui/ScreenMemory.tsx';
+import { JobsStatusBar } from '../jobs/JobsStatusBar.tsx';
 import { JobsProvider } from '../jobs/JobsProvider.tsx';
 import { AccessTokenMissing, AccessTokenRefused } from './AccessScreens.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
@@ -19,7 +20,9 @@ export function App() {
   if (state.kind === 'refused') return <AccessTokenRefused />;
   return (
     <JobsProvider summaries={jobSummaries}>
-      <Shell />
+      <ScreenMemoryProvider>
+        <Shell />
+      </ScreenMemoryProvider>
     </JobsProvider>
   );
 }
@@ -50,7 +53,7 @@ function Shell() {
         <main className="screen-area">
           <ScreenPanels />
         </main>
-        <JobsPanel />
+        <JobsStatusBar />
       </div>
     </Tabs>
   );
