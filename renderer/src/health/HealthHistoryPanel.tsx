@@ -75,7 +75,8 @@ function MinuteChart({ history }: { history: DeviceHealthHistory }) {
         height: historyHeight,
         scales: {
           x: { time: true, range: timeRange(historyMinSpanSeconds, 'centre') },
-          temp: { auto: true },
+          // A Pi's working range at least, so one minute at 86 °C sits among readable ticks rather than alone on 0-170.
+          temp: { range: (_u, min, max) => [Math.min(20, Math.floor(min / 10) * 10), Math.max(90, Math.ceil(max / 10) * 10)] },
           pct: { range: [0, 100] },
         },
         series: [
@@ -91,7 +92,7 @@ function MinuteChart({ history }: { history: DeviceHealthHistory }) {
           hoverReadout([
             { label: 'hottest', unit: '°C' },
             { label: 'CPU avg', unit: '%' },
-            { label: 'throttled at', unit: '°C' },
+            { label: 'throttled', unit: '°C', onlyWhenPresent: true },
           ]),
         ],
         hooks: {

@@ -40,7 +40,7 @@ export function timeAxis(colours: ChartColours): uPlot.Axis {
     ...baseAxis(colours),
     values: (u, splits) => {
       const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
-      const format = span > day ? dayAndMinute : span > 30 * 60 ? clockMinute : clockTime;
+      const format = span > day ? dayAndMinute : span > 10 * 60 ? clockMinute : clockTime;
       return splits.map((at) => format.format(at * 1000));
     },
   };
@@ -69,7 +69,8 @@ export function valueAxis(colours: ChartColours, unit: string, options: { scale?
   };
 }
 
-export type HoverLine = { label: string; unit: string };
+/** One line in the hover readout; `onlyWhenPresent` lines (marks such as "throttled") are left out where they have no value. */
+export type HoverLine = { label: string; unit: string; onlyWhenPresent?: boolean };
 
 /**
  * A readout over the plot that follows the cursor: the time under it and each line's value
@@ -114,9 +115,11 @@ export function hoverReadout(lines: readonly HoverLine[]): uPlot.Plugin {
 }
 
 function hoverText(u: uPlot, index: number, x: number, lines: readonly HoverLine[]): string {
-  const values = lines.map((line, j) => {
+  const values = lines.flatMap((line, j) => {
     const value = u.data[j + 1]?.[index];
-    return `${line.label} ${value === null || value === undefined ? 'no sample' : formatWithUnit(value, line.unit)}`;
+    const missing = value === null || value === undefined;
+    if (line.onlyWhenPresent === true) return missing ? [] : [line.label];
+    return [`${line.label} ${missing ? 'no sample' : formatWithUnit(value, line.unit)}`];
   });
   const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
   return [(span > day ? dayAndMinute : clockTime).format(x * 1000), ...values].join(' · ');
