@@ -3,6 +3,7 @@ import type { Device } from '../../../shared/devices.ts';
 import { useNow } from '../ui/useNow.ts';
 import { formatAgo } from '../../../shared/format.ts';
 import { clockWarning, deviceStatus, hostKeyChanged, linkLabel, needsHostKey } from './deviceText.ts';
+import { tabThroughRows } from '../ui/tabThroughRows.ts';
 
 export type DeviceActions = {
   checkHostKey: (device: Device) => void;
@@ -11,6 +12,8 @@ export type DeviceActions = {
   remove: (device: Device) => void;
   /** Serial devices: provision the Pi on the cable (hostname, identity, key, sshd, network). */
   provision: (device: Device) => void;
+  /** Enter (or a double click) on a row: the device's page on Health. */
+  open: (device: Device) => void;
 };
 
 const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
@@ -18,76 +21,88 @@ const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', time
 /** Every registered device, one dense row each, with what to do next on the right. */
 export function DeviceTable({ devices, connecting, actions }: { devices: readonly Device[]; connecting: ReadonlySet<string>; actions: DeviceActions }) {
   const now = useNow(15_000);
+  const byId = new Map(devices.map((device) => [device.id, device]));
   return (
-    <Table aria-label="Devices" className="data-table devices-table">
-      <TableHeader>
-        <Column isRowHeader className="col-name">
-          Name
-        </Column>
-        <Column className="col-site">Site</Column>
-        <Column className="col-link">Link</Column>
-        <Column className="col-agent">Agent</Column>
-        <Column className="col-agent-id">Device id</Column>
-        <Column className="col-seen">Last seen</Column>
-        <Column className="col-status">Status</Column>
-        <Column className="col-actions">
-          <span className="visually-hidden">Actions</span>
-        </Column>
-      </TableHeader>
-      <TableBody renderEmptyState={() => <EmptyDevices />}>
-        {devices.map((device) => {
-          const status = deviceStatus(device);
-          const clock = clockWarning(device.clockOffsetMs);
-          return (
-            <Row key={device.id} id={device.id} className={`data-row has-state-edge device-row is-${status.tone}`} data-testid="device-row" data-device-id={device.id} data-status={status.tone}>
-              <Cell className="col-name">
-                <span className="device-name">{device.name}</span>
-              </Cell>
-              <Cell className="col-site">{device.site === '' ? <span className="muted">—</span> : device.site}</Cell>
-              <Cell className="col-link">
-                <span className="device-link">{withBreakAfterAt(linkLabel(device.link))}</span>
-              </Cell>
-              <Cell className="col-agent num">{device.agentVersion ?? <span className="muted">—</span>}</Cell>
-              <Cell className="col-agent-id">
-                {device.agentDeviceId === null ? (
-                  <span className="muted">—</span>
-                ) : (
-                  <span className="agent-device-id" data-testid="agent-device-id" title={device.journalId === null ? undefined : `journal ${device.journalId}`}>
-                    {device.agentDeviceId}
+    <div className="tab-scope" onKeyDownCapture={tabThroughRows}>
+      <Table
+        aria-label="Devices"
+        className="data-table devices-table"
+        onRowAction={(key) => {
+          const device = byId.get(String(key));
+          if (device !== undefined) actions.open(device);
+        }}
+      >
+        <TableHeader>
+          <Column isRowHeader className="col-name">
+            Name
+          </Column>
+          <Column className="col-site">Site</Column>
+          <Column className="col-link">Link</Column>
+          <Column className="col-agent">Agent</Column>
+          <Column className="col-agent-id">Device id</Column>
+          <Column className="col-seen">Last seen</Column>
+          <Column className="col-status">Status</Column>
+          <Column className="col-actions">
+            <span className="visually-hidden">Actions</span>
+          </Column>
+        </TableHeader>
+        <TableBody renderEmptyState={() => <EmptyDevices />}>
+          {devices.map((device) => {
+            const status = deviceStatus(device);
+            const clock = clockWarning(device.clockOffsetMs);
+            return (
+              <Row key={device.id} id={device.id} className={`data-row has-state-edge device-row is-${status.tone}`} data-testid="device-row" data-device-id={device.id} data-status={status.tone}>
+                <Cell className="col-name">
+                  <span className="device-name" title="Enter opens its Health page">
+                    {device.name}
                   </span>
-                )}
-              </Cell>
-              <Cell className="col-seen num">
-                {device.lastSeenMs === null ? (
-                  <span className="muted">never</span>
-                ) : (
-                  <span title={exactTime.format(device.lastSeenMs)}>{formatAgo(device.lastSeenMs, now)}</span>
-                )}
-                {clock !== null && (
-                  <span className="tag is-caution clock-warning" title="Device clock minus this laptop's clock at the last contact. Event times from this Pi are corrected with it.">
-                    {clock}
-                  </span>
-                )}
-              </Cell>
-              <Cell className="col-status">
-                <p className={`device-status is-${status.tone}`}>
-                  <span aria-hidden="true">{statusMark[status.tone]} </span>
-                  {status.label}
-                </p>
-                {(status.tone === 'danger' || status.tone === 'warn') && status.detail !== null && (
-                  <p className="device-status-detail" title={status.detail}>
-                    {status.detail}
+                </Cell>
+                <Cell className="col-site">{device.site === '' ? <span className="muted">—</span> : device.site}</Cell>
+                <Cell className="col-link">
+                  <span className="device-link">{withBreakAfterAt(linkLabel(device.link))}</span>
+                </Cell>
+                <Cell className="col-agent num">{device.agentVersion ?? <span className="muted">—</span>}</Cell>
+                <Cell className="col-agent-id">
+                  {device.agentDeviceId === null ? (
+                    <span className="muted">—</span>
+                  ) : (
+                    <span className="agent-device-id" data-testid="agent-device-id" title={device.journalId === null ? undefined : `journal ${device.journalId}`}>
+                      {device.agentDeviceId}
+                    </span>
+                  )}
+                </Cell>
+                <Cell className="col-seen num">
+                  {device.lastSeenMs === null ? (
+                    <span className="muted">never</span>
+                  ) : (
+                    <span title={exactTime.format(device.lastSeenMs)}>{formatAgo(device.lastSeenMs, now)}</span>
+                  )}
+                  {clock !== null && (
+                    <span className="tag is-caution clock-warning" title="Device clock minus this laptop's clock at the last contact. Event times from this Pi are corrected with it.">
+                      {clock}
+                    </span>
+                  )}
+                </Cell>
+                <Cell className="col-status">
+                  <p className={`device-status is-${status.tone}`}>
+                    <span aria-hidden="true">{statusMark[status.tone]} </span>
+                    {status.label}
                   </p>
-                )}
-              </Cell>
-              <Cell className="col-actions">
-                <RowActions device={device} connecting={connecting.has(device.id)} actions={actions} />
-              </Cell>
-            </Row>
-          );
-        })}
-      </TableBody>
-    </Table>
+                  {(status.tone === 'danger' || status.tone === 'warn') && status.detail !== null && (
+                    <p className="device-status-detail" title={status.detail}>
+                      {status.detail}
+                    </p>
+                  )}
+                </Cell>
+                <Cell className="col-actions">
+                  <RowActions device={device} connecting={connecting.has(device.id)} actions={actions} />
+                </Cell>
+              </Row>
+            );
+          })}
+        </TableBody>
+      </Table>
+    </div>
   );
 }
 
