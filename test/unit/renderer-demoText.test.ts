@@ -3,7 +3,7 @@ import type { Device } from '../../shared/devices.ts';
 import { demoClickHouseText, demoDeployText } from '../../renderer/src/demo/demoText.ts';
 
 const local = (name: string): Pick<Device, 'name' | 'link'> => ({ name, link: { kind: 'local', agentCommand: 'fieldkit-agent rpc' } });
-const ssh = (name: string): Pick<Device, 'name' | 'link'> => ({ name, link: { kind: 'ssh', host: '10.0.0.7', port: 22, username: 'pi' } });
+const ssh = (name: string): Pick<Device, 'name' | 'link'> => ({ name, link: { kind: 'ssh', host: '10.0.0.7', port: 22, username: 'pi', agentPrefix: '/opt/fieldkit-agent' } });
 
 describe('what the screens say about the demo', () => {
   it('Courier: the demo ClickHouse that Settings point at, or exactly how to get one', () => {

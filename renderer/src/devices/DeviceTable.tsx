@@ -1,3 +1,4 @@
+import { useRef } from 'react';
 import { Button, Cell, Column, Menu, MenuItem, MenuTrigger, Popover, Row, Table, TableBody, TableHeader } from 'react-aria-components';
 import type { Device } from '../../../shared/devices.ts';
 import { useNow } from '../ui/useNow.ts';
@@ -116,6 +117,7 @@ const statusMark = { ok: '✓', idle: '○', warn: '!', danger: '✕' } as const
 function RowActions({ device, connecting, actions }: { device: Device; connecting: boolean; actions: DeviceActions }) {
   const firstContact = needsHostKey(device);
   const changed = hostKeyChanged(device);
+  const moreButton = useRef<HTMLButtonElement>(null);
   return (
     <div className="row-actions">
       {firstContact ? (
@@ -131,8 +133,8 @@ function RowActions({ device, connecting, actions }: { device: Device; connectin
           {connecting ? 'Connecting…' : 'Connect'}
         </Button>
       )}
-      <MenuTrigger>
-        <Button className="button is-small is-quiet more-button" aria-label={`More actions for ${device.name}`}>
+      <MenuTrigger onOpenChange={(open) => { if (!open) focusAfterMenu(moreButton.current); }}>
+        <Button ref={moreButton} className="button is-small is-quiet more-button" aria-label={`More actions for ${device.name}`}>
           <span aria-hidden="true">⋯</span>
         </Button>
         <Popover className="menu-popover" placement="bottom end">
@@ -172,6 +174,28 @@ function RowActions({ device, connecting, actions }: { device: Device; connectin
       </MenuTrigger>
     </div>
   );
+}
+
+/**
+ * A closed menu gives focus back to its button, so Tab carries on along the row. Inside the
+ * table's grid react-aria sends it on to the row instead; the first focus that lands on this
+ * row is put back on the button. Anything else taking focus (a dialog the choice opened) or
+ * the next key ends the watch.
+ */
+function focusAfterMenu(button: HTMLButtonElement | null): void {
+  const row = button?.closest('[role="row"]');
+  if (button == null || row == null) return;
+  const stop = (): void => {
+    document.removeEventListener('focusin', onFocusIn, true);
+    document.removeEventListener('keydown', stop, true);
+  };
+  function onFocusIn(event: FocusEvent): void {
+    if (event.target === button) return;
+    stop();
+    if (event.target === row) button?.focus();
+  }
+  document.addEventListener('focusin', onFocusIn, true);
+  document.addEventListener('keydown', stop, true);
 }
 
 /** `ssh pi@10.0.0.7:2222` wraps after the @ when it must, never inside the address or port. */
