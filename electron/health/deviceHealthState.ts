@@ -70,7 +70,7 @@ export function judgeAlerts(state: DeviceState, thresholds: HealthThresholds, no
 /** `extra`: alerts judged outside the samples (backups overdue), listed also while the device is offline. */
 export function viewOf(device: Device, state: DeviceState | undefined, extra: readonly HealthAlert[] = []): DeviceHealthView {
   if (!state) {
-    return { deviceId: device.id, deviceName: device.name, site: device.site, status: 'connecting', sample: null, lastSampleMs: null, alerts: [...extra], linkError: null };
+    return { deviceId: device.id, deviceName: device.name, site: device.site, status: 'connecting', sample: null, lastSampleMs: null, lastSeenMs: device.lastSeenMs, alerts: [...extra], linkError: null };
   }
   const alerts = [...state.alerts, ...extra];
   return {
@@ -80,12 +80,17 @@ export function viewOf(device: Device, state: DeviceState | undefined, extra: re
     status: statusOf(alerts, { link: state.link, hasSample: state.sample !== null }),
     sample: state.sample,
     lastSampleMs: state.lastSampleMs,
+    lastSeenMs: newest(device.lastSeenMs, state.lastSampleMs),
     alerts,
     linkError: state.link === 'up' ? null : state.linkError,
   };
 }
 
+function newest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
 /** What a view shows, minus the parts that change without meaning anything (an alert's age, the stale counter). */
 export function viewKey(view: DeviceHealthView): string {
-  return JSON.stringify([view.status, view.lastSampleMs, view.linkError, view.deviceName, view.site, view.alerts.map((a) => [a.code, a.severity, a.code === 'stale' ? '' : a.title])]);
+  return JSON.stringify([view.status, view.lastSampleMs, view.lastSeenMs, view.linkError, view.deviceName, view.site, view.alerts.map((a) => [a.code, a.severity, a.code === 'stale' ? '' : a.title])]);
 }

@@ -45,10 +45,10 @@ describe('the demo, by keyboard, at 1366×768', () => {
     throw new Error(`${key} never reached the target; focus went ${path.join(' → ')}`);
   }
 
-  /** The focus ring is drawn: react-aria marks keyboard focus with data-focus-visible, and the outline shows. */
-  async function expectVisibleFocus(target: Locator): Promise<void> {
+  /** The focus ring is drawn: react-aria marks keyboard focus with data-focus-visible, and the outline shows (for a row, on its cells). */
+  async function expectVisibleFocus(target: Locator, ringOn: Locator = target): Promise<void> {
     expect(await target.getAttribute('data-focus-visible')).not.toBeNull();
-    const outline = await target.evaluate((node: unknown) => (node as InPage).ownerDocument.defaultView.getComputedStyle(node).outlineStyle);
+    const outline = await ringOn.evaluate((node: unknown) => (node as InPage).ownerDocument.defaultView.getComputedStyle(node).outlineStyle);
     expect(outline).not.toBe('none');
   }
 
@@ -138,7 +138,7 @@ describe('the demo, by keyboard, at 1366×768', () => {
     const focusedRow = page.locator('[data-testid="device-row"]:focus');
     for (let presses = 0; presses < 10 && (await focusedRow.count()) === 0; presses++) await page.keyboard.press('Tab');
     expect(await focusedRow.count()).toBe(1);
-    await expectVisibleFocus(focusedRow);
+    await expectVisibleFocus(focusedRow, focusedRow.locator('td').first());
     const rowDeviceId = await focusedRow.getAttribute('data-device-id');
     await page.keyboard.press('Enter');
     const devicePage = page.getByTestId('device-health');
@@ -154,9 +154,11 @@ describe('the demo, by keyboard, at 1366×768', () => {
     await tabTo(open);
     await page.keyboard.press('Enter');
     await devicePage.waitFor();
+    // Back in the app, not the browser's Back: the page stays where it is.
+    const address = page.url();
     await page.keyboard.press('Alt+ArrowLeft');
     await page.getByTestId('fleet-grid').waitFor();
-    expect(page.url()).toBe(app.host.url);
+    expect(page.url()).toBe(address);
   });
 
   it('Deploy: says plainly why the demo devices cannot be deployed to, and what to do instead', async () => {

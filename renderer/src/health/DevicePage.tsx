@@ -119,7 +119,7 @@ function DeviceFacts({ view }: { view: DeviceHealthView }) {
   return (
     <p className="device-health-facts num">
       {view.site !== '' && <span>{view.site}</span>}
-      <span>seen {formatLastSeen(view.lastSampleMs, now)}</span>
+      <span>seen {formatLastSeen(view.lastSeenMs ?? view.lastSampleMs, now)}</span>
       {sample !== null && (
         <>
           <span>
