@@ -5,6 +5,8 @@ import type { AppError } from '../../../shared/errors.ts';
 import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useBridge, useEvent } from '../api/hooks.ts';
 import { useJobStore } from '../jobs/useJobs.ts';
+import { DemoNotice } from '../demo/DemoNotice.tsx';
+import { demoClickHouseText } from '../demo/demoText.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
@@ -17,6 +19,7 @@ import { QuarantinePanel } from './QuarantinePanel.tsx';
 import { ReconcilePanel } from './ReconcilePanel.tsx';
 import { SiteVisitButtons, SiteVisitPanel, sitesOf, useVisitAction } from './SiteVisit.tsx';
 import { useCourierData, useRunningCourierJobs } from './useCourier.ts';
+import { ShortcutHint, useActionShortcut } from '../ui/actionShortcut.tsx';
 import './courier.css';
 
 type Reconcile = { result: ReconcileResult | null; error: AppError | null; checking: boolean; stale: boolean };
@@ -33,6 +36,7 @@ export function CourierScreen() {
   const store = useJobStore();
   const { journals, devices } = useCourierData();
   const quarantine = useApi('courier.quarantine.list', {});
+  const appInfo = useApi('app.info', {});
   const running = useRunningCourierJobs();
   const [notices, setNotices] = useRememberedState(noticesMemory, []);
 
@@ -61,6 +65,7 @@ export function CourierScreen() {
 
   const totals = rows.reduce((t, row) => ({ held: t.held + row.held, pending: t.pending + row.pending, quarantined: t.quarantined + row.quarantined }), { held: 0, pending: 0, quarantined: 0 });
   const loadError = journals.error ?? devices.error;
+  const demoClickHouse = demoClickHouseText(appInfo.value);
   const forwardJob = running.forward;
   return (
     <div className="screen courier-screen">
@@ -85,6 +90,7 @@ export function CourierScreen() {
         </div>
       )}
       <CourierNotices notices={notices} onDismiss={dismiss} />
+      {demoClickHouse !== null && <DemoNotice text={demoClickHouse} testId="demo-clickhouse-notice" />}
       {forwardJob !== null && (
         <section className="courier-forward" aria-label="Forward to ClickHouse in progress">
           <h2>Forwarding to ClickHouse</h2>
@@ -200,6 +206,11 @@ type CourierHeaderProps = {
 
 /** The title, what is held and waiting, Reconcile and Forward all. */
 function CourierHeader({ summary, reconciling, startingForward, forwarding, onReconcile, onForward, pullAll }: CourierHeaderProps) {
+  const canPullAll = !pullAll.busy && !pullAll.starting;
+  const canForward = !forwarding && !startingForward;
+  useActionShortcut('P', pullAll.onPress, canPullAll);
+  useActionShortcut('R', onReconcile, !reconciling);
+  useActionShortcut('F', onForward, canForward);
   return (
     <header className="screen-header">
       <h1>Courier</h1>
@@ -209,12 +220,15 @@ function CourierHeader({ summary, reconciling, startingForward, forwarding, onRe
       <div className="header-actions">
         <Button className="button" onPress={pullAll.onPress} isPending={pullAll.starting} isDisabled={pullAll.busy}>
           Pull all
+          <ShortcutHint letter="P" label="Pull all" />
         </Button>
         <Button className="button" onPress={onReconcile} isPending={reconciling}>
           {reconciling ? 'Reconciling…' : 'Reconcile'}
+          <ShortcutHint letter="R" label="Reconcile" />
         </Button>
         <Button className="button is-primary" onPress={onForward} isPending={startingForward} isDisabled={forwarding}>
           Forward all
+          <ShortcutHint letter="F" label="Forward all" />
         </Button>
       </div>
     </header>

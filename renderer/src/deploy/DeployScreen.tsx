@@ -2,6 +2,8 @@ import { useMemo, useState } from 'react';
 import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import { useDevices } from '../devices/index.ts';
+import { DemoNotice } from '../demo/DemoNotice.tsx';
+import { demoDeployText } from '../demo/demoText.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { NewRolloutPanel } from './NewRolloutPanel.tsx';
@@ -46,6 +48,7 @@ export function DeployScreen() {
   }
 
   const loadError = list.error ?? devices.error;
+  const demo = devices.value === null ? null : demoDeployText(devices.value);
   return (
     <div className="screen deploy-screen">
       <header className="screen-header">
@@ -60,6 +63,7 @@ export function DeployScreen() {
       </header>
       {loadError !== null && <ErrorNotice error={loadError} announce />}
       {resumeError !== null && <ErrorNotice error={resumeError} announce />}
+      {demo !== null && <DemoNotice text={demo} testId="demo-deploy-notice" />}
       {shown !== null && <ShownRollout key={shown} rolloutId={shown} onResumed={list.reload} />}
       <NewRolloutPanel
         devices={devices.value ?? []}

@@ -3,8 +3,10 @@ import { Button } from 'react-aria-components';
 import type { Device } from '../../../shared/devices.ts';
 import { useBridge } from '../api/hooks.ts';
 import { useJobs } from '../jobs/useJobs.ts';
+import { openDeviceKey } from '../health/openDevice.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
-import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
+import { memoryKey, useRememberedSetter, useRememberedState } from '../ui/ScreenMemory.tsx';
+import { useSwitchScreen } from '../ui/screenSwitch.tsx';
 import { DeviceNotices, type DeviceNotice } from './DeviceNotices.tsx';
 import { DeviceTable, type DeviceActions } from './DeviceTable.tsx';
 import { DeviceDialogs, type OpenDialog } from './DeviceDialogs.tsx';
@@ -26,6 +28,8 @@ export function DevicesScreen() {
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
   const [notices, setNotices] = useRememberedState<readonly DeviceNotice[]>(noticesMemory, []);
   const [connecting, setConnecting] = useState<ReadonlySet<string>>(new Set());
+  const openOnHealth = useRememberedSetter(openDeviceKey);
+  const switchScreen = useSwitchScreen();
 
   const showNotice = (notice: DeviceNotice) => {
     setNotices((all) => [notice, ...all.filter((n) => n.deviceId !== notice.deviceId)]);
@@ -70,6 +74,10 @@ export function DevicesScreen() {
     },
     provision: (device) => {
       setDialog({ kind: 'provision', device });
+    },
+    open: (device) => {
+      openOnHealth(device.id);
+      switchScreen('health');
     },
   };
 

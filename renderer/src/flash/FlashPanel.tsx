@@ -15,6 +15,7 @@ import { browseStartDir, checkIdentity, duplicateDeviceIds, flashRequest, pickDr
 import { FlashProgress } from './FlashProgress.tsx';
 import { IdentityFields } from './IdentityFields.tsx';
 import { ImageSummaryCard } from './ImageSummaryCard.tsx';
+import { ShortcutHint, useActionShortcut } from '../ui/actionShortcut.tsx';
 import './flash.css';
 import './flash-progress.css';
 import './flash-dialogs.css';
@@ -116,6 +117,8 @@ export function FlashPanel() {
 function ImageStep({ flow, dispatch, onRead }: { flow: FlashFlow; dispatch: Dispatch; onRead: (path: string) => void }) {
   const flashing = flow.phase.name === 'flashing';
   const inspecting = flow.inspecting !== null;
+  const canRead = flow.pathInput.trim() !== '' && !flashing && !inspecting;
+  useActionShortcut('R', () => { onRead(flow.pathInput); }, canRead);
   return (
     <div className="step-section">
       <h3 className="step-title">
@@ -134,6 +137,7 @@ function ImageStep({ flow, dispatch, onRead }: { flow: FlashFlow; dispatch: Disp
         </Button>
         <Button type="submit" className="button" isPending={inspecting} isDisabled={flow.pathInput.trim() === '' || flashing}>
           {inspecting ? 'Reading…' : 'Read image'}
+          <ShortcutHint letter="R" label="Read image" />
         </Button>
       </Form>
       {flow.inspectError !== null && <ErrorNotice error={flow.inspectError} announce />}

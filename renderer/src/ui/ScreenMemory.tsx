@@ -54,3 +54,11 @@ export function useRememberedReducer<S, E>(key: MemoryKey<S>, reducer: (state: S
   }, [memory, key.name, state]);
   return [state, dispatch];
 }
+
+/** Sets what another screen will find under `key` when it is next shown (Devices → "open this device's health"). */
+export function useRememberedSetter<T>(key: MemoryKey<T>): (value: T) => void {
+  const memory = useMemory();
+  return (value) => {
+    memory.set(key.name, value);
+  };
+}

@@ -88,6 +88,10 @@ describe('Flash form', () => {
     expect(browseStartDir('/home/t/node.fkimg')).toBe('/home/t');
     expect(browseStartDir('/a.img.zst')).toBe('/');
     expect(browseStartDir('/')).toBe('/');
+    // ~ is the service's to expand; a file that is not an image goes as typed and the service opens its folder.
+    expect(browseStartDir('~/Downloads')).toBe('~/Downloads');
+    expect(browseStartDir('~')).toBe('~');
+    expect(browseStartDir('/home/t/README.md')).toBe('/home/t/README.md');
   });
 });
 
