@@ -63,3 +63,19 @@ export const ReadCheckResultSchema = z.object({
   ),
 });
 export type ReadCheckResult = z.infer<typeof ReadCheckResultSchema>;
+
+/**
+ * A drive's model name, or null when it has none: virtual and some USB devices report no
+ * model, and the service then fills the description with the device path, which must not be
+ * shown twice ("/dev/zram0 (/dev/zram0)").
+ */
+export function driveModel(drive: { device: string; description: string }): string | null {
+  const description = drive.description.trim();
+  return description === '' || description === drive.device ? null : description;
+}
+
+/** "/dev/sdb (SanDisk Ultra)", or just "/dev/zram0" when the drive has no model name. */
+export function driveLabel(drive: { device: string; description: string }): string {
+  const model = driveModel(drive);
+  return model === null ? drive.device : `${drive.device} (${model})`;
+}

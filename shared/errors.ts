@@ -52,9 +52,19 @@ export function fail(error: AppError): Failure {
   return { ok: false, error };
 }
 
+/**
+ * One full stop at the end of a sentence, never "..": messages are built from parts
+ * ("Cannot read X: ${cause.message}.") whose last part often ends a sentence already, and
+ * "?." / "!." read as badly. An ellipsis ("...", "…") is left alone.
+ */
+export function tidySentence(text: string): string {
+  return text.replace(/(?<!\.)([.!?])\.(?!\.)/g, '$1');
+}
+
 /** Builds an AppError; the hint is required so no error leaves without advice. */
 export function appError(code: ErrorCode, message: string, hint: string, field?: string): AppError {
-  return field === undefined ? { code, message, hint } : { code, message, hint, field };
+  const tidy = { code, message: tidySentence(message), hint: tidySentence(hint) };
+  return field === undefined ? tidy : { ...tidy, field };
 }
 
 /** Schema of a result carrying `value`, for validating responses at a boundary. */

@@ -78,6 +78,11 @@ export const DeviceHealthViewSchema = z.object({
   /** The latest sample, or null before the first one arrives. */
   sample: HealthSampleSchema.nullable(),
   lastSampleMs: z.number().int().nullable(),
+  /**
+   * When the device last answered anything — a live sample, a pull, a connect, a deploy: the
+   * one "last seen" that Devices shows too. Absent from hosts older than this field.
+   */
+  lastSeenMs: z.number().int().nullable().optional(),
   alerts: z.array(HealthAlertSchema),
   /** Why the link is down, while status is unreachable / connecting after a failure. */
   linkError: z.string().nullable(),

@@ -82,6 +82,8 @@ export const JobProgressSchema = z.object({
   /** Units per second over the recent window; null until there is enough to measure. */
   rateBytesPerSec: z.number().nonnegative().nullable(),
   etaSeconds: z.number().nonnegative().nullable(),
+  /** Bytes received over the link so far, where items are counted (a pull: its records and what carried them). */
+  bytesReceived: z.number().nonnegative().optional(),
   /** Per-drive progress of a flash to several drives; the totals above are their sum. */
   targets: z.array(FlashTargetProgressSchema).optional(),
   /** A site visit's overall bytes and its line per device. */

@@ -37,6 +37,13 @@ export function batchSizeFor(kind: 'ssh' | 'serial' | 'local'): BatchSize {
 
 const reconnectAttempts = 4;
 
+/**
+ * The first read of a journal is short: its first records are stored and counted within a
+ * second even over a slow link, instead of after a whole batch (up to 20,000 records or
+ * 8 MiB). The rest follows in full batches.
+ */
+export const openingRead = { records: 500, bytes: 256 * 1024 };
+
 /** Custody is acknowledged at least this often, so a cut link re-sends little. */
 const ackEveryRecords = 20_000;
 
@@ -151,7 +158,7 @@ export type JournalCursor = {
 
 function report(pull: SessionPull, phase: string): void {
   const { done, total } = pull.progress;
-  pull.deps.ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items' });
+  pull.deps.ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items', bytesReceived: pull.session.client.diagnostics().bytesIn });
 }
 
 /** Acknowledges custody through the watermark, unless nothing is owed. */
@@ -162,12 +169,22 @@ async function ackCustody(pull: SessionPull, journal: JournalInfo, state: Journa
   cursor.sinceAck = 0;
 }
 
-/** One `journal.read` stream after the watermark (only `priorities`, when given): every batch verified, then stored. */
-async function readJournal(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
+/** How much one read carries: all after the watermark in full batches, or only the opening records. */
+type ReadScope = 'all' | 'opening';
+
+/**
+ * One `journal.read` stream after the watermark (only `priorities`, when given): every batch
+ * verified, then stored. True when the agent has more after what it sent (a limited read).
+ */
+async function readJournal(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined, scope: ReadScope = 'all'): Promise<boolean> {
   const { deps, session } = pull;
+  const sizes =
+    scope === 'opening'
+      ? { limit: openingRead.records, batch_records: Math.min(deps.batch.records, openingRead.records), batch_bytes: Math.min(deps.batch.bytes, openingRead.bytes) }
+      : { batch_records: deps.batch.records, batch_bytes: deps.batch.bytes };
   const stream = session.client.stream(
     'journal.read',
-    { journal_id: journal.journal_id, after_seq: cursor.contiguous, batch_records: deps.batch.records, batch_bytes: deps.batch.bytes, ...(priorities ? { priorities } : {}) },
+    { journal_id: journal.journal_id, after_seq: cursor.contiguous, ...sizes, ...(priorities ? { priorities } : {}) },
     { window: deps.batch.window, idleTimeoutMs: deps.batch.idleTimeoutMs },
   );
   for await (const batch of stream) {
@@ -202,19 +219,18 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
     }
     report(pull, priorities ? 'pulling safety events' : 'pulling');
   }
-  await unwrap(stream.result);
+  return (await unwrap(stream.result)).more;
 }
 
 /**
  * A frame damaged on the line (a serial console carries kernel messages) ends the stream
  * at the gap; what came before it is stored, so read again from there.
  */
-export async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
+export async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined, scope: ReadScope = 'all'): Promise<boolean> {
   const { ctx } = pull.deps;
   for (let attempt = 1; ; attempt++) {
     try {
-      await readJournal(pull, journal, state, cursor, priorities);
-      return;
+      return await readJournal(pull, journal, state, cursor, priorities, scope);
     } catch (error) {
       const retryable = error instanceof FieldkitError && (error.appError.code === 'IO_ERROR' || error.appError.code === 'UNAVAILABLE') && !pull.session.client.closed;
       if (!retryable || attempt >= 10 || ctx.signal.aborted) throw error;
@@ -234,7 +250,9 @@ async function pullJournal(pull: SessionPull, journal: JournalInfo, state: Journ
     await readJournalWithRetries(pull, journal, state, cursor, [1]);
     throwIfCancelled(ctx.signal);
   }
-  await readJournalWithRetries(pull, journal, state, cursor, undefined);
+  const more = await readJournalWithRetries(pull, journal, state, cursor, undefined, 'opening');
+  throwIfCancelled(ctx.signal);
+  if (more) await readJournalWithRetries(pull, journal, state, cursor, undefined);
   await ackCustody(pull, journal, state, cursor);
   throwIfCancelled(ctx.signal);
   const losses = await unwrap(client.call('loss.list', { journal_id: journal.journal_id, after_seq: 0 }));

@@ -8,6 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { BundleSummary, RolloutStartRequest } from '../../shared/deploy.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import type { ApiHandlers } from '../kernel/api/dispatch.ts';
+import { expandUserPath } from '../kernel/paths/userPath.ts';
 import { listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { inspectArtifact } from './deployArtifact.ts';
@@ -87,8 +88,9 @@ export function createRolloutHandlers(deps: RolloutHandlerDeps): { handlers: Pic
   return {
     rollouts,
     handlers: {
-      'deploy.inspect': async ({ bundlePath }) => ({ bundle: await inspect(bundlePath) }),
-      'deploy.start': (request) => start(request),
+      // Paths come as a person typed them: `~/bundles/…` is expanded here, for every carrier.
+      'deploy.inspect': async ({ bundlePath }) => ({ bundle: await inspect(expandUserPath(bundlePath)) }),
+      'deploy.start': (request) => start({ ...request, bundlePath: expandUserPath(request.bundlePath) }),
       // A refusal (an unknown id) rejects rather than throwing at the caller.
       'deploy.list': ({ limit }) => settle(() => ({ rollouts: rollouts.list(limit) })),
       'deploy.get': ({ rolloutId }) => settle(() => ({ rollout: rollouts.get(rolloutId) })),

@@ -155,6 +155,13 @@ export function createDeviceStore(db: Store) {
         id,
       );
     },
+    /**
+     * The device answered at `atMs` (a live health sample): the one "last seen" both Devices and
+     * Health show. Never moves it back (a late write from an older sample).
+     */
+    recordSeen(id: string, atMs: number): void {
+      db.prepare(`UPDATE devices SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?) WHERE id = ?`).run(atMs, id);
+    },
     recordError(id: string, message: string): Device {
       db.prepare(`UPDATE devices SET last_error = ? WHERE id = ?`).run(message, id);
       return get(id);

@@ -35,7 +35,8 @@ export function defaultBrowseDir(home: string = homedir()): string {
 }
 
 /**
- * Lists `dir` (absolute; the default folder when absent): folders first, then images,
+ * Lists `dir` (absolute; the default folder when absent; a file's own folder when it names a
+ * file): folders first, then images,
  * each by name. Hidden entries and other files are left out; an entry that vanishes or
  * cannot be read while listing is skipped rather than failing the whole folder.
  */
@@ -44,7 +45,7 @@ export async function browseImages(db: Store, dir?: string): Promise<BrowseListi
   if (!path.isAbsolute(folder)) {
     throw new FieldkitError(appError('BAD_REQUEST', `"${folder}" is not an absolute folder path.`, 'Give the full path of a folder, such as /home/you/Downloads.', 'dir'));
   }
-  const resolved = path.resolve(folder);
+  const resolved = await folderOf(path.resolve(folder));
   const names = await readFolder(resolved);
   const entries: BrowseEntry[] = [];
   await Promise.all(
@@ -68,6 +69,19 @@ export async function browseImages(db: Store, dir?: string): Promise<BrowseListi
   entries.sort((a, b) => (a.kind === 'dir' ? 0 : 1) - (b.kind === 'dir' ? 0 : 1) || a.name.localeCompare(b.name, 'en', { numeric: true }));
   const parent = path.dirname(resolved);
   return { dir: resolved, parent: parent === resolved ? null : parent, entries, recent: recentImages(db) };
+}
+
+/**
+ * The folder to list for `target`: itself, or, when the path field held a file (the image
+ * picked last time, a README next to it), the folder that file is in. Anything else (missing,
+ * unreadable) is left for readFolder to explain.
+ */
+async function folderOf(target: string): Promise<string> {
+  try {
+    return (await stat(target)).isDirectory() ? target : path.dirname(target);
+  } catch {
+    return target;
+  }
 }
 
 async function readFolder(folder: string): Promise<string[]> {

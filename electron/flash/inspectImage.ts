@@ -36,7 +36,10 @@ export function imageKindOrRefuse(imagePath: string): 'signed' | 'plain' {
 async function fileBytesOf(imagePath: string): Promise<number> {
   try {
     const info = await stat(imagePath);
-    if (!info.isFile()) throw new FieldkitError(appError('BAD_REQUEST', `${imagePath} is not a file.`, 'Pick an image file.', 'imagePath'));
+    if (info.isDirectory()) {
+      throw new FieldkitError(appError('BAD_REQUEST', `${imagePath} is a folder, not an image file.`, 'Pick the image inside it: Browse… opens that folder.', 'imagePath'));
+    }
+    if (!info.isFile()) throw new FieldkitError(appError('BAD_REQUEST', `${imagePath} is not a regular file (a device, pipe or socket).`, 'Pick an image file.', 'imagePath'));
     return info.size;
   } catch (error) {
     if (isFieldkitError(error)) throw error;
@@ -138,8 +141,9 @@ async function inspectPlain(imagePath: string, allowUnsigned: boolean): Promise<
 /** The summary `flash.inspect` answers with; NOT_FOUND / BAD_REQUEST when the file is no image at all. */
 export async function inspectImage(db: Store, imagePath: string, now: Date = new Date()): Promise<ImageSummary> {
   if (!path.isAbsolute(imagePath)) throw new FieldkitError(appError('BAD_REQUEST', `${imagePath} is not an absolute path.`, 'Give the full path of the image file.', 'imagePath'));
-  const kind = imageKindOrRefuse(imagePath);
+  // What the path is (missing, a folder) comes before what its name says: "images/" is a folder, not "not an image".
   const fileBytes = await fileBytesOf(imagePath);
+  const kind = imageKindOrRefuse(imagePath);
   if (kind === 'plain') return inspectPlain(imagePath, loadFlashSettings(db).allowUnsigned);
   return inspectSigned(imagePath, listTrustedKeys(db), fileBytes, now);
 }

@@ -19,14 +19,16 @@ import { rememberRecentImage } from './recentImagesStore.ts';
 import { imageKindOrRefuse, inspectImage, unsignedWarning } from './inspectImage.ts';
 import { checkImageManifestTrusted, listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import { loadFlashSettings } from './flashSettingsStore.ts';
+import { driveLabel } from '../../shared/drives.ts';
 
 export type StartFlashDeps = { db: Store; jobs: JobRunner<typeof flashJobKinds>; dataDir: string };
 
 export async function startFlash(deps: StartFlashDeps, request: FlashStartRequest): Promise<{ jobId: string }> {
   const { imagePath } = request;
   const name = path.basename(imagePath);
-  const kind = imageKindOrRefuse(imagePath);
+  // Inspect first: it says what the path is (missing, a folder) before judging its name.
   const summary = await inspectImage(deps.db, imagePath);
+  const kind = imageKindOrRefuse(imagePath);
   const keys = listTrustedKeys(deps.db);
   let rawBytes: number | undefined;
   if (kind === 'signed') {
@@ -58,7 +60,7 @@ export async function startFlash(deps: StartFlashDeps, request: FlashStartReques
       return [];
     }
     if (!drive.flashable) {
-      problems.push(`${drive.device} (${drive.description}) may not be flashed: ${drive.refusals.map((r) => r.message).join(' ')}`);
+      problems.push(`${driveLabel(drive)} may not be flashed: ${drive.refusals.map((r) => r.message).join(' ')}`);
       return [];
     }
     if (drive.sizeBytes !== target.expectSizeBytes) {

@@ -27,10 +27,12 @@ export type DeviceState = {
   alerts: HealthAlert[];
   /** The view last sent, to send only what changed. */
   sentKey: string;
+  /** The sample time last written to the device store as its "last seen". */
+  seenWrittenMs: number | null;
 };
 
 export function newDeviceState(ref: string): DeviceState {
-  return { ref, watcher: null, link: 'connecting', linkError: null, sample: null, lastSampleMs: null, recent: [], backlog: [], alerts: [], sentKey: '' };
+  return { ref, watcher: null, link: 'connecting', linkError: null, sample: null, lastSampleMs: null, recent: [], backlog: [], alerts: [], sentKey: '', seenWrittenMs: null };
 }
 
 /** Takes in a sample that arrived at `atMs` (laptop clock); the caller re-judges the alerts. */
@@ -68,7 +70,7 @@ export function judgeAlerts(state: DeviceState, thresholds: HealthThresholds, no
 /** `extra`: alerts judged outside the samples (backups overdue), listed also while the device is offline. */
 export function viewOf(device: Device, state: DeviceState | undefined, extra: readonly HealthAlert[] = []): DeviceHealthView {
   if (!state) {
-    return { deviceId: device.id, deviceName: device.name, site: device.site, status: 'connecting', sample: null, lastSampleMs: null, alerts: [...extra], linkError: null };
+    return { deviceId: device.id, deviceName: device.name, site: device.site, status: 'connecting', sample: null, lastSampleMs: null, lastSeenMs: device.lastSeenMs, alerts: [...extra], linkError: null };
   }
   const alerts = [...state.alerts, ...extra];
   return {
@@ -78,12 +80,17 @@ export function viewOf(device: Device, state: DeviceState | undefined, extra: re
     status: statusOf(alerts, { link: state.link, hasSample: state.sample !== null }),
     sample: state.sample,
     lastSampleMs: state.lastSampleMs,
+    lastSeenMs: newest(device.lastSeenMs, state.lastSampleMs),
     alerts,
     linkError: state.link === 'up' ? null : state.linkError,
   };
 }
 
+function newest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
 /** What a view shows, minus the parts that change without meaning anything (an alert's age, the stale counter). */
 export function viewKey(view: DeviceHealthView): string {
-  return JSON.stringify([view.status, view.lastSampleMs, view.linkError, view.deviceName, view.site, view.alerts.map((a) => [a.code, a.severity, a.code === 'stale' ? '' : a.title])]);
+  return JSON.stringify([view.status, view.lastSampleMs, view.lastSeenMs, view.linkError, view.deviceName, view.site, view.alerts.map((a) => [a.code, a.severity, a.code === 'stale' ? '' : a.title])]);
 }

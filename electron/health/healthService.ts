@@ -18,6 +18,9 @@ import type { AppSshKey } from '../kernel/link/appSshKey.ts';
 import { judgeAlerts, newDeviceState, recordSample, viewKey, viewOf, type DeviceState } from './deviceHealthState.ts';
 import { startDeviceWatcher, type DeviceWatcher, type DeviceWatcherOptions } from './deviceWatcher.ts';
 
+/** Devices reads "last seen" to the second below a minute; a write every 5 s keeps it true without a write per sample. */
+export const SEEN_WRITE_MS = 5000;
+
 export type HealthServiceOptions = {
   devices: DeviceStore;
   events: EventBus;
@@ -27,6 +30,8 @@ export type HealthServiceOptions = {
   now?: () => number;
   /** How long a device's link stays open after its last lease ends. */
   lingerMs?: number;
+  /** How often a watched device's newest sample time is written to the device store as its "last seen". */
+  seenWriteMs?: number;
   /** Shortest gap between two health.changed events. */
   emitIntervalMs?: number;
   /** How often leases, staleness and lingering links are checked. */
@@ -156,9 +161,10 @@ function startWatching(
 }
 
 /** Stops every watcher, waiting at most 3 s: one in the middle of connecting finishes its attempt first, and must not hold the app's exit. */
-async function stopAllWatchers(states: Iterable<DeviceState>): Promise<void> {
+async function stopAllWatchers(states: Iterable<DeviceState>, beforeStop: (state: DeviceState) => void): Promise<void> {
   const watchers: DeviceWatcher[] = [];
   for (const state of states) {
+    beforeStop(state);
     if (state.watcher) watchers.push(state.watcher);
     state.watcher = null;
   }
@@ -175,10 +181,36 @@ function extraAlertsSafely(extra: HealthServiceOptions['extraAlerts'], ref: stri
   }
 }
 
+/**
+ * Devices shows the store's "last seen"; Health shows the newest sample. Writing each sample's
+ * time to the store (at most every `intervalMs`, and the newest when the link closes) keeps
+ * them one truth instead of "2 min ago" beside "0 s ago".
+ */
+function writeSeen(devices: DeviceStore, state: DeviceState, how: { force: boolean; intervalMs: number; onError: (error: unknown) => void }): void {
+  const at = state.lastSampleMs;
+  if (at === null || at === state.seenWrittenMs) return;
+  if (!how.force && state.seenWrittenMs !== null && at - state.seenWrittenMs < how.intervalMs) return;
+  state.seenWrittenMs = at;
+  try {
+    devices.recordSeen(state.ref, at);
+  } catch (error) {
+    how.onError(error);
+  }
+}
+
+/** Closes a device's link, its newest sample written as its "last seen" first. */
+function stopWatcher(devices: DeviceStore, state: DeviceState, seen: { intervalMs: number; onError: (error: unknown) => void }): void {
+  writeSeen(devices, state, { force: true, ...seen });
+  const watcher = state.watcher;
+  state.watcher = null;
+  watcher?.stop().catch(seen.onError);
+}
+
 export function createHealthService(options: HealthServiceOptions): HealthService {
   const now = options.now ?? Date.now;
   const lingerMs = options.lingerMs ?? 30_000;
   const onError = options.onError ?? ((error: unknown) => { console.error(error); });
+  const seen = { intervalMs: options.seenWriteMs ?? SEEN_WRITE_MS, onError };
   let thresholds = options.thresholds;
   const leases = createLeases();
   const states = new Map<string, DeviceState>();
@@ -209,16 +241,13 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
 
   function onSample(state: DeviceState, sample: HealthSample): void {
     recordSample(state, sample, now());
+    writeSeen(options.devices, state, { force: false, ...seen });
     reevaluate(state);
     emitter.addSample({ deviceId: state.ref, sample });
     emitter.schedule();
   }
 
-  function stopWatching(state: DeviceState): void {
-    const watcher = state.watcher;
-    state.watcher = null;
-    watcher?.stop().catch(onError);
-  }
+  const stopWatching = (state: DeviceState): void => { stopWatcher(options.devices, state, seen); };
 
   /** Starts and stops watchers to match the leases, and notices devices that went quiet. */
   function tick(): void {
@@ -281,7 +310,7 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
       closed = true;
       clearInterval(ticker);
       emitter.close();
-      await stopAllWatchers(states.values());
+      await stopAllWatchers(states.values(), (state) => { writeSeen(options.devices, state, { force: true, ...seen }); });
     },
   };
 }

@@ -97,4 +97,22 @@ describe('Settings → ClickHouse in Chromium', () => {
     expect((await app.services.handlers['settings.clickhouse.get']({})).settings?.url).toBe(clickhouse.url);
     expect(app.pageErrors).toEqual([]);
   });
+
+  it('keeps what was typed and the last test outcome through a visit to another screen', async () => {
+    const typed = `https://127.0.0.1:${clickhouse.httpPort}/`;
+    await page.keyboard.press('Alt+1');
+    await page.getByTestId('flash-panel').waitFor();
+    await page.keyboard.press('Alt+6');
+    await section.waitFor();
+    // The unsaved URL, as typed, over what is saved; the rest as saved; the outcome still said.
+    expect(await field('URL').inputValue()).toBe(typed);
+    expect(await field('User').inputValue()).toBe(user.name);
+    expect(await section.getByText('Unsaved changes').count()).toBe(1);
+    expect(await section.locator('[data-testid="clickhouse-test-result"][data-ok="false"]').count()).toBe(1);
+    // Once the service's answer is in (it refreshes on return), the edit is still there.
+    await expect.poll(() => section.getByRole('button', { name: 'Save', exact: true }).isEnabled()).toBe(true);
+    expect(await field('URL').inputValue()).toBe(typed);
+    await shoot('settings-clickhouse-remembered.png');
+    expect(app.pageErrors).toEqual([]);
+  });
 });

@@ -174,6 +174,31 @@ describe('Courier screen in Chromium', () => {
     expect(await inClickHouse(name)).toEqual({ rows: after, distinct: after, min: 1, max: after });
   });
 
+  it('keeps its verdicts and notices through a visit to Settings, and asks ClickHouse again on return', async () => {
+    const name = 'demo-pi-01';
+    const status = reconcileOf(name);
+    expect(await status.getAttribute('data-status')).not.toBe('missing');
+    const forwardNotice = await page.locator('[data-testid="courier-notice"][data-notice="forward"]').textContent();
+    await page.keyboard.press('Alt+6');
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    // While the screen is away, a pull (as from the CLI) brings records ClickHouse does not have yet.
+    const before = (await journalOf(name)).contiguous_seq;
+    const device = (await services.handlers['devices.list']({})).devices.find((d) => d.name === name);
+    await services.handlers['courier.pull']({ id: device?.id ?? '?' });
+    await expect.poll(async () => (await journalOf(name)).contiguous_seq, { timeout: 30_000 }).toBeGreaterThan(before);
+
+    await page.keyboard.press('Alt+4');
+    // The verdicts and notices are there at once, as they were left…
+    await status.waitFor({ timeout: 1000 });
+    for (const other of demoDevices) expect(await reconcileOf(other).count()).toBe(1);
+    expect(await page.locator('[data-testid="courier-notice"][data-notice="forward"]').textContent()).toBe(forwardNotice);
+    // …and asked for again: the new records are named as not yet forwarded.
+    await expect.poll(() => status.getAttribute('data-status'), { timeout: 20_000 }).toBe('missing');
+    expect(await status.locator('[data-reason="not_yet_forwarded"]').textContent()).toContain('not yet forwarded');
+    await status.scrollIntoViewIfNeeded();
+    await shoot('courier-remembered.png');
+  });
+
   it('raised no page errors and no CSP violations', () => {
     expect(pageErrors).toEqual([]);
   });

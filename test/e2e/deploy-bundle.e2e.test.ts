@@ -87,4 +87,23 @@ describe('Deploy screen: reading a bundle path in Chromium', () => {
     await page.screenshot({ path: app.shot('deploy-bundle-tampered.png') });
     expect(app.pageErrors).toEqual([]);
   });
+
+  it('keeps the bundle read through a visit to Settings, and reads it again on return', async () => {
+    await read(good);
+    expect(await card().getByTestId('bundle-signature').getAttribute('data-status')).toBe('trusted');
+    await page.keyboard.press('Alt+6');
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    // Meanwhile the publisher's key is revoked (as from the Settings screen or the CLI).
+    const [key] = (await app.services.handlers['trust.list']({})).keys;
+    await app.services.handlers['trust.revoke']({ keyId: key?.keyId ?? '?', reason: 'leaked' });
+    await page.keyboard.press('Alt+3');
+    // Still there as left, path and card…
+    expect(await page.getByLabel('Bundle file').inputValue()).toBe(good);
+    await card().filter({ hasText: good }).waitFor({ timeout: 1000 });
+    // …and read again: the revoked key shows.
+    await expect.poll(() => card().getByTestId('bundle-signature').getAttribute('data-status'), { timeout: 10_000 }).toBe('revoked');
+    await card().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: app.shot('deploy-bundle-remembered.png') });
+    expect(app.pageErrors).toEqual([]);
+  });
 });

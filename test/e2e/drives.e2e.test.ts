@@ -63,13 +63,13 @@ describe('Drives screen in Chromium', () => {
       writeFileSync(`/sys/block/zram${id}/disksize`, String(64 * 1024 ** 3));
       await row(device).getByText('Can be flashed').waitFor({ timeout: 2000 });
       await row(device).getByRole('button', { name: `Read check ${device}` }).click();
-      const job = page.locator('[data-testid="job-row"][data-state="running"]').first();
+      const job = page.locator('[data-testid="status-job"][data-state="running"]').first();
       await job.waitFor({ timeout: 5000 });
       await expect.poll(() => job.textContent(), { timeout: 5000 }).toMatch(/MB\/s/);
       await expect.poll(() => job.textContent(), { timeout: 5000 }).toMatch(/left/);
       await page.screenshot({ path: join(shots, 'read-check-running.png') });
       await job.getByRole('button', { name: /Cancel/ }).click();
-      await page.locator('[data-testid="job-row"][data-state="cancelled"]').first().waitFor({ timeout: 10_000 });
+      await page.locator('[data-testid="job-toast"][data-state="cancelled"]').first().waitFor({ timeout: 10_000 });
       const [record] = (await services.handlers['jobs.list']({ limit: 1 })).jobs;
       expect(record?.state).toBe('cancelled');
     } finally {

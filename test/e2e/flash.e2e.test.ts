@@ -192,7 +192,7 @@ describe('Flash screen in Chromium', () => {
       const row = target(slow.device);
       await page.locator(`[data-testid="flash-target"][data-device="${slow.device}"][data-state="writing"]`).waitFor({ timeout: 20_000 });
       await expect.poll(() => row.textContent(), { timeout: 10_000 }).toMatch(/writing.*MB of .*MB\/s.*left/);
-      expect(Number(await row.getByRole('progressbar').getAttribute('aria-valuenow'))).toBeGreaterThanOrEqual(0);
+      expect(Number(await row.getByTestId('phase-write').getByRole('progressbar').getAttribute('aria-valuenow'))).toBeGreaterThanOrEqual(0);
       await page.evaluate(`document.querySelector('[data-testid="flash-progress"]').parentElement.scrollIntoView({ block: 'start' })`);
       await page.screenshot({ path: app.shot('flash-progress.png') });
       await page.getByRole('button', { name: 'Cancel the flash' }).click();

@@ -4,7 +4,7 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thermalZoneFile, writeMillidegrees } from '../../electron/demo/demoThermal.ts';
 import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts';
-import { HEALTH_DB_FILE, readHealthHistory } from '../../agent/health/healthHistory.ts';
+import { HEALTH_DB_FILE, openHealthHistoryWriter, readHealthHistory } from '../../agent/health/healthHistory.ts';
 
 const demoDevices = ['demo-pi-01', 'demo-pi-02', 'demo-pi-03'] as const;
 
@@ -79,6 +79,14 @@ describe('Health screen in Chromium', () => {
     // The daemon's own 1 Hz sampler (not the one that fed the tile) must have recorded the hot moment before the pull.
     const historyFile = join(app.dataDir, 'demo', 'demo-pi-03', 'data', HEALTH_DB_FILE);
     await expect.poll(() => readHealthHistory(historyFile, 0).events.some((e) => e.kind === 'temp_high'), { timeout: 10_000, interval: 100 }).toBe(true);
+    // The daemon writes a minute of history when a minute ends; so soon after the demo started
+    // there may be none yet. One minute, as the daemon would write it, is the case the chart
+    // must draw (it drew an empty chart on an axis from 2027 to 2029).
+    if (readHealthHistory(historyFile, 0).minutes.length === 0) {
+      const writer = openHealthHistoryWriter(historyFile);
+      writer.writeMinute({ minute_ms: Math.floor(Date.now() / 60_000) * 60_000 - 60_000, cpu_pct_avg: 14, temp_c_max: 86, mem_available_min_bytes: 3e9, disk_free_min_bytes: 20e9, throttled_raw_or: 0, backlog_records_max: 12, inference_p95_ms: 30 });
+      writer.close();
+    }
     const { jobId } = await services.handlers['courier.pull']({ id });
     await expect.poll(async () => (await services.handlers['jobs.get']({ jobId })).job.state, { timeout: 30_000 }).toBe('done');
 
@@ -107,6 +115,28 @@ describe('Health screen in Chromium', () => {
     expect(await device.getByTestId('health-history').textContent()).toContain('Last pulled');
     // A few more seconds of points, so the screenshot shows lines rather than dots.
     await expect.poll(points, { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 5);
+    // The history pulled moments after the demo started holds a minute or two: a dot in a window
+    // of a quarter of an hour around it, not an empty chart on an axis spanning years.
+    const history = device.getByTestId('history-chart');
+    await history.locator('canvas').waitFor();
+    expect(Number(await history.getAttribute('data-minutes'))).toBeGreaterThan(0);
+    const historyRoot = history.locator('.uplot');
+    const historySpan = Number(await historyRoot.getAttribute('data-x-max')) - Number(await historyRoot.getAttribute('data-x-min'));
+    expect(historySpan).toBeGreaterThanOrEqual(15 * 60);
+    expect(historySpan).toBeLessThan(3 * 3600);
+    // Hovering a chart says the time and the value there, with its unit.
+    const tempChart = device.locator('[data-chart="temp"] .u-over');
+    const tempBox = await tempChart.boundingBox();
+    await tempChart.hover({ position: { x: (tempBox?.width ?? 100) - 4, y: 40 } });
+    await expect.poll(() => device.locator('[data-chart="temp"] [data-testid="chart-hover"]').textContent()).toMatch(/^\d\d:\d\d:\d\d · SoC (\d+(\.\d)? °C|no sample) · warning 80 °C · critical 85 °C$/);
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await tempChart.hover({ position: { x: (tempBox?.width ?? 100) - 4, y: 40 } });
+    await page.screenshot({ path: app.shot('health-device-hover-1366.png') });
+    await history.scrollIntoViewIfNeeded();
+    await history.locator('.u-over').hover();
+    await expect.poll(() => history.getByTestId('chart-hover').textContent()).toMatch(/^\d\d:\d\d(:\d\d)? · hottest (\d+(\.\d)? °C|no sample) · CPU avg (\d+(\.\d)? %|no sample)( · throttled)?$/);
+    await page.screenshot({ path: app.shot('health-history-1366.png') });
+    await page.mouse.move(0, 0);
     // Tall enough for the alerts, all seven charts and the history at once.
     await page.setViewportSize({ width: 1280, height: 1500 });
     await shoot('health-device.png');

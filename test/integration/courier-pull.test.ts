@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PullResultSchema } from '../../shared/courier.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
+import { openingRead, runPull } from '../../electron/courier/pullDevice.ts';
+import type { JobContext } from '../../electron/kernel/jobs/jobContext.ts';
+import type { WorkerProgress } from '../../electron/kernel/jobs/jobProtocol.ts';
 import { storeFileName } from '../../electron/kernel/store/openStore.ts';
 import { ingestWithAgentCli, syntheticEvents } from '../support/agentEvents.ts';
 import { installTestAgent, type TestAgentInstall } from '../support/installTestAgent.ts';
@@ -81,6 +84,29 @@ describe('courier pull', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('counts records and bytes from the first short read, not after a whole batch', async () => {
+    const before = held('demo-01').n;
+    ingestWithAgentCli(launcher(local), syntheticEvents(30_000));
+    const device = (await services.handlers['devices.list']({})).devices.find((d) => d.name === 'demo-01');
+    if (device === undefined) throw new Error('demo-01 missing');
+    // Every progress the job itself reports, before the runner's ≤10/s throttle.
+    const reported: WorkerProgress[] = [];
+    const ctx: JobContext = { signal: new AbortController().signal, progress: (p) => reported.push(p), log: () => undefined, secrets: {} };
+    const result = await runPull({ dataDir: dataDir(), deviceRef: device.id, deviceName: device.name }, ctx);
+    expect(result.journals[0]?.new_records).toBe(30_000);
+    const pulling = reported.filter((p) => p.phase === 'pulling');
+    const first = pulling[0];
+    // The first count comes after the opening read's few hundred records (a full batch is 20,000)…
+    expect(first?.bytesDone).toBeGreaterThan(0);
+    expect(first?.bytesDone).toBeLessThanOrEqual(openingRead.records);
+    expect(first?.bytesTotal).toBe(30_000);
+    // …with the bytes that carried them, growing to the end.
+    expect(first?.bytesReceived).toBeGreaterThan(0);
+    expect(pulling.at(-1)).toMatchObject({ bytesDone: 30_000, bytesTotal: 30_000 });
+    expect(pulling.at(-1)?.bytesReceived).toBeGreaterThan(first?.bytesReceived ?? 0);
+    expect(held('demo-01').n).toBe(before + 30_000);
   });
 
   it('reconnects after the SSH link is cut mid-pull: no gap, no duplicate', async () => {

@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, truncateSync, copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createAppServices } from '../../electron/app/appServices.ts';
 import { inspectBundle } from '../../electron/deploy/signedBundle.ts';
 import { importTrustedKey, listTrustedKeys } from '../../electron/kernel/trust/trustStore.ts';
 import { openStore } from '../../electron/kernel/store/openStore.ts';
@@ -41,6 +42,19 @@ function problem(summary: BundleSummary): { status: string; code: string | undef
 describe('inspecting a bundle path', () => {
   it('a good signed bundle is trusted, with nothing wrong', async () => {
     expect(await inspectBundle(good, trustedKeys)).toMatchObject({ kind: 'model', version: '1.0.0', signature: { status: 'trusted', signer: 'model publisher' }, problems: [] });
+  });
+
+  it('deploy.inspect expands ~ to the home folder, as a shell would', async () => {
+    const services = await createAppServices({ dataDir: at('app-data'), version: 'test', watchDrives: false });
+    const home = process.env.HOME;
+    process.env.HOME = path.dirname(good);
+    onTestFinished(async () => {
+      process.env.HOME = home;
+      await services.close();
+    });
+    await services.handlers['trust.import']({ publicKey: bundles.publicKey, label: 'model publisher' });
+    const { bundle } = await services.handlers['deploy.inspect']({ bundlePath: `~/${path.basename(good)}` });
+    expect(bundle).toMatchObject({ kind: 'model', version: '1.0.0', signature: { status: 'trusted' }, problems: [] });
   });
 
   it('a path with nothing at it is NOT_FOUND, not altered', async () => {

@@ -83,12 +83,18 @@ describe('flash.browse', () => {
     expect(root.entries.some((e) => e.name === 'tmp' && e.kind === 'dir')).toBe(true);
   });
 
-  it('refuses a missing folder (NOT_FOUND), a file (BAD_REQUEST) and a relative path, each with what to do', async () => {
+  it('opens the folder of a file given as the folder (the path field held a file)', async () => {
+    for (const file of ['notes.txt', 'node-os-1.4.fkimg']) {
+      const listing = await services.handlers['flash.browse']({ dir: join(images, file) });
+      expect(listing.dir).toBe(images);
+      expect(listing.entries.map((e) => e.name)).toContain('raspios.img.xz');
+    }
+  });
+
+  it('refuses a missing folder (NOT_FOUND) and a relative path, each with what to do', async () => {
     const missing = await dispatch(services.handlers, 'flash.browse', { dir: join(images, 'nope') });
     expect(missing).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', field: 'dir' } });
     if (!missing.ok) expect(missing.error.hint).toMatch(/Pick another folder/);
-    const file = await dispatch(services.handlers, 'flash.browse', { dir: join(images, 'notes.txt') });
-    expect(file).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: `${join(images, 'notes.txt')} is a file, not a folder.` } });
     const relative = await dispatch(services.handlers, 'flash.browse', { dir: 'images' });
     expect(relative).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', field: 'dir' } });
   });

@@ -5,9 +5,9 @@
  * "unsigned" with the warning on every flash, and a problem while the policy refuses them.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { makeTestImage, testImageSize } from '../../build/make-test-image.ts';
 import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
@@ -110,5 +110,30 @@ describe('flash.inspect', () => {
     expect(result.ok ? null : result.error.code).toBe('BAD_REQUEST');
     const missing = await dispatch(services.handlers, 'flash.inspect', { imagePath: at('gone.fkimg') });
     expect(missing.ok ? null : missing.error.code).toBe('NOT_FOUND');
+  });
+
+  it('a folder is called a folder, whatever its name, and says how to pick the image inside', async () => {
+    mkdirSync(at('images'), { recursive: true });
+    mkdirSync(at('releases.fkimg'), { recursive: true });
+    for (const folder of ['images', 'releases.fkimg']) {
+      const result = await dispatch(services.handlers, 'flash.inspect', { imagePath: at(folder) });
+      expect(result).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', field: 'imagePath', message: `${at(folder)} is a folder, not an image file.` } });
+      if (!result.ok) expect(result.error.hint).toContain('Browse…');
+    }
+    const start = await dispatch(services.handlers, 'flash.start', { imagePath: at('images'), targets: [{ device: '/dev/null', expectSizeBytes: 1 }], acceptUnsigned: false, eject: false });
+    expect(start).toMatchObject({ ok: false, error: { message: `${at('images')} is a folder, not an image file.` } });
+  });
+
+  it('expands ~ to the home folder, as a shell would', async () => {
+    const home = process.env.HOME;
+    process.env.HOME = dir.path;
+    onTestFinished(() => {
+      process.env.HOME = home;
+    });
+    const image = (await call('flash.inspect', { imagePath: '~/good.fkimg' })).image;
+    expect(image.path).toBe(at('good.fkimg'));
+    expect(image.problems).toEqual([]);
+    const listing = await call('flash.browse', { dir: '~' });
+    expect(listing.dir).toBe(dir.path);
   });
 });

@@ -165,7 +165,8 @@ describe('flash.write job', () => {
     expect(refusedSystem.message).toContain('System drive');
 
     const tooSmall = await failure('flash.start', { imagePath: at('good.fkimg'), targets: [{ device: small.device, expectSizeBytes: small.sizeBytes }] });
-    expect(tooSmall.message).toMatch(new RegExp(`${small.device} .* may not be flashed: Too small`));
+    // A zram device has no model name: named once, not "/dev/zramN (/dev/zramN)".
+    expect(tooSmall.message).toContain(`${small.device} may not be flashed: Too small`);
 
     const wrongCard = await failure('flash.start', { imagePath: at('good.fkimg'), targets: [{ device: swapped.device, expectSizeBytes: 96 * mib }] });
     expect(wrongCard.message).toContain('the drive in the slot is not the one you confirmed');

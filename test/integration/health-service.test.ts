@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEEN_WRITE_MS } from '../../electron/health/healthService.ts';
 import { openHealthHistoryWriter } from '../../agent/health/healthHistory.ts';
 import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { createAppServices, type AppServices } from '../../electron/app/appServices.ts';
@@ -121,6 +122,14 @@ describe('health service with real agents', () => {
     const page = await services.handlers['health.device']({ deviceId: a.ref });
     expect(page.recent.length).toBeGreaterThanOrEqual(4);
     expect(page.recent.at(-1)).toEqual(page.view.sample);
+    // One "last seen": Devices reads the device store, which the samples keep up to date.
+    const { devices } = await services.handlers['devices.list']({});
+    for (const view of fleet.views) {
+      const seen = devices.find((d) => d.id === view.deviceId)?.lastSeenMs ?? null;
+      if (seen === null || view.lastSampleMs === null) throw new Error(`${view.deviceName}: last seen ${String(seen)}, last sample ${String(view.lastSampleMs)}`);
+      expect(view.lastSampleMs - seen).toBeGreaterThanOrEqual(0);
+      expect(view.lastSampleMs - seen).toBeLessThanOrEqual(SEEN_WRITE_MS);
+    }
   }, 40_000);
 
   it('turns a device critical with the alert text within 2 s of its thermal zone reading 86 °C', async () => {

@@ -11,8 +11,11 @@ const blkio = '/sys/fs/cgroup/blkio';
 
 export type Throttle = { release(): Promise<void> };
 
-/** Throttles writes to `device` by this process and its future children. */
-export function throttleWrites(device: string, bytesPerSec: number): Throttle {
+/**
+ * Throttles writes to `device` by this process and its future children; reads too when
+ * `readBytesPerSec` is given (a flash's read-back then lasts long enough to watch).
+ */
+export function throttleWrites(device: string, bytesPerSec: number, readBytesPerSec?: number): Throttle {
   if (!existsSync(path.join(blkio, 'blkio.throttle.write_bps_device'))) {
     throw new Error('the blkio cgroup (v1) is not mounted at /sys/fs/cgroup/blkio: the slow-drive tests need it (and root).');
   }
@@ -20,6 +23,7 @@ export function throttleWrites(device: string, bytesPerSec: number): Throttle {
   const group = path.join(blkio, `fieldkit-test-${process.pid}-${path.basename(device)}`);
   mkdirSync(group, { recursive: true });
   writeFileSync(path.join(group, 'blkio.throttle.write_bps_device'), `${majorMinor} ${bytesPerSec}`);
+  if (readBytesPerSec !== undefined) writeFileSync(path.join(group, 'blkio.throttle.read_bps_device'), `${majorMinor} ${readBytesPerSec}`);
   writeFileSync(path.join(group, 'cgroup.procs'), String(process.pid));
   return {
     async release() {

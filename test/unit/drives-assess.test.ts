@@ -2,10 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { assessDrives, owningDevice } from '../../electron/drives/assessDrive.ts';
 import { parseSwaps } from '../../electron/drives/listDrives.ts';
 import { rawDrive } from '../support/rawDrive.ts';
+import { driveLabel, driveModel } from '../../shared/drives.ts';
 
 const context = { dataDir: '/home/tech/.config/fieldkit', sourcePaths: [], swapDevices: [] };
 
 describe('assessDrives', () => {
+  it('names a drive without a model once: "/dev/zram0", never "/dev/zram0 (/dev/zram0)"', () => {
+    const drives = assessDrives(
+      [rawDrive({ device: '/dev/zram0', description: '' }), rawDrive({ device: '/dev/sdc', description: '  ' }), rawDrive({ device: '/dev/sdb', description: 'SanDisk Ultra' })],
+      context,
+    );
+    const [bare, blank, card] = ['/dev/zram0', '/dev/sdc', '/dev/sdb'].map((device) => drives.find((d) => d.device === device));
+    if (bare === undefined || blank === undefined || card === undefined) throw new Error('drives missing');
+    expect([driveModel(bare), driveLabel(bare)]).toEqual([null, '/dev/zram0']);
+    expect([driveModel(blank), driveLabel(blank)]).toEqual([null, '/dev/sdc']);
+    expect([driveModel(card), driveLabel(card)]).toEqual(['SanDisk Ultra', '/dev/sdb (SanDisk Ultra)']);
+  });
+
   it('offers a plain removable card', () => {
     const [sd] = assessDrives([rawDrive({ device: '/dev/sdb' })], context);
     expect(sd).toMatchObject({ flashable: true, refusals: [], warnings: [] });

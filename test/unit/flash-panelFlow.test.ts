@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppError } from '../../shared/errors.ts';
 import type { ImageSummary } from '../../shared/flash.ts';
-import { flashFlow, initialFlashFlow, type FlashEvent, type FlashFlow } from '../../renderer/src/flash/flashFlow.ts';
+import { flashFlow, initialFlashFlow, pathToReread, type FlashEvent, type FlashFlow } from '../../renderer/src/flash/flashFlow.ts';
 
 const image = { path: '/img/node-os-1.4.fkimg', kind: 'signed', problems: [], rawBytes: 4e9 } as unknown as ImageSummary;
 const other: ImageSummary = { ...image, path: '/img/node-os-1.5.fkimg' };
@@ -137,5 +137,19 @@ describe('Flash panel flow', () => {
     const flashing = run(...toFlashing);
     expect(flashFlow(flashing, { type: 'flashPressed', formHasProblems: false })).toBe(flashing);
     expect(flashFlow(flashing, { type: 'started', jobId: 'job_zzzzzz', picked: [] })).toBe(flashing);
+  });
+});
+
+describe('Flash panel back from another screen (remembered flow)', () => {
+  it('reads the shown image again, or a read whose answer came while away; nothing else', () => {
+    expect(pathToReread(initialFlashFlow)).toBeNull();
+    expect(pathToReread(run(...read()))).toBe(image.path);
+    expect(pathToReread(run({ type: 'inspectRequested', path: other.path }))).toBe(other.path);
+    // Typed another path without reading it: what is typed stays, nothing is read for it.
+    expect(pathToReread(run(...read(), { type: 'pathTyped', text: '/img/elsewhere.fkimg' }))).toBeNull();
+    // Under the confirm dialog or a shown flash the image step is closed.
+    const confirm = run(...read(), { type: 'picksChanged', devices: ['/dev/sdb'] }, { type: 'flashPressed', formHasProblems: false });
+    expect(pathToReread(confirm)).toBeNull();
+    expect(pathToReread(flashFlow(confirm, { type: 'started', jobId: 'job_abcdef', picked }))).toBeNull();
   });
 });

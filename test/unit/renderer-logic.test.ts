@@ -31,6 +31,10 @@ describe('progress figures', () => {
       eta: '0:02',
     });
   });
+
+  it('says how many bytes carried the records of a pull', () => {
+    expect(progressFigures({ phase: 'pulling', bytesDone: 500, bytesTotal: 30_000, unit: 'items', rateBytesPerSec: null, etaSeconds: null, bytesReceived: 131_072 }).amount).toBe('500 of 30,000 (131.1 kB)');
+  });
 });
 
 describe('read check summary', () => {

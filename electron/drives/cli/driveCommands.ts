@@ -1,6 +1,6 @@
 /** `fieldkit drives …`: the attached drives, and a read check of one. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { Drive } from '../../../shared/drives.ts';
+import { driveModel, type Drive } from '../../../shared/drives.ts';
 import { formatBytes } from '../../../shared/format.ts';
 import type { CliContext } from '../../kernel/cli/cliContext.ts';
 import { formatTable } from '../../kernel/cli/formatTable.ts';
@@ -11,7 +11,7 @@ const driveColumns = [
   { header: 'DEVICE', value: (d: Drive) => d.device },
   { header: 'SIZE', value: (d: Drive) => (d.sizeBytes === null ? '?' : formatBytes(d.sizeBytes)), align: 'right' as const },
   { header: 'BUS', value: (d: Drive) => d.busType },
-  { header: 'DESCRIPTION', value: (d: Drive) => d.description },
+  { header: 'DESCRIPTION', value: (d: Drive) => driveModel(d) ?? '-' },
   {
     header: 'FLASH',
     value: (d: Drive) =>

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { Drive } from '../../../shared/drives.ts';
+import { driveLabel, driveModel, type Drive } from '../../../shared/drives.ts';
 import { appError, FieldkitError } from '../../../shared/errors.ts';
 import { FlashIdentitySchema, FlashResultSchema, type FlashIdentityInput, type FlashTargetResult, type ImageSummary } from '../../../shared/flash.ts';
 import { formatBytes, formatDuration } from '../../../shared/format.ts';
@@ -110,7 +110,7 @@ export function addFlashCommands(program: Command, ctx: CliContext): void {
         const drive = drives.find((d) => d.device === name || d.raw === name);
         if (drive === undefined) throw new FieldkitError(appError('NOT_FOUND', `No drive ${name} is attached.`, 'List the drives with `fieldkit drives` and name one of them with --to.', 'to'));
         if (!drive.flashable || drive.sizeBytes === null) {
-          throw new FieldkitError(appError('CONFLICT', `${drive.device} (${drive.description}) may not be flashed: ${drive.refusals.map((r) => r.message).join(' ')}`, 'Pick another drive (`fieldkit drives` says which may be flashed).', 'to'));
+          throw new FieldkitError(appError('CONFLICT', `${driveLabel(drive)} may not be flashed: ${drive.refusals.map((r) => r.message).join(' ')}`, 'Pick another drive (`fieldkit drives` says which may be flashed).', 'to'));
         }
         return drive as Drive & { sizeBytes: number };
       });
@@ -119,7 +119,7 @@ export function addFlashCommands(program: Command, ctx: CliContext): void {
         picked.forEach((d, i) => {
           const identity = identities?.[i];
           const who = identity === undefined ? '' : `  → ${identity.deviceId} (${identity.hostname})`;
-          ctx.io.stderr(`  ${d.device}  ${d.description}  ${formatBytes(d.sizeBytes)}${d.warnings.length > 0 ? `  [${d.warnings.map((w) => w.message).join(' ')}]` : ''}${who}\n`);
+          ctx.io.stderr(`  ${d.device}  ${driveModel(d) ?? 'no model name'}  ${formatBytes(d.sizeBytes)}${d.warnings.length > 0 ? `  [${d.warnings.map((w) => w.message).join(' ')}]` : ''}${who}\n`);
         });
       }
       if (opts.yes !== true) {

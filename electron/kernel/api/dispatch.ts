@@ -24,7 +24,11 @@ export async function dispatch(handlers: ApiHandlers, method: unknown, params: u
 
 /** Any thrown value as an AppError; unknown failures become INTERNAL with advice. */
 export function toAppError(error: unknown): AppError {
-  if (isFieldkitError(error)) return error.appError;
+  // Through appError again: an error built as a literal gets the same tidy sentences.
+  if (isFieldkitError(error)) {
+    const { code, message, hint, field } = error.appError;
+    return appError(code, message, hint, field);
+  }
   const message = error instanceof Error ? error.message : String(error);
   return appError(
     'INTERNAL',

@@ -26,6 +26,8 @@ export const WorkerProgressSchema = z.object({
   bytesDone: z.number().nonnegative(),
   bytesTotal: z.number().nonnegative().nullable(),
   unit: z.enum(['bytes', 'items']).optional(),
+  /** Bytes received over a link, passed through as JobProgress.bytesReceived. */
+  bytesReceived: z.number().nonnegative().optional(),
   /** Per-drive progress of a flash, passed through as JobProgress.targets. */
   targets: z.array(FlashTargetProgressSchema).optional(),
   /** A site visit's lines per device, passed through as JobProgress.visit. */

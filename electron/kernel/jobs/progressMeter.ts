@@ -34,6 +34,7 @@ export function createProgressMeter(): ProgressMeter {
         unit: progress.unit ?? 'bytes',
         rateBytesPerSec: rate,
         etaSeconds: eta === null ? null : Math.round(eta),
+        ...(progress.bytesReceived === undefined ? {} : { bytesReceived: progress.bytesReceived }),
         ...(progress.targets === undefined ? {} : { targets: progress.targets }),
         ...(progress.visit === undefined ? {} : { visit: progress.visit }),
       };

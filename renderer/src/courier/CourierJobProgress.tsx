@@ -1,5 +1,5 @@
 import { Button } from 'react-aria-components';
-import { formatDuration } from '../../../shared/format.ts';
+import { formatBytes, formatDuration } from '../../../shared/format.ts';
 import { JobProgressBar } from '../jobs/JobProgressBar.tsx';
 import type { JobView } from '../jobs/jobStore.ts';
 import { useCancelJob } from '../jobs/useJobs.ts';
@@ -33,6 +33,7 @@ export function progressWords(job: JobView): string {
   const unit = progress.unit === 'items' ? ' records' : ' bytes';
   const total = progress.bytesTotal !== null && progress.bytesTotal > 0 ? progress.bytesTotal : null;
   const parts = [total === null ? `${count(Math.round(progress.bytesDone))}${unit}` : `${count(Math.round(progress.bytesDone))} of ${count(total)}${unit}`];
+  if (progress.bytesReceived !== undefined) parts.push(`${formatBytes(progress.bytesReceived)} received`);
   if (progress.rateBytesPerSec !== null) parts.push(`${count(Math.round(progress.rateBytesPerSec))}/s`);
   if (progress.etaSeconds !== null) parts.push(`${formatDuration(progress.etaSeconds)} left`);
   return parts.join(' · ');

@@ -1,11 +1,14 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useEffectEvent, useMemo, useState } from 'react';
 import { Button, SwitchButton, SwitchField } from 'react-aria-components';
 import type { ReconcileResult } from '../../../shared/courier.ts';
 import type { AppError } from '../../../shared/errors.ts';
 import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useBridge, useEvent } from '../api/hooks.ts';
 import { useJobStore } from '../jobs/useJobs.ts';
+import { DemoNotice } from '../demo/DemoNotice.tsx';
+import { demoClickHouseText } from '../demo/demoText.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
 import { CourierNotices } from './CourierNotices.tsx';
 import { courierJobNotice, type CourierNotice } from './courierOutcomes.ts';
@@ -17,9 +20,14 @@ import { QuarantinePanel } from './QuarantinePanel.tsx';
 import { ReconcilePanel } from './ReconcilePanel.tsx';
 import { SiteVisitButtons, SiteVisitPanel, sitesOf, useVisitAction } from './SiteVisit.tsx';
 import { useCourierData, useRunningCourierJobs } from './useCourier.ts';
+import { ShortcutHint, useActionShortcut } from '../ui/actionShortcut.tsx';
 import './courier.css';
 
 type Reconcile = { result: ReconcileResult | null; error: AppError | null; checking: boolean; stale: boolean };
+
+/** Kept while the technician is on other screens: the notices, and the last reconcile (asked again on return). */
+const noticesMemory = memoryKey<readonly CourierNotice[]>('courier.notices');
+const reconcileMemory = memoryKey<Reconcile>('courier.reconcile');
 
 /**
  * Courier: the laptop as data mule. Pull each device's journals, forward what is held to
@@ -29,8 +37,9 @@ export function CourierScreen() {
   const store = useJobStore();
   const { journals, devices } = useCourierData();
   const quarantine = useApi('courier.quarantine.list', {});
+  const appInfo = useApi('app.info', {});
   const running = useRunningCourierJobs();
-  const [notices, setNotices] = useState<readonly CourierNotice[]>([]);
+  const [notices, setNotices] = useRememberedState(noticesMemory, []);
 
   const rows = useMemo(() => courierRows(devices.value ?? [], journals.value ?? []), [devices.value, journals.value]);
   const names = useMemo(() => new Map(rows.flatMap((row) => (row.agentDeviceId === null ? [] : [[row.agentDeviceId, row.name] as const]))), [rows]);
@@ -63,6 +72,7 @@ export function CourierScreen() {
 
   const totals = rows.reduce((t, row) => ({ held: t.held + row.held, pending: t.pending + row.pending, quarantined: t.quarantined + row.quarantined }), { held: 0, pending: 0, quarantined: 0 });
   const loadError = journals.error ?? devices.error;
+  const demoClickHouse = demoClickHouseText(appInfo.value);
   const forwardJob = running.forward;
   return (
     <div className="screen courier-screen">
@@ -87,6 +97,7 @@ export function CourierScreen() {
         </div>
       )}
       <CourierNotices notices={notices} onDismiss={dismiss} />
+      {demoClickHouse !== null && <DemoNotice text={demoClickHouse} testId="demo-clickhouse-notice" />}
       {forwardJob !== null && (
         <section className="courier-forward" aria-label="Forward to ClickHouse in progress">
           <h2>Forwarding to ClickHouse</h2>
@@ -94,15 +105,7 @@ export function CourierScreen() {
         </section>
       )}
       {running.visit !== null && <SiteVisitPanel job={running.visit} />}
-      <div className="courier-visit-row">
-        <SiteVisitButtons sites={sites} busy={running.visit !== null} starting={visits.starting} onVisit={visits.visit} />
-        <SwitchField className="courier-then-backup" isSelected={thenBackup.enabled} onChange={thenBackup.setEnabled}>
-          <SwitchButton className="switch" data-testid="pull-then-backup">
-            <span className="switch-track" aria-hidden="true" />
-            Back up after pulling
-          </SwitchButton>
-        </SwitchField>
-      </div>
+      <VisitRow sites={sites} busy={running.visit !== null} starting={visits.starting} onVisit={visits.visit} thenBackup={thenBackup} />
       <CourierTable rows={rows} pulls={running.pulls} starting={startingPulls} reconciled={reconcile.result?.journals ?? null} onPull={pull} />
       <p className="courier-how">
         <strong>Pull</strong> copies a device&apos;s journal to this laptop (safety events first); the device keeps its copy until ClickHouse has it.{' '}
@@ -135,7 +138,8 @@ function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key:
   const bridge = useBridge();
   const [startingPulls, setStartingPulls] = useState<ReadonlySet<string>>(new Set());
   const [startingForward, setStartingForward] = useState(false);
-  const [reconcile, setReconcile] = useState<Reconcile>({ result: null, error: null, checking: false, stale: false });
+  const [reconcile, setReconcile] = useRememberedState<Reconcile>(reconcileMemory, { result: null, error: null, checking: false, stale: false });
+  const [enteredWith] = useState(reconcile);
 
   function pull(row: CourierDeviceRow): void {
     const device = row.device;
@@ -170,6 +174,15 @@ function useCourierActions(show: (notice: CourierNotice) => void, dismiss: (key:
     });
   }
 
+  // Back on the screen with a verdict shown (or one asked for while away): the verdicts stay
+  // and are asked for again, as pulls and forwards may have ended meanwhile.
+  const refreshOnEntry = useEffectEvent(() => {
+    if (enteredWith.result !== null || enteredWith.checking) runReconcile();
+  });
+  useEffect(() => {
+    refreshOnEntry();
+  }, []);
+
   function retry(ids: number[] | null): void {
     void bridge.invoke('courier.quarantine.retry', ids === null ? {} : { ids }).then((result) => {
       reloadQuarantine();
@@ -203,6 +216,11 @@ type CourierHeaderProps = {
 
 /** The title, what is held and waiting, Reconcile and Forward all. */
 function CourierHeader({ summary, reconciling, startingForward, forwarding, onReconcile, onForward, pullAll }: CourierHeaderProps) {
+  const canPullAll = !pullAll.busy && !pullAll.starting;
+  const canForward = !forwarding && !startingForward;
+  useActionShortcut('P', pullAll.onPress, canPullAll);
+  useActionShortcut('R', onReconcile, !reconciling);
+  useActionShortcut('F', onForward, canForward);
   return (
     <header className="screen-header">
       <h1>Courier</h1>
@@ -212,14 +230,38 @@ function CourierHeader({ summary, reconciling, startingForward, forwarding, onRe
       <div className="header-actions">
         <Button className="button" onPress={pullAll.onPress} isPending={pullAll.starting} isDisabled={pullAll.busy}>
           Pull all
+          <ShortcutHint letter="P" label="Pull all" />
         </Button>
         <Button className="button" onPress={onReconcile} isPending={reconciling}>
           {reconciling ? 'Reconciling…' : 'Reconcile'}
+          <ShortcutHint letter="R" label="Reconcile" />
         </Button>
         <Button className="button is-primary" onPress={onForward} isPending={startingForward} isDisabled={forwarding}>
           Forward all
+          <ShortcutHint letter="F" label="Forward all" />
         </Button>
       </div>
     </header>
+  );
+}
+
+/** Pull a site (one button per site) and the switch that backs up what each pull completed. */
+function VisitRow(props: {
+  sites: Parameters<typeof SiteVisitButtons>[0]['sites'];
+  busy: boolean;
+  starting: Parameters<typeof SiteVisitButtons>[0]['starting'];
+  onVisit: Parameters<typeof SiteVisitButtons>[0]['onVisit'];
+  thenBackup: { enabled: boolean; setEnabled: (on: boolean) => void };
+}) {
+  return (
+    <div className="courier-visit-row">
+      <SiteVisitButtons sites={props.sites} busy={props.busy} starting={props.starting} onVisit={props.onVisit} />
+      <SwitchField className="courier-then-backup" isSelected={props.thenBackup.enabled} onChange={props.thenBackup.setEnabled}>
+        <SwitchButton className="switch" data-testid="pull-then-backup">
+          <span className="switch-track" aria-hidden="true" />
+          Back up after pulling
+        </SwitchButton>
+      </SwitchField>
+    </div>
   );
 }

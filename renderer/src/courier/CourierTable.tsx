@@ -6,6 +6,7 @@ import { useNow } from '../ui/useNow.ts';
 import { CourierJobProgress } from './CourierJobProgress.tsx';
 import { rowReconcile, throughSeq, type CourierDeviceRow, type RowReconcile } from './courierRows.ts';
 import { count } from './courierText.ts';
+import { tabThroughRows } from '../ui/tabThroughRows.ts';
 
 const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
@@ -26,85 +27,87 @@ export function CourierTable({
 }) {
   const now = useNow(15_000);
   return (
-    <Table aria-label="Journals per device" className="data-table is-dense courier-table">
-      <TableHeader>
-        <Column isRowHeader className="col-device">
-          Device
-        </Column>
-        <Column className="col-site">Site</Column>
-        <Column className="is-num col-held">Held</Column>
-        <Column className="is-num col-pending">To forward</Column>
-        <Column className="col-through is-num">Through seq</Column>
-        <Column className="is-num col-lost">Lost on device</Column>
-        <Column className="is-num col-quarantined">Quarantined</Column>
-        <Column className="col-when">Last pull</Column>
-        <Column className="col-when">Last forward</Column>
-        <Column className="col-reconcile">Reconcile</Column>
-        <Column className="col-actions">
-          <span className="visually-hidden">Actions</span>
-        </Column>
-      </TableHeader>
-      <TableBody renderEmptyState={() => <p className="courier-empty">No devices yet. Add one on Devices, or start fieldkit with the demo site.</p>}>
-        {rows.map((row) => {
-          const reconcile = rowReconcile(row, reconciled);
-          const pull = row.device === null ? undefined : pulls.get(row.device.id);
-          return (
-            <Row
-              key={row.key}
-              id={row.key}
-              className={`data-row has-state-edge courier-row tone-${rowTone(row, reconcile)}`}
-              data-testid="courier-row"
-              data-device-id={row.agentDeviceId ?? ''}
-              data-device-ref={row.device?.id ?? ''}
-              data-reconcile={reconcile.kind}
-            >
-              <Cell className="col-device">
-                <span className="courier-device-name">{row.name}</span>
-                {row.agentDeviceId !== null && row.agentDeviceId !== row.name && <span className="courier-agent-id">{row.agentDeviceId}</span>}
-                {row.device === null && <span className="courier-agent-id">removed from this laptop</span>}
-              </Cell>
-              <Cell className="col-site">{row.site === '' ? <span className="muted">—</span> : row.site}</Cell>
-              <Cell className="is-num num">{row.journals.length === 0 ? <span className="muted">—</span> : count(row.held)}</Cell>
-              <Cell className="is-num num">
-                {row.journals.length === 0 ? <span className="muted">—</span> : <span className={row.pending > 0 ? 'courier-pending-count' : 'muted'}>{count(row.pending)}</span>}
-              </Cell>
-              <Cell className="col-through is-num num">
-                <ThroughSeq row={row} />
-              </Cell>
-              <Cell className="is-num num">
-                <LostOnDevice row={row} />
-              </Cell>
-              <Cell className="is-num num">
-                {row.journals.length === 0 ? <span className="muted">—</span> : row.quarantined === 0 ? <span className="muted">0</span> : <span className="tag is-caution">{count(row.quarantined)}</span>}
-              </Cell>
-              <Cell className="col-when num">{when(row.lastPullMs, now)}</Cell>
-              <Cell className="col-when num">{row.journals.length === 0 ? <span className="muted">—</span> : when(row.lastForwardMs, now)}</Cell>
-              <Cell className="col-reconcile">
-                <ReconcileCell reconcile={reconcile} />
-              </Cell>
-              <Cell className="col-actions">
-                {pull !== undefined ? (
-                  <CourierJobProgress job={pull} label={`pull from ${row.name}`} compact />
-                ) : row.device === null ? null : (
-                  <div className="courier-actions">
-                    <Button
-                      className="button is-small"
-                      isPending={starting.has(row.device.id)}
-                      onPress={() => {
-                        onPull(row);
-                      }}
-                      aria-label={`Pull ${row.name}`}
-                    >
-                      Pull
-                    </Button>
-                  </div>
-                )}
-              </Cell>
-            </Row>
-          );
-        })}
-      </TableBody>
-    </Table>
+    <div className="tab-scope" onKeyDownCapture={tabThroughRows}>
+      <Table aria-label="Journals per device" className="data-table is-dense courier-table">
+        <TableHeader>
+          <Column isRowHeader className="col-device">
+            Device
+          </Column>
+          <Column className="col-site">Site</Column>
+          <Column className="is-num col-held">Held</Column>
+          <Column className="is-num col-pending">To forward</Column>
+          <Column className="col-through is-num">Through seq</Column>
+          <Column className="is-num col-lost">Lost on device</Column>
+          <Column className="is-num col-quarantined">Quarantined</Column>
+          <Column className="col-when">Last pull</Column>
+          <Column className="col-when">Last forward</Column>
+          <Column className="col-reconcile">Reconcile</Column>
+          <Column className="col-actions">
+            <span className="visually-hidden">Actions</span>
+          </Column>
+        </TableHeader>
+        <TableBody renderEmptyState={() => <p className="courier-empty">No devices yet. Add one on Devices, or start fieldkit with the demo site.</p>}>
+          {rows.map((row) => {
+            const reconcile = rowReconcile(row, reconciled);
+            const pull = row.device === null ? undefined : pulls.get(row.device.id);
+            return (
+              <Row
+                key={row.key}
+                id={row.key}
+                className={`data-row has-state-edge courier-row tone-${rowTone(row, reconcile)}`}
+                data-testid="courier-row"
+                data-device-id={row.agentDeviceId ?? ''}
+                data-device-ref={row.device?.id ?? ''}
+                data-reconcile={reconcile.kind}
+              >
+                <Cell className="col-device">
+                  <span className="courier-device-name">{row.name}</span>
+                  {row.agentDeviceId !== null && row.agentDeviceId !== row.name && <span className="courier-agent-id">{row.agentDeviceId}</span>}
+                  {row.device === null && <span className="courier-agent-id">removed from this laptop</span>}
+                </Cell>
+                <Cell className="col-site">{row.site === '' ? <span className="muted">—</span> : row.site}</Cell>
+                <Cell className="is-num num">{row.journals.length === 0 ? <span className="muted">—</span> : count(row.held)}</Cell>
+                <Cell className="is-num num">
+                  {row.journals.length === 0 ? <span className="muted">—</span> : <span className={row.pending > 0 ? 'courier-pending-count' : 'muted'}>{count(row.pending)}</span>}
+                </Cell>
+                <Cell className="col-through is-num num">
+                  <ThroughSeq row={row} />
+                </Cell>
+                <Cell className="is-num num">
+                  <LostOnDevice row={row} />
+                </Cell>
+                <Cell className="is-num num">
+                  {row.journals.length === 0 ? <span className="muted">—</span> : row.quarantined === 0 ? <span className="muted">0</span> : <span className="tag is-caution">{count(row.quarantined)}</span>}
+                </Cell>
+                <Cell className="col-when num">{when(row.lastPullMs, now)}</Cell>
+                <Cell className="col-when num">{row.journals.length === 0 ? <span className="muted">—</span> : when(row.lastForwardMs, now)}</Cell>
+                <Cell className="col-reconcile">
+                  <ReconcileCell reconcile={reconcile} />
+                </Cell>
+                <Cell className="col-actions">
+                  {pull !== undefined ? (
+                    <CourierJobProgress job={pull} label={`pull from ${row.name}`} compact />
+                  ) : row.device === null ? null : (
+                    <div className="courier-actions">
+                      <Button
+                        className="button is-small"
+                        isPending={starting.has(row.device.id)}
+                        onPress={() => {
+                          onPull(row);
+                        }}
+                        aria-label={`Pull ${row.name}`}
+                      >
+                        Pull
+                      </Button>
+                    </div>
+                  )}
+                </Cell>
+              </Row>
+            );
+          })}
+        </TableBody>
+      </Table>
+    </div>
   );
 }
 

@@ -2,13 +2,19 @@ import { useMemo, useState } from 'react';
 import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import { useDevices } from '../devices/index.ts';
+import { DemoNotice } from '../demo/DemoNotice.tsx';
+import { demoDeployText } from '../demo/demoText.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { NewRolloutPanel } from './NewRolloutPanel.tsx';
 import { RolloutDetail } from './RolloutDetail.tsx';
 import { RolloutList } from './RolloutList.tsx';
 import { countStatuses } from './rolloutView.ts';
 import { useRollout, useRolloutList } from './useRollouts.ts';
 import './deploy.css';
+
+/** The rollout the technician opened, kept while they visit other screens. */
+const chosenMemory = memoryKey<string | null>('deploy.chosenRollout');
 
 /**
  * Deploy: send a signed agent or model bundle to devices in batches, a canary first, and
@@ -19,7 +25,7 @@ export function DeployScreen() {
   const bridge = useBridge();
   const devices = useDevices();
   const list = useRolloutList();
-  const [chosen, setChosen] = useState<string | null>(null);
+  const [chosen, setChosen] = useRememberedState<string | null>(chosenMemory, null);
   const [resuming, setResuming] = useState<string | null>(null);
   const [resumeError, setResumeError] = useState<AppError | null>(null);
   const rollouts = useMemo(() => list.value ?? [], [list.value]);
@@ -42,6 +48,7 @@ export function DeployScreen() {
   }
 
   const loadError = list.error ?? devices.error;
+  const demo = devices.value === null ? null : demoDeployText(devices.value);
   return (
     <div className="screen deploy-screen">
       <header className="screen-header">
@@ -56,6 +63,7 @@ export function DeployScreen() {
       </header>
       {loadError !== null && <ErrorNotice error={loadError} announce />}
       {resumeError !== null && <ErrorNotice error={resumeError} announce />}
+      {demo !== null && <DemoNotice text={demo} testId="demo-deploy-notice" />}
       {shown !== null && <ShownRollout key={shown} rolloutId={shown} onResumed={list.reload} />}
       <NewRolloutPanel
         devices={devices.value ?? []}

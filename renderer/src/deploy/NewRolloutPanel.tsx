@@ -1,4 +1,4 @@
-import { useState, type Dispatch, type SetStateAction } from 'react';
+import { useEffect, useEffectEvent, useState, type Dispatch, type SetStateAction } from 'react';
 import { Button, CheckboxButton, CheckboxField, CheckboxGroup, Form, Label } from 'react-aria-components';
 import type { BundleSummary } from '../../../shared/deploy.ts';
 import type { Device } from '../../../shared/devices.ts';
@@ -6,6 +6,7 @@ import type { AppError } from '../../../shared/errors.ts';
 import { useBridge } from '../api/hooks.ts';
 import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { BundleCard } from './BundleCard.tsx';
 import { batchPreview, checkDeployForm, type DeployFormErrors } from './deployForm.ts';
 
@@ -16,6 +17,13 @@ function linkText(device: Device): string {
   return 'local';
 }
 
+/** The form as the technician left it for another screen: bundle path and what was read, devices, batching. */
+const pathMemory = memoryKey<string>('deploy.bundlePath');
+const bundleMemory = memoryKey<BundleSummary | null>('deploy.bundle');
+const readErrorMemory = memoryKey<AppError | null>('deploy.readError');
+const pickedMemory = memoryKey<string[]>('deploy.picked');
+const batchingMemory = memoryKey<Batching>('deploy.batching');
+
 /**
  * A new deploy or rollout in three steps: the signed bundle (read and shown before
  * anything is sent), the devices, and how to batch them.
@@ -25,8 +33,8 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
   const [errors, setErrors] = useState<DeployFormErrors>({});
   const reader = useBundleReader(setErrors);
   const { bundle } = reader;
-  const [picked, setPicked] = useState<string[]>([]);
-  const [batching, setBatching] = useState<Batching>({ batchesText: '1, 50%', maxFailureText: '0', stableText: '10', shuffle: false });
+  const [picked, setPicked] = useRememberedState<string[]>(pickedMemory, []);
+  const [batching, setBatching] = useRememberedState<Batching>(batchingMemory, { batchesText: '1, 50%', maxFailureText: '0', stableText: '10', shuffle: false });
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<AppError | null>(null);
 
@@ -92,10 +100,10 @@ export function NewRolloutPanel({ devices, busyDevices, onStarted }: { devices: 
 /** The bundle path as typed, and what deploy.inspect read from it; a path edited away from the bundle read drops it. */
 function useBundleReader(setErrors: Dispatch<SetStateAction<DeployFormErrors>>) {
   const bridge = useBridge();
-  const [path, setPath] = useState('');
-  const [bundle, setBundle] = useState<BundleSummary | null>(null);
+  const [path, setPath] = useRememberedState(pathMemory, '');
+  const [bundle, setBundle] = useRememberedState<BundleSummary | null>(bundleMemory, null);
   const [reading, setReading] = useState(false);
-  const [readError, setReadError] = useState<AppError | null>(null);
+  const [readError, setReadError] = useRememberedState<AppError | null>(readErrorMemory, null);
   const dropBundleError = () => {
     setErrors(({ bundle: _dropped, ...rest }) => rest);
   };
@@ -107,7 +115,12 @@ function useBundleReader(setErrors: Dispatch<SetStateAction<DeployFormErrors>>) 
     }
     setReading(true);
     setReadError(null);
-    void bridge.invoke('deploy.inspect', { bundlePath: path.trim() }).then((result) => {
+    inspect(path.trim());
+  }
+
+  /** Asks deploy.inspect about `bundlePath`; its answer replaces what is shown. */
+  function inspect(bundlePath: string): void {
+    void bridge.invoke('deploy.inspect', { bundlePath }).then((result) => {
       setReading(false);
       if (result.ok) {
         setBundle(result.value.bundle);
@@ -118,6 +131,16 @@ function useBundleReader(setErrors: Dispatch<SetStateAction<DeployFormErrors>>) 
       }
     });
   }
+
+  // Back from another screen with a bundle shown: it stays, and is read again (a key imported or
+  // revoked meanwhile, a file replaced).
+  const [enteredWith] = useState(bundle);
+  const rereadOnEntry = useEffectEvent(() => {
+    if (enteredWith !== null && path.trim() === enteredWith.path) inspect(enteredWith.path);
+  });
+  useEffect(() => {
+    rereadOnEntry();
+  }, []);
 
   function onPath(value: string): void {
     setPath(value);

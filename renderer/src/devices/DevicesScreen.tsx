@@ -3,7 +3,10 @@ import { Button } from 'react-aria-components';
 import type { Device } from '../../../shared/devices.ts';
 import { useBridge } from '../api/hooks.ts';
 import { useJobs } from '../jobs/useJobs.ts';
+import { openDeviceKey } from '../health/openDevice.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedSetter, useRememberedState } from '../ui/ScreenMemory.tsx';
+import { useSwitchScreen } from '../ui/screenSwitch.tsx';
 import { DeviceNotices, type DeviceNotice } from './DeviceNotices.tsx';
 import { DeviceTable, type DeviceActions } from './DeviceTable.tsx';
 import { DeviceDialogs, type OpenDialog } from './DeviceDialogs.tsx';
@@ -12,15 +15,21 @@ import { DiscoverPanel } from './DiscoverPanel.tsx';
 import { useDevices } from './useDevices.ts';
 import './devices.css';
 
+/** Kept while the technician visits other screens: whether discovery was open, and the notices not yet dismissed. */
+const discoverOpenMemory = memoryKey<boolean>('devices.discoverOpen');
+const noticesMemory = memoryKey<readonly DeviceNotice[]>('devices.notices');
+
 /** Devices: the Pis this laptop knows, how to reach each, and first contact done safely. */
 export function DevicesScreen() {
   const bridge = useBridge();
   const { value: devices, error, loading, reload } = useDevices();
   const discoveryRunning = useJobs().some((job) => job.kind === 'devices.discover' && job.state === 'running');
-  const [discoverOpen, setDiscoverOpen] = useState(false);
+  const [discoverOpen, setDiscoverOpen] = useRememberedState(discoverOpenMemory, false);
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
-  const [notices, setNotices] = useState<readonly DeviceNotice[]>([]);
+  const [notices, setNotices] = useRememberedState<readonly DeviceNotice[]>(noticesMemory, []);
   const [connecting, setConnecting] = useState<ReadonlySet<string>>(new Set());
+  const openOnHealth = useRememberedSetter(openDeviceKey);
+  const switchScreen = useSwitchScreen();
 
   const showNotice = (notice: DeviceNotice) => {
     setNotices((all) => [notice, ...all.filter((n) => n.deviceId !== notice.deviceId)]);
@@ -65,6 +74,10 @@ export function DevicesScreen() {
     },
     provision: (device) => {
       setDialog({ kind: 'provision', device });
+    },
+    open: (device) => {
+      openOnHealth(device.id);
+      switchScreen('health');
     },
   };
 

@@ -7,6 +7,7 @@ import type { JobView } from '../jobs/jobStore.ts';
 import { progressFigures } from '../jobs/progressFigures.ts';
 import { useCancelJob } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { useNow } from '../ui/useNow.ts';
 import type { AddDevicePrefill } from './deviceForm.ts';
 import { discoveryAddressOf } from './deviceText.ts';
@@ -17,18 +18,25 @@ const subnetPattern = /^\d{1,3}(\.\d{1,3}){3}\/(2[2-9]|3[0-2])$/;
 
 type DiscoverErrors = { subnet?: string; port?: string; sources?: string };
 
+/** The search as the technician set it, kept while they visit other screens (its result is the job's, kept by the jobs store). */
+const subnetMemory = memoryKey<string>('devices.discover.subnet');
+const portMemory = memoryKey<string>('devices.discover.port');
+const mdnsMemory = memoryKey<boolean>('devices.discover.mdns');
+const serialMemory = memoryKey<boolean>('devices.discover.serial');
+const advancedMemory = memoryKey<boolean>('devices.discover.advanced');
+
 /**
  * Look for devices on attached serial adapters, over mDNS, and by probing one subnet for
  * SSH. Runs as a job (progress, rate, Cancel); what it finds can be added in one step.
  */
 export function DiscoverPanel({ devices, onAdd }: { devices: readonly Device[]; onAdd: (prefill: AddDevicePrefill) => void }) {
   const discovery = useDiscovery();
-  const [subnet, setSubnet] = useState('');
-  const [port, setPort] = useState('22');
-  const [mdns, setMdns] = useState(true);
-  const [serial, setSerial] = useState(true);
+  const [subnet, setSubnet] = useRememberedState(subnetMemory, '');
+  const [port, setPort] = useRememberedState(portMemory, '22');
+  const [mdns, setMdns] = useRememberedState(mdnsMemory, true);
+  const [serial, setSerial] = useRememberedState(serialMemory, true);
   const [errors, setErrors] = useState<DiscoverErrors>({});
-  const [advancedOpen, setAdvancedOpen] = useState(false);
+  const [advancedOpen, setAdvancedOpen] = useRememberedState(advancedMemory, false);
   const running = discovery.job?.state === 'running' ? discovery.job : null;
 
   function start(): void {

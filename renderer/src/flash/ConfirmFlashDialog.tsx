@@ -6,6 +6,7 @@ import { formatBytes, formatExactBytes } from '../../../shared/format.ts';
 import { ModalDialog } from '../ui/ModalDialog.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import type { IdentityDraft, PickedDrive } from './flashForm.ts';
+import { driveModel } from '../../../shared/drives.ts';
 
 /**
  * The last look before drives are erased: each drive by name and size, the image, and the
@@ -48,7 +49,7 @@ export function ConfirmFlashDialog({
                 <span className="confirm-size num" title={formatExactBytes(drive.sizeBytes)}>
                   {formatBytes(drive.sizeBytes)}
                 </span>
-                <span className="confirm-desc">{drive.description === '' || drive.description === drive.device ? 'No model name' : drive.description}</span>
+                <span className="confirm-desc">{driveModel(drive) ?? 'No model name'}</span>
                 <span className="confirm-identity">{id === '' ? 'no first-boot identity' : `becomes ${id}`}</span>
               </li>
             );

@@ -1,5 +1,5 @@
 import { CheckboxButton, CheckboxField, CheckboxGroup, Label } from 'react-aria-components';
-import type { Drive } from '../../../shared/drives.ts';
+import { driveModel, type Drive } from '../../../shared/drives.ts';
 import { formatBytes, formatExactBytes } from '../../../shared/format.ts';
 
 /**
@@ -27,7 +27,7 @@ export function DrivePicker({ drives, picked, onChange }: { drives: readonly Dri
             <span className="drive-choice-size num" title={drive.sizeBytes === null ? undefined : formatExactBytes(drive.sizeBytes)}>
               {drive.sizeBytes === null ? 'size unknown' : formatBytes(drive.sizeBytes)}
             </span>
-            <span className="drive-choice-desc">{drive.description === '' || drive.description === drive.device ? 'No model name' : drive.description}</span>
+            <span className="drive-choice-desc">{driveModel(drive) ?? 'No model name'}</span>
             </span>
           </CheckboxButton>
           {!drive.flashable && (

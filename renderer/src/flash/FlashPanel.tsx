@@ -1,24 +1,29 @@
-import { useEffect, useReducer, type ActionDispatch } from 'react';
+import { useEffect, useEffectEvent, useState, type ActionDispatch } from 'react';
 import { Button, CheckboxButton, CheckboxField, Form } from 'react-aria-components';
 import type { Drive } from '../../../shared/drives.ts';
 import { orderDrivesForDisplay } from '../drives/index.ts';
 import { useJobs, useJobStore } from '../jobs/useJobs.ts';
 import { useApi, useBridge, useEvent } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { memoryKey, useRememberedReducer } from '../ui/ScreenMemory.tsx';
 import { FormField } from '../ui/FormField.tsx';
 import { BrowseDialog } from './BrowseDialog.tsx';
 import { ConfirmFlashDialog } from './ConfirmFlashDialog.tsx';
 import { DrivePicker } from './DrivePicker.tsx';
-import { flashFlow, imageStepOpen, initialFlashFlow, isFlashable, type FlashEvent, type FlashFlow } from './flashFlow.ts';
+import { flashFlow, imageStepOpen, initialFlashFlow, isFlashable, pathToReread, type FlashEvent, type FlashFlow } from './flashFlow.ts';
 import { browseStartDir, checkIdentity, duplicateDeviceIds, flashRequest, pickDrive, sshKeyError, sshKeyLines, type PickedDrive } from './flashForm.ts';
 import { FlashProgress } from './FlashProgress.tsx';
 import { IdentityFields } from './IdentityFields.tsx';
 import { ImageSummaryCard } from './ImageSummaryCard.tsx';
+import { ShortcutHint, useActionShortcut } from '../ui/actionShortcut.tsx';
 import './flash.css';
 import './flash-progress.css';
 import './flash-dialogs.css';
 
 type Dispatch = ActionDispatch<[event: FlashEvent]>;
+
+/** The panel's whole flow, kept while the technician visits other screens (a flash under way included). */
+const flowMemory = memoryKey<FlashFlow>('flash.flow');
 
 /**
  * Flash: 1 pick an image and read what it is, 2 pick the drives (refused ones say why),
@@ -29,8 +34,9 @@ type Dispatch = ActionDispatch<[event: FlashEvent]>;
 export function FlashPanel() {
   const bridge = useBridge();
   const store = useJobStore();
-  const [flow, dispatch] = useReducer(flashFlow, initialFlashFlow);
+  const [flow, dispatch] = useRememberedReducer(flowMemory, flashFlow, initialFlashFlow);
   const { phase, image } = flow;
+  const [enteredWith] = useState(flow);
 
   /** Reads the image at `typed` (the flow ignores it, and its answer, where the image step is closed). */
   function readImage(typed: string): void {
@@ -44,6 +50,15 @@ export function FlashPanel() {
   function inspect(typed: string): void {
     if (imageStepOpen(flow)) readImage(typed);
   }
+
+  // Back from another screen: the image stays shown, and is read again for what may have changed.
+  const rereadOnEntry = useEffectEvent(() => {
+    const path = pathToReread(enteredWith);
+    if (path !== null) readImage(path);
+  });
+  useEffect(() => {
+    rereadOnEntry();
+  }, []);
 
   const flashable = isFlashable(image);
   const drives = useFlashDrives(flashable && phase.name !== 'flashing', flashable && image.rawBytes !== null && image.rawBytes > 0 ? image.rawBytes : null);
@@ -102,6 +117,8 @@ export function FlashPanel() {
 function ImageStep({ flow, dispatch, onRead }: { flow: FlashFlow; dispatch: Dispatch; onRead: (path: string) => void }) {
   const flashing = flow.phase.name === 'flashing';
   const inspecting = flow.inspecting !== null;
+  const canRead = flow.pathInput.trim() !== '' && !flashing && !inspecting;
+  useActionShortcut('R', () => { onRead(flow.pathInput); }, canRead);
   return (
     <div className="step-section">
       <h3 className="step-title">
@@ -120,6 +137,7 @@ function ImageStep({ flow, dispatch, onRead }: { flow: FlashFlow; dispatch: Disp
         </Button>
         <Button type="submit" className="button" isPending={inspecting} isDisabled={flow.pathInput.trim() === '' || flashing}>
           {inspecting ? 'Reading…' : 'Read image'}
+          <ShortcutHint letter="R" label="Read image" />
         </Button>
       </Form>
       {flow.inspectError !== null && <ErrorNotice error={flow.inspectError} announce />}

@@ -1,11 +1,12 @@
-import { Button, ProgressBar } from 'react-aria-components';
-import type { FlashTargetProgress, FlashTargetResult } from '../../../shared/flash.ts';
+import { Button } from 'react-aria-components';
+import type { FlashTargetResult } from '../../../shared/flash.ts';
 import { formatBytes } from '../../../shared/format.ts';
 import type { JobView } from '../jobs/jobStore.ts';
 import { useCancelJob } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import type { PickedDrive } from './flashForm.ts';
-import { flashResultOf, targetFigures, targetOutcome, targetPercent, targetProgressOf, targetStateLabels } from './flashJobView.ts';
+import { flashResultOf, targetOutcome, targetProgressOf } from './flashJobView.ts';
+import { FlashOverall, TargetRunning } from './FlashTargetPhases.tsx';
 
 /**
  * A flash under way or ended: one line per drive with its phase, bar, rate and time left,
@@ -18,6 +19,7 @@ export function FlashProgress({ job, picked, onAgain, onNewImage }: { job: JobVi
   const running = job === null || job.state === 'running';
   return (
     <div className="flash-progress" data-testid="flash-progress" data-state={job?.state ?? 'starting'}>
+      {running && <FlashOverall job={job} />}
       <ul className="flash-targets">
         {picked.map((drive) => {
           const outcome = result?.targets.find((t) => t.device === drive.device) ?? null;
@@ -63,34 +65,6 @@ export function FlashProgress({ job, picked, onAgain, onNewImage }: { job: JobVi
         )}
       </div>
     </div>
-  );
-}
-
-function TargetRunning({ drive, progress, ended }: { drive: PickedDrive; progress: FlashTargetProgress | null; ended: boolean }) {
-  const state = progress?.state ?? 'queued';
-  const percent = progress === null ? null : targetPercent(progress);
-  return (
-    <li className="flash-target is-running" data-testid="flash-target" data-device={drive.device} data-state={ended ? 'ended' : state}>
-      <span className="flash-target-name">
-        <span className="device-path">{drive.device}</span>
-        <span className="muted num"> {formatBytes(drive.sizeBytes)}</span>
-      </span>
-      <span className="flash-target-state">{ended ? 'ended without a result' : targetStateLabels[state]}</span>
-      <ProgressBar
-        className="job-progress-bar flash-target-bar"
-        aria-label={`${drive.device}: ${targetStateLabels[state]}`}
-        isIndeterminate={percent === null && !ended}
-        value={percent ?? 0}
-      >
-        {({ percentage, isIndeterminate }) => (
-          <div className="job-progress-track">
-            <div className={isIndeterminate ? 'job-progress-fill is-indeterminate' : 'job-progress-fill'} style={isIndeterminate ? undefined : { width: `${percentage ?? 0}%` }} />
-          </div>
-        )}
-      </ProgressBar>
-      <span className="flash-target-percent num">{percent === null ? '' : `${percent}%`}</span>
-      <span className="flash-target-figures num">{progress === null ? '' : targetFigures(progress)}</span>
-    </li>
   );
 }
 

@@ -106,6 +106,18 @@ export function imageStepOpen(flow: FlashFlow): boolean {
   return flow.phase.name === 'image' || flow.phase.name === 'drives';
 }
 
+/**
+ * What to read again when the screen comes back to this (remembered) flow: a read whose
+ * answer came while the screen was away, else the image shown — a key imported or revoked
+ * meanwhile, or a changed file, must show. Null when nothing needs reading.
+ */
+export function pathToReread(flow: FlashFlow): string | null {
+  if (!imageStepOpen(flow)) return null;
+  if (flow.inspecting !== null) return flow.inspecting;
+  if (flow.image !== null && flow.pathInput.trim() === flow.image.path) return flow.image.path;
+  return null;
+}
+
 /** Every transition of the flow; an event that does not apply in the current step changes nothing. */
 export function flashFlow(flow: FlashFlow, event: FlashEvent): FlashFlow {
   switch (event.type) {

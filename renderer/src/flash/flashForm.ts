@@ -139,11 +139,13 @@ export function flashRequest(
 
 /**
  * Where the picker opens for what is in the path field: the folder typed there, the folder
- * of an image typed there, or (nothing usable) the service's default.
+ * of an image typed there, or (nothing usable) the service's default. `~/…` is passed on for
+ * the service to expand; any other file typed there opens its folder (the service sees it is
+ * a file, which this side cannot).
  */
 export function browseStartDir(typed: string): string | undefined {
   const text = typed.trim();
-  if (!text.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(text)) return undefined;
+  if (!text.startsWith('/') && text !== '~' && !text.startsWith('~/') && !/^[A-Za-z]:[\\/]/.test(text)) return undefined;
   const lower = text.toLowerCase();
   const isImage = lower.endsWith('.fkimg') || plainImageExtensions.some((ext) => lower.endsWith(ext));
   if (!isImage) return text.length > 1 ? text.replace(/[\\/]+$/, '') : text;

@@ -46,6 +46,40 @@ export function targetPercent(target: FlashTargetProgress): number | null {
   return Math.min(100, Math.floor((100 * target.bytesDone) / target.bytesTotal));
 }
 
+export type DrivePhase = 'write' | 'verify' | 'firstBoot' | 'eject';
+export type PhaseStatus = 'waiting' | 'active' | 'done';
+
+/** Where each of a drive's phases stands, from the one state the job reports for it. */
+const phaseOrder: Record<FlashTargetState, number> = {
+  queued: 0,
+  preparing: 0,
+  checking: 0,
+  writing: 1,
+  verifying: 2,
+  customising: 3,
+  ejecting: 4,
+  success: 5,
+  incomplete: 0,
+  refused: 0,
+};
+const phaseRank: Record<DrivePhase, number> = { write: 1, verify: 2, firstBoot: 3, eject: 4 };
+
+export function phaseStatus(state: FlashTargetState, phase: DrivePhase): PhaseStatus {
+  const reached = phaseOrder[state];
+  return reached === phaseRank[phase] ? 'active' : reached > phaseRank[phase] ? 'done' : 'waiting';
+}
+
+/**
+ * A byte phase (write or read-back) of one drive as its bar shows it: its own percent, and
+ * its own rate and time left while it runs. Null percent while the total is unknown.
+ */
+export function bytePhaseView(target: FlashTargetProgress, phase: 'write' | 'verify'): { status: PhaseStatus; percent: number | null; figures: string } {
+  const status = phaseStatus(target.state, phase);
+  if (status === 'done') return { status, percent: 100, figures: phase === 'write' ? 'written' : 'verified' };
+  if (status === 'waiting') return { status, percent: 0, figures: phase === 'write' ? 'waiting' : 'after writing' };
+  return { status, percent: targetPercent(target), figures: targetFigures(target) };
+}
+
 /** One line for a drive's outcome: what was verified, or why it must not be used. */
 export function targetOutcome(result: FlashTargetResult): string {
   if (result.status === 'success') {

@@ -5,6 +5,7 @@ import { describeService } from '../../../shared/agentServiceAlerts.ts';
 import { defaultHealthThresholds, type DeviceHealthView, type HealthThresholds } from '../../../shared/fleetHealth.ts';
 import { useApi, useBridge, useConnectionOpens, useEvent } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { BackKeysHint, useBackKeys } from '../ui/useBackKeys.tsx';
 import { AlertList } from './AlertList.tsx';
 import type { FleetStore } from './fleetStore.ts';
 import { HealthCharts, type ChartFeed } from './HealthCharts.tsx';
@@ -47,6 +48,7 @@ export function DevicePage({ deviceId, store, onBack }: { deviceId: string; stor
   const [live] = useState(createLiveWindow);
   const [fetched, setFetched] = useState<DeviceHealthView | null>(null);
   const [error, setError] = useState<AppError | null>(null);
+  useBackKeys(onBack);
 
   useEffect(() => {
     let current = true;
@@ -84,6 +86,7 @@ export function DevicePage({ deviceId, store, onBack }: { deviceId: string; stor
       <header className="device-health-head">
         <Button className="button is-small" onPress={onBack}>
           ← Fleet
+          <BackKeysHint />
         </Button>
         <h2 className="device-health-name">{shown?.deviceName ?? deviceId}</h2>
         {shown !== null && (
@@ -116,7 +119,7 @@ function DeviceFacts({ view }: { view: DeviceHealthView }) {
   return (
     <p className="device-health-facts num">
       {view.site !== '' && <span>{view.site}</span>}
-      <span>seen {formatLastSeen(view.lastSampleMs, now)}</span>
+      <span>seen {formatLastSeen(view.lastSeenMs ?? view.lastSampleMs, now)}</span>
       {sample !== null && (
         <>
           <span>

@@ -3,6 +3,8 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { HealthThresholds } from '../../../shared/fleetHealth.ts';
 import type { HealthSample } from '../../../shared/health.ts';
+import { lonePoints } from './chartGeometry.ts';
+import { chartColours, hoverReadout, timeAxis, timeRange, valueAxis, type ChartColours } from './chartParts.ts';
 import { chartData, chartSpecs, type ChartSpec } from './healthCharts.ts';
 
 /** Where the charts read their samples; `subscribe` is told when samples were added. */
@@ -13,7 +15,6 @@ export type ChartFeed = {
 
 const chartHeight = 150;
 const minSpanSeconds = 60;
-const clockTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
 /**
  * The device page's per-second charts (uPlot, canvas). React renders the frames once;
@@ -25,14 +26,12 @@ export function HealthCharts({ feed, thresholds }: { feed: ChartFeed; thresholds
   const latest = useRef(new Map<string, HTMLSpanElement>());
 
   useEffect(() => {
-    const style = getComputedStyle(document.documentElement);
-    const axisColor = style.getPropertyValue('--text-muted').trim() || '#4a5361';
-    const gridColor = style.getPropertyValue('--border').trim() || '#c6ccd4';
+    const colours = chartColours();
     const plots: { spec: ChartSpec; plot: uPlot }[] = [];
     for (const spec of chartSpecs) {
       const holder = holders.current.get(spec.id);
       if (holder === undefined) continue;
-      const plot = new uPlot(chartOptions(spec, holder.clientWidth, axisColor, gridColor), chartData(spec, feed.samples(), thresholds), holder);
+      const plot = new uPlot(chartOptions(spec, holder.clientWidth, colours), chartData(spec, feed.samples(), thresholds), holder);
       plots.push({ spec, plot });
     }
 
@@ -107,14 +106,13 @@ export function HealthCharts({ feed, thresholds }: { feed: ChartFeed; thresholds
   );
 }
 
-function chartOptions(spec: ChartSpec, width: number, axisColor: string, gridColor: string): uPlot.Options {
-  const axis = { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, font: '11px system-ui, sans-serif' };
+function chartOptions(spec: ChartSpec, width: number, colours: ChartColours): uPlot.Options {
   return {
     width: Math.max(200, width),
     height: chartHeight,
     scales: {
-      // At least a minute wide, so the first seconds read as seconds, not as milliseconds.
-      x: { time: true, range: (_u, min, max) => [Math.min(min, max - minSpanSeconds), max] },
+      // At least a minute wide, newest at the right, so the first seconds read as seconds.
+      x: { time: true, range: timeRange(minSpanSeconds, 'end') },
       y: spec.range === undefined ? { auto: true } : { range: [spec.range[0], spec.range[1]] },
     },
     series: [
@@ -123,14 +121,17 @@ function chartOptions(spec: ChartSpec, width: number, axisColor: string, gridCol
         label: series.label,
         stroke: series.color,
         width: series.dashed === true ? 1 : 1.5,
-        ...(series.dashed === true ? { dash: [6, 4] } : {}),
-        points: { show: false },
+        // A threshold is a setting, not a measurement: its line does not break where samples are missing.
+        ...(series.dashed === true ? { dash: [6, 4], spanGaps: true } : {}),
+        // A sample with no neighbour (just after a gap) is a dot, else it would not be drawn at all.
+        points: { show: false, size: 5, filter: (u: uPlot, seriesIdx: number) => lonePoints(u.data[seriesIdx] ?? []) },
       })),
     ],
-    axes: [{ ...axis, values: (_u, splits) => splits.map((at) => clockTime.format(at * 1000)) }, { ...axis, size: 46 }],
-    // The caption says what each line is and its newest value; a hover legend would only repeat it.
+    axes: [timeAxis(colours), valueAxis(colours, spec.unit)],
+    // The caption says what each line is and its newest value; the hover readout says it at the cursor.
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
+    plugins: [hoverReadout(spec.series.map((series) => ({ label: series.label, unit: spec.unit })))],
   };
 }
 

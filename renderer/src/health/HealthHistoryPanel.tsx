@@ -4,6 +4,9 @@ import type { DeviceHealthHistory } from '../../../shared/fleetHealth.ts';
 import type { HealthEvent } from '../../../shared/health.ts';
 import { useApi } from '../api/hooks.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { lonePoints } from './chartGeometry.ts';
+import { chartColours, hoverReadout, timeAxis, timeRange, valueAxis } from './chartParts.ts';
+import { historyData } from './healthCharts.ts';
 import { describeEvent, isTroubleEvent } from './healthText.ts';
 
 const shownEvents = 40;
@@ -53,63 +56,58 @@ function EventList({ events }: { events: readonly HealthEvent[] }) {
   );
 }
 
+/** The narrowest window the history chart shows, so one pulled minute is a dot in a readable window. */
+const historyMinSpanSeconds = 15 * 60;
+const historyHeight = 170;
+
 function MinuteChart({ history }: { history: DeviceHealthHistory }) {
   const holder = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const node = holder.current;
     if (node === null) return;
-    const style = getComputedStyle(document.documentElement);
-    const axisColor = style.getPropertyValue('--text-muted').trim() || '#4a5361';
-    const gridColor = style.getPropertyValue('--border').trim() || '#c6ccd4';
-    const warnColor = style.getPropertyValue('--warn-border').trim() || '#d9ad3c';
-    const minutes = [...history.minutes].sort((a, b) => a.minute_ms - b.minute_ms);
+    const colours = chartColours();
+    const warnColor = getComputedStyle(document.documentElement).getPropertyValue('--warn-border').trim() || '#d9ad3c';
     const trouble = history.events.filter((event) => isTroubleEvent(event.kind)).map((event) => event.at_ms / 1000);
-    const axis = { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor, width: 1 }, font: '11px system-ui, sans-serif' };
+    const dots = { show: false, size: 5, filter: (u: uPlot, seriesIdx: number) => lonePoints(u.data[seriesIdx] ?? []) };
     const plot = new uPlot(
       {
         width: Math.max(300, node.clientWidth),
-        height: 170,
-        scales: { x: { time: true } },
+        height: historyHeight,
+        scales: {
+          x: { time: true, range: timeRange(historyMinSpanSeconds, 'centre') },
+          // A Pi's working range at least, so one minute at 86 °C sits among readable ticks rather than alone on 0-170.
+          temp: { range: (_u, min, max) => [Math.min(20, Math.floor(min / 10) * 10), Math.max(90, Math.ceil(max / 10) * 10)] },
+          pct: { range: [0, 100] },
+        },
         series: [
           {},
-          { label: 'hottest °C', stroke: '#d9731a', width: 1.5, points: { show: false } },
-          { label: 'CPU avg %', stroke: '#1f6fd1', width: 1, points: { show: false } },
-          { label: 'throttled', stroke: '#c62828', width: 0, points: { show: true, size: 6, fill: '#c62828' } },
+          { label: 'hottest', scale: 'temp', stroke: '#d9731a', width: 1.5, points: dots },
+          { label: 'CPU avg', scale: 'pct', stroke: '#1f6fd1', width: 1, points: dots },
+          { label: 'throttled', scale: 'temp', stroke: '#c62828', width: 0, points: { show: true, size: 6, fill: '#c62828' } },
         ],
-        axes: [axis, { ...axis, size: 46 }],
+        axes: [timeAxis(colours), valueAxis(colours, '°C', { scale: 'temp' }), valueAxis(colours, '%', { scale: 'pct', right: true, grid: false })],
+        legend: { show: false },
         cursor: { drag: { x: false, y: false } },
+        plugins: [
+          hoverReadout([
+            { label: 'hottest', unit: '°C' },
+            { label: 'CPU avg', unit: '%' },
+            { label: 'throttled', unit: '°C', onlyWhenPresent: true },
+          ]),
+        ],
         hooks: {
-          // Events as vertical marks: where on the timeline under-voltage or throttling happened.
           draw: [
             (u) => {
-              const ctx = u.ctx;
-              ctx.save();
-              ctx.strokeStyle = warnColor;
-              ctx.lineWidth = 2;
-              for (const at of trouble) {
-                const x = Math.round(u.valToPos(at, 'x', true));
-                if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
-                ctx.beginPath();
-                ctx.moveTo(x, u.bbox.top);
-                ctx.lineTo(x, u.bbox.top + u.bbox.height);
-                ctx.stroke();
-              }
-              ctx.restore();
+              drawEventMarks(u, trouble, warnColor);
             },
           ],
         },
       },
-      [
-        minutes.map((m) => m.minute_ms / 1000),
-        minutes.map((m) => m.temp_c_max),
-        minutes.map((m) => m.cpu_pct_avg),
-        // A dot on the minutes in which the firmware reported any throttling bit.
-        minutes.map((m) => (m.throttled_raw_or !== null && m.throttled_raw_or !== 0 ? (m.temp_c_max ?? 0) : null)),
-      ],
+      historyData(history),
       node,
     );
     const resize = new ResizeObserver(() => {
-      if (node.clientWidth > 0 && node.clientWidth !== plot.width) plot.setSize({ width: node.clientWidth, height: 170 });
+      if (node.clientWidth > 0 && node.clientWidth !== plot.width) plot.setSize({ width: node.clientWidth, height: historyHeight });
     });
     resize.observe(node);
     return () => {
@@ -117,5 +115,40 @@ function MinuteChart({ history }: { history: DeviceHealthHistory }) {
       plot.destroy();
     };
   }, [history]);
-  return <div className="history-chart" ref={holder} data-testid="history-chart" />;
+  return (
+    <figure className="history-figure">
+      <figcaption className="chart-key">
+        <span className="chart-key-item">
+          <span className="chart-swatch" style={{ borderTopColor: '#d9731a' }} />
+          hottest second (°C, left)
+        </span>
+        <span className="chart-key-item">
+          <span className="chart-swatch" style={{ borderTopColor: '#1f6fd1' }} />
+          CPU average (%, right)
+        </span>
+        <span className="chart-key-item">
+          <span className="chart-swatch" style={{ borderTopColor: '#c62828' }} />
+          throttled
+        </span>
+      </figcaption>
+      <div className="history-chart" ref={holder} data-testid="history-chart" data-minutes={history.minutes.length} />
+    </figure>
+  );
+}
+
+/** Events as vertical marks: where on the timeline under-voltage or throttling happened. */
+function drawEventMarks(u: uPlot, atSeconds: readonly number[], colour: string): void {
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.strokeStyle = colour;
+  ctx.lineWidth = 2;
+  for (const at of atSeconds) {
+    const x = Math.round(u.valToPos(at, 'x', true));
+    if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+  }
+  ctx.restore();
 }

@@ -1,5 +1,6 @@
-import { useState } from 'react';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
+import { useRememberedState } from '../ui/ScreenMemory.tsx';
+import { openDeviceKey } from './openDevice.ts';
 import { DevicePage } from './DevicePage.tsx';
 import { FleetGrid } from './FleetGrid.tsx';
 import { useFleetHealth } from './useFleetHealth.ts';
@@ -13,7 +14,7 @@ import './device-page.css';
  */
 export function HealthScreen() {
   const { store, snapshot, error } = useFleetHealth();
-  const [open, setOpen] = useState<string | null>(null);
+  const [open, setOpen] = useRememberedState(openDeviceKey, null);
   return (
     <div className="screen health-screen">
       <header className="screen-header">

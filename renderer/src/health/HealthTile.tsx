@@ -87,7 +87,7 @@ export const HealthTile = memo(function HealthTile({ view, onOpen }: { view: Dev
         <span className="tile-versions">
           {sample === null ? view.site : `agent ${sample.agent_version}${sample.model_version === null ? '' : ` · ${sample.model_version}`}`}
         </span>
-        <LastSeen atMs={view.lastSampleMs} />
+        <LastSeen atMs={view.lastSeenMs ?? view.lastSampleMs} />
       </footer>
     </article>
   );

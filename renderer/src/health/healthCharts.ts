@@ -3,8 +3,9 @@
  * a sample. `chartData` turns the sample window into uPlot's columns (x in seconds).
  */
 import type uPlot from 'uplot';
-import type { HealthThresholds } from '../../../shared/fleetHealth.ts';
+import type { DeviceHealthHistory, HealthThresholds } from '../../../shared/fleetHealth.ts';
 import type { HealthSample } from '../../../shared/health.ts';
+import { splitGaps, type Columns } from './chartGeometry.ts';
 import { fullestDisk, memoryUsedPercent } from './healthText.ts';
 
 export type SeriesSpec = {
@@ -65,19 +66,39 @@ export const chartSpecs: readonly ChartSpec[] = [
   { id: 'backlog', title: 'Journal backlog', unit: 'records', series: [{ label: 'backlog', color: '#8d6e63', value: (s) => s.journal.backlog_records }] },
 ];
 
-/** uPlot's columns for one chart: x (seconds since the epoch), then one column per series. */
+/**
+ * Samples come each second; a step longer than this is missing samples (the link dropped, the
+ * agent stopped), drawn as a break in the line.
+ */
+export const liveGapSeconds = 3;
+
+/**
+ * uPlot's columns for one chart: x (seconds since the epoch), then one column per series, with
+ * a break wherever samples are missing.
+ */
 export function chartData(spec: ChartSpec, samples: readonly HealthSample[], thresholds: HealthThresholds): uPlot.AlignedData {
-  const xs = new Float64Array(samples.length);
-  const columns = spec.series.map(() => new Array<number | null>(samples.length));
-  for (let i = 0; i < samples.length; i++) {
-    const sample = samples[i];
-    if (sample === undefined) continue;
-    xs[i] = sample.at_ms / 1000;
-    for (let j = 0; j < spec.series.length; j++) {
-      const column = columns[j];
-      const series = spec.series[j];
-      if (column !== undefined && series !== undefined) column[i] = series.value(sample, thresholds);
-    }
-  }
-  return [xs, ...columns];
+  const columns: Columns = { xs: samples.map((sample) => sample.at_ms / 1000), ys: spec.series.map((series) => samples.map((sample) => series.value(sample, thresholds))) };
+  const split = splitGaps(columns, liveGapSeconds);
+  return [split.xs, ...split.ys];
+}
+
+/** Minutes are one apart; a longer step is minutes with no history (the agent was off), drawn as a break. */
+export const historyGapSeconds = 90;
+
+/** The per-minute columns, oldest first, broken where minutes are missing. */
+export function historyData(history: DeviceHealthHistory): uPlot.AlignedData {
+  const minutes = [...history.minutes].sort((a, b) => a.minute_ms - b.minute_ms);
+  const split = splitGaps(
+    {
+      xs: minutes.map((m) => m.minute_ms / 1000),
+      ys: [
+        minutes.map((m) => m.temp_c_max),
+        minutes.map((m) => m.cpu_pct_avg),
+        // A dot on the minutes in which the firmware reported any throttling bit.
+        minutes.map((m) => (m.throttled_raw_or !== null && m.throttled_raw_or !== 0 ? (m.temp_c_max ?? 0) : null)),
+      ],
+    },
+    historyGapSeconds,
+  );
+  return [split.xs, ...split.ys];
 }

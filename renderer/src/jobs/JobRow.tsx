@@ -15,9 +15,9 @@ const stateLabels: Record<JobState, string> = {
 };
 
 /** One job in the panel: live figures while it runs, its outcome after. */
-export function JobRow({ job, now }: { job: JobView; now: number }) {
+export function JobRow({ job, now, highlighted = false }: { job: JobView; now: number; highlighted?: boolean }) {
   return (
-    <li className={`job-row is-${job.state}`} data-testid="job-row" data-job-id={job.id} data-state={job.state}>
+    <li className={`job-row is-${job.state}${highlighted ? ' is-highlighted' : ''}`} data-testid="job-row" data-job-id={job.id} data-state={job.state}>
       <span className="job-state">{stateLabels[job.state]}</span>
       {job.state === 'running' ? <RunningJob job={job} /> : <FinishedJob job={job} now={now} />}
     </li>

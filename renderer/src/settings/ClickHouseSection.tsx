@@ -5,9 +5,15 @@ import type { AppError } from '../../../shared/errors.ts';
 import { useApi, useBridge } from '../api/hooks.ts';
 import { FormField } from '../ui/FormField.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
-import { checkForm, formFromSettings, isDirty, patchFromForm, placeError, type ClickHouseField, type ClickHouseForm } from './clickhouseForm.ts';
+import { memoryKey, useRememberedState } from '../ui/ScreenMemory.tsx';
+import { checkForm, formFromSettings, isDirty, isEdited, patchFromForm, placeError, type ClickHouseField, type ClickHouseForm } from './clickhouseForm.ts';
 
 type Outcome = { kind: 'saved' } | { kind: 'tested'; result: ClickHouseTestResult; unsaved: boolean } | { kind: 'failed'; action: 'save' | 'test'; error: AppError };
+
+/** Kept while the technician is on other screens: what was saved when the form was filled, the form as typed, the last outcome. */
+const savedMemory = memoryKey<ClickHouseSettingsView | null>('settings.clickhouse.saved');
+const formMemory = memoryKey<ClickHouseForm>('settings.clickhouse.form');
+const outcomeMemory = memoryKey<Outcome | null>('settings.clickhouse.outcome');
 
 /**
  * Where the courier forwards to. The password is write-only: the service says whether one
@@ -54,11 +60,11 @@ export function ClickHouseSection() {
 function useClickHouseForm() {
   const bridge = useBridge();
   const loaded = useApi('settings.clickhouse.get', {});
-  const [saved, setSaved] = useState<ClickHouseSettingsView | null>(null);
-  const [form, setForm] = useState<ClickHouseForm>(() => formFromSettings(null));
+  const [saved, setSaved] = useRememberedState<ClickHouseSettingsView | null>(savedMemory, null);
+  const [form, setForm] = useRememberedState<ClickHouseForm>(formMemory, formFromSettings(null));
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<ClickHouseField, string>>>({});
   const [busy, setBusy] = useState<'save' | 'test' | 'clear-password' | null>(null);
-  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const [outcome, setOutcome] = useRememberedState<Outcome | null>(outcomeMemory, null);
 
   // Fill the form from what is saved, once per answer from the service (adjusted during
   // render, React's way to follow a prop without an effect).
@@ -68,7 +74,8 @@ function useClickHouseForm() {
     setFilledFrom(answer);
     if (answer !== null) {
       setSaved(answer.settings);
-      setForm(formFromSettings(answer.settings));
+      // Unsaved edits (typed before a visit to another screen, or a reconnect) stay; the rest follows what is saved.
+      if (!isEdited(form, saved)) setForm(formFromSettings(answer.settings));
     }
   }
 

@@ -58,6 +58,12 @@ export function patchFromForm(form: ClickHouseForm, saved: ClickHouseSettingsVie
   return patch;
 }
 
+/** True when a field differs from the form as filled from `filledFrom` (typed by the technician, saved or not). */
+export function isEdited(form: ClickHouseForm, filledFrom: ClickHouseSettingsView | null): boolean {
+  const filled = formFromSettings(filledFrom);
+  return clickHouseFields.some((field) => form[field] !== filled[field]);
+}
+
 /** True when saving would change something. */
 export function isDirty(form: ClickHouseForm, saved: ClickHouseSettingsView | null): boolean {
   return Object.keys(patchFromForm(form, saved)).length > 0;

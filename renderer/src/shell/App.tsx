@@ -1,7 +1,9 @@
 import { useEffect, useState } from 'react';
 import { Tabs } from 'react-aria-components';
 import { useConnectionSnapshot } from '../api/hooks.ts';
-import { JobsPanel } from '../jobs/JobsPanel.tsx';
+import { ScreenMemoryProvider } from '../ui/ScreenMemory.tsx';
+import { ScreenSwitchContext } from '../ui/screenSwitch.tsx';
+import { JobsStatusBar } from '../jobs/JobsStatusBar.tsx';
 import { JobsProvider } from '../jobs/JobsProvider.tsx';
 import { AccessTokenMissing, AccessTokenRefused } from './AccessScreens.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
@@ -19,7 +21,9 @@ export function App() {
   if (state.kind === 'refused') return <AccessTokenRefused />;
   return (
     <JobsProvider summaries={jobSummaries}>
-      <Shell />
+      <ScreenMemoryProvider>
+        <Shell />
+      </ScreenMemoryProvider>
     </JobsProvider>
   );
 }
@@ -35,23 +39,31 @@ function Shell() {
       delete document.documentElement.dataset.shell;
     };
   }, []);
+  const switchScreen = (id: string): void => {
+    if (!isScreenId(id)) return;
+    setScreen(id);
+    // Focus goes with the selection, as with Alt+digit, so Tab continues from the new screen.
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[role="tab"][data-screen="${id}"]`)?.focus());
+  };
   return (
-    <Tabs
-      className="shell"
-      orientation="vertical"
-      selectedKey={screen}
-      onSelectionChange={(key) => {
-        if (isScreenId(key)) setScreen(key);
-      }}
-    >
-      <Navigation />
-      <div className="workspace">
-        <ConnectionBanner />
-        <main className="screen-area">
-          <ScreenPanels />
-        </main>
-        <JobsPanel />
-      </div>
-    </Tabs>
+    <ScreenSwitchContext value={switchScreen}>
+      <Tabs
+        className="shell"
+        orientation="vertical"
+        selectedKey={screen}
+        onSelectionChange={(key) => {
+          if (isScreenId(key)) setScreen(key);
+        }}
+      >
+        <Navigation />
+        <div className="workspace">
+          <ConnectionBanner />
+          <main className="screen-area">
+            <ScreenPanels />
+          </main>
+          <JobsStatusBar />
+        </div>
+      </Tabs>
+    </ScreenSwitchContext>
   );
 }

@@ -13,7 +13,7 @@ import {
   sshKeyError,
   withDeviceId,
 } from '../../../renderer/src/flash/flashForm.ts';
-import { summarizeFlash, targetFigures, targetOutcome, targetPercent } from '../../../renderer/src/flash/flashJobView.ts';
+import { bytePhaseView, phaseStatus, summarizeFlash, targetFigures, targetOutcome, targetPercent } from '../../../renderer/src/flash/flashJobView.ts';
 
 const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9yZ2FuaWNrZXk9PT09PT09PT09PT09PT09PT09 tech@laptop';
 
@@ -88,6 +88,10 @@ describe('Flash form', () => {
     expect(browseStartDir('/home/t/node.fkimg')).toBe('/home/t');
     expect(browseStartDir('/a.img.zst')).toBe('/');
     expect(browseStartDir('/')).toBe('/');
+    // ~ is the service's to expand; a file that is not an image goes as typed and the service opens its folder.
+    expect(browseStartDir('~/Downloads')).toBe('~/Downloads');
+    expect(browseStartDir('~')).toBe('~');
+    expect(browseStartDir('/home/t/README.md')).toBe('/home/t/README.md');
   });
 });
 
@@ -123,5 +127,20 @@ describe('Flash results', () => {
     expect(summarizeFlash(result)).toBe('Flashed demo-os 1.2.0 to 1 of 2 drives; /dev/sdc incomplete — do not use.');
     expect(summarizeFlash({ ...result, targets: result.targets.slice(0, 1) })).toBe('Flashed demo-os 1.2.0 to 1 of 1 drive, each verified.');
     expect(summarizeFlash({ nope: true })).toBeNull();
+  });
+});
+
+describe('Flash phases per drive', () => {
+  const target = { device: '/dev/sdb', description: 'Card', bytesDone: 50e6, bytesTotal: 200e6, rateBytesPerSec: 25e6, etaSeconds: 6 };
+  it('writing, then verifying on a bar of its own, then first-boot files and eject', () => {
+    expect(bytePhaseView({ ...target, state: 'writing' }, 'write')).toEqual({ status: 'active', percent: 25, figures: '50.0 MB of 200.0 MB · 25.0 MB/s · 0:06 left' });
+    expect(bytePhaseView({ ...target, state: 'writing' }, 'verify')).toEqual({ status: 'waiting', percent: 0, figures: 'after writing' });
+    expect(bytePhaseView({ ...target, state: 'verifying' }, 'write')).toEqual({ status: 'done', percent: 100, figures: 'written' });
+    expect(bytePhaseView({ ...target, state: 'verifying' }, 'verify')).toMatchObject({ status: 'active', percent: 25 });
+    expect(bytePhaseView({ ...target, state: 'customising' }, 'verify')).toMatchObject({ status: 'done', percent: 100, figures: 'verified' });
+    expect(['queued', 'writing', 'verifying', 'customising', 'ejecting', 'success'].map((state) => phaseStatus(state as 'queued', 'firstBoot'))).toEqual(['waiting', 'waiting', 'waiting', 'active', 'done', 'done']);
+    expect(phaseStatus('ejecting', 'eject')).toBe('active');
+    // A drive that failed is never shown as having passed a phase.
+    expect(phaseStatus('incomplete', 'write')).toBe('waiting');
   });
 });
