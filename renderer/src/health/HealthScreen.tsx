@@ -1,5 +1,6 @@
+import { useState } from 'react';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
-import { useRememberedState } from '../ui/ScreenMemory.tsx';
+import { useHandedOver } from '../ui/ScreenMemory.tsx';
 import { openDeviceKey } from './openDevice.ts';
 import { DevicePage } from './DevicePage.tsx';
 import { FleetGrid } from './FleetGrid.tsx';
@@ -14,7 +15,8 @@ import './device-page.css';
  */
 export function HealthScreen() {
   const { store, snapshot, error } = useFleetHealth();
-  const [open, setOpen] = useRememberedState(openDeviceKey, null);
+  // Devices hands over a device to open (Enter on its row); otherwise Health opens on the fleet.
+  const [open, setOpen] = useState(useHandedOver(openDeviceKey, null));
   return (
     <div className="screen health-screen">
       <header className="screen-header">

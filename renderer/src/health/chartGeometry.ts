@@ -49,7 +49,7 @@ export function timeDomain(min: number | null, max: number | null, minSpanSecond
  * Whether a point stands alone (no neighbour with a value on either side): such a point is a
  * line of zero length and would not be drawn at all unless it is drawn as a dot.
  */
-export function isLonePoint(values: readonly (number | null | undefined)[], index: number): boolean {
+export function isLonePoint(values: ArrayLike<number | null | undefined>, index: number): boolean {
   if (values[index] === null || values[index] === undefined) return false;
   const before = values[index - 1];
   const after = values[index + 1];
@@ -57,7 +57,7 @@ export function isLonePoint(values: readonly (number | null | undefined)[], inde
 }
 
 /** The indices of the lone points in a column (for uPlot's points.filter), or null when there are none. */
-export function lonePoints(values: readonly (number | null | undefined)[]): number[] | null {
+export function lonePoints(values: ArrayLike<number | null | undefined>): number[] | null {
   const lone: number[] = [];
   for (let i = 0; i < values.length; i++) if (isLonePoint(values, i)) lone.push(i);
   return lone.length === 0 ? null : lone;

@@ -1,4 +1,4 @@
 import { memoryKey } from '../ui/ScreenMemory.tsx';
 
-/** The device whose page Health shows (null: the fleet grid); Devices sets it to open a device's page. */
+/** A device whose page Health should open when next shown (Devices sets it: Enter on a row); taken once. */
 export const openDeviceKey = memoryKey<string | null>('health.openDevice');

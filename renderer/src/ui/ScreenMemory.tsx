@@ -62,3 +62,14 @@ export function useRememberedSetter<T>(key: MemoryKey<T>): (value: T) => void {
     memory.set(key.name, value);
   };
 }
+
+/** What another screen left under `key` for this one (useRememberedSetter), taken once on entry: a request, not a state. */
+export function useHandedOver<T>(key: MemoryKey<T>, initial: T): T {
+  const memory = useMemory();
+  const [value] = useState<T>(() => recall(memory, key, initial));
+  // Dropped after the first render (not inside it: StrictMode runs initialisers twice).
+  useEffect(() => {
+    memory.delete(key.name);
+  }, [memory, key.name]);
+  return value;
+}
