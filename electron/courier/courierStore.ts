@@ -290,8 +290,11 @@ export function createForwardQueue(db: Store) {
     AND forwarded_ms IS NULL AND quarantine_state IS NULL ORDER BY seq LIMIT @limit`;
   const tsvLine = telemetryTabSeparatedLine();
   const jsonPreview = `json_object(${TELEMETRY_INSERT_COLUMNS.map((c) => `'${c}', ${c}`).join(', ')})`;
+  // The body's rows in any order (no ORDER BY in string_agg: sorting 50k lines was a third of
+  // the read): ClickHouse sorts each insert by the table key, so the part it writes is the
+  // same; the subquery's ORDER BY seq LIMIT still decides which rows form the batch.
   const selectBatchBody = db.prepare(
-    `SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, string_agg(line, '' ORDER BY seq) AS body FROM (SELECT seq, ${tsvLine} AS line ${pendingRecords})`,
+    `SELECT count(*) AS n, min(seq) AS first, max(seq) AS last, string_agg(line, '') AS body FROM (SELECT seq, ${tsvLine} AS line ${pendingRecords})`,
   );
   const selectLines = db.prepare(`SELECT seq, seq AS to_seq, priority, ${tsvLine} AS line, ${jsonPreview} AS preview ${pendingRecords}`);
   // Where a journal's unforwarded rows begin (on the partial index): the scan starts there, not at seq 1.

@@ -20,6 +20,7 @@ import type { JournalRecord } from '../../shared/journal.ts';
 import { startChdbHttp, type ChdbHttp } from '../support/chdbHttp.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouseServer.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 /** Text a TabSeparated writer can get wrong, each in some column of some row. */
 const NASTY = [
@@ -169,6 +170,47 @@ describe('forward pipeline on ClickHouse 18.16', () => {
       expect((await server.client('SELECT count() FROM refused')).trim()).toBe('0');
     } finally {
       await connection.close();
+    }
+  });
+
+  it('never marks the pipelined batch in flight when the server dies: every marked row is in ClickHouse, and the next forward ends each row once', async () => {
+    const total = 200_000;
+    const batchRows = FORWARD_BATCH_ROWS.min;
+    const dir = makeTempDir('fieldkit-forward-killed-');
+    const dataDir = join(dir.path, 'data');
+    const db = openStore(dataDir);
+    const courier = createCourierStore(db);
+    courier.noteJournal({ device_id: 'pi-9', journal_id: 'j-9', device_ref: null, site: 's', agent_last_seq: total, agent_first_seq: 1, clock_offset_ms: 0, now: Date.now() });
+    const records = Array.from({ length: total }, (_, i): JournalRecord => ({ device_id: 'pi-9', journal_id: 'j-9', seq: i + 1, ts_ms: Date.UTC(2026, 0, 15) + i, recv_ms: Date.UTC(2026, 0, 15) + i, priority: 3, kind: 'k', model_version: 'm', payload: `{"i":${i}}` }));
+    courier.storeBatch({ records, site: 's', via: 'courier:t', clockOffsetMs: 0, pullId: 'pull_k', now: Date.now(), contiguousThrough: total });
+    const marked = db.prepare('SELECT seq FROM courier_records WHERE forwarded_ms IS NOT NULL ORDER BY seq').pluck();
+    const services = await createAppServices({ dataDir, version: 'test' });
+    try {
+      await services.handlers['settings.clickhouse.set']({ url: server.url, table: 'killed', batchRows });
+      const { jobId } = await services.handlers['courier.forward']({ retryForSeconds: 2 });
+      // Two batches marked: the pipeline has the third on the wire, the fourth read.
+      await waitFor(() => marked.all().length >= 2 * batchRows, { timeoutMs: 60_000, what: 'two batches marked forwarded' });
+      await server.kill();
+      const failed = await services.jobs.whenFinished(jobId);
+      expect(failed.error).toMatchObject({ code: 'UNAVAILABLE' });
+      await server.start();
+      const inClickHouse = new Set((await server.query('SELECT DISTINCT seq FROM killed')).trim().split('\n').map(Number));
+      const markedSeqs = marked.all() as number[];
+      expect(markedSeqs.length).toBeLessThan(total);
+      expect(markedSeqs.filter((seq) => !inClickHouse.has(seq))).toEqual([]);
+
+      const { jobId: again } = await services.handlers['courier.forward']({ retryForSeconds: 30 });
+      const resumed = await services.jobs.whenFinished(again);
+      expect(resumed.error).toBeNull();
+      expect(ForwardResultSchema.parse(resumed.result).forwarded).toBe(total - markedSeqs.length);
+      const [raw, final, distinct] = (await server.query('SELECT (SELECT count() FROM killed), count(), uniqExact(seq) FROM killed FINAL')).trim().split('\t').map(Number);
+      expect([final, distinct]).toEqual([total, total]);
+      // At most one batch was sent twice: the one acknowledged but not yet marked, or the one in flight.
+      expect((raw ?? 0) - total).toBeLessThanOrEqual(batchRows);
+    } finally {
+      await services.close();
+      db.close();
+      dir.remove();
     }
   });
 });
