@@ -1,7 +1,8 @@
 /**
  * One insert of the forward job (forwardJob.ts) and what happens when the server refuses
- * it: a batch of lines (TabSeparated records, JSONEachRow loss records), its deduplication token, halving a refused batch until
- * the refused rows stand alone, and setting those aside in the quarantine.
+ * it: a batch of lines (TabSeparated records, JSONEachRow loss records), its
+ * deduplication token, halving a refused batch until the refused rows stand alone, and
+ * setting those aside in the quarantine.
  */
 import { batchDeduplicationToken, TELEMETRY_INSERT_COLUMNS, TELEMETRY_LOSS_INSERT_COLUMNS } from '../../shared/clickhouseSchema.ts';
 import { FieldkitError } from '../../shared/errors.ts';

@@ -210,9 +210,10 @@ function markRecordsLanded(run: ForwardRun, journal: Journal, landed: Batch): vo
 }
 
 /**
- * A journal's records in seq order, pipelined so the server is never idle while this
- * thread works: batch N+1 goes on the wire as soon as batch N is acknowledged, and while
- * the server parses it, N is marked and N+2 is read. N+1's last bytes wait for N's mark
+ * A journal's records in seq order, pipelined: batch N+1's body goes on the wire as soon
+ * as batch N is acknowledged, N is marked while it travels (and while a current server
+ * already parses it; 18.16 starts an HTTP insert only once the body is complete), and
+ * N+2 is read while the server takes N+1. N+1's last bytes wait for N's mark
  * (InsertPacing.release), so the server can complete N+1 only once N is marked: a crash
  * at any moment leaves at most one acknowledged batch unmarked (sent again next time,
  * kept once by the table's key), as without the pipeline. A batch is still marked only
@@ -244,7 +245,7 @@ async function forwardRecords(run: ForwardRun, journal: Journal, deliverer: Deli
         attemptFailed: onWire,
         ...(gate === null ? {} : { release: gate.promise }),
       });
-      // The body's head is on the wire (or the attempt failed): this thread is free while the server parses.
+      // The body's head is on the wire (or the attempt failed): mark the previous batch now.
       await Promise.race([wired, sending.catch(() => undefined)]);
       if (gate !== null) {
         try {
