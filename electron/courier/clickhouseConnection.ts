@@ -126,7 +126,7 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
     if (text === '') return;
     // Compressed here in one piece (zlib's thread pool, level 1) rather than streamed by the
     // client: the body then leaves in a few large writes while the next batch is being read.
-    // Even on loopback gzip pays: a tenth of the bytes through Node's HTTP stack costs less
+    // Even on loopback gzip pays: a twentieth of the bytes through Node's HTTP stack costs less
     // than compressing them (bench/forwardProfile.ts).
     const body = await gzipAsync(Buffer.from(text, 'utf8'), { level: 1 });
     const gate = heldBody(body, pacing);
