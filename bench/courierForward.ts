@@ -21,7 +21,7 @@ const payloadBytes = 200;
 const rounds = 3;
 
 /** A laptop store holding `rows` records of one journal, as a pull leaves them. */
-function fillLaptopStore(dataDir: string): void {
+export function fillLaptopStore(dataDir: string): void {
   const db = openStore(dataDir);
   try {
     const courier = createCourierStore(db);
@@ -81,6 +81,7 @@ export async function benchCourierForward(): Promise<void> {
       const clientSeconds: number[] = [];
       const forwardSeconds: number[] = [];
       let batches = 0;
+      let split = '';
       for (let round = 0; round < rounds; round++) {
         const baseline = `baseline_${round}`;
         await server.query(telemetryTableDdl({ table: baseline }));
@@ -102,6 +103,7 @@ export async function benchCourierForward(): Promise<void> {
         const result = ForwardResultSchema.parse(record.result);
         if (result.forwarded !== rows) throw new Error(`forwarded ${result.forwarded} of ${rows}`);
         batches = result.batches;
+        split = record.log.find((l) => l.message.startsWith('Records took'))?.message ?? split;
         const landed = (await server.client(`SELECT count() FROM ${table} FINAL`)).trim();
         if (landed !== String(rows)) throw new Error(`ClickHouse holds ${landed} of ${rows}`);
       }
@@ -112,6 +114,7 @@ export async function benchCourierForward(): Promise<void> {
       console.log(`courier forward into local ClickHouse 18.16, ${rows.toLocaleString('en-US')} rows of ~${payloadBytes}-byte payloads, best of ${rounds}:`);
       console.log(`  clickhouse-client INSERT … FORMAT JSONEachRow  ${rate(theirs).padStart(16)}  (baseline: native protocol, same lines)`);
       console.log(`  fieldkit forward (${batches} batches, job incl.)    ${rate(ours).padStart(16)}  = ${(theirs / ours).toFixed(2)}x clickhouse-client`);
+      console.log(`  last round's split: ${split}`);
     } finally {
       await services.close();
     }

@@ -20,6 +20,24 @@ import { httpsToHttpPort } from './clickhouseScheme.ts';
 
 export type ClickHouseTarget = { settings: ClickHouseSettings; password: string };
 
+/** Row formats both 18.16 and current servers read. */
+export type InsertFormat = 'JSONEachRow' | 'TabSeparated';
+
+/**
+ * How an insert lets its caller work beside it (forwardJob.ts keeps one batch at the
+ * server while it marks the previous one and reads the next).
+ */
+export type InsertPacing = {
+  /** Told once all but the body's last bytes are handed to the socket: the caller may use this thread. */
+  headSent?: () => void;
+  /**
+   * The body's last bytes wait for this, so the server cannot complete the insert before
+   * it resolves; when it rejects, the insert is abandoned (the server stores nothing)
+   * and insertRows rejects with its reason.
+   */
+  release?: Promise<void>;
+};
+
 export type ClickHouseConnection = {
   readonly url: string;
   /** `db`.`table` for records and loss records. */
@@ -39,12 +57,18 @@ export type ClickHouseConnection = {
   ensureSchema(signal?: AbortSignal): Promise<void>;
   /**
    * Inserts JSONEachRow text (lines ending in "\n") into `table`, naming `columns`.
-   * Resolves only when the server acknowledged the whole insert. `deduplicate: false`
-   * (rows sent again because reconcile found them gone) turns the server's insert
-   * deduplication off and sends no token: the server may remember the block, or the
-   * token, from the first time, and would silently skip it.
+   * Resolves only when the server acknowledged the whole insert.
    */
-  insertJsonLines(table: string, columns: readonly string[], body: string, token: string | null, bodySent?: () => void, deduplicate?: boolean): Promise<void>;
+  insertJsonLines(table: string, columns: readonly string[], body: string, token: string | null, bodySent?: () => void): Promise<void>;
+  /**
+   * Inserts `body` (lines in `format`, each ending in "\n") into `table`, naming `columns`;
+   * resolves only when the server acknowledged the whole insert. See InsertPacing for
+   * how a caller overlaps its own work with the insert. `deduplicate: false` (rows sent
+   * again because reconcile found them gone) turns the server's insert deduplication off
+   * and sends no token: the server may remember the block, or the token, from the first
+   * time, and would silently skip it.
+   */
+  insertRows(table: string, columns: readonly string[], format: InsertFormat, body: string, token: string | null, pacing?: InsertPacing, deduplicate?: boolean): Promise<void>;
   /** Runs a SELECT and returns its rows (JSONEachRow). */
   queryRows<T>(sql: string, signal?: AbortSignal): Promise<T[]>;
   close(): Promise<void>;
@@ -105,6 +129,33 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
     return version;
   }
 
+  async function insertRows(into: string, columns: readonly string[], format: InsertFormat, text: string, token: string | null, pacing: InsertPacing = {}, deduplicate = true): Promise<void> {
+    if (text === '') return;
+    // Compressed here in one piece (zlib's thread pool, level 1) rather than streamed by the
+    // client: the body then leaves in a few large writes while the next batch is being read.
+    // Even on loopback gzip pays: a twentieth of the bytes through Node's HTTP stack costs less
+    // than compressing them (bench/forwardProfile.ts).
+    const body = await gzipAsync(Buffer.from(text, 'utf8'), { level: 1 });
+    const gate = heldBody(body, pacing);
+    try {
+      // exec, not insert: the lines are serialized already, and insert would want objects to serialize again.
+      const result = await client.exec({
+        query: `INSERT INTO ${into} (${columns.join(', ')}) FORMAT ${format}`,
+        values: gate.values,
+        http_headers: { 'Content-Encoding': 'gzip' },
+        clickhouse_settings: { ...distributedSync, ...(!deduplicate ? { insert_deduplicate: 0 } : token === null ? {} : { insert_deduplication_token: token }) },
+      });
+      // The server answers an insert only once it has taken every row; the body is empty.
+      result.stream.resume();
+      await new Promise<void>((resolve, reject) => {
+        result.stream.once('end', resolve);
+        result.stream.once('error', reject);
+      });
+    } catch (error) {
+      throw gate.refusal() ?? error;
+    }
+  }
+
   async function queryRows<T>(sql: string, signal?: AbortSignal): Promise<T[]> {
     const result = await client.query({ query: sql, format: 'JSONEachRow', ...(signal ? { abort_signal: signal } : {}) });
     return result.json<T>();
@@ -142,34 +193,52 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
       statements.push(...healthSchema({ database: settings.database, ...healthNames }, settings.cluster === null ? undefined : { cluster: settings.cluster, database: settings.database }));
       for (const query of statements) await client.command({ query, ...(signal ? { abort_signal: signal } : {}) });
     },
-    async insertJsonLines(into, columns, text, token, bodySent, deduplicate = true) {
-      if (text === '') return;
-      // Compressed here in one piece (zlib's thread pool, level 1) rather than streamed by the
-      // client: the body then leaves in a few large writes while the next batch is being read.
-      const body = await gzipAsync(Buffer.from(text, 'utf8'), { level: 1 });
-      // exec, not insert: the lines are JSON already, and insert would want objects to serialize again.
-      const values = Readable.from([body]);
-      // Told once the body has been handed to the socket: the caller may then use this thread.
-      if (bodySent) values.once('end', bodySent);
-      const result = await client.exec({
-        query: `INSERT INTO ${into} (${columns.join(', ')}) FORMAT JSONEachRow`,
-        values,
-        http_headers: { 'Content-Encoding': 'gzip' },
-        clickhouse_settings: { ...distributedSync, ...(!deduplicate ? { insert_deduplicate: 0 } : token === null ? {} : { insert_deduplication_token: token }) },
-      });
-      // The server answers an insert only once it has taken every row; the body is empty.
-      result.stream.resume();
-      await new Promise<void>((resolve, reject) => {
-        result.stream.once('end', resolve);
-        result.stream.once('error', reject);
-      });
+    async insertJsonLines(into, columns, text, token, bodySent) {
+      await insertRows(into, columns, 'JSONEachRow', text, token, bodySent ? { headSent: bodySent } : {});
     },
+    insertRows,
     queryRows,
     async close() {
       await client.close();
       agent.destroy();
     },
   };
+}
+
+/**
+ * The body as a stream whose last bytes wait for `pacing.release`: gzip's trailer (and
+ * the last row) only then, so the server cannot finish the insert earlier. `headSent`
+ * runs when the stream is asked for more after the head, i.e. the head was written.
+ */
+function heldBody(body: Buffer, pacing: InsertPacing): { values: Readable; refusal: () => unknown } {
+  const { release, headSent } = pacing;
+  const split = release === undefined ? body.length : Math.max(0, body.length - 8);
+  let stage: 'head' | 'tail' | 'done' = 'head';
+  let refused: { reason: unknown } | null = null;
+  const values = new Readable({
+    read() {
+      if (stage === 'head') {
+        stage = 'tail';
+        this.push(body.subarray(0, split));
+        return;
+      }
+      if (stage !== 'tail') return;
+      stage = 'done';
+      headSent?.();
+      const finish = (): void => {
+        if (split < body.length) this.push(body.subarray(split));
+        this.push(null);
+      };
+      if (release === undefined) finish();
+      else {
+        release.then(finish, (reason: unknown) => {
+          refused = { reason };
+          this.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+        });
+      }
+    },
+  });
+  return { values, refusal: () => refused?.reason };
 }
 
 /** What the forward job does about a failure. */

@@ -1,12 +1,13 @@
 /**
  * One insert of the forward job (forwardJob.ts) and what happens when the server refuses
- * it: a batch of JSONEachRow lines, its deduplication token, halving a refused batch until
- * the refused rows stand alone, and setting those aside in the quarantine.
+ * it: a batch of lines (TabSeparated records, JSONEachRow loss records), its
+ * deduplication token, halving a refused batch until the refused rows stand alone, and
+ * setting those aside in the quarantine.
  */
 import { batchDeduplicationToken, TELEMETRY_INSERT_COLUMNS, TELEMETRY_LOSS_INSERT_COLUMNS } from '../../shared/clickhouseSchema.ts';
 import { FieldkitError } from '../../shared/errors.ts';
 import type { JobContext } from '../kernel/jobs/jobContext.ts';
-import type { ClickHouseConnection, DescribedFailure } from './clickhouseConnection.ts';
+import type { ClickHouseConnection, DescribedFailure, InsertFormat, InsertPacing } from './clickhouseConnection.ts';
 import type { ForwardLine } from './courierStore.ts';
 import type { QuarantineStore } from './quarantineStore.ts';
 
@@ -38,14 +39,21 @@ export function seqRuns(lines: readonly { seq: number }[]): [number, number][] {
 
 /**
  * What one insert carries: the first and last seq (or loss range start), how many rows,
- * the JSONEachRow text, and the rows one by one when they are needed (marking a batch
+ * the text in its format, and the rows one by one when they are needed (marking a batch
  * with holes, or splitting one the server refused).
  */
-export type Batch = { first: number; last: number; count: number; body: string; lines: () => readonly Line[] };
+export type Batch = { first: number; last: number; count: number; format: InsertFormat; body: string; lines: () => readonly Line[] };
 
-export function batchOfLines(lines: readonly Line[]): Batch {
-  return { first: lines[0]?.seq ?? 0, last: lines.at(-1)?.seq ?? 0, count: lines.length, body: lines.map((l) => l.line).join(''), lines: () => lines };
+export function batchOfLines(format: InsertFormat, lines: readonly Line[]): Batch {
+  return { first: lines[0]?.seq ?? 0, last: lines.at(-1)?.seq ?? 0, count: lines.length, format, body: lines.map((l) => l.line).join(''), lines: () => lines };
 }
+
+/** What a caller of deliver may hook: a row set aside, and the pacing of the first attempt's body (InsertPacing). */
+export type DeliverHooks = InsertPacing & {
+  setAside?: () => void;
+  /** Told when an attempt failed: the caller stops waiting for headSent. */
+  attemptFailed?: () => void;
+};
 
 /**
  * The token of one insert: the shared per-journal form for a contiguous range (the same
@@ -76,14 +84,22 @@ export function createDeliverer(deps: {
      * Inserts `batch`; on a refusal, halves until the refused rows stand alone and
      * quarantines those. `landed` runs once per acknowledged insert, in seq order.
      */
-    async deliver(kind: 'record' | 'loss', batch: Batch, landed: (batch: Batch) => void, setAside?: () => void, bodySent?: () => void): Promise<void> {
+    async deliver(kind: 'record' | 'loss', batch: Batch, landed: (batch: Batch) => void, hooks: DeliverHooks = {}): Promise<void> {
+      const { setAside, attemptFailed, ...pacing } = hooks;
       const table = kind === 'record' ? connection.table : connection.lossTable;
       const columns = kind === 'record' ? TELEMETRY_INSERT_COLUMNS : TELEMETRY_LOSS_INSERT_COLUMNS;
       const send = async (part: Batch): Promise<void> => {
         const deduplicate = deps.deduplicate ?? true;
         const token = deps.dedupTokens && deduplicate ? forwardToken(kind, journal, part) : null;
         try {
-          await deps.withRetry(() => connection.insertJsonLines(table, columns, part.body, token, bodySent, deduplicate));
+          await deps.withRetry(async () => {
+            try {
+              await connection.insertRows(table, columns, part.format, part.body, token, pacing, deduplicate);
+            } catch (error) {
+              attemptFailed?.();
+              throw error;
+            }
+          });
         } catch (error) {
           if (!(error instanceof FailureError) || error.failure.kind !== 'rejected') {
             throw error instanceof FailureError ? new FieldkitError(error.failure.error, { cause: error }) : error;
@@ -93,7 +109,7 @@ export function createDeliverer(deps: {
           if (lines.length === 1 && only !== undefined) {
             deps.quarantine.quarantine(
               { kind, device_id: journal.device_id, journal_id: journal.journal_id, seq: only.seq, to_seq: only.to_seq, priority: only.priority },
-              { reason: error.failure.error.message, serverCode: error.failure.serverCode, row: only.line, now: Date.now() },
+              { reason: error.failure.error.message, serverCode: error.failure.serverCode, row: only.preview, now: Date.now() },
             );
             deps.stats.quarantined += 1;
             setAside?.();
@@ -102,8 +118,8 @@ export function createDeliverer(deps: {
           }
           deps.onPhase('isolating refused rows');
           const half = Math.ceil(lines.length / 2);
-          await send(batchOfLines(lines.slice(0, half)));
-          await send(batchOfLines(lines.slice(half)));
+          await send(batchOfLines(part.format, lines.slice(0, half)));
+          await send(batchOfLines(part.format, lines.slice(half)));
           deps.onPhase('forwarding');
           return;
         }

@@ -26,6 +26,7 @@ import { describeClickHouseFailure, openClickHouse, type ClickHouseConnection } 
 import { createCourierStore, createForwardQueue, type CourierStore, type ForwardLine, type ForwardQueue, type PendingRecordsQuery } from './courierStore.ts';
 import { batchOfLines, createDeliverer, FailureError, seqRuns, type Batch, type Deliverer, type Journal, type Retry } from './forwardDelivery.ts';
 import { forwardHealthHistory } from './forwardHealth.ts';
+import { releaseGate, timed, type ForwardTiming } from './forwardPipeline.ts';
 import { createHealthHistoryStore } from './healthHistoryStore.ts';
 import { createQuarantineStore, type QuarantineStore } from './quarantineStore.ts';
 import { createResendQueue } from './resendQueue.ts';
@@ -91,6 +92,7 @@ type ForwardRun = {
   /** The `via` of loss records and health rows: this laptop's courier. */
   lossVia: string;
   dedupTokens: boolean;
+  timing: ForwardTiming;
 };
 
 /**
@@ -158,9 +160,10 @@ async function forwardLosses(run: ForwardRun, journal: Journal, deliverer: Deliv
       to_seq: l.to_seq,
       priority: l.priority,
       line: JSON.stringify({ ...l, via: run.lossVia }) + '\n',
+      preview: JSON.stringify({ ...l, via: run.lossVia }),
     }));
     if (losses.length === 0) break;
-    await deliverer.deliver('loss', batchOfLines(losses), (landed) => {
+    await deliverer.deliver('loss', batchOfLines('JSONEachRow', losses), (landed) => {
       const now = Date.now();
       const lines = landed.lines();
       db.transaction(() => {
@@ -176,19 +179,19 @@ async function forwardLosses(run: ForwardRun, journal: Journal, deliverer: Deliv
 function readRecordBatch(run: ForwardRun, journal: Journal, after: number): Batch | null {
   const { queue } = run;
   const query: PendingRecordsQuery = { device_id: journal.device_id, journal_id: journal.journal_id, after, through: Number.MAX_SAFE_INTEGER, limit: run.params.batchRows };
-  // The whole batch as one string, written by SQLite: no row objects, no JSON.stringify per row in JS.
+  // The whole batch as one TabSeparated string, written by SQLite: no row objects, no serializing per row in JS.
   const head = queue.recordBatch(query);
   if (head === null) return null;
   if (head.count !== head.last - head.first + 1) {
     // Holes (rows quarantined, or not pulled yet between safety events): a pull beside us
     // may fill them, so the rows are fixed now, in one read, and marked by their seqs.
-    return batchOfLines(queue.recordLines(query));
+    return batchOfLines('TabSeparated', queue.recordLines(query));
   }
   // Hole-free: every seq from first to last is in the batch, and no new row can appear
   // among them, so the rows can be listed later if the batch has to be split.
   const { last } = head;
   let lines: Line[] | null = null;
-  return { ...head, lines: () => (lines ??= queue.recordLines({ ...query, through: last })) };
+  return { ...head, format: 'TabSeparated', lines: () => (lines ??= queue.recordLines({ ...query, through: last })) };
 }
 
 /** Marks a batch the server acknowledged as forwarded, by its exact seqs, in one transaction. */
@@ -207,22 +210,63 @@ function markRecordsLanded(run: ForwardRun, journal: Journal, landed: Batch): vo
   progress.report();
 }
 
-/** A journal's records in seq order: one batch on the wire while the next is read. */
+/**
+ * A journal's records in seq order, pipelined: batch N+1's body goes on the wire as soon
+ * as batch N is acknowledged, N is marked while it travels (and while a current server
+ * already parses it; 18.16 starts an HTTP insert only once the body is complete), and
+ * N+2 is read while the server takes N+1. N+1's last bytes wait for N's mark
+ * (InsertPacing.release), so the server can complete N+1 only once N is marked: a crash
+ * at any moment leaves at most one acknowledged batch unmarked (sent again next time,
+ * kept once by the table's key), as without the pipeline. A batch is still marked only
+ * after the server acknowledged it.
+ */
 async function forwardRecords(run: ForwardRun, journal: Journal, deliverer: Deliverer): Promise<void> {
+  const { timing } = run;
   const start = run.queue.firstPendingSeq(journal.device_id, journal.journal_id);
-  for (let batch = start === null ? null : readRecordBatch(run, journal, start - 1); batch !== null; ) {
-    throwIfCancelled(run.ctx.signal);
-    // Each batch is marked the moment the server confirms it.
-    let bodySent: () => void = () => undefined;
-    const sent = new Promise<void>((resolve) => (bodySent = resolve));
-    const sending = deliverer.deliver('record', batch, (landed) => { markRecordsLanded(run, journal, landed); }, () => {
-      run.progress.done += 1;
-    }, bodySent);
-    // Read the next batch once this one has left (or failed): reading blocks this thread.
-    await Promise.race([sent, sending.catch(() => undefined)]);
-    const next = readRecordBatch(run, journal, batch.last);
-    await sending;
-    batch = next;
+  let batch = start === null ? null : timed(timing, 'readMs', () => readRecordBatch(run, journal, start - 1));
+  // Acknowledged by the server, not yet marked: the previous batch, while the next one goes out.
+  let acked: Batch[] = [];
+  const markAcked = (): void => {
+    const landed = acked;
+    acked = [];
+    timed(timing, 'markMs', () => {
+      for (const part of landed) markRecordsLanded(run, journal, part);
+    });
+  };
+  try {
+    while (batch !== null) {
+      throwIfCancelled(run.ctx.signal);
+      const { last } = batch;
+      let onWire: () => void = () => undefined;
+      const wired = new Promise<void>((resolve) => (onWire = resolve));
+      const gate = acked.length === 0 ? null : releaseGate();
+      const sending = deliverer.deliver('record', batch, (landed) => acked.push(landed), {
+        setAside: () => { run.progress.done += 1; },
+        headSent: onWire,
+        attemptFailed: onWire,
+        ...(gate === null ? {} : { release: gate.promise }),
+      });
+      // The body's head is on the wire (or the attempt failed): mark the previous batch now.
+      await Promise.race([wired, sending.catch(() => undefined)]);
+      if (gate !== null) {
+        try {
+          markAcked();
+        } catch (error) {
+          gate.refuse(error);
+          await sending.catch(() => undefined);
+          throw error;
+        }
+        gate.open();
+      }
+      const next = timed(timing, 'readMs', () => readRecordBatch(run, journal, last));
+      const waitStart = performance.now();
+      await sending;
+      timing.waitMs += performance.now() - waitStart;
+      batch = next;
+    }
+  } finally {
+    // What the server acknowledged is marked even when the job stops here (cancel, failure).
+    if (acked.length > 0) markAcked();
   }
 }
 
@@ -270,7 +314,8 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
   progress.report();
   const withRetry = retryFor(params.retryForMs, connection, ctx, stats, progress);
   const { version, dedupTokens } = await prepareServer(connection, withRetry, ctx, progress);
-  const run: ForwardRun = { db, connection, params, ctx, queue, quarantine, stats, progress, withRetry, lossVia, dedupTokens };
+  const timing: ForwardTiming = { readMs: 0, markMs: 0, waitMs: 0 };
+  const run: ForwardRun = { db, connection, params, ctx, queue, quarantine, stats, progress, withRetry, lossVia, dedupTokens, timing };
 
   // Rows held but not yet in ClickHouse, quarantined ones aside.
   const total = Math.max(0, queue.unforwardedRecords() - quarantine.setAsideRecords());
@@ -287,6 +332,8 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
     await forwardRecords(run, journal, deliverer);
     if (!deduplicate) resend.resent(journal);
   }
+  const recordsMs = performance.now() - started;
+  ctx.log('info', `Records took ${Math.round(recordsMs)} ms: reading ${Math.round(timing.readMs)} ms, marking ${Math.round(timing.markMs)} ms, waiting for ClickHouse ${Math.round(timing.waitMs)} ms (this thread, with the server working beside it).`);
   const health = await forwardHealth(run, courier);
 
   progress.phase = 'done';

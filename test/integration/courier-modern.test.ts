@@ -54,7 +54,7 @@ describe('courier forward to the current ClickHouse engine', () => {
       [`pi-21:${journalId}:10001-20000`, 10_000],
       [`pi-21:${journalId}:20001-30000`, 10_000],
     ]);
-    expect(inserts[0]?.query).toBe(`INSERT INTO \`default\`.\`modern\` (${TELEMETRY_INSERT_COLUMNS.join(', ')}) FORMAT JSONEachRow`);
+    expect(inserts[0]?.query).toBe(`INSERT INTO \`default\`.\`modern\` (${TELEMETRY_INSERT_COLUMNS.join(', ')}) FORMAT TabSeparated`);
     expect(modern.sql("SELECT count(), uniqExact(seq), min(seq), max(seq) FROM modern FINAL WHERE device_id = 'pi-21'").trim()).toBe(`${total}\t${total}\t1\t${total}`);
     const [journal] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
     expect(journal).toMatchObject({ status: 'complete', clickhouse: { count: total, distinct: total } });
