@@ -1,14 +1,14 @@
 import type { HealthAlert } from '../../../shared/fleetHealth.ts';
-import { formatLastSeen } from './healthText.ts';
+import { formatLastSeen, noAlertsText } from './healthText.ts';
 import { useSecondClock } from './secondClock.ts';
 
 /** The device's alerts, worst first, each with what it means and what to do. */
-export function AlertList({ alerts }: { alerts: readonly HealthAlert[] }) {
+export function AlertList({ alerts, sampled }: { alerts: readonly HealthAlert[]; sampled: boolean }) {
   const now = useSecondClock();
   if (alerts.length === 0) {
     return (
-      <p className="alerts-none" data-testid="device-alerts">
-        No alerts: every threshold is met.
+      <p className={sampled ? 'alerts-none' : 'alerts-none muted'} data-testid="device-alerts">
+        {noAlertsText(sampled)}
       </p>
     );
   }

@@ -102,7 +102,7 @@ export function DevicePage({ deviceId, store, onBack }: { deviceId: string; stor
         <h2 id="alerts-heading" className="visually-hidden">
           Alerts
         </h2>
-        <AlertList alerts={shown?.alerts ?? []} />
+        <AlertList alerts={shown?.alerts ?? []} sampled={(shown?.sample ?? null) !== null} />
       </section>
       <section aria-label="Last 15 minutes" className="device-charts">
         <p className="section-note muted">Last 15 minutes, one point per second.</p>

@@ -123,3 +123,8 @@ export function describeEvent(event: Pick<HealthEvent, 'kind' | 'at_ms'>, now: n
   const sameDay = new Date(event.at_ms).toDateString() === new Date(now).toDateString();
   return `${eventWords[event.kind]} at ${(sameDay ? clock : dayAndClock).format(event.at_ms)}`;
 }
+
+/** What a device page says when it shows no alert: before the first sample nothing was measured, so nothing is "met". */
+export function noAlertsText(sampled: boolean): string {
+  return sampled ? 'No alerts: every threshold is met.' : 'No sample yet: thresholds are checked once the first one arrives.';
+}
