@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { agentCapabilities } from '../../shared/agentRpc.ts';
 import type { PullResult } from '../../shared/courier.ts';
 import { appError, FieldkitError, type Result } from '../../shared/errors.ts';
 import type { JournalInfo, Priority } from '../../shared/journal.ts';
@@ -149,6 +150,11 @@ export type JournalCursor = {
   safetySeqs: Set<number>;
 };
 
+/** True when this agent can send journal.read items zstd-compressed (its hello says so). */
+export function offersZstd(session: Pick<AgentSession, 'hello'>): boolean {
+  return session.hello.capabilities?.includes(agentCapabilities.journalReadZstd) === true;
+}
+
 function report(pull: SessionPull, phase: string): void {
   const { done, total } = pull.progress;
   pull.deps.ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items' });
@@ -167,7 +173,15 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
   const { deps, session } = pull;
   const stream = session.client.stream(
     'journal.read',
-    { journal_id: journal.journal_id, after_seq: cursor.contiguous, batch_records: deps.batch.records, batch_bytes: deps.batch.bytes, ...(priorities ? { priorities } : {}) },
+    {
+      journal_id: journal.journal_id,
+      after_seq: cursor.contiguous,
+      batch_records: deps.batch.records,
+      batch_bytes: deps.batch.bytes,
+      ...(priorities ? { priorities } : {}),
+      // Offered only to an agent that lists it: an older one refuses fields it does not know.
+      ...(offersZstd(session) ? { compression: ['zstd' as const] } : {}),
+    },
     { window: deps.batch.window, idleTimeoutMs: deps.batch.idleTimeoutMs },
   );
   for await (const batch of stream) {
