@@ -312,7 +312,16 @@ export async function pullWithSession(session: AgentSession, deps: PullDeps): Pr
   const history = await unwrap(client.call('health.history', { since_ms: deps.healthHistory.lastMinute(hello.device_id) }));
   deps.healthHistory.store(hello.device_id, history.minutes, history.events);
   courier.endPull(pull.pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
-  return { deviceRef: params.deviceRef, deviceId: hello.device_id, journals, clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs, healthMinutes: history.minutes.length };
+  const link = client.diagnostics();
+  return {
+    deviceRef: params.deviceRef,
+    deviceId: hello.device_id,
+    journals,
+    clockOffsetMs: session.clockOffsetMs,
+    roundTripMs: session.roundTripMs,
+    healthMinutes: history.minutes.length,
+    transfer: { bytesIn: link.bytesIn, compressedFrames: link.compressedFramesIn, decompressedBytes: link.decompressedBytes },
+  };
 }
 
 /**
