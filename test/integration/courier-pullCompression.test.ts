@@ -96,3 +96,42 @@ describe('compressed pulls, negotiated between agent and laptop', () => {
     }
   });
 });
+
+describe('a compressed frame whose content is corrupt', () => {
+  const dir = makeTempDir();
+  let rig: AgentRpcRig;
+
+  beforeAll(() => {
+    rig = createAgentRpcRig({ retention: { budget_bytes: 1024 * 1024 * 1024 } });
+    rig.fill(2000, { payloadBytes: 200 });
+  });
+
+  afterAll(() => {
+    rig.remove();
+    dir.remove();
+  });
+
+  it('is refused: the pull fails saying a frame was lost, nothing is stored, no custody is confirmed', async () => {
+    const dataDir = join(dir.path, 'data');
+    const services = await createAppServices({ dataDir, version: 'test' });
+    try {
+      const filter = join(import.meta.dirname, '../support/corruptCompressedFrames.ts');
+      const agentCommand = `${process.execPath} ${agentCliEntry} --config ${rig.configPath} rpc | ${process.execPath} ${filter}`;
+      const { device } = await services.handlers['devices.add']({ name: 'corrupting-link', link: { kind: 'local', agentCommand } });
+      const record = await services.jobs.whenFinished((await services.handlers['courier.pull']({ id: device.id })).jobId);
+      expect(record.state).toBe('failed');
+      expect(record.error?.code).toBe('IO_ERROR');
+      expect(record.error?.message).toMatch(/lost on the link/);
+      const db = new Database(join(dataDir, storeFileName), { readonly: true });
+      try {
+        expect(db.prepare('SELECT count(*) AS n FROM courier_records').get()).toEqual({ n: 0 });
+      } finally {
+        db.close();
+      }
+      const journal = rig.journal();
+      expect(journal.info().custody).toEqual([]);
+    } finally {
+      await services.close();
+    }
+  });
+});
