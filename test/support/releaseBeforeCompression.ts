@@ -31,7 +31,7 @@ export function extractOlderRelease(): OlderRelease {
     archive = execFileSync('git', ['-C', repoRoot, 'archive', releaseBeforeCompression, 'package.json', 'agent', 'shared', 'electron/kernel/link'], { maxBuffer: 256 * 1024 * 1024 });
   } catch (error) {
     dir.remove();
-    throw new Error(`cannot extract commit ${releaseBeforeCompression} from git history (a shallow clone? fetch it with: git fetch --unshallow): ${String(error)}`);
+    throw new Error(`cannot extract commit ${releaseBeforeCompression} from git history (a shallow clone? fetch it with: git fetch --unshallow)`, { cause: error });
   }
   execFileSync('tar', ['-x', '-C', dir.path], { input: archive });
   symlinkSync(join(repoRoot, 'node_modules'), join(dir.path, 'node_modules'));
