@@ -1,15 +1,18 @@
 /**
  * Whether the next journal.read item travels zstd-compressed, decided item by item from
  * what this agent has measured: its own compress rate and the ratio it got (from the
- * items it compressed), and the link's drain rate (from the frame writer). Compressing
- * pays when the bytes it saves take longer on the link than compressing them takes here:
+ * items it compressed), and the rate its output has been taken at (frame writer: bytes
+ * per second since the first frame). Compressing pays while the bytes it saves take
+ * longer on the link than compressing them takes here:
  *
  *   compress seconds per byte  <  (1 - compressed/plain) / link bytes per second
  *
- * On a Pi 4 over fast Ethernet or loopback that fails and the items go plain, so the
- * Pi's CPU never becomes the bottleneck; over Wi-Fi or a serial console it holds. While
- * sending plain, every 16th item is compressed anyway, so a link that slows down (or data
- * that compresses better) is noticed.
+ * When compression itself is what holds the stream back (a Pi 4 on a fast link with data
+ * that compresses poorly), the rate the link is seen to take rises towards the compress
+ * rate and the inequality fails: the items go plain, so the Pi's CPU does not become the
+ * bottleneck. Over Wi-Fi or a serial console it holds. While sending plain, every 16th
+ * item is compressed anyway, so a link that slows down (or data that compresses better)
+ * is noticed.
  */
 
 export type CompressionSample = { plainBytes: number; wireBytes: number; compressSeconds: number };

@@ -1,9 +1,10 @@
 /**
  * Writes RPC messages as frames to the output stream, and tells producers when to pause:
  * `write()` returning false means the link is not keeping up, so streams wait for 'drain'
- * before their next item instead of piling frames up in memory. The time from a write
- * that backed up to its 'drain' is the link's rate as this side sees it (what compression
- * is weighed against).
+ * before their next item instead of piling frames up in memory. The bytes written per
+ * second since the first frame are the link's rate as this side sees it (what compression
+ * is weighed against): the drain time of one write would measure only the buffers between
+ * us and the network (sshd's, the socket's), which swallow megabytes at once.
  */
 import { constants, zstdCompressSync } from 'node:zlib';
 import type { RpcMessage } from '../../shared/agentRpc.ts';
@@ -26,7 +27,7 @@ export type FrameWriter = {
    * receiver decompresses into at most that much).
    */
   sendCompressed(message: RpcMessage, level: number): CompressedSend | null;
-  /** The link's drain rate seen so far (bytes/s, a moving average); null before the output first backed up. */
+  /** Bytes written per second since the first frame; null until there is enough to tell. */
   readonly linkBytesPerSecond: number | null;
   /** Resolves once the output has room again (at once when it has), or when it closed. */
   ready(): Promise<void>;
@@ -41,10 +42,9 @@ export function createFrameWriter(output: NodeJS.WritableStream, maxPayloadBytes
   let closed = false;
   let backedUp = false;
   let frames = 0;
-  let linkRate: number | null = null;
-  /** When the output last backed up, and how many bytes it then held. */
-  let backedUpAt = 0;
-  let backedUpBytes = 0;
+  /** When the first frame was written, and the bytes written since. */
+  let firstWriteAt: number | null = null;
+  let bytesWritten = 0;
   let waiters: (() => void)[] = [];
   let markClosed: () => void = () => undefined;
   const whenClosed = new Promise<void>((resolve) => {
@@ -57,13 +57,7 @@ export function createFrameWriter(output: NodeJS.WritableStream, maxPayloadBytes
     for (const wake of woken) wake();
   }
 
-  function noteLink(bytes: number, seconds: number): void {
-    const sample = bytes / Math.max(1e-4, seconds);
-    linkRate = linkRate === null ? sample : 0.7 * linkRate + 0.3 * sample;
-  }
-
   function onDrain(): void {
-    if (backedUp && backedUpBytes > 64 * 1024) noteLink(backedUpBytes, (performance.now() - backedUpAt) / 1000);
     backedUp = false;
     release();
   }
@@ -85,16 +79,9 @@ export function createFrameWriter(output: NodeJS.WritableStream, maxPayloadBytes
 
   function write(frame: Uint8Array): void {
     frames++;
-    const started = performance.now();
-    const accepted = output.write(frame);
-    // A tty (a serial console) is written synchronously on Linux: the time inside write() is the link's.
-    const inside = (performance.now() - started) / 1000;
-    if (accepted && inside > 0.005 && frame.length > 1024) noteLink(frame.length, inside);
-    if (!accepted && !backedUp) {
-      backedUp = true;
-      backedUpAt = performance.now();
-      backedUpBytes = (output as { writableLength?: number }).writableLength ?? frame.length;
-    }
+    firstWriteAt ??= performance.now();
+    bytesWritten += frame.length;
+    if (!output.write(frame)) backedUp = true;
   }
 
   return {
@@ -115,7 +102,8 @@ export function createFrameWriter(output: NodeJS.WritableStream, maxPayloadBytes
       return { plainBytes: plain.length, wireBytes: frame.length, compressSeconds };
     },
     get linkBytesPerSecond() {
-      return linkRate;
+      const seconds = firstWriteAt === null ? 0 : (performance.now() - firstWriteAt) / 1000;
+      return frames < 2 || seconds < 0.05 ? null : bytesWritten / seconds;
     },
     ready() {
       if (!backedUp || closed) return Promise.resolve();

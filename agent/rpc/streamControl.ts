@@ -13,7 +13,7 @@ export type StreamControl = {
   send(item: unknown): void;
   /** As send, in a zstd frame; null when nothing was sent (the link closed). */
   sendCompressed(item: unknown, level: number): CompressedSend | null;
-  /** The link's drain rate seen so far (bytes/s); null before the output first backed up. */
+  /** Bytes written per second since the first frame (frameWriter.ts); null until there is enough to tell. */
   readonly linkBytesPerSecond: number | null;
   /** Cancelled by the laptop, or the link closed. */
   readonly stopped: boolean;
