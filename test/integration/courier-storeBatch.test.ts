@@ -20,7 +20,9 @@ function records(from: number, to: number): JournalRecord[] {
  */
 describe('courier storeBatch', () => {
   const dir = makeTempDir();
-  afterAll(() => dir.remove());
+  afterAll(() => {
+    dir.remove();
+  });
 
   it('stores every column of every record, in groups and the remainder, and counts only the new ones', () => {
     const db = openStore(dir.path);
