@@ -70,7 +70,7 @@ export function createReader(deps: ReaderDeps): Reader {
     while (records.length < options.limit && bytes < options.max_bytes) {
       // Chunks bound what is read past max_bytes to one chunk's rows.
       const want = Math.min(readChunkRows, options.limit - records.length);
-      const rows = statement.all(after, want) as unknown[][];
+      const rows: unknown[] = statement.all(after, want);
       for (const row of rows) {
         const record = toRecord(row);
         records.push(record);
@@ -83,8 +83,10 @@ export function createReader(deps: ReaderDeps): Reader {
     return records;
   }
 
-  function toRecord(row: unknown[]): JournalRecord {
-    const [seq, tsMs, recvMs, priority, kind, modelVersion, payload] = row;
+  function toRecord(row: unknown): JournalRecord {
+    if (!Array.isArray(row)) throw new Error('journal read returned a row that is not an array');
+    const columns: readonly unknown[] = row;
+    const [seq, tsMs, recvMs, priority, kind, modelVersion, payload] = columns;
     return {
       device_id: keys.deviceId,
       journal_id: keys.journalId,
