@@ -148,6 +148,10 @@ export type JournalCursor = {
    * watermark, below them): counted once, by seq.
    */
   safetySeqs: Set<number>;
+  /** A custody.ack sent and not yet answered (at most one): see startCustodyAck. */
+  ackInFlight?: Promise<void> | null;
+  /** The seq the last custody.ack sent was through. */
+  ackSentThrough?: number;
 };
 
 /** True when this agent can send journal.read items zstd-compressed (its hello says so). */
@@ -160,11 +164,42 @@ function report(pull: SessionPull, phase: string): void {
   pull.deps.ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items' });
 }
 
-/** Acknowledges custody through the watermark, unless nothing is owed. */
-async function ackCustody(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor): Promise<void> {
-  if (cursor.contiguous <= state.custody_acked_seq && cursor.sinceAck === 0) return;
-  const acked = await unwrap(pull.session.client.call('custody.ack', { courier_id: pull.courierId, journal_id: journal.journal_id, through_seq: cursor.contiguous }));
+/** Sends custody.ack through `through`; resolves once the agent's answer is recorded here. */
+async function sendCustodyAck(pull: SessionPull, journal: JournalInfo, through: number): Promise<void> {
+  const acked = await unwrap(pull.session.client.call('custody.ack', { courier_id: pull.courierId, journal_id: journal.journal_id, through_seq: through }));
   pull.deps.courier.markCustodyAcked(journal.device_id, journal.journal_id, acked.through_seq);
+}
+
+/** Waits for the custody.ack in flight, if any; its failure (a dropped link) is thrown here. */
+async function settleCustodyAck(cursor: JournalCursor): Promise<void> {
+  const inFlight = cursor.ackInFlight;
+  cursor.ackInFlight = null;
+  if (inFlight) await inFlight;
+}
+
+/**
+ * Acknowledges custody through the watermark during a read without waiting for the answer:
+ * awaiting it stalled the laptop once a batch (the agent answers between producing batches,
+ * so the laptop sat idle for most of a batch's production time). The ack still goes out only
+ * after its records were stored; one is in flight at most, so they arrive in order.
+ */
+async function startCustodyAck(pull: SessionPull, journal: JournalInfo, cursor: JournalCursor): Promise<void> {
+  await settleCustodyAck(cursor);
+  const through = cursor.contiguous;
+  const sent = sendCustodyAck(pull, journal, through);
+  // Observed by settleCustodyAck; until then a rejection must not count as unhandled.
+  sent.catch(() => undefined);
+  cursor.ackInFlight = sent;
+  cursor.ackSentThrough = through;
+  cursor.sinceAck = 0;
+}
+
+/** Acknowledges custody through the watermark and waits for the answer, unless nothing is owed. */
+async function ackCustody(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor): Promise<void> {
+  await settleCustodyAck(cursor);
+  if (cursor.contiguous <= Math.max(state.custody_acked_seq, cursor.ackSentThrough ?? 0) && cursor.sinceAck === 0) return;
+  await sendCustodyAck(pull, journal, cursor.contiguous);
+  cursor.ackSentThrough = cursor.contiguous;
   cursor.sinceAck = 0;
 }
 
@@ -212,7 +247,7 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
       pull.progress.done += last.seq - cursor.contiguous;
       cursor.contiguous = last.seq;
       cursor.sinceAck += batch.records.length;
-      if (cursor.sinceAck >= ackEveryRecords) await ackCustody(pull, journal, state, cursor);
+      if (cursor.sinceAck >= ackEveryRecords) await startCustodyAck(pull, journal, cursor);
     }
     report(pull, priorities ? 'pulling safety events' : 'pulling');
   }
