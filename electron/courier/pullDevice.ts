@@ -204,7 +204,7 @@ async function ackCustody(pull: SessionPull, journal: JournalInfo, state: Journa
 }
 
 /** One `journal.read` stream after the watermark (only `priorities`, when given): every batch verified, then stored. */
-async function readJournal(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
+async function readJournal(pull: SessionPull, journal: JournalInfo, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
   const { deps, session } = pull;
   const stream = session.client.stream(
     'journal.read',
@@ -258,11 +258,11 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
  * A frame damaged on the line (a serial console carries kernel messages) ends the stream
  * at the gap; what came before it is stored, so read again from there.
  */
-export async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
+export async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, cursor: JournalCursor, priorities: Priority[] | undefined): Promise<void> {
   const { ctx } = pull.deps;
   for (let attempt = 1; ; attempt++) {
     try {
-      await readJournal(pull, journal, state, cursor, priorities);
+      await readJournal(pull, journal, cursor, priorities);
       return;
     } catch (error) {
       const retryable = error instanceof FieldkitError && (error.appError.code === 'IO_ERROR' || error.appError.code === 'UNAVAILABLE') && !pull.session.client.closed;
@@ -280,10 +280,10 @@ async function pullJournal(pull: SessionPull, journal: JournalInfo, state: Journ
   const cursor: JournalCursor = { contiguous: state.contiguous_seq, sinceAck: 0, newRecords: carried?.newRecords ?? 0, pulled: carried?.seqs.size ?? 0, safetySeqs: new Set(carried?.seqs) };
   if (carried === undefined) {
     report(pull, 'pulling safety events');
-    await readJournalWithRetries(pull, journal, state, cursor, [1]);
+    await readJournalWithRetries(pull, journal, cursor, [1]);
     throwIfCancelled(ctx.signal);
   }
-  await readJournalWithRetries(pull, journal, state, cursor, undefined);
+  await readJournalWithRetries(pull, journal, cursor, undefined);
   await ackCustody(pull, journal, state, cursor);
   throwIfCancelled(ctx.signal);
   const losses = await unwrap(client.call('loss.list', { journal_id: journal.journal_id, after_seq: 0 }));
