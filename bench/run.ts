@@ -7,6 +7,8 @@
  * - agent journal.read through the RPC over a pipe vs a raw node:sqlite SELECT (bench/agentRpcRead.ts).
  * - agent ingest over HTTP with durable acks vs raw node:sqlite inserts (bench/agentIngest.ts).
  * - courier pull over SSH on loopback vs `ssh … cat` of the same records (bench/courierPull.ts).
+ * - courier pull over a shaped link (netns, 20 Mbit/s) vs `ssh … cat` through it, and over a
+ *   serial console vs what 115200 8N1 carries of the same NDJSON (bench/courierPullLinks.ts).
  * - a site visit of 8 devices x 100k records vs pulling them one after another (bench/siteVisit.ts).
  * - courier forward into a local ClickHouse vs clickhouse-client inserting the same rows (bench/courierForward.ts).
  * - the same through the Distributed table of a 2 × 2 cluster on loopback vs clickhouse-client into it (bench/courierClusterForward.ts).
@@ -35,6 +37,7 @@ import { benchAgentIngest } from './agentIngest.ts';
 import { benchAgentRpcRead } from './agentRpcRead.ts';
 import { benchBackup } from './backup.ts';
 import { benchCourierPull } from './courierPull.ts';
+import { benchPullSerial, benchPullShapedLink } from './courierPullLinks.ts';
 import { benchCourierForward } from './courierForward.ts';
 import { benchCourierClusterForward } from './courierClusterForward.ts';
 import { benchDrill } from './drill.ts';
@@ -90,7 +93,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchSiteVisit, benchCourierForward, benchCourierClusterForward, benchFlashWrite, benchHealthUi, benchBackup, benchDrill];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchPullShapedLink, benchPullSerial, benchSiteVisit, benchCourierForward, benchCourierClusterForward, benchFlashWrite, benchHealthUi, benchBackup, benchDrill];
 for (const bench of benches) {
   await bench();
   console.log('');

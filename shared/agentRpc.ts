@@ -15,6 +15,16 @@ export const agentProtocolVersion = 1;
 const JournalIdSchema = z.string().min(1).max(64);
 const CourierIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/);
 
+/**
+ * What an agent can do beyond protocol 1, listed in its hello. A laptop offers a feature
+ * only to an agent that lists it: older agents refuse unknown request fields (strict
+ * schemas), and older laptops ignore the list (it is an extra response field).
+ */
+export const agentCapabilities = {
+  /** journal.read takes `compression: ['zstd']` and may send its items as zstd frames (rpcFrame type 3). */
+  journalReadZstd: 'journal.read.zstd',
+} as const;
+
 export type AgentMethodSpec = { request: z.ZodType; response: z.ZodType; stream?: z.ZodType };
 
 export const agentMethods = {
@@ -33,6 +43,8 @@ export const agentMethods = {
       clock_ms: z.number().int(),
       uptime_s: z.number().nonnegative(),
       boot_id: z.string().nullable(),
+      /** Absent from agents before any capability (see agentCapabilities). */
+      capabilities: z.array(z.string()).optional(),
     }),
   },
   'journal.info': {
@@ -50,6 +62,12 @@ export const agentMethods = {
       batch_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
       /** Only these priorities (a courier pulls safety events first). */
       priorities: z.array(PrioritySchema).min(1).optional(),
+      /**
+       * Encodings the laptop can take (only to an agent whose hello lists journal.read.zstd).
+       * The agent compresses an item only when the link gains by it: it weighs its own
+       * compress rate against the link rate it has seen, item by item.
+       */
+      compression: z.array(z.enum(['zstd'])).max(4).optional(),
     }),
     stream: JournalBatchSchema,
     response: z.object({
@@ -57,6 +75,8 @@ export const agentMethods = {
       through_seq: z.number().int().nonnegative(),
       records: z.number().int().nonnegative(),
       more: z.boolean(),
+      /** How many of the items travelled compressed (absent from older agents). */
+      compressed_items: z.number().int().nonnegative().optional(),
     }),
   },
   'custody.ack': {

@@ -46,6 +46,8 @@ export const PullResultSchema = z.object({
   clockOffsetMs: z.number(),
   roundTripMs: z.number(),
   healthMinutes: z.number().int(),
+  /** What crossed the link: frame bytes received, and the journal batches that came zstd-compressed (absent before compressed pulls). */
+  transfer: z.object({ bytesIn: z.number().int().nonnegative(), compressedFrames: z.number().int().nonnegative(), decompressedBytes: z.number().int().nonnegative() }).optional(),
 });
 export type PullResult = z.infer<typeof PullResultSchema>;
 

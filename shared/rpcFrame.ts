@@ -10,7 +10,8 @@
  *   offset  size  field
  *   0       4     magic F1 4B 01 D7
  *   4       1     version (1)
- *   5       1     type: 1 = JSON RpcMessage (UTF-8), 2 = binary (u32 channel + bytes)
+ *   5       1     type: 1 = JSON RpcMessage (UTF-8), 2 = binary (u32 channel + bytes),
+ *                       3 = JSON RpcMessage compressed with zstd (only once negotiated)
  *   6       2     flags, 0 (reserved: a receiver refuses bits it does not know)
  *   8       4     payload length, at most `maxPayloadBytes` (16 MiB by default)
  *   12      4     CRC32C of bytes 0-11
@@ -46,13 +47,10 @@ export const frameTrailerBytes = 4;
 /** Default bound on a payload: one journal batch of several MB fits, a corrupted length does not. */
 export const defaultMaxPayloadBytes = 16 * 1024 * 1024;
 
-export const FrameType = { json: 1, binary: 2 } as const;
+export const FrameType = { json: 1, binary: 2, zstdJson: 3 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-const magic0 = 0xf1;
-const magic1 = 0x4b;
-const magic2 = 0x01;
-const magic3 = 0xd7;
+const [magic0, magic1, magic2, magic3] = [0xf1, 0x4b, 0x01, 0xd7];
 /** Input is consumed in slices of at most this size, so memory stays bounded whatever a caller pushes. */
 const pushSliceBytes = 1024 * 1024;
 const initialBufferBytes = 64 * 1024;
@@ -135,6 +133,8 @@ export type FrameFaultKind =
 export type DecodedItem =
   | { kind: 'message'; message: unknown; frameBytes: number }
   | { kind: 'binary'; channel: number; data: Uint8Array; frameBytes: number }
+  /** A zstd-compressed JSON message: the receiver (node side) decompresses it, bounded, and parses it. */
+  | { kind: 'compressed'; data: Uint8Array; frameBytes: number }
   /** `bytes`: how many bytes were skipped (garbage, truncated) or the frame's declared size. */
   | { kind: 'fault'; fault: FrameFaultKind; bytes: number; detail: string };
 
@@ -174,7 +174,7 @@ function checkHeader(bytes: Uint8Array, at: number, maxPayloadBytes: number): He
   const refusal =
     version !== frameVersion
       ? `frame version ${version} (this side speaks ${frameVersion}: update the older of agent and app)`
-      : type !== FrameType.json && type !== FrameType.binary
+      : type !== FrameType.json && type !== FrameType.binary && type !== FrameType.zstdJson
         ? `unknown frame type ${type}`
         : flags !== 0
           ? `unknown frame flags 0x${flags.toString(16)}`
@@ -191,6 +191,7 @@ function decodePayload(type: number, payload: Uint8Array, frameBytes: number): D
     // A copy: the buffer is reused for the next frames.
     return { kind: 'binary', channel: readU32(payload, 0), data: payload.slice(4), frameBytes };
   }
+  if (type === FrameType.zstdJson) return { kind: 'compressed', data: payload.slice(), frameBytes };
   try {
     return { kind: 'message', message: JSON.parse(utf8Decoder.decode(payload)) as unknown, frameBytes };
   } catch (error) {

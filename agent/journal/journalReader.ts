@@ -8,7 +8,7 @@ import type { JournalInfo, JournalRecord, LossRecord } from '../../shared/journa
 import type { ReadOptions } from './journalApi.ts';
 import type { LossLog } from './journalLosses.ts';
 import type { JournalKeys, MetaStore } from './journalMeta.ts';
-import { asPriority, int, text, type Row } from './journalRows.ts';
+import { asPriority, int, type Row } from './journalRows.ts';
 import type { Watermarks } from './journalWatermarks.ts';
 
 export type ReaderDeps = {
@@ -26,6 +26,19 @@ export type Reader = {
   losses: (afterSeq: number) => LossRecord[];
 };
 
+/** Rows fetched per SQLite call while filling a batch. */
+const readChunkRows = 2048;
+
+function intValue(value: unknown, column: string): number {
+  if (typeof value !== 'number') throw new Error(`journal records.${column} is not a number`);
+  return value;
+}
+
+function textValue(value: unknown, column: string): string {
+  if (typeof value !== 'string') throw new Error(`journal records.${column} is not text`);
+  return value;
+}
+
 export function createReader(deps: ReaderDeps): Reader {
   const { db, keys, meta, watermarks, lossLog } = deps;
   const firstSeq = db.prepare('SELECT coalesce(min(seq), 0) AS seq FROM records');
@@ -41,6 +54,9 @@ export function createReader(deps: ReaderDeps): Reader {
       statement = db.prepare(
         `SELECT seq, ts_ms, recv_ms, priority, kind, model_version, payload FROM records WHERE seq > ?${filter} ORDER BY seq LIMIT ?`,
       );
+      // Rows as arrays, fetched a chunk at a time with all(): about twice the rows per
+      // second of iterate() with row objects, and reading is most of a pull's agent time.
+      statement.setReturnArrays(true);
       readStatements.set(key, statement);
     }
     return statement;
@@ -48,24 +64,40 @@ export function createReader(deps: ReaderDeps): Reader {
 
   function read(options: ReadOptions): JournalRecord[] {
     const records: JournalRecord[] = [];
+    const statement = readStatement(options);
     let bytes = 0;
-    for (const row of readStatement(options).iterate(options.after_seq, options.limit) as Iterable<Row>) {
-      const payload = text(row, 'payload');
-      records.push({
-        device_id: keys.deviceId,
-        journal_id: keys.journalId,
-        seq: int(row, 'seq'),
-        ts_ms: int(row, 'ts_ms'),
-        recv_ms: int(row, 'recv_ms'),
-        priority: asPriority(row.priority),
-        kind: text(row, 'kind'),
-        model_version: text(row, 'model_version'),
-        payload,
-      });
-      bytes += payload.length;
-      if (bytes >= options.max_bytes) break;
+    let after = options.after_seq;
+    while (records.length < options.limit && bytes < options.max_bytes) {
+      // Chunks bound what is read past max_bytes to one chunk's rows.
+      const want = Math.min(readChunkRows, options.limit - records.length);
+      const rows: unknown[] = statement.all(after, want);
+      for (const row of rows) {
+        const record = toRecord(row);
+        records.push(record);
+        after = record.seq;
+        bytes += record.payload.length;
+        if (bytes >= options.max_bytes) break;
+      }
+      if (rows.length < want) break;
     }
     return records;
+  }
+
+  function toRecord(row: unknown): JournalRecord {
+    if (!Array.isArray(row)) throw new Error('journal read returned a row that is not an array');
+    const columns: readonly unknown[] = row;
+    const [seq, tsMs, recvMs, priority, kind, modelVersion, payload] = columns;
+    return {
+      device_id: keys.deviceId,
+      journal_id: keys.journalId,
+      seq: intValue(seq, 'seq'),
+      ts_ms: intValue(tsMs, 'ts_ms'),
+      recv_ms: intValue(recvMs, 'recv_ms'),
+      priority: asPriority(priority),
+      kind: textValue(kind, 'kind'),
+      model_version: textValue(modelVersion, 'model_version'),
+      payload: textValue(payload, 'payload'),
+    };
   }
 
   function info(): JournalInfo {

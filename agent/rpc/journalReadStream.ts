@@ -2,6 +2,8 @@
  * `journal.read`: streams the journal after a seq as batches, each with its count and the
  * SHA-256 of `batchHashInput`, so the courier can prove it stored exactly what was sent.
  * One batch per credit; the final result says how far it got and whether more is waiting.
+ * When the laptop offered zstd, each batch goes compressed or plain as compressionChoice.ts
+ * decides; the count and hash are over the records either way (custody proves the records).
  */
 import { createHash } from 'node:crypto';
 import type { AgentParsedRequestOf, AgentResponseOf } from '../../shared/agentRpc.ts';
@@ -9,6 +11,7 @@ import { appError, FieldkitError } from '../../shared/errors.ts';
 import { batchHashInput, type JournalBatch, type JournalRecord } from '../../shared/journal.ts';
 import { FrameTooLargeError } from '../../shared/rpcFrame.ts';
 import type { Journal } from '../journal/journalApi.ts';
+import type { CompressionChoice } from './compressionChoice.ts';
 import type { StreamControl } from './streamControl.ts';
 
 /** The batch as it travels: count and hash over exactly these records. */
@@ -35,13 +38,19 @@ export function checkJournalId(journal: Journal, journalId: string): void {
  * were sent. A single record that cannot fit is an error (raise the frame bound or lower
  * ingest.max_event_bytes).
  */
-function sendFitting(control: StreamControl, journalId: string, records: JournalRecord[]): number {
+function sendFitting(control: StreamControl, journalId: string, records: JournalRecord[], compression: CompressionChoice | null): { sent: number; compressed: boolean } {
   let count = records.length;
   for (;;) {
     const part = count === records.length ? records : records.slice(0, count);
     try {
-      control.send(journalBatch(journalId, part));
-      return count;
+      const level = compression?.next(control.linkBytesPerSecond) ?? null;
+      if (level === null) {
+        control.send(journalBatch(journalId, part));
+        return { sent: count, compressed: false };
+      }
+      const outcome = control.sendCompressed(journalBatch(journalId, part), level);
+      if (outcome !== null) compression?.note(outcome);
+      return { sent: count, compressed: true };
     } catch (error) {
       if (!(error instanceof FrameTooLargeError)) throw error;
       if (count === 1) {
@@ -60,8 +69,10 @@ export async function streamJournalRead(
   journal: Journal,
   params: AgentParsedRequestOf<'journal.read'>,
   control: StreamControl,
+  compression: CompressionChoice | null = null,
 ): Promise<AgentResponseOf<'journal.read'>> {
   checkJournalId(journal, params.journal_id);
+  let compressedItems = 0;
   const limit = params.limit ?? Number.POSITIVE_INFINITY;
   const priorities = params.priorities;
   let through = params.after_seq;
@@ -74,10 +85,11 @@ export async function streamJournalRead(
       exhausted = true;
       break;
     }
-    const sent = sendFitting(control, params.journal_id, batch);
+    const { sent, compressed } = sendFitting(control, params.journal_id, batch, compression);
+    if (compressed) compressedItems++;
     through = batch[sent - 1]?.seq ?? through;
     records += sent;
   }
   const more = !exhausted && journal.read({ after_seq: through, limit: 1, max_bytes: 1, priorities }).length > 0;
-  return { through_seq: through, records, more };
+  return compression === null ? { through_seq: through, records, more } : { through_seq: through, records, more, compressed_items: compressedItems };
 }

@@ -9,10 +9,12 @@ import {
   agentMethods,
   isAgentMethodName,
   type AgentMethodName,
+  type AgentParsedRequestOf,
   type AgentStreamingMethodName,
   type RpcMessage,
 } from '../../shared/agentRpc.ts';
 import { appError, fail, ok, type Result } from '../../shared/errors.ts';
+import { createCompressionChoice } from './compressionChoice.ts';
 import type { FrameWriter } from './frameWriter.ts';
 import { streamHealthWatch } from './healthWatchStream.ts';
 import { streamJournalRead } from './journalReadStream.ts';
@@ -24,7 +26,8 @@ import { createStreamState, type StreamControl, type StreamState } from './strea
 type StreamProducer = (deps: RpcDeps, params: never, control: StreamControl) => Promise<unknown>;
 
 const streamProducers: Record<AgentStreamingMethodName, StreamProducer> = {
-  'journal.read': (deps, params, control) => streamJournalRead(deps.journal, params, control),
+  'journal.read': (deps, params: AgentParsedRequestOf<'journal.read'>, control) =>
+    streamJournalRead(deps.journal, params, control, params.compression?.includes('zstd') === true ? createCompressionChoice() : null),
   'health.watch': (deps, params, control) => streamHealthWatch(deps.health, params, control),
 };
 

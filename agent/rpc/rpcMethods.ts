@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { arch, hostname, uptime } from 'node:os';
 import { join } from 'node:path';
-import { agentProtocolVersion, type AgentParsedRequestOf, type AgentResponseOf, type AgentUnaryMethodName } from '../../shared/agentRpc.ts';
+import { agentCapabilities, agentProtocolVersion, type AgentParsedRequestOf, type AgentResponseOf, type AgentUnaryMethodName } from '../../shared/agentRpc.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
 import { redactConfig, restoreRedactedSecrets } from './configRedaction.ts';
 import { checkJournalId } from './journalReadStream.ts';
@@ -56,6 +56,7 @@ export const unaryHandlers: UnaryHandlers = {
       clock_ms: Date.now(),
       uptime_s: uptime(),
       boot_id: readBootId(config.health.proc_root),
+      capabilities: [agentCapabilities.journalReadZstd],
     };
   },
   'journal.info'(deps) {

@@ -84,7 +84,8 @@ export function serveRpc(input: NodeJS.ReadableStream, output: NodeJS.WritableSt
     for (const item of decoder.push(bytes)) {
       if (item.kind === 'message') onMessage(item.message);
       else if (item.kind === 'fault') logFault(item);
-      else log(`rpc: ignored a binary frame on channel ${item.channel} (no transfer open)`);
+      else if (item.kind === 'binary') log(`rpc: ignored a binary frame on channel ${item.channel} (no transfer open)`);
+      else log('rpc: ignored a compressed frame from the laptop (only the agent sends those)');
     }
   }
 

@@ -4,13 +4,17 @@
  * never sends without credit, and also waits while the output is backed up, so neither a
  * slow consumer nor a slow link makes the agent buffer.
  */
-import type { FrameWriter } from './frameWriter.ts';
+import type { CompressedSend, FrameWriter } from './frameWriter.ts';
 
 export type StreamControl = {
   /** Waits until one item may be sent (credit left and the output has room); false once the stream must stop. */
   slot(): Promise<boolean>;
   /** Sends one item and uses one credit. Throws FrameTooLargeError (nothing sent) when it does not fit a frame. */
   send(item: unknown): void;
+  /** As send, in a zstd frame; null when nothing was sent (the link closed). */
+  sendCompressed(item: unknown, level: number): CompressedSend | null;
+  /** Bytes written per second since the first frame (frameWriter.ts); null until there is enough to tell. */
+  readonly linkBytesPerSecond: number | null;
   /** Cancelled by the laptop, or the link closed. */
   readonly stopped: boolean;
   readonly credit: number;
@@ -65,6 +69,18 @@ export function createStreamState(id: number, initialCredit: number, writer: Fra
         credit--;
         sent++;
       }
+    },
+    sendCompressed(item, level) {
+      if (credit <= 0) throw new Error(`stream ${id}: an item without credit (a producer bug)`);
+      const outcome = writer.sendCompressed({ type: 'item', id, n: sent, item }, level);
+      if (outcome !== null) {
+        credit--;
+        sent++;
+      }
+      return outcome;
+    },
+    get linkBytesPerSecond() {
+      return writer.linkBytesPerSecond;
     },
     get stopped() {
       return stopped();

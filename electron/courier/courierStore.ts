@@ -13,6 +13,7 @@ import { TELEMETRY_INSERT_COLUMNS } from '../../shared/clickhouseSchema.ts';
 import type { JournalRecord, LossRecord } from '../../shared/journal.ts';
 import { keepFirstMetaValue, readMetaValue } from '../kernel/store/metaValues.ts';
 import type { Store } from '../kernel/store/openStore.ts';
+import { createRecordInserter } from './recordInsert.ts';
 import { rowReader, type Row } from '../kernel/store/storeRows.ts';
 import { journalKeyField, telemetryTabSeparatedLine } from './tabSeparatedSql.ts';
 
@@ -152,10 +153,7 @@ function journalCustody(db: Store) {
 
 /** The records and loss records held: stored by a pull, counted for courier.status, read by reconcile. */
 function heldRecords(db: Store) {
-  const insertRecord = db.prepare(
-    `INSERT OR IGNORE INTO courier_records (device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload, site, via, clock_offset_ms, pull_id, pulled_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insertRecords = createRecordInserter(db);
   const advanceContiguous = db.prepare(
     `UPDATE courier_journals SET contiguous_seq = max(contiguous_seq, ?), last_pull_ms = ? WHERE device_id = ? AND journal_id = ?`,
   );
@@ -195,12 +193,7 @@ function heldRecords(db: Store) {
       contiguousThrough: number | null;
     }): number {
       return db.transaction(() => {
-        let inserted = 0;
-        const offset = Math.round(batch.clockOffsetMs);
-        // Positional parameters: the hot loop of a pull (hundreds of thousands of rows).
-        for (const r of batch.records) {
-          inserted += insertRecord.run(r.device_id, r.journal_id, r.seq, r.ts_ms, r.recv_ms, r.priority, r.kind, r.model_version, r.payload, batch.site, batch.via, offset, batch.pullId, batch.now).changes;
-        }
+        const inserted = insertRecords(batch.records, batch);
         const first = batch.records[0];
         if (first && batch.contiguousThrough !== null) advanceContiguous.run(batch.contiguousThrough, batch.now, first.device_id, first.journal_id);
         return inserted;

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { agentCapabilities } from '../../shared/agentRpc.ts';
 import type { PullResult } from '../../shared/courier.ts';
 import { appError, FieldkitError, type Result } from '../../shared/errors.ts';
 import type { JournalInfo, Priority } from '../../shared/journal.ts';
@@ -154,18 +155,58 @@ export type JournalCursor = {
    * watermark, below them): counted once, by seq.
    */
   safetySeqs: Set<number>;
+  /** A custody.ack sent and not yet answered (at most one): see startCustodyAck. */
+  ackInFlight?: Promise<void> | null;
+  /** The seq the last custody.ack sent was through. */
+  ackSentThrough?: number;
 };
+
+/** True when this agent can send journal.read items zstd-compressed (its hello says so). */
+export function offersZstd(session: Pick<AgentSession, 'hello'>): boolean {
+  return session.hello.capabilities?.includes(agentCapabilities.journalReadZstd) === true;
+}
 
 function report(pull: SessionPull, phase: string): void {
   const { done, total } = pull.progress;
   pull.deps.ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items', bytesReceived: pull.session.client.diagnostics().bytesIn });
 }
 
-/** Acknowledges custody through the watermark, unless nothing is owed. */
-async function ackCustody(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor): Promise<void> {
-  if (cursor.contiguous <= state.custody_acked_seq && cursor.sinceAck === 0) return;
-  const acked = await unwrap(pull.session.client.call('custody.ack', { courier_id: pull.courierId, journal_id: journal.journal_id, through_seq: cursor.contiguous }));
+/** Sends custody.ack through `through`; resolves once the agent's answer is recorded here. */
+async function sendCustodyAck(pull: SessionPull, journal: JournalInfo, through: number): Promise<void> {
+  const acked = await unwrap(pull.session.client.call('custody.ack', { courier_id: pull.courierId, journal_id: journal.journal_id, through_seq: through }));
   pull.deps.courier.markCustodyAcked(journal.device_id, journal.journal_id, acked.through_seq);
+}
+
+/** Waits for the custody.ack in flight, if any; its failure (a dropped link) is thrown here. */
+async function settleCustodyAck(cursor: JournalCursor): Promise<void> {
+  const inFlight = cursor.ackInFlight;
+  cursor.ackInFlight = null;
+  if (inFlight) await inFlight;
+}
+
+/**
+ * Acknowledges custody through the watermark during a read without waiting for the answer:
+ * awaiting it stalled the laptop once a batch (the agent answers between producing batches,
+ * so the laptop sat idle for most of a batch's production time). The ack still goes out only
+ * after its records were stored; one is in flight at most, so they arrive in order.
+ */
+async function startCustodyAck(pull: SessionPull, journal: JournalInfo, cursor: JournalCursor): Promise<void> {
+  await settleCustodyAck(cursor);
+  const through = cursor.contiguous;
+  const sent = sendCustodyAck(pull, journal, through);
+  // Observed by settleCustodyAck; until then a rejection must not count as unhandled.
+  sent.catch(() => undefined);
+  cursor.ackInFlight = sent;
+  cursor.ackSentThrough = through;
+  cursor.sinceAck = 0;
+}
+
+/** Acknowledges custody through the watermark and waits for the answer, unless nothing is owed. */
+async function ackCustody(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor): Promise<void> {
+  await settleCustodyAck(cursor);
+  if (cursor.contiguous <= Math.max(state.custody_acked_seq, cursor.ackSentThrough ?? 0) && cursor.sinceAck === 0) return;
+  await sendCustodyAck(pull, journal, cursor.contiguous);
+  cursor.ackSentThrough = cursor.contiguous;
   cursor.sinceAck = 0;
 }
 
@@ -176,7 +217,7 @@ type ReadScope = 'all' | 'opening';
  * One `journal.read` stream after the watermark (only `priorities`, when given): every batch
  * verified, then stored. True when the agent has more after what it sent (a limited read).
  */
-async function readJournal(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined, scope: ReadScope = 'all'): Promise<boolean> {
+async function readJournal(pull: SessionPull, journal: JournalInfo, cursor: JournalCursor, priorities: Priority[] | undefined, scope: ReadScope = 'all'): Promise<boolean> {
   const { deps, session } = pull;
   const sizes =
     scope === 'opening'
@@ -184,7 +225,14 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
       : { batch_records: deps.batch.records, batch_bytes: deps.batch.bytes };
   const stream = session.client.stream(
     'journal.read',
-    { journal_id: journal.journal_id, after_seq: cursor.contiguous, ...sizes, ...(priorities ? { priorities } : {}) },
+    {
+      journal_id: journal.journal_id,
+      after_seq: cursor.contiguous,
+      ...sizes,
+      ...(priorities ? { priorities } : {}),
+      // Offered only to an agent that lists it: an older one refuses fields it does not know.
+      ...(offersZstd(session) ? { compression: ['zstd' as const] } : {}),
+    },
     { window: deps.batch.window, idleTimeoutMs: deps.batch.idleTimeoutMs },
   );
   for await (const batch of stream) {
@@ -215,7 +263,7 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
       pull.progress.done += last.seq - cursor.contiguous;
       cursor.contiguous = last.seq;
       cursor.sinceAck += batch.records.length;
-      if (cursor.sinceAck >= ackEveryRecords) await ackCustody(pull, journal, state, cursor);
+      if (cursor.sinceAck >= ackEveryRecords) await startCustodyAck(pull, journal, cursor);
     }
     report(pull, priorities ? 'pulling safety events' : 'pulling');
   }
@@ -226,11 +274,11 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, state: Journ
  * A frame damaged on the line (a serial console carries kernel messages) ends the stream
  * at the gap; what came before it is stored, so read again from there.
  */
-export async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, state: JournalState, cursor: JournalCursor, priorities: Priority[] | undefined, scope: ReadScope = 'all'): Promise<boolean> {
+export async function readJournalWithRetries(pull: SessionPull, journal: JournalInfo, cursor: JournalCursor, priorities: Priority[] | undefined, scope: ReadScope = 'all'): Promise<boolean> {
   const { ctx } = pull.deps;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readJournal(pull, journal, state, cursor, priorities, scope);
+      return await readJournal(pull, journal, cursor, priorities, scope);
     } catch (error) {
       const retryable = error instanceof FieldkitError && (error.appError.code === 'IO_ERROR' || error.appError.code === 'UNAVAILABLE') && !pull.session.client.closed;
       if (!retryable || attempt >= 10 || ctx.signal.aborted) throw error;
@@ -247,12 +295,12 @@ async function pullJournal(pull: SessionPull, journal: JournalInfo, state: Journ
   const cursor: JournalCursor = { contiguous: state.contiguous_seq, sinceAck: 0, newRecords: carried?.newRecords ?? 0, pulled: carried?.seqs.size ?? 0, safetySeqs: new Set(carried?.seqs) };
   if (carried === undefined) {
     report(pull, 'pulling safety events');
-    await readJournalWithRetries(pull, journal, state, cursor, [1]);
+    await readJournalWithRetries(pull, journal, cursor, [1]);
     throwIfCancelled(ctx.signal);
   }
-  const more = await readJournalWithRetries(pull, journal, state, cursor, undefined, 'opening');
+  const more = await readJournalWithRetries(pull, journal, cursor, undefined, 'opening');
   throwIfCancelled(ctx.signal);
-  if (more) await readJournalWithRetries(pull, journal, state, cursor, undefined);
+  if (more) await readJournalWithRetries(pull, journal, cursor, undefined);
   await ackCustody(pull, journal, state, cursor);
   throwIfCancelled(ctx.signal);
   const losses = await unwrap(client.call('loss.list', { journal_id: journal.journal_id, after_seq: 0 }));
@@ -316,7 +364,16 @@ export async function pullWithSession(session: AgentSession, deps: PullDeps): Pr
   const history = await unwrap(client.call('health.history', { since_ms: deps.healthHistory.lastMinute(hello.device_id) }));
   deps.healthHistory.store(hello.device_id, history.minutes, history.events);
   courier.endPull(pull.pullId, journals.reduce((n, j) => n + j.new_records, 0), Date.now());
-  return { deviceRef: params.deviceRef, deviceId: hello.device_id, journals, clockOffsetMs: session.clockOffsetMs, roundTripMs: session.roundTripMs, healthMinutes: history.minutes.length };
+  const link = client.diagnostics();
+  return {
+    deviceRef: params.deviceRef,
+    deviceId: hello.device_id,
+    journals,
+    clockOffsetMs: session.clockOffsetMs,
+    roundTripMs: session.roundTripMs,
+    healthMinutes: history.minutes.length,
+    transfer: { bytesIn: link.bytesIn, compressedFrames: link.compressedFramesIn, decompressedBytes: link.decompressedBytes },
+  };
 }
 
 /**

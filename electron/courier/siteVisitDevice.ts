@@ -51,7 +51,7 @@ export async function safetyPass(env: VisitEnv, visited: VisitedDevice): Promise
     for (const { journal, state } of journals) {
       const cursor: JournalCursor = { contiguous: state.contiguous_seq, sinceAck: 0, newRecords: 0, pulled: 0, safetySeqs: new Set() };
       cursors.push(cursor);
-      await readJournalWithRetries(pull, journal, state, cursor, [1]);
+      await readJournalWithRetries(pull, journal, cursor, [1]);
       throwIfCancelled(env.ctx.signal);
       carried.set(journal.journal_id, { seqs: cursor.safetySeqs, newRecords: cursor.newRecords });
     }

@@ -47,6 +47,21 @@ describe('agent journal', () => {
     return createHash('sha256').update(readFileSync(path)).digest('hex');
   }
 
+  it('reads a batch larger than one fetch from SQLite whole, in order, filtered, and stops at max_bytes past a fetch boundary', () => {
+    const journal = open({ path: tempPath(), budgetBytes: 64 * 1024 * 1024 });
+    const events: IngestEvent[] = Array.from({ length: 5000 }, (_, i) => ({ ts_ms: t0 + i, priority: i % 10 === 0 ? 1 : 3, kind: 'k', payload: { i } }));
+    journal.append(events, t0);
+    const all = journal.read({ after_seq: 0, limit: 10_000, max_bytes: 1 << 30 });
+    expect(all.map((r) => r.seq)).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+    expect(all[4999]).toMatchObject({ seq: 5000, ts_ms: t0 + 4999, priority: 3, payload: '{"i":4999}' });
+    expect(journal.read({ after_seq: 100, limit: 4500, max_bytes: 1 << 30 }).map((r) => r.seq)).toEqual(Array.from({ length: 4500 }, (_, i) => i + 101));
+    expect(journal.read({ after_seq: 0, limit: 10_000, max_bytes: 1 << 30, priorities: [1] }).map((r) => r.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i * 10 + 1));
+    // Stops at the record that reaches max_bytes, well inside the second fetch.
+    const bytesThrough = (seq: number) => all.slice(0, seq).reduce((n, r) => n + r.payload.length, 0);
+    const capped = journal.read({ after_seq: 0, limit: 10_000, max_bytes: bytesThrough(3000) });
+    expect(capped.length).toBe(3000);
+  });
+
   it('creates a WAL journal with a random 128-bit id, and keeps its identity across reopen', () => {
     const path = tempPath();
     const a = open({ path, now: () => 1234 });

@@ -9,7 +9,7 @@ import { printk, startLoginConsole, startShellConsole, type TestConsole } from '
 import { testPassword, testUser } from '../support/sshd.ts';
 import { makeTempDir } from '../support/tempDir.ts';
 
-/** A courier pull over a serial console (autologin UART), through kernel noise. */
+/** A courier pull over a serial console (autologin UART), through kernel noise, its batches zstd-compressed. */
 describe('pull over a serial console', () => {
   const dir = makeTempDir();
   let tty: TestConsole;
@@ -46,7 +46,11 @@ describe('pull over a serial console', () => {
       clearInterval(noise);
     }
     expect(record.error).toBeNull();
-    expect(PullResultSchema.parse(record.result).journals[0]).toMatchObject({ new_records: 1500, contiguous_seq: 1500 });
+    const result = PullResultSchema.parse(record.result);
+    expect(result.journals[0]).toMatchObject({ new_records: 1500, contiguous_seq: 1500 });
+    // A serial line is where compression pays most: the batches crossed it zstd-compressed.
+    expect(result.transfer?.compressedFrames).toBeGreaterThan(0);
+    expect(result.transfer?.bytesIn ?? Infinity).toBeLessThan(result.transfer?.decompressedBytes ?? 0);
     const after = await connectSerial({ target: { path: tty.path }, credentials: null });
     expect((await after.exec('echo back')).stdout.toString()).toBe('back\n');
     await after.close();

@@ -5,10 +5,13 @@
  * taken for an answer. Calls (agentRpcClient.ts) and streams (agentRpcStream.ts) register in
  * `pending`; a closed link fails every one of them with UNAVAILABLE.
  */
+import { zstdDecompressSync } from 'node:zlib';
 import { agentMethods, RpcMessageSchema, type AgentMethodName, type RpcMessage } from '../../../shared/agentRpc.ts';
 import { fail, ok, type AppError, type Result } from '../../../shared/errors.ts';
 import { createFrameDecoder, encodeFrame, type FrameFaultKind } from '../../../shared/rpcFrame.ts';
 import { badParams, invalidFromAgent, unavailable } from './agentRpcErrors.ts';
+
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 
 export type AgentRpcLink = { readable: NodeJS.ReadableStream; writable: NodeJS.WritableStream };
 
@@ -20,6 +23,9 @@ export type LinkDiagnostics = {
   /** Bytes skipped as noise: kernel messages, banners, damaged frames. */
   skippedBytes: number;
   badFrames: number;
+  /** Frames that arrived zstd-compressed (journal.read items, once negotiated), and what they held once decompressed. */
+  compressedFramesIn: number;
+  decompressedBytes: number;
   faults: Partial<Record<FrameFaultKind, number>>;
   /** Our own requests coming back: the tty echoes (it should be in raw mode with -echo). */
   echoedMessages: number;
@@ -54,6 +60,8 @@ export class RpcSession {
     bytesIn: 0,
     skippedBytes: 0,
     badFrames: 0,
+    compressedFramesIn: 0,
+    decompressedBytes: 0,
     faults: {},
     echoedMessages: 0,
     strayMessages: 0,
@@ -67,6 +75,8 @@ export class RpcSession {
   private readonly maxPayloadBytes: number;
   private readonly decoder: ReturnType<typeof createFrameDecoder>;
   private nextId = 1;
+  /** Compressed frames whose CRC held but whose content did not decompress to JSON. */
+  private badCompressed = 0;
 
   constructor(link: AgentRpcLink, timeoutMs: number, maxPayloadBytes: number) {
     this.link = link;
@@ -105,12 +115,14 @@ export class RpcSession {
         this.onMessage(item.message);
       } else if (item.kind === 'fault') {
         this.countFault(item.fault);
+      } else if (item.kind === 'compressed') {
+        this.onCompressed(item.data);
       } else {
         this.diagnostics.strayMessages++;
       }
     }
     this.diagnostics.skippedBytes = this.decoder.stats.skippedBytes;
-    this.diagnostics.badFrames = this.decoder.stats.badFrames;
+    this.diagnostics.badFrames = this.decoder.stats.badFrames + this.badCompressed;
   };
 
   /** Closes the session: stops listening and fails everything pending with UNAVAILABLE, saying `reason`. */
@@ -119,11 +131,33 @@ export class RpcSession {
     this.closedReason = reason;
     for (const item of this.decoder.end()) if (item.kind === 'fault') this.countFault(item.fault);
     this.diagnostics.skippedBytes = this.decoder.stats.skippedBytes;
-    this.diagnostics.badFrames = this.decoder.stats.badFrames;
+    this.diagnostics.badFrames = this.decoder.stats.badFrames + this.badCompressed;
     this.link.readable.removeListener('data', this.receive);
     const failed = [...this.pending.values()];
     this.pending.clear();
     for (const target of failed) target.finish(fail(unavailable(`${reason} while waiting for ${target.method}.`)));
+  }
+
+  /**
+   * A zstd frame: decompressed into at most the frame bound (a corrupt or hostile frame
+   * cannot make us allocate more), then handled as the JSON message it holds. One that
+   * does not decompress to UTF-8 JSON is refused like a damaged frame: its item never
+   * arrives, so the stream ends at the gap and nothing of it is stored.
+   */
+  private onCompressed(data: Uint8Array): void {
+    let message: unknown;
+    try {
+      const plain = zstdDecompressSync(data, { maxOutputLength: this.maxPayloadBytes });
+      this.diagnostics.decompressedBytes += plain.length;
+      message = JSON.parse(utf8Fatal.decode(plain)) as unknown;
+    } catch {
+      this.countFault('payload_invalid');
+      this.badCompressed++;
+      return;
+    }
+    this.diagnostics.compressedFramesIn++;
+    this.diagnostics.framesIn++;
+    this.onMessage(message);
   }
 
   private countFault(fault: FrameFaultKind): void {
