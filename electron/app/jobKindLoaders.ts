@@ -26,6 +26,8 @@ export const jobKindLoaders: { readonly [K in JobKind]: Loader } = {
   'backup.verify': async () => (await import('../backup/jobKinds.ts')).backupJobKinds['backup.verify'],
   'backup.copy': async () => (await import('../backup/jobKinds.ts')).backupJobKinds['backup.copy'],
   'backup.forget': async () => (await import('../backup/jobKinds.ts')).backupJobKinds['backup.forget'],
+  'recovery.restore': async () => (await import('../recovery/jobKinds.ts')).recoveryJobKinds['recovery.restore'],
+  'recovery.drill': async () => (await import('../recovery/jobKinds.ts')).recoveryJobKinds['recovery.drill'],
 };
 
 /** The spec of `kind`, loading only its domain's job modules; undefined for a kind this build does not know. */
