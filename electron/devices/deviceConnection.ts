@@ -11,7 +11,6 @@ import type { AppSshKey } from '../kernel/link/appSshKey.ts';
 import type { Link, LinkStream } from '../kernel/link/linkApi.ts';
 import { shellQuote } from '../kernel/link/shellQuote.ts';
 import { createLocalLink } from '../kernel/link/localLink.ts';
-import { connectSerial } from '../kernel/link/serialLink.ts';
 import { connectSsh, installAppKey } from '../kernel/link/sshLink.ts';
 
 export async function openDeviceLink(device: Device, options: { appKey: AppSshKey; password?: string | undefined; timeoutMs?: number }): Promise<Link> {
@@ -19,12 +18,15 @@ export async function openDeviceLink(device: Device, options: { appKey: AppSshKe
   switch (link.kind) {
     case 'local':
       return createLocalLink();
-    case 'serial':
+    case 'serial': {
+      // serialport (a native addon) loads only for a serial device: an SSH backup's worker does not wait for it.
+      const { connectSerial } = await import('../kernel/link/serialLink.ts');
       return connectSerial({
         target: { path: link.path, baudRate: link.baudRate },
         credentials: options.password === undefined ? null : { username: link.username, password: options.password },
         ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
       });
+    }
     case 'ssh': {
       if (device.hostKeyFingerprint === null) {
         throw new FieldkitError(

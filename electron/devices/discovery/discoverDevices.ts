@@ -4,22 +4,14 @@
  * runs on its own: one that fails (no udev, no multicast) is named in the result with why,
  * and the others still run.
  */
-import { z } from 'zod';
 import type { Discovered, DiscoveryResult, DiscoverySourceNote } from '../../../shared/devices.ts';
 import { throwIfCancelled, type JobContext } from '../../kernel/jobs/jobContext.ts';
 import { browseSshServices } from './browseMdns.ts';
 import { listSerialPorts, type SerialListOptions } from './listSerialPorts.ts';
+import type { DiscoverParams } from './discoverParams.ts';
 import { probeSubnet } from './probeSubnet.ts';
 
-export const DiscoverParamsSchema = z.object({
-  subnet: z.string().optional(),
-  port: z.number().int(),
-  mdns: z.boolean(),
-  serial: z.boolean(),
-  /** Addresses already registered (host:port or port path), to mark as known. */
-  known: z.array(z.string()),
-});
-export type DiscoverParams = z.infer<typeof DiscoverParamsSchema>;
+export { DiscoverParamsSchema, type DiscoverParams } from './discoverParams.ts';
 
 export type { DiscoveryResult } from '../../../shared/devices.ts';
 
