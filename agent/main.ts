@@ -12,6 +12,7 @@
  *                                one backup class as a tar stream on stdout (agent/backup/)
  *     backup-probe --classes C,C [--path C=P]... --json
  *                                per class a change token from file metadata (no contents read)
+ *     journal-replaces --journal ID --through N    a replacement Pi's journal names the one it continues
  *     version                    versions as JSON
  *
  * Exit codes: 0 done, 1 failed (the error and what to do are printed), 2 wrong command line.
@@ -53,6 +54,9 @@ commands:
   backup-probe --classes <c1,c2,…> [--path <class>=/abs]... --json
                                per class the change token of what it holds now, from file
                                metadata only (the laptop skips a class that did not change)
+  journal-replaces --journal <id> --through <seq>
+                               on a replacement Pi: the new journal's first record names the
+                               failed device's journal and its last seq the laptop knew
   version                      print versions as JSON
 
 --config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)
@@ -66,6 +70,7 @@ const commandOptions: Record<string, readonly string[]> = {
   rpc: [],
   'backup-stream': ['class', 'path'],
   'backup-probe': ['classes', 'path', 'json'],
+  'journal-replaces': ['journal', 'through'],
   version: [],
   help: [],
 };
@@ -97,6 +102,7 @@ function parseCommandLine(argv: readonly string[]): Args {
         class: { type: 'string' },
         classes: { type: 'string' },
         path: { type: 'string', multiple: true },
+        journal: { type: 'string' }, through: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -366,6 +372,13 @@ async function main(argv: readonly string[]): Promise<number> {
         return await backupStream(configPath, config, typeof v.class === 'string' ? v.class : undefined, Array.isArray(v.path) ? v.path : []);
       case 'backup-probe':
         return await backupProbe(configPath, config, typeof v.classes === 'string' ? v.classes : '', Array.isArray(v.path) ? v.path : []);
+      case 'journal-replaces': {
+        const { journalReplacesCommand } = await import('./journal/replacesCommand.ts');
+        const answer = journalReplacesCommand(config, typeof v.journal === 'string' ? v.journal : undefined, typeof v.through === 'string' ? v.through : undefined, Date.now());
+        if ('usage' in answer) throw new UsageError(answer.usage);
+        await write(answer.output);
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command '${args.command}'`);
     }

@@ -73,6 +73,7 @@ const LOSS_WORDS: Record<string, string> = {
   retention_budget: 'retention',
   retention_max_age: 'retention by age',
   corruption: 'corruption',
+  lost_with_device: 'lost with the failed device',
 };
 
 /** A loss record's reason as people say it ("retention_budget" → "retention"). */
@@ -84,7 +85,8 @@ export function lossWords(reason: string): string {
 export function reasonWords(range: Pick<MissingRange, 'reason' | 'detail'>): string {
   switch (range.reason) {
     case 'lost_on_device':
-      return `lost on device: ${range.detail}`;
+      // "lost with the failed device" says where on its own.
+      return range.detail.startsWith('lost ') ? range.detail : `lost on device: ${range.detail}`;
     case 'not_yet_pulled':
       return 'not yet pulled';
     case 'not_yet_forwarded':
