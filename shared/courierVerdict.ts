@@ -155,6 +155,9 @@ function judge(input: VerdictInput): Omit<Verdict, 'sentence'> {
   }
   const missingRecords = input.missing.reduce((n, m) => n + m.count, 0);
   const parts = missingParts(input.missing);
+  // A replaced device's old journal: what the laptop has is whole up to the failure, and that is worth saying first.
+  const withDevice = input.missing.some((m) => m.reason === 'lost_on_device' && m.detail === lossWords('lost_with_device'));
+  if (withDevice && input.completeThrough > 0) parts.unshift(`complete through seq ${input.completeThrough}`);
   if (beyond !== null) parts.push(`not yet pulled: ${estimated ? 'about ' : ''}${records(beyond.records)} more${where}`);
   return {
     status: 'missing',
