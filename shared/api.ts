@@ -14,6 +14,7 @@ import { drivesMethods } from './api/drivesMethods.ts';
 import { flashMethods } from './api/flashMethods.ts';
 import { healthMethods } from './api/healthMethods.ts';
 import { jobsMethods } from './api/jobsMethods.ts';
+import { recoveryMethods } from './api/recoveryMethods.ts';
 import type { MethodSpec } from './api/methodSpec.ts';
 import { DeviceHealthViewSchema, DeviceSampleSchema } from './fleetHealth.ts';
 import { DeviceSchema } from './devices.ts';
@@ -35,6 +36,7 @@ export const methods = {
   ...deployMethods,
   ...healthMethods,
   ...backupMethods,
+  ...recoveryMethods,
 } as const satisfies Record<string, MethodSpec>;
 
 /** The devices.discover job's result (it lives in devices.ts, with the job's other types). */

@@ -10,6 +10,7 @@ import { deployJobs } from './api/deployMethods.ts';
 import { devicesJobs } from './api/devicesMethods.ts';
 import { drivesJobs } from './api/drivesMethods.ts';
 import { flashJobs } from './api/flashMethods.ts';
+import { recoveryJobs } from './api/recoveryMethods.ts';
 import { AppErrorSchema } from './errors.ts';
 import { FlashTargetProgressSchema } from './flash.ts';
 import { JobIdSchema, type JobKindContract } from './jobId.ts';
@@ -28,6 +29,7 @@ const jobContracts = {
   ...flashJobs,
   ...deployJobs,
   ...backupJobs,
+  ...recoveryJobs,
 } as const satisfies Record<string, JobKindContract>;
 type JobContracts = typeof jobContracts;
 

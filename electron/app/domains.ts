@@ -16,6 +16,7 @@ import { drivesDomain } from '../drives/index.ts';
 import { flashDomain } from '../flash/index.ts';
 import { healthDomain } from '../health/index.ts';
 import { provisionDomain } from '../provision/index.ts';
+import { recoveryDomain } from '../recovery/index.ts';
 
 export const domains = [
   drivesDomain,
@@ -26,6 +27,7 @@ export const domains = [
   deployDomain,
   healthDomain,
   backupDomain,
+  recoveryDomain,
   demoDomain,
 ] as const;
 

@@ -25,6 +25,11 @@ export { findRestic } from './restic/resticBinary.ts';
 export { createBackupSettings } from './backupSettings.ts';
 export { createRepositoryStore, type RepositoryStore } from './repositoryStore.ts';
 export { passwordSecret, resticRepoFor, targetsOf } from './repositories.ts';
+// The recovery domain restores from the same repositories and runs.
+export { runRestic, startRestic, type ResticRepo } from './restic/resticProcess.ts';
+export { restoreTest } from './verify/sampleRestore.ts';
+export { createBackupRunStore, type BackupRunRow, type BackupRunStore } from './backupRunStore.ts';
+export type { RepoTarget } from './jobParams.ts';
 
 export const backupDomain = defineDomain({
   name: 'backup',

@@ -32,6 +32,7 @@ const owners: Record<string, string> = {
   backup_copies: 'electron/backup/repositoryStore.ts',
   backup_verifications: 'electron/backup/repositoryStore.ts',
   backup_runs: 'electron/backup/backupRunStore.ts',
+  recovery_runs: 'electron/recovery/recoveryRunStore.ts',
 };
 
 function sourceFiles(dir: string): string[] {

@@ -15,6 +15,7 @@ import { healthForwarded } from './migrations/0008-health-forwarded.ts';
 import { backupRepositories } from './migrations/0009-backup-repositories.ts';
 import { backupRuns } from './migrations/0010-backup-runs.ts';
 import { backupUnchanged } from './migrations/0011-backup-unchanged.ts';
+import { recoveryRuns } from './migrations/0012-recovery-runs.ts';
 
 export const migrations: readonly string[] = [
   jobHistory,
@@ -28,4 +29,5 @@ export const migrations: readonly string[] = [
   backupRepositories,
   backupRuns,
   backupUnchanged,
+  recoveryRuns,
 ];

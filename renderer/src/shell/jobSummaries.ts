@@ -8,6 +8,7 @@ import { deployJobSummaries } from '../deploy/jobSummaries.ts';
 import { devicesJobSummaries } from '../devices/jobSummaries.ts';
 import { drivesJobSummaries } from '../drives/jobSummaries.ts';
 import { flashJobSummaries } from '../flash/jobSummaries.ts';
+import { recoveryJobSummaries } from '../recovery/jobSummaries.ts';
 import type { AllJobSummaries } from '../jobs/jobSummary.ts';
 
 export const jobSummaries = {
@@ -17,4 +18,5 @@ export const jobSummaries = {
   ...deployJobSummaries,
   ...courierJobSummaries,
   ...backupJobSummaries,
+  ...recoveryJobSummaries,
 } satisfies AllJobSummaries;

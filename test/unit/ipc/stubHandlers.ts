@@ -14,6 +14,7 @@ import type { BundleSummary, Rollout } from '../../../shared/deploy.ts';
 import { defaultHealthThresholds, type DeviceHealthView } from '../../../shared/fleetHealth.ts';
 import type { ApiHandlers } from '../../../electron/kernel/api/dispatch.ts';
 import { createBackupStubs, sampleBackupRequests } from './backupStubs.ts';
+import { createRecoveryStubs, sampleRecoveryRequests } from './recoveryStubs.ts';
 
 export const sampleJob: JobRecord = {
   id: 'job_abc123',
@@ -109,6 +110,7 @@ export const sampleRequests: { [M in MethodName]: RequestOf<M> } = {
   'settings.health.get': {},
   'settings.health.set': { tempWarningC: 75 },
   ...sampleBackupRequests,
+  ...sampleRecoveryRequests,
 };
 
 export const sampleBundleSummary: BundleSummary = {
@@ -396,6 +398,7 @@ export function createStubHandlers(): StubHandlers {
       return Promise.resolve({ thresholds: { ...defaultHealthThresholds, ...(params.tempWarningC === undefined ? {} : { tempWarningC: params.tempWarningC }) } });
     },
     ...createBackupStubs(record),
+    ...createRecoveryStubs(record),
   };
   return { handlers, calls };
 }

@@ -1,0 +1,30 @@
+/**
+ * The recovery domain (issue 15): a device's restore points, restoring classes of one onto a
+ * device (the same one, a spare in a drill, a replacement), drills with RTO and RPO, and the
+ * runbooks written from what ran. What the other domains may use of it is exported here.
+ */
+import { devicesService } from '../devices/index.ts';
+import { defineDomain } from '../kernel/domain.ts';
+import { addRecoveryCommands } from './cli/recoveryCommands.ts';
+import { recoveryJobKinds } from './jobKinds.ts';
+import { createRecoveryHandlers } from './recoveryHandlers.ts';
+
+export { restoreOnto, RestoreRefusedError, type RestoreOntoOptions, type RestoreOntoOutcome, type RestoreSource, type RestoreTarget } from './restoreOnto.ts';
+export { createStepRecorder, type StepCommands, type StepRecorder } from './stepRecorder.ts';
+export { createRecoveryRunStore, type NewRecoveryRun, type RecoveryRunStore } from './recoveryRunStore.ts';
+
+export const recoveryDomain = defineDomain({
+  name: 'recovery',
+  jobKinds: recoveryJobKinds,
+  start(kernel, services) {
+    return { handlers: createRecoveryHandlers(kernel, services.use(devicesService).store) };
+  },
+  cliCommands: [addRecoveryCommands],
+  cliCommandFor: {
+    'recovery.points': 'restore --list',
+    'recovery.restore': 'restore',
+    'recovery.drill': 'drill',
+    'recovery.history': 'drill --history',
+    'recovery.runbook': 'drill --runbook',
+  },
+});

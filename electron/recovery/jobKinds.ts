@@ -1,0 +1,24 @@
+/** The recovery domain's job kinds. */
+import { jobResultSchemas } from '../../shared/jobs.ts';
+import { defineJobKind } from '../kernel/jobs/jobKind.ts';
+import { runDrill } from './drillJob.ts';
+import { DrillParamsSchema, RestoreParamsSchema } from './jobParams.ts';
+import { runRestore } from './restoreJob.ts';
+
+export const recoveryJobKinds = {
+  'recovery.restore': defineJobKind({
+    params: RestoreParamsSchema,
+    title: (p) => `Restore ${p.deviceName} (${p.classes.map((c) => c.class).join(', ')})`,
+    run: runRestore,
+    result: jobResultSchemas['recovery.restore'],
+    // A cancel between steps starts the services again before it stops.
+    cancelGraceMs: 30_000,
+  }),
+  'recovery.drill': defineJobKind({
+    params: DrillParamsSchema,
+    title: (p) => `Drill: restore ${p.deviceName} onto ${p.spareName}`,
+    run: runDrill,
+    result: jobResultSchemas['recovery.drill'],
+    cancelGraceMs: 30_000,
+  }),
+};
