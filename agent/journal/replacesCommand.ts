@@ -3,15 +3,27 @@
  * daemon's first start, makes the new journal's first record name the failed device's journal
  * and the last seq of it the laptop knew (journalContinuity.ts). One JSON line on stdout; safe
  * to repeat (a replace that was killed and rerun gets the same answer, `created: false`).
+ *
+ * A journal.db that IS the old journal (a state backup restored onto the replacement brought
+ * it back) is moved aside first, whole, as `journal.<id>.db` (with its WAL): kept for
+ * recovery, never written under the failed device's journal id again.
  */
+import { existsSync, renameSync } from 'node:fs';
 import type { AgentConfig } from '../../shared/agentConfig.ts';
-import { openJournalForConfig } from './openJournal.ts';
+import { journalPath, openJournalForConfig } from './openJournal.ts';
 
 /** The JSON line to print, or the usage error to report (exit 2). */
 export function journalReplacesCommand(config: AgentConfig, journalId: string | undefined, through: string | undefined, nowMs: number): { output: string } | { usage: string } {
   if (journalId === undefined || through === undefined) return { usage: 'journal-replaces needs --journal <id> and --through <seq>' };
   if (!/^\d+$/.test(through) || !Number.isSafeInteger(Number(through))) return { usage: `--through takes a whole number, not '${through}'` };
-  // Creates the journal when there is none yet: this runs before the daemon's first start.
+  const path = journalPath(config.data_dir);
+  if (existsSync(path)) {
+    const existing = openJournalForConfig(config);
+    const isOld = existing.journalId === journalId;
+    existing.close();
+    if (isOld) moveAside(path, path.replace(/journal\.db$/, `journal.${journalId}.db`));
+  }
+  // Creates the journal when there is none (yet, or any more): this runs before the daemon starts.
   const journal = openJournalForConfig(config);
   try {
     const answer = journal.startReplacing({ replaces_journal_id: journalId, last_known_seq: Number(through) }, nowMs);
@@ -19,4 +31,16 @@ export function journalReplacesCommand(config: AgentConfig, journalId: string | 
   } finally {
     journal.close();
   }
+}
+
+/**
+ * The database and what is left beside it. Closing the last connection checkpointed and removed
+ * the WAL; one still there (another process holds the journal: the daemon must be stopped) goes
+ * with the file rather than staying to meet the new journal.
+ */
+function moveAside(path: string, aside: string): void {
+  for (const suffix of ['-wal', '-shm']) {
+    if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${aside}${suffix}`);
+  }
+  renameSync(path, aside);
 }

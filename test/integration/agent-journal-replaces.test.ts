@@ -4,6 +4,7 @@
  * laptop knew; asking again changes nothing; a journal that already holds records is refused.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JournalRecordSchema, JournalReplacesPayloadSchema } from '../../shared/journal.ts';
@@ -82,6 +83,22 @@ describe('fieldkit-agent journal-replaces', () => {
     // Once the journal has moved on, the same claim is still answered (a rerun after the daemon started).
     const late = await runAgent(['journal-replaces', '--config', config, '--journal', oldJournal, '--through', '1200']);
     expect(JSON.parse(late.stdout)).toMatchObject({ journal_id: answer.journal_id, created: false });
+  });
+
+  it('moves a journal that is the old one itself (restored from a backup) aside, whole, and starts a new one', async () => {
+    const { config } = await setup();
+    const ingested = await runAgent(['ingest', '--config', config], `${JSON.stringify({ priority: 2, kind: 'state', payload: 1 })}\n${JSON.stringify({ priority: 2, kind: 'state', payload: 2 })}\n`);
+    const restoredId = (JSON.parse(ingested.stdout) as { journal_id: string }).journal_id;
+    const run = await runAgent(['journal-replaces', '--config', config, '--journal', restoredId, '--through', '2']);
+    expect(run.stderr).toBe('');
+    const answer = JSON.parse(run.stdout) as { journal_id: string; created: boolean };
+    expect(answer.created).toBe(true);
+    expect(answer.journal_id).not.toBe(restoredId);
+    expect((await exportRecords(config)).map((r) => r.kind)).toEqual(['journal.replaces']);
+    const dataDir = join(config, '..', 'data');
+    expect(existsSync(join(dataDir, `journal.${restoredId}.db`))).toBe(true);
+    // Rerun: the new journal is kept, the old one stays aside.
+    expect(JSON.parse((await runAgent(['journal-replaces', '--config', config, '--journal', restoredId, '--through', '2'])).stdout)).toMatchObject({ journal_id: answer.journal_id, created: false });
   });
 
   it('refuses a different claim, a journal that already holds records, and a bad command line, changing nothing', async () => {
