@@ -6,6 +6,7 @@
 import { devicesService } from '../devices/index.ts';
 import { defineDomain } from '../kernel/domain.ts';
 import { addRecoveryCommands } from './cli/recoveryCommands.ts';
+import { addReplaceCommand } from './cli/replaceCommand.ts';
 import { recoveryJobKinds } from './jobKinds.ts';
 import { createRecoveryHandlers } from './recoveryHandlers.ts';
 
@@ -19,11 +20,12 @@ export const recoveryDomain = defineDomain({
   start(kernel, services) {
     return { handlers: createRecoveryHandlers(kernel, services.use(devicesService).store) };
   },
-  cliCommands: [addRecoveryCommands],
+  cliCommands: [addRecoveryCommands, addReplaceCommand],
   cliCommandFor: {
     'recovery.points': 'restore --list',
     'recovery.restore': 'restore',
     'recovery.drill': 'drill',
+    'recovery.replace': 'replace',
     'recovery.history': 'drill --history',
     'recovery.runbook': 'drill --runbook',
   },

@@ -7,8 +7,9 @@ import type { ApiHandlers } from '../kernel/api/dispatch.ts';
 import type { KernelServices } from '../kernel/domain.ts';
 import { drillFreshness } from './drillFreshness.ts';
 import { createRecoveryRunStore } from './recoveryRunStore.ts';
+import { createReplaceHandler } from './replaceHandler.ts';
 
-type Methods = 'recovery.points' | 'recovery.restore' | 'recovery.drill' | 'recovery.history' | 'recovery.runbook';
+type Methods = 'recovery.points' | 'recovery.restore' | 'recovery.drill' | 'recovery.replace' | 'recovery.history' | 'recovery.runbook';
 
 function notYet(): Promise<never> {
   return Promise.reject(new FieldkitError(appError('UNAVAILABLE', 'Restore is being written.', 'Use a build with issue 15.')));
@@ -21,6 +22,7 @@ export function createRecoveryHandlers(kernel: KernelServices, devices: DeviceSt
     'recovery.points': notYet,
     'recovery.restore': notYet,
     'recovery.drill': notYet,
+    'recovery.replace': createReplaceHandler(kernel, devices),
     'recovery.history': ({ deviceId, limit }) => Promise.resolve({ runs: runs.list({ deviceRef: deviceId, limit }), drills: drillFreshness(devices.list(), backups, runs, Date.now()) }),
     'recovery.runbook': ({ runId }) => {
       const run = runs.get(runId);
