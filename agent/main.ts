@@ -12,6 +12,8 @@
  *                                one backup class as a tar stream on stdout (agent/backup/)
  *     backup-probe --classes C,C [--path C=P]... --json
  *                                per class a change token from file metadata (no contents read)
+ *     backup-restore --class C | --check-db P...
+ *                                a class's tar from stdin checked, then put in place (agent/backup/restoreClass.ts)
  *     journal-replaces --journal ID --through N    a replacement Pi's journal names the one it continues
  *     version                    versions as JSON
  *
@@ -30,6 +32,7 @@ import { parseEvents } from './ingest/parseEvents.ts';
 import type { Journal } from './journal/journalApi.ts';
 import { journalPath, openJournalForConfig } from './journal/openJournal.ts';
 import { createJsonLogger } from './jsonLog.ts';
+import { usage } from './usage.ts';
 import { agentVersion } from './version.ts';
 
 // The daemon, the RPC server and the health sampler (with MQTT and the ClickHouse client
@@ -39,29 +42,6 @@ async function loadHealthSource(): Promise<(options: HealthSourceOptions) => Hea
   return (await import('./health/healthSource.ts')).createHealthSource;
 }
 
-const usage = `usage: fieldkit-agent [--config <path>] <command> [options]
-
-commands:
-  run                          run the agent (journal, HTTP/MQTT ingest, retention, health, uplink)
-  status [--json]              journal, custody, losses and health; says whether the daemon answers
-  export [--after N] [--limit N] [--losses]
-                               records after seq N as NDJSON on stdout (--losses: loss records)
-  ingest [--file F] [--json]   append events from stdin or F (NDJSON; --json: one JSON event)
-  rpc                          serve the fieldkit RPC on stdin/stdout
-  backup-stream --class <config|state|data|secrets> [--path /abs]...
-                               one backup class as a tar stream on stdout, manifest last
-                               (exit 0 only once all of it is written)
-  backup-probe --classes <c1,c2,…> [--path <class>=/abs]... --json
-                               per class the change token of what it holds now, from file
-                               metadata only (the laptop skips a class that did not change)
-  journal-replaces --journal <id> --through <seq>
-                               on a replacement Pi: the new journal's first record names the
-                               failed device's journal and its last seq the laptop knew
-  version                      print versions as JSON
-
---config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)
-`;
-
 const commandOptions: Record<string, readonly string[]> = {
   run: [],
   status: ['json'],
@@ -70,6 +50,7 @@ const commandOptions: Record<string, readonly string[]> = {
   rpc: [],
   'backup-stream': ['class', 'path'],
   'backup-probe': ['classes', 'path', 'json'],
+  'backup-restore': ['class', 'keep', 'keep-config', 'expect-device', 'check-db'],
   'journal-replaces': ['journal', 'through'],
   version: [],
   help: [],
@@ -102,6 +83,10 @@ function parseCommandLine(argv: readonly string[]): Args {
         class: { type: 'string' },
         classes: { type: 'string' },
         path: { type: 'string', multiple: true },
+        keep: { type: 'string', multiple: true },
+        'keep-config': { type: 'string', multiple: true },
+        'expect-device': { type: 'string' },
+        'check-db': { type: 'string', multiple: true },
         journal: { type: 'string' }, through: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -372,13 +357,10 @@ async function main(argv: readonly string[]): Promise<number> {
         return await backupStream(configPath, config, typeof v.class === 'string' ? v.class : undefined, Array.isArray(v.path) ? v.path : []);
       case 'backup-probe':
         return await backupProbe(configPath, config, typeof v.classes === 'string' ? v.classes : '', Array.isArray(v.path) ? v.path : []);
-      case 'journal-replaces': {
-        const { journalReplacesCommand } = await import('./journal/replacesCommand.ts');
-        const answer = journalReplacesCommand(config, typeof v.journal === 'string' ? v.journal : undefined, typeof v.through === 'string' ? v.through : undefined, Date.now());
-        if ('usage' in answer) throw new UsageError(answer.usage);
-        await write(answer.output);
-        return 0;
-      }
+      case 'backup-restore':
+        return await (await import('./backup/restoreCommand.ts')).backupRestore(configPath, v, (message) => new UsageError(message));
+      case 'journal-replaces':
+        return await (await import('./journal/replacesCommand.ts')).journalReplaces(config, v, (message) => new UsageError(message));
       default:
         throw new UsageError(`unknown command '${args.command}'`);
     }

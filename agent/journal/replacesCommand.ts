@@ -10,12 +10,23 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import type { AgentConfig } from '../../shared/agentConfig.ts';
+import type { ContinuityAnswer } from './journalApi.ts';
 import { journalPath, openJournalForConfig } from './openJournal.ts';
 
-/** The JSON line to print, or the usage error to report (exit 2). */
-export function journalReplacesCommand(config: AgentConfig, journalId: string | undefined, through: string | undefined, nowMs: number): { output: string } | { usage: string } {
-  if (journalId === undefined || through === undefined) return { usage: 'journal-replaces needs --journal <id> and --through <seq>' };
-  if (!/^\d+$/.test(through) || !Number.isSafeInteger(Number(through))) return { usage: `--through takes a whole number, not '${through}'` };
+/** The command: prints the answer as one JSON line; a bad command line is `usageError` (exit 2). */
+export async function journalReplaces(config: AgentConfig, values: Readonly<Record<string, unknown>>, usageError: (message: string) => Error): Promise<number> {
+  const { journal: journalId, through } = values;
+  if (typeof journalId !== 'string' || typeof through !== 'string') throw usageError('journal-replaces needs --journal <id> and --through <seq>');
+  if (!/^\d+$/.test(through) || !Number.isSafeInteger(Number(through))) throw usageError(`--through takes a whole number, not '${through}'`);
+  const answer = continueJournal(config, journalId, Number(through), Date.now());
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(answer)}\n`, () => {
+    resolve();
+  }));
+  return 0;
+}
+
+/** Moves the old journal aside if that is what journal.db is, then makes (or finds) the continuity record. */
+function continueJournal(config: AgentConfig, journalId: string, lastKnownSeq: number, nowMs: number): ContinuityAnswer {
   const path = journalPath(config.data_dir);
   if (existsSync(path)) {
     const existing = openJournalForConfig(config);
@@ -26,8 +37,7 @@ export function journalReplacesCommand(config: AgentConfig, journalId: string | 
   // Creates the journal when there is none (yet, or any more): this runs before the daemon starts.
   const journal = openJournalForConfig(config);
   try {
-    const answer = journal.startReplacing({ replaces_journal_id: journalId, last_known_seq: Number(through) }, nowMs);
-    return { output: `${JSON.stringify(answer)}\n` };
+    return journal.startReplacing({ replaces_journal_id: journalId, last_known_seq: lastKnownSeq }, nowMs);
   } finally {
     journal.close();
   }

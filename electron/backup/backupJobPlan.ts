@@ -30,8 +30,8 @@ export function backupProbeCommand(device: Device, classes: readonly BackupClass
   return agentCommand(device, [`backup-probe --classes ${classes.join(',')}`, ...paths, '--json'].join(' '));
 }
 
-/** `fieldkit-agent <args>` as root on the device, by its link (derived as the RPC command is). */
-function agentCommand(device: Device, args: string): string {
+/** `fieldkit-agent <args>` as root on the device, by its link (derived as the RPC command is); restore runs its commands so too. */
+export function agentCommand(device: Device, args: string): string {
   if (device.link.kind === 'local') {
     const command = device.link.agentCommand.trim();
     if (!/\srpc$/.test(command)) {

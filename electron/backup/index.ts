@@ -30,6 +30,7 @@ export { runRestic, startRestic, type ResticRepo } from './restic/resticProcess.
 export { restoreTest } from './verify/sampleRestore.ts';
 export { createBackupRunStore, type BackupRunRow, type BackupRunStore } from './backupRunStore.ts';
 export type { RepoTarget } from './jobParams.ts';
+export { agentCommand as agentRootCommand } from './backupJobPlan.ts';
 
 export const backupDomain = defineDomain({
   name: 'backup',
