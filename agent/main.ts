@@ -51,7 +51,7 @@ const commandOptions: Record<string, readonly string[]> = {
   'backup-stream': ['class', 'path'],
   'backup-probe': ['classes', 'path', 'json'],
   'backup-restore': ['class', 'keep', 'keep-config', 'expect-device', 'check-db'],
-  'journal-replaces': ['journal', 'through'],
+  'journal-replaces': ['journal', 'through', 'aside'],
   version: [],
   help: [],
 };
@@ -87,7 +87,7 @@ function parseCommandLine(argv: readonly string[]): Args {
         'keep-config': { type: 'string', multiple: true },
         'expect-device': { type: 'string' },
         'check-db': { type: 'string', multiple: true },
-        journal: { type: 'string' }, through: { type: 'string' },
+        journal: { type: 'string' }, through: { type: 'string' }, aside: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -18,8 +18,9 @@ commands:
   backup-restore --check-db /abs...
                                a class's tar (as backup-stream wrote it) from stdin, every file
                                checked against the manifest before any is replaced; or databases checked
-  journal-replaces --journal <id> --through <seq>
-                               a replacement's new journal names the failed device's and its last known seq
+  journal-replaces --journal <id> --through <seq> [--aside]
+                               a replacement's new journal names the failed device's and its last
+                               known seq (--aside: a journal of this spare with records is moved aside)
   version                      print versions as JSON
 
 --config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)

@@ -1,5 +1,5 @@
 /**
- * `fieldkit-agent journal-replaces --journal ID --through N`: on a replacement Pi, before the
+ * `fieldkit-agent journal-replaces --journal ID --through N [--aside]`: on a replacement Pi, before the
  * daemon's first start, makes the new journal's first record name the failed device's journal
  * and the last seq of it the laptop knew (journalContinuity.ts). One JSON line on stdout; safe
  * to repeat (a replace that was killed and rerun gets the same answer, `created: false`).
@@ -18,26 +18,33 @@ export async function journalReplaces(config: AgentConfig, values: Readonly<Reco
   const { journal: journalId, through } = values;
   if (typeof journalId !== 'string' || typeof through !== 'string') throw usageError('journal-replaces needs --journal <id> and --through <seq>');
   if (!/^\d+$/.test(through) || !Number.isSafeInteger(Number(through))) throw usageError(`--through takes a whole number, not '${through}'`);
-  const answer = continueJournal(config, journalId, Number(through), Date.now());
+  const answer = continueJournal(config, { journalId, lastKnownSeq: Number(through), aside: values.aside === true }, Date.now());
   await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(answer)}\n`, () => {
     resolve();
   }));
   return 0;
 }
 
-/** Moves the old journal aside if that is what journal.db is, then makes (or finds) the continuity record. */
-function continueJournal(config: AgentConfig, journalId: string, lastKnownSeq: number, nowMs: number): ContinuityAnswer {
+/**
+ * Moves aside what journal.db must not stay: the old journal itself, and (with `aside`) a
+ * journal of this spare that holds records but does not continue the old one (the deploy's
+ * health gate started the agent before the replace got here). Then makes (or finds) the
+ * continuity record.
+ */
+function continueJournal(config: AgentConfig, wanted: { journalId: string; lastKnownSeq: number; aside: boolean }, nowMs: number): ContinuityAnswer {
   const path = journalPath(config.data_dir);
   if (existsSync(path)) {
     const existing = openJournalForConfig(config);
-    const isOld = existing.journalId === journalId;
+    const { journalId } = existing;
+    const continues = existing.replaces()?.replaces_journal_id === wanted.journalId;
+    const holdsRecords = existing.info().last_seq > 0;
     existing.close();
-    if (isOld) moveAside(path, path.replace(/journal\.db$/, `journal.${journalId}.db`));
+    if (journalId === wanted.journalId || (wanted.aside && holdsRecords && !continues)) moveAside(path, path.replace(/journal\.db$/, `journal.${journalId}.db`));
   }
   // Creates the journal when there is none (yet, or any more): this runs before the daemon starts.
   const journal = openJournalForConfig(config);
   try {
-    return journal.startReplacing({ replaces_journal_id: journalId, last_known_seq: lastKnownSeq }, nowMs);
+    return journal.startReplacing({ replaces_journal_id: wanted.journalId, last_known_seq: wanted.lastKnownSeq }, nowMs);
   } finally {
     journal.close();
   }

@@ -1,18 +1,19 @@
 /**
- * The recovery.replace job: a spare becomes the dead device. Steps, in order:
+ * The recovery.replace job: a spare already running becomes the dead device. Steps, in order:
  *
- * 1. `restore-secrets` — the secrets class (identity, SSH host keys) restored onto the spare
- *    (restoreOnto); with `rotateCredentials` new host keys are made instead of keeping the
- *    restored ones; sshd restarted so the spare presents them. The key must be the one pinned
- *    for the device (or, rotating, becomes it).
- * 2. `deploy-agent` — the agent version the device ran, through the deploy engine (signed
+ * 1. `deploy-agent` — the agent version the device ran, through the deploy engine (signed
  *    bundle, gated), or confirmed already there.
- * 3. `restore-config-state` — config and state restored with the agent stopped.
+ * 2. `restore-classes` — with the agent stopped, secrets (identity, SSH host keys), config and
+ *    state restored (restoreOnto: snapshots checked before anything is touched).
+ * 3. `host-keys` — the restored key must be the one pinned for the device; with
+ *    `rotateCredentials` new keys are made instead. sshd restarted so the spare presents them,
+ *    and the spare reached again under that key (the pinned key accepted without a prompt).
  * 4. `journal-continuity` — the laptop closes the old journal (loss record "lost with the
- *    failed device" for what only the dead card held); the spare's new journal begins by
- *    naming the old one; then the agent starts.
- * 5. `repoint` — the device entry now reaches the spare; a rotated key is pinned, the old one
- *    named revoked (the laptop refuses it from then on, as any changed key).
+ *    failed device" for what only the dead card held); the spare's journal is started anew,
+ *    its first record naming the old one (the restored old journal and any journal the
+ *    deploy's gate made are moved aside, kept); then the agent starts.
+ * 5. `repoint` — the device entry now reaches the spare; a rotated key is pinned, so the old
+ *    one is refused from then on, as any changed key.
  * 6. `verify` — hello with the same device id and version, the continued journal, an ingest
  *    round trip, a health sample within thresholds (replaceChecks.ts).
  *
@@ -28,6 +29,7 @@ import { deployBundle, openBundle } from '../deploy/index.ts';
 import { agentRpcCommand, createDeviceStore } from '../devices/index.ts';
 import { JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { loadOrCreateAppSshKey, type AppSshKey } from '../kernel/link/appSshKey.ts';
+import { shellQuote } from '../kernel/link/shellQuote.ts';
 import type { SshLink } from '../kernel/link/sshLink.ts';
 import { openStore, type Store } from '../kernel/store/openStore.ts';
 import { listTrustedKeys } from '../kernel/trust/trustStore.ts';
@@ -55,23 +57,24 @@ function sourceOf(params: ReplaceParams, ctx: JobContext, classes: readonly stri
   const snapshots = params.classes
     .filter((c) => classes.includes(c.class))
     .map((c) => ({ class: c.class, resticId: c.resticId, repo: resticRepoFor(c.repo, ctx.secrets[passwordSecret(c.repo)] ?? '', params.dataDir) }));
-  return { pointId: params.pointId, snapshots };
+  return { pointId: params.pointId, deviceId: params.deviceId, snapshots };
 }
 
-async function restoreClasses(run: Run, link: SshLink, classes: ('secrets' | 'config' | 'state')[]): Promise<number | null> {
+async function restoreClasses(run: Run, link: SshLink, classes: readonly string[]): Promise<number | null> {
   const { params, ctx } = run;
   const source = sourceOf(params, ctx, classes);
   if (source.snapshots.length === 0) return null;
-  const target = { name: describeSpare(params.spare), link, agentCommand: `sudo -n ${params.spare.agentPrefix}/current/bin/fieldkit-agent`, services: [], expectedDeviceId: params.deviceId };
+  // No services for restoreOnto to start: the agent must not run on the restored old journal (its ids are the dead device's).
+  const agent = shellQuote(`${params.spare.agentPrefix}/current/bin/fieldkit-agent`);
+  const target = { name: describeSpare(params.spare), link, agentCommand: (args: string) => `sudo -n ${agent} ${args}`, services: [], expectedDeviceId: params.deviceId };
   const outcome = await restoreOnto(source, target, { classes: source.snapshots.map((s) => s.class), signal: ctx.signal, steps: run.steps });
   return outcome.restored.find((r) => r.class === 'state')?.journalLastSeq ?? null;
 }
 
-/** Step 1: the dead device's host keys (or new ones) in force on the spare. */
+/** Step 3: the dead device's host key (or a new one) in force on the spare. */
 async function hostKeys(run: Run, link: SshLink): Promise<string> {
   const { params } = run;
-  const facts = await run.once('restore-secrets', params.rotateCredentials ? 'Restore secrets, then new SSH host keys (rotate)' : 'Restore secrets and SSH host keys', async (c) => {
-    await restoreClasses(run, link, ['secrets']);
+  const facts = await run.once('host-keys', params.rotateCredentials ? 'New SSH host keys (rotate credentials)' : "The device's SSH host key in force", async (c) => {
     const on = describeSpare(params.spare);
     const fingerprint = params.rotateCredentials ? await rotateHostKeys(c, link, on) : await hostKeyOf(c, link, on);
     if (!params.rotateCredentials && params.pinnedHostKey !== null && fingerprint !== params.pinnedHostKey) {
@@ -84,7 +87,7 @@ async function hostKeys(run: Run, link: SshLink): Promise<string> {
   return typeof facts.fingerprint === 'string' ? facts.fingerprint : '';
 }
 
-/** Step 2: the version the device ran, through the deploy engine. */
+/** Step 1: the version the device ran, through the deploy engine. */
 async function deployAgent(run: Run, link: SshLink): Promise<void> {
   const { params, ctx, db } = run;
   await run.once('deploy-agent', `Deploy agent ${params.agentVersion ?? '(the bundle given)'}`, async (c) => {
@@ -108,16 +111,20 @@ async function deployAgent(run: Run, link: SshLink): Promise<void> {
   });
 }
 
-/** Steps 3–4: config and state back, then the journal continued. */
-async function restoreStateAndJournal(run: Run, link: SshLink): Promise<StepFacts> {
-  const { params, db } = run;
-  const on = describeSpare(params.spare);
-  const restored = await run.once('restore-config-state', 'Restore config and state (agent stopped)', async (c) => {
-    await stopAgent(c, link, on);
-    return { journalLastSeq: await restoreClasses(run, link, ['config', 'state']) };
+/** Step 2: secrets, config and state back, with the agent stopped. */
+async function restoreAll(run: Run, link: SshLink): Promise<StepFacts> {
+  const { params } = run;
+  return run.once('restore-classes', `Restore ${params.classes.map((c) => c.class).join(', ')} of ${params.pointId} (agent stopped)`, async (c) => {
+    await stopAgent(c, link, describeSpare(params.spare));
+    return { journalLastSeq: await restoreClasses(run, link, params.classes.map((k) => k.class)) };
   });
+}
+
+/** Step 4: the old journal closed on the laptop, the new one started on the spare naming it. */
+async function continueJournal(run: Run, link: SshLink, restored: StepFacts): Promise<StepFacts> {
+  const { params, db } = run;
   return run.once('journal-continuity', 'Close the old journal; start the new one naming it', async (c) => {
-    await stopAgent(c, link, on);
+    await stopAgent(c, link, describeSpare(params.spare));
     const old = latestJournalOf(db, params.deviceId);
     if (old === null) {
       c.detail(`no journal of ${params.deviceId} was ever pulled: nothing to continue`);
@@ -181,23 +188,39 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
   return result;
 }
 
+/**
+ * The spare under the key it presents now: its own before the host-keys step, the device's
+ * (or the rotated one) after it — also when a killed run restarted sshd but did not record it.
+ */
+async function firstContact(run: Run): Promise<SshLink> {
+  const { params } = run;
+  const keysDone = run.doneBefore('host-keys');
+  if (typeof keysDone?.fingerprint === 'string') return connectSpare(params.spare, run.appKey, keysDone.fingerprint);
+  try {
+    return await connectSpare(params.spare, run.appKey, params.spareHostKey);
+  } catch (error) {
+    const changed = isFieldkitError(error) && error.appError.code === 'HOST_KEY_CHANGED';
+    if (!changed || params.rotateCredentials || params.pinnedHostKey === null) throw error;
+    return connectSpare(params.spare, run.appKey, params.pinnedHostKey);
+  }
+}
+
 async function replaceOnSpare(run: Run, result: ReplaceResult): Promise<void> {
   const { params } = run;
   const devices = createDeviceStore(run.db);
-  const keysDone = run.doneBefore('restore-secrets');
-  // Before the secrets step the spare shows its own key; after it, the device's (or the rotated one).
-  let link = await connectSpare(params.spare, run.appKey, typeof keysDone?.fingerprint === 'string' ? keysDone.fingerprint : params.spareHostKey);
+  let link = await firstContact(run);
   try {
+    await deployAgent(run, link);
+    const restored = await restoreAll(run, link);
     const fingerprint = await hostKeys(run, link);
     await link.close();
     // Reached again under the key the device will be pinned to: accepted without a prompt.
-    link = await run.steps.step('reconnect', 'Reconnect under the device\'s host key', async (c) => {
+    link = await run.steps.step('reconnect', "Reconnect under the device's host key", async (c) => {
       const again = await connectSpare(params.spare, run.appKey, fingerprint);
       c.detail(`${describeSpare(params.spare)} presented ${again.hostKeyFingerprint}`);
       return again;
     });
-    await deployAgent(run, link);
-    const continuity = await restoreStateAndJournal(run, link);
+    const continuity = await continueJournal(run, link, restored);
     await run.steps.step('start-agent', `Start ${agentUnit}`, async (c) => startAgent(c, link, describeSpare(params.spare)));
     const repointed = await run.once('repoint', `Point ${params.deviceName} at the replacement`, (c) => {
       const revoked = params.rotateCredentials ? params.pinnedHostKey : null;

@@ -80,15 +80,16 @@ export async function spareAgentVersion(commands: StepCommands, link: Link, spar
 }
 
 /**
- * The replacement's journal, started so that its first record names the old journal. A
- * journal restored from the backup (the old journal itself) is moved aside by the agent
- * first, kept for recovery: the replacement never writes on under the failed device's id.
+ * The replacement's journal, started so that its first record names the old journal. The
+ * journal restored from the backup (the old journal itself), and one the deploy's gate let
+ * the agent start, are moved aside by the agent first, kept: the replacement never writes on
+ * under the failed device's journal id, and its journal begins with the continuity record.
  * Called with the agent stopped; safe to repeat. Answers the new journal's id.
  */
 export async function startContinuedJournal(commands: StepCommands, link: Link, spare: SpareAddress, old: { journalId: string; throughSeq: number }): Promise<{ journalId: string; created: boolean }> {
   const on = describeSpare(spare);
   JournalReplacesPayloadSchema.parse({ replaces_journal_id: old.journalId, last_known_seq: old.throughSeq });
-  const out = await run(commands, link, on, `${agentAsService(spare)} journal-replaces --journal ${shellQuote(old.journalId)} --through ${String(old.throughSeq)}`, 'Starting the continued journal');
+  const out = await run(commands, link, on, `${agentAsService(spare)} journal-replaces --journal ${shellQuote(old.journalId)} --through ${String(old.throughSeq)} --aside`, 'Starting the continued journal');
   const answer = JSON.parse(out) as { journal_id?: unknown; created?: unknown };
   if (typeof answer.journal_id !== 'string') throw new FieldkitError(appError('INTERNAL', `journal-replaces on ${on} answered without a journal id: ${out.trim()}`, 'Report this.'));
   return { journalId: answer.journal_id, created: answer.created === true };

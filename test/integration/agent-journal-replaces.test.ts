@@ -116,6 +116,12 @@ describe('fieldkit-agent journal-replaces', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/already holds 1 records and does not begin by naming a replaced journal\.\nhint: .*move journal.db aside/);
     expect((await exportRecords(busy.config)).map((r) => r.kind)).toEqual(['metric']);
+    // With --aside (the replace job), that journal is kept beside and a new one begins with the record.
+    const busyId = (JSON.parse(ingested.stdout) as { journal_id: string }).journal_id;
+    const aside = await runAgent(['journal-replaces', '--config', busy.config, '--journal', oldJournal, '--through', '7', '--aside']);
+    expect(aside.code).toBe(0);
+    expect((await exportRecords(busy.config)).map((r) => r.kind)).toEqual(['journal.replaces']);
+    expect(existsSync(join(busy.config, '..', 'data', `journal.${busyId}.db`))).toBe(true);
 
     for (const args of [['--journal', oldJournal], ['--through', '3'], ['--journal', oldJournal, '--through', 'x']]) {
       const run = await runAgent(['journal-replaces', '--config', config, ...args]);
