@@ -48,6 +48,8 @@ export const AlertCodeSchema = z.enum([
   'backup-stale',
   /** The agent's own state snapshots on the device fail, or the newest is overdue. */
   'device-snapshots-failing',
+  /** No passed restore drill within its window (the recovery domain's drill freshness). */
+  'drill-stale',
 ]);
 export type AlertCode = z.infer<typeof AlertCodeSchema>;
 

@@ -31,6 +31,9 @@ export { restoreTest } from './verify/sampleRestore.ts';
 export { createBackupRunStore, type BackupRunRow, type BackupRunStore } from './backupRunStore.ts';
 export type { RepoTarget } from './jobParams.ts';
 export { agentCommand as agentRootCommand } from './backupJobPlan.ts';
+export { runBackup, type BackupRunParams } from './backupJob.ts';
+export { prepareLaptopRepos } from './laptopRepos.ts';
+export { locationOf } from './repositories.ts';
 
 export const backupDomain = defineDomain({
   name: 'backup',

@@ -5,6 +5,7 @@
 import { backupFreshnessService } from '../backup/index.ts';
 import { liveJournalSampleService } from '../courier/index.ts';
 import { devicesService } from '../devices/index.ts';
+import { drillFreshnessService } from '../recovery/index.ts';
 import { defineDomain } from '../kernel/domain.ts';
 import { serviceKey } from '../kernel/domainServices.ts';
 import { addHealthCommands } from './cli/healthCommands.ts';
@@ -33,8 +34,8 @@ export const healthDomain = defineDomain({
       appKey: () => devices.appKey(),
       serialPassword: (device) => devices.serialPassword(device),
       onError: kernel.onError,
-      // Looked up each time: the backup domain may be absent from a process.
-      extraAlerts: (ref) => services.find(backupFreshnessService)?.(ref) ?? [],
+      // Looked up each time: the backup and recovery domains may be absent from a process.
+      extraAlerts: (ref) => [...(services.find(backupFreshnessService)?.(ref) ?? []), ...(services.find(drillFreshnessService)?.(ref) ?? [])],
       ...(lingerMs === undefined ? {} : { lingerMs }),
     });
     services.provide(healthService, health);

@@ -4,7 +4,11 @@
  * runbooks written from what ran. What the other domains may use of it is exported here.
  */
 import { devicesService } from '../devices/index.ts';
+import { createBackupRunStore } from '../backup/index.ts';
 import { defineDomain } from '../kernel/domain.ts';
+import { serviceKey } from '../kernel/domainServices.ts';
+import { createDrillAlerts, type DrillAlerts } from './drillAlerts.ts';
+import { createRecoveryRunStore } from './recoveryRunStore.ts';
 import { addRecoveryCommands } from './cli/recoveryCommands.ts';
 import { addReplaceCommand } from './cli/replaceCommand.ts';
 import { recoveryJobKinds } from './jobKinds.ts';
@@ -14,11 +18,16 @@ export { restoreOnto, RestoreRefusedError, type RestoreOntoOptions, type Restore
 export { createStepRecorder, type StepCommands, type StepRecorder } from './stepRecorder.ts';
 export { createRecoveryRunStore, type NewRecoveryRun, type RecoveryRunStore } from './recoveryRunStore.ts';
 
+/** A device's drill freshness as health alerts (`drill-stale`): the health domain lists them with the device's own. */
+export const drillFreshnessService = serviceKey<DrillAlerts>('the drill freshness alerts');
+
 export const recoveryDomain = defineDomain({
   name: 'recovery',
   jobKinds: recoveryJobKinds,
   start(kernel, services) {
-    return { handlers: createRecoveryHandlers(kernel, services.use(devicesService).store) };
+    const devices = services.use(devicesService).store;
+    services.provide(drillFreshnessService, createDrillAlerts(devices, createBackupRunStore(kernel.db), createRecoveryRunStore(kernel.db)));
+    return { handlers: createRecoveryHandlers(kernel, devices) };
   },
   cliCommands: [addRecoveryCommands, addReplaceCommand],
   cliCommandFor: {

@@ -10,7 +10,7 @@ import { runReplace } from './replaceJob.ts';
 export const recoveryJobKinds = {
   'recovery.restore': defineJobKind({
     params: RestoreParamsSchema,
-    title: (p) => `Restore ${p.deviceName} (${p.classes.map((c) => c.class).join(', ')})`,
+    title: (p) => `Restore ${p.device.name} (${p.classes.join(', ')})`,
     run: runRestore,
     result: jobResultSchemas['recovery.restore'],
     // A cancel between steps starts the services again before it stops.
@@ -18,7 +18,7 @@ export const recoveryJobKinds = {
   }),
   'recovery.drill': defineJobKind({
     params: DrillParamsSchema,
-    title: (p) => `Drill: restore ${p.deviceName} onto ${p.spareName}`,
+    title: (p) => `Drill: restore ${p.device.name} onto ${p.spare.name}`,
     run: runDrill,
     result: jobResultSchemas['recovery.drill'],
     cancelGraceMs: 30_000,

@@ -90,6 +90,8 @@ export async function restoreOnto(source: RestoreSource, target: RestoreTarget, 
   if (chosen.length === 0) throw new FieldkitError(appError('NOT_FOUND', `Restore point ${source.pointId} holds none of ${options.classes.join(', ')}.`, 'Choose classes the point holds (fieldkit restore DEVICE --list).'));
   await checkSnapshot(source, chosen, options);
   throwIfCancelled(options.signal);
+  await options.beforeChanges?.();
+  throwIfCancelled(options.signal);
   if (target.services.length > 0) {
     await options.steps.step('stop-services', `Stop ${target.services.join(', ')} on ${target.name}`, async (cmd) => {
       for (const unit of target.services) await systemctl(target, 'stop', unit, cmd, options.signal);

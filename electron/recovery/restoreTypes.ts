@@ -34,6 +34,8 @@ export type RestoreOntoOptions = {
   steps: StepRecorder;
   /** Bytes streamed onto the device so far. */
   onBytes?: (bytes: number) => void;
+  /** Runs after the snapshot passed its check and before anything on the target changes (restore: the backup that undoes it). */
+  beforeChanges?: () => Promise<void>;
 };
 
 export type RestoredClass = { class: BackupClass; files: number; bytes: number; written: number; kept: number; databases: string[]; journalLastSeq: number | null };

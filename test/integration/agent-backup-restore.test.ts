@@ -62,7 +62,8 @@ describe('fieldkit-agent backup-restore', () => {
     const flipped = Buffer.from(tar);
     // A byte inside settings.txt or model.bin's contents (after the first header).
     const at = tar.indexOf(Buffer.from('threshold=7'));
-    flipped[at >= 0 ? at + 10 : 2000] ^= 0x01;
+    const index = at >= 0 ? at + 10 : 2000;
+    flipped[index] = (flipped[index] ?? 0) ^ 0x01;
     const bad = agent(s.config, ['backup-restore', '--class', 'data'], flipped);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/does not match the manifest|checksum.*damaged/);

@@ -16,6 +16,7 @@ export const HealthTile = memo(function HealthTile({ view, onOpen }: { view: Dev
   const power = sample === null ? null : powerWords(sample);
   // Overdue backups are marked on the tile itself, also while the Pi is offline.
   const backup = view.alerts.find((a) => a.code === 'backup-stale');
+  const drill = view.alerts.find((a) => a.code === 'drill-stale');
   const open = (): void => {
     onOpen(view.deviceId);
   };
@@ -38,6 +39,11 @@ export const HealthTile = memo(function HealthTile({ view, onOpen }: { view: Dev
         {backup !== undefined && (
           <span className="tile-backup-marker" data-testid="tile-backup-marker" title={`${backup.title}. ${backup.action}`} aria-label={backup.title}>
             backup overdue
+          </span>
+        )}
+        {drill !== undefined && (
+          <span className="tile-backup-marker" data-testid="tile-drill-marker" title={`${drill.title}. ${drill.action}`} aria-label={drill.title}>
+            drill overdue
           </span>
         )}
       </header>
