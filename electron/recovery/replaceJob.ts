@@ -224,10 +224,14 @@ async function replaceOnSpare(run: Run, result: ReplaceResult): Promise<void> {
     await run.steps.step('start-agent', `Start ${agentUnit}`, async (c) => startAgent(c, link, describeSpare(params.spare)));
     const repointed = await run.once('repoint', `Point ${params.deviceName} at the replacement`, (c) => {
       const revoked = params.rotateCredentials ? params.pinnedHostKey : null;
+      // The spare's own entry (a spare kept registered, as drills use one) is the identity it no
+      // longer has: its address now belongs to this device. Its pulled journals stay.
+      const former = devices.list().find((d) => d.id !== params.deviceRef && d.link.kind === 'ssh' && d.link.host === params.spare.host && d.link.port === params.spare.port);
+      if (former !== undefined) devices.remove(former.id);
       devices.setLink(params.deviceRef, { kind: 'ssh', host: params.spare.host, port: params.spare.port, username: params.spare.username, agentPrefix: params.spare.agentPrefix });
       devices.pinHostKey(params.deviceRef, fingerprint);
-      c.detail(`${describeSpare(params.spare)}, host key ${fingerprint}${revoked === null ? '' : `; ${revoked} no longer accepted`}`);
-      return Promise.resolve({ fingerprint, revoked });
+      c.detail(`${describeSpare(params.spare)}, host key ${fingerprint}${revoked === null ? '' : `; ${revoked} no longer accepted`}${former === undefined ? '' : `; the spare's own entry ${former.name} removed (its pulled journals stay)`}`);
+      return Promise.resolve({ fingerprint, revoked, formerEntry: former?.name ?? null });
     });
     result.hostKey = { fingerprint, rotated: params.rotateCredentials, revoked: typeof repointed.revoked === 'string' ? repointed.revoked : null };
     const newJournalId = typeof continuity.newJournalId === 'string' && continuity.newJournalId !== '' ? continuity.newJournalId : null;

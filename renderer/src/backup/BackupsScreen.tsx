@@ -12,6 +12,7 @@ import { backupClasses, backupSummary, neverBackedUp, repositoryProblems } from 
 import { classLabels } from './backupText.ts';
 import { BackupTable } from './BackupTable.tsx';
 import { BackUpDialog } from './BackUpDialog.tsx';
+import { ReplaceWizard } from '../recovery/ReplaceWizard.tsx';
 import { RecoveryKeyDialog } from './RecoveryKeyDialog.tsx';
 import { RepositoriesPanel } from './RepositoriesPanel.tsx';
 import { RetentionDialog } from './RetentionDialog.tsx';
@@ -19,7 +20,7 @@ import { useBackupActions } from './useBackupActions.ts';
 import { runningCopies, useBackupsData, useRunningBackupJobs } from './useBackups.ts';
 import './backup.css';
 
-type Dialog = { kind: 'none' } | { kind: 'backup' } | { kind: 'retention' } | { kind: 'keys'; keys: readonly RecoveryKey[] };
+type Dialog = { kind: 'none' } | { kind: 'backup' } | { kind: 'retention' } | { kind: 'replace' } | { kind: 'keys'; keys: readonly RecoveryKey[] };
 
 /**
  * Backups: per device and class, the last good backup and whether it is within its window,
@@ -64,6 +65,7 @@ export function BackupsScreen() {
       <BackupsHeader
         summary={rows === null ? (listing.loading || devicesLoading ? 'Loading…' : '') : backupSummary(rows)}
         onRetention={() => { setDialog({ kind: 'retention' }); }}
+        onReplace={() => { setDialog({ kind: 'replace' }); }}
         onVerify={actions.verify}
         verifyStarting={actions.starting.has('verify')}
         verifying={running.some((j) => j.kind === 'backup.verify')}
@@ -118,6 +120,7 @@ export function BackupsScreen() {
         />
       )}
       {dialog.kind === 'retention' && <RetentionDialog names={names} onClose={() => { setDialog({ kind: 'none' }); }} onStarted={() => { setDialog({ kind: 'none' }); }} />}
+      {dialog.kind === 'replace' && <ReplaceWizard onClose={() => { setDialog({ kind: 'none' }); }} onStarted={() => { setDialog({ kind: 'none' }); }} />}
       {dialog.kind === 'keys' && <RecoveryKeyDialog keys={dialog.keys} onClose={() => { setDialog({ kind: 'none' }); }} />}
     </div>
   );
@@ -138,6 +141,7 @@ function windowsWords(policies: BackupPolicies): string {
 function BackupsHeader(props: {
   summary: string;
   onRetention: () => void;
+  onReplace: () => void;
   onVerify: () => void;
   verifyStarting: boolean;
   verifying: boolean;
@@ -151,6 +155,9 @@ function BackupsHeader(props: {
         {props.summary}
       </p>
       <div className="header-actions">
+        <Button className="button" onPress={props.onReplace}>
+          Replace a device…
+        </Button>
         <Button className="button" onPress={props.onRetention}>
           Retention…
         </Button>
