@@ -27,7 +27,7 @@ import { passwordSecret, resticRepoFor } from '../backup/index.ts';
 import { closeReplacedJournal, latestJournalOf } from '../courier/index.ts';
 import { deployBundle, openBundle } from '../deploy/index.ts';
 import { agentRpcCommand, createDeviceStore } from '../devices/index.ts';
-import { JobFailedError, type JobContext } from '../kernel/jobs/jobContext.ts';
+import { JobCancelledError, JobFailedError, throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
 import { loadOrCreateAppSshKey, type AppSshKey } from '../kernel/link/appSshKey.ts';
 import { shellQuote } from '../kernel/link/shellQuote.ts';
 import type { SshLink } from '../kernel/link/sshLink.ts';
@@ -151,6 +151,8 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
     params, ctx, db, steps, appKey: loadOrCreateAppSshKey(params.dataDir),
     doneBefore: (name) => done.get(name)?.facts ?? null,
     async once(name, title, body) {
+      // Between steps: a cancel, or the app that started this worker gone (a killed CLI), stops here.
+      throwIfCancelled(ctx.signal);
       const prior = done.get(name);
       if (prior !== undefined) {
         steps.skip(name, title, `done by an earlier run at ${new Date(prior.doneMs).toISOString()}`);
@@ -164,6 +166,7 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
   };
   const result: ReplaceResult = { deviceRef: params.deviceRef, deviceName: params.deviceName, spare: describeSpare(params.spare), steps: [], checks: [], continuity: null, hostKey: null, agentVersion: params.agentVersion, rtoMs: null, ok: false, recoveryRunId: null };
   let failure: AppError | null = null;
+  let cancelled: JobCancelledError | null = null;
   try {
     await replaceOnSpare(run, result);
     result.ok = result.checks.length > 0 && result.checks.every((c) => c.ok);
@@ -175,7 +178,10 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
       failure = appError('UNAVAILABLE', `The replacement is not healthy: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}.`, 'Fix what the checks name on the spare, then run the same replace again: done steps are skipped.');
     }
   } catch (error) {
-    failure = isFieldkitError(error) ? error.appError : appError('INTERNAL', error instanceof Error ? error.message : String(error), 'Run the same replace again: done steps are skipped.');
+    if (error instanceof JobCancelledError) {
+      cancelled = error;
+      failure = appError('CANCELLED', 'The replace was stopped.', 'Run the same replace again: done steps are skipped.');
+    } else failure = isFieldkitError(error) ? error.appError : appError('INTERNAL', error instanceof Error ? error.message : String(error), 'Run the same replace again: done steps are skipped.');
   } finally {
     result.steps = steps.steps();
     result.recoveryRunId = createRecoveryRunStore(db).record({
@@ -184,6 +190,7 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
     });
     db.close();
   }
+  if (cancelled !== null) throw new JobCancelledError(cancelled.message, result);
   if (failure !== null) throw new JobFailedError(failure, result);
   return result;
 }
@@ -221,6 +228,7 @@ async function replaceOnSpare(run: Run, result: ReplaceResult): Promise<void> {
       return again;
     });
     const continuity = await continueJournal(run, link, restored);
+    throwIfCancelled(run.ctx.signal);
     await run.steps.step('start-agent', `Start ${agentUnit}`, async (c) => startAgent(c, link, describeSpare(params.spare)));
     const repointed = await run.once('repoint', `Point ${params.deviceName} at the replacement`, (c) => {
       const revoked = params.rotateCredentials ? params.pinnedHostKey : null;
