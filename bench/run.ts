@@ -15,6 +15,8 @@
  *   renderer main-thread busy share against a 10% budget, device-page frame rate against 30 fps.
  * - backup of a virtual Pi (200 MB journal, 50 MB config and data) vs `ssh pi 'tar c …' | restic backup --stdin`,
  *   and a backup of the unchanged Pi against the first one's time (bench/backup.ts).
+ * - a restore drill of that Pi onto a second one: RTO split per step against the 2 min budget,
+ *   beside `restic dump | ssh spare 'tar x'` of the same snapshots (bench/drill.ts).
  *
  * Each bench is a module exporting one async function; they run in turn.
  */
@@ -33,6 +35,7 @@ import { benchAgentRpcRead } from './agentRpcRead.ts';
 import { benchBackup } from './backup.ts';
 import { benchCourierPull } from './courierPull.ts';
 import { benchCourierForward } from './courierForward.ts';
+import { benchDrill } from './drill.ts';
 import { benchFlashWrite } from './flashWrite.ts';
 import { benchHealthUi } from './healthUi.ts';
 import { benchSiteVisit } from './siteVisit.ts';
@@ -85,7 +88,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchSiteVisit, benchCourierForward, benchFlashWrite, benchHealthUi, benchBackup];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchSiteVisit, benchCourierForward, benchFlashWrite, benchHealthUi, benchBackup, benchDrill];
 for (const bench of benches) {
   await bench();
   console.log('');

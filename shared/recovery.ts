@@ -190,6 +190,8 @@ export const DrillFreshnessSchema = z.object({
   deviceName: z.string(),
   lastDrillAt: z.number().int().nullable(),
   lastDrillOk: z.boolean().nullable(),
+  /** The last drill that passed (the window counts from it). */
+  lastPassedAt: z.number().int().nullable(),
   windowDays: z.number().int().positive(),
   stale: z.boolean(),
 });

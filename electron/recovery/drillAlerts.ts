@@ -24,12 +24,12 @@ export function createDrillAlerts(devices: DeviceStore, backups: BackupRunStore,
       for (const f of drillFreshness(devices.list(), backups, runs, at)) {
         if (!f.stale) continue;
         const device = devices.find(f.deviceRef);
-        const since = (f.lastDrillOk === true && f.lastDrillAt !== null ? f.lastDrillAt : (device?.addedMs ?? at)) + f.windowDays * DAY_MS;
+        const since = (f.lastPassedAt ?? device?.addedMs ?? at) + f.windowDays * DAY_MS;
         byRef.set(f.deviceRef, [
           {
             code: 'drill-stale',
             severity: 'warning',
-            title: f.lastDrillAt === null ? 'Never drilled' : `No passed drill for ${String(Math.floor((at - f.lastDrillAt) / DAY_MS))} days`,
+            title: f.lastPassedAt === null ? (f.lastDrillAt === null ? 'Never drilled' : 'No drill has passed yet') : `No passed drill for ${String(Math.floor((at - f.lastPassedAt) / DAY_MS))} days`,
             explanation: `${f.deviceName}'s backups have not been restored onto a spare within ${String(f.windowDays)} days${f.lastDrillOk === false ? ' (the last drill failed)' : ''}: nobody knows whether they would bring it back, or how long that takes.`,
             action: `Run \`fieldkit drill ${f.deviceName} --onto SPARE\` (or Backups → Drill) with a spare Pi.`,
             sinceMs: Math.min(since, at),

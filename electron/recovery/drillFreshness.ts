@@ -26,6 +26,7 @@ export function drillFreshness(devices: readonly Device[], backups: BackupRunSto
         deviceName: device.name,
         lastDrillAt: last?.endedAt ?? null,
         lastDrillOk: last?.ok ?? null,
+        lastPassedAt: passed.get(device.id)?.endedAt ?? null,
         windowDays,
         stale: nowMs - since > windowDays * DAY_MS,
       };

@@ -99,7 +99,8 @@ export function createRecoveryHandlers(kernel: KernelServices & { jobs: JobRunne
       const device = deviceOf(deviceId);
       const spare = deviceOf(onto);
       if (spare.id === device.id) throw new FieldkitError(appError('BAD_REQUEST', 'A drill restores onto a spare, never onto the device itself.', `Name another device with --onto, or restore ${device.name} itself with fieldkit restore.`, 'onto'));
-      if (spare.link.kind === 'serial') throw new FieldkitError(appError('BAD_REQUEST', `${spare.name} is reached over a serial console, which cannot carry a restore.`, 'Connect the spare over the network (SSH) and drill again.', 'onto'));
+      // A serial console cannot carry a restore; a local agent shares this machine's files with the source, so a restore onto it would write over the source's own paths.
+      if (spare.link.kind !== 'ssh') throw new FieldkitError(appError('BAD_REQUEST', `${spare.name} is reached ${spare.link.kind === 'serial' ? 'over a serial console, which cannot carry a restore' : 'as a local agent on this machine, whose files a restore would share with the source'}.`, 'Drill onto a spare Pi reached over SSH.', 'onto'));
       const { chosen, previous } = choose(device, pointId);
       const job = kernel.jobs.start(
         'recovery.drill',

@@ -57,7 +57,14 @@ async function ingestRoundTrip(session: AgentSession, target: ServiceTarget, cmd
   const post = target.nodePath === null
     ? `printf '%s' ${shellQuote(JSON.stringify({ priority: 3, kind: checkEventKind, payload: { nonce } }))} | ${target.agentAsService('ingest --json')}`
     : `${shellQuote(target.nodePath)} -e ${shellQuote(ingestScript(host, port, nonce))}`;
-  const posted = await cmd.exec(target.link, target.name, post, { timeoutMs: 30_000, signal });
+  // The unit is started before its daemon listens: a refused connection is tried again (with
+  // backoff, up to a minute), each attempt recorded; any other failure is the answer.
+  const deadline = Date.now() + 60_000;
+  let posted = await cmd.exec(target.link, target.name, post, { timeoutMs: 30_000, signal });
+  for (let attempt = 0; posted.code !== 0 && /fetch failed|ECONNREFUSED/.test(posted.stderr.toString()) && Date.now() < deadline && !signal.aborted; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
+    posted = await cmd.exec(target.link, target.name, post, { timeoutMs: 30_000, signal });
+  }
   if (posted.code !== 0) return { name: 'ingest', ok: false, detail: `posting an event failed: ${(posted.stdout.toString() + posted.stderr.toString()).trim().slice(0, 300)}` };
   const seq = (JSON.parse(posted.stdout.toString()) as { first_seq?: number }).first_seq ?? 0;
   const read = await cmd.exec(target.link, target.name, target.agentAsService(`export --after ${String(Math.max(0, seq - 1))} --limit 1`), { timeoutMs: 30_000, signal });

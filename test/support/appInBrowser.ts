@@ -24,11 +24,12 @@ export type AppInBrowser = {
   close(): Promise<void>;
 };
 
-export async function openAppInBrowser(options: Pick<AppServicesOptions, 'watchDrives' | 'demo'> = {}): Promise<AppInBrowser> {
+/** `dataDir`: open an existing data folder (a site set up by the test), which close() leaves in place. */
+export async function openAppInBrowser(options: Pick<AppServicesOptions, 'watchDrives' | 'demo'> & { dataDir?: string } = {}): Promise<AppInBrowser> {
   const dir = makeTempDir();
   const shots = join(process.cwd(), 'test-results');
   mkdirSync(shots, { recursive: true });
-  const dataDir = join(dir.path, 'data');
+  const dataDir = options.dataDir ?? join(dir.path, 'data');
   const [browser, services] = await Promise.all([launchChromium(), createAppServices({ dataDir, version: 'e2e', ...options })]);
   const host = await startWebHost({ handlers: services.handlers, events: services.events, staticDir: rendererDir() });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

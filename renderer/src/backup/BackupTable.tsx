@@ -86,7 +86,7 @@ export function BackupTable({ rows, selected, onSelect, expanded, onExpand, star
               {open && (
                 <tr className="backup-detail-row">
                   <td colSpan={4 + backupClasses.length}>
-                    <DeviceBackups row={row} />
+                    <DeviceBackups row={row} spares={sparesFor(rows, row)} />
                   </td>
                 </tr>
               )}
@@ -112,4 +112,9 @@ function FreshnessCell({ backupClass, freshness }: { backupClass: BackupClass; f
       {(freshness?.problem ?? null) !== null && <span className="freshness-error">verification failed</span>}
     </div>
   );
+}
+
+/** Devices a drill of `row` may restore onto: the others reached over SSH (a local agent shares this machine's files with the source). */
+function sparesFor(rows: readonly BackupDeviceRow[], row: BackupDeviceRow): { id: string; name: string }[] {
+  return rows.flatMap((r) => (r.device === null || r.key === row.key || r.device.link.kind !== 'ssh' ? [] : [{ id: r.device.id, name: r.name }]));
 }

@@ -4,6 +4,7 @@ import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useEvent } from '../api/hooks.ts';
 import { useJobStore } from '../jobs/useJobs.ts';
 import { formatAgo } from '../../../shared/format.ts';
+import { DeviceRecovery } from '../recovery/DeviceRecovery.tsx';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
 import type { BackupDeviceRow } from './backupRows.ts';
@@ -13,7 +14,7 @@ const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', time
 const shownSnapshots = 30;
 
 /** An expanded device: what verification found wrong (and what to do), then its snapshots newest first. */
-export function DeviceBackups({ row }: { row: BackupDeviceRow }) {
+export function DeviceBackups({ row, spares }: { row: BackupDeviceRow; spares: readonly { id: string; name: string }[] }) {
   const now = useNow(30_000);
   // Matched to snapshots by restic id, which is exact; the device ids in samples are restic's host names.
   const history = useApi('backup.history', { limit: 40 });
@@ -68,6 +69,7 @@ export function DeviceBackups({ row }: { row: BackupDeviceRow }) {
         </table>
       )}
       {row.snapshots.length > shownSnapshots && <p className="backup-more">{plural(row.snapshots.length - shownSnapshots, 'older snapshot')} not shown; the CLI lists them all: fieldkit backup list --json.</p>}
+      {row.device !== null && <DeviceRecovery deviceRef={row.device.id} deviceName={row.name} spares={spares} />}
       {history.error !== null && (
         <div className="backup-history-error">
           <p className="backup-more">Could not read the verification history:</p>
