@@ -37,6 +37,8 @@ export const ReplaceResultSchema = z.object({
   /** From the first start of this replace (across reruns) to healthy; null when it did not get there. */
   rtoMs: z.number().nonnegative().nullable(),
   ok: z.boolean(),
+  /** The runbook written from what ran (in the data folder). */
+  runbookPath: z.string().nullable(),
   recoveryRunId: z.number().int().positive().nullable(),
 });
 export type ReplaceResult = z.infer<typeof ReplaceResultSchema>;

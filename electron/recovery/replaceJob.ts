@@ -34,6 +34,7 @@ import type { SshLink } from '../kernel/link/sshLink.ts';
 import { openStore, type Store } from '../kernel/store/openStore.ts';
 import { listTrustedKeys } from '../kernel/trust/trustStore.ts';
 import { createRecoveryRunStore } from './recoveryRunStore.ts';
+import { saveRunbook } from './runbook.ts';
 import { checkReplacement } from './replaceChecks.ts';
 import { replaceKey, type ReplaceParams } from './replaceParams.ts';
 import { agentUnit, connectSpare, describeSpare, hostKeyOf, restartSshd, rotateHostKeys, spareAgentVersion, startAgent, startContinuedJournal, stopAgent } from './replaceSpare.ts';
@@ -138,6 +139,18 @@ async function continueJournal(run: Run, link: SshLink, restored: StepFacts): Pr
   });
 }
 
+/** The runbook from what ran (runbook.ts); a failure to write it is said in the log, never hides the replace's own outcome. */
+function writeRunbook(params: ReplaceParams, result: ReplaceResult, startedAt: number, failure: AppError | null): string | null {
+  try {
+    return saveRunbook(params.dataDir, {
+      kind: 'replace', deviceName: params.deviceName, targetName: result.spare, pointId: params.pointId, pointTime: Math.max(...params.classes.map((c) => c.time)),
+      classes: params.classes.map((c) => c.class), startedAt, ok: result.ok, error: failure?.message ?? null, steps: result.steps, checks: result.checks, rtoMs: result.rtoMs, rpo: null,
+    });
+  } catch {
+    return null;
+  }
+}
+
 export async function runReplace(params: ReplaceParams, ctx: JobContext): Promise<ReplaceResult> {
   const db = openStore(params.dataDir);
   const key = replaceKey(params);
@@ -164,7 +177,7 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
       return facts;
     },
   };
-  const result: ReplaceResult = { deviceRef: params.deviceRef, deviceName: params.deviceName, spare: describeSpare(params.spare), steps: [], checks: [], continuity: null, hostKey: null, agentVersion: params.agentVersion, rtoMs: null, ok: false, recoveryRunId: null };
+  const result: ReplaceResult = { deviceRef: params.deviceRef, deviceName: params.deviceName, spare: describeSpare(params.spare), steps: [], checks: [], continuity: null, hostKey: null, agentVersion: params.agentVersion, rtoMs: null, ok: false, runbookPath: null, recoveryRunId: null };
   let failure: AppError | null = null;
   let cancelled: JobCancelledError | null = null;
   try {
@@ -184,9 +197,10 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
     } else failure = isFieldkitError(error) ? error.appError : appError('INTERNAL', error instanceof Error ? error.message : String(error), 'Run the same replace again: done steps are skipped.');
   } finally {
     result.steps = steps.steps();
+    result.runbookPath = writeRunbook(params, result, firstStartedMs, failure);
     result.recoveryRunId = createRecoveryRunStore(db).record({
       kind: 'replace', jobId: null, deviceRef: params.deviceRef, deviceName: params.deviceName, targetRef: params.deviceRef, targetName: describeSpare(params.spare),
-      pointId: params.pointId, startedMs: firstStartedMs, endedMs: Date.now(), ok: result.ok, rtoMs: result.rtoMs, rpoAgeSeconds: null, error: failure, result, runbookPath: null,
+      pointId: params.pointId, startedMs: firstStartedMs, endedMs: Date.now(), ok: result.ok, rtoMs: result.rtoMs, rpoAgeSeconds: null, error: failure, result, runbookPath: result.runbookPath,
     });
     db.close();
   }

@@ -124,10 +124,11 @@ describe('fieldkit replace onto a spare already running', () => {
 
     const rerun = await runCliProcess([...args, '--json']);
     expect(rerun.code, rerun.stderr + rerun.stdout).toBe(0);
-    // The killed run stopped at a step boundary; only the rerun finished.
-    const runs = storeRows<{ ok: number; result: string }>(`SELECT ok, result FROM recovery_runs WHERE kind = 'replace' ORDER BY id`);
-    expect(runs.map((r) => r.ok)).toEqual([0, 1]);
-    const result = ReplaceResultSchema.parse(JSON.parse(runs[1]?.result ?? 'null'));
+    // The killed run stopped (its worker too) without finishing; only the rerun did.
+    const runs = storeRows<{ ok: number; result: string }>(`SELECT ok, result FROM recovery_runs WHERE kind = 'replace' AND ok = 1`);
+    expect(runs).toHaveLength(1);
+    const result = ReplaceResultSchema.parse(JSON.parse(runs[0]?.result ?? 'null'));
+    expect(readFileSync(result.runbookPath ?? '', 'utf8')).toContain('journal-replaces');
     expect(result.ok).toBe(true);
     expect(result.rtoMs).toBeGreaterThan(0);
     expect(result.steps.filter((s) => s.status === 'skipped').map((s) => s.name)).toEqual(expect.arrayContaining(['deploy-agent', 'restore-classes', 'host-keys', 'journal-continuity']));

@@ -25,6 +25,7 @@ export function describeReplace(r: ReplaceResult): string {
     lines.push(`Journal: ${j.oldJournalId ?? '(none pulled)'} complete through seq ${String(j.throughSeq)}${j.lostRecords > 0 ? `; ${String(j.lostRecords)} records after it lost with the failed device` : ''}; continued by ${j.newJournalId}`);
   }
   if (r.hostKey !== null) lines.push(`Host key pinned: ${r.hostKey.fingerprint}${r.hostKey.rotated ? ` (new; ${r.hostKey.revoked ?? 'the old key'} is refused from now on)` : ' (the device\'s own, restored)'}`);
+  if (r.runbookPath !== null) lines.push(`Runbook: ${r.runbookPath}`);
   return lines.join('\n');
 }
 
