@@ -22,6 +22,7 @@
  * run's start to healthy.
  */
 import { appError, FieldkitError, isFieldkitError, type AppError } from '../../shared/errors.ts';
+import type { RecoveryStep } from '../../shared/recovery.ts';
 import type { ReplaceResult } from '../../shared/recoveryReplace.ts';
 import { passwordSecret, resticRepoFor } from '../backup/index.ts';
 import { closeReplacedJournal, latestJournalOf } from '../courier/index.ts';
@@ -37,7 +38,7 @@ import { createRecoveryRunStore } from './recoveryRunStore.ts';
 import { saveRunbook } from './runbook.ts';
 import { checkReplacement } from './replaceChecks.ts';
 import { replaceKey, type ReplaceParams } from './replaceParams.ts';
-import { agentUnit, connectSpare, describeSpare, hostKeyOf, restartSshd, rotateHostKeys, spareAgentVersion, startAgent, startContinuedJournal, stopAgent } from './replaceSpare.ts';
+import { agentUnit, connectSpare, setHostname, describeSpare, hostKeyOf, restartSshd, rotateHostKeys, spareAgentVersion, startAgent, startContinuedJournal, stopAgent } from './replaceSpare.ts';
 import { createReplaceStepStore, type StepFacts } from './replaceStepStore.ts';
 import { restoreOnto, type RestoreSource } from './restoreOnto.ts';
 import { createStepRecorder, type StepCommands, type StepRecorder } from './stepRecorder.ts';
@@ -82,6 +83,7 @@ async function hostKeys(run: Run, link: SshLink): Promise<string> {
       throw new FieldkitError(appError('CONFLICT', `The restored SSH host key (${fingerprint}) is not the one pinned for ${params.deviceName} (${params.pinnedHostKey}).`, 'Choose a restore point that holds its keys, or replace with --rotate-credentials.'));
     }
     await restartSshd(c, link, on);
+    await setHostname(c, link, on);
     c.detail(`${fingerprint}${params.rotateCredentials ? ' (new)' : ' (the pinned key)'}`);
     return { fingerprint };
   });
@@ -157,9 +159,12 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
   const store = createReplaceStepStore(db);
   const { firstStartedMs } = store.begin(key, params.deviceRef, Date.now());
   const done = new Map(store.done(key).map((d) => [d.step, d]));
+  // What earlier runs did (a killed one included) comes first: the runbook holds every command.
+  const earlier = store.transcript(key);
   const steps = createStepRecorder((step, phase) => {
     if (phase === 'started') ctx.progress({ phase: step.title, bytesDone: 0, bytesTotal: null, unit: 'items' });
   });
+  const transcript = (): RecoveryStep[] => [...earlier, ...steps.steps().filter((s) => s.status !== 'skipped')];
   const run: Run = {
     params, ctx, db, steps, appKey: loadOrCreateAppSshKey(params.dataDir),
     doneBefore: (name) => done.get(name)?.facts ?? null,
@@ -174,6 +179,7 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
       const startedMs = Date.now();
       const facts = await steps.step(name, title, body);
       store.markDone(key, name, startedMs, Date.now(), facts);
+      store.saveTranscript(key, transcript());
       return facts;
     },
   };
@@ -196,7 +202,8 @@ export async function runReplace(params: ReplaceParams, ctx: JobContext): Promis
       failure = appError('CANCELLED', 'The replace was stopped.', 'Run the same replace again: done steps are skipped.');
     } else failure = isFieldkitError(error) ? error.appError : appError('INTERNAL', error instanceof Error ? error.message : String(error), 'Run the same replace again: done steps are skipped.');
   } finally {
-    result.steps = steps.steps();
+    result.steps = transcript();
+    store.saveTranscript(key, result.steps);
     result.runbookPath = writeRunbook(params, result, firstStartedMs, failure);
     result.recoveryRunId = createRecoveryRunStore(db).record({
       kind: 'replace', jobId: null, deviceRef: params.deviceRef, deviceName: params.deviceName, targetRef: params.deviceRef, targetName: describeSpare(params.spare),

@@ -58,6 +58,11 @@ export async function restartSshd(commands: StepCommands, link: Link, on: string
   await run(commands, link, on, 'sudo -n sh -c ' + shellQuote('systemctl restart ssh.service 2>/dev/null || systemctl restart sshd.service'), 'Restarting sshd');
 }
 
+/** The restored /etc/hostname in force now, not only at the next boot (the agent's hello reports it). */
+export async function setHostname(commands: StepCommands, link: Link, on: string): Promise<void> {
+  await run(commands, link, on, 'sudo -n sh -c ' + shellQuote('hostname "$(cat /etc/hostname)"'), 'Setting the hostname');
+}
+
 export async function stopAgent(commands: StepCommands, link: Link, on: string): Promise<void> {
   await run(commands, link, on, `sudo -n systemctl stop ${agentUnit}`, 'Stopping the agent');
 }

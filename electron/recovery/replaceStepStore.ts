@@ -6,6 +6,7 @@
  * the first run's start.
  */
 import { z } from 'zod';
+import { RecoveryStepSchema, type RecoveryStep } from '../../shared/recovery.ts';
 import type { Store } from '../kernel/store/openStore.ts';
 import { rowReader } from '../kernel/store/storeRows.ts';
 
@@ -25,6 +26,8 @@ export function createReplaceStepStore(db: Store) {
   const selectReplace = db.prepare(`SELECT first_started_ms, finished_ms FROM recovery_replaces WHERE replace_key = ?`);
   const finishReplace = db.prepare(`UPDATE recovery_replaces SET finished_ms = ? WHERE replace_key = ?`);
   const insertStep = db.prepare(`INSERT OR IGNORE INTO recovery_replace_steps (replace_key, step, started_ms, done_ms, facts) VALUES (?, ?, ?, ?, ?)`);
+  const selectTranscript = db.prepare(`SELECT transcript FROM recovery_replaces WHERE replace_key = ?`);
+  const updateTranscript = db.prepare(`UPDATE recovery_replaces SET transcript = ? WHERE replace_key = ?`);
   const selectSteps = db.prepare(`SELECT step, started_ms, done_ms, facts FROM recovery_replace_steps WHERE replace_key = ? ORDER BY done_ms, step`);
   return {
     /** Starts (or finds) the replace with this key; answers when its first run started. */
@@ -43,6 +46,14 @@ export function createReplaceStepStore(db: Store) {
     /** Records a step as done with its facts; a step is recorded once (the first record stays). */
     markDone(key: string, step: string, startedMs: number, doneMs: number, facts: StepFacts): void {
       insertStep.run(key, step, startedMs, doneMs, JSON.stringify(facts));
+    },
+    /** The steps every earlier run recorded, in order (what a kill -9 left is as of its last done step). */
+    transcript(key: string): RecoveryStep[] {
+      const row = replaces.rowOrNull(selectTranscript.get(key));
+      return row === null ? [] : replaces.json(row, 'transcript', z.array(RecoveryStepSchema));
+    },
+    saveTranscript(key: string, recorded: readonly RecoveryStep[]): void {
+      updateTranscript.run(JSON.stringify(recorded), key);
     },
     finish(key: string, nowMs: number): void {
       finishReplace.run(nowMs, key);

@@ -128,10 +128,17 @@ describe('fieldkit replace onto a spare already running', () => {
     const runs = storeRows<{ ok: number; result: string }>(`SELECT ok, result FROM recovery_runs WHERE kind = 'replace' AND ok = 1`);
     expect(runs).toHaveLength(1);
     const result = ReplaceResultSchema.parse(JSON.parse(runs[0]?.result ?? 'null'));
-    expect(readFileSync(result.runbookPath ?? '', 'utf8')).toContain('journal-replaces');
+    // The runbook holds every command, the killed run's included.
+    const runbook = readFileSync(result.runbookPath ?? '', 'utf8');
+    expect(runbook).toContain('journal-replaces');
+    expect(runbook).toContain('backup-restore');
+    expect(result.checks.find((c) => c.name === 'hello')?.detail).toContain(`hostname ${dead.name}`);
     expect(result.ok).toBe(true);
     expect(result.rtoMs).toBeGreaterThan(0);
-    expect(result.steps.filter((s) => s.status === 'skipped').map((s) => s.name)).toEqual(expect.arrayContaining(['deploy-agent', 'restore-classes', 'host-keys', 'journal-continuity']));
+    // Each step of the replace done once across both runs: the rerun did not redo what the killed run finished.
+    for (const name of ['deploy-agent', 'restore-classes', 'host-keys', 'journal-continuity', 'repoint']) {
+      expect(result.steps.filter((s) => s.name === name).map((s) => s.status), name).toEqual(['done']);
+    }
     expect(result.checks.map((c) => [c.name, c.ok])).toEqual([['hello', true], ['journal', true], ['ingest', true], ['health', true]]);
     expect(result.hostKey).toEqual({ fingerprint: oldKey, rotated: false, revoked: null });
 

@@ -3,7 +3,8 @@
  * killed and run again skips them: no second flash of the same drive, no second journal.
  * One row per step of one replace, keyed by the replace's key (device + where the spare is),
  * with the facts later steps need (the old journal's last seq, the new journal's id, the
- * host key the spare had) and when the first run started (the RTO counts from there).
+ * host key the spare had), when the first run started (the RTO counts from there), and the
+ * transcript of every run so far.
  *
  * Released: never edit, only append a new migration (see ../README.md).
  */
@@ -19,5 +20,7 @@ export const recoveryReplaceSteps = `CREATE TABLE recovery_replace_steps (
      replace_key TEXT PRIMARY KEY,
      device_ref TEXT NOT NULL,
      first_started_ms INTEGER NOT NULL,
-     finished_ms INTEGER
+     finished_ms INTEGER,
+     -- every step each run recorded (JSON), so the runbook of a resumed replace has all commands
+     transcript TEXT NOT NULL DEFAULT '[]'
    );`;
