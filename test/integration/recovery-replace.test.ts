@@ -145,19 +145,26 @@ describe('fieldkit replace onto a spare already running', () => {
     expect(result.checks.map((c) => [c.name, c.ok])).toEqual([['hello', true], ['journal', true], ['ingest', true], ['health', true]]);
     expect(result.hostKey).toEqual({ fingerprint: oldKey, rotated: false, revoked: null });
 
-    // Same id, hostname, config; the old key presented, so the pinned key is accepted without a prompt.
-    const config = JSON.parse(await onPi(spare, 'sudo -n cat /etc/fieldkit-agent/config.json')) as { device_id: string };
+    // Same id, hostname, config; the spare presents the old key, so the pinned key is accepted without a prompt.
+    const link = await connectSsh({ target: { host: '127.0.0.1', port: spare.sshPort, username: 'pi' }, appKey: loadOrCreateAppSshKey(rollout.dataDir), hostKey: { pinned: oldKey }, timeoutMs: 15_000 });
+    const onSpare = async (command: string): Promise<string> => {
+      const r = await link.exec(command, { timeoutMs: 30_000 });
+      expect(r.code, `${command}: ${r.stderr.toString('utf8')}`).toBe(0);
+      return r.stdout.toString('utf8');
+    };
+    const config = JSON.parse(await onSpare('sudo -n cat /etc/fieldkit-agent/config.json')) as { device_id: string };
     expect(config.device_id).toBe(dead.name);
-    expect((await onPi(spare, 'cat /etc/hostname')).trim()).toBe(dead.name);
-    const now = await journalOf(spare);
+    expect((await onSpare('cat /etc/hostname')).trim()).toBe(dead.name);
+    const now = (JSON.parse(await onSpare(`${agent} status --json`)) as { journal: { journal_id: string } }).journal;
     expect(now.journal_id).toBe(result.continuity?.newJournalId);
-    const first1 = JSON.parse((await onPi(spare, `sudo -n -u fieldkit-agent /opt/fieldkit-agent/current/bin/fieldkit-agent export --limit 1`)).trim()) as { seq: number; kind: string; payload: string };
+    const first1 = JSON.parse((await onSpare(`sudo -n -u fieldkit-agent /opt/fieldkit-agent/current/bin/fieldkit-agent export --limit 1`)).trim()) as { seq: number; kind: string; payload: string };
     expect(first1).toMatchObject({ seq: 1, kind: 'journal.replaces' });
     expect(JSON.parse(first1.payload)).toEqual({ replaces_journal_id: oldJournal.journal_id, last_known_seq: pulledThrough });
     // One continued journal: the spare's own and the restored old one are kept aside, not continued.
-    const journals = (await onPi(spare, 'sudo -n ls /var/lib/fieldkit-agent')).split('\n').filter((f) => /^journal\..*db$/.test(f));
+    const journals = (await onSpare('sudo -n ls /var/lib/fieldkit-agent')).split('\n').filter((f) => /^journal\..*db$/.test(f));
     expect(journals.filter((f) => f === 'journal.db')).toHaveLength(1);
     expect(journals).toContain(`journal.${oldJournal.journal_id}.db`);
+    await link.close();
 
     await withApp(async (app) => {
       const device = (await app.handlers['devices.list']({})).devices.find((d) => d.id === deviceRef);
