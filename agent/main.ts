@@ -14,6 +14,7 @@
  *                                per class a change token from file metadata (no contents read)
  *     backup-restore --class C | --check-db P...
  *                                a class's tar from stdin checked, then put in place (agent/backup/restoreClass.ts)
+ *     journal-replaces --journal ID --through N    a replacement Pi's journal names the one it continues
  *     version                    versions as JSON
  *
  * Exit codes: 0 done, 1 failed (the error and what to do are printed), 2 wrong command line.
@@ -31,6 +32,7 @@ import { parseEvents } from './ingest/parseEvents.ts';
 import type { Journal } from './journal/journalApi.ts';
 import { journalPath, openJournalForConfig } from './journal/openJournal.ts';
 import { createJsonLogger } from './jsonLog.ts';
+import { usage } from './usage.ts';
 import { agentVersion } from './version.ts';
 
 // The daemon, the RPC server and the health sampler (with MQTT and the ClickHouse client
@@ -39,30 +41,6 @@ import { agentVersion } from './version.ts';
 async function loadHealthSource(): Promise<(options: HealthSourceOptions) => HealthSource> {
   return (await import('./health/healthSource.ts')).createHealthSource;
 }
-
-const usage = `usage: fieldkit-agent [--config <path>] <command> [options]
-
-commands:
-  run                          run the agent (journal, HTTP/MQTT ingest, retention, health, uplink)
-  status [--json]              journal, custody, losses and health; says whether the daemon answers
-  export [--after N] [--limit N] [--losses]
-                               records after seq N as NDJSON on stdout (--losses: loss records)
-  ingest [--file F] [--json]   append events from stdin or F (NDJSON; --json: one JSON event)
-  rpc                          serve the fieldkit RPC on stdin/stdout
-  backup-stream --class <config|state|data|secrets> [--path /abs]...
-                               one backup class as a tar stream on stdout, manifest last
-                               (exit 0 only once all of it is written)
-  backup-probe --classes <c1,c2,…> [--path <class>=/abs]... --json
-                               per class the change token of what it holds now, from file
-                               metadata only (the laptop skips a class that did not change)
-  backup-restore --class C [--keep /abs]... [--keep-config key]... [--expect-device ID]
-  backup-restore --check-db /abs...
-                               a class's tar (as backup-stream wrote it) from stdin, every file
-                               checked against the manifest before any is replaced; or databases checked
-  version                      print versions as JSON
-
---config <path>  the config file (else $FIELDKIT_AGENT_CONFIG, else /etc/fieldkit-agent/config.json)
-`;
 
 const commandOptions: Record<string, readonly string[]> = {
   run: [],
@@ -73,6 +51,7 @@ const commandOptions: Record<string, readonly string[]> = {
   'backup-stream': ['class', 'path'],
   'backup-probe': ['classes', 'path', 'json'],
   'backup-restore': ['class', 'keep', 'keep-config', 'expect-device', 'check-db'],
+  'journal-replaces': ['journal', 'through', 'aside'],
   version: [],
   help: [],
 };
@@ -108,6 +87,7 @@ function parseCommandLine(argv: readonly string[]): Args {
         'keep-config': { type: 'string', multiple: true },
         'expect-device': { type: 'string' },
         'check-db': { type: 'string', multiple: true },
+        journal: { type: 'string' }, through: { type: 'string' }, aside: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -379,6 +359,8 @@ async function main(argv: readonly string[]): Promise<number> {
         return await backupProbe(configPath, config, typeof v.classes === 'string' ? v.classes : '', Array.isArray(v.path) ? v.path : []);
       case 'backup-restore':
         return await (await import('./backup/restoreCommand.ts')).backupRestore(configPath, v, (message) => new UsageError(message));
+      case 'journal-replaces':
+        return await (await import('./journal/replacesCommand.ts')).journalReplaces(config, v, (message) => new UsageError(message));
       default:
         throw new UsageError(`unknown command '${args.command}'`);
     }

@@ -73,6 +73,7 @@ const LOSS_WORDS: Record<string, string> = {
   retention_budget: 'retention',
   retention_max_age: 'retention by age',
   corruption: 'corruption',
+  lost_with_device: 'lost with the failed device',
 };
 
 /** A loss record's reason as people say it ("retention_budget" → "retention"). */
@@ -84,7 +85,8 @@ export function lossWords(reason: string): string {
 export function reasonWords(range: Pick<MissingRange, 'reason' | 'detail'>): string {
   switch (range.reason) {
     case 'lost_on_device':
-      return `lost on device: ${range.detail}`;
+      // "lost with the failed device" says where on its own.
+      return range.detail.startsWith('lost ') ? range.detail : `lost on device: ${range.detail}`;
     case 'not_yet_pulled':
       return 'not yet pulled';
     case 'not_yet_forwarded':
@@ -153,6 +155,9 @@ function judge(input: VerdictInput): Omit<Verdict, 'sentence'> {
   }
   const missingRecords = input.missing.reduce((n, m) => n + m.count, 0);
   const parts = missingParts(input.missing);
+  // A replaced device's old journal: what the laptop has is whole up to the failure, and that is worth saying first.
+  const withDevice = input.missing.some((m) => m.reason === 'lost_on_device' && m.detail === lossWords('lost_with_device'));
+  if (withDevice && input.completeThrough > 0) parts.unshift(`complete through seq ${input.completeThrough}`);
   if (beyond !== null) parts.push(`not yet pulled: ${estimated ? 'about ' : ''}${records(beyond.records)} more${where}`);
   return {
     status: 'missing',

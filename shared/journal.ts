@@ -43,7 +43,12 @@ export const JournalRecordSchema = z.object({
 });
 export type JournalRecord = z.infer<typeof JournalRecordSchema>;
 
-export const LossReasonSchema = z.enum(['retention_budget', 'retention_max_age', 'corruption']);
+/**
+ * Why a range was lost. `lost_with_device`: records a device journaled after the last seq the
+ * laptop knew of (pulled, or in a backup) when the device failed and was replaced; the laptop
+ * writes this one for the old journal, since the dead device never can.
+ */
+export const LossReasonSchema = z.enum(['retention_budget', 'retention_max_age', 'corruption', 'lost_with_device']);
 export type LossReason = z.infer<typeof LossReasonSchema>;
 
 /** A range of seqs that was dropped before anyone confirmed it; travels downstream like data. */
@@ -59,6 +64,16 @@ export const LossRecordSchema = z.object({
   at_ms: z.number().int(),
 });
 export type LossRecord = z.infer<typeof LossRecordSchema>;
+
+/** The kind of a replacement journal's first record (seq 1): which journal it continues. */
+export const journalReplacesKind = 'journal.replaces';
+
+/** The payload of that record: the journal of the failed device, and the last seq of it the laptop knew of. */
+export const JournalReplacesPayloadSchema = z.strictObject({
+  replaces_journal_id: z.string().regex(/^[0-9a-f]{32}$/, 'a journal id is 32 hex digits'),
+  last_known_seq: z.number().int().nonnegative(),
+});
+export type JournalReplacesPayload = z.infer<typeof JournalReplacesPayloadSchema>;
 
 export const CustodySchema = z.object({
   courier_id: z.string(),

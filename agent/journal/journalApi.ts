@@ -3,7 +3,7 @@
  * implementation (node:sqlite, WAL) lives beside this file; callers depend on this type
  * only, so each part can be built and tested on its own.
  */
-import type { IngestEvent, JournalInfo, JournalRecord, LossRecord, Priority } from '../../shared/journal.ts';
+import type { IngestEvent, JournalInfo, JournalRecord, JournalReplacesPayload, LossRecord, Priority } from '../../shared/journal.ts';
 
 export type AppendResult = { first_seq: number; last_seq: number; count: number };
 
@@ -14,6 +14,15 @@ export type ReadOptions = {
   /** Stop adding records once the batch holds about this many payload bytes (at least one record). */
   max_bytes: number;
   priorities?: readonly Priority[] | undefined;
+};
+
+/** What `startReplacing` answers: the continuity record of this journal. */
+export type ContinuityAnswer = JournalReplacesPayload & {
+  journal_id: string;
+  /** Always 1: the record that names the replaced journal. */
+  seq: number;
+  /** False when the journal already began with this very record (a rerun). */
+  created: boolean;
 };
 
 export type Journal = {
@@ -42,5 +51,13 @@ export type Journal = {
   losses(afterSeq: number): LossRecord[];
   /** Drops what the retention policy requires (3 before 2 before 1, confirmed first), recording losses. */
   enforceRetention(nowMs: number): LossRecord[];
+  /**
+   * On a replacement device: makes this journal's first record (seq 1) name the failed
+   * device's journal and the last seq of it the laptop knew. Idempotent for the same
+   * claim; refused (CONFLICT) on a journal that already holds other records.
+   */
+  startReplacing(replaced: JournalReplacesPayload, nowMs: number): ContinuityAnswer;
+  /** The journal this one continues (its first record), or null. */
+  replaces(): JournalReplacesPayload | null;
   close(): void;
 };

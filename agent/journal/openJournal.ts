@@ -8,7 +8,8 @@
  * the schema (journalSchema.ts), the meta row (journalMeta.ts), the ingest commit
  * (journalWriter.ts), reads (journalReader.ts), custody and forwarded watermarks
  * (journalWatermarks.ts), retention (journalRetention.ts, journalRetentionPass.ts) and
- * loss records (journalLosses.ts).
+ * loss records (journalLosses.ts), and continuity after a device is replaced
+ * (journalContinuity.ts).
  *
  * Several processes may hold it at once (the daemon appends while an `rpc` process started
  * by a laptop reads and records custody), so nothing that matters is cached in memory:
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import type { AgentConfig } from '../../shared/agentConfig.ts';
 import type { Journal } from './journalApi.ts';
 import { defaultBusyTimeoutMs, openConnection, writeTransactions } from './journalConnection.ts';
+import { createContinuity } from './journalContinuity.ts';
 import { checkIntegrity } from './journalIntegrity.ts';
 import { createLossLog } from './journalLosses.ts';
 import { createMetaStore, wrongDeviceError } from './journalMeta.ts';
@@ -85,6 +87,7 @@ export function openJournal(options: OpenJournalOptions): Journal {
   const parts = { write, meta, watermarks, retention, lossLog, budgetBytes };
   const writer = createWriter({ ...parts, db, defaultModelVersion: options.defaultModelVersion ?? '' });
   const reader = createReader({ db, keys, meta, watermarks, lossLog, budgetBytes });
+  const continuity = createContinuity({ db, write, meta, path });
 
   return {
     deviceId,
@@ -97,6 +100,8 @@ export function openJournal(options: OpenJournalOptions): Journal {
     ackForwarded: watermarks.ackForwarded,
     losses: reader.losses,
     enforceRetention: createRetentionPass(parts),
+    startReplacing: continuity.startReplacing,
+    replaces: continuity.replaces,
     close: () => {
       db.close();
     },

@@ -28,6 +28,7 @@ export const jobKindLoaders: { readonly [K in JobKind]: Loader } = {
   'backup.forget': async () => (await import('../backup/jobKinds.ts')).backupJobKinds['backup.forget'],
   'recovery.restore': async () => (await import('../recovery/jobKinds.ts')).recoveryJobKinds['recovery.restore'],
   'recovery.drill': async () => (await import('../recovery/jobKinds.ts')).recoveryJobKinds['recovery.drill'],
+  'recovery.replace': async () => (await import('../recovery/jobKinds.ts')).recoveryJobKinds['recovery.replace'],
 };
 
 /** The spec of `kind`, loading only its domain's job modules; undefined for a kind this build does not know. */

@@ -167,6 +167,7 @@ function heldRecords(db: Store) {
   );
   const selectLossCounts = db.prepare(`SELECT count(*) AS losses, coalesce(sum(count), 0) AS lost FROM courier_losses WHERE device_id = ? AND journal_id = ?`);
   const selectMaxHeld = db.prepare(`SELECT max(seq) AS m FROM courier_records WHERE device_id = ? AND journal_id = ?`);
+  const selectMaxLost = db.prepare(`SELECT max(to_seq) AS m FROM courier_losses WHERE device_id = ? AND journal_id = ?`);
   const selectHeldRuns = db.prepare(
     `SELECT min(seq) AS a, max(seq) AS b, st FROM (
        SELECT seq, st, seq - row_number() OVER (PARTITION BY st ORDER BY seq) AS grp FROM (
@@ -218,6 +219,10 @@ function heldRecords(db: Store) {
     /** The highest seq held of a journal (0 if none). */
     maxHeldSeq(deviceId: string, journalId: string): number {
       return records.intOrNull(records.row(selectMaxHeld.get(deviceId, journalId)), 'm') ?? 0;
+    },
+    /** The highest seq a loss record of a journal covers (0 if none): one the laptop wrote for a failed device reaches past the last pull. */
+    maxLostSeq(deviceId: string, journalId: string): number {
+      return losses.intOrNull(losses.row(selectMaxLost.get(deviceId, journalId)), 'm') ?? 0;
     },
     /** What is held of [from, to] as runs of consecutive seqs in one state, in seq order. */
     heldRuns(deviceId: string, journalId: string, from: number, to: number): HeldRun[] {

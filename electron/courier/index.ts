@@ -15,6 +15,7 @@ import { courierJobKinds } from './jobKinds.ts';
 
 export { createCourierStore, type CourierStore } from './courierStore.ts';
 export { createHealthHistoryStore } from './healthHistoryStore.ts';
+export { closeReplacedJournal, latestJournalOf, type ClosedJournal } from './journalSuccession.ts';
 export { applyClickHouseSettingsPatch, loadClickHouseSettings, saveClickHouseSettings } from './clickhouseSettingsStore.ts';
 export type { LiveJournalSample } from './courierHandlers.ts';
 

@@ -233,7 +233,8 @@ export async function reconcileJournals(
   for (const journal of journals) {
     const s = stats.get(`${journal.device_id}\n${journal.journal_id}`) ?? { n: 0, d: 0, lo: 0, hi: 0 };
     const held = courier.maxHeldSeq(journal.device_id, journal.journal_id);
-    const through = Math.max(journal.agent_last_seq, held, s.hi);
+    // A loss record the laptop wrote for a failed device reaches past the device's last pulled head.
+    const through = Math.max(journal.agent_last_seq, held, s.hi, courier.maxLostSeq(journal.device_id, journal.journal_id));
     const complete = s.d === through && s.lo === (through === 0 ? 0 : 1) && s.hi === through;
     const gaps = complete ? [] : await findMissingRanges(query, table, journal.device_id, journal.journal_id, through);
     const first = gaps[0];

@@ -15,6 +15,9 @@ import { createSlotHandlers } from './slots/slotHandlers.ts';
 import type { SlotPlatform } from './slots/slotUpdate.ts';
 
 export { SlotPlatformSchema } from './slots/slotJob.ts';
+// Recovery's replace deploys the version a dead device ran through the same engine.
+export { deployBundle } from './deployBundle.ts';
+export { openBundle } from './signedBundle.ts';
 export type { SlotPlatform } from './slots/slotUpdate.ts';
 
 /**

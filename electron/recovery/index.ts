@@ -10,6 +10,7 @@ import { serviceKey } from '../kernel/domainServices.ts';
 import { createDrillAlerts, type DrillAlerts } from './drillAlerts.ts';
 import { createRecoveryRunStore } from './recoveryRunStore.ts';
 import { addRecoveryCommands } from './cli/recoveryCommands.ts';
+import { addReplaceCommand } from './cli/replaceCommand.ts';
 import { recoveryJobKinds } from './jobKinds.ts';
 import { createRecoveryHandlers } from './recoveryHandlers.ts';
 
@@ -28,11 +29,12 @@ export const recoveryDomain = defineDomain({
     services.provide(drillFreshnessService, createDrillAlerts(devices, createBackupRunStore(kernel.db), createRecoveryRunStore(kernel.db)));
     return { handlers: createRecoveryHandlers(kernel, devices) };
   },
-  cliCommands: [addRecoveryCommands],
+  cliCommands: [addRecoveryCommands, addReplaceCommand],
   cliCommandFor: {
     'recovery.points': 'restore DEVICE --list',
     'recovery.restore': 'restore DEVICE',
     'recovery.drill': 'drill DEVICE --onto SPARE',
+    'recovery.replace': 'replace DEVICE --onto SPARE',
     'recovery.history': 'drill --history',
     'recovery.runbook': 'drill --runbook ID',
   },

@@ -4,6 +4,8 @@ import { defineJobKind } from '../kernel/jobs/jobKind.ts';
 import { runDrill } from './drillJob.ts';
 import { DrillParamsSchema, RestoreParamsSchema } from './jobParams.ts';
 import { runRestore } from './restoreJob.ts';
+import { ReplaceParamsSchema } from './replaceParams.ts';
+import { runReplace } from './replaceJob.ts';
 
 export const recoveryJobKinds = {
   'recovery.restore': defineJobKind({
@@ -19,6 +21,13 @@ export const recoveryJobKinds = {
     title: (p) => `Drill: restore ${p.device.name} onto ${p.spare.name}`,
     run: runDrill,
     result: jobResultSchemas['recovery.drill'],
+    cancelGraceMs: 30_000,
+  }),
+  'recovery.replace': defineJobKind({
+    params: ReplaceParamsSchema,
+    title: (p) => `Replace ${p.deviceName} with ${p.spare.username}@${p.spare.host}:${String(p.spare.port)}`,
+    run: runReplace,
+    result: jobResultSchemas['recovery.replace'],
     cancelGraceMs: 30_000,
   }),
 };

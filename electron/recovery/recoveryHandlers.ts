@@ -14,10 +14,11 @@ import { drillFreshness } from './drillFreshness.ts';
 import type { PointParams } from './jobParams.ts';
 import type { recoveryJobKinds } from './jobKinds.ts';
 import { createRecoveryRunStore } from './recoveryRunStore.ts';
+import { createReplaceHandler } from './replaceHandler.ts';
 import { restorePoints, type PointWithRows } from './restorePoints.ts';
 import { sourceKnown } from './sourceKnown.ts';
 
-type Methods = 'recovery.points' | 'recovery.restore' | 'recovery.drill' | 'recovery.history' | 'recovery.runbook';
+type Methods = 'recovery.points' | 'recovery.restore' | 'recovery.drill' | 'recovery.replace' | 'recovery.history' | 'recovery.runbook';
 
 export function createRecoveryHandlers(kernel: KernelServices & { jobs: JobRunner<typeof recoveryJobKinds> }, devices: DeviceStore): Pick<ApiHandlers, Methods> {
   const runs = createRecoveryRunStore(kernel.db);
@@ -108,6 +109,7 @@ export function createRecoveryHandlers(kernel: KernelServices & { jobs: JobRunne
       );
       return { jobId: job.id };
     },
+    'recovery.replace': createReplaceHandler(kernel, devices),
     'recovery.history': ({ deviceId, limit }) => Promise.resolve({ runs: runs.list({ deviceRef: deviceId, limit }), drills: drillFreshness(devices.list(), backups, runs, Date.now()) }),
     'recovery.runbook': ({ runId }) => {
       const run = runs.get(runId);

@@ -11,6 +11,7 @@ import {
   RestorePointSchema,
   RestoreResultSchema,
 } from '../recovery.ts';
+import { ReplaceResultSchema } from '../recoveryReplace.ts';
 import type { MethodSpec } from './methodSpec.ts';
 
 export const recoveryMethods = {
@@ -35,6 +36,23 @@ export const recoveryMethods = {
     request: z.strictObject({ deviceId: DeviceRefSchema, onto: DeviceRefSchema, pointId: RestorePointIdSchema.optional() }),
     response: z.object({ jobId: JobIdSchema }),
   },
+  'recovery.replace': {
+    summary: 'Replace a dead device with a spare already running, over SSH: secrets (host keys) restored or rotated, the same agent deployed, config and state restored, the journal continued, verified; resumable (a job).',
+    request: z.strictObject({
+      deviceId: DeviceRefSchema,
+      /** The spare, already running: host and port of its sshd. */
+      onto: z.strictObject({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535).default(22), username: z.string().min(1).max(32).default('pi') }).optional(),
+      /** A drive to flash the device's image onto (not built yet: refused with the reason). */
+      drive: z.string().min(1).max(4096).optional(),
+      /** The spare's own SSH host key fingerprint as the technician checked it (SHA256:…). */
+      spareHostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]+$/, 'a host key fingerprint reads SHA256:…'),
+      /** The signed agent bundle of the version the device ran; absent when the spare already runs it. */
+      agentBundlePath: z.string().min(1).max(4096).optional(),
+      /** New SSH host keys pinned, the old one refused from then on (after a compromise). */
+      rotateCredentials: z.boolean().default(false),
+    }),
+    response: z.object({ jobId: JobIdSchema }),
+  },
   'recovery.history': {
     summary: 'Restores, drills and replaces, newest first, with drill freshness per device.',
     request: z.strictObject({ deviceId: DeviceRefSchema.optional(), limit: z.number().int().min(1).max(1000).default(50) }),
@@ -51,4 +69,5 @@ export const recoveryMethods = {
 export const recoveryJobs = {
   'recovery.restore': { result: RestoreResultSchema },
   'recovery.drill': { result: DrillResultSchema },
+  'recovery.replace': { result: ReplaceResultSchema },
 } as const satisfies Record<string, JobKindContract>;

@@ -33,6 +33,8 @@ const owners: Record<string, string> = {
   backup_verifications: 'electron/backup/repositoryStore.ts',
   backup_runs: 'electron/backup/backupRunStore.ts',
   recovery_runs: 'electron/recovery/recoveryRunStore.ts',
+  recovery_replaces: 'electron/recovery/replaceStepStore.ts',
+  recovery_replace_steps: 'electron/recovery/replaceStepStore.ts',
 };
 
 function sourceFiles(dir: string): string[] {

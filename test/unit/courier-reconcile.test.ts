@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { explainMissing, headFromBacklog, sqlString, unionRanges, type ExplanationLayer } from '../../electron/courier/reconcile.ts';
 import type { MissingRange } from '../../shared/courier.ts';
-import { reasonWords, reconcileVerdict } from '../../shared/courierVerdict.ts';
+import { lossWords, reasonWords, reconcileVerdict } from '../../shared/courierVerdict.ts';
 import { formatAgo as ago } from '../../shared/format.ts';
 
 const r = (from: number, to: number, detail = '') => ({ from, to, detail });
@@ -80,6 +80,17 @@ describe('reconcileVerdict', () => {
     const retention = [m(2, 3, 'lost_on_device', 'retention'), m(5, 6, 'lost_on_device', 'retention'), m(8, 9, 'lost_on_device', 'retention'), m(11, 14, 'lost_on_device', 'retention')];
     expect(reconcileVerdict({ ...base, missing: retention, completeThrough: 1, headBeyond: { seq: 20, atMs: now - 5000, source: 'health', records: 6 } }).sentence).toBe(
       'pi-07: 10 seqs missing in 4 ranges between 2 and 14 (lost on device: retention); not yet pulled: about 6 records more (the device was at about seq 20 just now)',
+    );
+  });
+
+  it('a replaced device\'s old journal: complete through the last seq the laptop held, the rest lost with the failed device', () => {
+    const lost = m(1201, 1350, 'lost_on_device', lossWords('lost_with_device'));
+    const v = reconcileVerdict({ ...base, missing: [lost], completeThrough: 1200 });
+    expect(v).toMatchObject({ status: 'missing', badge: '150 missing', notYetPulled: 0 });
+    expect(v.sentence).toBe('pi-07: complete through seq 1200; seq 1201-1350 missing (lost with the failed device)');
+    // Other losses keep their words and their place.
+    expect(reconcileVerdict({ ...base, missing: [m(7, 9, 'lost_on_device', 'retention'), lost], completeThrough: 6 }).sentence).toBe(
+      'pi-07: complete through seq 6; seq 7-9 missing (lost on device: retention); seq 1201-1350 missing (lost with the failed device)',
     );
   });
 

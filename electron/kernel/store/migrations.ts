@@ -16,6 +16,7 @@ import { backupRepositories } from './migrations/0009-backup-repositories.ts';
 import { backupRuns } from './migrations/0010-backup-runs.ts';
 import { backupUnchanged } from './migrations/0011-backup-unchanged.ts';
 import { recoveryRuns } from './migrations/0012-recovery-runs.ts';
+import { recoveryReplaceSteps } from './migrations/0013-recovery-replace-steps.ts';
 
 export const migrations: readonly string[] = [
   jobHistory,
@@ -30,4 +31,5 @@ export const migrations: readonly string[] = [
   backupRuns,
   backupUnchanged,
   recoveryRuns,
+  recoveryReplaceSteps,
 ];

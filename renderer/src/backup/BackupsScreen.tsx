@@ -12,6 +12,7 @@ import { backupClasses, backupSummary, neverBackedUp, repositoryProblems } from 
 import { classLabels } from './backupText.ts';
 import { BackupTable } from './BackupTable.tsx';
 import { BackUpDialog } from './BackUpDialog.tsx';
+import { ReplaceWizard } from '../recovery/ReplaceWizard.tsx';
 import { RecoveryKeyDialog } from './RecoveryKeyDialog.tsx';
 import { RepositoriesPanel } from './RepositoriesPanel.tsx';
 import { PoliciesDialog } from './PoliciesDialog.tsx';
@@ -20,7 +21,7 @@ import { useBackupActions } from './useBackupActions.ts';
 import { runningCopies, useBackupsData, useRunningBackupJobs } from './useBackups.ts';
 import './backup.css';
 
-type Dialog = { kind: 'none' } | { kind: 'backup' } | { kind: 'retention' } | { kind: 'policies' } | { kind: 'keys'; keys: readonly RecoveryKey[] };
+type Dialog = { kind: 'none' } | { kind: 'backup' } | { kind: 'retention' } | { kind: 'policies' } | { kind: 'replace' } | { kind: 'keys'; keys: readonly RecoveryKey[] };
 
 /**
  * Backups: per device and class, the last good backup and whether it is within its window,
@@ -66,6 +67,7 @@ export function BackupsScreen() {
         summary={rows === null ? (listing.loading || devicesLoading ? 'Loading…' : '') : backupSummary(rows)}
         onRetention={() => { setDialog({ kind: 'retention' }); }}
         onPolicies={settings.value === null ? null : () => { setDialog({ kind: 'policies' }); }}
+        onReplace={() => { setDialog({ kind: 'replace' }); }}
         onVerify={actions.verify}
         verifyStarting={actions.starting.has('verify')}
         verifying={running.some((j) => j.kind === 'backup.verify')}
@@ -123,6 +125,7 @@ export function BackupsScreen() {
       {dialog.kind === 'policies' && settings.value !== null && (
         <PoliciesDialog policies={settings.value.settings.policies} onClose={() => { setDialog({ kind: 'none' }); }} onSaved={() => { setDialog({ kind: 'none' }); reload(); }} />
       )}
+      {dialog.kind === 'replace' && <ReplaceWizard onClose={() => { setDialog({ kind: 'none' }); }} onStarted={() => { setDialog({ kind: 'none' }); }} />}
       {dialog.kind === 'keys' && <RecoveryKeyDialog keys={dialog.keys} onClose={() => { setDialog({ kind: 'none' }); }} />}
     </div>
   );
@@ -145,6 +148,7 @@ function BackupsHeader(props: {
   onRetention: () => void;
   /** Null while the settings are not loaded (nothing to edit yet). */
   onPolicies: (() => void) | null;
+  onReplace: () => void;
   onVerify: () => void;
   verifyStarting: boolean;
   verifying: boolean;
@@ -158,6 +162,9 @@ function BackupsHeader(props: {
         {props.summary}
       </p>
       <div className="header-actions">
+        <Button className="button" onPress={props.onReplace}>
+          Replace a device…
+        </Button>
         <Button className="button" onPress={() => props.onPolicies?.()} isDisabled={props.onPolicies === null}>
           Policies…
         </Button>

@@ -8,6 +8,7 @@ export const sampleRecoveryRequests: { [M in RecoveryMethod]: RequestOf<M> } = {
   'recovery.points': { deviceId: 'dev_abc123' },
   'recovery.restore': { deviceId: 'dev_abc123', classes: ['config'] },
   'recovery.drill': { deviceId: 'dev_abc123', onto: 'dev_spare01' },
+  'recovery.replace': { deviceId: 'dev_abc123', onto: { host: '10.0.0.41', port: 22, username: 'pi' }, spareHostKey: 'SHA256:abcdefghijklmnop', rotateCredentials: false },
   'recovery.history': { deviceId: 'dev_abc123' },
   'recovery.runbook': { runId: 1 },
 };
@@ -25,6 +26,10 @@ export function createRecoveryStubs(record: (method: MethodName, params: unknown
     'recovery.drill': (params) => {
       record('recovery.drill', params);
       return Promise.resolve({ jobId: 'job_drill01' });
+    },
+    'recovery.replace': (params) => {
+      record('recovery.replace', params);
+      return Promise.resolve({ jobId: 'job_replace01' });
     },
     'recovery.history': (params) => {
       record('recovery.history', params);
