@@ -9,6 +9,7 @@
  * - courier pull over SSH on loopback vs `ssh … cat` of the same records (bench/courierPull.ts).
  * - a site visit of 8 devices x 100k records vs pulling them one after another (bench/siteVisit.ts).
  * - courier forward into a local ClickHouse vs clickhouse-client inserting the same rows (bench/courierForward.ts).
+ * - the same through the Distributed table of a 2 × 2 cluster on loopback vs clickhouse-client into it (bench/courierClusterForward.ts).
  * - flash write + read-back to zram (bench/flashWrite.ts): a raw image vs `dd oflag=direct` + `dd iflag=direct | sha256sum`,
  *   a zstd image vs `zstd -dc | dd` + the same read-back, and a 25%-mapped image vs a fully mapped one.
  * - the Health screen with fifty simulated devices at 1 Hz through the web host in Chromium (bench/healthUi.ts):
@@ -35,6 +36,7 @@ import { benchAgentRpcRead } from './agentRpcRead.ts';
 import { benchBackup } from './backup.ts';
 import { benchCourierPull } from './courierPull.ts';
 import { benchCourierForward } from './courierForward.ts';
+import { benchCourierClusterForward } from './courierClusterForward.ts';
 import { benchDrill } from './drill.ts';
 import { benchFlashWrite } from './flashWrite.ts';
 import { benchHealthUi } from './healthUi.ts';
@@ -88,7 +90,7 @@ async function benchDriveRead(): Promise<void> {
   }
 }
 
-const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchSiteVisit, benchCourierForward, benchFlashWrite, benchHealthUi, benchBackup, benchDrill];
+const benches: readonly (() => Promise<void>)[] = [benchDriveRead, benchAgentRpcRead, benchAgentIngest, benchCourierPull, benchSiteVisit, benchCourierForward, benchCourierClusterForward, benchFlashWrite, benchHealthUi, benchBackup, benchDrill];
 for (const bench of benches) {
   await bench();
   console.log('');

@@ -90,7 +90,7 @@ export function reasonWords(range: Pick<MissingRange, 'reason' | 'detail'>): str
     case 'not_yet_pulled':
       return 'not yet pulled';
     case 'not_yet_forwarded':
-      return 'not yet forwarded';
+      return range.detail === '' ? 'not yet forwarded' : `not yet forwarded: ${range.detail}`;
     case 'quarantined':
       return 'quarantined: refused by ClickHouse';
     case 'discarded':

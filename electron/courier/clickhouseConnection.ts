@@ -39,9 +39,12 @@ export type ClickHouseConnection = {
   ensureSchema(signal?: AbortSignal): Promise<void>;
   /**
    * Inserts JSONEachRow text (lines ending in "\n") into `table`, naming `columns`.
-   * Resolves only when the server acknowledged the whole insert.
+   * Resolves only when the server acknowledged the whole insert. `deduplicate: false`
+   * (rows sent again because reconcile found them gone) turns the server's insert
+   * deduplication off and sends no token: the server may remember the block, or the
+   * token, from the first time, and would silently skip it.
    */
-  insertJsonLines(table: string, columns: readonly string[], body: string, token: string | null, bodySent?: () => void): Promise<void>;
+  insertJsonLines(table: string, columns: readonly string[], body: string, token: string | null, bodySent?: () => void, deduplicate?: boolean): Promise<void>;
   /** Runs a SELECT and returns its rows (JSONEachRow). */
   queryRows<T>(sql: string, signal?: AbortSignal): Promise<T[]>;
   close(): Promise<void>;
@@ -89,6 +92,10 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
   const lossTable = qualifiedTable(settings.database, names.lossTable);
   const healthNames = { minutesTable: 'health_minutes', eventsTable: 'health_events' } as const;
   let version: string | null = null;
+  // Through a Distributed table, an insert is acknowledged only once every shard it touches
+  // has written it (by default the node would queue it on its disk, answer, and send later):
+  // the forward marks rows after the ack, so the ack must mean the rows are in the shard.
+  const distributedSync = settings.cluster === null ? {} : { insert_distributed_sync: 1 as const };
 
   async function serverVersion(signal?: AbortSignal): Promise<string> {
     if (version !== null) return version;
@@ -135,7 +142,7 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
       statements.push(...healthSchema({ database: settings.database, ...healthNames }, settings.cluster === null ? undefined : { cluster: settings.cluster, database: settings.database }));
       for (const query of statements) await client.command({ query, ...(signal ? { abort_signal: signal } : {}) });
     },
-    async insertJsonLines(into, columns, text, token, bodySent) {
+    async insertJsonLines(into, columns, text, token, bodySent, deduplicate = true) {
       if (text === '') return;
       // Compressed here in one piece (zlib's thread pool, level 1) rather than streamed by the
       // client: the body then leaves in a few large writes while the next batch is being read.
@@ -148,7 +155,7 @@ export function openClickHouse(target: ClickHouseTarget): ClickHouseConnection {
         query: `INSERT INTO ${into} (${columns.join(', ')}) FORMAT JSONEachRow`,
         values,
         http_headers: { 'Content-Encoding': 'gzip' },
-        clickhouse_settings: token === null ? {} : { insert_deduplication_token: token },
+        clickhouse_settings: { ...distributedSync, ...(!deduplicate ? { insert_deduplicate: 0 } : token === null ? {} : { insert_deduplication_token: token }) },
       });
       // The server answers an insert only once it has taken every row; the body is empty.
       result.stream.resume();
@@ -181,6 +188,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'EN
 const TRANSIENT_SERVER_CODES = new Set(['3', '159', '160', '164', '202', '203', '209', '210', '225', '241', '242', '252', '319', '373', '394', '425', '999']);
 /** Server codes that mean "this data cannot be parsed or stored as these types". */
 const DATA_SERVER_CODES = new Set(['6', '25', '26', '27', '32', '33', '38', '41', '49', '53', '69', '70', '72', '117', '131', '190', '691', '695']);
+/** A Distributed insert whose connection to a shard's replica broke (see describeClickHouseFailure). */
+const REMOTE_NODE_FAILURE = /Insertion status:|while receiving packet from|Connection reset by peer|Connection refused \(/i;
 const AUTH_SERVER_CODES = new Set(['192', '193', '194', '195', '516']);
 const PERMISSION_SERVER_CODES = new Set(['164', '497']);
 
@@ -208,6 +217,17 @@ export function describeClickHouseFailure(error: unknown, url: string): Describe
       kind: 'transient',
       serverCode,
       error: appError('UNAVAILABLE', `ClickHouse at ${url} is not reachable (${code === '' ? short : code}).`, 'Check the network and that the server is up; forward again later. Nothing is lost: this laptop keeps every record until ClickHouse confirms it.'),
+    };
+  }
+  // A node behind the Distributed table went away mid-insert. 18.16 says "Code: 32 … Attempt
+  // to read after eof: Insertion status: Wrote 3 blocks … on shard 1 replica 0", current
+  // servers "… while receiving packet from host:port": code 32 is also bad input, but these
+  // are the cluster, not the data. Sent again, the batch lands on the shard's other replica.
+  if (REMOTE_NODE_FAILURE.test(message)) {
+    return {
+      kind: 'transient',
+      serverCode,
+      error: appError('UNAVAILABLE', `A ClickHouse node behind ${url} failed during the insert${label}: ${short}`, 'A replica of the cluster went away; the batch is sent again (its key keeps it once). Nothing is lost.'),
     };
   }
   // OpenSSL's words for "the other side did not answer in TLS": an https:// URL at a plain-HTTP port.

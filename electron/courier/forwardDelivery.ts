@@ -63,6 +63,8 @@ export function createDeliverer(deps: {
   quarantine: QuarantineStore;
   journal: Journal;
   dedupTokens: boolean;
+  /** False for records ClickHouse confirmed once and lost since (resendQueue.ts): the server's deduplication off. */
+  deduplicate?: boolean;
   withRetry: Retry;
   ctx: JobContext;
   stats: { quarantined: number };
@@ -78,9 +80,10 @@ export function createDeliverer(deps: {
       const table = kind === 'record' ? connection.table : connection.lossTable;
       const columns = kind === 'record' ? TELEMETRY_INSERT_COLUMNS : TELEMETRY_LOSS_INSERT_COLUMNS;
       const send = async (part: Batch): Promise<void> => {
-        const token = deps.dedupTokens ? forwardToken(kind, journal, part) : null;
+        const deduplicate = deps.deduplicate ?? true;
+        const token = deps.dedupTokens && deduplicate ? forwardToken(kind, journal, part) : null;
         try {
-          await deps.withRetry(() => connection.insertJsonLines(table, columns, part.body, token, bodySent));
+          await deps.withRetry(() => connection.insertJsonLines(table, columns, part.body, token, bodySent, deduplicate));
         } catch (error) {
           if (!(error instanceof FailureError) || error.failure.kind !== 'rejected') {
             throw error instanceof FailureError ? new FieldkitError(error.failure.error, { cause: error }) : error;

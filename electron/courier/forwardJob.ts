@@ -28,6 +28,7 @@ import { batchOfLines, createDeliverer, FailureError, seqRuns, type Batch, type 
 import { forwardHealthHistory } from './forwardHealth.ts';
 import { createHealthHistoryStore } from './healthHistoryStore.ts';
 import { createQuarantineStore, type QuarantineStore } from './quarantineStore.ts';
+import { createResendQueue } from './resendQueue.ts';
 
 export const ForwardParamsSchema = z.object({
   dataDir: z.string(),
@@ -276,10 +277,15 @@ async function forward(db: Store, connection: ClickHouseConnection, params: Forw
   progress.total = total;
   progress.phase = 'forwarding';
   progress.report();
+  const resend = createResendQueue(db);
   for (const journal of queue.journals()) {
-    const deliverer = createDeliverer({ connection, quarantine, journal, dedupTokens, withRetry, ctx, stats, onPhase: (p) => { progress.phase = p; progress.report(); } });
+    // Records reconcile found gone from ClickHouse go again with its deduplication off (resendQueue.ts).
+    const deduplicate = !resend.mustResend(journal);
+    if (!deduplicate) ctx.log('info', `${journal.device_id}: sending again the records ClickHouse confirmed once and no longer holds, with its insert deduplication off.`);
+    const deliverer = createDeliverer({ connection, quarantine, journal, dedupTokens, deduplicate, withRetry, ctx, stats, onPhase: (p) => { progress.phase = p; progress.report(); } });
     await forwardLosses(run, journal, deliverer);
     await forwardRecords(run, journal, deliverer);
+    if (!deduplicate) resend.resent(journal);
   }
   const health = await forwardHealth(run, courier);
 

@@ -5,8 +5,10 @@
  * travels to the laptop seq by seq), and each missing range is explained from what this
  * laptop knows: loss records (lost on the device), its contiguous watermark and the
  * device's last seq (not yet pulled), its own rows (not yet forwarded, quarantined,
- * discarded, or forwarded and yet absent), and the device's first seq (handed to another
- * courier or the uplink before this laptop came).
+ * discarded), and the device's first seq (handed to another courier or the uplink before
+ * this laptop came). Rows forwarded and yet absent (deleted centrally, or on a replica
+ * behind) are judged by what is present, whatever the server said when it took them: they
+ * go back in the forward queue, to be sent again without deduplication (resendQueue.ts).
  *
  * The SQL uses only what ClickHouse 18.16 and current releases both understand.
  */
@@ -20,6 +22,10 @@ import type { Store } from '../kernel/store/openStore.ts';
 import { describeClickHouseFailure, openClickHouse, type ClickHouseTarget } from './clickhouseConnection.ts';
 import { createCourierStore, type CourierStore, type HeldRun, type JournalState } from './courierStore.ts';
 import { createQuarantineStore, type QuarantineStore } from './quarantineStore.ts';
+import { createResendQueue } from './resendQueue.ts';
+
+/** The words for records ClickHouse confirmed once and no longer holds. */
+export const GONE_FROM_CLICKHOUSE = 'confirmed by ClickHouse once, gone from it since (deleted there, or a replica behind); the next forward sends them again';
 
 /** Seqs per window when looking for gaps: bounds the server's memory per query (8 bytes a seq). */
 export const GAP_WINDOW = 1 << 22;
@@ -167,7 +173,9 @@ export function explanationLayers(stores: { courier: CourierStore; quarantine: Q
     { reason: 'not_yet_forwarded', ranges: held('pending', '') },
     { reason: 'quarantined', ranges: held('quarantined', '') },
     { reason: 'discarded', ranges: discarded.map((d) => ({ from: d.seq, to: d.seq, detail: d.reason ?? '' })) },
-    { reason: 'unknown', ranges: held('forwarded', 'forwarded from this laptop, yet not in ClickHouse') },
+    // Confirmed once, absent now: judged by the rows present, never by the server's "OK";
+    // reconcileJournals puts them back in the forward queue (resendQueue.ts).
+    { reason: 'not_yet_forwarded', ranges: held('forwarded', GONE_FROM_CLICKHOUSE) },
     { reason: 'lost_on_device', ranges: lossRanges },
   ];
   if (journal.agent_last_seq > journal.contiguous_seq) {
@@ -210,6 +218,7 @@ export async function reconcileJournals(
   const nowMs = options.nowMs ?? Date.now();
   const courier = createCourierStore(db);
   const quarantine = createQuarantineStore(db);
+  const resend = createResendQueue(db);
   const journals = courier.journals().filter((j) => options.deviceId === undefined || j.device_id === options.deviceId);
   if (journals.length === 0) return [];
   const stats = new Map<string, { n: number; d: number; lo: number; hi: number }>();
@@ -231,6 +240,8 @@ export async function reconcileJournals(
     const first = gaps[0];
     const last = gaps.at(-1);
     const explained = first === undefined || last === undefined ? [] : explainMissing(gaps, explanationLayers({ courier, quarantine }, journal, first.from, last.to), { reason: 'unknown', detail: '' });
+    // What ClickHouse lost after confirming it goes back in this laptop's queue, to be sent without deduplication.
+    resend.requeueAbsent(journal, explained.filter((m) => m.detail === GONE_FROM_CLICKHOUSE).map((m) => ({ from: m.from_seq, to: m.to_seq })));
     const byReason = Object.fromEntries(MissingReasonSchema.options.map((r) => [r, 0])) as Record<MissingReason, number>;
     for (const m of explained) byReason[m.reason] += m.count;
     const missingRecords = explained.reduce((n, m) => n + m.count, 0);

@@ -31,11 +31,11 @@ export const recoveryDomain = defineDomain({
   },
   cliCommands: [addRecoveryCommands, addReplaceCommand],
   cliCommandFor: {
-    'recovery.points': 'restore --list',
-    'recovery.restore': 'restore',
-    'recovery.drill': 'drill',
-    'recovery.replace': 'replace',
+    'recovery.points': 'restore DEVICE --list',
+    'recovery.restore': 'restore DEVICE',
+    'recovery.drill': 'drill DEVICE --onto SPARE',
+    'recovery.replace': 'replace DEVICE',
     'recovery.history': 'drill --history',
-    'recovery.runbook': 'drill --runbook',
+    'recovery.runbook': 'drill --runbook ID',
   },
 });

@@ -18,13 +18,16 @@ import { restoreOnto, RestoreRefusedError } from './restoreOnto.ts';
 import { verifyService } from './verifyService.ts';
 
 async function backupFirst(params: RestoreParams, ctx: JobContext): Promise<string> {
-  const result = await runBackup(
-    { dataDir: params.dataDir, runId: params.backupFirst.runId, devices: [{ ref: params.device.id, name: params.device.name }], classes: params.backupFirst.classes, windowStartMs: Date.now(), repos: params.backupFirst.repos, extraPaths: params.backupFirst.extraPaths },
-    ctx,
-  );
-  const failed = result.items.filter((i) => i.status === 'failed');
-  if (failed.length > 0) {
-    throw new FieldkitError(appError('IO_ERROR', `The current state of ${params.device.name} could not be backed up first (${failed.map((f) => `${f.class}: ${f.error?.message ?? ''}`).join('; ')}), so the restore could not be undone. Nothing on the device was changed.`, 'Fix what the backup says, then restore again.'));
+  const refuse = (why: string) => new FieldkitError(appError('IO_ERROR', `The current state of ${params.device.name} could not be backed up first (${why}), so the restore could not be undone. Nothing on the device was changed.`, 'Fix what the backup says, then restore again.'));
+  try {
+    await runBackup(
+      { dataDir: params.dataDir, runId: params.backupFirst.runId, devices: [{ ref: params.device.id, name: params.device.name }], classes: params.backupFirst.classes, windowStartMs: Date.now(), repos: params.backupFirst.repos, extraPaths: params.backupFirst.extraPaths },
+      ctx,
+    );
+  } catch (error) {
+    // runBackup throws JobFailedError when any class failed: nothing of a failed class counts.
+    if (error instanceof JobFailedError) throw refuse(error.appError.message);
+    throw error;
   }
   return params.backupFirst.runId;
 }

@@ -4,10 +4,11 @@
  * (quarantined with the server's words, then retried or discarded with a reason), records
  * the device dropped for its retention budget (lost on device), a pull cut short (not yet
  * pulled), rows held but not forwarded, and rows deleted from ClickHouse behind the
- * courier's back (unknown); and what "complete" may claim when the device journals on
+ * courier's back (named, requeued and sent again); and what "complete" may claim when the device journals on
  * after the pull.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GONE_FROM_CLICKHOUSE } from '../../electron/courier/reconcile.ts';
 import { dispatch } from '../../electron/kernel/api/dispatch.ts';
 import { methods, type EventPayloadOf } from '../../shared/api.ts';
 import { telemetryLossTableDdl, telemetryTableDdl } from '../../shared/clickhouseSchema.ts';
@@ -165,7 +166,7 @@ describe('gaps reconcile explains', () => {
     }
   });
 
-  it('a pull cut short: not yet pulled; pulled but held here: not yet forwarded; deleted from ClickHouse: unknown', async () => {
+  it('a pull cut short: not yet pulled; pulled but held here: not yet forwarded; deleted from ClickHouse: named, requeued, sent again', async () => {
     const rig = await startCourierRig({ deviceId: 'pi-12' });
     try {
       const total = 60_000;
@@ -203,9 +204,13 @@ describe('gaps reconcile explains', () => {
       for (let i = 0; i < 200 && (await server.query(`SELECT count() FROM system.mutations WHERE table = 'partial' AND is_done = 0`)).trim() !== '0'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
+      // Judged by the rows present, not by the server's earlier "OK": named, and queued to go again.
       const [deleted] = (await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals;
-      expect(deleted?.missing).toEqual([{ from_seq: 100, to_seq: 199, count: 100, reason: 'unknown', detail: 'forwarded from this laptop, yet not in ClickHouse' }]);
-      expect(deleted?.summary).toBe('pi-12: seq 100-199 missing (unknown: forwarded from this laptop, yet not in ClickHouse)');
+      expect(deleted?.missing).toEqual([{ from_seq: 100, to_seq: 199, count: 100, reason: 'not_yet_forwarded', detail: GONE_FROM_CLICKHOUSE }]);
+      expect(deleted?.summary).toBe(`pi-12: seq 100-199 missing (not yet forwarded: ${GONE_FROM_CLICKHOUSE})`);
+      expect(ForwardResultSchema.parse((await rig.forward()).result)).toMatchObject({ forwarded: 100 });
+      expect(await finalCount('partial', 'pi-12')).toBe(total);
+      expect((await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals[0]?.status).toBe('complete');
     } finally {
       await rig.close();
     }

@@ -26,7 +26,7 @@ const reasonLabels: Record<MissingReason, string> = {
   unknown: 'unknown',
 };
 
-/** "lost on device: retention", "not yet pulled", "unknown: forwarded from this laptop, yet not in ClickHouse". */
+/** "lost on device: retention", "not yet pulled", "not yet forwarded: confirmed by ClickHouse once, gone from it since …". */
 export function reasonText(range: Pick<MissingRange, 'reason' | 'detail'>): string {
   const label = reasonLabels[range.reason];
   return range.detail === '' ? label : `${label}: ${range.detail}`;

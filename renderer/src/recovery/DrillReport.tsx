@@ -13,9 +13,9 @@ const stepLabels: Readonly<Record<string, string>> = {
   'restore-state': 'Restore state',
   'restore-data': 'Restore data',
   'restore-secrets': 'Restore secrets',
-  'check-device-databases': 'Check databases on the spare',
+  'check-device-databases': 'Check databases',
   'start-services': 'Start services',
-  'verify-service': 'Verify hello, journal, ingest, health',
+  'verify-service': 'Verify the service',
 };
 
 function secs(ms: number): string {
