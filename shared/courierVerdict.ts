@@ -74,6 +74,7 @@ const LOSS_WORDS: Record<string, string> = {
   retention_max_age: 'retention by age',
   corruption: 'corruption',
   lost_with_device: 'lost with the failed device',
+  rewound_by_restore: 'rewound by a restore of the device (see its undo backup)',
 };
 
 /** A loss record's reason as people say it ("retention_budget" → "retention"). */
@@ -86,7 +87,7 @@ export function reasonWords(range: Pick<MissingRange, 'reason' | 'detail'>): str
   switch (range.reason) {
     case 'lost_on_device':
       // "lost with the failed device" says where on its own.
-      return range.detail.startsWith('lost ') ? range.detail : `lost on device: ${range.detail}`;
+      return range.detail.startsWith('lost ') || range.detail.startsWith('rewound ') ? range.detail : `lost on device: ${range.detail}`;
     case 'not_yet_pulled':
       return 'not yet pulled';
     case 'not_yet_forwarded':
