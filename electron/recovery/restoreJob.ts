@@ -76,7 +76,7 @@ export async function runRestore(params: RestoreParams, ctx: JobContext): Promis
               });
             },
             beforeStart: async () => {
-              if (journal.before !== null) journal.handedOver = await handOver(steps, rewind, params.dataDir, journal.before);
+              if (journal.before !== null) journal.handedOver = await handOver(steps, rewind, params.dataDir, { before: journal.before, undoPointId: undo.pointId });
             },
           }
         : {}),

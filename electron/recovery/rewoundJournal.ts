@@ -52,7 +52,8 @@ export async function readHead(cmd: StepCommands, target: RewindTarget): Promise
 }
 
 /** Step `journal-continuity` of a state restore (see the file comment). */
-export async function handOver(steps: StepRecorder, target: RewindTarget, dataDir: string, before: JournalHead): Promise<RewoundJournal> {
+export async function handOver(steps: StepRecorder, target: RewindTarget, dataDir: string, facts: { before: JournalHead; undoPointId: string | null }): Promise<RewoundJournal> {
+  const { before } = facts;
   return steps.step('journal-continuity', `Start a new journal on ${target.name}: the restored one is kept as history, never written again`, async (cmd) => {
     const restored = await readHead(cmd, target);
     const laptop = closeOnLaptop(dataDir, target.deviceId, before);
@@ -60,7 +61,7 @@ export async function handOver(steps: StepRecorder, target: RewindTarget, dataDi
     const answer = (await agentJson(cmd, target, command, 'Starting the new journal')) as { journal_id?: unknown };
     if (typeof answer.journal_id !== 'string') throw new FieldkitError(appError('INTERNAL', `journal-replaces on ${target.name} answered without a journal id.`, 'Report this.'));
     const held = laptop.throughSeq === null ? 'none of it was pulled to this laptop' : `this laptop holds it through seq ${String(laptop.throughSeq)}`;
-    const gap = laptop.rewound === null ? '' : `; seq ${String(laptop.rewound.from_seq)}-${String(laptop.rewound.to_seq)} recorded as rewound by this restore (the undo backup holds what it caught of them)`;
+    const gap = laptop.rewound === null ? '' : `; seq ${String(laptop.rewound.from_seq)}-${String(laptop.rewound.to_seq)} recorded as rewound by this restore (${facts.undoPointId === null ? 'the undo backup' : `undo point ${facts.undoPointId}`} holds those it caught)`;
     cmd.detail(`journal ${before.journalId} was at seq ${String(before.lastSeq)} (${held}${gap}); journal ${restored.journalId} restored at seq ${String(restored.lastSeq)} kept aside; new journal ${answer.journal_id}`);
     return { before, laptopThroughSeq: laptop.throughSeq, rewound: laptop.rewound, restored, newJournalId: answer.journal_id };
   });
