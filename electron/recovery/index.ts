@@ -34,7 +34,7 @@ export const recoveryDomain = defineDomain({
     'recovery.points': 'restore DEVICE --list',
     'recovery.restore': 'restore DEVICE',
     'recovery.drill': 'drill DEVICE --onto SPARE',
-    'recovery.replace': 'replace DEVICE',
+    'recovery.replace': 'replace DEVICE --onto SPARE',
     'recovery.history': 'drill --history',
     'recovery.runbook': 'drill --runbook ID',
   },
