@@ -74,6 +74,7 @@ const LOSS_WORDS: Record<string, string> = {
   retention_max_age: 'retention by age',
   corruption: 'corruption',
   lost_with_device: 'lost with the failed device',
+  rewound_by_restore: 'rewound by a restore of the device; see its undo backup',
 };
 
 /** A loss record's reason as people say it ("retention_budget" → "retention"). */
@@ -86,7 +87,7 @@ export function reasonWords(range: Pick<MissingRange, 'reason' | 'detail'>): str
   switch (range.reason) {
     case 'lost_on_device':
       // "lost with the failed device" says where on its own.
-      return range.detail.startsWith('lost ') ? range.detail : `lost on device: ${range.detail}`;
+      return range.detail.startsWith('lost ') || range.detail.startsWith('rewound ') ? range.detail : `lost on device: ${range.detail}`;
     case 'not_yet_pulled':
       return 'not yet pulled';
     case 'not_yet_forwarded':
@@ -155,8 +156,9 @@ function judge(input: VerdictInput): Omit<Verdict, 'sentence'> {
   }
   const missingRecords = input.missing.reduce((n, m) => n + m.count, 0);
   const parts = missingParts(input.missing);
-  // A replaced device's old journal: what the laptop has is whole up to the failure, and that is worth saying first.
-  const withDevice = input.missing.some((m) => m.reason === 'lost_on_device' && m.detail === lossWords('lost_with_device'));
+  // A journal the laptop closed (a replaced device's, or one a restore rewound): what the laptop has is whole up to there, and that is worth saying first.
+  const closedWords = [lossWords('lost_with_device'), lossWords('rewound_by_restore')];
+  const withDevice = input.missing.some((m) => m.reason === 'lost_on_device' && closedWords.includes(m.detail));
   if (withDevice && input.completeThrough > 0) parts.unshift(`complete through seq ${input.completeThrough}`);
   if (beyond !== null) parts.push(`not yet pulled: ${estimated ? 'about ' : ''}${records(beyond.records)} more${where}`);
   return {

@@ -46,9 +46,11 @@ export type JournalRecord = z.infer<typeof JournalRecordSchema>;
 /**
  * Why a range was lost. `lost_with_device`: records a device journaled after the last seq the
  * laptop knew of (pulled, or in a backup) when the device failed and was replaced; the laptop
- * writes this one for the old journal, since the dead device never can.
+ * writes this one for the old journal, since the dead device never can. `rewound_by_restore`:
+ * records a device journaled after the point a restore of its state class put its journal back
+ * to, that the laptop never pulled (the restore's undo backup holds what it caught of them).
  */
-export const LossReasonSchema = z.enum(['retention_budget', 'retention_max_age', 'corruption', 'lost_with_device']);
+export const LossReasonSchema = z.enum(['retention_budget', 'retention_max_age', 'corruption', 'lost_with_device', 'rewound_by_restore']);
 export type LossReason = z.infer<typeof LossReasonSchema>;
 
 /** A range of seqs that was dropped before anyone confirmed it; travels downstream like data. */

@@ -15,6 +15,7 @@ import { restoreTargetFor, serviceTargetFor } from './deviceTarget.ts';
 import type { RestoreParams } from './jobParams.ts';
 import { errorOf, jobSteps, recordRun, sourceOf } from './jobParts.ts';
 import { restoreOnto, RestoreRefusedError } from './restoreOnto.ts';
+import { handOver, readHead, type JournalHead, type RewindTarget, type RewoundJournal } from './rewoundJournal.ts';
 import { verifyService } from './verifyService.ts';
 
 async function backupFirst(params: RestoreParams, ctx: JobContext): Promise<string> {
@@ -39,6 +40,8 @@ export async function runRestore(params: RestoreParams, ctx: JobContext): Promis
   let link: Link | null = null;
   // Set inside restoreOnto's beforeChanges (a holder: TypeScript sees the write).
   const undo: { pointId: string | null } = { pointId: null };
+  // A state restore rewinds the journal: the agent must go on in a new one (rewoundJournal.ts).
+  const journal: { before: JournalHead | null; handedOver: RewoundJournal | null } = { before: null, handedOver: null };
   let checks: RecoveryCheck[] = [];
   let failure: unknown = null;
   try {
@@ -49,6 +52,9 @@ export async function runRestore(params: RestoreParams, ctx: JobContext): Promis
       return l;
     });
     link = opened;
+    const service = serviceTargetFor(device, opened);
+    const rewind: RewindTarget = { name: device.name, link: opened, deviceId: params.point.deviceId, agentAsService: service.agentAsService };
+    const state = params.classes.includes('state');
     await restoreOnto(source, restoreTargetFor(device, opened, { expectedDeviceId: params.point.deviceId }), {
       classes: params.classes,
       signal: ctx.signal,
@@ -60,9 +66,24 @@ export async function runRestore(params: RestoreParams, ctx: JobContext): Promis
           return id;
         });
       },
+      ...(state
+        ? {
+            afterStop: async () => {
+              journal.before = await steps.step('journal-head', `Read where ${device.name}'s journal stopped`, async (cmd) => {
+                const head = await readHead(cmd, rewind);
+                cmd.detail(`journal ${head.journalId} at seq ${String(head.lastSeq)}`);
+                return head;
+              });
+            },
+            beforeStart: async () => {
+              if (journal.before !== null) journal.handedOver = await handOver(steps, rewind, params.dataDir, { before: journal.before, undoPointId: undo.pointId });
+            },
+          }
+        : {}),
     });
-    const stateSeq = params.point.classes.find((c) => c.class === 'state')?.journalLastSeq ?? null;
-    checks = (await verifyService(serviceTargetFor(device, opened), { deviceId: params.point.deviceId, journalId: null, journalLastSeq: params.classes.includes('state') ? stateSeq : null, thresholds: params.thresholds }, steps, ctx.signal)).checks;
+    // After a state restore the agent writes a new journal whose seq 1 names the restored one.
+    const expected = journal.handedOver === null ? { journalId: null, journalLastSeq: null } : { journalId: journal.handedOver.newJournalId, journalLastSeq: 1 };
+    checks = (await verifyService(service, { deviceId: params.point.deviceId, ...expected, thresholds: params.thresholds }, steps, ctx.signal)).checks;
   } catch (error) {
     failure = error;
   } finally {

@@ -100,6 +100,7 @@ export async function restoreOnto(source: RestoreSource, target: RestoreTarget, 
   const restored: RestoredClass[] = [];
   let bytes = 0;
   try {
+    await options.afterStop?.();
     for (const s of chosen) {
       throwIfCancelled(options.signal);
       restored.push(await streamClassOnto(s, target, options, (n) => options.onBytes?.((bytes += n))));
@@ -113,6 +114,7 @@ export async function restoreOnto(source: RestoreSource, target: RestoreTarget, 
         cmd.detail(`${String(databases.length)} databases pass integrity_check`);
       });
     }
+    await options.beforeStart?.();
   } catch (error) {
     // Never leave the device with its services stopped: start them again on what is there.
     await startServices(target, true, { ...options, signal: new AbortController().signal }, `Start ${target.services.join(', ')} on ${target.name} again after the failure`).catch(() => undefined);

@@ -36,6 +36,10 @@ export type RestoreOntoOptions = {
   onBytes?: (bytes: number) => void;
   /** Runs after the snapshot passed its check and before anything on the target changes (restore: the backup that undoes it). */
   beforeChanges?: () => Promise<void>;
+  /** Runs once the services are stopped, before any class is written (restore: the journal's head as the agent left it). */
+  afterStop?: () => Promise<void>;
+  /** Runs after the classes are restored and checked, before the services start (restore: the rewound journal handed over to a new one). */
+  beforeStart?: () => Promise<void>;
 };
 
 export type RestoredClass = { class: BackupClass; files: number; bytes: number; written: number; kept: number; databases: string[]; journalLastSeq: number | null };
