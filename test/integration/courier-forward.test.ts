@@ -40,6 +40,25 @@ async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void
   }
 }
 
+/**
+ * Waits until `n` records of the running forward `jobId` are marked. A job that ends first
+ * fails the wait with its own state and error, at once, rather than as a bare timeout. The
+ * bound is wide because the courier test files run beside each other and other work on two
+ * shared cores: the job's worker starting, its tables created and a first batch of 10k sent
+ * and marked took over 30 s there, while the same test alone takes about 2 s.
+ */
+async function untilForwarded(rig: CourierRig, jobId: string, n: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (rig.held().forwarded < n) {
+    const job = rig.services.jobs.get(jobId);
+    if (job !== null && job.endedAt !== null && rig.held().forwarded < n) {
+      throw new Error(`The forward ended (${job.state}) before ${n} records were marked: ${job.error === null ? 'no error' : `${job.error.code} ${job.error.message}`}`);
+    }
+    if (Date.now() > deadline) throw new Error(`${n} records not marked within 120 s; the job is ${job?.state ?? 'unknown'}, phase ${JSON.stringify(job?.progress ?? null)}`);
+    await new Promise((resolve) => setTimeout(resolve, 15));
+  }
+}
+
 describe('courier forward to ClickHouse 18.16', () => {
   let rig: CourierRig;
   const total = 100_000;
@@ -170,7 +189,7 @@ describe('courier forward to ClickHouse 18.16', () => {
 
     // Within the bound: the server comes back after a second; the same job finishes.
     const { jobId } = await rig.services.handlers['courier.forward']({ batchRows: 10_000, retryForSeconds: 60 });
-    await until(() => rig.held().forwarded >= 10_000);
+    await untilForwarded(rig, jobId, 10_000);
     await server.kill();
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the outage under test: a second with no server
     await server.start();
@@ -185,7 +204,7 @@ describe('courier forward to ClickHouse 18.16', () => {
     await rig.services.handlers['settings.clickhouse.set']({ table: 'fwd_down' });
     reset();
     const second = await rig.services.handlers['courier.forward']({ batchRows: 10_000, retryForSeconds: 2 });
-    await until(() => rig.held().forwarded >= 10_000);
+    await untilForwarded(rig, second.jobId, 10_000);
     await server.kill();
     const failed = await rig.services.jobs.whenFinished(second.jobId);
     expect(failed.state).toBe('failed');
@@ -199,5 +218,5 @@ describe('courier forward to ClickHouse 18.16', () => {
     expect(ForwardResultSchema.parse(finished.result).forwarded).toBe(stranded.pending);
     expect(await inClickHouse('fwd_down', 'pi-07')).toMatchObject({ final: total, distinct: total, min: 1, max: total });
     expect((await rig.services.handlers['courier.reconcile']({ maxRanges: 10 })).journals[0]?.status).toBe('complete');
-  });
+  }, 300_000); // two waits of up to 120 s each (untilForwarded) and two forwards, under load
 });
