@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AgentConfigSchema } from './agentConfig.ts';
 import { AppErrorSchema } from './errors.ts';
 import { HealthEventSchema, HealthMinuteSchema, HealthSampleSchema } from './health.ts';
-import { JournalBatchSchema, JournalInfoSchema, LossRecordSchema, PrioritySchema } from './journal.ts';
+import { JournalBatchSchema, JournalInfoSchema, JournalLinesBatchSchema, LossRecordSchema, PrioritySchema } from './journal.ts';
 
 export const agentProtocolVersion = 1;
 
@@ -23,6 +23,8 @@ const CourierIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/);
 export const agentCapabilities = {
   /** journal.read takes `compression: ['zstd']` and may send its items as zstd frames (rpcFrame type 3). */
   journalReadZstd: 'journal.read.zstd',
+  /** journal.read takes `encoding: 'lines'` and then sends each batch as its canonical lines (JournalLinesBatchSchema). */
+  journalReadLines: 'journal.read.lines',
 } as const;
 
 export type AgentMethodSpec = { request: z.ZodType; response: z.ZodType; stream?: z.ZodType };
@@ -68,8 +70,13 @@ export const agentMethods = {
        * compress rate against the link rate it has seen, item by item.
        */
       compression: z.array(z.enum(['zstd'])).max(4).optional(),
+      /**
+       * 'lines' (only to an agent whose hello lists journal.read.lines): each batch travels as
+       * the canonical lines its SHA-256 is over, not as record objects. Absent: records.
+       */
+      encoding: z.enum(['records', 'lines']).optional(),
     }),
-    stream: JournalBatchSchema,
+    stream: z.union([JournalBatchSchema, JournalLinesBatchSchema]),
     response: z.object({
       /** Highest seq sent (after_seq when nothing was). */
       through_seq: z.number().int().nonnegative(),

@@ -115,11 +115,46 @@ export const JournalBatchSchema = z.object({
 export type JournalBatch = z.infer<typeof JournalBatchSchema>;
 
 /**
+ * A batch as the canonical lines it is hashed as (negotiated: journal.read.lines): `lines`
+ * is exactly `batchHashInput` of its records, so the agent builds each line once and the
+ * receiver hashes the text it received and parses it only to store it.
+ */
+export const JournalLinesBatchSchema = z.object({
+  journal_id: z.string(),
+  count: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  lines: z.string(),
+});
+export type JournalLinesBatch = z.infer<typeof JournalLinesBatchSchema>;
+
+/** One record's canonical line: a JSON array, fields in a fixed order. */
+export function recordLine(r: JournalRecord): string {
+  return JSON.stringify([r.device_id, r.journal_id, r.seq, r.ts_ms, r.recv_ms, r.priority, r.kind, r.model_version, r.payload]);
+}
+
+/**
  * The canonical bytes a batch hash covers: one JSON array per record, fields in a fixed
  * order, joined by newlines. Both ends compute it the same way, whatever the transport.
  */
 export function batchHashInput(records: readonly JournalRecord[]): string {
-  return records
-    .map((r) => JSON.stringify([r.device_id, r.journal_id, r.seq, r.ts_ms, r.recv_ms, r.priority, r.kind, r.model_version, r.payload]))
-    .join('\n');
+  return records.map(recordLine).join('\n');
+}
+
+function isInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/** A record from its canonical line; null when the line is not one (not JSON, or a field of the wrong type). */
+export function parseRecordLine(line: string): JournalRecord | null {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(fields) || fields.length !== 9) return null;
+  const [device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload] = fields as unknown[];
+  if (typeof device_id !== 'string' || typeof journal_id !== 'string' || !isInt(seq) || seq <= 0 || !isInt(ts_ms) || !isInt(recv_ms)) return null;
+  if ((priority !== 1 && priority !== 2 && priority !== 3) || typeof kind !== 'string' || typeof model_version !== 'string' || typeof payload !== 'string') return null;
+  return { device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload };
 }

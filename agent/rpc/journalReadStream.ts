@@ -4,11 +4,13 @@
  * One batch per credit; the final result says how far it got and whether more is waiting.
  * When the laptop offered zstd, each batch goes compressed or plain as compressionChoice.ts
  * decides; the count and hash are over the records either way (custody proves the records).
+ * When the laptop asked for `encoding: 'lines'` (journal.read.lines), a batch travels as the
+ * canonical lines its hash is over: each line is built once, and hashed as sent.
  */
 import { createHash } from 'node:crypto';
 import type { AgentParsedRequestOf, AgentResponseOf } from '../../shared/agentRpc.ts';
 import { appError, FieldkitError } from '../../shared/errors.ts';
-import { batchHashInput, type JournalBatch, type JournalRecord } from '../../shared/journal.ts';
+import { batchHashInput, type JournalBatch, type JournalLinesBatch, type JournalRecord } from '../../shared/journal.ts';
 import { FrameTooLargeError } from '../../shared/rpcFrame.ts';
 import type { Journal } from '../journal/journalApi.ts';
 import type { CompressionChoice } from './compressionChoice.ts';
@@ -18,6 +20,18 @@ import type { StreamControl } from './streamControl.ts';
 export function journalBatch(journalId: string, records: JournalRecord[]): JournalBatch {
   const sha256 = createHash('sha256').update(batchHashInput(records)).digest('hex');
   return { journal_id: journalId, count: records.length, sha256, records };
+}
+
+/** The batch as its canonical lines: the hash is over exactly the text that travels. */
+export function journalLinesBatch(journalId: string, records: JournalRecord[]): JournalLinesBatch {
+  const lines = batchHashInput(records);
+  return { journal_id: journalId, count: records.length, sha256: createHash('sha256').update(lines).digest('hex'), lines };
+}
+
+type Encoding = 'records' | 'lines';
+
+function encodeBatch(journalId: string, records: JournalRecord[], encoding: Encoding): JournalBatch | JournalLinesBatch {
+  return encoding === 'lines' ? journalLinesBatch(journalId, records) : journalBatch(journalId, records);
 }
 
 export function checkJournalId(journal: Journal, journalId: string): void {
@@ -38,17 +52,17 @@ export function checkJournalId(journal: Journal, journalId: string): void {
  * were sent. A single record that cannot fit is an error (raise the frame bound or lower
  * ingest.max_event_bytes).
  */
-function sendFitting(control: StreamControl, journalId: string, records: JournalRecord[], compression: CompressionChoice | null): { sent: number; compressed: boolean } {
+function sendFitting(control: StreamControl, journalId: string, records: JournalRecord[], compression: CompressionChoice | null, encoding: Encoding): { sent: number; compressed: boolean } {
   let count = records.length;
   for (;;) {
     const part = count === records.length ? records : records.slice(0, count);
     try {
       const level = compression?.next(control.linkBytesPerSecond) ?? null;
       if (level === null) {
-        control.send(journalBatch(journalId, part));
+        control.send(encodeBatch(journalId, part, encoding));
         return { sent: count, compressed: false };
       }
-      const outcome = control.sendCompressed(journalBatch(journalId, part), level);
+      const outcome = control.sendCompressed(encodeBatch(journalId, part, encoding), level);
       if (outcome !== null) compression?.note(outcome);
       return { sent: count, compressed: true };
     } catch (error) {
@@ -85,7 +99,7 @@ export async function streamJournalRead(
       exhausted = true;
       break;
     }
-    const { sent, compressed } = sendFitting(control, params.journal_id, batch, compression);
+    const { sent, compressed } = sendFitting(control, params.journal_id, batch, compression, params.encoding ?? 'records');
     if (compressed) compressedItems++;
     through = batch[sent - 1]?.seq ?? through;
     records += sent;

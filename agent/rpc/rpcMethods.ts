@@ -56,7 +56,7 @@ export const unaryHandlers: UnaryHandlers = {
       clock_ms: Date.now(),
       uptime_s: uptime(),
       boot_id: readBootId(config.health.proc_root),
-      capabilities: [agentCapabilities.journalReadZstd],
+      capabilities: [agentCapabilities.journalReadZstd, agentCapabilities.journalReadLines],
     };
   },
   'journal.info'(deps) {

@@ -166,6 +166,11 @@ export function offersZstd(session: Pick<AgentSession, 'hello'>): boolean {
   return session.hello.capabilities?.includes(agentCapabilities.journalReadZstd) === true;
 }
 
+/** True when this agent can send journal.read batches as their canonical lines (its hello says so). */
+export function offersLines(session: Pick<AgentSession, 'hello'>): boolean {
+  return session.hello.capabilities?.includes(agentCapabilities.journalReadLines) === true;
+}
+
 function report(pull: SessionPull, phase: string): void {
   const { done, total } = pull.progress;
   pull.deps.ctx.progress({ phase, bytesDone: Math.min(done, total), bytesTotal: total, unit: 'items', bytesReceived: pull.session.client.diagnostics().bytesIn });
@@ -232,19 +237,21 @@ async function readJournal(pull: SessionPull, journal: JournalInfo, cursor: Jour
       ...(priorities ? { priorities } : {}),
       // Offered only to an agent that lists it: an older one refuses fields it does not know.
       ...(offersZstd(session) ? { compression: ['zstd' as const] } : {}),
+      ...(offersLines(session) ? { encoding: 'lines' as const } : {}),
     },
     { window: deps.batch.window, idleTimeoutMs: deps.batch.idleTimeoutMs },
   );
-  for await (const batch of stream) {
+  for await (const item of stream) {
     if (deps.ctx.signal.aborted) {
       stream.cancel();
       break;
     }
-    const verified = verifyJournalBatch(batch);
+    const verified = verifyJournalBatch(item);
     if (!verified.ok) {
       stream.cancel();
       throw new FieldkitError(verified.error);
     }
+    const batch = verified.value;
     const last = batch.records.at(-1);
     if (!last) continue;
     if (batch.records.some((r) => r.device_id !== journal.device_id)) {

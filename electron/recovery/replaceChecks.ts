@@ -9,6 +9,7 @@ import { journalReplacesKind, JournalReplacesPayloadSchema } from '../../shared/
 import type { RecoveryCheck } from '../../shared/recovery.ts';
 import { openAgentSession, type AgentSession } from '../devices/index.ts';
 import type { Link } from '../kernel/link/linkApi.ts';
+import { verifyJournalBatch } from '../kernel/link/verifyJournalBatch.ts';
 import { shellQuote } from '../kernel/link/shellQuote.ts';
 
 export type Expected = { deviceId: string; agentVersion: string | null; journalId: string | null; replacesJournalId: string | null };
@@ -21,7 +22,11 @@ function check(name: RecoveryCheck['name'], ok: boolean, detail: string): Recove
 async function readRecords(session: AgentSession, journalId: string, afterSeq: number, limit: number): Promise<{ seq: number; kind: string; payload: string }[]> {
   const records: { seq: number; kind: string; payload: string }[] = [];
   const stream = session.client.stream('journal.read', { journal_id: journalId, after_seq: afterSeq, limit, batch_records: 5000, batch_bytes: 4 * 1024 * 1024 });
-  for await (const batch of stream) records.push(...batch.records);
+  for await (const item of stream) {
+    const batch = verifyJournalBatch(item);
+    if (!batch.ok) throw new Error(batch.error.message);
+    records.push(...batch.value.records);
+  }
   const answer = await stream.result;
   if (!answer.ok) throw new Error(answer.error.message);
   return records;

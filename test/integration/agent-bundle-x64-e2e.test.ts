@@ -17,6 +17,7 @@ import { JournalRecordSchema, type JournalRecord } from '../../shared/journal.ts
 import packageJson from '../../package.json' with { type: 'json' };
 import { freePort, startMosquitto, type Mosquitto } from '../support/mosquitto.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { recordsBatches } from '../support/recordsBatch.ts';
 
 const repoRoot = path.join(import.meta.dirname, '..', '..');
 const dir = makeTempDir('fieldkit-agent-e2e-');
@@ -205,7 +206,7 @@ describe('the unpacked x64 bundle, running', () => {
       expect(journal.journal_id).toBe(hello.value.journal_id);
       const stream = client.stream('journal.read', { journal_id: journal.journal_id, after_seq: 0, batch_records: 500 }, { window: 2 });
       const seqs: number[] = [];
-      for await (const batch of stream) {
+      for await (const batch of recordsBatches(stream)) {
         expect(verifyJournalBatch(batch).ok).toBe(true);
         seqs.push(...batch.records.map((r) => r.seq));
       }

@@ -8,7 +8,7 @@ import { arch, hostname } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HealthSampleSchema } from '../../shared/health.ts';
-import type { JournalBatch } from '../../shared/journal.ts';
+import type { JournalBatch, JournalLinesBatch } from '../../shared/journal.ts';
 import { frameMagic } from '../../shared/rpcFrame.ts';
 import { createAgentRpcClient, type AgentRpcClient } from '../../electron/kernel/link/agentRpcClient.ts';
 import { shellQuote } from '../../electron/kernel/link/shellQuote.ts';
@@ -16,6 +16,7 @@ import { createLocalLink } from '../../electron/kernel/link/localLink.ts';
 import { verifyJournalBatch } from '../../electron/kernel/link/verifyJournalBatch.ts';
 import { agentVersion } from '../../agent/version.ts';
 import { agentRpcArgs, createAgentRpcRig, fixtureBootId, type AgentRpcChild, type AgentRpcRig } from '../support/agentRpcFixture.ts';
+import { recordsBatches } from '../support/recordsBatch.ts';
 
 const text = new TextEncoder();
 const kernelLine = text.encode('[   12.345678] usb 1-1: new high-speed USB device number 2 using xhci_hcd\r\n');
@@ -97,7 +98,7 @@ describe('agent RPC client, every method over the local link', () => {
 
     const stream = client.stream('journal.read', { journal_id: info.journal_id, after_seq: 0, batch_records: 200 }, { window: 2 });
     const seqs: number[] = [];
-    for await (const batch of stream) {
+    for await (const batch of recordsBatches(stream)) {
       expect(verifyJournalBatch(batch)).toEqual({ ok: true, value: batch });
       seqs.push(...batch.records.map((r) => r.seq));
     }
@@ -217,9 +218,9 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
 
   it('runs streams and calls side by side on one link', async () => {
     const { client } = connect();
-    const seqsOf = async (stream: AsyncIterable<JournalBatch>): Promise<number[]> => {
+    const seqsOf = async (stream: AsyncIterable<JournalBatch | JournalLinesBatch>): Promise<number[]> => {
       const seqs: number[] = [];
-      for await (const batch of stream) seqs.push(...batch.records.map((r) => r.seq));
+      for await (const batch of recordsBatches(stream)) seqs.push(...batch.records.map((r) => r.seq));
       return seqs;
     };
     const [first, second, infos] = await Promise.all([
@@ -357,7 +358,7 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
       expectOk(await client.call('hello', {}));
       const stream = client.stream('journal.read', read, { window: 10 });
       const seqs: number[] = [];
-      for await (const batch of stream) seqs.push(...batch.records.map((r) => r.seq));
+      for await (const batch of recordsBatches(stream)) seqs.push(...batch.records.map((r) => r.seq));
       expect(seqs).toEqual(kept);
       expect(await stream.result).toMatchObject({ ok: false, error: { code: 'IO_ERROR', message: expect.stringContaining(says) as unknown } });
       expect(client.diagnostics().faults.payload_crc).toBe(1);
@@ -381,7 +382,7 @@ describe('agent RPC client: flow control, cancel, timeouts and a failing link', 
     expectOk(await client.call('hello', {}));
     const stream = client.stream('journal.read', { journal_id: journalId, after_seq: 0, limit: 300, batch_records: 100 }, { window: 1 });
     const batches: JournalBatch[] = [];
-    for await (const batch of stream) batches.push(batch);
+    for await (const batch of recordsBatches(stream)) batches.push(batch);
     expect(batches.map((b) => b.count)).toEqual([100, 100, 100]);
     expect(client.diagnostics().echoedMessages).toBeGreaterThanOrEqual(3);
   });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentRpcClient, type AgentRpcClient } from '../../electron/kernel/link/agentRpcClient.ts';
 import { verifyJournalBatch } from '../../electron/kernel/link/verifyJournalBatch.ts';
 import { agentRpcArgs, createAgentRpcRig, type AgentRpcRig } from '../support/agentRpcFixture.ts';
+import { recordsBatches } from '../support/recordsBatch.ts';
 
 async function waitForPath(path: string): Promise<void> {
   for (let i = 0; i < 250 && !existsSync(path); i++) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -93,7 +94,7 @@ describe('agent RPC over a serial console (PTY, raw mode)', () => {
     const stream = client.stream('journal.read', { journal_id: hello.value.journal_id, after_seq: 0, batch_records: 100 }, { window: 2 });
     const seqs: number[] = [];
     let batches = 0;
-    for await (const batch of stream) {
+    for await (const batch of recordsBatches(stream)) {
       expect(verifyJournalBatch(batch).ok).toBe(true);
       seqs.push(...batch.records.map((r) => r.seq));
       if (++batches % 4 === 0) await noise(`mmc0: card 0001 removed? no: batch ${batches}`);

@@ -12,6 +12,8 @@ import { makeTempDir } from './tempDir.ts';
 
 /** The last commit before journal.read learnt zstd. */
 export const releaseBeforeCompression = '3efa6a7eef5ba3436ba9828fec9e83b8a89845a8';
+/** The last commit before journal.read learnt to send batches as their canonical lines (journal.read.lines). */
+export const releaseBeforeLines = 'a71cdc8c36f9d5ec5bf79d5c6f0183ce1e6f5fe5';
 
 const repoRoot = join(import.meta.dirname, '../..');
 
@@ -24,14 +26,14 @@ export type OlderRelease = {
   remove(): void;
 };
 
-export function extractOlderRelease(): OlderRelease {
+export function extractOlderRelease(commit: string = releaseBeforeCompression): OlderRelease {
   const dir = makeTempDir('fieldkit-old-release-');
   let archive: Buffer;
   try {
-    archive = execFileSync('git', ['-C', repoRoot, 'archive', releaseBeforeCompression, 'package.json', 'agent', 'shared', 'electron/kernel/link'], { maxBuffer: 256 * 1024 * 1024 });
+    archive = execFileSync('git', ['-C', repoRoot, 'archive', commit, 'package.json', 'agent', 'shared', 'electron/kernel/link'], { maxBuffer: 256 * 1024 * 1024 });
   } catch (error) {
     dir.remove();
-    throw new Error(`cannot extract commit ${releaseBeforeCompression} from git history (a shallow clone? fetch it with: git fetch --unshallow)`, { cause: error });
+    throw new Error(`cannot extract commit ${commit} from git history (a shallow clone? fetch it with: git fetch --unshallow)`, { cause: error });
   }
   execFileSync('tar', ['-x', '-C', dir.path], { input: archive });
   symlinkSync(join(repoRoot, 'node_modules'), join(dir.path, 'node_modules'));

@@ -4,7 +4,7 @@
  * laptop's time (about 2 µs a record). Same rules as JournalBatchSchema; anything this
  * does not accept goes through the schema, which then names what is wrong.
  */
-import type { JournalBatch } from '../../../shared/journal.ts';
+import type { JournalBatch, JournalLinesBatch } from '../../../shared/journal.ts';
 
 const sha256Hex = /^[0-9a-f]{64}$/;
 
@@ -29,11 +29,14 @@ function isRecord(value: unknown): boolean {
   );
 }
 
-/** The item as a JournalBatch when it has exactly the schema's shape; null to let the schema judge it. */
-export function journalBatchShape(value: unknown): JournalBatch | null {
+/** The item as a JournalBatch (or JournalLinesBatch) when it has exactly the schema's shape; null to let the schema judge it. */
+export function journalBatchShape(value: unknown): JournalBatch | JournalLinesBatch | null {
   if (typeof value !== 'object' || value === null) return null;
   const b = value as Record<string, unknown>;
-  if (typeof b.journal_id !== 'string' || !isInt(b.count) || b.count < 0 || typeof b.sha256 !== 'string' || !sha256Hex.test(b.sha256) || !Array.isArray(b.records)) return null;
+  if (typeof b.journal_id !== 'string' || !isInt(b.count) || b.count < 0 || typeof b.sha256 !== 'string' || !sha256Hex.test(b.sha256)) return null;
+  // Its lines are checked by verifyJournalBatch, against the hash, before anything is stored.
+  if (typeof b.lines === 'string' && !('records' in b)) return value as JournalLinesBatch;
+  if (!Array.isArray(b.records)) return null;
   for (const record of b.records as unknown[]) if (!isRecord(record)) return null;
   return value as JournalBatch;
 }
