@@ -1,6 +1,8 @@
 /**
- * The recovery.replace job: a spare already running becomes the dead device. Steps, in order:
+ * The recovery.replace job: a spare becomes the dead device. Steps, in order:
  *
+ * 0. With a drive (replaceDrive.ts): `flash` — the image the device ran, with its first-boot
+ *    identity, once per replace — then `wait-for-spare`, until the spare booted from it answers.
  * 1. `deploy-agent` — the agent version the device ran, through the deploy engine (signed
  *    bundle, gated), or confirmed already there.
  * 2. `restore-classes` — with the agent stopped, secrets (identity, SSH host keys), config and
@@ -17,7 +19,7 @@
  * 6. `verify` — hello with the same device id and version, the continued journal, an ingest
  *    round trip, a health sample within thresholds (replaceChecks.ts).
  *
- * Steps 1–5 are recorded as done with their facts (replaceStepStore.ts): a replace killed and
+ * The flash and steps 1–5 are recorded as done with their facts (replaceStepStore.ts): a replace killed and
  * run again skips them, so the spare never gets a second journal. RTO counts from the first
  * run's start to healthy.
  */
