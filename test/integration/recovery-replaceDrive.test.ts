@@ -7,8 +7,9 @@
  * store); the hand-over to the SSH path waits for the spare to answer and names the host key it
  * presents. A real Pi booting the card cannot happen here: a test sshd stands in for it.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from '../../build/make-test-image.ts';
@@ -33,6 +34,7 @@ import { expectFsckClean, mtype } from '../support/fatTools.ts';
 import { readBytes } from '../support/readBytes.ts';
 import { startSshd, type Sshd } from '../support/sshd.ts';
 import { makeTempDir } from '../support/tempDir.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { createZram, removeZrams, type ZramDevice } from '../support/zram.ts';
 
 const mib = 1024 * 1024;
@@ -173,6 +175,32 @@ describe('replace --drive: the image the device last ran', () => {
     expect(wrong.error.message).toContain(`This replace already flashed ${drive.device}`);
     expect(sectorsWritten(other)).toBe(otherBefore);
   }, 120_000);
+
+  it('killed (-9) right after the flash, the rerun does not flash the drive again', async () => {
+    const drive = createZram(128 * mib);
+    devices.push(drive);
+    // Another address: another replace, with a step store of its own.
+    const params = { ...paramsFor(flashOnto(drive), 7, null), flash: { ...flashOnto(drive), bootWaitSeconds: 600 } };
+    writeFileSync(at('params.json'), JSON.stringify(params));
+    const child = spawn(process.execPath, ['test/support/replaceJobProcess.ts', at('params.json')], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => { resolve(signal); }));
+    const store = createReplaceStepStore(db);
+    const key = replaceKey(params);
+    // Killed once the flash is recorded, while the job waits for the spare to boot.
+    await waitFor(() => store.done(key).some((d) => d.step === 'flash'), { timeoutMs: 90_000, what: 'the flash step recorded as done' });
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const identity = JSON.parse(mtype(drive.device, bootPartition(manifest.layout, drive.device).start, 'fieldkit-identity.json').toString()) as unknown;
+    expect(identity).toMatchObject({ device_id: 'pi-dead-07' });
+
+    const written = sectorsWritten(drive);
+    const rerun = await replaceUntilItStops({ ...params, flash: { ...params.flash, bootWaitSeconds: 1 } });
+    expect(rerun.error.code).toBe('TIMEOUT');
+    expect(rerun.steps.some((s) => s.name === 'flash' && s.status === 'done')).toBe(true); // the killed run's, kept in the transcript
+    expect(rerun.steps.filter((s) => s.name === 'flash')).toHaveLength(1);
+    expect(sectorsWritten(drive)).toBe(written);
+    expect(store.done(key).filter((d) => d.step === 'flash')).toHaveLength(1);
+  }, 150_000);
 
   it('hands over to the SSH path: waits for the booted spare and names the host key it presents', async () => {
     const drive = createZram(128 * mib);
