@@ -13,6 +13,10 @@ import { createFlashHandlers } from './flashHandlers.ts';
 import { flashJobKinds } from './jobKinds.ts';
 import { createTrustHandlers } from './trustHandlers.ts';
 
+// For recovery's replace onto a drive: the image library and the flash engine itself.
+export { recentImages } from './recentImagesStore.ts';
+export { runFlashJob } from './flashJob.ts';
+
 /** `fieldkit image …`: pack and verify work on local files; inspect asks the app (the trust store). */
 function addImageGroup(program: Command, ctx: CliContext): void {
   addImageCommands(

@@ -11,6 +11,7 @@ import { createBackupRunStore, passwordSecret, type BackupRunRow } from '../back
 import type { DeviceStore } from '../devices/index.ts';
 import type { KernelServices } from '../kernel/domain.ts';
 import type { ReplaceParams } from './replaceParams.ts';
+import { defaultBootWaitSeconds, replaceFlashFor } from './replaceFlashParams.ts';
 
 const replaceClasses: readonly BackupClass[] = ['secrets', 'config', 'state'];
 
@@ -18,10 +19,13 @@ export function createReplaceHandler(kernel: KernelServices, devices: DeviceStor
   const backups = createBackupRunStore(kernel.db);
   return async (request: RequestOf<'recovery.replace'>): Promise<{ jobId: string }> => {
     const device = devices.get(request.deviceId);
-    if (request.drive !== undefined) {
-      throw new FieldkitError(appError('UNAVAILABLE', 'Replacing onto a drive (flashing the image the device ran) is not built yet.', 'Flash the image from Drives & Flash, boot the spare, then replace onto it: fieldkit replace DEVICE --onto ADDRESS.', 'drive'));
+    if (request.onto === undefined) {
+      const what = request.drive === undefined ? 'Say where the spare is (--onto its SSH address).' : 'Say where the spare will answer once booted from the flashed drive (--onto its SSH address).';
+      throw new FieldkitError(appError('BAD_REQUEST', what, 'Give the address the spare has (or will have) on the network: [user@]host[:port].', 'onto'));
     }
-    if (request.onto === undefined) throw new FieldkitError(appError('BAD_REQUEST', 'Say where the spare is (--onto its SSH address).', 'Boot the spare on the network and give its address.', 'onto'));
+    if (request.drive === undefined && request.spareHostKey === undefined) {
+      throw new FieldkitError(appError('BAD_REQUEST', "Give the running spare's SSH host key as you checked it (--spare-host-key SHA256:…).", "Read it on the spare's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub.", 'spareHostKey'));
+    }
     const runs = replaceClasses.map((c) => backups.lastGood(device.id, c)).filter((r): r is BackupRunRow => r !== null && r.snapshotId !== null);
     if (!runs.some((r) => r.class === 'secrets')) {
       throw new FieldkitError(appError('CONFLICT', `${device.name} has no good backup of its secrets (identity, SSH host keys): a spare cannot become it.`, 'A device that is still alive: back it up (fieldkit backup DEVICE --class secrets). A dead one without it must be provisioned anew.', 'deviceId'));
@@ -34,6 +38,8 @@ export function createReplaceHandler(kernel: KernelServices, devices: DeviceStor
       if (password === null) throw new FieldkitError(appError('CONFLICT', `The password of the repository holding ${device.name}'s ${r.class} (${r.repo.location}) is not on this laptop.`, 'Enter the repository password in Backups (its recovery key), then replace again.'));
       secrets[name] = password;
     }
+    const imageVersion = runs.find((r) => r.imageVersion !== null)?.imageVersion ?? null;
+    const flash = request.drive === undefined ? null : await replaceFlashFor(kernel, { device, deviceId: device.agentDeviceId ?? newest.deviceId, imageVersion, drive: request.drive, bootWaitSeconds: request.bootWaitSeconds ?? defaultBootWaitSeconds });
     const agentPrefix = device.link.kind === 'ssh' ? device.link.agentPrefix : '/opt/fieldkit-agent';
     const params: ReplaceParams = {
       dataDir: kernel.dataDir,
@@ -43,7 +49,8 @@ export function createReplaceHandler(kernel: KernelServices, devices: DeviceStor
       pinnedHostKey: device.hostKeyFingerprint,
       agentVersion: runs.find((r) => r.agentVersion !== null)?.agentVersion ?? device.agentVersion,
       spare: { host: request.onto.host, port: request.onto.port ?? 22, username: request.onto.username ?? 'pi', agentPrefix },
-      spareHostKey: request.spareHostKey,
+      spareHostKey: request.spareHostKey ?? null,
+      flash,
       agentBundlePath: request.agentBundlePath ?? null,
       rotateCredentials: request.rotateCredentials === true,
       pointId: newest.jobId,

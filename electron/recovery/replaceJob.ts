@@ -1,6 +1,8 @@
 /**
- * The recovery.replace job: a spare already running becomes the dead device. Steps, in order:
+ * The recovery.replace job: a spare becomes the dead device. Steps, in order:
  *
+ * 0. With a drive (replaceDrive.ts): `flash` — the image the device ran, with its first-boot
+ *    identity, once per replace — then `wait-for-spare`, until the spare booted from it answers.
  * 1. `deploy-agent` — the agent version the device ran, through the deploy engine (signed
  *    bundle, gated), or confirmed already there.
  * 2. `restore-classes` — with the agent stopped, secrets (identity, SSH host keys), config and
@@ -17,7 +19,7 @@
  * 6. `verify` — hello with the same device id and version, the continued journal, an ingest
  *    round trip, a health sample within thresholds (replaceChecks.ts).
  *
- * Steps 1–5 are recorded as done with their facts (replaceStepStore.ts): a replace killed and
+ * The flash and steps 1–5 are recorded as done with their facts (replaceStepStore.ts): a replace killed and
  * run again skips them, so the spare never gets a second journal. RTO counts from the first
  * run's start to healthy.
  */
@@ -39,6 +41,7 @@ import { saveRunbook } from './runbook.ts';
 import { checkReplacement } from './replaceChecks.ts';
 import { replaceKey, type ReplaceParams } from './replaceParams.ts';
 import { agentUnit, connectSpare, setHostname, describeSpare, hostKeyOf, restartSshd, rotateHostKeys, spareAgentVersion, startAgent, startContinuedJournal, stopAgent } from './replaceSpare.ts';
+import { checkSameFlash, flashDrive, refuseUncheckedSpareKey, waitForSpare } from './replaceDrive.ts';
 import { createReplaceStepStore, type StepFacts } from './replaceStepStore.ts';
 import { restoreOnto, type RestoreSource } from './restoreOnto.ts';
 import { createStepRecorder, type StepCommands, type StepRecorder } from './stepRecorder.ts';
@@ -224,6 +227,7 @@ async function firstContact(run: Run): Promise<SshLink> {
   const { params } = run;
   const keysDone = run.doneBefore('host-keys');
   if (typeof keysDone?.fingerprint === 'string') return connectSpare(params.spare, run.appKey, keysDone.fingerprint);
+  if (params.spareHostKey === null) return refuseUncheckedSpareKey(params.spare, run.appKey);
   try {
     return await connectSpare(params.spare, run.appKey, params.spareHostKey);
   } catch (error) {
@@ -233,9 +237,33 @@ async function firstContact(run: Run): Promise<SshLink> {
   }
 }
 
+/**
+ * The drive path (replaceDrive.ts): the image flashed once per replace (a rerun finds it done
+ * and checks it is the same drive and image), then a bounded, cancellable wait for the spare
+ * booted from it to answer SSH at the replace's address.
+ */
+async function flashAndBoot(run: Run): Promise<void> {
+  const { params, ctx } = run;
+  const flash = params.flash;
+  if (flash === null) return;
+  const prior = run.doneBefore('flash');
+  if (prior !== null) checkSameFlash(prior, flash);
+  await run.once('flash', `Flash image ${flash.image.version} onto ${flash.drive.device} as ${flash.identity.deviceId}`, (c) => flashDrive(flash, ctx, c));
+  if (run.doneBefore('host-keys') !== null) return; // the spare answered and was worked on by an earlier run
+  const where = describeSpare(params.spare);
+  await run.steps.step('wait-for-spare', `Wait for the spare booted from ${flash.drive.device} to answer SSH at ${where}`, async (c) => {
+    const started = Date.now();
+    await waitForSpare(params.spare, flash.bootWaitSeconds, ctx.signal, (left) => {
+      ctx.progress({ phase: `Waiting for the spare booted from ${flash.drive.device} to answer SSH at ${where} (${String(left)} s left)`, bytesDone: 0, bytesTotal: null, unit: 'items' });
+    });
+    c.detail(`answered after ${String(Math.round((Date.now() - started) / 1000))} s`);
+  });
+}
+
 async function replaceOnSpare(run: Run, result: ReplaceResult): Promise<void> {
   const { params } = run;
   const devices = createDeviceStore(run.db);
+  await flashAndBoot(run);
   let link = await firstContact(run);
   try {
     await deployAgent(run, link);

@@ -1,6 +1,7 @@
 /** What the recovery.replace job is started with (no secret here: repository passwords travel as job secrets). */
 import { z } from 'zod';
 import { PointClassParamsSchema } from './jobParams.ts';
+import { ReplaceFlashSchema } from './replaceDrive.ts';
 
 export const SpareAddressSchema = z.object({ host: z.string(), port: z.number().int(), username: z.string(), agentPrefix: z.string() });
 
@@ -15,8 +16,10 @@ export const ReplaceParamsSchema = z.object({
   /** The agent version the device last ran (the restore point's, else the device entry's). */
   agentVersion: z.string().nullable(),
   spare: SpareAddressSchema,
-  /** The spare's own host key as the technician accepted it, for first contact. */
-  spareHostKey: z.string(),
+  /** The spare's own host key as the technician accepted it, for first contact; null until a freshly flashed spare's key was checked. */
+  spareHostKey: z.string().nullable(),
+  /** The drive path: the image the device ran, flashed with its first-boot identity, before the spare boots; null for a spare already running. */
+  flash: ReplaceFlashSchema.nullable().default(null),
   /** A signed agent bundle of `agentVersion` to deploy; null when the spare already runs it. */
   agentBundlePath: z.string().nullable(),
   rotateCredentials: z.boolean(),

@@ -37,15 +37,17 @@ export const recoveryMethods = {
     response: z.object({ jobId: JobIdSchema }),
   },
   'recovery.replace': {
-    summary: 'Replace a dead device with a spare already running, over SSH: secrets (host keys) restored or rotated, the same agent deployed, config and state restored, the journal continued, verified; resumable (a job).',
+    summary: 'Replace a dead device with a spare (already running over SSH, or a card flashed with the image it ran and its first-boot identity): secrets (host keys) restored or rotated, the same agent deployed, config and state restored, the journal continued, verified; resumable (a job).',
     request: z.strictObject({
       deviceId: DeviceRefSchema,
       /** The spare, already running: host and port of its sshd. */
       onto: z.strictObject({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535).default(22), username: z.string().min(1).max(32).default('pi') }).optional(),
-      /** A drive to flash the device's image onto (not built yet: refused with the reason). */
+      /** The spare's card: the image the device last ran flashed onto it with the device's first-boot identity; the spare then boots and answers at `onto`. */
       drive: z.string().min(1).max(4096).optional(),
-      /** The spare's own SSH host key fingerprint as the technician checked it (SHA256:…). */
-      spareHostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]+$/, 'a host key fingerprint reads SHA256:…'),
+      /** How long to wait for the spare booted from `drive` to answer SSH (default 600). */
+      bootWaitSeconds: z.number().int().min(1).max(3600).optional(),
+      /** The spare's own SSH host key fingerprint as the technician checked it (SHA256:…); a freshly flashed spare's is learned after it boots (the replace stops and names it). */
+      spareHostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]+$/, 'a host key fingerprint reads SHA256:…').optional(),
       /** The signed agent bundle of the version the device ran; absent when the spare already runs it. */
       agentBundlePath: z.string().min(1).max(4096).optional(),
       /** New SSH host keys pinned, the old one refused from then on (after a compromise). */

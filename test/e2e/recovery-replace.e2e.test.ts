@@ -6,7 +6,8 @@ import { openAppInBrowser, type AppInBrowser } from '../support/appInBrowser.ts'
 /**
  * The replace wizard at a technician's 1366×768, on the demo site's real agents, the web host
  * and Chromium: reached from the Backups screen, it checks its inputs in the window, shows the
- * plan beside them (rotating credentials changes it), and shows the service's refusal in words
+ * plan beside them (rotating credentials changes it; a card to flash first adds the flash and
+ * makes the host key optional), and shows the service's refusal in words
  * when the device has no backup of its secrets to become it from.
  */
 describe('Replace wizard in Chromium', () => {
@@ -50,9 +51,17 @@ describe('Replace wizard in Chromium', () => {
     expect(await plan.textContent()).toContain('the old key is refused from then on');
     await page.screenshot({ path: join(shots, 'replace-wizard-rotate.png') });
 
+    // Onto a card flashed first: the plan starts with the flash; the host key may wait until the spare boots.
+    await wizard.getByRole('textbox', { name: "Spare's card to flash first (optional)" }).fill('/dev/sdz');
+    await wizard.getByRole('textbox', { name: "Spare's SSH host key" }).fill('');
+    expect(await plan.textContent()).toContain('Flash the image demo-pi-02 last ran (from the image library, still trusted) onto /dev/sdz');
+    await page.screenshot({ path: join(shots, 'replace-wizard-drive.png') });
+
     await wizard.getByRole('button', { name: 'Replace demo-pi-02' }).click();
     const refusal = wizard.locator('.error-message');
     await refusal.waitFor({ timeout: 20_000 });
+    // Asked without a host key: the window let it through, the service judged the device.
+    expect(await wizard.locator('.field-error').allTextContents()).toEqual([]);
     expect(await refusal.textContent()).toContain('demo-pi-02 has no good backup of its secrets');
     await page.screenshot({ path: join(shots, 'replace-wizard-refused.png') });
   });

@@ -1,6 +1,7 @@
 /**
- * `fieldkit replace DEVICE --onto [user@]host[:port] --spare-host-key SHA256:… [--agent-bundle F]
- * [--rotate-credentials]`: a spare already running becomes DEVICE (the recovery.replace job).
+ * `fieldkit replace DEVICE --onto [user@]host[:port] [--drive PATH] [--spare-host-key SHA256:…]
+ * [--agent-bundle F] [--rotate-credentials]`: a spare becomes DEVICE (the recovery.replace job) —
+ * one already running, or one booted from PATH, flashed first with the image DEVICE ran.
  * Killed and run again with the same arguments, it skips what is done and finishes. Prints the
  * steps with their timings, the checks, the journal continuity and the RTO.
  */
@@ -32,13 +33,14 @@ export function describeReplace(r: ReplaceResult): string {
 export function addReplaceCommand(program: Command, ctx: CliContext): void {
   program
     .command('replace <device>')
-    .description('make a spare already running over SSH become a dead device (same id, keys, config, agent; its journal continued); resumable')
-    .option('--onto <address>', "the spare's SSH address ([user@]host[:port])")
-    .option('--drive <path>', 'flash the image the device ran onto this drive (not built yet)')
-    .requiredOption('--spare-host-key <fingerprint>', "the spare's SSH host key as you checked it (SHA256:…)")
+    .description('make a spare become a dead device (same id, keys, config, agent; its journal continued): a spare already running over SSH, or a card flashed with the image the device ran; resumable')
+    .option('--onto <address>', "the spare's SSH address ([user@]host[:port]); with --drive, where it answers once booted from the card")
+    .option('--drive <path>', 'first flash the image the device last ran (from the image library, still trusted) onto this drive, with its first-boot identity; then wait for the spare booted from it')
+    .option('--boot-wait <seconds>', 'with --drive: how long to wait for the booted spare to answer SSH (default 600)', (v) => Number.parseInt(v, 10))
+    .option('--spare-host-key <fingerprint>', "the spare's SSH host key as you checked it (SHA256:…); a flashed card's is named by the replace once it boots")
     .option('--agent-bundle <file>', 'the signed agent bundle of the version the device ran (when the spare does not run it)')
     .option('--rotate-credentials', 'new SSH host keys pinned, the old one refused (after a compromise)')
-    .action(async (wanted: string, options: { onto?: string; drive?: string; spareHostKey: string; agentBundle?: string; rotateCredentials?: boolean }) => {
+    .action(async (wanted: string, options: { onto?: string; drive?: string; bootWait?: number; spareHostKey?: string; agentBundle?: string; rotateCredentials?: boolean }) => {
       const services = await ctx.open();
       const { devices } = await ctx.call('devices.list', {});
       const [deviceId] = resolveDeviceIds(devices, [wanted]);
@@ -51,7 +53,8 @@ export function addReplaceCommand(program: Command, ctx: CliContext): void {
       }
       const { jobId } = await ctx.call('recovery.replace', {
         deviceId,
-        spareHostKey: options.spareHostKey,
+        ...(options.spareHostKey === undefined ? {} : { spareHostKey: options.spareHostKey }),
+        ...(options.bootWait === undefined ? {} : { bootWaitSeconds: options.bootWait }),
         rotateCredentials: options.rotateCredentials === true,
         ...(onto === undefined ? {} : { onto }),
         ...(options.drive === undefined ? {} : { drive: options.drive }),

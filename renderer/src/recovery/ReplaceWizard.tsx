@@ -10,9 +10,11 @@ import { ModalDialog } from '../ui/ModalDialog.tsx';
 import './replace.css';
 
 /** What the replace will do, in the order the job runs it (electron/recovery/replaceJob.ts). */
-function plannedSteps(device: Device | undefined, rotate: boolean, bundle: string): string[] {
+function plannedSteps(device: Device | undefined, rotate: boolean, bundle: string, drive: string): string[] {
   const name = device?.name ?? 'the device';
+  const flash = drive.trim() === '' ? [] : [`Flash the image ${name} last ran (from the image library, still trusted) onto ${drive.trim()} with ${name}'s first-boot identity; wait for the spare booted from it to answer`];
   return [
+    ...flash,
     bundle.trim() === '' ? `Confirm the spare runs agent ${device?.agentVersion ?? '(the version backed up)'}` : `Deploy agent ${device?.agentVersion ?? ''} from the bundle (gated, as any deploy)`,
     `Restore ${name}'s secrets, config and state from its newest good backup (checked before anything is written)`,
     rotate ? 'Make new SSH host keys; pin the new one; the old key is refused from then on' : `Put ${name}'s own SSH host key in force, so its pinned key matches without a prompt`,
@@ -22,13 +24,15 @@ function plannedSteps(device: Device | undefined, rotate: boolean, bundle: strin
 }
 
 /** Checks in the window before asking the service; the service checks again and names its field. */
-function problems(draft: { device: string; address: string; key: string }): Partial<Record<'device' | 'address' | 'key', string>> {
+function problems(draft: { device: string; address: string; key: string; drive: string }): Partial<Record<'device' | 'address' | 'key', string>> {
   const out: Partial<Record<'device' | 'address' | 'key', string>> = {};
   if (draft.device === '') out.device = 'Choose the device that died.';
   const address = parseSshAddress(draft.address.trim());
   if (draft.address.trim() === '') out.address = "Give the spare's SSH address, such as pi@10.0.0.41.";
   else if (!address.ok) out.address = address.message;
-  if (!/^SHA256:[A-Za-z0-9+/]{20,}$/.test(draft.key.trim())) out.key = 'Paste the fingerprint as the spare prints it: SHA256:…';
+  // A freshly flashed card makes its host key at first boot: the replace names it once the spare answers.
+  const keyOptional = draft.drive.trim() !== '' && draft.key.trim() === '';
+  if (!keyOptional && !/^SHA256:[A-Za-z0-9+/]{20,}$/.test(draft.key.trim())) out.key = 'Paste the fingerprint as the spare prints it: SHA256:…';
   return out;
 }
 
@@ -44,13 +48,14 @@ export function ReplaceWizard({ onClose, onStarted }: { onClose: () => void; onS
   const [address, setAddress] = useState('');
   const [key, setKey] = useState('');
   const [bundle, setBundle] = useState('');
+  const [drive, setDrive] = useState('');
   const [rotate, setRotate] = useState(false);
   const [shown, setShown] = useState(false);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
   const list = devices.value?.devices ?? [];
   const chosen = list.find((d) => d.id === device);
-  const found = problems({ device, address, key });
+  const found = problems({ device, address, key, drive });
 
   function start(): void {
     setShown(true);
@@ -60,7 +65,7 @@ export function ReplaceWizard({ onClose, onStarted }: { onClose: () => void; onS
     setPending(true);
     setError(null);
     const onto = { host: parsed.address.host, port: parsed.address.port ?? 22, username: parsed.address.username ?? 'pi' };
-    void bridge.invoke('recovery.replace', { deviceId: device, onto, spareHostKey: key.trim(), rotateCredentials: rotate, ...(bundle.trim() === '' ? {} : { agentBundlePath: bundle.trim() }) }).then((result) => {
+    void bridge.invoke('recovery.replace', { deviceId: device, onto, rotateCredentials: rotate, ...(key.trim() === '' ? {} : { spareHostKey: key.trim() }), ...(drive.trim() === '' ? {} : { drive: drive.trim() }), ...(bundle.trim() === '' ? {} : { agentBundlePath: bundle.trim() }) }).then((result) => {
       setPending(false);
       if (result.ok) onStarted(result.value.jobId);
       else setError(result.error);
@@ -70,7 +75,7 @@ export function ReplaceWizard({ onClose, onStarted }: { onClose: () => void; onS
   return (
     <ModalDialog title="Replace a dead device" onClose={onClose} testId="replace-wizard" wide>
       <Form className="dialog-form replace-form" onSubmit={(event) => { event.preventDefault(); start(); }}>
-        <p className="replace-intro">A spare already running on the network becomes the device that died: same device id, hostname, keys, configuration and agent, and its journal continues the old one.</p>
+        <p className="replace-intro">A spare becomes the device that died — one already running on the network, or one booted from a card flashed here — with the same device id, hostname, keys, configuration and agent, and its journal continues the old one.</p>
         <div className="replace-columns">
           <div className="replace-inputs">
             <RadioGroup className="replace-device" value={device} onChange={setDevice} isInvalid={shown && found.device !== undefined}>
@@ -95,6 +100,7 @@ export function ReplaceWizard({ onClose, onStarted }: { onClose: () => void; onS
               error={shown ? found.key : undefined}
               description={<>On the spare&apos;s console: <code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>. Compare before you trust it.</>}
             />
+            <FormField label="Spare's card to flash first (optional)" value={drive} onChange={setDrive} placeholder="/dev/sdb" mono description="The image the device last ran is flashed onto it with the device's first-boot identity. Then boot the spare from it at the address above; its host key can be given when the replace names it." />
             <FormField label="Agent bundle (optional)" value={bundle} onChange={setBundle} placeholder="/media/usb/fieldkit-agent-1.4.2.tar" mono description="Needed only when the spare does not already run the agent version the device ran." />
             <CheckboxField className="replace-rotate" isSelected={rotate} onChange={setRotate}>
               <CheckboxButton className="plain-checkbox">
@@ -108,7 +114,7 @@ export function ReplaceWizard({ onClose, onStarted }: { onClose: () => void; onS
           <div className="replace-plan" data-testid="replace-plan">
             <p className="form-label">What will happen</p>
             <ol>
-              {plannedSteps(chosen, rotate, bundle).map((s) => (
+              {plannedSteps(chosen, rotate, bundle, drive).map((s) => (
                 <li key={s}>{s}</li>
               ))}
             </ol>
