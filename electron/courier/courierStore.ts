@@ -15,24 +15,10 @@ import { keepFirstMetaValue, readMetaValue } from '../kernel/store/metaValues.ts
 import type { Store } from '../kernel/store/openStore.ts';
 import { createRecordInserter } from './recordInsert.ts';
 import { rowReader, type Row } from '../kernel/store/storeRows.ts';
+import type { HeldRun, JournalState } from './courierStoreTypes.ts';
 import { journalKeyField, telemetryTabSeparatedLine } from './tabSeparatedSql.ts';
 
-export type JournalState = {
-  device_id: string;
-  journal_id: string;
-  device_ref: string | null;
-  site: string;
-  contiguous_seq: number;
-  agent_last_seq: number;
-  agent_first_seq: number;
-  custody_acked_seq: number;
-  forwarded_reported_seq: number;
-  last_pull_ms: number;
-  last_clock_offset_ms: number | null;
-};
-
-/** A run of held seqs of one state, as reconcile explains a gap with it. */
-export type HeldRun = { from: number; to: number; state: 'pending' | 'forwarded' | 'quarantined' | 'discarded' };
+export type { HeldRun, JournalState } from './courierStoreTypes.ts';
 
 const journals = rowReader('courier_journals');
 const records = rowReader('courier_records');
@@ -54,6 +40,23 @@ function toJournalState(r: Row): JournalState {
     last_pull_ms: journals.int(r, 'last_pull_ms'),
     last_clock_offset_ms: journals.intOrNull(r, 'last_clock_offset_ms'),
   };
+}
+
+/** The multi-row INSERT recordInsert.ts runs, `rows` records of 14 parameters each. */
+function recordInsertSql(rows: number): string {
+  const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  return `INSERT OR IGNORE INTO courier_records (device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload, site, via, clock_offset_ms, pull_id, pulled_ms) VALUES ${values}`;
+}
+
+/**
+ * Makes forwarded records of a seq range pending again (resendQueue.ts: ClickHouse no longer
+ * holds them); quarantined rows stay where they are. Returns how many rows changed.
+ */
+export function createForwardedUnmarker(db: Store): (deviceId: string, journalId: string, from: number, to: number) => number {
+  const unmark = db.prepare(
+    `UPDATE courier_records SET forwarded_ms = NULL WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? AND forwarded_ms IS NOT NULL AND quarantine_state IS NULL`,
+  );
+  return (deviceId, journalId, from, to) => unmark.run(deviceId, journalId, from, to).changes;
 }
 
 export type CourierStore = ReturnType<typeof createCourierStore>;
@@ -153,7 +156,7 @@ function journalCustody(db: Store) {
 
 /** The records and loss records held: stored by a pull, counted for courier.status, read by reconcile. */
 function heldRecords(db: Store) {
-  const insertRecords = createRecordInserter(db);
+  const insertRecords = createRecordInserter((rows) => db.prepare(recordInsertSql(rows)));
   const advanceContiguous = db.prepare(
     `UPDATE courier_journals SET contiguous_seq = max(contiguous_seq, ?), last_pull_ms = ? WHERE device_id = ? AND journal_id = ?`,
   );

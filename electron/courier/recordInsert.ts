@@ -6,7 +6,6 @@
  * `changes` still counts only the rows that were new.
  */
 import type { JournalRecord } from '../../shared/journal.ts';
-import type { Store } from '../kernel/store/openStore.ts';
 
 /** 64 rows x 14 columns = 896 parameters, far below SQLite's bound of 32,766. */
 const rowsPerStatement = 64;
@@ -17,15 +16,13 @@ export type BatchOrigin = { site: string; via: string; clockOffsetMs: number; pu
 
 export type RecordInserter = (records: readonly JournalRecord[], origin: BatchOrigin) => number;
 
-function insertSql(rows: number): string {
-  const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-  return `INSERT OR IGNORE INTO courier_records (device_id, journal_id, seq, ts_ms, recv_ms, priority, kind, model_version, payload, site, via, clock_offset_ms, pull_id, pulled_ms) VALUES ${values}`;
-}
+/** A prepared INSERT of `rows` records, 14 parameters each in fill()'s order (the courier store owns its SQL). */
+export type PrepareRecordInsert = (rows: number) => { run(args: unknown[]): { changes: number } };
 
 /** Inserts records (call inside a transaction); returns how many were new. */
-export function createRecordInserter(db: Store): RecordInserter {
-  const insertOne = db.prepare(insertSql(1));
-  const insertGroup = db.prepare(insertSql(rowsPerStatement));
+export function createRecordInserter(prepare: PrepareRecordInsert): RecordInserter {
+  const insertOne = prepare(1);
+  const insertGroup = prepare(rowsPerStatement);
   const groupArgs: unknown[] = new Array<unknown>(rowsPerStatement * columnsPerRow);
   const oneArgs: unknown[] = new Array<unknown>(columnsPerRow);
 

@@ -8,12 +8,12 @@
  * Rows sent once too often collapse under the ReplacingMergeTree key, so a resend never
  * double-counts; a skipped one would be a silent loss.
  *
- * Owns the `courier_resend` meta key (the journals to resend without deduplication) and
- * clears forwarded marks of courier_records (the courier store owns the table; this is the
- * one other statement that writes it, and it only ever makes rows pending again).
+ * Owns the `courier_resend` meta key (the journals to resend without deduplication); the
+ * forwarded marks it clears are the courier store's (createForwardedUnmarker).
  */
 import { readMetaValue, writeMetaValue } from '../kernel/store/metaValues.ts';
 import type { Store } from '../kernel/store/openStore.ts';
+import { createForwardedUnmarker } from './courierStore.ts';
 
 const META_KEY = 'courier_resend';
 
@@ -29,9 +29,7 @@ function readKeys(db: Store): Set<string> {
 }
 
 export function createResendQueue(db: Store) {
-  const unmark = db.prepare(
-    `UPDATE courier_records SET forwarded_ms = NULL WHERE device_id = ? AND journal_id = ? AND seq BETWEEN ? AND ? AND forwarded_ms IS NOT NULL AND quarantine_state IS NULL`,
-  );
+  const unmark = createForwardedUnmarker(db);
   return {
     /**
      * Puts forwarded records of [from, to] ranges back in the queue and marks the journal
@@ -41,7 +39,7 @@ export function createResendQueue(db: Store) {
       if (ranges.length === 0) return 0;
       return db.transaction(() => {
         let requeued = 0;
-        for (const r of ranges) requeued += unmark.run(journal.device_id, journal.journal_id, r.from, r.to).changes;
+        for (const r of ranges) requeued += unmark(journal.device_id, journal.journal_id, r.from, r.to);
         if (requeued > 0) {
           const keys = readKeys(db);
           keys.add(keyOf(journal));

@@ -19,7 +19,7 @@ const allowed: Record<string, ReadonlySet<string>> = {
   ui: new Set(['api', 'format', 'styles']),
   jobs: new Set(['api', 'format', 'ui']),
 };
-const domains = new Set(['devices', 'drives', 'flash', 'courier', 'backup', 'deploy', 'health', 'settings']);
+const domains = new Set(['devices', 'drives', 'flash', 'courier', 'backup', 'recovery', 'deploy', 'health', 'settings', 'demo']);
 const faces = new Set(['shell', '.']);
 
 type SourceImport = { from: string; to: string };

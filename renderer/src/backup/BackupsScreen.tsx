@@ -12,7 +12,7 @@ import { backupClasses, backupSummary, neverBackedUp, repositoryProblems } from 
 import { classLabels } from './backupText.ts';
 import { BackupTable } from './BackupTable.tsx';
 import { BackUpDialog } from './BackUpDialog.tsx';
-import { ReplaceWizard } from '../recovery/ReplaceWizard.tsx';
+import { ReplaceWizard } from '../recovery/index.ts';
 import { RecoveryKeyDialog } from './RecoveryKeyDialog.tsx';
 import { RepositoriesPanel } from './RepositoriesPanel.tsx';
 import { PoliciesDialog } from './PoliciesDialog.tsx';

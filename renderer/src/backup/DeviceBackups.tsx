@@ -4,7 +4,7 @@ import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { useApi, useEvent } from '../api/hooks.ts';
 import { useJobStore } from '../jobs/useJobs.ts';
 import { formatAgo } from '../../../shared/format.ts';
-import { DeviceRecovery } from '../recovery/DeviceRecovery.tsx';
+import { DeviceRecovery } from '../recovery/index.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';
 import type { BackupDeviceRow } from './backupRows.ts';

@@ -2,11 +2,14 @@
  * The Backups screen's words: freshness of a class, where copies are, a snapshot's versions.
  * Staleness is always said in words ("overdue"), so it never rests on colour alone.
  */
-import { repoRoleLabels, type BackupFreshness, type RepoRole } from '../../../shared/backup.ts';
+import type { BackupFreshness } from '../../../shared/backup.ts';
 import type { BackupClass } from '../../../shared/backupStream.ts';
 import { formatBytes } from '../../../shared/format.ts';
+import { ageWords, copiesWords } from '../format/backupWords.ts';
 
-export const classLabels: Record<BackupClass, string> = { config: 'Config', state: 'State', data: 'Data', secrets: 'Secrets' };
+// Words the Recovery section says too live in format/backupWords.ts.
+export { ageWords, classLabels, copiesWords } from '../format/backupWords.ts';
+
 
 /** What each class holds, for the column headers' titles and the Back up dialog. */
 export const classDescriptions: Record<BackupClass, string> = {
@@ -15,25 +18,6 @@ export const classDescriptions: Record<BackupClass, string> = {
   data: 'the data folders you declared',
   secrets: 'device identity, SSH host keys, TLS keys, agent tokens (own repository, own key)',
 };
-
-const roleOrder: readonly RepoRole[] = ['laptop', 'site', 'offsite'];
-
-/** "laptop, site drive, off-site", in that order; "nowhere" when no copy exists. */
-export function copiesWords(copies: readonly RepoRole[]): string {
-  const held = roleOrder.filter((r) => copies.includes(r));
-  return held.length === 0 ? 'nowhere' : held.map((r) => (r === 'laptop' ? 'laptop' : repoRoleLabels[r])).join(', ');
-}
-
-/** An age in the largest whole unit: "40 s", "12 min", "5 h", "9 d". */
-export function ageWords(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h`;
-  return `${Math.floor(h / 24)} d`;
-}
 
 export type FreshnessWords = {
   /** 'ok' within its window, 'stale' overdue, 'never' no good backup at all. */

@@ -3,7 +3,7 @@ import { Button } from 'react-aria-components';
 import type { Device } from '../../../shared/devices.ts';
 import { useBridge } from '../api/hooks.ts';
 import { useJobs } from '../jobs/useJobs.ts';
-import { openDeviceKey } from '../health/openDevice.ts';
+import { openDeviceKey } from '../health/index.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { memoryKey, useRememberedSetter, useRememberedState } from '../ui/ScreenMemory.tsx';
 import { useSwitchScreen } from '../ui/screenSwitch.tsx';

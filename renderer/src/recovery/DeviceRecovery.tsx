@@ -5,7 +5,7 @@ import { formatAgo, formatBytes } from '../../../shared/format.ts';
 import { isFinalJobEvent } from '../../../shared/jobs.ts';
 import { DrillResultSchema, type RestorePoint } from '../../../shared/recovery.ts';
 import { useApi, useBridge, useEvent } from '../api/hooks.ts';
-import { classLabels, copiesWords } from '../backup/backupText.ts';
+import { classLabels, copiesWords } from '../format/backupWords.ts';
 import { useJobs, useJobStore } from '../jobs/useJobs.ts';
 import { ErrorNotice } from '../ui/ErrorNotice.tsx';
 import { useNow } from '../ui/useNow.ts';

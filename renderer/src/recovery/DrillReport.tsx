@@ -1,5 +1,5 @@
 import type { DrillResult, RecoveryStep } from '../../../shared/recovery.ts';
-import { ageWords } from '../backup/backupText.ts';
+import { ageWords } from '../format/backupWords.ts';
 
 const exactTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
