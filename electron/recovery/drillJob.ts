@@ -7,7 +7,9 @@
  *
  * The spare keeps its own SSH host keys and hostname (so the laptop's pinned key for it still
  * holds, and it never answers as the source on the network) and its own ingest and uplink
- * settings (it must not forward the source's telemetry); everything else is restored.
+ * settings (it must not forward the source's telemetry); everything else is restored. Its
+ * agent never writes the source's journal, and is stopped and disabled at the end
+ * (drillSpare.ts): it answers as the source.
  */
 import { formatBytes } from '../../shared/format.ts';
 import type { HealthSample } from '../../shared/health.ts';
@@ -18,6 +20,7 @@ import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jo
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import type { Link } from '../kernel/link/linkApi.ts';
 import { restoreTargetFor, serviceTargetFor } from './deviceTarget.ts';
+import { retireSpare, setRestoredJournalAside, type DrillJournal } from './drillSpare.ts';
 import type { DrillParams, SourceKnown } from './jobParams.ts';
 import { errorOf, jobSteps, recordRun, sourceOf } from './jobParts.ts';
 import { restoreOnto } from './restoreOnto.ts';
@@ -58,6 +61,8 @@ export async function runDrill(params: DrillParams, ctx: JobContext): Promise<Dr
   let comparison: Comparison[] = [];
   let failure: unknown = null;
   let healthyAt: number | null = null;
+  // Set from the restore's hooks: whether the spare was changed, and its drill journal.
+  const left: { touched: boolean; journal: DrillJournal | null } = { touched: false, journal: null };
   const classes = params.point.classes.map((c) => c.class);
   try {
     const source = sourceOf(params.point, params.dataDir, ctx.secrets);
@@ -67,14 +72,32 @@ export async function runDrill(params: DrillParams, ctx: JobContext): Promise<Dr
       return l;
     });
     link = opened;
-    await restoreOnto(source, restoreTargetFor(spare, opened, { expectedDeviceId: params.point.deviceId, keepPaths: spareKeepsPaths, keepConfig: spareKeepsConfig }), { classes, signal: ctx.signal, steps });
-    const stateSeq = params.point.classes.find((c) => c.class === 'state')?.journalLastSeq ?? null;
-    const verdict = await verifyService(serviceTargetFor(spare, opened), { deviceId: params.point.deviceId, journalId: null, journalLastSeq: stateSeq, thresholds: params.thresholds }, steps, ctx.signal);
+    const service = serviceTargetFor(spare, opened);
+    const onSpare = { name: spare.name, link: opened, deviceId: params.point.deviceId, agentAsService: service.agentAsService };
+    await restoreOnto(source, restoreTargetFor(spare, opened, { expectedDeviceId: params.point.deviceId, keepPaths: spareKeepsPaths, keepConfig: spareKeepsConfig }), {
+      classes,
+      signal: ctx.signal,
+      steps,
+      afterStop: () => {
+        left.touched = true;
+        return Promise.resolve();
+      },
+      // The restored journal is the source's: the spare's agent must never write under it (drillSpare.ts).
+      ...(classes.includes('state') ? { beforeStart: async () => { left.journal = await setRestoredJournalAside(steps, onSpare); } } : {}),
+    });
+    const expected = left.journal === null ? { journalId: null, journalLastSeq: null } : { journalId: left.journal.drillJournalId, journalLastSeq: 1 };
+    const verdict = await verifyService(service, { deviceId: params.point.deviceId, ...expected, thresholds: params.thresholds }, steps, ctx.signal);
     checks = verdict.checks;
     if (checks.every((c) => c.ok)) healthyAt = Date.now();
     comparison = compare(params.source, verdict.sample, verdict.agentVersion);
   } catch (error) {
     failure = error;
+  }
+  try {
+    // Whatever happened after the restore began, the spare now answers as the source: stop it.
+    if (left.touched && link !== null) await retireSpare(steps, { name: spare.name, link, hasUnit: spare.link.kind !== 'local' }, { sourceName: device.name, sourceDeviceId: params.point.deviceId, journal: left.journal });
+  } catch (error) {
+    failure ??= error;
   } finally {
     await link?.close().catch(() => undefined);
   }
