@@ -37,7 +37,8 @@ function compare(source: SourceKnown, sample: HealthSample | null, agentVersion:
   const m = source.lastMinute;
   return [
     { metric: 'agent version', source: source.agentVersion, restored: agentVersion, ok: source.agentVersion === null || source.agentVersion === agentVersion },
-    { metric: 'model version', source: source.modelVersion, restored: sample?.model_version ?? null, ok: source.modelVersion === null || source.modelVersion === (sample?.model_version ?? null) },
+    // A hello says '' for "no model", a health sample null; the source's null is "never contacted".
+    { metric: 'model version', source: source.modelVersion, restored: sample?.model_version ?? null, ok: source.modelVersion === null || (source.modelVersion === '' ? null : source.modelVersion) === (sample?.model_version ?? null) },
     { metric: 'temperature', source: temp(m?.temp_c_max), restored: temp(sample?.temp_c), ok: true },
     { metric: 'cpu', source: m?.cpu_pct_avg == null ? null : `${m.cpu_pct_avg.toFixed(0)} %`, restored: sample?.cpu_pct == null ? null : `${sample.cpu_pct.toFixed(0)} %`, ok: true },
     { metric: 'memory available', source: m?.mem_available_min_bytes == null ? null : formatBytes(m.mem_available_min_bytes), restored: sample === null ? null : formatBytes(sample.mem_available_bytes), ok: true },
