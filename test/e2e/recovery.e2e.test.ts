@@ -52,7 +52,7 @@ describe('Recovery on the Backups screen in Chromium', () => {
     await report.waitFor({ timeout: 240_000 });
     expect(await report.textContent()).toContain('Drill onto epi-2: passed');
     expect(await report.getByTestId('drill-rto').textContent()).toMatch(/^\d+\.\d s$/);
-    expect(await report.getByTestId('drill-step').count()).toBe(10);
+    expect(await report.getByTestId('drill-step').count()).toBe(12);
     expect(await report.locator('[data-testid="drill-check"].is-ok').count()).toBe(4);
     await page.getByRole('button', { name: 'Hide', exact: true }).click().catch(() => undefined);
     await report.scrollIntoViewIfNeeded();
