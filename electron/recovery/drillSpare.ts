@@ -41,7 +41,7 @@ export async function setRestoredJournalAside(steps: StepRecorder, spare: Rewind
 /** Step `retire-spare`: the spare's agent stopped and disabled; the detail says what is left and how to clean up. */
 export async function retireSpare(steps: StepRecorder, spare: { name: string; link: Link; hasUnit: boolean }, left: { sourceName: string; sourceDeviceId: string; journal: DrillJournal | null }): Promise<void> {
   const held = `${spare.name} holds ${left.sourceName}'s configuration (device id ${left.sourceDeviceId}) and state${left.journal === null ? '' : `, the source's journal ${left.journal.restored.journalId} through seq ${String(left.journal.restored.lastSeq)} (kept aside) and the drill journal ${left.journal.drillJournalId}`}`;
-  const cleanUp = `fieldkit refuses to pull it while its agent answers as ${left.sourceName}; to use ${spare.name} again, re-flash it, or delete the agent's config and data folder on it and deploy the agent again (a deploy never overwrites an existing config)`;
+  const cleanUp = `a pull of it is refused while its agent answers as ${left.sourceName} if this laptop has pulled ${left.sourceName} or ${spare.name} before (otherwise it would file the drill journal under ${left.sourceName}'s device id: do not pull it); to use ${spare.name} again, re-flash it, or delete the agent's config and data folder on it and deploy the agent again (a deploy never overwrites an existing config)`;
   if (!spare.hasUnit) {
     steps.skip('retire-spare', `Stop and disable the agent on ${spare.name}`, `${spare.name} runs a local agent, not a unit fieldkit manages: stop it yourself. ${held}; ${cleanUp}.`);
     return;
