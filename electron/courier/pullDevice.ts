@@ -18,6 +18,7 @@ import { throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts'
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import { verifyJournalBatch } from '../kernel/link/verifyJournalBatch.ts';
 import { openStore } from '../kernel/store/openStore.ts';
+import { assertAgentIsDevice } from './agentIdentity.ts';
 import { createCourierStore, type CourierStore, type JournalState } from './courierStore.ts';
 import { createHealthHistoryStore, type HealthHistoryStore } from './healthHistoryStore.ts';
 
@@ -82,7 +83,10 @@ export async function runPull(params: PullParams, ctx: JobContext): Promise<Pull
           site: target.site,
           via: `courier:${linkKind}`,
           batch: batchSizeFor(linkKind),
-          onContact: (c) => devices.recordContact(params.deviceRef, c),
+          onContact: (c) => {
+            assertAgentIsDevice(devices.get(params.deviceRef), devices.list(), c.agentDeviceId);
+            devices.recordContact(params.deviceRef, c);
+          },
         }),
       );
     }

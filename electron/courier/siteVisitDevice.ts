@@ -9,6 +9,7 @@ import type { Device } from '../../shared/devices.ts';
 import type { AgentSession, DeviceStore } from '../devices/index.ts';
 import { throwIfCancelled, type JobContext } from '../kernel/jobs/jobContext.ts';
 import type { WorkerProgress } from '../kernel/jobs/jobProtocol.ts';
+import { assertAgentIsDevice } from './agentIdentity.ts';
 import type { CourierStore } from './courierStore.ts';
 import type { HealthHistoryStore } from './healthHistoryStore.ts';
 import { batchSizeFor, beginSessionPull, pullWithSession, readJournalWithRetries, withAgentSession, type JournalCursor, type PullDeps, type SafetyCarried } from './pullDevice.ts';
@@ -91,7 +92,10 @@ async function inSession<T>(env: VisitEnv, visited: VisitedDevice, work: (sessio
         site: device.site,
         via: `courier:${linkKind}`,
         batch: batchSizeFor(linkKind),
-        onContact: (c) => env.devices.recordContact(device.id, c),
+        onContact: (c) => {
+          assertAgentIsDevice(env.devices.get(device.id), env.devices.list(), c.agentDeviceId);
+          env.devices.recordContact(device.id, c);
+        },
       });
     });
   } finally {

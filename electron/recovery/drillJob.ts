@@ -7,7 +7,9 @@
  *
  * The spare keeps its own SSH host keys and hostname (so the laptop's pinned key for it still
  * holds, and it never answers as the source on the network) and its own ingest and uplink
- * settings (it must not forward the source's telemetry); everything else is restored.
+ * settings (it must not forward the source's telemetry); everything else is restored. Its
+ * agent never writes the source's journal, and is stopped and disabled at the end
+ * (drillSpare.ts): it answers as the source.
  */
 import { formatBytes } from '../../shared/format.ts';
 import type { HealthSample } from '../../shared/health.ts';
@@ -18,6 +20,7 @@ import { JobCancelledError, JobFailedError, type JobContext } from '../kernel/jo
 import { loadOrCreateAppSshKey } from '../kernel/link/appSshKey.ts';
 import type { Link } from '../kernel/link/linkApi.ts';
 import { restoreTargetFor, serviceTargetFor } from './deviceTarget.ts';
+import { retireSpare, setRestoredJournalAside, type DrillJournal } from './drillSpare.ts';
 import type { DrillParams, SourceKnown } from './jobParams.ts';
 import { errorOf, jobSteps, recordRun, sourceOf } from './jobParts.ts';
 import { restoreOnto } from './restoreOnto.ts';
@@ -34,7 +37,8 @@ function compare(source: SourceKnown, sample: HealthSample | null, agentVersion:
   const m = source.lastMinute;
   return [
     { metric: 'agent version', source: source.agentVersion, restored: agentVersion, ok: source.agentVersion === null || source.agentVersion === agentVersion },
-    { metric: 'model version', source: source.modelVersion, restored: sample?.model_version ?? null, ok: source.modelVersion === null || source.modelVersion === (sample?.model_version ?? null) },
+    // A hello says '' for "no model", a health sample null; the source's null is "never contacted".
+    { metric: 'model version', source: source.modelVersion, restored: sample?.model_version ?? null, ok: source.modelVersion === null || (source.modelVersion === '' ? null : source.modelVersion) === (sample?.model_version ?? null) },
     { metric: 'temperature', source: temp(m?.temp_c_max), restored: temp(sample?.temp_c), ok: true },
     { metric: 'cpu', source: m?.cpu_pct_avg == null ? null : `${m.cpu_pct_avg.toFixed(0)} %`, restored: sample?.cpu_pct == null ? null : `${sample.cpu_pct.toFixed(0)} %`, ok: true },
     { metric: 'memory available', source: m?.mem_available_min_bytes == null ? null : formatBytes(m.mem_available_min_bytes), restored: sample === null ? null : formatBytes(sample.mem_available_bytes), ok: true },
@@ -58,6 +62,8 @@ export async function runDrill(params: DrillParams, ctx: JobContext): Promise<Dr
   let comparison: Comparison[] = [];
   let failure: unknown = null;
   let healthyAt: number | null = null;
+  // Set from the restore's hooks: whether the spare was changed, and its drill journal.
+  const left: { touched: boolean; journal: DrillJournal | null } = { touched: false, journal: null };
   const classes = params.point.classes.map((c) => c.class);
   try {
     const source = sourceOf(params.point, params.dataDir, ctx.secrets);
@@ -67,14 +73,32 @@ export async function runDrill(params: DrillParams, ctx: JobContext): Promise<Dr
       return l;
     });
     link = opened;
-    await restoreOnto(source, restoreTargetFor(spare, opened, { expectedDeviceId: params.point.deviceId, keepPaths: spareKeepsPaths, keepConfig: spareKeepsConfig }), { classes, signal: ctx.signal, steps });
-    const stateSeq = params.point.classes.find((c) => c.class === 'state')?.journalLastSeq ?? null;
-    const verdict = await verifyService(serviceTargetFor(spare, opened), { deviceId: params.point.deviceId, journalId: null, journalLastSeq: stateSeq, thresholds: params.thresholds }, steps, ctx.signal);
+    const service = serviceTargetFor(spare, opened);
+    const onSpare = { name: spare.name, link: opened, deviceId: params.point.deviceId, agentAsService: service.agentAsService };
+    await restoreOnto(source, restoreTargetFor(spare, opened, { expectedDeviceId: params.point.deviceId, keepPaths: spareKeepsPaths, keepConfig: spareKeepsConfig }), {
+      classes,
+      signal: ctx.signal,
+      steps,
+      afterStop: () => {
+        left.touched = true;
+        return Promise.resolve();
+      },
+      // The restored journal is the source's: the spare's agent must never write under it (drillSpare.ts).
+      ...(classes.includes('state') ? { beforeStart: async () => { left.journal = await setRestoredJournalAside(steps, onSpare); } } : {}),
+    });
+    const expected = left.journal === null ? { journalId: null, journalLastSeq: null } : { journalId: left.journal.drillJournalId, journalLastSeq: 1 };
+    const verdict = await verifyService(service, { deviceId: params.point.deviceId, ...expected, thresholds: params.thresholds }, steps, ctx.signal);
     checks = verdict.checks;
     if (checks.every((c) => c.ok)) healthyAt = Date.now();
     comparison = compare(params.source, verdict.sample, verdict.agentVersion);
   } catch (error) {
     failure = error;
+  }
+  try {
+    // Whatever happened after the restore began, the spare now answers as the source: stop it.
+    if (left.touched && link !== null) await retireSpare(steps, { name: spare.name, link, hasUnit: spare.link.kind !== 'local' }, { sourceName: device.name, sourceDeviceId: params.point.deviceId, journal: left.journal });
+  } catch (error) {
+    failure ??= error;
   } finally {
     await link?.close().catch(() => undefined);
   }

@@ -52,8 +52,10 @@ describe('Recovery on the Backups screen in Chromium', () => {
     await report.waitFor({ timeout: 240_000 });
     expect(await report.textContent()).toContain('Drill onto epi-2: passed');
     expect(await report.getByTestId('drill-rto').textContent()).toMatch(/^\d+\.\d s$/);
-    expect(await report.getByTestId('drill-step').count()).toBe(10);
+    expect(await report.getByTestId('drill-step').count()).toBe(12);
     expect(await report.locator('[data-testid="drill-check"].is-ok').count()).toBe(4);
+    // The report says the spare was stopped, what it holds of the source, and how to clean it up.
+    expect(await report.getByTestId('drill-left-on-spare').textContent()).toMatch(/^Left on epi-2: agent stopped and disabled .*epi-2 holds epi-1's configuration .*re-flash it/);
     await page.getByRole('button', { name: 'Hide', exact: true }).click().catch(() => undefined);
     await report.scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(shots, 'recovery-drill-report.png') });

@@ -32,6 +32,9 @@ let sourceRef: string;
 let spareRef: string;
 const work = makeTempDir('fieldkit-recovery-');
 const agent = 'sudo -n /opt/fieldkit-agent/current/bin/fieldkit-agent';
+const asAgent = 'sudo -n -u fieldkit-agent /opt/fieldkit-agent/current/bin/fieldkit-agent';
+
+type Held = { journal_id: string; seq: number; payload: string };
 
 function app(): AppServices {
   if (services === null) throw new Error('services closed');
@@ -43,6 +46,20 @@ async function backupSource() {
   const record = await app().jobs.whenFinished(jobId);
   expect(record.state, record.error?.message).toBe('done');
   return BackupRunResultSchema.parse(record.result);
+}
+
+async function pullDevice(deviceRef: string) {
+  return app().jobs.whenFinished((await app().handlers['courier.pull']({ id: deviceRef })).jobId);
+}
+
+/** What the laptop holds under an agent device id, every journal. */
+function laptopRecords(deviceId: string): Held[] {
+  const db = openStore(rollout.dataDir);
+  try {
+    return db.prepare('SELECT journal_id, seq, payload FROM courier_records WHERE device_id = ? ORDER BY journal_id, seq').all(deviceId) as Held[];
+  } finally {
+    db.close();
+  }
 }
 
 async function journalOf(pi: VirtualPi): Promise<{ journal_id: string; last_seq: number }> {
@@ -82,6 +99,8 @@ afterAll(async () => {
 
 describe('recovery on the virtual site', () => {
   it('a drill restores the latest backup onto a spare, reports RTO and RPO per step, and never touches the source', async () => {
+    // The laptop knows the source as it would in the field: pulled, registered with its agent's device id.
+    expect((await pullDevice(sourceRef)).state).toBe('done');
     const journalBefore = await journalOf(source);
     const loginsBefore = await sshLogins(source);
     const { jobId } = await app().handlers['recovery.drill']({ deviceId: sourceRef, onto: spareRef });
@@ -91,14 +110,16 @@ describe('recovery on the virtual site', () => {
     // Nothing reached the source: the only logins since are this test's own two reads.
     expect(await sshLogins(source)).toBe(loginsBefore + 1);
     expect(await journalOf(source)).toEqual(journalBefore);
-    // The spare answers as the source, with the source's journal.
+    // The spare answered as the source (hello), but never wrote the source's journal: a drill journal of its own.
     expect(drill.checks.map((c) => [c.name, c.ok])).toEqual([['hello', true], ['journal', true], ['ingest', true], ['health', true]]);
     expect(drill.ok).toBe(true);
-    const hello = await rollout.state(spare);
-    expect(hello.active).toBe('active');
-    expect((await journalOf(spare)).journal_id).toBe(journalBefore.journal_id);
+    const spareJournal = await journalOf(spare);
+    expect(spareJournal.journal_id).not.toBe(journalBefore.journal_id);
+    // Its agent is stopped and disabled at the end: it must not go on answering as the source.
+    expect((await rollout.state(spare)).active).toBe('inactive');
+    expect((await onPi(spare, 'systemctl is-enabled fieldkit-agent || true')).trim()).toBe('disabled');
     // RTO split per step, RPO from the restored state.
-    expect(drill.steps.map((s) => s.name)).toEqual(['connect', 'check-snapshot', 'stop-services', 'restore-config', 'restore-state', 'restore-data', 'restore-secrets', 'check-device-databases', 'start-services', 'verify-service']);
+    expect(drill.steps.map((s) => s.name)).toEqual(['connect', 'check-snapshot', 'stop-services', 'restore-config', 'restore-state', 'restore-data', 'restore-secrets', 'check-device-databases', 'journal-aside', 'start-services', 'verify-service', 'retire-spare']);
     expect(drill.rtoMs).toBeGreaterThan(0);
     expect(drill.rtoMs).toBeLessThan(120_000);
     expect(drill.rpo.restoredJournalSeq).toBeGreaterThan(3000);
@@ -110,9 +131,30 @@ describe('recovery on the virtual site', () => {
     expect(runbook).toContain(`# Restore drill: ${source.name} onto ${spare.name}`);
     expect(runbook).toContain('backup-restore --class state');
     expect(runbook).toMatch(/RTO \(start to healthy\): \d+\.\d s/);
+    // The runbook says what was left on the spare and how to clean it up.
+    expect(runbook).toContain(`kept aside as journal.${journalBefore.journal_id}.db`);
+    expect(runbook).toContain(`agent stopped and disabled (it will not start on boot); ${spare.name} holds ${source.name}'s configuration`);
+    expect(runbook).toMatch(/to use \S+ again, re-flash it/);
     const history = await app().handlers['recovery.history']({ deviceId: sourceRef, limit: 50 });
     expect(history.runs[0]).toMatchObject({ kind: 'drill', ok: true, targetName: spare.name });
     expect(history.drills.find((d) => d.deviceRef === sourceRef)).toMatchObject({ stale: false, lastDrillOk: true });
+
+    // Someone pulls the spare (it is a registered device), then the source journals on and is pulled.
+    const sparePull = await pullDevice(spareRef);
+    await onPi(source, `for i in $(seq 1 50); do printf '{"priority":2,"kind":"drill.test","payload":{"after_drill":%d}}\\n' "$i"; done | ${asAgent} ingest`);
+    expect((await pullDevice(sourceRef)).state).toBe('done');
+    // Every record the laptop holds under the source's keys is the source's own record with that key.
+    const sourceDeviceId = source.name;
+    const own = new Map((await onPi(source, `${asAgent} export --limit 100000`)).trim().split('\n').map((l) => JSON.parse(l) as Held).map((r) => [r.seq, r.payload]));
+    const held = laptopRecords(sourceDeviceId);
+    expect(held.filter((r) => r.journal_id === journalBefore.journal_id).length).toBeGreaterThan(3000);
+    for (const r of held) expect(r.journal_id === journalBefore.journal_id ? own.get(r.seq) : 'a journal the source never wrote', `${r.journal_id} seq ${String(r.seq)}`).toBe(r.payload);
+    // The pull of the spare was refused, saying why and what to do; the spare is not shown as the source.
+    expect(sparePull.state).toBe('failed');
+    expect(sparePull.error?.message).toContain(`answers as device ${sourceDeviceId}, which is ${source.name}. Nothing was pulled`);
+    expect(sparePull.error?.hint).toMatch(/re-flash/);
+    const spareNow = (await app().handlers['devices.list']({})).devices.find((d) => d.id === spareRef);
+    expect(spareNow?.agentDeviceId).not.toBe(sourceDeviceId);
     console.log(`drill RTO ${String(drill.rtoMs)} ms: ${drill.steps.map((s) => `${s.name} ${String(s.durationMs)}`).join(', ')}; RPO ${String(drill.rpo.ageSeconds)} s`);
   }, 300_000);
 

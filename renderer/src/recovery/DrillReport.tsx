@@ -14,8 +14,10 @@ const stepLabels: Readonly<Record<string, string>> = {
   'restore-data': 'Restore data',
   'restore-secrets': 'Restore secrets',
   'check-device-databases': 'Check databases',
+  'journal-aside': 'Set the journal aside',
   'start-services': 'Start services',
   'verify-service': 'Verify the service',
+  'retire-spare': 'Stop the spare',
 };
 
 function secs(ms: number): string {
@@ -48,6 +50,7 @@ function StepBars({ steps }: { steps: readonly RecoveryStep[] }) {
 /** A drill's report: passed or not, RTO with its split per step, RPO, the checks, the source compared. */
 export function DrillReport({ drill }: { drill: DrillResult }) {
   const rpo = drill.rpo;
+  const retired = drill.steps.find((s) => s.name === 'retire-spare');
   return (
     <section className={`drill-report ${drill.ok ? 'is-ok' : 'is-failed'}`} data-testid="drill-report" aria-label={`Drill of ${drill.deviceName} onto ${drill.spareName}`}>
       <header className="drill-report-head">
@@ -111,6 +114,12 @@ export function DrillReport({ drill }: { drill: DrillResult }) {
           )}
         </div>
       </div>
+      {/* The spare answers as the source after a drill: what was left on it, and how to clean it up. */}
+      {retired?.detail != null && (
+        <p className="drill-left" data-testid="drill-left-on-spare">
+          <strong>Left on {drill.spareName}:</strong> {retired.detail}
+        </p>
+      )}
       {drill.runbookPath !== null && <p className="drill-runbook mono">Runbook: {drill.runbookPath}</p>}
     </section>
   );
