@@ -20,7 +20,7 @@ export function assertAgentIsDevice(device: Pick<Device, 'id' | 'name' | 'agentD
   const owner = registered.find((d) => d.id !== device.id && d.agentDeviceId === agentDeviceId);
   if (owner !== undefined) {
     throw new FieldkitError(
-      appError('CONFLICT', `The agent on ${device.name} answers as device ${agentDeviceId}, which is ${owner.name}. Nothing was pulled: ${device.name}'s records would be filed under ${owner.name}'s keys, and ${owner.name} would seem to be where ${device.name} is.`, `If a restore drill left ${owner.name}'s state on ${device.name}, re-flash ${device.name} (or delete its agent's config and data folder and deploy the agent again) before pulling it; if ${device.name} now replaces ${owner.name}, use fieldkit replace ${owner.name}.`),
+      appError('CONFLICT', `The agent on ${device.name} answers as device ${agentDeviceId}, which is ${owner.name}. Nothing was pulled: ${device.name}'s records would be filed under ${owner.name}'s keys, and ${owner.name} would seem to be where ${device.name} is.`, `If ${device.name} and ${owner.name} are the same Pi reached two ways, pull it as ${owner.name}, or remove one of the two entries. If a restore drill left ${owner.name}'s state on ${device.name}, re-flash ${device.name} (or delete its agent's config and data folder and deploy the agent again) before pulling it; if ${device.name} now replaces ${owner.name}, use fieldkit replace ${owner.name}.`),
     );
   }
 }

@@ -63,6 +63,14 @@ describe('pull over a serial console', () => {
       await expect(services.handlers['devices.connect']({ id: device.id })).rejects.toThrow(/asks for a login/);
       const { device: seen } = await services.handlers['devices.connect']({ id: device.id, password: testPassword });
       expect(seen.agentDeviceId).toBe('pi-uart');
+      // The same Pi is still registered as pi-uart (the first test): a pull under a second
+      // entry is refused, saying so, until one of the two entries is removed.
+      const refused = await services.jobs.whenFinished((await services.handlers['courier.pull']({ id: device.id })).jobId);
+      expect(refused.error).toMatchObject({ code: 'CONFLICT', hint: expect.stringContaining('are the same Pi reached two ways, pull it as pi-uart, or remove one of the two entries') as unknown });
+      const { devices } = await services.handlers['devices.list']({});
+      const first = devices.find((d) => d.name === 'pi-uart');
+      if (first === undefined) throw new Error('pi-uart is not registered');
+      await services.handlers['devices.remove']({ id: first.id });
       const { jobId } = await services.handlers['courier.pull']({ id: device.id });
       const record = await services.jobs.whenFinished(jobId);
       expect(record.error).toBeNull();
